@@ -1,0 +1,2 @@
+export { main } from './main.ts';
+export { loadConfig, loadDotEnv } from './loadConfig.ts';

@@ -1,0 +1,246 @@
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Router from '@koa/router';
+import type { Logger } from 'pino';
+import type { Channel, Query } from './channels/types.ts';
+import { CallbackDedup } from './delivery/dedup.ts';
+import { PassiveWindow } from './delivery/passiveWindow.ts';
+import type { BotEvents } from './events.ts';
+import { createLogger, type LoggerOptions } from './logger.ts';
+import type { Message } from './message/types.ts';
+import { Composer } from './pipeline/composer.ts';
+import { Context, type HandoffOptions } from './pipeline/context.ts';
+import { PluginScope, type Disposer, type Plugin } from './plugin.ts';
+import { splitText } from './reply/split.ts';
+import type { Reply } from './reply/types.ts';
+import { createHttpApp } from './server.ts';
+import { MemoryStore } from './store/memory.ts';
+import type { Store } from './store/types.ts';
+
+export interface BotOptions {
+  channels: Channel[];
+  /** Plugins, in the order their middleware runs (after anything added with `bot.use`). */
+  plugins?: Plugin[];
+  /** Shared state; in-memory by default. */
+  store?: Store;
+  /** A pino logger, or options for the default one. */
+  logger?: Logger | LoggerOptions;
+  /** Largest callback body in bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
+  slowHandlerWarnMs?: number;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+}
+
+const isLogger = (value: unknown): value is Logger => typeof (value as Logger | undefined)?.child === 'function';
+
+/**
+ * A bot: channels in, a middleware pipeline of plugins in the middle, replies out.
+ *
+ * ```ts
+ * const bot = createBot({ channels: [wecomApp({ corpId, token, encodingAESKey })], plugins: [echo()] });
+ * bot.command('ping', (ctx) => ctx.reply('pong'));
+ * await bot.start({ port: 3000 });
+ * ```
+ */
+export class Bot extends Composer<Context> {
+  readonly channels: readonly Channel[];
+  readonly store: Store;
+  readonly log: Logger;
+  readonly events = new EventEmitter<BotEvents>();
+  /** Extra HTTP routes (metrics, agent console…) mounted when the server starts. */
+  readonly routes: ((router: Router) => void)[] = [];
+  readonly #plugins: Plugin[];
+  readonly #disposers: Disposer[] = [];
+  readonly #dedup: CallbackDedup;
+  readonly #options: BotOptions;
+  #pipeline: ((ctx: Context) => Promise<void>) | undefined;
+  #server: Server | undefined;
+
+  constructor(options: BotOptions) {
+    super();
+    this.#options = options;
+    const names = new Set<string>();
+    const paths = new Set<string>();
+    for (const channel of options.channels) {
+      if (names.has(channel.name)) throw new Error(`two channels are named "${channel.name}": give each a unique name`);
+      if (paths.has(channel.path)) throw new Error(`two channels listen on "${channel.path}": give each its own path`);
+      names.add(channel.name);
+      paths.add(channel.path);
+    }
+    this.channels = options.channels;
+    this.#plugins = options.plugins ?? [];
+    this.store = options.store ?? new MemoryStore();
+    this.log = isLogger(options.logger) ? options.logger : createLogger(options.logger);
+    this.#dedup = new CallbackDedup(this.store);
+  }
+
+  /** Sets up plugins and channels and composes the pipeline (done by `start`, or by tests). */
+  async init(): Promise<void> {
+    if (this.#pipeline) return;
+    for (const plugin of this.#plugins) {
+      const log = this.log.child({ plugin: plugin.name });
+      const scope = new PluginScope(plugin.name, log, this.store, this.events);
+      const disposer = await plugin.setup(scope);
+      if (disposer) this.#disposers.push(disposer);
+      this.errorBoundary((error, ctx) => this.#reportError(error, ctx, plugin.name), async (ctx, next) => {
+        ctx.plugin = plugin.name;
+        await scope.middleware()(ctx, next);
+      });
+    }
+    for (const channel of this.channels) {
+      await channel.start({
+        log: this.log.child({ channel: channel.name }),
+        store: this.store,
+        dispatch: (message) => this.dispatch(channel, message),
+      });
+    }
+    const composed = this.middleware();
+    this.#pipeline = (ctx) => composed(ctx, async () => {}) as Promise<void>;
+  }
+
+  /** Starts the HTTP server. Resolves with the address once it listens. */
+  async start(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
+    await this.init();
+    const app = createHttpApp(this, { bodyLimitBytes: this.#options.bodyLimitBytes });
+    const server = app.listen(options.port ?? 3000, options.host);
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1'}:${port}`;
+    for (const channel of this.channels) {
+      this.log.info({ channel: channel.name, kind: channel.kind, url: `${url}${channel.path}`, ...channel.describe() }, 'channel listening');
+    }
+    return { port, url };
+  }
+
+  /** Stops the server, the channels and the plugins, and closes the store. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    for (const channel of this.channels) await channel.stop?.();
+    for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
+    await this.store.close?.();
+  }
+
+  /**
+   * Handles one POST callback and returns the HTTP body: the passive reply (encrypted where
+   * the channel is), or `success`. Retries of a delivered message get the first answer.
+   */
+  async handleCallback(channel: Channel, query: Query, body: string): Promise<string> {
+    const started = performance.now();
+    const result = channel.receive(query, body);
+    if (result.kind === 'ack') {
+      if (result.after) {
+        const after = result.after;
+        setImmediate(() => after().catch((error) => this.log.error({ channel: channel.name, err: error }, 'after-ack work failed')));
+      }
+      this.log.info({ channel: channel.name, type: 'notification', ms: +(performance.now() - started).toFixed(1), outcome: 'ack' }, 'callback');
+      return result.body;
+    }
+    const { message } = result;
+    const key = `dedup:${channel.name}:${message.id}`;
+    const claim = await this.#dedup.claim(key);
+    if (!claim.first) {
+      const response = await claim.response;
+      this.log.info({ channel: channel.name, type: message.type, id: message.id, ms: +(performance.now() - started).toFixed(1), outcome: 'retry' }, 'callback');
+      return response;
+    }
+    const window = new PassiveWindow(channel.replyWindowMs);
+    void this.#run(channel, message, window).finally(() => window.close());
+    const reply = await window.result;
+    let answer = 'success';
+    let outcome = reply ? 'passive' : 'no-reply';
+    if (reply) {
+      try {
+        answer = result.encodeReply(reply);
+      } catch (error) {
+        outcome = 'active';
+        this.log.warn({ channel: channel.name, err: error }, 'passive reply could not be encoded; sending it actively');
+        void this.#sendActive(channel, message, reply).catch((e) => this.#logDeliveryFailure(channel, message, reply, e));
+      }
+    }
+    await this.#dedup.complete(key, answer);
+    this.log.info({ channel: channel.name, type: message.type, id: message.id, ms: +(performance.now() - started).toFixed(1), outcome }, 'callback');
+    return answer;
+  }
+
+  /**
+   * Runs a message through the pipeline with no HTTP response to answer in: every reply
+   * goes through the channel's active API. Used by KF sync and by in-process tests.
+   */
+  async dispatch(channel: Channel, message: Message): Promise<void> {
+    await this.#run(channel, message, undefined);
+  }
+
+  async #run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
+    if (!this.#pipeline) throw new Error('bot.init() or bot.start() must run before messages are handled');
+    const log = this.log.child({ channel: channel.name, msgId: message.id });
+    const ctx: Context = new Context(message, {
+      log,
+      store: this.store,
+      deliver: (reply) => this.#deliver(channel, message, reply, window),
+      handoff: (options) => this.#handoff(channel, message, options),
+      redispatch: (next) => this.#run(channel, next, window),
+    });
+    const slowAfter = this.#options.slowHandlerWarnMs ?? 60_000;
+    const slow = setTimeout(() => log.warn({ plugin: ctx.plugin, ms: slowAfter }, 'message still in the pipeline: a plugin may hang'), slowAfter);
+    slow.unref();
+    try {
+      await this.#pipeline(ctx);
+    } catch (error) {
+      this.#reportError(error, ctx, ctx.plugin);
+    } finally {
+      clearTimeout(slow);
+    }
+  }
+
+  #reportError(error: unknown, ctx: Context, plugin: string | undefined): void {
+    ctx.log.error({ err: error, plugin }, plugin ? `plugin "${plugin}" failed` : 'middleware failed');
+    this.events.emit('pluginError', { error, message: ctx.message, plugin });
+  }
+
+  async #deliver(channel: Channel, message: Message, reply: Reply, window: PassiveWindow | undefined): Promise<void> {
+    const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
+    for (const part of parts) {
+      if (window && channel.passiveReplyTypes.has(part.type) && window.take(part)) continue;
+      await this.#sendActive(channel, message, part);
+    }
+  }
+
+  async #sendActive(channel: Channel, message: Message, reply: Reply): Promise<void> {
+    if (!channel.sendActive) {
+      throw new Error(
+        `channel "${channel.name}" cannot deliver this ${reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
+      );
+    }
+    await channel.sendActive(message, reply);
+  }
+
+  #logDeliveryFailure(channel: Channel, message: Message, reply: Reply, error: unknown): void {
+    this.log.error({ channel: channel.name, msgId: message.id, replyType: reply.type, err: error }, 'reply could not be delivered');
+  }
+
+  async #handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void> {
+    const handledByPlatform = (await channel.handoff?.(message, options)) ?? false;
+    this.log.info({ channel: channel.name, msgId: message.id, handledByPlatform, reason: options.reason }, 'hand-off');
+    this.events.emit('handoff', { message, options, handledByPlatform });
+  }
+}
+
+/** Creates a bot; see {@link Bot}. */
+export function createBot(options: BotOptions): Bot {
+  return new Bot(options);
+}

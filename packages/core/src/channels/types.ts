@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { ChannelKind, ChannelRef, Message } from '../message/types.ts';
+import type { Reply, ReplyType } from '../reply/types.ts';
+import type { Store } from '../store/types.ts';
+import type { HandoffOptions } from '../pipeline/context.ts';
+
+/** What a channel gets from the bot when it starts. */
+export interface ChannelRuntime {
+  readonly log: Logger;
+  readonly store: Store;
+  /** Runs the pipeline for a message that did not come with an HTTP request (KF sync). */
+  dispatch(message: Message): Promise<void>;
+}
+
+/** The query string of a callback, decoded. */
+export type Query = Readonly<Record<string, string | undefined>>;
+
+/** What a POST callback turned into. */
+export type CallbackResult =
+  /** A message for the pipeline; `encodeReply` makes the passive HTTP body of a reply. */
+  | { readonly kind: 'message'; readonly message: Message; encodeReply(reply: Reply): string }
+  /** Nothing for the pipeline now: answer `body` at once, then run `after` (KF sync). */
+  | { readonly kind: 'ack'; readonly body: string; after?(): Promise<void> };
+
+/**
+ * A transport: it knows one WeChat protocol and nothing about plugins. The bot routes GET
+ * and POST on `path` to it, runs the pipeline, and asks it to encode or send the replies.
+ */
+export interface Channel {
+  readonly name: string;
+  readonly kind: ChannelKind;
+  readonly path: string;
+  /** How long a passive reply may take before WeChat gets `success` and replies go active. */
+  readonly replyWindowMs: number;
+  /** Reply types this channel can put in the HTTP response. */
+  readonly passiveReplyTypes: ReadonlySet<ReplyType>;
+  /** Longest text one message may hold, in UTF-8 bytes (longer texts are split). */
+  readonly textLimitBytes: number;
+  readonly ref: ChannelRef;
+
+  start(runtime: ChannelRuntime): void | Promise<void>;
+  stop?(): void | Promise<void>;
+  /** Answers the URL verification GET; throws a ChannelError when it must be refused. */
+  verify(query: Query): string;
+  /** Verifies, decrypts and parses a POST callback; throws ChannelError / WxCryptoError / XmlError. */
+  receive(query: Query, body: string): CallbackResult;
+  /** Sends a reply through the platform's API (after the window, or when passive is impossible). */
+  sendActive?(message: Message, reply: Reply): Promise<void>;
+  /** Hands a conversation to humans where the platform has a notion of it (KF). */
+  handoff?(message: Message, options: HandoffOptions): Promise<boolean>;
+  /** What start-up prints about this channel (never a secret outside dev mode). */
+  describe(): Record<string, unknown>;
+}

@@ -1,0 +1,111 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { WxCryptoError, WxCryptoErrorCode } from './errors.ts';
+import { decodeEncodingAESKey } from './keys.ts';
+import { signaturesEqual, sortedSha1 } from './signature.ts';
+
+/** PKCS#7 with a 32-byte block, as WXBizMsgCrypt uses (not AES's 16). */
+const PAD_BLOCK = 32;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * WXBizMsgCrypt-compatible message crypto: AES-256-CBC with iv = key[0..16], plaintext
+ * `random(16) | uint32be(len) | msg | receiveId`, PKCS#7 padded to 32 bytes, base64.
+ * Used by WeCom apps, WeChat Customer Service and Official Accounts in safe/compat mode.
+ *
+ * All failures throw {@link WxCryptoError} with the sample code's error codes.
+ */
+export class WXBizMsgCrypt {
+  readonly #token: string;
+  readonly #key: Buffer;
+  readonly #iv: Buffer;
+  readonly receiveId: string;
+
+  constructor(token: string, encodingAESKey: string, receiveId: string) {
+    this.#token = token;
+    this.#key = decodeEncodingAESKey(encodingAESKey);
+    this.#iv = this.#key.subarray(0, 16);
+    this.receiveId = receiveId;
+  }
+
+  /** msg_signature over token, timestamp, nonce and the ciphertext. */
+  sign(timestamp: string, nonce: string, encrypted: string): string {
+    return sortedSha1(this.#token, timestamp, nonce, encrypted);
+  }
+
+  /** Throws -40001 unless `signature` is the msg_signature of this ciphertext. */
+  verify(signature: string | undefined, timestamp: string, nonce: string, encrypted: string): void {
+    if (!signaturesEqual(this.sign(timestamp, nonce, encrypted), signature)) {
+      throw new WxCryptoError(WxCryptoErrorCode.ValidateSignatureError, 'msg_signature does not match');
+    }
+  }
+
+  /** Encrypts `message` for this receiveId; `random` is fixed only by tests of published vectors. */
+  encrypt(message: string, random: Buffer = randomBytes(16)): string {
+    const body = Buffer.from(message, 'utf8');
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(body.length, 0);
+    const plain = Buffer.concat([random, length, body, Buffer.from(this.receiveId, 'utf8')]);
+    const padLength = PAD_BLOCK - (plain.length % PAD_BLOCK);
+    const padded = Buffer.concat([plain, Buffer.alloc(padLength, padLength)]);
+    const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
+    cipher.setAutoPadding(false);
+    return Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64');
+  }
+
+  /**
+   * Decrypts a ciphertext and returns the message. Rejects bad base64 (-40010), a length that
+   * is not whole AES blocks (-40007), bad padding or length field (-40008), and a receiveId
+   * other than the configured one (-40005).
+   */
+  decrypt(encrypted: string): string {
+    if (encrypted.length === 0 || encrypted.length % 4 !== 0 || !BASE64.test(encrypted)) {
+      throw new WxCryptoError(WxCryptoErrorCode.DecodeBase64Error, 'ciphertext is not valid base64');
+    }
+    const data = Buffer.from(encrypted, 'base64');
+    if (data.length === 0 || data.length % 16 !== 0) {
+      throw new WxCryptoError(WxCryptoErrorCode.DecryptAESError, 'ciphertext is not a whole number of AES blocks');
+    }
+    let plain: Buffer;
+    try {
+      const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
+      decipher.setAutoPadding(false);
+      plain = Buffer.concat([decipher.update(data), decipher.final()]);
+    } catch {
+      throw new WxCryptoError(WxCryptoErrorCode.DecryptAESError, 'AES decryption failed');
+    }
+    const pad = plain[plain.length - 1] ?? 0;
+    if (pad < 1 || pad > PAD_BLOCK || pad > plain.length) {
+      throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'invalid PKCS#7 padding');
+    }
+    const content = plain.subarray(0, plain.length - pad);
+    if (content.length < 20) {
+      throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'plaintext too short');
+    }
+    const length = content.readUInt32BE(16);
+    if (length > content.length - 20) {
+      throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'message length field exceeds the plaintext');
+    }
+    const receiveId = content.subarray(20 + length).toString('utf8');
+    if (receiveId !== this.receiveId) {
+      throw new WxCryptoError(WxCryptoErrorCode.ValidateReceiveIdError, 'receiveid does not match the configured one');
+    }
+    return content.subarray(20, 20 + length).toString('utf8');
+  }
+
+  /** Verifies the signature, then decrypts. */
+  open(signature: string | undefined, timestamp: string, nonce: string, encrypted: string): string {
+    this.verify(signature, timestamp, nonce, encrypted);
+    return this.decrypt(encrypted);
+  }
+
+  /** Encrypts a passive reply and wraps it in the signed envelope WeChat expects. */
+  seal(replyXml: string, timestamp: string, nonce: string): string {
+    const encrypted = this.encrypt(replyXml);
+    const signature = this.sign(timestamp, nonce, encrypted);
+    return (
+      `<xml><Encrypt><![CDATA[${encrypted}]]></Encrypt>` +
+      `<MsgSignature><![CDATA[${signature}]]></MsgSignature>` +
+      `<TimeStamp>${timestamp}</TimeStamp><Nonce><![CDATA[${nonce}]]></Nonce></xml>`
+    );
+  }
+}

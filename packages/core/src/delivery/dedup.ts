@@ -1,0 +1,54 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Store } from '../store/types.ts';
+
+const PENDING = '\u0000pending';
+
+export type Claim =
+  | { readonly first: true }
+  /** A retry: `response` is the HTTP body the first delivery answered (or 'success'). */
+  | { readonly first: false; readonly response: Promise<string> };
+
+/**
+ * WeChat retries a callback it got no answer to in time, with the same MsgId. The first
+ * delivery claims the id in the store; a retry (on this instance or another sharing the
+ * store) waits for the first one's answer and repeats it, so plugins never run twice.
+ */
+export class CallbackDedup {
+  readonly #local = new Map<string, Promise<string>>();
+  readonly #resolvers = new Map<string, (body: string) => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 5 * 60_000,
+    private readonly waitMs = 4_500,
+  ) {}
+
+  async claim(key: string): Promise<Claim> {
+    const inProcess = this.#local.get(key);
+    if (inProcess) return { first: false, response: inProcess };
+    if (await this.store.setIfAbsent(key, PENDING, this.ttlMs)) {
+      this.#local.set(key, new Promise((resolve) => this.#resolvers.set(key, resolve)));
+      return { first: true };
+    }
+    return { first: false, response: this.#waitForStored(key) };
+  }
+
+  /** Records the answer of the first delivery for its retries. */
+  async complete(key: string, body: string): Promise<void> {
+    this.#resolvers.get(key)?.(body);
+    this.#resolvers.delete(key);
+    // The local promise only serves retries that arrive while the first is in flight.
+    setTimeout(() => this.#local.delete(key), 10_000).unref();
+    await this.store.set(key, body, this.ttlMs);
+  }
+
+  async #waitForStored(key: string): Promise<string> {
+    const deadline = Date.now() + this.waitMs;
+    for (;;) {
+      const value = await this.store.get(key);
+      if (value !== undefined && value !== PENDING) return value;
+      if (value === undefined || Date.now() >= deadline) return 'success';
+      await sleep(50);
+    }
+  }
+}

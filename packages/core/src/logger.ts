@@ -1,0 +1,25 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  /** pino level: 'info' by default, 'silent' to mute. */
+  level?: string;
+  /** Where lines go (default stdout). Tests pass a stream to read them. */
+  destination?: pino.DestinationStream;
+}
+
+/**
+ * Paths that must never reach a log line, whatever a caller puts in its bindings.
+ * Message text is not logged at info level by the core at all.
+ */
+const REDACT = [
+  'secret', '*.secret', 'token', '*.token', 'appSecret', '*.appSecret', 'encodingAESKey', '*.encodingAESKey',
+  'access_token', '*.access_token', 'apiKey', '*.apiKey', 'corpsecret', '*.corpsecret',
+];
+
+/** The structured JSON logger wxbot uses everywhere (pino). */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const config = { level: options.level ?? 'info', base: { app: 'wxbot' }, redact: { paths: REDACT, censor: '[redacted]' } };
+  return options.destination ? pino(config, options.destination) : pino(config);
+}

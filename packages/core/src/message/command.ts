@@ -1,0 +1,9 @@
+import type { Command } from './types.ts';
+
+/** Parses `/name a b` into a command; undefined when the text is not one. */
+export function parseCommand(text: string): Command | undefined {
+  const match = /^\/([^\s/]+)(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const argsText = (match[2] ?? '').trim();
+  return { name: match[1]!.toLowerCase(), args: argsText ? argsText.split(/\s+/) : [], argsText };
+}

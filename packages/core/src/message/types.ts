@@ -1,0 +1,151 @@
+/** The three kinds of WeChat channel wxbot speaks. */
+export type ChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf';
+
+/** Which channel instance a message came through (one server may host several of a kind). */
+export interface ChannelRef {
+  readonly name: string;
+  readonly kind: ChannelKind;
+}
+
+/** A `/name arg1 arg2` text, parsed. */
+export interface Command {
+  readonly name: string;
+  readonly args: readonly string[];
+  /** Everything after the command name, as typed. */
+  readonly argsText: string;
+}
+
+interface Base {
+  /** Stable id: MsgId / msgid, or a derived key for events (used for dedup). */
+  readonly id: string;
+  readonly channel: ChannelRef;
+  /** Sender: openid (Official Account), userid (WeCom app), external_userid (KF). */
+  readonly from: string;
+  /** Receiver: the account's original id, the corp id, or the open_kfid. */
+  readonly to: string;
+  readonly time: Date;
+  /** WeCom app agent id, when the callback carries one. */
+  readonly agentId?: string;
+  /** KF: the open_kfid the customer talks to. */
+  readonly openKfId?: string;
+  /** The decoded fields exactly as WeChat sent them. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export interface TextMessage extends Base {
+  readonly type: 'text';
+  readonly text: string;
+  /** Set when the text starts with `/`. */
+  readonly command?: Command;
+  /** Set when the text was produced from a voice message by transcription. */
+  readonly transcribedFrom?: VoiceMessage;
+  /** KF: the menu item id when the customer clicked a msgmenu option. */
+  readonly menuId?: string;
+}
+export interface ImageMessage extends Base {
+  readonly type: 'image';
+  readonly mediaId: string;
+  readonly picUrl?: string;
+}
+export interface VoiceMessage extends Base {
+  readonly type: 'voice';
+  readonly mediaId: string;
+  /** amr, speex, … as WeChat reports it. */
+  readonly format?: string;
+  /** WeChat's own transcript (Official Accounts with voice recognition switched on). */
+  readonly recognition?: string;
+}
+export interface VideoMessage extends Base {
+  readonly type: 'video' | 'shortvideo';
+  readonly mediaId: string;
+  readonly thumbMediaId?: string;
+}
+export interface LocationMessage extends Base {
+  readonly type: 'location';
+  readonly latitude: number;
+  readonly longitude: number;
+  readonly scale?: number;
+  readonly label?: string;
+}
+export interface LinkMessage extends Base {
+  readonly type: 'link';
+  readonly title: string;
+  readonly description: string;
+  readonly url: string;
+  readonly picUrl?: string;
+}
+export interface FileMessage extends Base {
+  readonly type: 'file';
+  readonly mediaId: string;
+  readonly fileName?: string;
+}
+export interface MiniprogramMessage extends Base {
+  readonly type: 'miniprogram';
+  readonly title: string;
+  readonly appId: string;
+  readonly pagePath: string;
+  readonly thumbMediaId?: string;
+}
+/** KF: a contact card. */
+export interface BusinessCardMessage extends Base {
+  readonly type: 'business_card';
+  readonly userId: string;
+}
+/** Kinds wxbot has no typed shape for yet (KF channels_shop_product, merged_msg, …): see `raw`. */
+export interface OtherMessage extends Base {
+  readonly type: 'other';
+  readonly msgType: string;
+}
+
+/** Every event, discriminated by `event`. */
+export type WeChatEvent =
+  | { readonly event: 'subscribe'; readonly eventKey?: string; readonly ticket?: string }
+  | { readonly event: 'unsubscribe' }
+  | { readonly event: 'scan'; readonly eventKey: string; readonly ticket?: string }
+  | { readonly event: 'click'; readonly eventKey: string }
+  | { readonly event: 'view'; readonly url: string }
+  | { readonly event: 'location'; readonly latitude: number; readonly longitude: number; readonly precision?: number }
+  | { readonly event: 'enter_agent'; readonly eventKey?: string }
+  /** KF: the customer opened the chat; `welcomeCode` allows one welcome message for ~20 s. */
+  | {
+      readonly event: 'enter_session';
+      readonly welcomeCode?: string;
+      readonly scene?: string;
+      readonly sceneParam?: string;
+    }
+  | { readonly event: 'msg_send_fail'; readonly failMsgId: string; readonly failType: number }
+  | { readonly event: 'servicer_status_change'; readonly servicerUserId: string; readonly status: number }
+  | {
+      readonly event: 'session_status_change';
+      readonly changeType: number;
+      readonly oldServicerUserId?: string;
+      readonly newServicerUserId?: string;
+      readonly msgCode?: string;
+    }
+  | { readonly event: 'user_recall_msg'; readonly recallMsgId: string }
+  | { readonly event: 'servicer_recall_msg'; readonly recallMsgId: string; readonly servicerUserId?: string }
+  | { readonly event: 'reject_customer_msg_switch_change'; readonly servicerUserId?: string; readonly rejectSwitch: number }
+  /** Any event without a typed shape: `name` is WeChat's event name. */
+  | { readonly event: 'other'; readonly name: string; readonly eventKey?: string };
+
+export type EventMessage = Base & { readonly type: 'event' } & WeChatEvent;
+
+/** The one message model every channel normalizes into. Narrow on `type` (and `event`). */
+export type Message =
+  | TextMessage
+  | ImageMessage
+  | VoiceMessage
+  | VideoMessage
+  | LocationMessage
+  | LinkMessage
+  | FileMessage
+  | MiniprogramMessage
+  | BusinessCardMessage
+  | EventMessage
+  | OtherMessage;
+
+export type MessageType = Message['type'];
+export type EventName = WeChatEvent['event'];
+
+/** The message type `T` narrowed out of the union. */
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;

@@ -1,0 +1,131 @@
+import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
+import { compose, type Middleware, type Next } from './compose.ts';
+import type { Context } from './context.ts';
+
+/** A context whose message has been narrowed to `M`. */
+export type ContextOf<M extends Message> = Context<M>;
+
+type Trigger = string | RegExp;
+type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
+
+/**
+ * Routing in the spirit of grammY's Composer: every helper registers a branch and returns
+ * a child composer, so what you add to the child only runs when the branch matched.
+ * Non-matching messages fall through to the next middleware untouched.
+ */
+export class Composer<C extends Context = Context> {
+  readonly #stack: Middleware<C>[] = [];
+  #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
+
+  constructor(...middleware: Middleware<C>[]) {
+    this.#stack.push(...middleware);
+  }
+
+  /** Adds middleware that sees every message. */
+  use(...middleware: Middleware<C>[]): Composer<C> {
+    if (this.#composed) throw new Error('middleware cannot be added after the pipeline was composed (the bot started)');
+    const child = new Composer<C>(...middleware);
+    this.#stack.push(child.middleware());
+    return child;
+  }
+
+  /** Runs the middleware only when `predicate` holds. */
+  filter<D extends C>(predicate: Predicate<C>, ...middleware: Middleware<D>[]): Composer<D> {
+    const child = new Composer<D>(...middleware);
+    const inner = child.middleware();
+    this.use(async (ctx, next) => ((await predicate(ctx)) ? inner(ctx as D, next) : next()));
+    return child;
+  }
+
+  /** Messages of one type (or several): `on('text')`, `on(['image', 'voice'])`. */
+  on<T extends MessageType>(type: T | readonly T[], ...middleware: Middleware<C & Context<MessageOf<T>>>[]): Composer<C & Context<MessageOf<T>>> {
+    const types = new Set<string>(Array.isArray(type) ? type : [type]);
+    return this.filter((ctx) => types.has(ctx.message.type), ...middleware);
+  }
+
+  /** Events by name: `event('subscribe')`, `event('enter_session')`. */
+  event<E extends EventName>(
+    name: E | readonly E[],
+    ...middleware: Middleware<C & Context<Extract<MessageOf<'event'>, { event: E }>>>[]
+  ): Composer<C & Context<Extract<MessageOf<'event'>, { event: E }>>> {
+    const names = new Set<string>(Array.isArray(name) ? name : [name]);
+    return this.filter((ctx) => ctx.message.type === 'event' && names.has(ctx.message.event), ...middleware);
+  }
+
+  /**
+   * Text messages matching a trigger: a string matches the whole trimmed text, a RegExp is
+   * tested (its match is put on `ctx.match`).
+   */
+  hears(trigger: Trigger | readonly Trigger[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>> {
+    const triggers = Array.isArray(trigger) ? [...trigger] : [trigger as Trigger];
+    return this.filter((ctx) => {
+      if (ctx.message.type !== 'text') return false;
+      const text = ctx.message.text.trim();
+      for (const t of triggers) {
+        if (typeof t === 'string') {
+          if (text === t) return (ctx.match = t), true;
+        } else {
+          t.lastIndex = 0;
+          const m = t.exec(text);
+          if (m) return (ctx.match = m), true;
+        }
+      }
+      return false;
+    }, ...middleware);
+  }
+
+  /** `/name args` commands; `ctx.match` is the argument text. */
+  command(name: string | readonly string[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>> {
+    const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
+    return this.filter((ctx) => {
+      const command = ctx.message.type === 'text' ? ctx.message.command : undefined;
+      if (!command || !names.has(command.name)) return false;
+      ctx.match = command.argsText;
+      return true;
+    }, ...middleware);
+  }
+
+  /** Messages from one channel, by kind ('wecomKf') or by configured name. */
+  channel(kindOrName: string | readonly string[], ...middleware: Middleware<C>[]): Composer<C> {
+    const wanted = new Set<string>(Array.isArray(kindOrName) ? kindOrName : [kindOrName]);
+    return this.filter((ctx) => wanted.has(ctx.channel.kind) || wanted.has(ctx.channel.name), ...middleware);
+  }
+
+  /**
+   * Catches what the middleware inside throws (not what runs after it via `next`), hands
+   * it to `onError`, then lets the pipeline go on as if the failing middleware had called
+   * `next()` (unless it already had).
+   */
+  errorBoundary(onError: (error: unknown, ctx: C) => unknown, ...middleware: Middleware<C>[]): Composer<C> {
+    const child = new Composer<C>(...middleware);
+    const inner = child.middleware();
+    this.use(async (ctx, next) => {
+      let nextCalled = false;
+      let downstreamError: { error: unknown } | undefined;
+      try {
+        await inner(ctx, async () => {
+          nextCalled = true;
+          try {
+            await next();
+          } catch (error) {
+            downstreamError = { error };
+            throw error;
+          }
+        });
+      } catch (error) {
+        if (downstreamError && downstreamError.error === error) throw error;
+        await onError(error, ctx);
+        if (!nextCalled) await next();
+      }
+    });
+    return child;
+  }
+
+  /** The composed middleware of this composer (composed once, on first call). */
+  middleware(): Middleware<C> {
+    return (ctx, next) => {
+      this.#composed ??= compose(this.#stack);
+      return this.#composed(ctx, next);
+    };
+  }
+}

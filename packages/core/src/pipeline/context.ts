@@ -1,0 +1,93 @@
+import type { Logger } from 'pino';
+import type { ChannelRef, Message } from '../message/types.ts';
+import { toReply, type Reply, type ReplyInput } from '../reply/types.ts';
+import type { Store } from '../store/types.ts';
+
+/** Where a conversation goes when a human should take over. */
+export interface HandoffOptions {
+  /** A WeCom userid of the servicer to hand to (KF); without it, the waiting pool. */
+  servicerUserId?: string;
+  /** Why, for logs and for whoever listens to the hand-off event. */
+  reason?: string;
+}
+
+/**
+ * What a context needs from the bot and channel around it. Kept as an interface so the
+ * pipeline knows nothing of HTTP, XML or AES.
+ */
+export interface ContextServices {
+  readonly log: Logger;
+  readonly store: Store;
+  /** Delivers one reply: passively while the window is open, through the API after. */
+  deliver(reply: Reply): Promise<void>;
+  handoff(options: HandoffOptions): Promise<void>;
+  /** Runs the whole pipeline again for another message in the same conversation. */
+  redispatch(message: Message): Promise<void>;
+}
+
+/**
+ * The per-message context every middleware receives: a fresh one for each message.
+ * Narrowed by the routing helpers, so `bot.on('text', ctx => ctx.message.text)` type-checks.
+ */
+export class Context<M extends Message = Message> {
+  /** Scratch space for this message only (as Koa's `ctx.state`). */
+  readonly state: Record<string, unknown> = {};
+  /** What `hears()` or `command()` matched. */
+  match: RegExpExecArray | string | undefined;
+  /** Name of the plugin whose middleware is running (for logs). */
+  plugin: string | undefined;
+  /** How many replies were made for this message. */
+  replies = 0;
+
+  readonly #services: ContextServices;
+
+  constructor(
+    readonly message: M,
+    services: ContextServices,
+  ) {
+    this.#services = services;
+  }
+
+  get channel(): ChannelRef {
+    return this.message.channel;
+  }
+
+  /** The text of a text message (including transcribed voice), else undefined. */
+  get text(): string | undefined {
+    return this.message.type === 'text' ? this.message.text : undefined;
+  }
+
+  /** The sender, as the channel knows them. */
+  get from(): string {
+    return this.message.from;
+  }
+
+  /** A child logger with the message's channel, id and the running plugin. */
+  get log(): Logger {
+    return this.#services.log;
+  }
+
+  get store(): Store {
+    return this.#services.store;
+  }
+
+  /**
+   * Answers the sender. The first reply inside the channel's window goes back passively in
+   * the HTTP response; later replies, or any after the window, go through the active API.
+   * The plugin never needs to know which.
+   */
+  async reply(input: ReplyInput): Promise<void> {
+    this.replies += 1;
+    await this.#services.deliver(toReply(input));
+  }
+
+  /** Hands the conversation to a human (KF: service_state/trans; elsewhere: a hand-off event). */
+  async handoff(options: HandoffOptions = {}): Promise<void> {
+    await this.#services.handoff(options);
+  }
+
+  /** Feeds another message (a transcript, say) through the whole pipeline. */
+  async redispatch(message: Message): Promise<void> {
+    await this.#services.redispatch(message);
+  }
+}

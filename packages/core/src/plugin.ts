@@ -1,0 +1,75 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { Composer } from './pipeline/composer.ts';
+import type { Context } from './pipeline/context.ts';
+import type { Store } from './store/types.ts';
+import type { BotEvents } from './events.ts';
+
+/**
+ * What a plugin's `setup` receives: a composer scoped to the plugin (its middleware runs in
+ * an error boundary that names the plugin), plus the bot's services.
+ */
+export class PluginScope extends Composer<Context> {
+  constructor(
+    readonly pluginName: string,
+    readonly log: Logger,
+    readonly store: Store,
+    readonly events: EventEmitter<BotEvents>,
+  ) {
+    super();
+  }
+}
+
+/** Undoes what setup did (closes watchers, timers, connections). */
+export type Disposer = () => void | Promise<void>;
+
+/** A plugin: a name and a setup that registers middleware. Made with {@link definePlugin}. */
+export interface Plugin {
+  readonly name: string;
+  setup(scope: PluginScope): void | Disposer | Promise<void | Disposer>;
+}
+
+/** A plugin option failed validation; start-up stops with this message. */
+export class PluginOptionsError extends Error {
+  override readonly name = 'PluginOptionsError';
+}
+
+export interface PluginDefinition<S extends z.ZodType> {
+  name: string;
+  /** zod schema of the options; defaults and transforms apply. */
+  options?: S;
+  setup(scope: PluginScope, options: z.output<S>): void | Disposer | Promise<void | Disposer>;
+}
+
+/**
+ * Defines a plugin factory with validated options:
+ *
+ * ```ts
+ * export const greet = definePlugin({
+ *   name: 'greet',
+ *   options: z.object({ greeting: z.string().default('你好') }),
+ *   setup(bot, { greeting }) {
+ *     bot.hears(/^hi$/i, (ctx) => ctx.reply(greeting));
+ *   },
+ * });
+ * // bot.config.ts: plugins: [greet({ greeting: 'Hello' })]
+ * ```
+ * A wrong option throws {@link PluginOptionsError} naming the plugin and the option.
+ */
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): (options?: z.input<S>) => Plugin {
+  return (options) => {
+    let parsed: z.output<S> = options as z.output<S>;
+    if (definition.options) {
+      const result = definition.options.safeParse(options ?? {});
+      if (!result.success) {
+        const problems = result.error.issues
+          .map((issue) => `option "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`)
+          .join('; ');
+        throw new PluginOptionsError(`plugin "${definition.name}": ${problems}`);
+      }
+      parsed = result.data;
+    }
+    return { name: definition.name, setup: (scope) => definition.setup(scope, parsed) };
+  };
+}

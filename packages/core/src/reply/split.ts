@@ -1,0 +1,22 @@
+/**
+ * Splits text into pieces of at most `maxBytes` UTF-8 bytes, on character boundaries (never
+ * inside a surrogate pair or a multi-byte character), keeping the order.
+ */
+export function splitText(text: string, maxBytes: number): string[] {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return [text];
+  const pieces: string[] = [];
+  let current = '';
+  let currentBytes = 0;
+  for (const char of text) {
+    const bytes = Buffer.byteLength(char, 'utf8');
+    if (currentBytes + bytes > maxBytes && current) {
+      pieces.push(current);
+      current = '';
+      currentBytes = 0;
+    }
+    current += char;
+    currentBytes += bytes;
+  }
+  if (current) pieces.push(current);
+  return pieces;
+}

@@ -1,0 +1,44 @@
+/** A news (图文) article. */
+export interface Article {
+  readonly title: string;
+  readonly description?: string;
+  readonly picUrl?: string;
+  readonly url?: string;
+}
+
+/** What a plugin can answer with. Narrow on `type`. Channels say which they can send passively. */
+export type Reply =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'image'; readonly mediaId: string }
+  | { readonly type: 'voice'; readonly mediaId: string }
+  | { readonly type: 'video'; readonly mediaId: string; readonly title?: string; readonly description?: string }
+  | {
+      readonly type: 'music';
+      readonly thumbMediaId: string;
+      readonly title?: string;
+      readonly description?: string;
+      readonly musicUrl?: string;
+      readonly hqMusicUrl?: string;
+    }
+  | { readonly type: 'news'; readonly articles: readonly Article[] }
+  /** Active sends only (WeCom app, KF). */
+  | { readonly type: 'file'; readonly mediaId: string };
+
+export type ReplyType = Reply['type'];
+
+/** What `ctx.reply()` accepts: a reply, or a string as shorthand for a text reply. */
+export type ReplyInput = Reply | string;
+
+export function toReply(input: ReplyInput): Reply {
+  return typeof input === 'string' ? { type: 'text', text: input } : input;
+}
+
+/** Small constructors, so plugins read well: `ctx.reply(image(mediaId))`. */
+export const replies = {
+  text: (text: string): Reply => ({ type: 'text', text }),
+  image: (mediaId: string): Reply => ({ type: 'image', mediaId }),
+  voice: (mediaId: string): Reply => ({ type: 'voice', mediaId }),
+  video: (mediaId: string, title?: string, description?: string): Reply => ({ type: 'video', mediaId, title, description }),
+  news: (...articles: Article[]): Reply => ({ type: 'news', articles }),
+  file: (mediaId: string): Reply => ({ type: 'file', mediaId }),
+};

@@ -1,0 +1,85 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import { koaBody } from 'koa-body';
+import type { Logger } from 'pino';
+import type { Channel, Query } from './channels/types.ts';
+import { httpErrorOf } from './errors.ts';
+
+/** What the HTTP layer needs from the bot: the channels and the callback handler. */
+export interface CallbackHandler {
+  readonly channels: readonly Channel[];
+  readonly log: Logger;
+  handleCallback(channel: Channel, query: Query, body: string): Promise<string>;
+  /** Extra routes (metrics, consoles) mounted by the bot or plugins. */
+  readonly routes?: readonly ((router: Router) => void)[];
+}
+
+export interface HttpAppOptions {
+  /** Largest accepted body in bytes (default 1 MiB); larger gets 413. */
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The Koa app: GET `path` verifies, POST `path` handles a callback, `/healthz` answers 200.
+ * Errors become a status and a short text body plus one log line; nothing crashes the server.
+ */
+export function createHttpApp(handler: CallbackHandler, options: HttpAppOptions = {}): Koa {
+  const app = new Koa();
+  const router = new Router();
+  const log = handler.log;
+  const parseBody = koaBody({
+    text: true,
+    json: false,
+    urlencoded: false,
+    multipart: false,
+    textLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    textTypes: ['*/*'],
+    encoding: 'utf-8',
+  });
+
+  app.on('error', () => {}); // everything is logged below; keep Koa from printing stacks
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const mapped = httpErrorOf(error);
+      if (mapped) {
+        log.warn({ path: ctx.path, method: ctx.method, status: mapped.status, reason: mapped.reason }, 'callback refused');
+        ctx.status = mapped.status;
+        ctx.body = mapped.reason;
+      } else {
+        log.error({ path: ctx.path, method: ctx.method, err: error }, 'callback failed');
+        ctx.status = 500;
+        ctx.body = 'internal error';
+      }
+    }
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = 'ok';
+  });
+
+  for (const channel of handler.channels) {
+    router.get(channel.path, (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = channel.verify(ctx.query as Query);
+    });
+    router.post(channel.path, parseBody, async (ctx) => {
+      const body = typeof ctx.request.body === 'string' ? ctx.request.body : '';
+      if (!body) {
+        ctx.status = 400;
+        ctx.body = 'empty body';
+        log.warn({ channel: channel.name, status: 400 }, 'callback refused: empty body');
+        return;
+      }
+      const answer = await handler.handleCallback(channel, ctx.query as Query, body);
+      ctx.type = answer.startsWith('<') ? 'application/xml' : 'text/plain';
+      ctx.body = answer;
+    });
+  }
+  for (const mount of handler.routes ?? []) mount(router);
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Store } from './types.ts';
+
+export interface MemoryStoreOptions {
+  /** The most keys kept; the least recently used go first. Default 100 000. */
+  maxEntries?: number;
+}
+
+/**
+ * In-process store, bounded by entry count so millions of distinct message ids cannot grow
+ * it without end. Lost on restart and not shared: use FileStore or RedisStore for that.
+ */
+export class MemoryStore implements Store {
+  readonly #cache: LRUCache<string, string>;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#cache = new LRUCache({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#cache.get(key);
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.#cache.set(key, value, ttlMs ? { ttl: ttlMs } : {});
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    if (this.#cache.has(key)) return false;
+    this.#cache.set(key, value, ttlMs ? { ttl: ttlMs } : {});
+    return true;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#cache.delete(key);
+  }
+
+  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    const owner = randomUUID();
+    if (!(await this.setIfAbsent(key, owner, ttlMs))) return undefined;
+    return async () => {
+      if (this.#cache.get(key) === owner) this.#cache.delete(key);
+    };
+  }
+
+  /** Number of live keys (for tests and metrics). */
+  get size(): number {
+    return this.#cache.size;
+  }
+}

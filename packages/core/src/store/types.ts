@@ -1,0 +1,30 @@
+/**
+ * Shared state: access tokens, dedup marks, KF cursors, plugin data. Values are strings
+ * (callers JSON-encode); every key may carry a time to live.
+ *
+ * Implementations: {@link MemoryStore} (default, bounded), `FileStore` (durable on one
+ * machine), `RedisStore` (shared between instances).
+ */
+export interface Store {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Sets the key only if it is absent; true when this call set it. */
+  setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /**
+   * Takes a lock for at most `ttlMs`. Returns a release function, or undefined when someone
+   * else holds it. Releasing a lock that expired and was taken by another holder is a no-op.
+   */
+  lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+  close?(): Promise<void>;
+}
+
+/** JSON helpers over a Store. */
+export async function getJson<T>(store: Store, key: string): Promise<T | undefined> {
+  const raw = await store.get(key);
+  return raw === undefined ? undefined : (JSON.parse(raw) as T);
+}
+
+export async function setJson(store: Store, key: string, value: unknown, ttlMs?: number): Promise<void> {
+  await store.set(key, JSON.stringify(value), ttlMs);
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { decrypt as tencentDecrypt, encrypt as tencentEncrypt } from '@wecom/crypto';
+import { WXBizMsgCrypt, WxCryptoError, WxCryptoErrorCode, decodeEncodingAESKey, generateEncodingAESKey, sortedSha1 } from '../src/index.ts';
+
+// Published sample of the WeCom developer documentation (加解密方案说明), also used by the
+// official WXBizMsgCrypt samples in every language.
+const SAMPLE = {
+  token: 'QDG6eK',
+  corpId: 'wx5823bf96d3bd56c7',
+  encodingAESKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+  verify: {
+    msgSignature: '5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3',
+    timestamp: '1409659589',
+    nonce: '263014780',
+    echostr: 'P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==',
+  },
+  post: {
+    msgSignature: '477715d11cdb4164915debcba66cb864d751f3e6',
+    timestamp: '1409659813',
+    nonce: '1372623149',
+    encrypt:
+      'RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==',
+  },
+};
+
+// Official Account sample of the WeChat WXBizMsgCrypt Java SDK tests: fixed random
+// "aaaabbbbccccdddd" gives a known ciphertext.
+const OA_SAMPLE = {
+  token: 'pamtest',
+  appId: 'wxb11529c136998cb6',
+  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  random: 'aaaabbbbccccdddd',
+  message: '我是中文abcd123',
+  encrypted: 'jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==',
+};
+
+const codeOf = (fn: () => unknown): number | undefined => {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof WxCryptoError ? error.code : undefined;
+  }
+  return undefined;
+};
+
+describe('WXBizMsgCrypt against published vectors', () => {
+  const crypt = new WXBizMsgCrypt(SAMPLE.token, SAMPLE.encodingAESKey, SAMPLE.corpId);
+
+  it('verifies the documented URL verification request and decrypts its echostr', () => {
+    const { msgSignature, timestamp, nonce, echostr } = SAMPLE.verify;
+    expect(crypt.sign(timestamp, nonce, echostr)).toBe(msgSignature);
+    const plain = crypt.open(msgSignature, timestamp, nonce, echostr);
+    expect(plain).toMatch(/^\d+$/);
+  });
+
+  it('verifies and decrypts the documented POST callback', () => {
+    const { msgSignature, timestamp, nonce, encrypt } = SAMPLE.post;
+    const xml = crypt.open(msgSignature, timestamp, nonce, encrypt);
+    expect(xml).toContain('<ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>');
+    expect(xml).toContain('<FromUserName><![CDATA[mycreate]]></FromUserName>');
+    expect(xml).toContain('<Content><![CDATA[hello]]></Content>');
+    expect(xml).toContain('<MsgId>4561255354251345929</MsgId>');
+    expect(xml).toContain('<AgentID>218</AgentID>');
+  });
+
+  it('produces the published ciphertext for a fixed random', () => {
+    const oa = new WXBizMsgCrypt(OA_SAMPLE.token, OA_SAMPLE.encodingAESKey, OA_SAMPLE.appId);
+    expect(oa.encrypt(OA_SAMPLE.message, Buffer.from(OA_SAMPLE.random))).toBe(OA_SAMPLE.encrypted);
+    expect(oa.decrypt(OA_SAMPLE.encrypted)).toBe(OA_SAMPLE.message);
+  });
+});
+
+describe('WXBizMsgCrypt round trips and agrees with Tencent @wecom/crypto', () => {
+  const key = generateEncodingAESKey();
+  const crypt = new WXBizMsgCrypt('tok', key, 'ww-corp');
+
+  it.each(['', 'a', '你好，世界', 'x'.repeat(31), 'y'.repeat(32), '😀'.repeat(1000)])('round-trips %#', (text) => {
+    expect(crypt.decrypt(crypt.encrypt(text))).toBe(text);
+    expect(tencentDecrypt(key, crypt.encrypt(text)).message).toBe(text);
+    expect(crypt.decrypt(tencentEncrypt(key, text, 'ww-corp'))).toBe(text);
+  });
+
+  it('seals a reply that the peer library opens', () => {
+    const sealed = crypt.seal('<xml><Content>hi</Content></xml>', '1700000000', '42');
+    const encrypted = /<Encrypt><!\[CDATA\[(.*?)\]\]>/.exec(sealed)![1]!;
+    const signature = /<MsgSignature><!\[CDATA\[(.*?)\]\]>/.exec(sealed)![1]!;
+    expect(signature).toBe(sortedSha1('tok', '1700000000', '42', encrypted));
+    expect(tencentDecrypt(key, encrypted)).toMatchObject({ message: '<xml><Content>hi</Content></xml>', id: 'ww-corp' });
+  });
+});
+
+describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
+  const key = generateEncodingAESKey();
+  const crypt = new WXBizMsgCrypt('tok', key, 'ww-corp');
+
+  it('wrong signature: -40001', () => {
+    const enc = crypt.encrypt('x');
+    expect(codeOf(() => crypt.open('0'.repeat(40), '1', '2', enc))).toBe(WxCryptoErrorCode.ValidateSignatureError);
+    expect(codeOf(() => crypt.open(undefined, '1', '2', enc))).toBe(WxCryptoErrorCode.ValidateSignatureError);
+  });
+  it('bad EncodingAESKey: -40004', () => {
+    expect(codeOf(() => decodeEncodingAESKey('short'))).toBe(WxCryptoErrorCode.IllegalAesKey);
+    expect(codeOf(() => new WXBizMsgCrypt('t', `${key.slice(0, 42)}!`, 'c'))).toBe(WxCryptoErrorCode.IllegalAesKey);
+  });
+  it('another receiveid: -40005', () => {
+    expect(codeOf(() => crypt.decrypt(tencentEncrypt(key, 'x', 'ww-other')))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
+  });
+  it('bad base64: -40010', () => {
+    expect(codeOf(() => crypt.decrypt('not base64!!'))).toBe(WxCryptoErrorCode.DecodeBase64Error);
+    expect(codeOf(() => crypt.decrypt(''))).toBe(WxCryptoErrorCode.DecodeBase64Error);
+  });
+  it('not whole blocks: -40007', () => {
+    expect(codeOf(() => crypt.decrypt(Buffer.alloc(20).toString('base64')))).toBe(WxCryptoErrorCode.DecryptAESError);
+  });
+  it('garbage that decrypts to bad padding or length: -40008 or -40005', () => {
+    for (let i = 0; i < 50; i++) {
+      const code = codeOf(() => crypt.decrypt(Buffer.alloc(64, i + 1).toString('base64')));
+      expect([WxCryptoErrorCode.IllegalBuffer, WxCryptoErrorCode.ValidateReceiveIdError]).toContain(code);
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  Composer,
+  Context,
+  MemoryStore,
+  compose,
+  createBot,
+  definePlugin,
+  officialAccount,
+  parseCommand,
+  PluginOptionsError,
+  type Message,
+  type Reply,
+} from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const textMessage = (text: string): Message => ({
+  id: String(Math.random()),
+  channel: { name: 'oa', kind: 'officialAccount' },
+  from: 'u',
+  to: 'gh',
+  time: new Date(),
+  raw: {},
+  type: 'text',
+  text,
+  command: parseCommand(text),
+});
+
+function contextFor(message: Message) {
+  const replies: Reply[] = [];
+  const { log } = captureLogger();
+  const ctx = new Context(message, {
+    log,
+    store: new MemoryStore(),
+    deliver: async (r) => void replies.push(r),
+    handoff: async () => {},
+    redispatch: async () => {},
+  });
+  return { ctx, replies };
+}
+
+describe('compose', () => {
+  it('runs middleware in onion order', async () => {
+    const order: string[] = [];
+    const fn = compose<object>([
+      async (_c, next) => {
+        order.push('a1');
+        await next();
+        order.push('a2');
+      },
+      async (_c, next) => {
+        order.push('b1');
+        await next();
+        order.push('b2');
+      },
+    ]);
+    await fn({});
+    expect(order).toEqual(['a1', 'b1', 'b2', 'a2']);
+  });
+
+  it('calling next() twice is an error', async () => {
+    const fn = compose<object>([
+      async (_c, next) => {
+        await next();
+        await next();
+      },
+    ]);
+    await expect(fn({})).rejects.toThrow(/multiple times/);
+  });
+});
+
+describe('Composer routing', () => {
+  it('hears strings and regexes, command parses args, on narrows by type', async () => {
+    const c = new Composer<Context>();
+    c.hears('你好', (ctx) => ctx.reply('hello'));
+    c.hears(/^weather (\w+)$/, (ctx) => ctx.reply(`weather in ${(ctx.match as RegExpExecArray)[1]}`));
+    c.command('add', (ctx) => ctx.reply(String(ctx.message.command!.args.map(Number).reduce((a, b) => a + b, 0))));
+    c.on('text', (ctx) => ctx.reply(`fallback ${ctx.message.text}`));
+    const run = async (text: string) => {
+      const { ctx, replies } = contextFor(textMessage(text));
+      await c.middleware()(ctx, async () => {});
+      return replies.map((r) => (r.type === 'text' ? r.text : r.type));
+    };
+    expect(await run('你好')).toEqual(['hello']);
+    expect(await run('weather paris')).toEqual(['weather in paris']);
+    expect(await run('/add 1 2 3')).toEqual(['6']);
+    expect(await run('/ADD 4')).toEqual(['4']);
+    expect(await run('other')).toEqual(['fallback other']);
+  });
+
+  it('channel() filters by kind or name', async () => {
+    const c = new Composer<Context>();
+    c.channel('wecomKf', (ctx) => ctx.reply('kf'));
+    c.channel('oa', (ctx) => ctx.reply('by name'));
+    const { ctx, replies } = contextFor(textMessage('x'));
+    await c.middleware()(ctx, async () => {});
+    expect(replies).toEqual([{ type: 'text', text: 'by name' }]);
+  });
+
+  it('errorBoundary catches its own errors, not downstream ones, and goes on', async () => {
+    const errors: unknown[] = [];
+    const c = new Composer<Context>();
+    c.errorBoundary((e) => void errors.push(e), () => {
+      throw new Error('inner');
+    });
+    c.use((ctx) => ctx.reply('after'));
+    const { ctx, replies } = contextFor(textMessage('x'));
+    await c.middleware()(ctx, async () => {});
+    expect(errors).toHaveLength(1);
+    expect(replies).toHaveLength(1);
+
+    const d = new Composer<Context>();
+    d.errorBoundary(() => void errors.push('wrong'), async (_ctx, next) => next());
+    d.use(() => {
+      throw new Error('downstream');
+    });
+    await expect(d.middleware()(contextFor(textMessage('x')).ctx, async () => {})).rejects.toThrow('downstream');
+  });
+
+  it('parseCommand', () => {
+    expect(parseCommand('/reset')).toEqual({ name: 'reset', args: [], argsText: '' });
+    expect(parseCommand('  /say  a  b ')).toEqual({ name: 'say', args: ['a', 'b'], argsText: 'a  b' });
+    expect(parseCommand('not /cmd')).toBeUndefined();
+    expect(parseCommand('/')).toBeUndefined();
+  });
+});
+
+describe('plugins', () => {
+  const greet = definePlugin({
+    name: 'greet',
+    options: z.object({ greeting: z.string().min(1), times: z.number().int().positive().default(1) }),
+    setup(bot, { greeting, times }) {
+      bot.hears('hi', async (ctx) => {
+        for (let i = 0; i < times; i++) await ctx.reply(greeting);
+      });
+    },
+  });
+
+  it('validates options at start with the plugin and option named', () => {
+    expect(() => greet({ greeting: '' })).toThrow(PluginOptionsError);
+    expect(() => greet({ greeting: '' })).toThrow(/plugin "greet": option "greeting"/);
+    // @ts-expect-error wrong type on purpose
+    expect(() => greet({ greeting: 'x', times: 'two' })).toThrow(/option "times"/);
+  });
+
+  it('a throwing plugin is logged by name and the next plugin still answers', async () => {
+    const logs = captureLogger();
+    const broken = definePlugin({
+      name: 'broken',
+      setup(bot) {
+        bot.use(() => {
+          throw new Error('kaput');
+        });
+      },
+    });
+    const bot = createBot({
+      channels: [officialAccount({ appId: 'a', token: 't' })],
+      plugins: [broken(), greet({ greeting: 'hello', times: 2 })],
+      logger: logs.log,
+    });
+    const failures: string[] = [];
+    bot.events.on('pluginError', (e) => void failures.push(e.plugin ?? ''));
+    await bot.init();
+    const channel = bot.channels[0]!;
+    const sent: Reply[] = [];
+    (channel as { sendActive?: unknown }).sendActive = async (_m: Message, r: Reply) => void sent.push(r);
+    await bot.dispatch(channel, textMessage('hi'));
+    expect(sent).toEqual([
+      { type: 'text', text: 'hello' },
+      { type: 'text', text: 'hello' },
+    ]);
+    expect(failures).toEqual(['broken']);
+    expect(logs.lines.some((l) => l['plugin'] === 'broken' && l['msg'] === 'plugin "broken" failed')).toBe(true);
+    await bot.stop();
+  });
+});

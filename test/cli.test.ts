@@ -1,0 +1,77 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WeChatPeer } from '@wxbot/testing';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = join(root, 'packages/cli/bin/wxbot.mjs');
+const children: ChildProcess[] = [];
+afterAll(() => children.forEach((c) => c.kill('SIGTERM')));
+
+/** Starts `wxbot start` as a user would and resolves with its URL once it listens. */
+function startBot(args: string[], env: Record<string, string>, cwd = root): Promise<{ url: string; output: () => string }> {
+  const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], { cwd, env: { ...process.env, ...env } });
+  children.push(child);
+  let output = '';
+  return new Promise((resolvePromise, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"wxbot started"/.exec(output);
+      if (match) resolvePromise({ url: match[1]!, output: () => output });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`wxbot exited with ${code}: ${output}`)));
+  });
+}
+
+describe('wxbot CLI', () => {
+  it('starts the root bot.config.ts from environment variables and echoes on both channels', async () => {
+    const env = {
+      WX_APP_ID: 'wx-cli-app',
+      WX_TOKEN: 'cli-oa-token',
+      WX_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+      WECOM_CORP_ID: 'ww-cli-corp',
+      WECOM_TOKEN: 'cli-wecom-token',
+      WECOM_AES_KEY: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+    };
+    const { url, output } = await startBot([], env);
+    const oa = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID });
+    expect((await oa.verify()).status).toBe(200);
+    expect((await oa.text('你好')).reply).toMatchObject({ Content: '你好' });
+    const wecom = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: env.WECOM_TOKEN, encodingAESKey: env.WECOM_AES_KEY, receiveId: env.WECOM_CORP_ID });
+    expect((await wecom.text('hello')).reply).toMatchObject({ Content: 'hello' });
+    expect(output()).toContain('"channel":"officialAccount"');
+    expect(output()).not.toContain(env.WX_TOKEN);
+    expect(output()).not.toContain(env.WECOM_AES_KEY);
+    expect(output()).not.toContain('DEV MODE');
+  });
+
+  it('runs in dev mode with generated credentials when no channel is configured', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'wxbot-dev-'));
+    try {
+      const { url, output } = await startBot(['--config', join(root, 'bot.config.ts')], { WX_TOKEN: '', WECOM_TOKEN: '' }, cwd);
+      const token = /token\s+(\S+)/.exec(output())![1]!;
+      const key = /encodingAESKey\s+(\S+)/.exec(output())![1]!;
+      const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token, encodingAESKey: key, receiveId: 'wwdev0000000000000' });
+      expect((await peer.text('dev')).reply).toMatchObject({ Content: 'dev' });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('stops start-up with a message naming the plugin and option when an option is wrong', () => {
+    const result = spawnSync(process.execPath, [bin, 'start', '--config', 'test/fixtures/bad-option.config.ts'], { cwd: root, encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/plugin "echo": option "types\.0"/);
+  });
+
+  it('keygen prints a 43-character key that decodes to 32 bytes', () => {
+    const result = spawnSync(process.execPath, [bin, 'keygen'], { encoding: 'utf8' });
+    const key = /EncodingAESKey:\s+(\S+)/.exec(result.stdout)![1]!;
+    expect(key).toHaveLength(43);
+    expect(Buffer.from(`${key}=`, 'base64')).toHaveLength(32);
+  });
+});
