@@ -1,0 +1,108 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  BaseChannel,
+  createBot,
+  createLogger,
+  type Bot,
+  type CallbackResult,
+  type Channel,
+  type ChannelKind,
+  type HandoffEvent,
+  type Logger,
+  type Message,
+  type Plugin,
+  type Reply,
+  type ReplyType,
+  type Store,
+} from '@wxbot/core';
+import { text as textMessage } from './messages.ts';
+
+const ALL_TYPES: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'music', 'news', 'file']);
+
+/** A channel with no transport: whatever the pipeline sends is recorded. */
+class RecordingChannel extends BaseChannel implements Channel {
+  readonly passiveReplyTypes = ALL_TYPES;
+  readonly textLimitBytes: number;
+  readonly kind: ChannelKind;
+  readonly sink = new AsyncLocalStorage<Reply[]>();
+  readonly unrouted: Reply[] = [];
+
+  constructor(kind: ChannelKind, textLimitBytes: number) {
+    super({ name: 'test', path: '/test' }, { name: 'test', path: '/test' });
+    this.kind = kind;
+    this.textLimitBytes = textLimitBytes;
+  }
+  verify(): string {
+    throw new Error('the test channel has no HTTP side');
+  }
+  receive(): CallbackResult {
+    throw new Error('the test channel has no HTTP side');
+  }
+  async sendActive(_message: Message, reply: Reply): Promise<void> {
+    (this.sink.getStore() ?? this.unrouted).push(reply);
+  }
+  async handoff(): Promise<boolean> {
+    return this.kind === 'wecomKf';
+  }
+  describe(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export interface TestBotOptions {
+  plugins: Plugin[];
+  /** Which kind of channel the messages come through (default officialAccount). */
+  kind?: ChannelKind;
+  store?: Store;
+  logger?: Logger;
+  /** Text split limit, as the real channel has (default 2048 bytes). */
+  textLimitBytes?: number;
+}
+
+/** What the bot did with one message. */
+export interface TestResult {
+  replies: Reply[];
+  /** The text replies' texts, for short assertions. */
+  texts: string[];
+}
+
+/** An in-process bot for plugin tests: no HTTP, no WeChat account. */
+export interface TestBot {
+  readonly bot: Bot;
+  /** Hand-offs so far. */
+  readonly handoffs: HandoffEvent[];
+  /** Sends a message (or a text) and resolves when the pipeline is done with it. */
+  send(message: Message | string): Promise<TestResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * ```ts
+ * const kit = await createTestBot({ plugins: [echo()] });
+ * expect((await kit.send('你好')).texts).toEqual(['你好']);
+ * ```
+ */
+export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
+  const channel = new RecordingChannel(options.kind ?? 'officialAccount', options.textLimitBytes ?? 2048);
+  const bot = createBot({
+    channels: [channel],
+    plugins: options.plugins,
+    store: options.store,
+    logger: options.logger ?? createLogger({ level: 'silent' }),
+  });
+  const handoffs: HandoffEvent[] = [];
+  bot.events.on('handoff', (e) => void handoffs.push(e));
+  await bot.init();
+  return {
+    bot,
+    handoffs,
+    async send(input) {
+      const base = typeof input === 'string' ? textMessage(input) : input;
+      const message = { ...base, channel: channel.ref } as Message;
+      const replies: Reply[] = [];
+      await channel.sink.run(replies, () => bot.dispatch(channel, message));
+      return { replies, texts: replies.flatMap((r) => (r.type === 'text' ? [r.text] : [])) };
+    },
+    close: () => bot.stop(),
+  };
+}
