@@ -11,6 +11,7 @@ import { echo } from '@wxbot/plugin-echo';
 import { BENCH } from './config.ts';
 
 const mode = process.argv[2];
+process.on('SIGINT', () => process.exit(0));
 
 async function main(): Promise<void> {
   if (mode === 'floor') {

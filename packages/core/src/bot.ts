@@ -186,17 +186,28 @@ export class Bot extends Composer<Context> {
   }
 
   async #run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
+    const bot = this;
     if (!this.#pipeline) throw new Error('bot.init() or bot.start() must run before messages are handled');
-    const log = this.log.child({ channel: channel.name, msgId: message.id });
+    let log: Logger | undefined; // a child logger per message only when something logs
     const ctx: Context = new Context(message, {
-      log,
+      get log() {
+        return (log ??= bot.log.child({ channel: channel.name, msgId: message.id }));
+      },
       store: this.store,
       deliver: (reply) => this.#deliver(channel, message, reply, window),
       handoff: (options) => this.#handoff(channel, message, options),
       redispatch: (next) => this.#run(channel, next, window),
+      downloadMedia: (mediaId) => {
+        if (!channel.downloadMedia) throw new Error(`channel "${channel.name}" has no media API`);
+        return channel.downloadMedia(mediaId);
+      },
+      uploadMedia: (type, file) => {
+        if (!channel.uploadMedia) throw new Error(`channel "${channel.name}" has no media API`);
+        return channel.uploadMedia(type, file);
+      },
     });
     const slowAfter = this.#options.slowHandlerWarnMs ?? 60_000;
-    const slow = setTimeout(() => log.warn({ plugin: ctx.plugin, ms: slowAfter }, 'message still in the pipeline: a plugin may hang'), slowAfter);
+    const slow = setTimeout(() => ctx.log.warn({ plugin: ctx.plugin, ms: slowAfter }, 'message still in the pipeline: a plugin may hang'), slowAfter);
     slow.unref();
     try {
       await this.#pipeline(ctx);

@@ -135,11 +135,11 @@ describe('WeCom app', () => {
     expect((await peer.post(peer.message('voice', { MediaId: 'm-voice', Format: 'amr' }))).reply).toMatchObject({ Voice: { MediaId: 'm-voice' } });
   });
 
-  it('cannot send music passively on WeCom: WeChat gets success and the failure is logged', async () => {
+  it('a reply WeCom cannot send passively, with no secret for the API: WeChat gets success and the failure is logged', async () => {
     const response = await wecomPeer().text('/music');
     expect(response.body).toBe('success');
     await new Promise((r) => setTimeout(r, 50));
-    expect(logs.text()).toMatch(/cannot deliver this music reply/);
+    expect(logs.text()).toMatch(/cannot send after the reply window: no API credential/);
   });
 });
 

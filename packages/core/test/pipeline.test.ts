@@ -36,6 +36,10 @@ function contextFor(message: Message) {
     deliver: async (r) => void replies.push(r),
     handoff: async () => {},
     redispatch: async () => {},
+    downloadMedia: async () => {
+      throw new Error('no media in this test');
+    },
+    uploadMedia: async () => 'media-id',
   });
   return { ctx, replies };
 }

@@ -1,14 +1,17 @@
 import type { Logger } from 'pino';
+import type { WeChatApiClient } from '../api/client.ts';
 import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { ChannelError } from '../errors.ts';
 import type { ChannelKind, ChannelRef } from '../message/types.ts';
 import { passiveReplyXml } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
-import { field, parseXml, type XmlFields } from '../xml.ts';
+import { encryptedPayload, parseXml, type XmlFields } from '../xml.ts';
 import type { ChannelRuntime, Query } from './types.ts';
 
 /** Options every channel takes. */
 export interface CommonChannelOptions {
+  /** Origin of the WeChat API (a proxy, or the tests' fake server). */
+  apiBaseUrl?: string;
   /** Unique name (logs, routing by `bot.channel(name)`, store keys). Defaults to the kind. */
   name?: string;
   /** HTTP path of the callback URL. */
@@ -37,9 +40,16 @@ export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: stri
   const signature = required(query, 'msg_signature');
   const timestamp = required(query, 'timestamp');
   const nonce = required(query, 'nonce');
-  const encrypted = field(parseXml(body), 'Encrypt');
+  const encrypted = encryptedPayload(body);
   if (!encrypted) throw new ChannelError(400, 'missing Encrypt element');
-  return parseXml(crypt.open(signature, timestamp, nonce, encrypted));
+  return parseXml(crypt.open(signature, timestamp, nonce, encrypted), { authenticated: true });
+}
+
+/** WeCom-style URL verification: check msg_signature over echostr, answer its plaintext. */
+export function verifyEncryptedUrl(crypt: WXBizMsgCrypt, query: Query): string {
+  // The query decoder turned a literal '+' of the base64 into a space: put it back.
+  const echostr = required(query, 'echostr', 400).replaceAll(' ', '+');
+  return crypt.open(required(query, 'msg_signature'), required(query, 'timestamp'), required(query, 'nonce'), echostr);
 }
 
 /** Encodes a passive reply, encrypting it when the request was encrypted. */
@@ -78,5 +88,11 @@ export abstract class BaseChannel {
   protected get log(): Logger {
     if (!this.runtime) throw new Error(`channel ${this.name} used before start()`);
     return this.runtime.log;
+  }
+
+  /** The API client, or a clear error naming what is missing in the config. */
+  protected requireClient(client: WeChatApiClient | undefined, what: string): WeChatApiClient {
+    if (!client) throw new Error(`channel "${this.name}" cannot ${what}: no API credential (secret) is configured`);
+    return client;
   }
 }

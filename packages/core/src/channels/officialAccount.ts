@@ -1,16 +1,19 @@
+import { WeChatApiClient, type MediaFile } from '../api/client.ts';
+import { customSendBody } from '../api/replyJson.ts';
 import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { signaturesEqual, sortedSha1 } from '../crypto/signature.ts';
 import { ChannelError } from '../errors.ts';
 import { messageFromXml } from '../message/fromXml.ts';
-import type { ReplyType } from '../reply/types.ts';
+import type { Message } from '../message/types.ts';
+import type { Reply, ReplyType } from '../reply/types.ts';
 import { parseXml } from '../xml.ts';
 import { BaseChannel, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
-import type { CallbackResult, Channel, Query } from './types.ts';
+import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
 
 export interface OfficialAccountOptions extends CommonChannelOptions {
   /** AppID (wx…): the receiveid of encrypted messages and the API credential. */
   appId: string;
-  /** AppSecret, for the active API (replies after the window). */
+  /** AppSecret, for the active API (replies after the window, media). */
   appSecret?: string;
   /** The Token set in the console (服务器配置). */
   token: string;
@@ -23,6 +26,7 @@ const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'vide
 /**
  * Official Account (公众号) callbacks: plain mode (`signature`) and safe/compat mode
  * (`encrypt_type=aes`, `msg_signature`), with passive replies encrypted when the request was.
+ * Replies after the window go through `message/custom/send` when an AppSecret is set.
  */
 export class OfficialAccountChannel extends BaseChannel implements Channel {
   readonly kind = 'officialAccount' as const;
@@ -32,6 +36,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
   readonly options: OfficialAccountOptions;
   readonly #token: string;
   readonly #crypt: WXBizMsgCrypt | undefined;
+  #client: WeChatApiClient | undefined;
 
   constructor(options: OfficialAccountOptions) {
     super(options, { name: 'officialAccount', path: '/wx' });
@@ -39,6 +44,23 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     this.options = options;
     this.#token = options.token;
     this.#crypt = options.encodingAESKey ? new WXBizMsgCrypt(options.token, options.encodingAESKey, options.appId) : undefined;
+  }
+
+  override start(runtime: ChannelRuntime): void {
+    super.start(runtime);
+    if (this.options.appSecret) {
+      this.#client = new WeChatApiClient({
+        credential: { kind: 'officialAccount', appId: this.options.appId, secret: this.options.appSecret },
+        baseUrl: this.options.apiBaseUrl,
+        store: runtime.store,
+        log: runtime.log,
+      });
+    }
+  }
+
+  /** The API client (undefined without an AppSecret). */
+  get api(): WeChatApiClient | undefined {
+    return this.#client;
   }
 
   /** GET verification always uses the plain signature, in every mode. */
@@ -67,8 +89,21 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     };
   }
 
+  /** message/custom/send (within 48 hours of the user's last message). */
+  async sendActive(message: Message, reply: Reply): Promise<void> {
+    await this.requireClient(this.#client, 'send after the reply window').post('cgi-bin/message/custom/send', { touser: message.from, ...customSendBody(reply) });
+  }
+
+  downloadMedia(mediaId: string): Promise<MediaFile> {
+    return this.requireClient(this.#client, 'download media').downloadMedia(mediaId);
+  }
+
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
+    return this.requireClient(this.#client, 'upload media').uploadMedia(type, file);
+  }
+
   describe(): Record<string, unknown> {
-    return { appId: this.options.appId, mode: this.#crypt ? 'safe/compat (plain accepted)' : 'plain' };
+    return { appId: this.options.appId, mode: this.#crypt ? 'safe/compat (plain accepted)' : 'plain', activeApi: Boolean(this.#client) };
   }
 
   #checkPlainSignature(query: Query): void {

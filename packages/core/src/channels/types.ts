@@ -3,6 +3,7 @@ import type { ChannelKind, ChannelRef, Message } from '../message/types.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
+import type { MediaFile } from '../api/client.ts';
 
 /** What a channel gets from the bot when it starts. */
 export interface ChannelRuntime {
@@ -48,6 +49,17 @@ export interface Channel {
   sendActive?(message: Message, reply: Reply): Promise<void>;
   /** Hands a conversation to humans where the platform has a notion of it (KF). */
   handoff?(message: Message, options: HandoffOptions): Promise<boolean>;
+  /** Downloads a media file the user sent (media/get). */
+  downloadMedia?(mediaId: string): Promise<MediaFile>;
+  /** Uploads temporary media (media/upload) so a reply can carry it; returns its media_id. */
+  uploadMedia?(type: MediaType, file: UploadFile): Promise<string>;
   /** What start-up prints about this channel (never a secret outside dev mode). */
   describe(): Record<string, unknown>;
+}
+
+export type MediaType = 'image' | 'voice' | 'video' | 'file';
+export interface UploadFile {
+  data: Buffer;
+  fileName: string;
+  contentType?: string;
 }

@@ -35,11 +35,11 @@ export class CallbackDedup {
 
   /** Records the answer of the first delivery for its retries. */
   async complete(key: string, body: string): Promise<void> {
+    // Store first: once the in-flight entry is gone, retries read the answer from the store.
+    await this.store.set(key, body, this.ttlMs);
     this.#resolvers.get(key)?.(body);
     this.#resolvers.delete(key);
-    // The local promise only serves retries that arrive while the first is in flight.
-    setTimeout(() => this.#local.delete(key), 10_000).unref();
-    await this.store.set(key, body, this.ttlMs);
+    this.#local.delete(key);
   }
 
   async #waitForStored(key: string): Promise<string> {

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { ChannelRef, Message } from '../message/types.ts';
 import { toReply, type Reply, type ReplyInput } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
+import type { MediaFile } from '../api/client.ts';
+import type { MediaType, UploadFile } from '../channels/types.ts';
 
 /** Where a conversation goes when a human should take over. */
 export interface HandoffOptions {
@@ -23,6 +25,9 @@ export interface ContextServices {
   handoff(options: HandoffOptions): Promise<void>;
   /** Runs the whole pipeline again for another message in the same conversation. */
   redispatch(message: Message): Promise<void>;
+  /** The channel's media API, when it has one. */
+  downloadMedia(mediaId: string): Promise<MediaFile>;
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string>;
 }
 
 /**
@@ -84,6 +89,16 @@ export class Context<M extends Message = Message> {
   /** Hands the conversation to a human (KF: service_state/trans; elsewhere: a hand-off event). */
   async handoff(options: HandoffOptions = {}): Promise<void> {
     await this.#services.handoff(options);
+  }
+
+  /** Downloads media the user sent (media/get through the channel's API). */
+  downloadMedia(mediaId: string): Promise<MediaFile> {
+    return this.#services.downloadMedia(mediaId);
+  }
+
+  /** Uploads temporary media (media/upload) and returns its media_id, to reply with it. */
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
+    return this.#services.uploadMedia(type, file);
   }
 
   /** Feeds another message (a transcript, say) through the whole pipeline. */

@@ -1,0 +1,68 @@
+import { UnsupportedReplyError } from '../reply/passiveXml.ts';
+import type { Reply } from '../reply/types.ts';
+
+/** The `msgtype` + body part of an active send, as each API spells it. */
+export type ActiveBody = { msgtype: string } & Record<string, unknown>;
+
+const articlesOf = (reply: Extract<Reply, { type: 'news' }>) =>
+  reply.articles.map((a) => ({ title: a.title, description: a.description ?? '', url: a.url ?? '', picurl: a.picUrl ?? '' }));
+
+const newsAsText = (reply: Extract<Reply, { type: 'news' }>) =>
+  reply.articles.map((a) => [a.title, a.description, a.url].filter(Boolean).join('\n')).join('\n\n');
+
+/** Official Account `message/custom/send`. */
+export function customSendBody(reply: Reply): ActiveBody {
+  switch (reply.type) {
+    case 'text':
+      return { msgtype: 'text', text: { content: reply.text } };
+    case 'image':
+    case 'voice':
+      return { msgtype: reply.type, [reply.type]: { media_id: reply.mediaId } };
+    case 'video':
+      return { msgtype: 'video', video: { media_id: reply.mediaId, title: reply.title ?? '', description: reply.description ?? '' } };
+    case 'music':
+      return {
+        msgtype: 'music',
+        music: { title: reply.title ?? '', description: reply.description ?? '', musicurl: reply.musicUrl ?? '', hqmusicurl: reply.hqMusicUrl ?? '', thumb_media_id: reply.thumbMediaId },
+      };
+    case 'news':
+      return { msgtype: 'news', news: { articles: articlesOf(reply) } };
+    case 'file':
+      throw new UnsupportedReplyError('Official Accounts cannot send a file message');
+  }
+}
+
+/** WeCom app `message/send` (without touser/agentid). */
+export function wecomSendBody(reply: Reply): ActiveBody {
+  switch (reply.type) {
+    case 'text':
+      return { msgtype: 'text', text: { content: reply.text } };
+    case 'image':
+    case 'voice':
+    case 'file':
+      return { msgtype: reply.type, [reply.type]: { media_id: reply.mediaId } };
+    case 'video':
+      return { msgtype: 'video', video: { media_id: reply.mediaId, title: reply.title ?? '', description: reply.description ?? '' } };
+    case 'news':
+      return { msgtype: 'news', news: { articles: articlesOf(reply) } };
+    case 'music':
+      throw new UnsupportedReplyError('WeCom apps cannot send a music message');
+  }
+}
+
+/** KF `kf/send_msg` (without touser/open_kfid). News has no KF equivalent without a thumb media id: it goes as text. */
+export function kfSendBody(reply: Reply): ActiveBody {
+  switch (reply.type) {
+    case 'text':
+      return { msgtype: 'text', text: { content: reply.text } };
+    case 'image':
+    case 'voice':
+    case 'video':
+    case 'file':
+      return { msgtype: reply.type, [reply.type]: { media_id: reply.mediaId } };
+    case 'news':
+      return { msgtype: 'text', text: { content: newsAsText(reply) } };
+    case 'music':
+      throw new UnsupportedReplyError('WeChat Customer Service cannot send a music message');
+  }
+}

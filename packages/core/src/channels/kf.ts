@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import type { WeChatApiClient } from '../api/client.ts';
+import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from '../api/errors.ts';
+import { kfSendBody } from '../api/replyJson.ts';
+import type { Message } from '../message/types.ts';
+import type { HandoffOptions } from '../pipeline/context.ts';
+import type { Reply } from '../reply/types.ts';
+import type { ChannelRef } from '../message/types.ts';
+import { FileStore } from '../store/file.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { Store } from '../store/types.ts';
+import { field, type XmlFields } from '../xml.ts';
+import { KfSyncer } from './kfSync.ts';
+import type { ChannelRuntime } from './types.ts';
+
+/** KF service states (kf/service_state). */
+export const KfServiceState = { Untreated: 0, Bot: 1, WaitingPool: 2, Servicer: 3, Ended: 4 } as const;
+
+/**
+ * Answers and hand-offs of WeChat Customer Service, shared by the KF channel and by WeCom
+ * app channels that manage a KF account.
+ */
+export class KfActions {
+  /** welcome codes are single-use: remember which were spent. */
+  readonly #usedWelcomeCodes = new Set<string>();
+
+  constructor(
+    private readonly client: WeChatApiClient,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Sends a reply: through `kf/send_msg_on_event` for the first text answer to an
+   * enter_session event with a welcome code, else `kf/send_msg`. A refusal because a human
+   * holds the session (95018) is logged, not retried and not thrown.
+   */
+  async send(message: Message, reply: Reply): Promise<void> {
+    const openKfId = message.openKfId ?? message.to;
+    try {
+      const code = message.type === 'event' && message.event === 'enter_session' ? message.welcomeCode : undefined;
+      if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
+        this.#usedWelcomeCodes.add(code);
+        if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
+        await this.client.post('cgi-bin/kf/send_msg_on_event', { code, msgtype: 'text', text: { content: reply.text } });
+        return;
+      }
+      await this.client.post('cgi-bin/kf/send_msg', { touser: message.from, open_kfid: openKfId, ...kfSendBody(reply) });
+    } catch (error) {
+      if (error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED) {
+        this.log.warn({ openKfId, msgId: message.id, errcode: error.errcode }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** Moves the session to a named servicer, or to the waiting pool. */
+  async handoff(message: Message, options: HandoffOptions): Promise<boolean> {
+    await this.client.post('cgi-bin/kf/service_state/trans', {
+      open_kfid: message.openKfId ?? message.to,
+      external_userid: message.from,
+      service_state: options.servicerUserId ? KfServiceState.Servicer : KfServiceState.WaitingPool,
+      ...(options.servicerUserId && { servicer_userid: options.servicerUserId }),
+    });
+    return true;
+  }
+}
+
+/** KF support of one channel: its actions and its syncer. */
+export interface KfSupport {
+  readonly actions: KfActions;
+  readonly syncer: KfSyncer;
+}
+
+/**
+ * Builds KF support for a channel. Cursors go to `cursorStore`, else to the bot's store when
+ * it is durable, else to a file (`.wxbot/kf-cursors.json`) so a restart without Redis still
+ * resumes where it stopped.
+ */
+export function createKfSupport(options: {
+  client: WeChatApiClient;
+  runtime: ChannelRuntime;
+  channel: ChannelRef;
+  cursorStore?: Store;
+  cursorFile?: string;
+  syncLimit?: number;
+}): KfSupport {
+  const { client, runtime, channel } = options;
+  const cursorStore =
+    options.cursorStore ?? (runtime.store instanceof MemoryStore ? new FileStore({ path: options.cursorFile ?? '.wxbot/kf-cursors.json' }) : runtime.store);
+  return {
+    actions: new KfActions(client, runtime.log),
+    syncer: new KfSyncer({
+      client,
+      store: runtime.store,
+      cursorStore,
+      log: runtime.log,
+      channel,
+      dispatch: runtime.dispatch,
+      limit: options.syncLimit,
+    }),
+  };
+}
+
+/** Whether decrypted callback fields are a KF "messages are waiting" notification. */
+export function kfNotification(fields: XmlFields): { openKfId: string; token: string } | undefined {
+  if (field(fields, 'MsgType') !== 'event' || field(fields, 'Event') !== 'kf_msg_or_event') return undefined;
+  return { openKfId: field(fields, 'OpenKfId'), token: field(fields, 'Token') };
+}

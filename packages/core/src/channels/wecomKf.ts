@@ -1,0 +1,126 @@
+import { WeChatApiClient, type MediaFile } from '../api/client.ts';
+import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
+import type { Message } from '../message/types.ts';
+import type { HandoffOptions } from '../pipeline/context.ts';
+import type { Reply, ReplyType } from '../reply/types.ts';
+import type { Store } from '../store/types.ts';
+import { field } from '../xml.ts';
+import { BaseChannel, openEncryptedBody, verifyEncryptedUrl, type CommonChannelOptions } from './base.ts';
+import { createKfSupport, kfNotification, type KfSupport } from './kf.ts';
+import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
+
+export interface WecomKfOptions extends CommonChannelOptions {
+  /** CorpID: the receiveid of callbacks and the API credential's corp. */
+  corpId: string;
+  /** The KF Secret (微信客服 → API → Secret): its own token, separate from any app's. */
+  secret: string;
+  /** Token and EncodingAESKey of the KF callback settings. */
+  token: string;
+  encodingAESKey: string;
+  /** Where `next_cursor` is kept per open_kfid; default: the bot's store if durable, else `cursorFile`. */
+  cursorStore?: Store;
+  /** Cursor file when no durable store is given (default `.wxbot/kf-cursors.json`). */
+  cursorFile?: string;
+  /** sync_msg page size (default 1000). */
+  syncLimit?: number;
+}
+
+const NO_PASSIVE: ReadonlySet<ReplyType> = new Set();
+
+/**
+ * WeChat Customer Service (微信客服). The callback only says "messages are waiting": it is
+ * answered `success` at once, then `kf/sync_msg` fetches them and feeds the pipeline. Every
+ * reply goes through `kf/send_msg` (KF has no passive reply); `ctx.handoff()` moves the
+ * session with `kf/service_state/trans`.
+ */
+export class WecomKfChannel extends BaseChannel implements Channel {
+  readonly kind = 'wecomKf' as const;
+  readonly passiveReplyTypes = NO_PASSIVE;
+  readonly textLimitBytes = 2048;
+  readonly options: WecomKfOptions;
+  readonly #crypt: WXBizMsgCrypt;
+  #client: WeChatApiClient | undefined;
+  #kf: KfSupport | undefined;
+
+  constructor(options: WecomKfOptions) {
+    super(options, { name: 'wecomKf', path: '/wecom/kf' });
+    if (!options.token || !options.encodingAESKey || !options.secret) throw new Error(`channel ${this.name}: token, encodingAESKey and secret are required`);
+    this.options = options;
+    this.#crypt = new WXBizMsgCrypt(options.token, options.encodingAESKey, options.corpId);
+  }
+
+  override start(runtime: ChannelRuntime): void {
+    super.start(runtime);
+    this.#client = new WeChatApiClient({
+      credential: { kind: 'wecom', corpId: this.options.corpId, secret: this.options.secret },
+      baseUrl: this.options.apiBaseUrl,
+      store: runtime.store,
+      log: runtime.log,
+    });
+    this.#kf = createKfSupport({
+      client: this.#client,
+      runtime,
+      channel: this.ref,
+      cursorStore: this.options.cursorStore,
+      cursorFile: this.options.cursorFile,
+      syncLimit: this.options.syncLimit,
+    });
+  }
+
+  get api(): WeChatApiClient | undefined {
+    return this.#client;
+  }
+
+  get kf(): KfSupport | undefined {
+    return this.#kf;
+  }
+
+  verify(query: Query): string {
+    return verifyEncryptedUrl(this.#crypt, query);
+  }
+
+  receive(query: Query, body: string): CallbackResult {
+    const fields = openEncryptedBody(this.#crypt, query, body);
+    const notification = kfNotification(fields);
+    const kf = this.#kf;
+    if (!notification || !kf) {
+      this.log.debug({ msgType: field(fields, 'MsgType'), event: field(fields, 'Event') }, 'KF callback without messages to sync');
+      return { kind: 'ack', body: 'success' };
+    }
+    return { kind: 'ack', body: 'success', after: () => kf.syncer.notify(notification.openKfId, notification.token) };
+  }
+
+  async sendActive(message: Message, reply: Reply): Promise<void> {
+    await this.#support().actions.send(message, reply);
+  }
+
+  async handoff(message: Message, options: HandoffOptions): Promise<boolean> {
+    return this.#support().actions.handoff(message, options);
+  }
+
+  downloadMedia(mediaId: string): Promise<MediaFile> {
+    return this.requireClient(this.#client, 'download media').downloadMedia(mediaId);
+  }
+
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
+    return this.requireClient(this.#client, 'upload media').uploadMedia(type, file);
+  }
+
+  async stop(): Promise<void> {
+    await this.#kf?.syncer.idle();
+  }
+
+  describe(): Record<string, unknown> {
+    return { corpId: this.options.corpId };
+  }
+
+  #support(): KfSupport {
+    if (!this.#kf) throw new Error(`channel ${this.name} used before start()`);
+    return this.#kf;
+  }
+}
+
+/** A WeChat Customer Service channel (default path `/wecom/kf`). */
+export function wecomKf(options: WecomKfOptions): WecomKfChannel {
+  return new WecomKfChannel(options);
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Store } from './types.ts';
+
+export interface RedisStoreOptions {
+  /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
+  url?: string;
+  /** An existing client to use. The store never quits it and leaves its `error` event to you. */
+  client?: Redis;
+  /** Put before every key, so several bots can share one Redis. Default `wxbot:`. */
+  prefix?: string;
+}
+
+/**
+ * Compare-and-delete: removes the lock only while it still holds our token. A plain GET then
+ * DEL could delete a lock that expired in between and was taken by another holder.
+ */
+const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Store on Redis, shared by every bot instance that uses the same server and prefix. TTLs,
+ * `setIfAbsent` and `lock` are enforced by Redis (SET with PX and NX), so they hold across
+ * processes and machines.
+ *
+ * Failures (including an unreachable server) reject the call with an error that names the
+ * store and, for a client the store created, the last connection error. The store's own
+ * client keeps reconnecting in the background; while it is down, calls reject at once
+ * instead of queueing, and a call made during the first connection gives up after two
+ * reconnect attempts.
+ */
+export class RedisStore implements Store {
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #owned: boolean;
+  #connectionError: Error | undefined;
+
+  constructor(options: RedisStoreOptions = {}) {
+    this.#prefix = options.prefix ?? 'wxbot:';
+    if (options.client) {
+      this.#client = options.client;
+      this.#owned = false;
+      return;
+    }
+    // Fail queued commands after two reconnect attempts (well under a second when the server
+    // refuses connections) rather than ioredis' default of 20.
+    const clientOptions = { maxRetriesPerRequest: 2 };
+    this.#client = options.url
+      ? new Redis(options.url, clientOptions)
+      : new Redis({ host: '127.0.0.1', port: 6379, ...clientOptions });
+    this.#owned = true;
+    // Without a listener ioredis prints every reconnect failure to stderr. Keep the latest so
+    // command failures can say why the connection is down.
+    this.#client.on('error', (error: Error) => {
+      this.#connectionError = error;
+    });
+    this.#client.on('ready', () => {
+      this.#connectionError = undefined;
+    });
+  }
+
+  /** The underlying client (for health checks and metrics). */
+  get client(): Redis {
+    return this.#client;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.#run('GET', () => this.#client.get(this.#key(key)));
+    return value ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    const k = this.#key(key);
+    await this.#run('SET', () => (ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs)) : this.#client.set(k, value)));
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    const k = this.#key(key);
+    const reply = await this.#run('SET NX', () =>
+      ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs), 'NX') : this.#client.set(k, value, 'NX'),
+    );
+    return reply === 'OK';
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#run('DEL', () => this.#client.del(this.#key(key)));
+  }
+
+  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    const k = this.#key(key);
+    const owner = randomUUID();
+    const reply = await this.#run('lock', () => this.#client.set(k, owner, 'PX', px(ttlMs), 'NX'));
+    if (reply !== 'OK') return undefined;
+    return async () => {
+      await this.#run('unlock', () => this.#client.eval(RELEASE_SCRIPT, 1, k, owner));
+    };
+  }
+
+  /** Quits the client if this store created it; a client passed in is left open. */
+  async close(): Promise<void> {
+    if (!this.#owned || this.#client.status === 'end') return;
+    try {
+      await this.#client.quit();
+    } catch {
+      // QUIT can fail on a broken connection; dropping the socket is all that is left to do.
+      this.#client.disconnect();
+    }
+  }
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  async #run<T>(op: string, command: () => Promise<T>): Promise<T> {
+    try {
+      // Once our connection is known to be down, fail at once: a WeChat callback has about
+      // five seconds to answer, longer than a queued command would wait for a reconnect.
+      if (this.#connectionError && this.#client.status !== 'ready') throw new Error('not connected');
+      return await command();
+    } catch (error) {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      const { host, port } = this.#client.options;
+      const connection = this.#connectionError ? `; connection to ${host}:${port}: ${this.#connectionError.message}` : '';
+      throw new Error(`RedisStore: ${op} failed: ${cause.message}${connection}`, { cause });
+    }
+  }
+}
+
+/** Redis wants a positive whole number of milliseconds. */
+function px(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { MemoryStore, WeChatApiClient, WeChatApiError, type Store } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const CORP = 'ww-api-corp';
+const SECRET = 'api-secret-value';
+let api: FakeWeChatApi;
+
+beforeAll(async () => {
+  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }, { id: 'wx-oa', secret: 'oa-secret' }] });
+});
+afterAll(() => api.close());
+
+function client(store: Store = new MemoryStore(), extra: { timeoutMs?: number; retries?: number } = {}) {
+  const logs = captureLogger();
+  const c = new WeChatApiClient({ credential: { kind: 'wecom', corpId: CORP, secret: SECRET }, baseUrl: api.url, store, log: logs.log, ...extra });
+  return { c, logs };
+}
+
+describe('WeChatApiClient', () => {
+  let before: number;
+  beforeEach(() => {
+    before = api.tokenCalls(CORP);
+  });
+
+  it('100 concurrent calls on a cold cache cause exactly one gettoken', async () => {
+    const { c } = client();
+    const results = await Promise.all(Array.from({ length: 100 }, () => c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' })));
+    expect(results.every((r) => r.errcode === 0)).toBe(true);
+    expect(api.tokenCalls(CORP) - before).toBe(1);
+  });
+
+  it('an expired token (42001) is dropped, refreshed once, and the call succeeds', async () => {
+    const { c, logs } = client();
+    await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' });
+    api.expireTokens();
+    const result = await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' });
+    expect(result.errcode).toBe(0);
+    expect(api.tokenCalls(CORP) - before).toBe(2);
+    expect(logs.text()).toMatch(/"errcode":42001/);
+  });
+
+  it('a revoked token (40014) is refreshed once, never in a loop', async () => {
+    const { c } = client();
+    await c.accessToken();
+    // Two faults: the first call and its one retry. A third call would succeed, so a loop would show.
+    api.failNext('kf/service_state/get', { errcode: 40014, errmsg: 'invalid access_token' }, 2);
+    const error = await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeChatApiError);
+    expect((error as WeChatApiError).errcode).toBe(40014);
+    expect(api.tokenCalls(CORP) - before).toBe(2); // the cold fetch + exactly one refresh
+  });
+
+  it('retries 5xx and dropped connections with backoff, then gives up', async () => {
+    const { c } = client(new MemoryStore(), { retries: 2 });
+    api.failNext('kf/service_state/get', { status: 502 }, 2);
+    expect((await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' })).errcode).toBe(0);
+    api.failNext('kf/service_state/get', { drop: true }, 1);
+    expect((await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' })).errcode).toBe(0);
+    api.failNext('kf/service_state/get', { status: 500 }, 3);
+    const error = (await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' }).catch((e: unknown) => e)) as WeChatApiError;
+    expect(error).toBeInstanceOf(WeChatApiError);
+    expect(error.message).toMatch(/HTTP 500/);
+  });
+
+  it('a slow answer times out and is retried', async () => {
+    const { c } = client(new MemoryStore(), { timeoutMs: 200, retries: 1 });
+    await c.accessToken();
+    api.failNext('kf/service_state/get', { delayMs: 1000 }, 1);
+    const started = Date.now();
+    expect((await c.post('cgi-bin/kf/service_state/get', { open_kfid: 'wk1', external_userid: 'u1' })).errcode).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('other errcodes become a typed WeChatApiError without the token', async () => {
+    const { c } = client();
+    const token = await c.accessToken();
+    api.failNext('message/send', { errcode: 60020, errmsg: 'not allow to access from your ip' });
+    const error = (await c.post('cgi-bin/message/send', { touser: 'u', agentid: 1, msgtype: 'text', text: { content: 'x' } }).catch((e: unknown) => e)) as WeChatApiError;
+    expect(error).toMatchObject({ name: 'WeChatApiError', errcode: 60020, endpoint: 'cgi-bin/message/send' });
+    expect(JSON.stringify(error) + error.message + String(error.stack)).not.toContain(token);
+  });
+
+  it('uploads media and downloads it back; media/get errors are typed', async () => {
+    const { c } = client();
+    const data = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 255]);
+    const mediaId = await c.uploadMedia('image', { data, fileName: '图.png', contentType: 'image/png' });
+    const file = await c.downloadMedia(mediaId);
+    expect(file.data.equals(data)).toBe(true);
+    expect(file.contentType).toMatch(/image\/png/);
+    expect(file.fileName).toBe('图.png');
+    const error = (await c.downloadMedia('no-such-media').catch((e: unknown) => e)) as WeChatApiError;
+    expect(error.errcode).toBe(40007);
+  });
+
+  it('fetches Official Account tokens with grant_type=client_credential', async () => {
+    const c = new WeChatApiClient({ credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret' }, baseUrl: api.url, store: new MemoryStore(), log: captureLogger().log });
+    await c.post('cgi-bin/message/custom/send', { touser: 'o1', msgtype: 'text', text: { content: 'hi' } });
+    expect(api.calls.some((call) => call.path === '/cgi-bin/token' && call.query['grant_type'] === 'client_credential')).toBe(true);
+    expect(api.officialAccount.sent.at(-1)).toMatchObject({ touser: 'o1', text: { content: 'hi' } });
+  });
+});

@@ -1,0 +1,81 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WeChatPeer, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { createBot, generateEncodingAESKey, officialAccount, replies, wecomApp, type Bot } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const OA = { appId: 'wx-deadline', appSecret: 'oa-secret', token: 'oa-token', encodingAESKey: generateEncodingAESKey() };
+const WECOM = { corpId: 'ww-deadline', secret: 'app-secret', agentId: 1000005, token: 'wecom-token', encodingAESKey: generateEncodingAESKey() };
+let api: FakeWeChatApi;
+let bot: Bot;
+let base: string;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }, { id: WECOM.corpId, secret: WECOM.secret }] });
+  bot = createBot({
+    channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 300 }), wecomApp({ ...WECOM, apiBaseUrl: api.url, replyWindowMs: 300 })],
+    logger: logs.log,
+  });
+  bot.hears('slow', async (ctx) => {
+    await sleep(700); // longer than the window: as an LLM often is
+    await ctx.reply('慢慢来的回答');
+  });
+  bot.hears('several', async (ctx) => {
+    await ctx.reply('first');
+    await ctx.reply('second');
+    await ctx.reply(replies.news({ title: 'third', url: 'https://example.com/3' }));
+  });
+  bot.hears('silent', async () => {
+    await sleep(50);
+  });
+  ({ url: base } = await bot.start({ port: 0, host: '127.0.0.1' }));
+});
+afterAll(async () => {
+  await bot.stop();
+  await api.close();
+});
+
+const oaPeer = () => new WeChatPeer({ url: `${base}/wx`, kind: 'officialAccount', token: OA.token, encodingAESKey: OA.encodingAESKey, receiveId: OA.appId, mode: 'safe' });
+const wecomPeer = () => new WeChatPeer({ url: `${base}/wecom/callback`, kind: 'wecomApp', token: WECOM.token, encodingAESKey: WECOM.encodingAESKey, receiveId: WECOM.corpId, agentId: WECOM.agentId });
+
+describe('replies past the reply window', () => {
+  it('Official Account: a slow plugin makes WeChat get success in time, and the answer arrives through message/custom/send', async () => {
+    const started = Date.now();
+    const response = await oaPeer().text('slow', { from: 'o-slow-user' });
+    const elapsed = Date.now() - started;
+    expect(response.body).toBe('success');
+    expect(elapsed).toBeLessThan(650);
+    const sent = await api.waitFor(() => api.officialAccount.sent.find((m) => m['touser'] === 'o-slow-user'));
+    expect(sent).toMatchObject({ msgtype: 'text', text: { content: '慢慢来的回答' } });
+  });
+
+  it('WeCom app: the late answer goes through message/send with the agent id', async () => {
+    const response = await wecomPeer().text('slow', { from: 'zhangsan' });
+    expect(response.body).toBe('success');
+    const sent = await api.waitFor(() => api.wecom.sent.find((m) => m['touser'] === 'zhangsan'));
+    expect(sent).toMatchObject({ agentid: WECOM.agentId, msgtype: 'text', text: { content: '慢慢来的回答' } });
+  });
+
+  it('several replies: the first passively, the rest actively, in order', async () => {
+    const response = await oaPeer().text('several', { from: 'o-several' });
+    expect(response.reply).toMatchObject({ MsgType: 'text', Content: 'first' });
+    await api.waitFor(() => api.officialAccount.sent.filter((m) => m['touser'] === 'o-several').length === 2);
+    const active = api.officialAccount.sent.filter((m) => m['touser'] === 'o-several');
+    expect(active[0]).toMatchObject({ msgtype: 'text', text: { content: 'second' } });
+    expect(active[1]).toMatchObject({ msgtype: 'news', news: { articles: [{ title: 'third', url: 'https://example.com/3' }] } });
+  });
+
+  it('a plugin that answers nothing lets the callback finish at once with success', async () => {
+    const started = Date.now();
+    expect((await oaPeer().text('silent')).body).toBe('success');
+    expect(Date.now() - started).toBeLessThan(250);
+  });
+
+  it('an API failure of a late reply is logged, never crashes', async () => {
+    api.failNext('message/custom/send', { errcode: 45015, errmsg: 'response out of time limit or subscription is canceled' });
+    expect((await oaPeer().text('slow', { from: 'o-gone' })).body).toBe('success');
+    await api.waitFor(() => logs.text().includes('45015'));
+    expect((await oaPeer().text('several')).reply).toMatchObject({ Content: 'first' });
+  });
+});

@@ -1,0 +1,177 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { echo } from '@wxbot/plugin-echo';
+import { WeChatPeer, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { MemoryStore, createBot, generateEncodingAESKey, wecomApp, wecomKf, type Bot, type Store } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const CORP = 'ww-kf-corp';
+const KF_SECRET = 'kf-secret';
+const APP_SECRET = 'app-secret';
+const TOKEN = 'kf-callback-token';
+const KEY = generateEncodingAESKey();
+const dir = mkdtempSync(join(tmpdir(), 'wxbot-kf-'));
+let api: FakeWeChatApi;
+const bots: Bot[] = [];
+
+beforeAll(async () => {
+  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: CORP, secret: APP_SECRET }] });
+});
+afterAll(() => api.close());
+afterEach(async () => {
+  await Promise.all(bots.splice(0).map((b) => b.stop()));
+});
+
+let kfCount = 0;
+/** A bot with a KF channel (echo + hand-off on 人工), and a peer that notifies it. */
+async function startKfBot(options: { cursorFile?: string; syncLimit?: number; store?: Store } = {}) {
+  const logs = captureLogger();
+  const bot = createBot({
+    channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: options.cursorFile ?? join(dir, `cursor-${++kfCount}.json`), syncLimit: options.syncLimit })],
+    plugins: [echo()],
+    store: options.store,
+    logger: logs.log,
+  });
+  bot.hears('人工', (ctx) => ctx.handoff({ reason: 'asked for a human' }));
+  bot.event('enter_session', (ctx) => ctx.reply('您好，欢迎咨询！'));
+  bot.hears('long', (ctx) => ctx.reply('长'.repeat(1500)));
+  bots.push(bot);
+  const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+  const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
+  const notify = (openKfId: string) => peer.event('kf_msg_or_event', { Token: `sync-token-${Date.now()}`, OpenKfId: openKfId }, { from: 'sys' });
+  return { bot, peer, notify, logs };
+}
+
+const sentTo = (openKfId: string) => api.kf.sent.filter((m) => m['open_kfid'] === openKfId);
+const textsTo = (openKfId: string) => sentTo(openKfId).map((m) => (m['text'] as { content: string } | undefined)?.content);
+
+describe('WeChat Customer Service', () => {
+  it('verifies the callback URL', async () => {
+    const { peer } = await startKfBot();
+    const result = await peer.verify();
+    expect(result).toMatchObject({ status: 200, body: result.expected });
+  });
+
+  it("acknowledges at once, syncs, and the customer's text is answered through kf/send_msg", async () => {
+    const { notify } = await startKfBot();
+    api.kf.push('wk-basic', { text: { content: '你好，客服' } });
+    const response = await notify('wk-basic');
+    expect(response.body).toBe('success');
+    await api.waitFor(() => sentTo('wk-basic').length === 1);
+    expect(sentTo('wk-basic')[0]).toMatchObject({ touser: 'wm-customer-1', open_kfid: 'wk-basic', msgtype: 'text', text: { content: '你好，客服' } });
+    const sync = api.calls.find((c) => c.path === '/cgi-bin/kf/sync_msg');
+    expect(sync?.body).toMatchObject({ open_kfid: 'wk-basic', token: expect.stringMatching(/^sync-token-/) });
+  });
+
+  it('pages across several sync_msg pages, answering every message once and in order', async () => {
+    const { notify } = await startKfBot({ syncLimit: 10 });
+    const syncsBefore = api.kf.syncCalls;
+    for (let i = 0; i < 25; i++) api.kf.push('wk-paging', { text: { content: `m${i}` } });
+    await notify('wk-paging');
+    await api.waitFor(() => sentTo('wk-paging').length === 25);
+    expect(textsTo('wk-paging')).toEqual(Array.from({ length: 25 }, (_, i) => `m${i}`));
+    expect(api.kf.syncCalls - syncsBefore).toBe(3);
+  });
+
+  it('a restart neither loses nor repeats messages (cursor kept in a file)', async () => {
+    const cursorFile = join(dir, 'restart.json');
+    const first = await startKfBot({ cursorFile, syncLimit: 2 });
+    for (let i = 0; i < 5; i++) api.kf.push('wk-restart', { text: { content: `before ${i}` } });
+    await first.notify('wk-restart');
+    await api.waitFor(() => sentTo('wk-restart').length === 5);
+    await first.bot.stop();
+    bots.splice(bots.indexOf(first.bot), 1);
+
+    for (let i = 0; i < 3; i++) api.kf.push('wk-restart', { text: { content: `after ${i}` } });
+    const second = await startKfBot({ cursorFile, syncLimit: 2 }); // a fresh process: new memory store, same cursor file
+    await second.notify('wk-restart');
+    await api.waitFor(() => sentTo('wk-restart').length === 8);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(textsTo('wk-restart')).toEqual([...[0, 1, 2, 3, 4].map((i) => `before ${i}`), ...[0, 1, 2].map((i) => `after ${i}`)]);
+  });
+
+  it('a burst of 50 notifications causes no parallel syncs of one open_kfid', async () => {
+    const { notify } = await startKfBot();
+    api.kf.syncDelayMs = 30;
+    try {
+      for (let i = 0; i < 20; i++) api.kf.push('wk-burst', { text: { content: `b${i}` } });
+      await Promise.all(Array.from({ length: 50 }, () => notify('wk-burst')));
+      await api.waitFor(() => sentTo('wk-burst').length === 20);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(api.kf.maxConcurrentSyncs('wk-burst')).toBe(1);
+      expect(sentTo('wk-burst')).toHaveLength(20);
+    } finally {
+      api.kf.syncDelayMs = 0;
+    }
+  });
+
+  it('greets on enter_session through send_msg_on_event with the welcome code', async () => {
+    const { notify } = await startKfBot();
+    const code = api.kf.pushEnterSession('wk-welcome', 'wm-new-customer');
+    await notify('wk-welcome');
+    await api.waitFor(() => api.kf.sentOnEvent.some((m) => m['code'] === code));
+    expect(api.kf.sentOnEvent.find((m) => m['code'] === code)).toMatchObject({ msgtype: 'text', text: { content: '您好，欢迎咨询！' } });
+  });
+
+  it('ctx.handoff() moves the session to the waiting pool with service_state/trans', async () => {
+    const { notify } = await startKfBot();
+    api.kf.setState('wk-handoff', 'wm-customer-1', 1);
+    api.kf.push('wk-handoff', { text: { content: '人工' } });
+    await notify('wk-handoff');
+    await api.waitFor(() => api.kf.transitions.some((t) => t.open_kfid === 'wk-handoff'));
+    expect(api.kf.transitions.find((t) => t.open_kfid === 'wk-handoff')).toMatchObject({ from: 1, to: 2, external_userid: 'wm-customer-1' });
+  });
+
+  it('a reply refused because a human holds the session (95018) is logged as such and not retried', async () => {
+    const { notify, logs } = await startKfBot();
+    api.kf.setState('wk-human', 'wm-customer-1', 3, 'servicer-zhang');
+    api.kf.push('wk-human', { text: { content: 'are you there' } });
+    const sendsBefore = api.calls.filter((c) => c.path === '/cgi-bin/kf/send_msg').length;
+    await notify('wk-human');
+    await api.waitFor(() => logs.text().includes('a human servicer holds this session'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(api.calls.filter((c) => c.path === '/cgi-bin/kf/send_msg').length - sendsBefore).toBe(1);
+    expect(sentTo('wk-human')).toHaveLength(0);
+  });
+
+  it('ignores messages a human servicer wrote (origin 5), and answers each msgid once', async () => {
+    const { notify } = await startKfBot();
+    api.kf.push('wk-origin', { origin: 5, servicer_userid: 'zhang', text: { content: 'from a human' } });
+    api.kf.push('wk-origin', { text: { content: 'from the customer' } });
+    await notify('wk-origin');
+    await notify('wk-origin');
+    await api.waitFor(() => sentTo('wk-origin').length >= 1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(textsTo('wk-origin')).toEqual(['from the customer']);
+  });
+
+  it('splits a text longer than 2048 bytes into ordered pieces', async () => {
+    const { notify } = await startKfBot();
+    api.kf.push('wk-long', { text: { content: 'long' } });
+    await notify('wk-long');
+    await api.waitFor(() => sentTo('wk-long').length === 3);
+    const texts = textsTo('wk-long') as string[];
+    expect(texts.join('')).toBe('长'.repeat(1500));
+    expect(texts.every((t) => Buffer.byteLength(t) <= 2048)).toBe(true);
+  });
+
+  it('a kf_msg_or_event on a WeCom app channel is synced with the app secret and answered through KF', async () => {
+    const logs = captureLogger();
+    const bot = createBot({
+      channels: [wecomApp({ corpId: CORP, secret: APP_SECRET, agentId: 1000002, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, kfCursorStore: new MemoryStore() })],
+      plugins: [echo()],
+      logger: logs.log,
+    });
+    bots.push(bot);
+    const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+    const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: TOKEN, encodingAESKey: KEY, receiveId: CORP, agentId: 1000002 });
+    api.kf.push('wk-via-app', { text: { content: 'via the app' } });
+    const before = api.tokenCalls(CORP, APP_SECRET);
+    expect((await peer.event('kf_msg_or_event', { Token: 't', OpenKfId: 'wk-via-app' })).body).toBe('success');
+    await api.waitFor(() => sentTo('wk-via-app').length === 1);
+    expect(textsTo('wk-via-app')).toEqual(['via the app']);
+    expect(api.tokenCalls(CORP, APP_SECRET) - before).toBe(1);
+  });
+});

@@ -1,0 +1,181 @@
+import { definePlugin, type Context, type Logger, type MessageOf } from '@wxbot/core';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { ConversationMemory, memoryKey, type Turn } from './memory.ts';
+import { defaultMessages, type ChatMessage } from './messages.ts';
+import { llmOptionsSchema, type AnswerableType, type ResolvedLlmOptions } from './options.ts';
+
+/**
+ * Sent as the key when none is configured: the SDK refuses to start without one, and an
+ * explicit placeholder keeps it from falling back to `OPENAI_API_KEY`, which would hand a real
+ * OpenAI key to whatever server `baseURL` names.
+ */
+const PLACEHOLDER_KEY = 'no-key';
+
+/** The model answered nothing usable (empty content, a refusal, only tool calls). */
+export class LlmEmptyAnswerError extends Error {
+  override readonly name = 'LlmEmptyAnswerError';
+}
+
+type AnswerableContext = Context<MessageOf<'text'> | MessageOf<'voice'>>;
+
+/** The text to answer, or undefined when this message is not for the model. */
+function inputOf(message: MessageOf<'text'> | MessageOf<'voice'>, types: readonly AnswerableType[]): string | undefined {
+  const text = message.type === 'text' ? (types.includes('text') ? message.text : undefined) : types.includes('voice') ? message.recognition : undefined;
+  return text?.trim() ? text.trim() : undefined;
+}
+
+/** Rejects when `signal` aborts first: the deadline covers the hook as well as the call. */
+function beforeDeadline<T>(work: () => T | Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve()
+      .then(work)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The error with the key blanked out, should it ever appear in a message (a hook's, say). */
+function withoutKey(error: unknown, key: string | undefined): unknown {
+  if (!key || !(error instanceof Error) || !`${error.message}${error.stack ?? ''}`.includes(key)) return error;
+  const copy = new Error(error.message.replaceAll(key, '[redacted]'));
+  copy.name = error.name;
+  copy.stack = error.stack?.replaceAll(key, '[redacted]');
+  return copy;
+}
+
+/** The SDK's own log lines into pino; its retry notices (info) are detail, so debug. */
+function sdkLogger(log: Logger) {
+  return {
+    error: (message: string, ...rest: unknown[]) => log.error({ details: rest }, message),
+    warn: (message: string, ...rest: unknown[]) => log.warn({ details: rest }, message),
+    info: (message: string, ...rest: unknown[]) => log.debug({ details: rest }, message),
+    debug: (message: string, ...rest: unknown[]) => log.debug({ details: rest }, message),
+  };
+}
+
+/**
+ * Answers text messages with a chat model behind any OpenAI-compatible endpoint (OpenAI,
+ * Azure-style proxies, DeepSeek, Qwen, Ollama, vLLM…), remembering the last turns of each
+ * conversation in the bot's store.
+ *
+ * ```ts
+ * plugins: [llm({ apiKey: process.env.OPENAI_API_KEY, systemPrompt: '你是客服助手，回答简洁。' })]
+ * plugins: [llm({ baseURL: 'http://127.0.0.1:11434/v1', model: 'qwen2.5' })] // local, no key
+ * ```
+ *
+ * `/reset` forgets the sender's conversation. Other commands and other message types go to
+ * the next middleware. A failed or slow call gets the `apology` and one log line, never a
+ * crash; nothing after this plugin runs for a message it answered.
+ */
+export const llm = definePlugin({
+  name: 'llm',
+  options: llmOptionsSchema,
+  setup(bot, options: ResolvedLlmOptions) {
+    const { model, systemPrompt, temperature, timeoutMs, apology, resetReply, buildMessages, types, apiKey } = options;
+    const client = new OpenAI({
+      apiKey: apiKey ?? PLACEHOLDER_KEY,
+      ...(options.baseURL !== undefined && { baseURL: options.baseURL }),
+      timeout: timeoutMs,
+      maxRetries: options.maxRetries,
+      logger: sdkLogger(bot.log),
+    });
+
+    /** Sends a fallback text; a delivery failure is logged, not thrown (nothing else to try). */
+    const replySafely = async (ctx: AnswerableContext, text: string) => {
+      try {
+        await ctx.reply(text);
+      } catch (error) {
+        ctx.log.error({ plugin: 'llm', err: error }, 'llm reply could not be delivered');
+      }
+    };
+
+    const reset = async (ctx: AnswerableContext) => {
+      try {
+        await new ConversationMemory(ctx.store, options.memory).clear(memoryKey(ctx.channel.name, ctx.message.from));
+      } catch (error) {
+        ctx.log.error({ plugin: 'llm', err: error }, 'llm memory could not be cleared');
+        return replySafely(ctx, apology);
+      }
+      await replySafely(ctx, resetReply);
+    };
+
+    const answer = async (ctx: AnswerableContext, text: string) => {
+      const memory = new ConversationMemory(ctx.store, options.memory);
+      const key = memoryKey(ctx.channel.name, ctx.message.from);
+      let history: Turn[] = [];
+      try {
+        history = await memory.load(key);
+      } catch (error) {
+        // A store outage costs the context, not the answer.
+        ctx.log.warn({ plugin: 'llm', err: error }, 'llm memory could not be read; answering without it');
+      }
+
+      const started = performance.now();
+      // One deadline for hook, call and retries: the user waits for all of them together.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      let content: string;
+      let usage: OpenAI.CompletionUsage | undefined;
+      try {
+        const defaults = defaultMessages(systemPrompt, history, text);
+        const messages: ChatMessage[] = buildMessages ? await beforeDeadline(() => buildMessages(ctx, history, defaults), deadline) : defaults;
+        const completion = await client.chat.completions.create(
+          { model, messages, ...(temperature !== undefined && { temperature }) },
+          { signal: deadline },
+        );
+        const choice = completion.choices[0];
+        content = choice?.message.content?.trim() ?? '';
+        if (!content) throw new LlmEmptyAnswerError(`the model answered no text (finish_reason ${choice?.finish_reason ?? 'none'})`);
+        usage = completion.usage;
+      } catch (error) {
+        const ms = Math.round(performance.now() - started);
+        const timedOut = deadline.aborted || error instanceof APIConnectionTimeoutError;
+        const status = error instanceof APIError ? error.status : undefined;
+        // Outages and overload fix themselves; anything else (bad key, bad model, a broken hook) needs a person.
+        const transient = timedOut || error instanceof APIConnectionError || status === 429 || (status !== undefined && status >= 500);
+        const line = { plugin: 'llm', model, ms, status, err: withoutKey(error, apiKey) };
+        if (transient) ctx.log.warn(line, timedOut ? `llm call timed out after ${timeoutMs} ms; sent the apology` : 'llm call failed; sent the apology');
+        else ctx.log.error(line, 'llm call failed; sent the apology');
+        await replySafely(ctx, apology);
+        return;
+      }
+
+      try {
+        await ctx.reply(content);
+      } catch (error) {
+        // Not remembered: the user never saw it.
+        ctx.log.error({ plugin: 'llm', err: error }, 'llm answer could not be delivered');
+        return;
+      }
+      ctx.log.info(
+        {
+          plugin: 'llm',
+          model,
+          ms: Math.round(performance.now() - started),
+          turns: history.length,
+          promptTokens: usage?.prompt_tokens,
+          completionTokens: usage?.completion_tokens,
+        },
+        'llm answered',
+      );
+      try {
+        await memory.append(key, { user: text, assistant: content, at: Date.now() });
+      } catch (error) {
+        ctx.log.warn({ plugin: 'llm', err: error }, 'llm memory could not be saved');
+      }
+    };
+
+    bot.on(['text', 'voice'], async (ctx, next) => {
+      const { message } = ctx;
+      if (message.type === 'text' && message.command) {
+        if (message.command.name === 'reset') return reset(ctx);
+        return next();
+      }
+      const text = inputOf(message, types);
+      if (text === undefined) return next();
+      await answer(ctx, text);
+    });
+  },
+});
