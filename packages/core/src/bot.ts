@@ -13,7 +13,8 @@ import { Composer } from './pipeline/composer.ts';
 import { Context, type HandoffOptions } from './pipeline/context.ts';
 import { PluginScope, type Disposer, type Plugin } from './plugin.ts';
 import { splitText } from './reply/split.ts';
-import type { Reply } from './reply/types.ts';
+import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
+import { recipientOf, sendOptionsOf, type Recipient } from './message/recipient.ts';
 import { createHttpApp } from './server.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
@@ -55,6 +56,8 @@ export class Bot extends Composer<Context> {
   readonly events = new EventEmitter<BotEvents>();
   /** Extra HTTP routes (metrics, agent console…) mounted when the server starts. */
   readonly routes: ((router: Router) => void)[] = [];
+  /** Called with the HTTP server once it listens (WebSocket upgrades, …). */
+  readonly #serverHooks: ((server: Server) => void)[] = [];
   readonly #plugins: Plugin[];
   readonly #disposers: Disposer[] = [];
   readonly #dedup: CallbackDedup;
@@ -85,7 +88,7 @@ export class Bot extends Composer<Context> {
     if (this.#pipeline) return;
     for (const plugin of this.#plugins) {
       const log = this.log.child({ plugin: plugin.name });
-      const scope = new PluginScope(plugin.name, log, this.store, this.events);
+      const scope = new PluginScope(plugin.name, log, this.store, this.events, this);
       const disposer = await plugin.setup(scope);
       if (disposer) this.#disposers.push(disposer);
       this.errorBoundary((error, ctx) => this.#reportError(error, ctx, plugin.name), async (ctx, next) => {
@@ -114,12 +117,24 @@ export class Bot extends Composer<Context> {
       server.once('listening', resolve);
       server.once('error', reject);
     });
+    for (const hook of this.#serverHooks) hook(server);
     const { port } = server.address() as AddressInfo;
     const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1'}:${port}`;
     for (const channel of this.channels) {
       this.log.info({ channel: channel.name, kind: channel.kind, url: `${url}${channel.path}`, ...channel.describe() }, 'channel listening');
     }
     return { port, url };
+  }
+
+  /** Registers a hook that gets the HTTP server when it starts (e.g. to accept WebSocket upgrades). */
+  onServer(hook: (server: Server) => void): void {
+    this.#serverHooks.push(hook);
+    if (this.#server?.listening) hook(this.#server);
+  }
+
+  /** The HTTP server while the bot runs. */
+  get server(): Server | undefined {
+    return this.#server;
   }
 
   /** Stops the server, the channels and the plugins, and closes the store. */
@@ -169,7 +184,7 @@ export class Bot extends Composer<Context> {
       } catch (error) {
         outcome = 'active';
         this.log.warn({ channel: channel.name, err: error }, 'passive reply could not be encoded; sending it actively');
-        void this.#sendActive(channel, message, reply).catch((e) => this.#logDeliveryFailure(channel, message, reply, e));
+        void this.#send(channel, message, reply).catch((e) => this.#logDeliveryFailure(channel, message, reply, e));
       }
     }
     await this.#dedup.complete(key, answer);
@@ -227,17 +242,30 @@ export class Bot extends Composer<Context> {
     const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
     for (const part of parts) {
       if (window && channel.passiveReplyTypes.has(part.type) && window.take(part)) continue;
-      await this.#sendActive(channel, message, part);
+      await this.#send(channel, message, part);
     }
   }
 
-  async #sendActive(channel: Channel, message: Message, reply: Reply): Promise<void> {
-    if (!channel.sendActive) {
+  async #send(channel: Channel, message: Message, reply: Reply): Promise<void> {
+    if (!channel.send) {
       throw new Error(
         `channel "${channel.name}" cannot deliver this ${reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
       );
     }
-    await channel.sendActive(message, reply);
+    await channel.send(recipientOf(message), reply, sendOptionsOf(message));
+  }
+
+  /**
+   * Sends to a user without a message to answer (an agent's reply, a notification), through
+   * the channel's active API. Long texts are split as replies are.
+   */
+  async sendTo(channelName: string, to: Recipient, input: ReplyInput): Promise<void> {
+    const channel = this.channels.find((c) => c.name === channelName);
+    if (!channel) throw new Error(`no channel named "${channelName}"`);
+    if (!channel.send) throw new Error(`channel "${channelName}" has no active API`);
+    const reply = toReply(input);
+    const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
+    for (const part of parts) await channel.send(to, part);
   }
 
   #logDeliveryFailure(channel: Channel, message: Message, reply: Reply, error: unknown): void {
@@ -245,7 +273,7 @@ export class Bot extends Composer<Context> {
   }
 
   async #handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void> {
-    const handledByPlatform = (await channel.handoff?.(message, options)) ?? false;
+    const handledByPlatform = (await channel.handoff?.(recipientOf(message), options)) ?? false;
     this.log.info({ channel: channel.name, msgId: message.id, handledByPlatform, reason: options.reason }, 'hand-off');
     this.events.emit('handoff', { message, options, handledByPlatform });
   }

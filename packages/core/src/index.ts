@@ -4,6 +4,7 @@ export { XmlError, parseXml, cdata, field, type XmlFields } from './xml.ts';
 export type * from './message/types.ts';
 export { parseCommand } from './message/command.ts';
 export { messageFromXml } from './message/fromXml.ts';
+export { recipientOf, sendOptionsOf, type Recipient, type SendOptions } from './message/recipient.ts';
 export { replies, toReply, type Reply, type ReplyInput, type ReplyType, type Article } from './reply/types.ts';
 export { passiveReplyXml, UnsupportedReplyError } from './reply/passiveXml.ts';
 export { splitText } from './reply/split.ts';

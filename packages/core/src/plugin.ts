@@ -5,6 +5,7 @@ import { Composer } from './pipeline/composer.ts';
 import type { Context } from './pipeline/context.ts';
 import type { Store } from './store/types.ts';
 import type { BotEvents } from './events.ts';
+import type { Bot } from './bot.ts';
 
 /**
  * What a plugin's `setup` receives: a composer scoped to the plugin (its middleware runs in
@@ -16,6 +17,8 @@ export class PluginScope extends Composer<Context> {
     readonly log: Logger,
     readonly store: Store,
     readonly events: EventEmitter<BotEvents>,
+    /** The bot, for services beyond middleware: `sendTo`, `channels`, `routes`, `onServer`. */
+    readonly bot: Bot,
   ) {
     super();
   }

@@ -168,7 +168,7 @@ describe('plugins', () => {
     await bot.init();
     const channel = bot.channels[0]!;
     const sent: Reply[] = [];
-    (channel as { sendActive?: unknown }).sendActive = async (_m: Message, r: Reply) => void sent.push(r);
+    (channel as { send?: unknown }).send = async (_to: unknown, r: Reply) => void sent.push(r);
     await bot.dispatch(channel, textMessage('hi'));
     expect(sent).toEqual([
       { type: 'text', text: 'hello' },

@@ -10,6 +10,7 @@ import {
   type HandoffEvent,
   type Logger,
   type Message,
+  type Recipient,
   type Plugin,
   type Reply,
   type ReplyType,
@@ -38,7 +39,7 @@ class RecordingChannel extends BaseChannel implements Channel {
   receive(): CallbackResult {
     throw new Error('the test channel has no HTTP side');
   }
-  async sendActive(_message: Message, reply: Reply): Promise<void> {
+  async send(_to: Recipient, reply: Reply): Promise<void> {
     (this.sink.getStore() ?? this.unrouted).push(reply);
   }
   async handoff(): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
 import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from '../api/errors.ts';
 import { kfSendBody } from '../api/replyJson.ts';
-import type { Message } from '../message/types.ts';
+import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { Reply } from '../reply/types.ts';
 import type { ChannelRef } from '../message/types.ts';
@@ -34,20 +34,21 @@ export class KfActions {
    * enter_session event with a welcome code, else `kf/send_msg`. A refusal because a human
    * holds the session (95018) is logged, not retried and not thrown.
    */
-  async send(message: Message, reply: Reply): Promise<void> {
-    const openKfId = message.openKfId ?? message.to;
+  async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
+    const openKfId = to.openKfId;
+    if (!openKfId) throw new Error('a KF message needs the open_kfid of the account');
     try {
-      const code = message.type === 'event' && message.event === 'enter_session' ? message.welcomeCode : undefined;
+      const code = options.welcomeCode;
       if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
         this.#usedWelcomeCodes.add(code);
         if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
         await this.client.post('cgi-bin/kf/send_msg_on_event', { code, msgtype: 'text', text: { content: reply.text } });
         return;
       }
-      await this.client.post('cgi-bin/kf/send_msg', { touser: message.from, open_kfid: openKfId, ...kfSendBody(reply) });
+      await this.client.post('cgi-bin/kf/send_msg', { touser: to.user, open_kfid: openKfId, ...kfSendBody(reply) });
     } catch (error) {
       if (error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED) {
-        this.log.warn({ openKfId, msgId: message.id, errcode: error.errcode }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+        this.log.warn({ openKfId, errcode: error.errcode }, 'KF reply not sent: a human servicer holds this session (or it ended)');
         return;
       }
       throw error;
@@ -55,10 +56,10 @@ export class KfActions {
   }
 
   /** Moves the session to a named servicer, or to the waiting pool. */
-  async handoff(message: Message, options: HandoffOptions): Promise<boolean> {
+  async handoff(to: Recipient, options: HandoffOptions): Promise<boolean> {
     await this.client.post('cgi-bin/kf/service_state/trans', {
-      open_kfid: message.openKfId ?? message.to,
-      external_userid: message.from,
+      open_kfid: to.openKfId,
+      external_userid: to.user,
       service_state: options.servicerUserId ? KfServiceState.Servicer : KfServiceState.WaitingPool,
       ...(options.servicerUserId && { servicer_userid: options.servicerUserId }),
     });

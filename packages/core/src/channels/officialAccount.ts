@@ -4,7 +4,7 @@ import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { signaturesEqual, sortedSha1 } from '../crypto/signature.ts';
 import { ChannelError } from '../errors.ts';
 import { messageFromXml } from '../message/fromXml.ts';
-import type { Message } from '../message/types.ts';
+import type { Recipient } from '../message/recipient.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { parseXml } from '../xml.ts';
 import { BaseChannel, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
@@ -90,8 +90,8 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
   }
 
   /** message/custom/send (within 48 hours of the user's last message). */
-  async sendActive(message: Message, reply: Reply): Promise<void> {
-    await this.requireClient(this.#client, 'send after the reply window').post('cgi-bin/message/custom/send', { touser: message.from, ...customSendBody(reply) });
+  async send(to: Recipient, reply: Reply): Promise<void> {
+    await this.requireClient(this.#client, 'send after the reply window').post('cgi-bin/message/custom/send', { touser: to.user, ...customSendBody(reply) });
   }
 
   downloadMedia(mediaId: string): Promise<MediaFile> {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChannelKind, ChannelRef, Message } from '../message/types.ts';
+import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
@@ -45,10 +46,10 @@ export interface Channel {
   verify(query: Query): string;
   /** Verifies, decrypts and parses a POST callback; throws ChannelError / WxCryptoError / XmlError. */
   receive(query: Query, body: string): CallbackResult;
-  /** Sends a reply through the platform's API (after the window, or when passive is impossible). */
-  sendActive?(message: Message, reply: Reply): Promise<void>;
-  /** Hands a conversation to humans where the platform has a notion of it (KF). */
-  handoff?(message: Message, options: HandoffOptions): Promise<boolean>;
+  /** Sends through the platform's API (after the window, when passive is impossible, or unprompted). */
+  send?(to: Recipient, reply: Reply, options?: SendOptions): Promise<void>;
+  /** Hands a conversation to humans where the platform has a notion of it (KF); false elsewhere. */
+  handoff?(to: Recipient, options: HandoffOptions): Promise<boolean>;
   /** Downloads a media file the user sent (media/get). */
   downloadMedia?(mediaId: string): Promise<MediaFile>;
   /** Uploads temporary media (media/upload) so a reply can carry it; returns its media_id. */

@@ -2,7 +2,7 @@ import { WeChatApiClient, type MediaFile } from '../api/client.ts';
 import { wecomSendBody } from '../api/replyJson.ts';
 import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { messageFromXml } from '../message/fromXml.ts';
-import type { Message } from '../message/types.ts';
+import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
@@ -92,16 +92,16 @@ export class WecomAppChannel extends BaseChannel implements Channel {
     };
   }
 
-  /** message/send to the user (KF messages go through kf/send_msg). */
-  async sendActive(message: Message, reply: Reply): Promise<void> {
-    if (message.openKfId && this.#kf) return this.#kf.actions.send(message, reply);
+  /** message/send to the user (KF customers go through kf/send_msg). */
+  async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
+    if (to.openKfId && this.#kf) return this.#kf.actions.send(to, reply, options);
     const client = this.requireClient(this.#client, 'send after the reply window');
-    await client.post('cgi-bin/message/send', { touser: message.from, agentid: Number(this.options.agentId ?? message.agentId), ...wecomSendBody(reply) });
+    await client.post('cgi-bin/message/send', { touser: to.user, agentid: Number(this.options.agentId ?? to.agentId), ...wecomSendBody(reply) });
   }
 
-  /** KF messages: service_state/trans. App messages: no platform notion (the bot emits an event). */
-  async handoff(message: Message, options: HandoffOptions): Promise<boolean> {
-    if (message.openKfId && this.#kf) return this.#kf.actions.handoff(message, options);
+  /** KF customers: service_state/trans. App users: no platform notion (the bot emits an event). */
+  async handoff(to: Recipient, options: HandoffOptions): Promise<boolean> {
+    if (to.openKfId && this.#kf) return this.#kf.actions.handoff(to, options);
     return false;
   }
 

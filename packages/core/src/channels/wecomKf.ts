@@ -1,6 +1,6 @@
 import { WeChatApiClient, type MediaFile } from '../api/client.ts';
 import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
-import type { Message } from '../message/types.ts';
+import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
@@ -90,12 +90,12 @@ export class WecomKfChannel extends BaseChannel implements Channel {
     return { kind: 'ack', body: 'success', after: () => kf.syncer.notify(notification.openKfId, notification.token) };
   }
 
-  async sendActive(message: Message, reply: Reply): Promise<void> {
-    await this.#support().actions.send(message, reply);
+  async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
+    await this.#support().actions.send(to, reply, options);
   }
 
-  async handoff(message: Message, options: HandoffOptions): Promise<boolean> {
-    return this.#support().actions.handoff(message, options);
+  async handoff(to: Recipient, options: HandoffOptions): Promise<boolean> {
+    return this.#support().actions.handoff(to, options);
   }
 
   downloadMedia(mediaId: string): Promise<MediaFile> {

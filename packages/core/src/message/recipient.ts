@@ -1,0 +1,29 @@
+import type { Message } from './types.ts';
+
+/**
+ * Who an active message goes to: the user as the channel knows them (openid, WeCom userid,
+ * KF external_userid), plus the KF account or WeCom agent where the API needs one.
+ */
+export interface Recipient {
+  readonly user: string;
+  /** KF: the account the customer talks to. */
+  readonly openKfId?: string;
+  /** WeCom app: the agent to send as (defaults to the channel's). */
+  readonly agentId?: string;
+}
+
+/** Options only some sends use. */
+export interface SendOptions {
+  /** KF: a welcome_code from enter_session, which allows one welcome message (~20 s). */
+  readonly welcomeCode?: string;
+}
+
+/** The recipient of an answer to `message`: its sender, through the same account. */
+export function recipientOf(message: Message): Recipient {
+  return { user: message.from, ...(message.openKfId && { openKfId: message.openKfId }), ...(message.agentId && { agentId: message.agentId }) };
+}
+
+/** Send options an answer to `message` may use. */
+export function sendOptionsOf(message: Message): SendOptions {
+  return message.type === 'event' && message.event === 'enter_session' && message.welcomeCode ? { welcomeCode: message.welcomeCode } : {};
+}
