@@ -16,6 +16,7 @@ import { splitText } from './reply/split.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
 import { recipientOf, sendOptionsOf, type Recipient } from './message/recipient.ts';
 import { createHttpApp } from './server.ts';
+import { Metrics } from './metrics.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
 
@@ -31,6 +32,8 @@ export interface BotOptions {
   bodyLimitBytes?: number;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
   slowHandlerWarnMs?: number;
+  /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
+  metrics?: false | { path?: string; processMetrics?: boolean };
 }
 
 export interface ListenOptions {
@@ -54,6 +57,7 @@ export class Bot extends Composer<Context> {
   readonly store: Store;
   readonly log: Logger;
   readonly events = new EventEmitter<BotEvents>();
+  readonly metrics: Metrics;
   /** Extra HTTP routes (metrics, agent console…) mounted when the server starts. */
   readonly routes: ((router: Router) => void)[] = [];
   /** Called with the HTTP server once it listens (WebSocket upgrades, …). */
@@ -81,6 +85,16 @@ export class Bot extends Composer<Context> {
     this.store = options.store ?? new MemoryStore();
     this.log = isLogger(options.logger) ? options.logger : createLogger(options.logger);
     this.#dedup = new CallbackDedup(this.store);
+    this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
+    if (options.metrics !== false) {
+      const path = options.metrics?.path ?? '/metrics';
+      this.routes.push((router) =>
+        router.get(path, async (ctx) => {
+          ctx.type = this.metrics.registry.contentType;
+          ctx.body = await this.metrics.registry.metrics();
+        }),
+      );
+    }
   }
 
   /** Sets up plugins and channels and composes the pipeline (done by `start`, or by tests). */
@@ -100,6 +114,7 @@ export class Bot extends Composer<Context> {
       await channel.start({
         log: this.log.child({ channel: channel.name }),
         store: this.store,
+        metrics: this.metrics,
         dispatch: (message) => this.dispatch(channel, message),
       });
     }
@@ -162,7 +177,7 @@ export class Bot extends Composer<Context> {
         const after = result.after;
         setImmediate(() => after().catch((error) => this.log.error({ channel: channel.name, err: error }, 'after-ack work failed')));
       }
-      this.log.info({ channel: channel.name, type: 'notification', ms: +(performance.now() - started).toFixed(1), outcome: 'ack' }, 'callback');
+      this.#logCallback(channel, 'notification', undefined, started, 'ack');
       return result.body;
     }
     const { message } = result;
@@ -170,7 +185,7 @@ export class Bot extends Composer<Context> {
     const claim = await this.#dedup.claim(key);
     if (!claim.first) {
       const response = await claim.response;
-      this.log.info({ channel: channel.name, type: message.type, id: message.id, ms: +(performance.now() - started).toFixed(1), outcome: 'retry' }, 'callback');
+      this.#logCallback(channel, message.type, message.id, started, 'retry');
       return response;
     }
     const window = new PassiveWindow(channel.replyWindowMs);
@@ -188,8 +203,20 @@ export class Bot extends Composer<Context> {
       }
     }
     await this.#dedup.complete(key, answer);
-    this.log.info({ channel: channel.name, type: message.type, id: message.id, ms: +(performance.now() - started).toFixed(1), outcome }, 'callback');
+    this.#logCallback(channel, message.type, message.id, started, outcome);
     return answer;
+  }
+
+  /** Records a callback the HTTP layer refused (bad signature, XML, size…). */
+  recordRefusal(channel: Channel): void {
+    this.metrics.callback(channel.name, 'refused', 0);
+  }
+
+  /** One line per callback (never its text) and the matching metrics. */
+  #logCallback(channel: Channel, type: string, id: string | undefined, started: number, outcome: string): void {
+    const ms = performance.now() - started;
+    this.metrics.callback(channel.name, outcome, ms / 1000);
+    this.log.info({ channel: channel.name, type, id, ms: Math.round(ms * 10) / 10, outcome }, 'callback');
   }
 
   /**
@@ -204,12 +231,13 @@ export class Bot extends Composer<Context> {
     const bot = this;
     if (!this.#pipeline) throw new Error('bot.init() or bot.start() must run before messages are handled');
     let log: Logger | undefined; // a child logger per message only when something logs
+    const received = performance.now();
     const ctx: Context = new Context(message, {
       get log() {
         return (log ??= bot.log.child({ channel: channel.name, msgId: message.id }));
       },
       store: this.store,
-      deliver: (reply) => this.#deliver(channel, message, reply, window),
+      deliver: (reply) => this.#deliver(channel, message, reply, window, received),
       handoff: (options) => this.#handoff(channel, message, options),
       redispatch: (next) => this.#run(channel, next, window),
       downloadMedia: (mediaId) => {
@@ -234,15 +262,20 @@ export class Bot extends Composer<Context> {
   }
 
   #reportError(error: unknown, ctx: Context, plugin: string | undefined): void {
+    this.metrics.pluginError(plugin);
     ctx.log.error({ err: error, plugin }, plugin ? `plugin "${plugin}" failed` : 'middleware failed');
     this.events.emit('pluginError', { error, message: ctx.message, plugin });
   }
 
-  async #deliver(channel: Channel, message: Message, reply: Reply, window: PassiveWindow | undefined): Promise<void> {
+  async #deliver(channel: Channel, message: Message, reply: Reply, window: PassiveWindow | undefined, received: number): Promise<void> {
     const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
     for (const part of parts) {
-      if (window && channel.passiveReplyTypes.has(part.type) && window.take(part)) continue;
+      if (window && channel.passiveReplyTypes.has(part.type) && window.take(part)) {
+        this.metrics.reply(channel.name, 'passive', (performance.now() - received) / 1000);
+        continue;
+      }
       await this.#send(channel, message, part);
+      this.metrics.reply(channel.name, 'active', (performance.now() - received) / 1000);
     }
   }
 

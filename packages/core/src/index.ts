@@ -33,6 +33,7 @@ export { FileStore, type FileStoreOptions } from './store/file.ts';
 export { RedisStore, type RedisStoreOptions } from './store/redis.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { createHttpApp, type HttpAppOptions } from './server.ts';
+export { Metrics, type ReplyMode } from './metrics.ts';
 export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
 export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
 export { loadDevCredentials, type DevCredentials } from './dev.ts';

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -7,6 +8,8 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go (default stdout). Tests pass a stream to read them. */
   destination?: pino.DestinationStream;
+  /** Human-readable coloured lines (pino-pretty) instead of JSON: for dev mode. */
+  pretty?: boolean;
 }
 
 /**
@@ -21,5 +24,8 @@ const REDACT = [
 /** The structured JSON logger wxbot uses everywhere (pino). */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const config = { level: options.level ?? 'info', base: { app: 'wxbot' }, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (options.pretty && !options.destination) {
+    return pino(config, pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,app' }));
+  }
   return options.destination ? pino(config, options.destination) : pino(config);
 }

@@ -10,6 +10,8 @@ export interface CallbackHandler {
   readonly channels: readonly Channel[];
   readonly log: Logger;
   handleCallback(channel: Channel, query: Query, body: string): Promise<string>;
+  /** Told about a callback refused before it reached the pipeline. */
+  recordRefusal?(channel: Channel): void;
   /** Extra routes (metrics, consoles) mounted by the bot or plugins. */
   readonly routes?: readonly ((router: Router) => void)[];
 }
@@ -64,9 +66,18 @@ export function createHttpApp(handler: CallbackHandler, options: HttpAppOptions 
       ctx.type = 'text/plain';
       ctx.body = channel.verify(ctx.query as Query);
     });
-    router.post(channel.path, parseBody, async (ctx) => {
+    const countRefusals: Koa.Middleware = async (_ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        handler.recordRefusal?.(channel);
+        throw error;
+      }
+    };
+    router.post(channel.path, countRefusals, parseBody, async (ctx) => {
       const body = typeof ctx.request.body === 'string' ? ctx.request.body : '';
       if (!body) {
+        handler.recordRefusal?.(channel);
         ctx.status = 400;
         ctx.body = 'empty body';
         log.warn({ channel: channel.name, status: 400 }, 'callback refused: empty body');

@@ -210,6 +210,12 @@ describe('bad input', () => {
   it('healthz answers 200', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
+
+  it('refusals are counted in /metrics by channel', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(Number(/wxbot_callbacks_total\{channel="officialAccount",outcome="refused"\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(5);
+    expect(Number(/wxbot_callbacks_total\{channel="wecomApp",outcome="refused"\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
+  });
 });
 
 describe('retries', () => {
@@ -232,6 +238,8 @@ describe('retries', () => {
     const b = await peer.event('subscribe', {}, { from: 'retry-user', createTime });
     expect(handled - before).toBe(1);
     expect(b.body).toBe(a.body);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/wxbot_callbacks_total\{channel="officialAccount",outcome="retry"\} [1-9]/);
   });
 
   it('secrets never reach the log', () => {

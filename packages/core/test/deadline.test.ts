@@ -78,4 +78,15 @@ describe('replies past the reply window', () => {
     await api.waitFor(() => logs.text().includes('45015'));
     expect((await oaPeer().text('several')).reply).toMatchObject({ Content: 'first' });
   });
+
+  it('GET /metrics reports passive and active replies, API calls by result, and callbacks by outcome', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    expect(value(/wxbot_reply_latency_seconds_count\{channel="officialAccount",mode="active"\} (\d+)/)).toBeGreaterThanOrEqual(3);
+    expect(value(/wxbot_reply_latency_seconds_count\{channel="officialAccount",mode="passive"\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(value(/wxbot_api_calls_total\{endpoint="cgi-bin\/message\/custom\/send",result="ok"\} (\d+)/)).toBeGreaterThanOrEqual(3);
+    expect(value(/wxbot_api_calls_total\{endpoint="cgi-bin\/message\/custom\/send",result="45015"\} (\d+)/)).toBe(1);
+    expect(value(/wxbot_callbacks_total\{channel="officialAccount",outcome="no-reply"\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(value(/wxbot_plugin_errors_total\{plugin="\(middleware\)"\} (\d+)/)).toBe(1);
+  });
 });

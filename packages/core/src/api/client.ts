@@ -22,6 +22,8 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Retries after a network error or 5xx (default 2), with a short exponential backoff. */
   retries?: number;
+  /** Told about every call (metrics). */
+  observer?: ApiCallObserver;
 }
 
 /** A file from media/get. */
@@ -61,6 +63,7 @@ export class WeChatApiClient {
   constructor(options: ApiClientOptions) {
     this.#credential = options.credential;
     this.log = options.log;
+    this.observer = options.observer;
     const retries = options.retries ?? 2;
     this.#http = got.extend({
       prefixUrl: options.baseUrl ?? DEFAULT_API_BASE[options.credential.kind],

@@ -99,6 +99,7 @@ export function createKfSupport(options: {
       channel,
       dispatch: runtime.dispatch,
       limit: options.syncLimit,
+      onLag: (seconds) => runtime.metrics.kfSyncLag(channel.name, seconds),
     }),
   };
 }

@@ -16,6 +16,8 @@ export interface KfSyncOptions {
   dispatch(message: Message): Promise<void>;
   /** sync_msg page size (1..1000, default 1000). */
   limit?: number;
+  /** Told the age of each message handed over (metrics). */
+  onLag?(seconds: number): void;
 }
 
 interface SyncState {
@@ -111,6 +113,7 @@ export class KfSyncer {
         // 3: the customer, 4: system events. 5 (a human servicer's own messages) is not for the bot.
         if (item.origin !== 3 && item.origin !== 4) continue;
         if (!(await store.setIfAbsent(`kf:seen:${channel.name}:${item.msgid}`, '1', SEEN_TTL_MS))) continue;
+        this.#options.onLag?.(Date.now() / 1000 - item.send_time);
         this.#handOver(messageFromKf(item, channel));
         handed += 1;
       }

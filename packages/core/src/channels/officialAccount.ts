@@ -54,6 +54,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
         baseUrl: this.options.apiBaseUrl,
         store: runtime.store,
         log: runtime.log,
+        observer: runtime.metrics.apiObserver,
       });
     }
   }

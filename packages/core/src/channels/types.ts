@@ -3,6 +3,7 @@ import type { ChannelKind, ChannelRef, Message } from '../message/types.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
+import type { Metrics } from '../metrics.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { MediaFile } from '../api/client.ts';
 
@@ -12,6 +13,7 @@ export interface ChannelRuntime {
   readonly store: Store;
   /** Runs the pipeline for a message that did not come with an HTTP request (KF sync). */
   dispatch(message: Message): Promise<void>;
+  readonly metrics: Metrics;
 }
 
 /** The query string of a callback, decoded. */

@@ -55,6 +55,7 @@ export class WecomAppChannel extends BaseChannel implements Channel {
       baseUrl: this.options.apiBaseUrl,
       store: runtime.store,
       log: runtime.log,
+      observer: runtime.metrics.apiObserver,
     });
     this.#kf = createKfSupport({ client: this.#client, runtime, channel: this.ref, cursorStore: this.options.kfCursorStore });
   }

@@ -56,6 +56,7 @@ export class WecomKfChannel extends BaseChannel implements Channel {
       baseUrl: this.options.apiBaseUrl,
       store: runtime.store,
       log: runtime.log,
+      observer: runtime.metrics.apiObserver,
     });
     this.#kf = createKfSupport({
       client: this.#client,

@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ApiCallObserver } from './api/client.ts';
+
+/** Where a reply went: in the HTTP response, or through the active API. */
+export type ReplyMode = 'passive' | 'active';
+
+/**
+ * The bot's Prometheus metrics (prom-client), in a registry of its own so several bots in
+ * one process (tests) never collide. Served at `GET /metrics`.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #callbacks = new Counter({
+    name: 'wxbot_callbacks_total',
+    help: 'Callbacks received, by channel and outcome (passive, no-reply, retry, ack, refused).',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #callbackSeconds = new Histogram({
+    name: 'wxbot_callback_duration_seconds',
+    help: 'Time from request to HTTP answer, by channel.',
+    labelNames: ['channel'] as const,
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 4, 5],
+    registers: [this.registry],
+  });
+  readonly #replySeconds = new Histogram({
+    name: 'wxbot_reply_latency_seconds',
+    help: 'Time from a message entering the pipeline to each reply leaving, by channel and mode.',
+    labelNames: ['channel', 'mode'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    registers: [this.registry],
+  });
+  readonly #apiCalls = new Counter({
+    name: 'wxbot_api_calls_total',
+    help: 'WeChat API calls by endpoint and result (ok, or the errcode; -1 = network/HTTP).',
+    labelNames: ['endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly #apiSeconds = new Histogram({
+    name: 'wxbot_api_call_duration_seconds',
+    help: 'WeChat API call time (with retries), by endpoint.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [this.registry],
+  });
+  readonly #kfSyncLag = new Gauge({
+    name: 'wxbot_kf_sync_lag_seconds',
+    help: 'Age of the last KF message handed to the pipeline (now - send_time), by channel.',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
+  readonly #pluginErrors = new Counter({
+    name: 'wxbot_plugin_errors_total',
+    help: 'Errors thrown by plugins (or middleware), by plugin.',
+    labelNames: ['plugin'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'wxbot_' });
+  }
+
+  callback(channel: string, outcome: string, seconds: number): void {
+    this.#callbacks.inc({ channel, outcome });
+    this.#callbackSeconds.observe({ channel }, seconds);
+  }
+
+  reply(channel: string, mode: ReplyMode, seconds: number): void {
+    this.#replySeconds.observe({ channel, mode }, seconds);
+  }
+
+  pluginError(plugin: string | undefined): void {
+    this.#pluginErrors.inc({ plugin: plugin ?? '(middleware)' });
+  }
+
+  kfSyncLag(channel: string, seconds: number): void {
+    this.#kfSyncLag.set({ channel }, seconds);
+  }
+
+  /** An observer for {@link WeChatApiClient}. */
+  readonly apiObserver: ApiCallObserver = ({ endpoint, ms, errcode, error }) => {
+    this.#apiCalls.inc({ endpoint, result: error ? String(errcode ?? -1) : 'ok' });
+    this.#apiSeconds.observe({ endpoint }, ms / 1000);
+  };
+}
