@@ -7,6 +7,20 @@ import { signaturesEqual, sortedSha1 } from './signature.ts';
 const PAD_BLOCK = 32;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+// randomBytes(16) per message costs more than the AES itself; draw from a pooled block of
+// CSPRNG output instead (each 16-byte slice is used once).
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(4096);
+    poolOffset = 0;
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return slice;
+}
+
 /**
  * WXBizMsgCrypt-compatible message crypto: AES-256-CBC with iv = key[0..16], plaintext
  * `random(16) | uint32be(len) | msg | receiveId`, PKCS#7 padded to 32 bytes, base64.
@@ -40,7 +54,7 @@ export class WXBizMsgCrypt {
   }
 
   /** Encrypts `message` for this receiveId; `random` is fixed only by tests of published vectors. */
-  encrypt(message: string, random: Buffer = randomBytes(16)): string {
+  encrypt(message: string, random: Buffer = random16()): string {
     const body = Buffer.from(message, 'utf8');
     const length = Buffer.allocUnsafe(4);
     length.writeUInt32BE(body.length, 0);
