@@ -1,0 +1,113 @@
+/**
+ * The keyword plugin: hand-off words, then keyword rules, then the FAQ, else `next()`.
+ */
+import { resolve } from 'node:path';
+import { definePlugin, type Context, type ReplyInput } from '@wxbot/core';
+import { buildFaqIndex, type FaqAnswer } from './faq.ts';
+import { handoffMatcher } from './handoff.ts';
+import { matchRules, resolveReply, type CompiledRule } from './rules.ts';
+import type { RuleFileKind } from './ruleFile.ts';
+import { optionsSchema } from './schema.ts';
+import type { FaqIndex } from './similarity.ts';
+import { RuleSource } from './source.ts';
+
+/** Everything a message is matched against, swapped whole on reload. */
+interface Snapshot {
+  readonly rules: readonly CompiledRule[];
+  readonly faq: FaqIndex<FaqAnswer>;
+}
+
+/**
+ * Answers by keyword rules and an FAQ, and hands the conversation to a human on request:
+ *
+ * ```ts
+ * keyword({
+ *   rules: [{ keywords: ['价格', '多少钱'], reply: '价格请见：https://example.com/price' }],
+ *   faq: [{ question: ['你们几点开门', '营业时间'], answer: '每天 9:00–21:00' }],
+ *   rulesFile: 'examples/faq/rules.yaml', // reloaded when it changes
+ * })
+ * ```
+ *
+ * For a text message, in order: a hand-off word (reply, then `ctx.handoff`), the first
+ * matching rule (option rules, then file rules), the most similar FAQ entry at or above
+ * `faqThreshold`. Other message types only meet rules that list their type. What nothing
+ * answers goes on with `next()`, to an LLM plugin, say.
+ */
+export const keyword = definePlugin({
+  name: 'keyword',
+  options: optionsSchema,
+  async setup(bot, options) {
+    const sources = ruleSources(options.rulesFile, options.faqFile).map(
+      ({ file, kind }) => new RuleSource({ file, kind, log: bot.log, onUpdate: () => (snapshot = build()) }),
+    );
+    const build = (): Snapshot => ({
+      rules: [...options.rules, ...sources.flatMap((s) => s.content.rules)],
+      faq: buildFaqIndex([{ source: 'options', entries: options.faq }, ...sources.map((s) => ({ source: s.file, entries: s.content.faq }))]),
+    });
+    let snapshot = build();
+    // Watch first, so a change made while the files load is not missed. A file that fails
+    // to load now is logged and tried again on its next change.
+    if (options.watch) for (const source of sources) source.watch(options.watchDebounceMs);
+    await Promise.all(sources.map((s) => s.reload()));
+
+    const handoffWord = handoffMatcher(options.handoffWords, options.handoffMatch);
+    const handoffReplies: readonly ReplyInput[] = options.handoffReply === false ? [] : list(options.handoffReply);
+
+    async function handOff(ctx: Context, word: string): Promise<void> {
+      ctx.log.info({ word }, 'hand-off word: handing the conversation to a human');
+      // Reply first: on KF the bot may only send while it still holds the session. A failed
+      // reply must not stop the hand-off the user asked for.
+      try {
+        for (const reply of handoffReplies) await ctx.reply(reply);
+      } catch (error) {
+        ctx.log.error({ err: error }, 'hand-off reply failed; handing off anyway');
+      }
+      await ctx.handoff({ reason: 'keyword', ...(options.handoffServicer && { servicerUserId: options.handoffServicer }) });
+    }
+
+    bot.use(async (ctx, next) => {
+      const { message } = ctx;
+      if (message.type === 'text') {
+        const word = handoffWord(message.text);
+        if (word !== undefined) return handOff(ctx, word);
+      }
+      // One snapshot per message, so a reload in the middle cannot mix two rule sets.
+      const current = snapshot;
+      const previousMatch = ctx.match;
+      for (const { rule, match } of matchRules(current.rules, message)) {
+        ctx.match = match;
+        const replies = await resolveReply(rule.reply, ctx);
+        if (replies.length === 0) continue; // a reply function declined
+        ctx.log.debug({ rule: rule.label, source: rule.source }, 'keyword rule matched');
+        for (const reply of replies) await ctx.reply(reply);
+        return;
+      }
+      ctx.match = previousMatch;
+      if (message.type === 'text' && current.faq.size > 0) {
+        const hit = current.faq.best(message.text, options.faqThreshold);
+        if (hit) {
+          ctx.log.debug({ question: hit.question, score: hit.score, source: hit.value.source }, 'FAQ matched');
+          for (const reply of hit.value.answer) await ctx.reply(reply);
+          return;
+        }
+      }
+      await next();
+    });
+
+    return async () => {
+      await Promise.all(sources.map((s) => s.close()));
+    };
+  },
+});
+
+/** The files to load; one source when both options name the same file. */
+function ruleSources(rulesFile: string | undefined, faqFile: string | undefined): { file: string; kind: RuleFileKind }[] {
+  const out: { file: string; kind: RuleFileKind }[] = [];
+  if (rulesFile) out.push({ file: rulesFile, kind: 'rules' });
+  if (faqFile && !(rulesFile && resolve(rulesFile) === resolve(faqFile))) out.push({ file: faqFile, kind: 'faq' });
+  return out;
+}
+
+function list(reply: ReplyInput | readonly ReplyInput[]): readonly ReplyInput[] {
+  return Array.isArray(reply) ? reply : [reply as ReplyInput];
+}

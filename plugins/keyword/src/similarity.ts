@@ -1,0 +1,206 @@
+/**
+ * FAQ matching by surface similarity, built for Chinese (no spaces between words).
+ *
+ * A text becomes a bag of weighted features:
+ * - character bigrams of every run of CJK characters ("几点开门" → 几点, 点开, 开门): a bigram
+ *   is the cheapest stand-in for a Chinese word, and needs no dictionary;
+ * - character unigrams at a lower weight. They carry very short texts ("价格" vs "价钱"
+ *   share only 价) and near-synonyms that differ in one character; in longer texts the
+ *   bigrams outnumber and outweigh them. (They are on for every text, not only short
+ *   ones, because both sides of a comparison need the same kinds of feature.)
+ * - each latin/digit run as one token ("vip", "618"), since their letters mean nothing alone.
+ *
+ * Question words and politeness ("请问", "怎么", "可以", "吗") say nothing about the topic
+ * but appear in most questions, so politeness and sentence particles are dropped, and
+ * bigrams made only of function characters ("怎么", "了怎", "么办") are down-weighted;
+ * otherwise "密码忘了怎么办" would look like "地址填错了怎么办". On top of that, each
+ * feature is weighted by its inverse document frequency over the FAQ entries, so what
+ * many entries share counts less.
+ *
+ * The score is the cosine of the two weighted vectors, in [0, 1].
+ */
+import { fold } from './text.ts';
+
+/** Politeness and filler that never identifies a question; removed before tokenizing. */
+const FILLERS = ['请问一下', '请问', '问一下', '麻烦问下', '麻烦', '你好', '您好', '谢谢', '打扰了', '想问下', '想问'];
+/**
+ * Modal particles: removed at the end of a run of Han characters (吗, 吧, 呢 …), and 呀/啊/啦
+ * anywhere, as they are practically never part of a content word.
+ */
+const PARTICLES = /[吗嘛呢吧啊呀哦哈啦]+(?=$|[^\p{Script=Han}])|[呀啊啦]/gu;
+/**
+ * Characters that build questions and sentences rather than topics (pronouns, question
+ * words, modal verbs, aspect and structural particles). A bigram made only of them
+ * ("怎么", "可以", "了怎", "么办", "你们") is a function bigram; alone they are not features.
+ */
+const FUNCTION_CHARS = new Set([...'的了是我你您们他她它这那哪里么怎什吗呢吧啊呀哦嘛可以能会要想得在有没不就都也还和与或如何样多少个些请问下办']);
+
+/** Weight of a function bigram relative to a content bigram. */
+const FUNCTION_WEIGHT = 0.3;
+/** Weight of a character unigram relative to a bigram. */
+const UNIGRAM_WEIGHT = 0.6;
+/** Weight of a latin/digit word. */
+const WORD_WEIGHT = 1;
+
+const SEGMENTS = /\p{Script=Han}+|(?:(?!\p{Script=Han})[\p{L}\p{N}])+/gu;
+const HAN = /^\p{Script=Han}/u;
+
+/** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
+export function normalizeForSimilarity(text: string): string {
+  let t = fold(text);
+  for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
+  return t.replace(PARTICLES, ' ');
+}
+
+/** A sparse feature vector: feature → weight. */
+export type Features = Map<string, number>;
+
+/** The weighted features of a text, before inverse document frequency. */
+export function featuresOf(text: string): Features {
+  const features: Features = new Map();
+  const add = (key: string, weight: number) => features.set(key, (features.get(key) ?? 0) + weight);
+  for (const [segment] of normalizeForSimilarity(text).matchAll(SEGMENTS)) {
+    if (!HAN.test(segment)) {
+      add(`w:${segment}`, WORD_WEIGHT);
+      continue;
+    }
+    const chars = [...segment];
+    for (let i = 0; i < chars.length; i++) {
+      const c = chars[i] as string;
+      if (!FUNCTION_CHARS.has(c)) add(`u:${c}`, UNIGRAM_WEIGHT);
+      const next = chars[i + 1];
+      if (next === undefined) continue;
+      add(`b:${c}${next}`, FUNCTION_CHARS.has(c) && FUNCTION_CHARS.has(next) ? FUNCTION_WEIGHT : 1);
+    }
+  }
+  return features;
+}
+
+function norm(v: Features): number {
+  let sum = 0;
+  for (const w of v.values()) sum += w * w;
+  return Math.sqrt(sum);
+}
+
+function dot(a: Features, b: Features): number {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let sum = 0;
+  for (const [k, w] of small) {
+    const other = large.get(k);
+    if (other !== undefined) sum += w * other;
+  }
+  return sum;
+}
+
+/** Cosine similarity of two texts without corpus statistics (for tools and tests). */
+export function similarity(a: string, b: string): number {
+  const fa = featuresOf(a);
+  const fb = featuresOf(b);
+  const n = norm(fa) * norm(fb);
+  return n === 0 ? 0 : dot(fa, fb) / n;
+}
+
+/** One FAQ entry as the index sees it: its paraphrases and what it stands for. */
+export interface FaqIndexEntry<T> {
+  readonly questions: readonly string[];
+  readonly value: T;
+}
+
+/** The best FAQ entry for a text. */
+export interface FaqHit<T> {
+  readonly value: T;
+  /** Cosine similarity in [0, 1]. */
+  readonly score: number;
+  /** The paraphrase that scored best. */
+  readonly question: string;
+}
+
+interface IndexedQuestion<T> {
+  readonly question: string;
+  readonly value: T;
+  readonly norm: number;
+}
+
+/**
+ * The FAQ side, precomputed once per (re)load: every paraphrase's TF-IDF vector, its norm,
+ * and an inverted index (feature → the paraphrases that have it), so a lookup costs one
+ * tokenization plus work proportional to the paraphrases that share a feature with it.
+ */
+export class FaqIndex<T> {
+  readonly #idf = new Map<string, number>();
+  /** The weight of a query feature no entry has. */
+  readonly #unseenIdf: number;
+  readonly #questions: IndexedQuestion<T>[] = [];
+  /** feature → [paraphrase index, weight] pairs. */
+  readonly #postings = new Map<string, Array<readonly [number, number]>>();
+
+  constructor(entries: readonly FaqIndexEntry<T>[]) {
+    const perEntry = entries.map((e) => e.questions.map((q) => ({ question: q, features: featuresOf(q) })));
+    // Document frequency counts entries, not paraphrases: five wordings of the refund
+    // question must not make "退款" look common.
+    const df = new Map<string, number>();
+    for (const questions of perEntry) {
+      const seen = new Set<string>();
+      for (const { features } of questions) for (const k of features.keys()) seen.add(k);
+      for (const k of seen) df.set(k, (df.get(k) ?? 0) + 1);
+    }
+    // Smoothed idf as scikit-learn's: ln((1+N)/(1+df)) + 1, never zero.
+    const n = entries.length;
+    for (const [k, d] of df) this.#idf.set(k, Math.log((1 + n) / (1 + d)) + 1);
+    // A query word no entry has cannot match, but it does dilute the score. How rare it
+    // really is is unknown, so it weighs as a word shared by half of the entries: neither
+    // as heavy as the rarest FAQ word (long questions with extra words would score too low)
+    // nor as light as the commonest.
+    this.#unseenIdf = Math.log((1 + n) / (1 + n / 2)) + 1;
+    entries.forEach((entry, i) => {
+      for (const { question, features } of perEntry[i] ?? []) {
+        const vector = this.#weigh(features);
+        const length = norm(vector);
+        if (length === 0) continue; // only fillers and punctuation: nothing to match on
+        const id = this.#questions.push({ question, value: entry.value, norm: length }) - 1;
+        for (const [k, w] of vector) {
+          let list = this.#postings.get(k);
+          if (!list) this.#postings.set(k, (list = []));
+          list.push([id, w]);
+        }
+      }
+    });
+  }
+
+  /** How many paraphrases are indexed. */
+  get size(): number {
+    return this.#questions.length;
+  }
+
+  /** Every paraphrase sharing a feature with `text`, with its score, best first (for tuning). */
+  scores(text: string): FaqHit<T>[] {
+    return [...this.#score(text)].sort((a, b) => b.score - a.score);
+  }
+
+  /** The best-scoring entry at or above `threshold`, if any. */
+  best(text: string, threshold: number): FaqHit<T> | undefined {
+    let best: FaqHit<T> | undefined;
+    for (const hit of this.#score(text)) if (hit.score >= threshold && (!best || hit.score > best.score)) best = hit;
+    return best;
+  }
+
+  *#score(text: string): Generator<FaqHit<T>> {
+    const query = this.#weigh(featuresOf(text));
+    const queryNorm = norm(query);
+    if (queryNorm === 0) return;
+    const dots = new Map<number, number>();
+    for (const [k, w] of query) {
+      for (const [id, qw] of this.#postings.get(k) ?? []) dots.set(id, (dots.get(id) ?? 0) + w * qw);
+    }
+    for (const [id, d] of dots) {
+      const q = this.#questions[id];
+      if (q) yield { value: q.value, question: q.question, score: d / (queryNorm * q.norm) };
+    }
+  }
+
+  #weigh(features: Features): Features {
+    const out: Features = new Map();
+    for (const [k, w] of features) out.set(k, w * (this.#idf.get(k) ?? this.#unseenIdf));
+    return out;
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { createTestBot, image } from '@wxbot/testing';
+import { echo } from '@wxbot/plugin-echo';
+import { DEFAULT_HANDOFF_REPLY, keyword } from '../src/index.ts';
+
+describe('hand-off words', () => {
+  it('on KF: replies, then hands off, and the platform takes the session', async () => {
+    const kit = await createTestBot({ kind: 'wecomKf', plugins: [keyword(), echo()] });
+    const result = await kit.send('转人工');
+    expect(result.texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect(kit.handoffs).toHaveLength(1);
+    expect(kit.handoffs[0]).toMatchObject({ handledByPlatform: true, options: { reason: 'keyword' } });
+    expect(kit.handoffs[0]?.message).toMatchObject({ type: 'text', text: '转人工' });
+    await kit.close();
+  });
+
+  it('on an Official Account: the reply is sent and the bot emits the hand-off event for a team to pick up', async () => {
+    const kit = await createTestBot({ plugins: [keyword(), echo()] });
+    const heard: unknown[] = [];
+    kit.bot.events.on('handoff', (e) => void heard.push(e.options));
+    expect((await kit.send('人工客服')).texts).toEqual(['正在为您转接人工客服，请稍候。']);
+    expect(kit.handoffs).toHaveLength(1);
+    expect(kit.handoffs[0]?.handledByPlatform).toBe(false);
+    expect(heard).toEqual([{ reason: 'keyword' }]);
+    await kit.close();
+  });
+
+  it('matches by containment by default, before any rule', async () => {
+    const kit = await createTestBot({ plugins: [keyword({ rules: [{ keywords: '客服电话', reply: '400-800-1234' }] })] });
+    expect((await kit.send('我要转人工！')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect((await kit.send('客服电话多少')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect(kit.handoffs).toHaveLength(2);
+    await kit.close();
+  });
+
+  it("matches the whole text with handoffMatch: 'exact'", async () => {
+    const kit = await createTestBot({
+      plugins: [keyword({ handoffMatch: 'exact', rules: [{ keywords: '客服电话', reply: '400-800-1234' }] }), echo()],
+    });
+    expect((await kit.send(' 人工。')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect((await kit.send('客服电话多少')).texts).toEqual(['400-800-1234']);
+    expect((await kit.send('人工智能是什么')).texts).toEqual(['人工智能是什么']);
+    expect(kit.handoffs).toHaveLength(1);
+    await kit.close();
+  });
+
+  it('takes custom words, reply and servicer; false sends no reply; [] turns it off', async () => {
+    const custom = await createTestBot({
+      kind: 'wecomKf',
+      plugins: [keyword({ handoffWords: ['找真人', 'HUMAN'], handoffReply: ['好的', '请稍候'], handoffServicer: 'zhangsan' })],
+    });
+    expect((await custom.send('human please')).texts).toEqual(['好的', '请稍候']);
+    expect((await custom.send('人工')).texts).toEqual([]); // not one of the custom words
+    expect(custom.handoffs.map((h) => h.options)).toEqual([{ reason: 'keyword', servicerUserId: 'zhangsan' }]);
+    await custom.close();
+
+    const silent = await createTestBot({ plugins: [keyword({ handoffReply: false })] });
+    expect((await silent.send('人工')).replies).toEqual([]);
+    expect(silent.handoffs).toHaveLength(1);
+    await silent.close();
+
+    const off = await createTestBot({ plugins: [keyword({ handoffWords: [] }), echo()] });
+    expect((await off.send('人工')).texts).toEqual(['人工']);
+    expect(off.handoffs).toHaveLength(0);
+    await off.close();
+  });
+
+  it('ignores non-text messages', async () => {
+    const kit = await createTestBot({ plugins: [keyword()] });
+    expect((await kit.send(image('人工'))).replies).toEqual([]);
+    expect(kit.handoffs).toHaveLength(0);
+    await kit.close();
+  });
+});
