@@ -1,9 +1,15 @@
 /**
- * The bot `npm start` runs. Every channel is switched on by its environment variables (or a
- * .env file); with none set, dev mode makes up credentials so the bot runs anywhere.
+ * The bot `npm start` runs. Every channel and plugin is switched on by environment variables
+ * (or a .env file); with no channel configured, dev mode makes up credentials so the bot runs
+ * anywhere. The chain, as the seeds describe it: voice → keyword rules → FAQ → hand-off words
+ * → LLM → echo as the last resort.
  */
-import { defineConfig, loadDevCredentials, officialAccount, wecomApp, type Channel, type WxbotConfig } from '@wxbot/core';
+import { fileURLToPath } from 'node:url';
+import { RedisStore, defineConfig, loadDevCredentials, officialAccount, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
+import { keyword } from '@wxbot/plugin-keyword';
+import { llm } from '@wxbot/plugin-llm';
+import { voice } from '@wxbot/plugin-voice';
 
 export default defineConfig((): WxbotConfig => {
   const env = process.env;
@@ -14,9 +20,10 @@ export default defineConfig((): WxbotConfig => {
       officialAccount({
         path: '/wx',
         appId: env.WX_APP_ID ?? '',
-        appSecret: env.WX_APP_SECRET,
+        appSecret: env.WX_APP_SECRET || undefined,
         token: env.WX_TOKEN,
         encodingAESKey: env.WX_AES_KEY || undefined,
+        apiBaseUrl: env.WX_API_BASE || undefined,
       }),
     );
   }
@@ -26,9 +33,22 @@ export default defineConfig((): WxbotConfig => {
         path: '/wecom/callback',
         corpId: env.WECOM_CORP_ID ?? '',
         agentId: env.WECOM_AGENT_ID,
-        secret: env.WECOM_SECRET,
+        secret: env.WECOM_SECRET || undefined,
         token: env.WECOM_TOKEN,
         encodingAESKey: env.WECOM_AES_KEY ?? '',
+        apiBaseUrl: env.WECOM_API_BASE || undefined,
+      }),
+    );
+  }
+  if (env.WECOM_KF_SECRET) {
+    channels.push(
+      wecomKf({
+        path: '/wecom/kf',
+        corpId: env.WECOM_CORP_ID ?? '',
+        secret: env.WECOM_KF_SECRET,
+        token: env.WECOM_KF_TOKEN || env.WECOM_TOKEN || '',
+        encodingAESKey: env.WECOM_KF_AES_KEY || env.WECOM_AES_KEY || '',
+        apiBaseUrl: env.WECOM_API_BASE || undefined,
       }),
     );
   }
@@ -41,11 +61,21 @@ export default defineConfig((): WxbotConfig => {
     devMode = { credentials: { ...dev } };
   }
 
+  const openai = env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? { apiKey: env.OPENAI_API_KEY || undefined, baseURL: env.OPENAI_BASE_URL || undefined } : undefined;
+  const plugins: Plugin[] = [];
+  // Voice first: its transcript goes through everything after it. Without a transcription
+  // endpoint only Official Account voice with WeChat's own Recognition is understood.
+  if (openai) plugins.push(voice({ ...openai, model: env.OPENAI_TRANSCRIBE_MODEL || undefined }));
+  plugins.push(keyword({ rulesFile: env.FAQ_FILE || fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)) }));
+  if (openai) plugins.push(llm({ ...openai, model: env.OPENAI_MODEL || undefined, systemPrompt: env.LLM_SYSTEM_PROMPT || undefined }));
+  plugins.push(echo());
+
   return {
     port: Number(env.PORT ?? 3000),
     channels,
-    plugins: [echo()],
-    logger: { level: env.LOG_LEVEL ?? 'info' },
+    plugins,
+    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : undefined,
+    logger: { level: env.LOG_LEVEL ?? 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
     devMode,
   };
 });

@@ -40,9 +40,11 @@ describe('wxbot CLI', () => {
     const { url, output } = await startBot([], env);
     const oa = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID });
     expect((await oa.verify()).status).toBe(200);
-    expect((await oa.text('你好')).reply).toMatchObject({ Content: '你好' });
+    expect((await oa.text('echo this back')).reply).toMatchObject({ Content: 'echo this back' });
+    // The default chain: the sample FAQ file answers before echo.
+    expect((await oa.text('营业时间是什么时候')).reply?.['Content']).toMatch(/营业时间/);
     const wecom = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: env.WECOM_TOKEN, encodingAESKey: env.WECOM_AES_KEY, receiveId: env.WECOM_CORP_ID });
-    expect((await wecom.text('hello')).reply).toMatchObject({ Content: 'hello' });
+    expect((await wecom.text('echo on wecom')).reply).toMatchObject({ Content: 'echo on wecom' });
     expect(output()).toContain('"channel":"officialAccount"');
     expect(output()).not.toContain(env.WX_TOKEN);
     expect(output()).not.toContain(env.WECOM_AES_KEY);
@@ -52,11 +54,11 @@ describe('wxbot CLI', () => {
   it('runs in dev mode with generated credentials when no channel is configured', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'wxbot-dev-'));
     try {
-      const { url, output } = await startBot(['--config', join(root, 'bot.config.ts')], { WX_TOKEN: '', WECOM_TOKEN: '' }, cwd);
+      const { url, output } = await startBot(['--config', join(root, 'bot.config.ts')], { WX_TOKEN: '', WECOM_TOKEN: '', WECOM_KF_SECRET: '', LOG_FORMAT: 'json' }, cwd);
       const token = /token\s+(\S+)/.exec(output())![1]!;
       const key = /encodingAESKey\s+(\S+)/.exec(output())![1]!;
       const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token, encodingAESKey: key, receiveId: 'wwdev0000000000000' });
-      expect((await peer.text('dev')).reply).toMatchObject({ Content: 'dev' });
+      expect((await peer.text('dev mode echo')).reply).toMatchObject({ Content: 'dev mode echo' });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
