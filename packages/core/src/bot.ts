@@ -115,7 +115,7 @@ export class Bot extends Composer<Context> {
         log: this.log.child({ channel: channel.name }),
         store: this.store,
         metrics: this.metrics,
-        dispatch: (message) => this.dispatch(channel, message),
+        dispatch: async (message) => void (await this.dispatch(channel, message)),
       });
     }
     const composed = this.middleware();
@@ -223,8 +223,11 @@ export class Bot extends Composer<Context> {
    * Runs a message through the pipeline with no HTTP response to answer in: every reply
    * goes through the channel's active API. Used by KF sync and by in-process tests.
    */
-  async dispatch(channel: Channel, message: Message): Promise<void> {
-    await this.#run(channel, message, undefined);
+  async dispatch(channel: Channel, message: Message, options: { replyWindowMs?: number } = {}): Promise<{ passive: Reply | undefined }> {
+    // With a window (in-process tests), the first reply in time is returned as the passive one.
+    const window = options.replyWindowMs !== undefined ? new PassiveWindow(options.replyWindowMs) : undefined;
+    await this.#run(channel, message, window).finally(() => window?.close());
+    return { passive: window ? await window.result : undefined };
   }
 
   async #run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {

@@ -18,11 +18,16 @@ import {
 } from '@wxbot/core';
 import { text as textMessage } from './messages.ts';
 
-const ALL_TYPES: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'music', 'news', 'file']);
+/** What each kind of channel can answer passively, as the real channels do. */
+const PASSIVE_TYPES: Record<ChannelKind, ReadonlySet<ReplyType>> = {
+  officialAccount: new Set(['text', 'image', 'voice', 'video', 'music', 'news']),
+  wecomApp: new Set(['text', 'image', 'voice', 'video', 'news']),
+  wecomKf: new Set(),
+};
 
 /** A channel with no transport: whatever the pipeline sends is recorded. */
 class RecordingChannel extends BaseChannel implements Channel {
-  readonly passiveReplyTypes = ALL_TYPES;
+  readonly passiveReplyTypes: ReadonlySet<ReplyType>;
   readonly textLimitBytes: number;
   readonly kind: ChannelKind;
   readonly sink = new AsyncLocalStorage<Reply[]>();
@@ -32,6 +37,7 @@ class RecordingChannel extends BaseChannel implements Channel {
     super({ name: 'test', path: '/test' }, { name: 'test', path: '/test' });
     this.kind = kind;
     this.textLimitBytes = textLimitBytes;
+    this.passiveReplyTypes = PASSIVE_TYPES[kind];
   }
   verify(): string {
     throw new Error('the test channel has no HTTP side');
@@ -58,11 +64,18 @@ export interface TestBotOptions {
   logger?: Logger;
   /** Text split limit, as the real channel has (default 2048 bytes). */
   textLimitBytes?: number;
+  /** The passive reply window (default 4000 ms, as the real channels; KF has none). */
+  replyWindowMs?: number;
 }
 
 /** What the bot did with one message. */
 export interface TestResult {
+  /** Every reply, in order (the passive one first when there is one). */
   replies: Reply[];
+  /** The reply that went back in the HTTP response, as on a real channel. */
+  passive: Reply | undefined;
+  /** Replies sent through the active API (after the window, or what cannot go passively). */
+  active: Reply[];
   /** The text replies' texts, for short assertions. */
   texts: string[];
 }
@@ -100,9 +113,11 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
     async send(input) {
       const base = typeof input === 'string' ? textMessage(input) : input;
       const message = { ...base, channel: channel.ref } as Message;
-      const replies: Reply[] = [];
-      await channel.sink.run(replies, () => bot.dispatch(channel, message));
-      return { replies, texts: replies.flatMap((r) => (r.type === 'text' ? [r.text] : [])) };
+      const active: Reply[] = [];
+      const windowMs = channel.kind === 'wecomKf' ? undefined : (options.replyWindowMs ?? 4000);
+      const { passive } = await channel.sink.run(active, () => bot.dispatch(channel, message, { replyWindowMs: windowMs }));
+      const replies = passive ? [passive, ...active] : [...active];
+      return { replies, passive, active, texts: replies.flatMap((r) => (r.type === 'text' ? [r.text] : [])) };
     },
     close: () => bot.stop(),
   };

@@ -27,3 +27,14 @@ describe('echo plugin', () => {
     await kit.close();
   });
 });
+
+describe('echo plugin: passive and active', () => {
+  it('the first reply goes passively on an Official Account, everything actively on KF', async () => {
+    const oa = await createTestBot({ plugins: [echo()] });
+    expect(await oa.send('hi')).toMatchObject({ passive: { type: 'text', text: 'hi' }, active: [] });
+    await oa.close();
+    const kf = await createTestBot({ plugins: [echo()], kind: 'wecomKf' });
+    expect(await kf.send('hi')).toMatchObject({ passive: undefined, active: [{ type: 'text', text: 'hi' }] });
+    await kf.close();
+  });
+});
