@@ -4,4 +4,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+process.exitCode = await main(args);
+// One-shot commands end even when a config left something open (a Redis client, a plugin's
+// timer); unref'd, so a command with nothing left open exits at once as before.
+if (args[0] !== 'start') setTimeout(() => process.exit(), 1000).unref();

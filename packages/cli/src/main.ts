@@ -1,13 +1,19 @@
 import { parseArgs } from 'node:util';
 import { createBot, generateEncodingAESKey, generateToken, PluginOptionsError } from '@wxbot/core';
+import { check } from './check.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
+import { simulate } from './simulate.ts';
 
 const USAGE = `wxbot — WeChat / WeCom chatbot framework
 
 Usage:
   wxbot start [--config FILE] [--port N] [--host H]   run the bot in bot.config.ts
   wxbot keygen                                         print a fresh Token and EncodingAESKey
-  wxbot help`;
+  wxbot simulate [options] [TEXT…]                     send a message to a running bot as WeChat would
+                                                       and print its answer (-i: one per stdin line;
+                                                       --fake-api: also its active sends)
+  wxbot check [--config FILE]                          verify a config without starting the server
+  wxbot help                                           this text; wxbot simulate --help for its options`;
 
 /** The CLI entry: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -16,6 +22,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start':
         return await start(rest);
+      case 'simulate':
+        return await simulate(rest);
+      case 'check':
+        return await check(rest);
       case 'keygen':
         console.log(`Token:          ${generateToken()}\nEncodingAESKey: ${generateEncodingAESKey()}`);
         return 0;

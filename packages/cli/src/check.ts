@@ -1,0 +1,181 @@
+import { spawnSync } from 'node:child_process';
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeEncodingAESKey, RedisStore, type Channel, type Store, type WxbotConfig } from '@wxbot/core';
+import { describeConfigError } from './configError.ts';
+import { loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
+
+/** `wxbot check --help`. */
+export const CHECK_USAGE = `wxbot check — verify a config without starting the server
+
+Usage:
+  wxbot check [--config FILE]
+
+Prints one line per check (✓ passed, ⚠ warning, ✗ failed) and exits 1 if any failed.
+Secrets are never printed.`;
+
+type Status = 'ok' | 'warn' | 'fail';
+const MARK: Record<Status, string> = { ok: '✓', warn: '⚠', fail: '✗' };
+
+/** How long the Redis PING may take before the store counts as unreachable. */
+const REDIS_TIMEOUT_MS = 2000;
+
+/** Collects check results and prints each at once, so a slow check shows what came before it. */
+class Report {
+  readonly counts: Record<Status, number> = { ok: 0, warn: 0, fail: 0 };
+  add(status: Status, text: string): void {
+    this.counts[status]++;
+    console.log(`${MARK[status]} ${text}`);
+  }
+  ok = (text: string) => this.add('ok', text);
+  warn = (text: string) => this.add('warn', text);
+  fail = (text: string) => this.add('fail', text);
+}
+
+/** `wxbot check`: see {@link CHECK_USAGE}. Returns the exit code. */
+export async function check(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) {
+    console.log(CHECK_USAGE);
+    return 0;
+  }
+  const report = new Report();
+  await loadDotEnv();
+  let loaded: { config: WxbotConfig; filepath: string };
+  try {
+    // Plugin factories validate their options here, and channel constructors their required fields.
+    loaded = await loadConfig(values.config);
+  } catch (error) {
+    report.fail(`config loads: ${describeConfigError(error)}`);
+    return summary(report);
+  }
+  const { config, filepath } = loaded;
+  try {
+    report.ok(`config loads: ${relative(process.cwd(), filepath) || filepath}`);
+    const channels: readonly Channel[] = Array.isArray(config.channels) ? config.channels : [];
+    checkChannelSet(report, channels);
+    for (const channel of channels) checkChannel(report, channel);
+    await checkStore(report, config.store);
+    checkPlugins(report, config);
+    if (config.devMode) report.warn('dev mode: the credentials were generated (.wxbot/dev.json); configure real channels before going live');
+  } finally {
+    await releaseConfig(config);
+  }
+  return summary(report);
+}
+
+function summary(report: Report): number {
+  const { ok, warn, fail } = report.counts;
+  console.log(`\n${ok} passed, ${warn} warning${warn === 1 ? '' : 's'}, ${fail} failed`);
+  return fail > 0 ? 1 : 0;
+}
+
+function checkChannelSet(report: Report, channels: readonly Channel[]): void {
+  if (channels.length === 0) {
+    report.fail('channels: none configured');
+    return;
+  }
+  report.ok(`channels: ${channels.map((c) => `${c.name} (${c.kind}, ${c.path})`).join(', ')}`);
+  const names = duplicates(channels.map((c) => c.name));
+  if (names.length) report.fail(`channel names: ${names.map((n) => `"${n}"`).join(', ')} used twice; give each channel a unique name`);
+  else report.ok('channel names are unique');
+  const paths = duplicates(channels.map((c) => c.path));
+  if (paths.length) report.fail(`channel paths: ${paths.join(', ')} used twice; give each channel its own path`);
+  else report.ok('channel paths are unique');
+}
+
+/** Checks a built-in channel's credentials; its options are public on the channel object. */
+function checkChannel(report: Report, channel: Channel): void {
+  const label = `channel "${channel.name}"`;
+  const options = ((channel as { options?: unknown }).options ?? undefined) as Record<string, unknown> | undefined;
+  if (!options || !['officialAccount', 'wecomApp', 'wecomKf'].includes(channel.kind)) {
+    report.warn(`${label}: ${channel.kind} is not a built-in channel; its settings are not checked`);
+    return;
+  }
+  const oa = channel.kind === 'officialAccount';
+
+  const token = text(options['token']);
+  if (!token) report.fail(`${label}: token is empty`);
+  // The consoles accept 3 to 32 letters and digits; another token can never be saved there.
+  else if (!/^[A-Za-z0-9]{3,32}$/.test(token)) report.warn(`${label}: token is ${token.length} characters; the WeChat consoles accept 3–32 letters and digits`);
+  else report.ok(`${label}: token set`);
+
+  const key = text(options['encodingAESKey']);
+  if (!key) {
+    if (oa) report.warn(`${label}: no EncodingAESKey: plain mode only, callbacks travel unencrypted`);
+    else report.fail(`${label}: EncodingAESKey is empty (${channel.kind} callbacks are always encrypted)`);
+  } else if (key.length !== 43) {
+    report.fail(`${label}: EncodingAESKey is ${key.length} characters, must be 43`);
+  } else {
+    try {
+      decodeEncodingAESKey(key);
+      report.ok(`${label}: EncodingAESKey is 43 characters and decodes to 32 bytes`);
+    } catch (error) {
+      report.fail(`${label}: EncodingAESKey: ${(error as Error).message}`);
+    }
+  }
+
+  const idName = oa ? 'appId' : 'corpId';
+  const secretName = oa ? 'appSecret' : 'secret';
+  const secret = text(options[secretName]);
+  if (text(options[idName])) report.ok(`${label}: ${idName} set`);
+  // Plain mode without an API needs no AppID; anything encrypted or calling the API does.
+  else if (oa && !key && !secret) report.warn(`${label}: appId is empty (needed once you use safe mode or the API)`);
+  else report.fail(`${label}: ${idName} is empty: ${key ? 'encrypted callbacks carry it as their receiveid' : 'the API needs it with the secret'}`);
+
+  if (secret) report.ok(`${label}: ${secretName} set: answers after the ${channel.replyWindowMs / 1000} s reply window can be sent`);
+  else report.warn(`${label}: no ${secretName}: answers later than the ${channel.replyWindowMs / 1000} s reply window (and media) cannot be sent`);
+}
+
+async function checkStore(report: Report, store: Store | undefined): Promise<void> {
+  if (!store) {
+    report.ok('store: in memory (default; state is lost on restart and not shared between instances)');
+    return;
+  }
+  const name = store.constructor.name;
+  // instanceof fails when the config imported another copy of @wxbot/core: the name still tells.
+  if (!(store instanceof RedisStore) && name !== 'RedisStore') {
+    report.ok(`store: ${name}`);
+    return;
+  }
+  const client = (store as RedisStore).client;
+  const where = `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`; // never the URL: it may hold a password
+  let lastError: Error | undefined;
+  const onError = (error: Error) => (lastError = error);
+  client.on('error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS)));
+    await Promise.race([client.ping(), timeout]);
+    report.ok(`store: RedisStore at ${where} answers PING`);
+  } catch (error) {
+    // The connection error (ECONNREFUSED…) says more than "max retries per request".
+    report.fail(`store: RedisStore at ${where} is unreachable: ${(lastError ?? (error as Error)).message}`);
+  } finally {
+    clearTimeout(timer);
+    client.off('error', onError);
+  }
+}
+
+function checkPlugins(report: Report, config: WxbotConfig): void {
+  const plugins = Array.isArray(config.plugins) ? config.plugins : [];
+  report.ok(plugins.length ? `plugins: ${plugins.map((p) => p.name).join(', ')}` : 'plugins: none (the bot will not answer anything)');
+  if (plugins.some((p) => p.name === 'voice')) {
+    const ffmpeg = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8', timeout: 5000 });
+    if (ffmpeg.error || ffmpeg.status !== 0) {
+      const why = (ffmpeg.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'not found on PATH' : (ffmpeg.error?.message ?? `exited with ${ffmpeg.status}`);
+      report.fail(`ffmpeg: ${why} (plugin "voice" needs it to convert voice messages)`);
+    } else {
+      report.ok(`ffmpeg: ${ffmpeg.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'found'}`);
+    }
+  }
+}
+
+function duplicates(values: readonly string[]): string[] {
+  return [...new Set(values.filter((v, i) => values.indexOf(v) !== i))];
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { WeChatPeer, type FakeCredential } from '@wxbot/testing';
+import { describePassiveReply } from './describeReply.ts';
+import { hostFakeApi, type FakeApiHost } from './fakeApiHost.ts';
+import { loadDotEnv } from './loadConfig.ts';
+import { kfMessageOf, SIMULATE_TYPES, simulatedMessage, type SimulatedMessage, type SimulateType } from './simulateMessages.ts';
+import { resolveTarget, type SimulateTarget } from './simulateTarget.ts';
+
+/** `wxbot simulate --help`. */
+export const SIMULATE_USAGE = `wxbot simulate — talk to a running wxbot server as WeChat would
+
+Usage:
+  wxbot simulate [options] [TEXT…]      send one message and print the answer
+  wxbot simulate -i [options]           send each line of stdin as a text (/quit or EOF ends)
+
+Target:
+  --url URL            the server (default http://127.0.0.1:$PORT or the config's port, else 3000);
+                       a URL with a path is the whole callback URL
+  --channel KIND|NAME  officialAccount (default), wecomApp or wecomKf; with a config, a channel name
+  --path PATH          callback path (default: the channel's, /wx, /wecom/callback, /wecom/kf)
+Credentials (else the config's channel, else dev mode's .wxbot/dev.json):
+  --config FILE        read them from this config (default: bot.config.ts as \`wxbot start\` finds it)
+  --token T  --aes-key K  --receive-id ID (AppID or CorpID)  --agent-id N  --secret S
+Message:
+  --type TYPE          text (default), image, voice, event, location or link; TEXT is the text,
+                       the image's media id, the voice's recognition, "EVENT [KEY]" (default
+                       subscribe / enter_agent), "LAT,LNG [LABEL]", or a link's URL or title
+  --from USER          sender (default user-1)
+  --mode MODE          Official Account: plain, safe or compat (default safe with a key, else plain)
+Late and active answers:
+  --fake-api           run a fake WeChat API and print every active send it gets
+                       ("→ active: …"); the bot must be started with its API base pointing at it:
+                       WX_API_BASE=URL WECOM_API_BASE=URL wxbot start
+  --fake-api-port N    listen there (default random): start the bot with that URL once, then
+                       simulate as often as you like
+  --wait MS            how long to wait for late answers (default 6000)
+  --open-kfid ID       KF account (default a fresh wk-simulate-… each run, so the bot's stored
+                       sync cursor of an earlier fake API is never reused)
+
+WeChat Customer Service (wecomKf) has no passive replies: its callback only tells the bot to
+call kf/sync_msg. So it needs --fake-api: the message is queued there, the callback is sent,
+and the answers show up as kf/send_msg calls.
+
+Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
+answer that does not verify or an unreachable server, 2 on wrong usage.`;
+
+const KF_NEEDS_FAKE_API = `wxbot simulate: WeChat Customer Service (wecomKf) has no passive replies: its callback only
+tells the bot to call kf/sync_msg, and every answer goes out through kf/send_msg. Simulate it
+with a fake WeChat API that holds the message and records the answers:
+
+  WECOM_API_BASE=http://127.0.0.1:4000 wxbot start        (or apiBaseUrl on the channel)
+  wxbot simulate --channel wecomKf --fake-api --fake-api-port 4000 你好`;
+
+/** `wxbot simulate`: see {@link SIMULATE_USAGE}. Returns the exit code. */
+export async function simulate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      channel: { type: 'string' },
+      path: { type: 'string' },
+      type: { type: 'string', short: 't', default: 'text' },
+      from: { type: 'string', default: 'user-1' },
+      mode: { type: 'string' },
+      token: { type: 'string' },
+      'aes-key': { type: 'string' },
+      'receive-id': { type: 'string' },
+      'agent-id': { type: 'string' },
+      secret: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'fake-api': { type: 'boolean', default: false },
+      'fake-api-port': { type: 'string' },
+      wait: { type: 'string', default: '6000' },
+      'open-kfid': { type: 'string' },
+      interactive: { type: 'boolean', short: 'i', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(SIMULATE_USAGE);
+    return 0;
+  }
+  const type = values.type as SimulateType;
+  if (!SIMULATE_TYPES.includes(type)) return usageError(`--type must be one of ${SIMULATE_TYPES.join(', ')} (got "${values.type}")`);
+  const waitMs = Number(values.wait);
+  if (!Number.isFinite(waitMs) || waitMs < 0) return usageError(`--wait must be a number of milliseconds (got "${values.wait}")`);
+  const fakeApiPort = values['fake-api-port'] === undefined ? undefined : Number(values['fake-api-port']);
+  if (fakeApiPort !== undefined && !(Number.isInteger(fakeApiPort) && fakeApiPort > 0 && fakeApiPort < 65536)) {
+    return usageError(`--fake-api-port must be a port number (got "${values['fake-api-port']}")`);
+  }
+  const useFakeApi = values['fake-api'] || fakeApiPort !== undefined;
+  if (values.interactive && type !== 'text') return usageError('-i sends text messages: leave out --type');
+
+  await loadDotEnv();
+  const target = await resolveTarget({
+    url: values.url,
+    channel: values.channel,
+    path: values.path,
+    mode: values.mode,
+    token: values.token,
+    aesKey: values['aes-key'],
+    receiveId: values['receive-id'],
+    agentId: values['agent-id'],
+    secret: values.secret,
+    config: values.config,
+  });
+  if (target.kind === 'wecomKf' && !useFakeApi) {
+    console.error(KF_NEEDS_FAKE_API);
+    return 2;
+  }
+
+  const peer = new WeChatPeer({
+    url: target.callbackUrl,
+    kind: target.kind,
+    token: target.token,
+    encodingAESKey: target.encodingAESKey,
+    receiveId: target.receiveId,
+    mode: target.mode,
+    agentId: target.agentId,
+  });
+  console.log(`simulating ${target.kind} "${target.name}" at ${target.callbackUrl} (${target.mode} mode, from ${values.from}; credentials: ${target.source})`);
+
+  const host = useFakeApi ? await startFakeApi(target, fakeApiPort) : undefined;
+  const session: Session = { peer, target, host, from: values.from, openKfId: values['open-kfid'] ?? `wk-simulate-${Date.now().toString(36)}` };
+  try {
+    let ok: boolean;
+    if (values.interactive) {
+      ok = await interactive(session);
+    } else {
+      ok = await send(session, simulatedMessage(type, positionals.join(' '), target.kind));
+    }
+    if (host) {
+      console.log(`waiting ${waitMs} ms for late answers…`);
+      await host.drain(waitMs);
+      warnAboutTokens(host, target);
+    }
+    return ok ? 0 : 1;
+  } finally {
+    await host?.close();
+  }
+}
+
+interface Session {
+  peer: WeChatPeer;
+  target: SimulateTarget;
+  host: FakeApiHost | undefined;
+  from: string;
+  openKfId: string;
+}
+
+function usageError(message: string): number {
+  console.error(`wxbot simulate: ${message}\n\n${SIMULATE_USAGE}`);
+  return 2;
+}
+
+async function startFakeApi(target: SimulateTarget, port: number | undefined): Promise<FakeApiHost> {
+  // Without a kind the fake lets the secret call every API, as a WeCom app secret that also
+  // manages a KF account does.
+  const credentials: FakeCredential[] = target.secret ? [{ id: target.receiveId, secret: target.secret }] : [];
+  const host = await hostFakeApi({ credentials, port, print: (line) => console.log(line) });
+  console.log(`fake WeChat API: ${host.url}  (the bot must use it: WX_API_BASE=${host.url} WECOM_API_BASE=${host.url} wxbot start)`);
+  if (!target.secret) {
+    console.log('! no secret known for this channel (pass --secret): the bot cannot get an access token from the fake API, so only passive answers will show');
+  }
+  return host;
+}
+
+/** After the wait: a bot that asked for tokens with other credentials is the usual reason nothing showed up. */
+function warnAboutTokens(host: FakeApiHost, target: SimulateTarget): void {
+  const all = host.api.tokenCalls();
+  const known = target.secret ? host.api.tokenCalls(target.receiveId, target.secret) : 0;
+  if (all > known) console.log(`! the bot asked the fake API for an access token with an id or secret it does not know (${all - known} time(s)): pass its --receive-id and --secret`);
+}
+
+/** Sends one message and prints the answer; false when it failed (already reported). */
+async function send(session: Session, message: SimulatedMessage): Promise<boolean> {
+  const { peer, target, host, from } = session;
+  for (const mediaId of message.mediaIds) {
+    // Served by the fake API so the bot can download the media or send it back.
+    host?.api.media.put(mediaId, { data: randomBytes(64), contentType: message.msgType === 'voice' ? 'audio/amr' : 'image/png', fileName: `${mediaId}.${message.msgType === 'voice' ? 'amr' : 'png'}` });
+  }
+  console.log(`sent ${message.summary}`);
+  try {
+    if (target.kind === 'wecomKf') return await sendKf(session, message);
+    const response = await peer.post(peer.message(message.msgType, message.fields, { from }));
+    if (response.status >= 400) return reportHttpError(response.status, response.body, target);
+    console.log(response.reply ? `← ${describePassiveReply(response.reply)}` : `← (no passive reply: ${response.body || 'empty body'})`);
+    return true;
+  } catch (error) {
+    return reportFailure(error, target);
+  }
+}
+
+/**
+ * KF: the message waits in the fake API's sync_msg queue, and the callback only notifies the
+ * bot (as WeChat does), which then syncs it and answers through kf/send_msg.
+ */
+async function sendKf(session: Session, message: SimulatedMessage): Promise<boolean> {
+  const { peer, target, from, openKfId } = session;
+  const kf = session.host?.api.kf;
+  if (!kf) throw new Error('KF needs --fake-api');
+  if (message.msgType === 'event') kf.pushEnterSession(openKfId, from);
+  else kf.push(openKfId, kfMessageOf(message, from));
+  const notification = {
+    ToUserName: target.receiveId,
+    CreateTime: Math.floor(Date.now() / 1000),
+    MsgType: 'event',
+    Event: 'kf_msg_or_event',
+    Token: randomBytes(12).toString('hex'),
+    OpenKfId: openKfId,
+  };
+  const response = await peer.post(notification);
+  if (response.status >= 400) return reportHttpError(response.status, response.body, target);
+  console.log(`← ${response.body || '(empty body)'} (KF answers through kf/send_msg; open_kfid ${openKfId})`);
+  return true;
+}
+
+function reportHttpError(status: number, body: string, target: SimulateTarget): false {
+  const hints: Record<number, string> = {
+    401: ': check that --token, --aes-key and --receive-id are the ones the bot has',
+    404: `: no channel listens on ${new URL(target.callbackUrl).pathname} (check --path / --channel)`,
+  };
+  console.error(`✗ the bot answered HTTP ${status}: ${body.trim() || '(empty body)'}${hints[status] ?? ''}`);
+  return false;
+}
+
+function reportFailure(error: unknown, target: SimulateTarget): false {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (error instanceof TypeError && cause) {
+    // fetch() says only "fetch failed"; the reason (ECONNREFUSED…) is in its cause.
+    console.error(`✗ cannot reach ${target.callbackUrl}: ${cause.code ?? cause.message ?? String(cause)} (is the bot running? wxbot start)`);
+  } else {
+    console.error(`✗ the answer does not verify: ${(error as Error).message ?? String(error)}`);
+  }
+  return false;
+}
+
+/** Sends each stdin line as a text, piped or typed; resolves false if any failed. */
+async function interactive(session: Session): Promise<boolean> {
+  const tty = process.stdin.isTTY === true;
+  const lines = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
+  if (tty) console.log('type a message and Enter; /quit or Ctrl-D ends');
+  let ok = true;
+  lines.setPrompt('> ');
+  if (tty) lines.prompt();
+  // for-await reads one line at a time, so answers print in order even when input is piped.
+  for await (const line of lines) {
+    const text = line.trim();
+    if (text === '/quit') break;
+    if (text !== '') ok = (await send(session, simulatedMessage('text', text, session.target.kind))) && ok;
+    session.host?.flush();
+    if (tty) lines.prompt();
+  }
+  lines.close();
+  return ok;
+}

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = join(root, 'packages/cli/bin/wxbot.mjs');
+const core = JSON.stringify(join(root, 'packages/core/src/index.ts'));
+const echoPlugin = JSON.stringify(join(root, 'plugins/echo/src/index.ts'));
+
+// Configs live outside the repository (so concurrent typechecks never see them) and import the
+// workspace packages by absolute path; type=module makes tsx load the .ts files as ESM.
+const dir = mkdtempSync(join(tmpdir(), 'wxbot-check-'));
+writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SECRETS = {
+  oaToken: 'checkOaToken42',
+  oaKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  oaSecret: 'oa-app-secret-value',
+  appToken: 'checkAppToken42',
+  appKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+  appSecret: 'wecom-app-secret-value',
+};
+
+function writeConfig(name: string, body: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, `import { defineConfig, officialAccount, wecomApp, wecomKf, RedisStore } from ${core};\nimport { echo } from ${echoPlugin};\n${body}\n`);
+  return file;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function check(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const child = spawn(process.execPath, [bin, 'check', ...args], { cwd: options.cwd ?? dir, env: { ...process.env, ...options.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+}
+
+const goodChannels = `[
+    officialAccount({ appId: 'wx-check', appSecret: '${SECRETS.oaSecret}', token: '${SECRETS.oaToken}', encodingAESKey: '${SECRETS.oaKey}' }),
+    wecomApp({ name: 'corp-app', corpId: 'ww-check', agentId: 1000002, secret: '${SECRETS.appSecret}', token: '${SECRETS.appToken}', encodingAESKey: '${SECRETS.appKey}' }),
+  ]`;
+
+describe('wxbot check', () => {
+  it('passes a good config, one line per check, without printing a secret', async () => {
+    const file = writeConfig('good.config.ts', `export default defineConfig({ channels: ${goodChannels}, plugins: [echo()] });`);
+    const run = await check(['--config', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('✓ config loads: good.config.ts');
+    expect(run.stdout).toContain('✓ channel names are unique');
+    expect(run.stdout).toContain('✓ channel paths are unique');
+    expect(run.stdout).toContain('✓ channel "corp-app": EncodingAESKey is 43 characters and decodes to 32 bytes');
+    expect(run.stdout).toContain('✓ channel "officialAccount": appSecret set');
+    expect(run.stdout).toContain('✓ plugins: echo');
+    expect(run.stdout).toMatch(/\d+ passed, 0 warnings, 0 failed/);
+    expect(run.stdout).not.toContain('✗');
+    for (const secret of Object.values(SECRETS)) expect(run.stdout + run.stderr).not.toContain(secret);
+  });
+
+  it('fails a key of the wrong length, naming the channel', async () => {
+    const badKey = SECRETS.appKey.slice(0, 42);
+    const file = writeConfig(
+      'bad-key.config.ts',
+      `export default defineConfig({\n  channels: [\n    wecomApp({ name: 'corp-app', corpId: 'ww-check', token: 'tok', encodingAESKey: '${badKey}' }),\n  ],\n});`,
+    );
+    const run = await check(['--config', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('✗ config loads: channel "corp-app" (wecomApp) at bad-key.config.ts:5: EncodingAESKey must be 43 base64 characters');
+    expect(run.stdout).not.toContain(badKey);
+  });
+
+  it('fails an unreachable RedisStore with the reason, quickly', async () => {
+    const file = writeConfig('redis.config.ts', `export default defineConfig({ channels: ${goodChannels}, store: new RedisStore({ url: 'redis://:hunter2@127.0.0.1:1' }) });`);
+    const started = Date.now();
+    const run = await check(['--config', file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/✗ store: RedisStore at 127\.0\.0\.1:1 is unreachable: connect ECONNREFUSED/);
+    expect(run.stdout).not.toContain('hunter2');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('fails duplicate paths, a missing receive id and a voice plugin without ffmpeg; warns about missing secrets', async () => {
+    const file = writeConfig(
+      'mixed.config.ts',
+      `export default defineConfig({
+  channels: [
+    officialAccount({ name: 'a', appId: 'wx-a', token: 'tokenA1', encodingAESKey: '${SECRETS.oaKey}' }),
+    officialAccount({ name: 'b', appId: '', token: 'tokenB1', encodingAESKey: '${SECRETS.oaKey}' }),
+  ],
+  plugins: [{ name: 'voice', setup() {} }],
+});`,
+    );
+    const run = await check(['--config', file], { env: { PATH: dir } }); // a PATH without ffmpeg
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('✗ channel paths: /wx used twice');
+    expect(run.stdout).toContain('✓ channel names are unique');
+    expect(run.stdout).toContain('✗ channel "b": appId is empty');
+    expect(run.stdout).toContain('⚠ channel "a": no appSecret: answers later than the 4 s reply window');
+    expect(run.stdout).toContain('✗ ffmpeg: not found on PATH (plugin "voice" needs it');
+    expect(run.stdout).toMatch(/\d+ passed, 2 warnings, 3 failed/);
+  });
+
+  it('reports a plugin option error and a config with no channel', async () => {
+    const noChannel = writeConfig('empty.config.ts', 'export default defineConfig({ channels: [] });');
+    const [badOption, empty] = await Promise.all([check(['--config', join(root, 'test/fixtures/bad-option.config.ts')]), check(['--config', noChannel])]);
+    expect(badOption.code).toBe(1);
+    expect(badOption.stdout).toMatch(/✗ config loads: plugin "echo": option "types\.0"/);
+    expect(empty.code).toBe(1);
+    expect(empty.stdout).toContain('✗ channels: none configured');
+  });
+
+  it('warns, without failing, when the config runs in dev mode, and prints no generated credential', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'wxbot-check-dev-'));
+    try {
+      const run = await check(['--config', join(root, 'bot.config.ts')], { cwd, env: { WX_TOKEN: '', WECOM_TOKEN: '' } });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('⚠ dev mode: the credentials were generated');
+      const dev = JSON.parse(readFileSync(join(cwd, '.wxbot/dev.json'), 'utf8')) as { token: string; encodingAESKey: string };
+      expect(run.stdout).not.toContain(dev.token);
+      expect(run.stdout).not.toContain(dev.encodingAESKey);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});
