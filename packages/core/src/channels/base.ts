@@ -90,6 +90,15 @@ export abstract class BaseChannel {
     return this.runtime.log;
   }
 
+  /** The channel's cipher; a bad EncodingAESKey is reported with the channel's name. */
+  protected createCrypt(token: string, encodingAESKey: string, receiveId: string): WXBizMsgCrypt {
+    try {
+      return new WXBizMsgCrypt(token, encodingAESKey, receiveId);
+    } catch (error) {
+      throw new Error(`channel "${this.name}" (${this.kind}): ${(error as Error).message}`);
+    }
+  }
+
   /** The API client, or a clear error naming what is missing in the config. */
   protected requireClient(client: WeChatApiClient | undefined, what: string): WeChatApiClient {
     if (!client) throw new Error(`channel "${this.name}" cannot ${what}: no API credential (secret) is configured`);

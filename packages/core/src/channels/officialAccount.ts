@@ -43,7 +43,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     if (!options.token) throw new Error(`channel ${this.name}: token is required`);
     this.options = options;
     this.#token = options.token;
-    this.#crypt = options.encodingAESKey ? new WXBizMsgCrypt(options.token, options.encodingAESKey, options.appId) : undefined;
+    this.#crypt = options.encodingAESKey ? this.createCrypt(options.token, options.encodingAESKey, options.appId) : undefined;
   }
 
   override start(runtime: ChannelRuntime): void {

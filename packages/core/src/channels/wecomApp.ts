@@ -44,7 +44,7 @@ export class WecomAppChannel extends BaseChannel implements Channel {
     super(options, { name: 'wecomApp', path: '/wecom/callback' });
     if (!options.token || !options.encodingAESKey) throw new Error(`channel ${this.name}: token and encodingAESKey are required`);
     this.options = options;
-    this.#crypt = new WXBizMsgCrypt(options.token, options.encodingAESKey, options.corpId);
+    this.#crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);
   }
 
   override start(runtime: ChannelRuntime): void {

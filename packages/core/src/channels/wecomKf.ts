@@ -46,7 +46,7 @@ export class WecomKfChannel extends BaseChannel implements Channel {
     super(options, { name: 'wecomKf', path: '/wecom/kf' });
     if (!options.token || !options.encodingAESKey || !options.secret) throw new Error(`channel ${this.name}: token, encodingAESKey and secret are required`);
     this.options = options;
-    this.#crypt = new WXBizMsgCrypt(options.token, options.encodingAESKey, options.corpId);
+    this.#crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);
   }
 
   override start(runtime: ChannelRuntime): void {
