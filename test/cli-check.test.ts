@@ -74,7 +74,7 @@ describe('wxbot check', () => {
     );
     const run = await check(['--config', file]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain('✗ config loads: channel "corp-app" (wecomApp) at bad-key.config.ts:5: EncodingAESKey must be 43 base64 characters');
+    expect(run.stdout).toContain('✗ config loads: channel "corp-app" (wecomApp): EncodingAESKey must be 43 base64 characters');
     expect(run.stdout).not.toContain(badKey);
   });
 

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeEncodingAESKey, RedisStore, type Channel, type Store, type WxbotConfig } from '@wxbot/core';
-import { describeConfigError } from './configError.ts';
 import { loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
 
 /** `wxbot check --help`. */
@@ -46,7 +45,7 @@ export async function check(args: string[]): Promise<number> {
     // Plugin factories validate their options here, and channel constructors their required fields.
     loaded = await loadConfig(values.config);
   } catch (error) {
-    report.fail(`config loads: ${describeConfigError(error)}`);
+    report.fail(`config loads: ${error instanceof Error ? error.message : String(error)}`);
     return summary(report);
   }
   const { config, filepath } = loaded;
