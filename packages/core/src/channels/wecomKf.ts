@@ -1,13 +1,13 @@
-import { WeChatApiClient, type MediaFile } from '../api/client.ts';
-import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
+import type { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { field } from '../xml.ts';
-import { BaseChannel, openEncryptedBody, verifyEncryptedUrl, type CommonChannelOptions } from './base.ts';
-import { createKfSupport, kfNotification, type KfSupport } from './kf.ts';
-import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
+import { openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import type { KfSupport } from './kf.ts';
+import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
+import { WecomChannelBase } from './wecomBase.ts';
 
 export interface WecomKfOptions extends CommonChannelOptions {
   /** CorpID: the receiveid of callbacks and the API credential's corp. */
@@ -33,62 +33,31 @@ const NO_PASSIVE: ReadonlySet<ReplyType> = new Set();
  * reply goes through `kf/send_msg` (KF has no passive reply); `ctx.handoff()` moves the
  * session with `kf/service_state/trans`.
  */
-export class WecomKfChannel extends BaseChannel implements Channel {
+export class WecomKfChannel extends WecomChannelBase implements Channel {
   readonly kind = 'wecomKf' as const;
   readonly passiveReplyTypes = NO_PASSIVE;
   readonly textLimitBytes = 2048;
   readonly options: WecomKfOptions;
-  readonly #crypt: WXBizMsgCrypt;
-  #client: WeChatApiClient | undefined;
-  #kf: KfSupport | undefined;
+  protected readonly crypt: WXBizMsgCrypt;
 
   constructor(options: WecomKfOptions) {
     super(options, { name: 'wecomKf', path: '/wecom/kf' });
     if (!options.token || !options.encodingAESKey || !options.secret) throw new Error(`channel ${this.name}: token, encodingAESKey and secret are required`);
     this.options = options;
-    this.#crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);
+    this.crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);
   }
 
   override start(runtime: ChannelRuntime): void {
     super.start(runtime);
-    this.#client = new WeChatApiClient({
-      credential: { kind: 'wecom', corpId: this.options.corpId, secret: this.options.secret },
-      baseUrl: this.options.apiBaseUrl,
-      store: runtime.store,
-      log: runtime.log,
-      observer: runtime.metrics.apiObserver,
-    });
-    this.#kf = createKfSupport({
-      client: this.#client,
-      runtime,
-      channel: this.ref,
-      cursorStore: this.options.cursorStore,
-      cursorFile: this.options.cursorFile,
-      syncLimit: this.options.syncLimit,
-    });
-  }
-
-  get api(): WeChatApiClient | undefined {
-    return this.#client;
-  }
-
-  get kf(): KfSupport | undefined {
-    return this.#kf;
-  }
-
-  verify(query: Query): string {
-    return verifyEncryptedUrl(this.#crypt, query);
+    this.startApi(runtime, this.options);
   }
 
   receive(query: Query, body: string): CallbackResult {
-    const fields = openEncryptedBody(this.#crypt, query, body);
-    const notification = kfNotification(fields);
-    const kf = this.#kf;
-    if (!notification || !kf) {
-      this.log.debug({ msgType: field(fields, 'MsgType'), event: field(fields, 'Event') }, 'KF callback without messages to sync');
-      return { kind: 'ack', body: 'success' };
-    }
-    return { kind: 'ack', body: 'success', after: () => kf.syncer.notify(notification.openKfId, notification.token) };
+    const fields = openEncryptedBody(this.crypt, query, body);
+    const ack = this.kfAck(fields);
+    if (ack) return ack;
+    this.log.debug({ msgType: field(fields, 'MsgType'), event: field(fields, 'Event') }, 'KF callback without messages to sync');
+    return { kind: 'ack', body: 'success' };
   }
 
   async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
@@ -99,25 +68,13 @@ export class WecomKfChannel extends BaseChannel implements Channel {
     return this.#support().actions.handoff(to, options);
   }
 
-  downloadMedia(mediaId: string): Promise<MediaFile> {
-    return this.requireClient(this.#client, 'download media').downloadMedia(mediaId);
-  }
-
-  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
-    return this.requireClient(this.#client, 'upload media').uploadMedia(type, file);
-  }
-
-  async stop(): Promise<void> {
-    await this.#kf?.syncer.idle();
-  }
-
   describe(): Record<string, unknown> {
     return { corpId: this.options.corpId };
   }
 
   #support(): KfSupport {
-    if (!this.#kf) throw new Error(`channel ${this.name} used before start()`);
-    return this.#kf;
+    if (!this.kf) throw new Error(`channel ${this.name} used before start()`);
+    return this.kf;
   }
 }
 

@@ -1,0 +1,153 @@
+import { getJson, setJson, type ChannelKind, type Message, type Recipient, type Store } from '@wxbot/core';
+import type { KeyedLocks } from './locks.ts';
+
+/**
+ * Who answers a conversation: the bot, nobody yet (handed off, waiting for an agent), or an
+ * agent. `waiting` and `agent` are "held": the user's messages skip the bot.
+ */
+export type ConversationStatus = 'bot' | 'waiting' | 'agent';
+
+/** A conversation the agents can see, as kept in the store and sent to them. */
+export interface Conversation {
+  /** `channel/openKfId/user`, each part URI-encoded. */
+  readonly id: string;
+  /** The bot's channel name (for `bot.sendTo`). */
+  readonly channel: string;
+  readonly channelKind: ChannelKind;
+  /** openid, WeCom userid or KF external_userid. */
+  readonly user: string;
+  /** KF: the account the customer talks to. */
+  readonly openKfId?: string;
+  /** WeCom app: the agent id the user wrote to. */
+  readonly agentId?: string;
+  status: ConversationStatus;
+  /** The agent holding it, when `status` is `agent`. */
+  agent?: string;
+  /** Why it was handed off (from `ctx.handoff({ reason })`). */
+  reason?: string;
+  /** KF: the session state this plugin last knew (0–4), when it moved it or saw it moved. */
+  kfState?: number;
+  /** KF: the WeCom servicer userid of state 3. */
+  servicer?: string;
+  /** User messages no agent has looked at yet. */
+  unread: number;
+  /** The last message, shortened, for the list. */
+  preview?: string;
+  readonly openedAt: number;
+  lastMessageAt: number;
+}
+
+/** The id of the conversation a message belongs to: channel, KF account and user. */
+export function conversationIdOf(message: Message): string {
+  return conversationId(message.channel.name, message.from, message.openKfId);
+}
+
+export function conversationId(channel: string, user: string, openKfId?: string): string {
+  return [channel, openKfId ?? '', user].map(encodeURIComponent).join('/');
+}
+
+/** Where an agent's answer goes. */
+export function recipientOfConversation(conversation: Conversation): Recipient {
+  return {
+    user: conversation.user,
+    ...(conversation.openKfId && { openKfId: conversation.openKfId }),
+    ...(conversation.agentId && { agentId: conversation.agentId }),
+  };
+}
+
+export const isHeld = (conversation: Conversation | undefined): boolean => conversation !== undefined && conversation.status !== 'bot';
+
+const OPEN_KEY = 'handoff:open';
+const recordKey = (id: string) => `handoff:conv:${id}`;
+const heldKey = (id: string) => `handoff:held:${id}`;
+
+/**
+ * The conversations agents see ("open"), in the store so that every instance shares them:
+ *
+ * - `handoff:conv:<id>`: the {@link Conversation} record;
+ * - `handoff:held:<id>`: present while a human holds it, with a TTL of the idle timeout, so a
+ *   conversation everyone forgot goes back to the bot even if no instance is left to notice;
+ * - `handoff:open`: the ids of the open conversations (the store cannot list keys).
+ *
+ * Callers change a conversation inside {@link ConversationStore.update}, which holds its lock.
+ */
+export class ConversationStore {
+  constructor(
+    private readonly store: Store,
+    private readonly locks: KeyedLocks,
+    private readonly options: { idleTimeoutMs: number; recordTtlMs: number },
+  ) {}
+
+  get(id: string): Promise<Conversation | undefined> {
+    return getJson<Conversation>(this.store, recordKey(id));
+  }
+
+  /** Whether the hold of a conversation is still alive (its idle timer has not run out). */
+  async holdAlive(id: string): Promise<boolean> {
+    return (await this.store.get(heldKey(id))) !== undefined;
+  }
+
+  /**
+   * Reads, changes and saves a conversation under its lock. `change` gets the current record
+   * (undefined when there is none) and returns the new one, or undefined to leave it as is.
+   * Returns what is stored afterwards.
+   */
+  async update(
+    id: string,
+    change: (current: Conversation | undefined) => Conversation | undefined | Promise<Conversation | undefined>,
+  ): Promise<Conversation | undefined> {
+    return this.locks.run(recordKey(id), async () => {
+      const current = await this.get(id);
+      const next = await change(current === undefined ? undefined : { ...current });
+      if (!next) return current;
+      await this.save(next);
+      return next;
+    });
+  }
+
+  /** Saves a record and keeps the hold marker in step with its status (refreshing its TTL). */
+  async save(conversation: Conversation): Promise<void> {
+    await setJson(this.store, recordKey(conversation.id), conversation, Math.max(this.options.recordTtlMs, this.options.idleTimeoutMs * 2));
+    if (isHeld(conversation)) await this.store.set(heldKey(conversation.id), conversation.agent ?? '-', this.options.idleTimeoutMs);
+    else await this.store.delete(heldKey(conversation.id));
+  }
+
+  /** Forgets a conversation (its history stays until it expires). */
+  async remove(id: string): Promise<void> {
+    await this.store.delete(heldKey(id));
+    await this.store.delete(recordKey(id));
+    await this.#changeOpen((ids) => ids.filter((x) => x !== id));
+  }
+
+  /** Adds a conversation to the open list; true when it was not there. */
+  async addOpen(id: string): Promise<boolean> {
+    let added = false;
+    await this.#changeOpen((ids) => {
+      if (ids.includes(id)) return ids;
+      added = true;
+      return [...ids, id];
+    });
+    return added;
+  }
+
+  async openIds(): Promise<string[]> {
+    return (await getJson<string[]>(this.store, OPEN_KEY)) ?? [];
+  }
+
+  /** The open conversations, newest activity first; ids whose record expired are dropped. */
+  async listOpen(): Promise<Conversation[]> {
+    const ids = await this.openIds();
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    const missing = ids.filter((_, i) => records[i] === undefined);
+    if (missing.length > 0) await this.#changeOpen((current) => current.filter((id) => !missing.includes(id)));
+    return records.filter((c): c is Conversation => c !== undefined).sort((a, b) => b.lastMessageAt - a.lastMessageAt);
+  }
+
+  async #changeOpen(change: (ids: string[]) => string[]): Promise<void> {
+    await this.locks.run(OPEN_KEY, async () => {
+      const ids = await this.openIds();
+      const next = change(ids);
+      if (next !== ids) await setJson(this.store, OPEN_KEY, next);
+    });
+  }
+}

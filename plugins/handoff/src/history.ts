@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { getJson, setJson, type Message, type Reply, type Store } from '@wxbot/core';
+import type { KeyedLocks } from './locks.ts';
+
+/** Who wrote a history entry. */
+export type Author = 'user' | 'bot' | 'agent';
+
+/** One message of a conversation, as agents see it. */
+export interface HistoryEntry {
+  /** The WeChat msgid for the user's messages, a fresh id for the others. */
+  readonly id: string;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  /** `in`: from the user; `out`: to the user. */
+  readonly direction: 'in' | 'out';
+  readonly from: Author;
+  /** The agent's name, for `from: 'agent'`. */
+  readonly agent?: string;
+  /** The message or reply type: text, image, voice, … */
+  readonly type: string;
+  /** The text of a text (or transcribed voice) message. */
+  readonly text?: string;
+  /** The media_id of an image, voice, video or file. */
+  readonly mediaId?: string;
+  /** A one-line description of what has no text (a location, a link, news…). */
+  readonly summary?: string;
+}
+
+/** The entry of a user's message; undefined for events, which are not conversation. */
+export function entryFromMessage(message: Message): HistoryEntry | undefined {
+  const base = { id: message.id, at: message.time.getTime() || Date.now(), direction: 'in' as const, from: 'user' as const, type: message.type };
+  switch (message.type) {
+    case 'event':
+      return undefined;
+    case 'text':
+      return { ...base, text: message.text };
+    case 'voice':
+      return { ...base, mediaId: message.mediaId, ...(message.recognition && { text: message.recognition }) };
+    case 'image':
+    case 'video':
+    case 'shortvideo':
+    case 'file':
+      return { ...base, mediaId: message.mediaId, ...(message.type === 'file' && message.fileName && { summary: message.fileName }) };
+    case 'location':
+      return { ...base, summary: message.label || `${message.latitude}, ${message.longitude}` };
+    case 'link':
+      return { ...base, summary: `${message.title} ${message.url}`.trim() };
+    case 'miniprogram':
+      return { ...base, summary: message.title };
+    case 'business_card':
+      return { ...base, summary: message.userId };
+    case 'other':
+      return { ...base, summary: message.msgType };
+  }
+}
+
+/** The entry of a reply sent to the user by the bot or an agent. */
+export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: string): HistoryEntry {
+  const base = { id: randomUUID(), at: Date.now(), direction: 'out' as const, from, ...(agent && { agent }), type: reply.type };
+  switch (reply.type) {
+    case 'text':
+      return { ...base, text: reply.text };
+    case 'news':
+      return { ...base, summary: reply.articles.map((a) => a.title).join(' / ') };
+    case 'music':
+      return { ...base, summary: reply.title ?? 'music' };
+    default:
+      return { ...base, mediaId: reply.mediaId };
+  }
+}
+
+/** A short preview of an entry for the conversation list. */
+export function previewOf(entry: HistoryEntry): string {
+  const text = entry.text ?? entry.summary ?? `[${entry.type}]`;
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+/**
+ * The last `size` messages of each conversation, both directions, in the store (so every
+ * instance sees the same), kept `ttlMs` after the last one.
+ */
+export class History {
+  constructor(
+    private readonly store: Store,
+    private readonly locks: KeyedLocks,
+    private readonly options: { size: number; ttlMs: number },
+  ) {}
+
+  async append(conversationId: string, entry: HistoryEntry): Promise<void> {
+    const key = historyKey(conversationId);
+    await this.locks.run(key, async () => {
+      const entries = (await getJson<HistoryEntry[]>(this.store, key)) ?? [];
+      // A redelivered message (same msgid) is not recorded twice.
+      if (entry.direction === 'in' && entries.some((e) => e.id === entry.id)) return;
+      entries.push(entry);
+      await setJson(this.store, key, entries.slice(-this.options.size), this.options.ttlMs);
+    });
+  }
+
+  /** The last `limit` entries, oldest first. */
+  async read(conversationId: string, limit = this.options.size): Promise<HistoryEntry[]> {
+    const entries = (await getJson<HistoryEntry[]>(this.store, historyKey(conversationId))) ?? [];
+    return entries.slice(-limit);
+  }
+}
+
+function historyKey(conversationId: string): string {
+  return `handoff:history:${conversationId}`;
+}

@@ -1,0 +1,113 @@
+import { KfServiceState, type Bot, type Channel, type Logger } from '@wxbot/core';
+import { recipientOfConversation, type Conversation } from './conversations.ts';
+
+/** What a KF session move did, for the conversation record. */
+export interface KfMove {
+  readonly kfState?: number;
+  readonly servicer?: string;
+}
+
+interface ApiLike {
+  post<T extends object>(endpoint: string, json: unknown): Promise<T>;
+}
+
+/**
+ * Keeps WeCom's own KF session state (kf/service_state) in step with who holds a
+ * conversation here. WeCom's state machine (0 new, 1 bot, 2 waiting pool, 3 servicer,
+ * 4 ended) only moves forward: 0 and 1 may go anywhere, 2 only to 3 or 4, 3 only to 4.
+ * Every call here logs its failures and never throws: the conversation is held or released
+ * in this plugin whatever WeCom says.
+ */
+export class KfSession {
+  constructor(
+    private readonly bot: Bot,
+    private readonly log: Logger,
+    private readonly releaseFromHuman: 'end' | 'keep',
+  ) {}
+
+  /** Whether a conversation is a KF session (on a KF channel or a WeCom app's KF account). */
+  static applies(conversation: Conversation): boolean {
+    return conversation.openKfId !== undefined && conversation.openKfId !== '';
+  }
+
+  /**
+   * An agent took over: with a WeCom userid, hand the session to that servicer (state 3);
+   * without one, make sure it left the bot (state 2, the waiting pool, as `ctx.handoff()` does)
+   * unless it already has.
+   */
+  async takeOver(conversation: Conversation, wecomUserId: string | undefined): Promise<KfMove> {
+    if (!KfSession.applies(conversation)) return {};
+    const channel = this.#channel(conversation);
+    if (!channel?.handoff) return {};
+    const known = conversation.kfState;
+    if (!wecomUserId && (known === KfServiceState.WaitingPool || known === KfServiceState.Servicer)) return {};
+    if (wecomUserId && known === KfServiceState.Servicer && conversation.servicer === wecomUserId) return {};
+    try {
+      await channel.handoff(recipientOfConversation(conversation), wecomUserId ? { servicerUserId: wecomUserId, reason: 'agent take-over' } : { reason: 'agent take-over' });
+      return wecomUserId ? { kfState: KfServiceState.Servicer, servicer: wecomUserId } : { kfState: KfServiceState.WaitingPool };
+    } catch (error) {
+      this.log.warn({ conversation: conversation.id, err: error }, 'KF session not moved on take-over; the agent holds the conversation here anyway');
+      return {};
+    }
+  }
+
+  /**
+   * Gives the session back to the bot where WeCom allows: 0 → 1. A session in the waiting
+   * pool (2) or with a servicer (3) cannot go back to 1; with `releaseFromHuman: 'end'` it is
+   * ended (4), so that the customer's next message opens a new session the bot may answer
+   * (in 3 WeCom refuses every API message).
+   */
+  async release(conversation: Conversation): Promise<KfMove> {
+    if (!KfSession.applies(conversation)) return {};
+    const api = this.#api(conversation);
+    if (!api) return {};
+    const session = { open_kfid: conversation.openKfId, external_userid: conversation.user };
+    try {
+      const { service_state: state } = await api.post<{ service_state?: number }>('cgi-bin/kf/service_state/get', session);
+      let to: number | undefined;
+      if (state === KfServiceState.Untreated) to = KfServiceState.Bot;
+      else if ((state === KfServiceState.WaitingPool || state === KfServiceState.Servicer) && this.releaseFromHuman === 'end') to = KfServiceState.Ended;
+      if (to === undefined) {
+        this.log.debug({ conversation: conversation.id, state }, 'KF session left in its state on release');
+        return state === undefined ? {} : { kfState: state };
+      }
+      await api.post('cgi-bin/kf/service_state/trans', { ...session, service_state: to });
+      this.log.info({ conversation: conversation.id, from: state, to }, 'KF session moved on release');
+      return { kfState: to };
+    } catch (error) {
+      this.log.warn({ conversation: conversation.id, err: error }, 'KF session not moved on release; the bot answers here anyway');
+      return {};
+    }
+  }
+
+  /**
+   * The WeCom servicer holding the session (state 3), if any: WeCom refuses API messages
+   * then (95018), which the channel only logs, so an agent's reply must be stopped before.
+   * Undefined too when the state cannot be read (the send is tried).
+   */
+  async servicerHolding(conversation: Conversation): Promise<string | undefined> {
+    if (!KfSession.applies(conversation)) return undefined;
+    const api = this.#api(conversation);
+    if (!api) return undefined;
+    try {
+      const state = await api.post<{ service_state?: number; servicer_userid?: string }>('cgi-bin/kf/service_state/get', {
+        open_kfid: conversation.openKfId,
+        external_userid: conversation.user,
+      });
+      return state.service_state === KfServiceState.Servicer ? (state.servicer_userid ?? '(unknown)') : undefined;
+    } catch (error) {
+      this.log.debug({ conversation: conversation.id, err: error }, 'KF session state not readable before an agent reply');
+      return undefined;
+    }
+  }
+
+  #channel(conversation: Conversation): Channel | undefined {
+    return this.bot.channels.find((c) => c.name === conversation.channel);
+  }
+
+  #api(conversation: Conversation): ApiLike | undefined {
+    // KF and WeCom app channels expose their API client as `api` (not part of Channel).
+    const api = (this.#channel(conversation) as { api?: Partial<ApiLike> } | undefined)?.api;
+    return typeof api?.post === 'function' ? (api as ApiLike) : undefined;
+  }
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+const MINUTE_MS = 60_000;
+
+/** One human agent who may connect to the WebSocket endpoint or the console. */
+export const agentSchema = z.object({
+  /** Shown to other agents and in `message.out`; unique. */
+  name: z.string().min(1).max(64),
+  /** The secret the agent connects with. Long and random: it is the only credential. */
+  token: z.string().min(16, 'use at least 16 characters'),
+  /**
+   * KF only: the agent's WeCom userid. When set, taking over moves WeCom's session to state 3
+   * with this servicer, so WeCom shows who serves; WeCom then refuses API messages in the
+   * session (95018), so such an agent answers in the WeCom client.
+   */
+  wecomUserId: z.string().min(1).optional(),
+});
+
+/** The options of {@link handoff}, checked when the bot starts. */
+export const handoffOptionsSchema = z
+  .object({
+    /** The agents allowed in. Give this, or `token` for a single shared agent login. */
+    agents: z.array(agentSchema).default([]),
+    /** Shorthand for `agents: [{ name: 'agent', token }]`. */
+    token: z.string().min(16, 'use at least 16 characters').optional(),
+    /** WebSocket endpoint of the agent protocol. */
+    path: z.string().startsWith('/').default('/agent/ws'),
+    /** Where the built-in agent console page is served; `false` serves none. */
+    consolePath: z.union([z.string().startsWith('/'), z.literal(false)]).default('/agent/'),
+    /**
+     * Origins (e.g. `https://cs.example.com`) whose pages may open the WebSocket. Default:
+     * only pages of the host the request was made to. Clients that send no Origin (not
+     * browsers) are let in on their token alone.
+     */
+    allowedOrigins: z.array(z.string().min(1)).optional(),
+    /** Largest WebSocket message an agent may send, in bytes; larger closes the socket (1009). */
+    maxPayload: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024),
+    /** A conversation nobody wrote in for this long goes back to the bot (and leaves the list). */
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30 * MINUTE_MS),
+    /** Messages kept per conversation (both directions). */
+    historySize: z.number().int().min(1).max(1000).default(50),
+    /** How long a conversation's history and record are kept after its last message. */
+    historyTtlMs: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 60 * MINUTE_MS),
+    /**
+     * KF: what release does to a WeCom session WeChat will not move back to the bot (state 2,
+     * the waiting pool, or 3, a servicer). `end` (default) ends it (state 4), so the customer's
+     * next message starts a session the bot answers; `keep` leaves it where it is.
+     */
+    kfReleaseFromHuman: z.enum(['end', 'keep']).default('end'),
+    /**
+     * Redis pub/sub channel for events between instances (RedisStore only). Default: one made
+     * up once per store and kept in it, so bots with different prefixes never hear each other.
+     */
+    redisChannel: z.string().min(1).optional(),
+  })
+  .transform((o) => ({ ...o, agents: o.token ? [...o.agents, { name: 'agent', token: o.token }] : o.agents }))
+  .refine((o) => o.agents.length > 0, { path: ['agents'], message: 'give at least one agent (agents: [{ name, token }]) or token' })
+  .refine((o) => new Set(o.agents.map((a) => a.name)).size === o.agents.length, { path: ['agents'], message: 'agent names must be unique' })
+  .refine((o) => new Set(o.agents.map((a) => a.token)).size === o.agents.length, { path: ['agents'], message: 'agent tokens must be unique' })
+  .refine((o) => o.consolePath !== o.path, { path: ['consolePath'], message: 'must differ from path' });
+
+/** An agent as configured. */
+export type AgentConfig = z.output<typeof agentSchema>;
+/** Options as written in bot.config.ts. */
+export type HandoffPluginOptions = z.input<typeof handoffOptionsSchema>;
+/** Options after defaults. */
+export type ResolvedHandoffPluginOptions = z.output<typeof handoffOptionsSchema>;

@@ -1,0 +1,204 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger, Reply } from '@wxbot/core';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { AgentAuth, originAllowed, tokenOf } from './auth.ts';
+import type { EventBus } from './bus.ts';
+import type { AgentConfig } from './options.ts';
+import { CommandError, parseCommand, PROTOCOL_VERSION, type Command, type RequestId, type ServerEvent } from './protocol.ts';
+import type { Agent, HandoffService } from './service.ts';
+
+export interface AgentSocketOptions {
+  readonly path: string;
+  readonly agents: readonly AgentConfig[];
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly maxPayload: number;
+  readonly service: HandoffService;
+  readonly bus: EventBus;
+  readonly log: Logger;
+}
+
+const PING_EVERY_MS = 30_000;
+/** An agent whose socket buffers more than this is too slow to keep up: it is dropped and reconnects. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The agents' WebSocket endpoint. Upgrades on `path` only (other upgrade requests are left
+ * to whoever else listens); a bad token gets 401 and a foreign Origin 403 before any
+ * WebSocket exists, with an empty body.
+ */
+export class AgentSocketServer {
+  readonly #wss: WebSocketServer;
+  readonly #auth: AgentAuth;
+  readonly #options: AgentSocketOptions;
+  readonly #servers = new Map<Server, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+  readonly #ping: NodeJS.Timeout;
+
+  constructor(options: AgentSocketOptions) {
+    this.#options = options;
+    this.#auth = new AgentAuth(options.agents);
+    // No compression: agents' frames are small, and deflate is a known memory sink.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: true });
+    const alive = new WeakSet<WebSocket>();
+    this.#wss.on('connection', (ws: WebSocket) => {
+      alive.add(ws);
+      ws.on('pong', () => alive.add(ws));
+    });
+    // Drops sockets whose peer vanished without a close (laptop lid shut, network gone).
+    this.#ping = setInterval(() => {
+      for (const ws of this.#wss.clients) {
+        if (!alive.has(ws)) {
+          ws.terminate();
+          continue;
+        }
+        alive.delete(ws);
+        ws.ping();
+      }
+    }, PING_EVERY_MS);
+    this.#ping.unref();
+  }
+
+  /** Starts answering upgrade requests of `server`. */
+  attach(server: Server): void {
+    if (this.#servers.has(server)) return;
+    const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(server, request, socket, head);
+    this.#servers.set(server, onUpgrade);
+    server.on('upgrade', onUpgrade);
+    // http.Server#close waits for upgraded sockets, which closeAllConnections() does not end:
+    // close the agents' sockets when the server closes, or the bot's stop() would wait for them.
+    const close = server.close.bind(server);
+    server.close = ((callback?: (error?: Error) => void) => {
+      this.#closeSockets();
+      return close(callback);
+    }) as Server['close'];
+  }
+
+  /** Closes every agent socket and stops answering upgrades. */
+  async close(): Promise<void> {
+    clearInterval(this.#ping);
+    for (const [server, onUpgrade] of this.#servers) server.off('upgrade', onUpgrade);
+    this.#servers.clear();
+    this.#closeSockets();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #closeSockets(): void {
+    for (const ws of this.#wss.clients) ws.close(1001, 'server going away');
+    // Peers that do not answer the close handshake are cut shortly after.
+    const clients = [...this.#wss.clients];
+    setTimeout(() => clients.forEach((ws) => ws.terminate()), 1000).unref();
+  }
+
+  #upgrade(server: Server, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    let url: URL | undefined;
+    try {
+      url = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      url = undefined;
+    }
+    if (url?.pathname !== this.#options.path) {
+      // Another listener may own that path; with none, Node would leave the socket hanging.
+      if (server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    const agent = this.#auth.authenticate(tokenOf(request, url));
+    if (!agent) {
+      this.#options.log.warn({ remote: request.socket.remoteAddress }, 'agent connection refused: bad or missing token');
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    if (!originAllowed(request, this.#options.allowedOrigins)) {
+      this.#options.log.warn({ remote: request.socket.remoteAddress, origin: request.headers.origin?.slice(0, 200) }, 'agent connection refused: Origin not allowed');
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      this.#wss.emit('connection', ws, request);
+      this.#session(ws, { name: agent.name, ...(agent.wecomUserId && { wecomUserId: agent.wecomUserId }) });
+    });
+  }
+
+  #session(ws: WebSocket, agent: Agent): void {
+    const { service, bus, log, maxPayload } = this.#options;
+    log.info({ agent: agent.name }, 'agent connected');
+    const send = (event: ServerEvent) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        log.warn({ agent: agent.name }, 'agent socket too slow; dropped (it reconnects and gets hello)');
+        ws.terminate();
+        return;
+      }
+      ws.send(JSON.stringify(event));
+    };
+    // Subscribe before reading the list, so nothing that happens in between is missed.
+    const unsubscribe = bus.subscribe(send);
+    ws.on('close', (code) => {
+      unsubscribe();
+      log.info({ agent: agent.name, code }, 'agent disconnected');
+    });
+    ws.on('error', (error) => log.warn({ agent: agent.name, err: error }, 'agent socket error'));
+    void service
+      .list()
+      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload }))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'agent hello failed');
+        ws.close(1011, 'state unavailable');
+      });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        send({ type: 'error', code: 'bad_request', message: 'send JSON text frames' });
+        return;
+      }
+      const parsed = parseCommand(rawText(data));
+      if ('error' in parsed) {
+        send({ type: 'error', ...(parsed.id !== undefined && { id: parsed.id }), code: parsed.error.code, message: parsed.error.message });
+        return;
+      }
+      void this.#run(parsed.command, agent).then(send, (error: unknown) => {
+        if (error instanceof CommandError) {
+          send({ type: 'error', id: parsed.command.id, code: error.code, message: error.message });
+          return;
+        }
+        log.error({ err: error, agent: agent.name, command: parsed.command.type }, 'agent command failed');
+        send({ type: 'error', id: parsed.command.id, code: 'internal', message: 'internal error' });
+      });
+    });
+  }
+
+  async #run(command: Command, agent: Agent): Promise<ServerEvent> {
+    const { service } = this.#options;
+    const id: RequestId = command.id;
+    switch (command.type) {
+      case 'reply': {
+        const reply = replyOf(command);
+        return { type: 'ack', id, conversation: await service.reply(command.conversationId, agent, reply) };
+      }
+      case 'takeover':
+        return { type: 'ack', id, conversation: await service.takeover(command.conversationId, agent) };
+      case 'release':
+        return { type: 'ack', id, conversation: await service.release(command.conversationId, agent) };
+      case 'close':
+        await service.close(command.conversationId, agent);
+        return { type: 'ack', id };
+      case 'history':
+        return { type: 'history', id, conversationId: command.conversationId, messages: await service.history(command.conversationId, command.limit) };
+    }
+  }
+}
+
+function replyOf(command: Extract<Command, { type: 'reply' }>): Reply {
+  if (command.text !== undefined && command.image === undefined) return { type: 'text', text: command.text };
+  if (command.image !== undefined && command.text === undefined) return { type: 'image', mediaId: command.image.mediaId };
+  throw new CommandError('bad_reply', 'give text or image, one of them');
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/** Ends an upgrade with a bare status: no body, nothing about why beyond the status. */
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
