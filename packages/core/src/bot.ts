@@ -17,6 +17,7 @@ import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
 import { recipientOf, sendOptionsOf, type Recipient } from './message/recipient.ts';
 import { createHttpApp } from './server.ts';
 import { Metrics } from './metrics.ts';
+import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from './api/errors.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
 
@@ -68,6 +69,7 @@ export class Bot extends Composer<Context> {
   readonly #options: BotOptions;
   #pipeline: ((ctx: Context) => Promise<void>) | undefined;
   #server: Server | undefined;
+  #handoffsInApp = false;
 
   constructor(options: BotOptions) {
     super();
@@ -152,8 +154,20 @@ export class Bot extends Composer<Context> {
     return this.#server;
   }
 
-  /** Stops the server, the channels and the plugins, and closes the store. */
+  /**
+   * Says that humans answer inside this app (an agent console): `ctx.handoff()` then only
+   * emits the 'handoff' event and no channel moves the session on the platform. On KF that
+   * matters: WeCom lets the API send only while the session is with the bot (states 0 and 1),
+   * so a session moved to the waiting pool could not carry the agents' replies.
+   */
+  takeHandoffsInApp(): void {
+    this.#handoffsInApp = true;
+  }
+
+  /** Stops the plugins (their sockets, watchers), the server, the channels, and closes the store. */
   async stop(): Promise<void> {
+    // Plugins first: an upgraded socket (a WebSocket) would keep server.close() waiting.
+    for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
     const server = this.#server;
     this.#server = undefined;
     if (server) {
@@ -161,7 +175,6 @@ export class Bot extends Composer<Context> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     for (const channel of this.channels) await channel.stop?.();
-    for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
     await this.store.close?.();
   }
 
@@ -277,7 +290,16 @@ export class Bot extends Composer<Context> {
         this.metrics.reply(channel.name, 'passive', (performance.now() - received) / 1000);
         continue;
       }
-      await this.#send(channel, message, part);
+      try {
+        await this.#send(channel, message, part);
+      } catch (error) {
+        if (error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED) {
+          // Not a failure of the plugin: a human servicer holds the KF session. Not retried.
+          this.log.warn({ channel: channel.name, msgId: message.id, errcode: error.errcode }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+          return;
+        }
+        throw error;
+      }
       this.metrics.reply(channel.name, 'active', (performance.now() - received) / 1000);
     }
   }
@@ -309,7 +331,7 @@ export class Bot extends Composer<Context> {
   }
 
   async #handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void> {
-    const handledByPlatform = (await channel.handoff?.(recipientOf(message), options)) ?? false;
+    const handledByPlatform = this.#handoffsInApp ? false : ((await channel.handoff?.(recipientOf(message), options)) ?? false);
     this.log.info({ channel: channel.name, msgId: message.id, handledByPlatform, reason: options.reason }, 'hand-off');
     this.events.emit('handoff', { message, options, handledByPlatform });
   }

@@ -136,6 +136,28 @@ describe('WeChat Customer Service', () => {
     expect(sentTo('wk-human')).toHaveLength(0);
   });
 
+  it('bot.sendTo reaches a customer unprompted, and surfaces a 95018 refusal to its caller', async () => {
+    const { bot } = await startKfBot();
+    api.kf.setState('wk-sendto', 'wm-sendto', 1);
+    await bot.sendTo('wecomKf', { user: 'wm-sendto', openKfId: 'wk-sendto' }, '您的订单已发货');
+    expect(textsTo('wk-sendto')).toEqual(['您的订单已发货']);
+    api.kf.setState('wk-sendto', 'wm-sendto', 3, 'servicer-li');
+    const error = await bot.sendTo('wecomKf', { user: 'wm-sendto', openKfId: 'wk-sendto' }, 'again').catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'WeChatApiError', errcode: 95018 });
+  });
+
+  it('with hand-offs taken in the app, ctx.handoff() leaves the KF session with the bot', async () => {
+    const { bot, notify } = await startKfBot();
+    bot.takeHandoffsInApp();
+    const events: boolean[] = [];
+    bot.events.on('handoff', (e) => void events.push(e.handledByPlatform));
+    api.kf.push('wk-inapp', { external_userid: 'wm-inapp', text: { content: '人工' } });
+    await notify('wk-inapp');
+    await api.waitFor(() => events.length === 1);
+    expect(events).toEqual([false]);
+    expect(api.kf.transitions.filter((t) => t.open_kfid === 'wk-inapp')).toEqual([]);
+  });
+
   it('ignores messages a human servicer wrote (origin 5), and answers each msgid once', async () => {
     const { notify } = await startKfBot();
     api.kf.push('wk-origin', { origin: 5, servicer_userid: 'zhang', text: { content: 'from a human' } });

@@ -572,8 +572,10 @@ class KfStore implements FakeKf {
     const openKfId = nonEmptyString(body['open_kfid']) ?? fail(ERR.invalidOpenKfId, 'open_kfid missing');
     const msgid = checkMsgId(body['msgid']);
     checkMessage(body, KF_SEND_TYPES, this.#media, 'error');
-    // 95018: a human servicer holds the session; the API may not speak in it.
-    if (this.state(openKfId, touser).service_state === 3) fail(ERR.sessionStateForbids);
+    // 95018: the API may speak only while the session is new (0) or with the bot (1): not in
+    // the waiting pool (2), with a servicer (3) or ended (4). (KF doc "发送消息".)
+    const state = this.state(openKfId, touser).service_state;
+    if (state !== 0 && state !== 1) fail(ERR.sessionStateForbids);
     this.sent.push(body);
     return { errcode: 0, errmsg: 'ok', msgid };
   }

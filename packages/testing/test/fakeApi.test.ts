@@ -193,6 +193,7 @@ describe('fake WeChat API: kf/sync_msg', () => {
 
 describe('fake WeChat API: kf/send_msg and session state', () => {
   it('records sends, echoes a given msgid and validates the message', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0); // a customer wrote: the session is open, the API may send
     const token = await wecomToken();
     const sent = await sendText(token, '你好');
     expect(sent).toEqual({ errcode: 0, errmsg: 'ok', msgid: expect.any(String) });
@@ -228,6 +229,14 @@ describe('fake WeChat API: kf/send_msg and session state', () => {
     expect(refused.errcode).toBe(95018);
     expect(refused.errmsg).toMatch(/^send msg session status invalid/);
     expect(api.kf.sent).toEqual([]);
+  });
+
+  it('lets the API send only while the session is new (0) or with the bot (1)', async () => {
+    const token = await wecomToken();
+    for (const [state, errcode] of [[0, 0], [1, 0], [2, 95018], [3, 95018], [4, 95018]] as const) {
+      api.kf.setState(KFID, CUSTOMER, state, state === 3 ? 'zhangsan' : undefined);
+      expect((await sendText(token, `in state ${state}`)).errcode).toBe(errcode);
+    }
   });
 
   it('enforces the documented state transitions', async () => {
@@ -286,6 +295,7 @@ describe('fake WeChat API: media', () => {
   });
 
   it('round-trips an upload through media/get, and the media_id becomes sendable', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0); // a customer wrote: the session is open, the API may send
     const token = await wecomToken();
     const form = new FormData();
     form.append('media', new Blob([png], { type: 'image/png' }), '图片.png');
@@ -376,6 +386,7 @@ describe('fake WeChat API: faults, call log, waitFor', () => {
   });
 
   it('applies a fault `times` times, only to matching paths', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0); // a customer wrote: the session is open, the API may send
     const token = await wecomToken();
     api.failNext('/kf/send_msg', { errcode: 45009 }, 2);
     expect((await post('/cgi-bin/kf/service_state/get', token, { open_kfid: KFID, external_userid: CUSTOMER })).errcode).toBe(0);
@@ -403,6 +414,7 @@ describe('fake WeChat API: faults, call log, waitFor', () => {
   });
 
   it('waitFor resolves with the truthy value, and rejects clearly on timeout', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0); // a customer wrote: the session is open, the API may send
     const token = await wecomToken();
     setTimeout(() => void sendText(token, 'later'), 30);
     const message = await api.waitFor(() => api.kf.sent[0]);

@@ -31,20 +31,18 @@ export class KfSession {
   }
 
   /**
-   * An agent took over: with a WeCom userid, hand the session to that servicer (state 3);
-   * without one, make sure it left the bot (state 2, the waiting pool, as `ctx.handoff()` does)
-   * unless it already has.
+   * An agent took over. Without a WeCom userid the session stays with the bot (0/1): WeCom
+   * lets the API send only then, and the agent's replies go out through it. With one, the
+   * session goes to that servicer (state 3), who answers in the WeCom client.
    */
   async takeOver(conversation: Conversation, wecomUserId: string | undefined): Promise<KfMove> {
-    if (!KfSession.applies(conversation)) return {};
+    if (!KfSession.applies(conversation) || !wecomUserId) return {};
     const channel = this.#channel(conversation);
     if (!channel?.handoff) return {};
-    const known = conversation.kfState;
-    if (!wecomUserId && (known === KfServiceState.WaitingPool || known === KfServiceState.Servicer)) return {};
-    if (wecomUserId && known === KfServiceState.Servicer && conversation.servicer === wecomUserId) return {};
+    if (conversation.kfState === KfServiceState.Servicer && conversation.servicer === wecomUserId) return {};
     try {
-      await channel.handoff(recipientOfConversation(conversation), wecomUserId ? { servicerUserId: wecomUserId, reason: 'agent take-over' } : { reason: 'agent take-over' });
-      return wecomUserId ? { kfState: KfServiceState.Servicer, servicer: wecomUserId } : { kfState: KfServiceState.WaitingPool };
+      await channel.handoff(recipientOfConversation(conversation), { servicerUserId: wecomUserId, reason: 'agent take-over' });
+      return { kfState: KfServiceState.Servicer, servicer: wecomUserId };
     } catch (error) {
       this.log.warn({ conversation: conversation.id, err: error }, 'KF session not moved on take-over; the agent holds the conversation here anyway');
       return {};

@@ -54,6 +54,8 @@ export const handoff = definePlugin({
       agents: options.agents,
     });
 
+    // Agents answer here, so channels must not move sessions away from the bot (see takeHandoffsInApp).
+    bot.takeHandoffsInApp();
     const onHandoff = (event: HandoffEvent) => void service.onHandoff(event);
     scope.events.on('handoff', onHandoff);
 

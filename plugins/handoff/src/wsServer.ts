@@ -64,13 +64,6 @@ export class AgentSocketServer {
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(server, request, socket, head);
     this.#servers.set(server, onUpgrade);
     server.on('upgrade', onUpgrade);
-    // http.Server#close waits for upgraded sockets, which closeAllConnections() does not end:
-    // close the agents' sockets when the server closes, or the bot's stop() would wait for them.
-    const close = server.close.bind(server);
-    server.close = ((callback?: (error?: Error) => void) => {
-      this.#closeSockets();
-      return close(callback);
-    }) as Server['close'];
   }
 
   /** Closes every agent socket and stops answering upgrades. */

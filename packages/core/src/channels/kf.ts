@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
-import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from '../api/errors.ts';
 import { kfSendBody } from '../api/replyJson.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
@@ -32,27 +31,20 @@ export class KfActions {
   /**
    * Sends a reply: through `kf/send_msg_on_event` for the first text answer to an
    * enter_session event with a welcome code, else `kf/send_msg`. A refusal because a human
-   * holds the session (95018) is logged, not retried and not thrown.
+   * holds the session throws `WeChatApiError` 95018 (the bot logs it for replies; callers of
+   * `bot.sendTo` see it).
    */
   async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
     const openKfId = to.openKfId;
     if (!openKfId) throw new Error('a KF message needs the open_kfid of the account');
-    try {
-      const code = options.welcomeCode;
-      if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
-        this.#usedWelcomeCodes.add(code);
-        if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
-        await this.client.post('cgi-bin/kf/send_msg_on_event', { code, msgtype: 'text', text: { content: reply.text } });
-        return;
-      }
-      await this.client.post('cgi-bin/kf/send_msg', { touser: to.user, open_kfid: openKfId, ...kfSendBody(reply) });
-    } catch (error) {
-      if (error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED) {
-        this.log.warn({ openKfId, errcode: error.errcode }, 'KF reply not sent: a human servicer holds this session (or it ended)');
-        return;
-      }
-      throw error;
+    const code = options.welcomeCode;
+    if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
+      this.#usedWelcomeCodes.add(code);
+      if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
+      await this.client.post('cgi-bin/kf/send_msg_on_event', { code, msgtype: 'text', text: { content: reply.text } });
+      return;
     }
+    await this.client.post('cgi-bin/kf/send_msg', { touser: to.user, open_kfid: openKfId, ...kfSendBody(reply) });
   }
 
   /** Moves the session to a named servicer, or to the waiting pool. */
