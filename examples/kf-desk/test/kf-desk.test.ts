@@ -4,10 +4,9 @@
  * speech (espeak-ng → AMR-NB, as a KF customer's voice is), and the example started through
  * the CLI with its environment pointing at the fakes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateEncodingAESKey, resolveConfig } from '@wxbot/core';
 import {
   WeChatPeer,
@@ -24,55 +23,26 @@ import {
   type FakeWeChatApi,
 } from '@wxbot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWxbot, stopWxbot, type WxbotProcess } from '../../../test/support/wxbotProcess.ts';
 import config, { FALLBACK, HANDOFF_REPLY, SYSTEM_PROMPT, VOICE_UNSUPPORTED, WELCOME } from '../bot.config.ts';
 
-const root = resolve(import.meta.dirname, '../../..');
 const CORP = 'ww-kf-desk-example';
 const KF_SECRET = 'kf-desk-secret';
 const TOKEN = 'kf-desk-token';
 const KEY = generateEncodingAESKey();
 
-/** Starts `wxbot start --config …` and resolves with its URL once it listens. */
-function startCli(configFile: string, extraEnv: Record<string, string>, cwd: string): { child: ChildProcess; ready: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/wxbot.mjs'), 'start', '--config', join(root, configFile), '--port', '0'], {
-    cwd,
-    env: { ...process.env, ...extraEnv },
-  });
-  let output = '';
-  const ready = new Promise<string>((resolveUrl, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"wxbot started"/.exec(output);
-      if (match) resolveUrl(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`wxbot exited with ${code}:\n${output}`)));
-  });
-  return { child, ready, output: () => output };
-}
-
-/** SIGTERM (the bot stops cleanly), SIGKILL if it has not exited 3 s later. */
-async function stopCli(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const cwd = mkdtempSync(join(tmpdir(), 'wxbot-kf-desk-'));
 let api: FakeWeChatApi;
 let openai: FakeOpenAI;
-let cli: ReturnType<typeof startCli>;
+let cli: WxbotProcess;
 let peer: WeChatPeer;
 let amr: Buffer;
 let amrProbe: AudioProbe;
 
 beforeAll(async () => {
   [api, openai] = await Promise.all([startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET, kind: 'wecomKf' }] }), startFakeOpenAI()]);
-  cli = startCli(
+  cli = startWxbot(
     'examples/kf-desk/bot.config.ts',
     {
       WECOM_CORP_ID: CORP,
@@ -101,7 +71,7 @@ beforeAll(async () => {
   peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
 });
 afterAll(async () => {
-  if (cli) await stopCli(cli.child);
+  if (cli) await stopWxbot(cli.child);
   await Promise.all([api?.close(), openai?.close()]);
   rmSync(cwd, { recursive: true, force: true });
 });

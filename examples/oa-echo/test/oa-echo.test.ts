@@ -3,16 +3,15 @@
  * environment variables), and a fake WeChat signs and encrypts callbacks and decrypts the
  * answers with Tencent's own crypto.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateEncodingAESKey } from '@wxbot/core';
 import { WeChatPeer } from '@wxbot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWxbot, stopWxbot, type WxbotProcess } from '../../../test/support/wxbotProcess.ts';
 import { HELP, WELCOME } from '../bot.config.ts';
 
-const root = resolve(import.meta.dirname, '../../..');
 const env = {
   WX_APP_ID: 'wx-oa-echo-example',
   WX_TOKEN: 'oa-echo-token',
@@ -24,48 +23,19 @@ const env = {
   LOG_FORMAT: 'json',
 };
 
-/** Starts `wxbot start --config …` and resolves with its URL once it listens. */
-function startCli(config: string, extraEnv: Record<string, string>, cwd: string): { child: ChildProcess; ready: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/wxbot.mjs'), 'start', '--config', join(root, config), '--port', '0'], {
-    cwd,
-    env: { ...process.env, ...extraEnv },
-  });
-  let output = '';
-  const ready = new Promise<string>((resolveUrl, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"wxbot started"/.exec(output);
-      if (match) resolveUrl(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`wxbot exited with ${code}:\n${output}`)));
-  });
-  return { child, ready, output: () => output };
-}
-
-/** SIGTERM (the bot stops cleanly), SIGKILL if it has not exited 3 s later. */
-async function stopCli(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const cwd = mkdtempSync(join(tmpdir(), 'wxbot-oa-echo-'));
-let cli: ReturnType<typeof startCli>;
+let cli: WxbotProcess;
 let safe: WeChatPeer;
 let url: string;
 
 beforeAll(async () => {
-  cli = startCli('examples/oa-echo/bot.config.ts', env, cwd);
+  cli = startWxbot('examples/oa-echo/bot.config.ts', env, cwd);
   url = await cli.ready;
   safe = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID, accountId: 'gh_oa_echo' });
 });
 afterAll(async () => {
-  if (cli) await stopCli(cli.child);
+  if (cli) await stopWxbot(cli.child);
   rmSync(cwd, { recursive: true, force: true });
 });
 

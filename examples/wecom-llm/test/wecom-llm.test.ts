@@ -3,16 +3,15 @@
  * sent) and a fake WeChat API, the example started through the CLI with its environment
  * pointing at both, and a fake WeCom that signs and encrypts the callbacks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateEncodingAESKey } from '@wxbot/core';
 import { WeChatPeer, startFakeOpenAI, startFakeWeChatApi, type FakeChatRequest, type FakeOpenAI, type FakeWeChatApi } from '@wxbot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWxbot, stopWxbot, type WxbotProcess } from '../../../test/support/wxbotProcess.ts';
 import { SYSTEM_PROMPT } from '../bot.config.ts';
 
-const root = resolve(import.meta.dirname, '../../..');
 const CORP = 'ww-wecom-llm-example';
 const SECRET = 'wecom-llm-app-secret';
 const AGENT_ID = 1000002;
@@ -21,35 +20,6 @@ const KEY = generateEncodingAESKey();
 /** Short, so the test does not wait 4 s for the slow answer to miss it. */
 const REPLY_WINDOW_MS = 1500;
 
-/** Starts `wxbot start --config …` and resolves with its URL once it listens. */
-function startCli(config: string, extraEnv: Record<string, string>, cwd: string): { child: ChildProcess; ready: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/wxbot.mjs'), 'start', '--config', join(root, config), '--port', '0'], {
-    cwd,
-    env: { ...process.env, ...extraEnv },
-  });
-  let output = '';
-  const ready = new Promise<string>((resolveUrl, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"wxbot started"/.exec(output);
-      if (match) resolveUrl(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`wxbot exited with ${code}:\n${output}`)));
-  });
-  return { child, ready, output: () => output };
-}
-
-/** SIGTERM (the bot stops cleanly), SIGKILL if it has not exited 3 s later. */
-async function stopCli(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** The texts of the user messages of a chat request, oldest first. */
 const userTexts = (request: FakeChatRequest) => request.messages.filter((m) => m.role === 'user').map((m) => String(m.content));
@@ -65,13 +35,13 @@ function rememberingModel(request: FakeChatRequest): string {
 const cwd = mkdtempSync(join(tmpdir(), 'wxbot-wecom-llm-'));
 let api: FakeWeChatApi;
 let openai: FakeOpenAI;
-let cli: ReturnType<typeof startCli>;
+let cli: WxbotProcess;
 let peer: WeChatPeer;
 
 beforeAll(async () => {
   [api, openai] = await Promise.all([startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET, kind: 'wecomApp' }] }), startFakeOpenAI()]);
   openai.chat.reply = rememberingModel;
-  cli = startCli(
+  cli = startWxbot(
     'examples/wecom-llm/bot.config.ts',
     {
       WECOM_CORP_ID: CORP,
@@ -97,7 +67,7 @@ beforeAll(async () => {
   peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: TOKEN, encodingAESKey: KEY, receiveId: CORP, agentId: AGENT_ID });
 });
 afterAll(async () => {
-  if (cli) await stopCli(cli.child);
+  if (cli) await stopWxbot(cli.child);
   await Promise.all([api?.close(), openai?.close()]);
   rmSync(cwd, { recursive: true, force: true });
 });

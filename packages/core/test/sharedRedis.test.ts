@@ -1,26 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer, newMsgId, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { WeChatPeer, newMsgId, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { RedisStore, createBot, generateEncodingAESKey, officialAccount, wecomKf, type Bot, type OfficialAccountChannel } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 // In CI Redis is part of the machine, so these tests must run (and fail loudly if it is down).
-const CI = process.env.CI === 'true';
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-const runRedis = CI || (await redisReachable());
-if (!runRedis) console.warn('shared-Redis tests skipped: no Redis at 127.0.0.1:6379 (CI=true requires it)');
+const runRedis = await shouldRunRedisTests('shared-Redis tests');
 
 const OA = { appId: 'wx-shared', appSecret: 'shared-oa-secret', token: 'shared-token', encodingAESKey: generateEncodingAESKey() };
 const KF = { corpId: 'ww-shared', secret: 'shared-kf-secret', token: 'shared-kf-token', encodingAESKey: generateEncodingAESKey() };

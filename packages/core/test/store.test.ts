@@ -6,28 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore, MemoryStore, RedisStore, getJson, setJson, type Store } from '../src/index.ts';
+import { redisReachable } from '@wxbot/testing';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 /** Every Redis key this run writes starts with this, so afterAll can remove exactly ours. */
 const RUN_PREFIX = `wxbot-test:${randomUUID()}:`;
-const CI = process.env.CI === 'true';
-
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
 // In CI Redis is part of the environment, so its tests run (and fail loudly) even when the
 // probe fails; locally they are skipped when there is no server.
-const runRedis = CI || (await redisReachable());
+const runRedis = process.env.CI === 'true' || (await redisReachable(REDIS_URL));
 
 /** A plain client for checking what the stores wrote; fails fast if Redis is down (CI). */
 function testClient(): Redis {

@@ -5,3 +5,4 @@ export { text, image, voice, event, type MessageEnvelope } from './messages.ts';
 export { startFakeOpenAI, FAKE_OPENAI_API_KEY, type FakeOpenAI, type FakeOpenAIOptions, type FakeChatEndpoint, type FakeChatMessage, type FakeChatReply, type FakeChatRequest, type FakeTranscriptionEndpoint, type FakeTranscriptionHandler, type FakeTranscriptionRequest } from './fakeOpenAI.ts';
 export { startFakeWeChatApi, type FakeWeChatApi, type FakeWeChatApiOptions, type FakeCredential, type CredentialKind, type Fault, type ApiCall, type KfMessage, type KfTransition, type KfSessionState, type FakeKf, type FakeMedia, type FakeMediaFile, type FakeUpload } from './fakeApi.ts';
 export { makeSpeechWav, toAmr, probeAudio, checkTranscriptionAudio, type AudioProbe, type SpeechOptions, type AudioExpectations, type CheckedTranscriptionHandler } from './audio.ts';
+export { redisReachable, shouldRunRedisTests } from './redis.ts';

@@ -1,26 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { RedisStore } from '@wxbot/core';
-import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, ALICE, BOB, CORP, customerSays, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
 
 // In CI Redis is part of the machine, so this must run there (and fail loudly if it is down).
-const CI = process.env.CI === 'true';
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-const runRedis = CI || (await redisReachable());
-if (!runRedis) console.warn('hand-off Redis test skipped: no Redis at 127.0.0.1:6379 (CI=true requires it)');
+const runRedis = await shouldRunRedisTests('hand-off Redis test');
 
 const prefix = `wxbot-test-handoff:${randomUUID()}:`;
 
