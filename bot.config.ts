@@ -1,12 +1,13 @@
 /**
  * The bot `npm start` runs. Every channel and plugin is switched on by environment variables
  * (or a .env file); with no channel configured, dev mode makes up credentials so the bot runs
- * anywhere. The chain, as the seeds describe it: voice → keyword rules → FAQ → hand-off words
- * → LLM → echo as the last resort.
+ * anywhere. The chain, as the seeds describe it: (agents) → voice → keyword rules → FAQ →
+ * hand-off words → LLM → echo as the last resort.
  */
 import { fileURLToPath } from 'node:url';
 import { RedisStore, defineConfig, loadDevCredentials, officialAccount, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
+import { handoff } from '@wxbot/plugin-handoff';
 import { keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';
@@ -63,6 +64,9 @@ export default defineConfig((): WxbotConfig => {
 
   const openai = env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? { apiKey: env.OPENAI_API_KEY || undefined, baseURL: env.OPENAI_BASE_URL || undefined } : undefined;
   const plugins: Plugin[] = [];
+  // Human agents (browser console at /agent/, WebSocket at /agent/ws) come first: while one holds
+  // a conversation, the bot plugins below never see its messages.
+  if (env.AGENT_TOKEN) plugins.push(handoff({ token: env.AGENT_TOKEN }));
   // Voice first: its transcript goes through everything after it. Without a transcription
   // endpoint only Official Account voice with WeChat's own Recognition is understood.
   if (openai) plugins.push(voice({ ...openai, model: env.OPENAI_TRANSCRIBE_MODEL || undefined }));

@@ -36,6 +36,7 @@ describe('wxbot CLI', () => {
       WECOM_CORP_ID: 'ww-cli-corp',
       WECOM_TOKEN: 'cli-wecom-token',
       WECOM_AES_KEY: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+      AGENT_TOKEN: 'cli-agent-token-0123456789',
     };
     const { url, output } = await startBot([], env);
     const oa = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID });
@@ -49,6 +50,9 @@ describe('wxbot CLI', () => {
     expect(output()).not.toContain(env.WX_TOKEN);
     expect(output()).not.toContain(env.WECOM_AES_KEY);
     expect(output()).not.toContain('DEV MODE');
+    // AGENT_TOKEN turns on the hand-off console.
+    expect((await fetch(`${url}/agent/`)).status).toBe(200);
+    expect(output()).not.toContain(env.AGENT_TOKEN);
   });
 
   it('runs in dev mode with generated credentials when no channel is configured', async () => {

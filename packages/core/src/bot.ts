@@ -106,6 +106,7 @@ export class Bot extends Composer<Context> {
       const log = this.log.child({ plugin: plugin.name });
       const scope = new PluginScope(plugin.name, log, this.store, this.events, this);
       const disposer = await plugin.setup(scope);
+      if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       this.errorBoundary((error, ctx) => this.#reportError(error, ctx, plugin.name), async (ctx, next) => {
         ctx.plugin = plugin.name;

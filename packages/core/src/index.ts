@@ -24,6 +24,7 @@ export { messageFromKf, type KfMessageItem } from './message/fromKf.ts';
 export { WeChatApiClient, DEFAULT_API_BASE, type ApiClientOptions, type ApiCredential, type MediaFile, type ApiCallObserver } from './api/client.ts';
 export { AccessToken, type AccessTokenOptions, type IssuedToken } from './api/accessToken.ts';
 export { WeChatApiError, TOKEN_ERRCODES, KF_SESSION_NOT_ALLOWED } from './api/errors.ts';
+export { kfApi, type KfApi, type KfSyncPage, type KfSessionState } from './api/kf.ts';
 export { customSendBody, wecomSendBody, kfSendBody, type ActiveBody } from './api/replyJson.ts';
 export { PassiveWindow } from './delivery/passiveWindow.ts';
 export { CallbackDedup } from './delivery/dedup.ts';

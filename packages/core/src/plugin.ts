@@ -30,7 +30,10 @@ export type Disposer = () => void | Promise<void>;
 /** A plugin: a name and a setup that registers middleware. Made with {@link definePlugin}. */
 export interface Plugin {
   readonly name: string;
+  /** Registers middleware; may return a disposer (run when the bot stops). */
   setup(scope: PluginScope): void | Disposer | Promise<void | Disposer>;
+  /** Also run when the bot stops, after the disposer `setup` returned. */
+  dispose?(): void | Promise<void>;
 }
 
 /** A plugin option failed validation; start-up stops with this message. */
@@ -43,6 +46,8 @@ export interface PluginDefinition<S extends z.ZodType> {
   /** zod schema of the options; defaults and transforms apply. */
   options?: S;
   setup(scope: PluginScope, options: z.output<S>): void | Disposer | Promise<void | Disposer>;
+  /** Run when the bot stops (for state kept outside setup's closure). */
+  dispose?(): void | Promise<void>;
 }
 
 /**
@@ -73,6 +78,6 @@ export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S
       }
       parsed = result.data;
     }
-    return { name: definition.name, setup: (scope) => definition.setup(scope, parsed) };
+    return { name: definition.name, setup: (scope) => definition.setup(scope, parsed), ...(definition.dispose && { dispose: definition.dispose }) };
   };
 }

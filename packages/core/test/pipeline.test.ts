@@ -178,4 +178,22 @@ describe('plugins', () => {
     expect(logs.lines.some((l) => l['plugin'] === 'broken' && l['msg'] === 'plugin "broken" failed')).toBe(true);
     await bot.stop();
   });
+
+  it('runs dispose() and the disposer setup returned when the bot stops', async () => {
+    const calls: string[] = [];
+    const lifecycle = definePlugin({
+      name: 'lifecycle',
+      setup() {
+        calls.push('setup');
+        return () => void calls.push('disposer');
+      },
+      dispose() {
+        calls.push('dispose');
+      },
+    });
+    const bot = createBot({ channels: [officialAccount({ appId: 'a', token: 't' })], plugins: [lifecycle()], logger: captureLogger().log });
+    await bot.init();
+    await bot.stop();
+    expect(calls).toEqual(['setup', 'disposer', 'dispose']);
+  });
 });

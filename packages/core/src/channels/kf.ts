@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
+import { kfApi, type KfApi } from '../api/kf.ts';
 import { kfSendBody } from '../api/replyJson.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
@@ -23,10 +23,11 @@ export class KfActions {
   /** welcome codes are single-use: remember which were spent. */
   readonly #usedWelcomeCodes = new Set<string>();
 
-  constructor(
-    private readonly client: WeChatApiClient,
-    private readonly log: Logger,
-  ) {}
+  readonly #api: KfApi;
+
+  constructor(client: WeChatApiClient) {
+    this.#api = kfApi(client);
+  }
 
   /**
    * Sends a reply: through `kf/send_msg_on_event` for the first text answer to an
@@ -41,20 +42,17 @@ export class KfActions {
     if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
       this.#usedWelcomeCodes.add(code);
       if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
-      await this.client.post('cgi-bin/kf/send_msg_on_event', { code, msgtype: 'text', text: { content: reply.text } });
+      await this.#api.sendMsgOnEvent(code, { msgtype: 'text', text: { content: reply.text } });
       return;
     }
-    await this.client.post('cgi-bin/kf/send_msg', { touser: to.user, open_kfid: openKfId, ...kfSendBody(reply) });
+    await this.#api.sendMsg(to.user, openKfId, kfSendBody(reply));
   }
 
   /** Moves the session to a named servicer, or to the waiting pool. */
   async handoff(to: Recipient, options: HandoffOptions): Promise<boolean> {
-    await this.client.post('cgi-bin/kf/service_state/trans', {
-      open_kfid: to.openKfId,
-      external_userid: to.user,
-      service_state: options.servicerUserId ? KfServiceState.Servicer : KfServiceState.WaitingPool,
-      ...(options.servicerUserId && { servicer_userid: options.servicerUserId }),
-    });
+    if (!to.openKfId) throw new Error('a KF hand-off needs the open_kfid of the account');
+    const state = options.servicerUserId ? KfServiceState.Servicer : KfServiceState.WaitingPool;
+    await this.#api.transServiceState(to.openKfId, to.user, state, options.servicerUserId);
     return true;
   }
 }
@@ -82,7 +80,7 @@ export function createKfSupport(options: {
   const cursorStore =
     options.cursorStore ?? (runtime.store instanceof MemoryStore ? new FileStore({ path: options.cursorFile ?? '.wxbot/kf-cursors.json' }) : runtime.store);
   return {
-    actions: new KfActions(client, runtime.log),
+    actions: new KfActions(client),
     syncer: new KfSyncer({
       client,
       store: runtime.store,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
-import { messageFromKf, type KfMessageItem } from '../message/fromKf.ts';
+import { kfApi } from '../api/kf.ts';
+import { messageFromKf } from '../message/fromKf.ts';
 import type { ChannelRef, Message } from '../message/types.ts';
 import type { Store } from '../store/types.ts';
 
@@ -24,12 +25,6 @@ interface SyncState {
   again: boolean;
   token: string | undefined;
   done: Promise<void>;
-}
-
-interface SyncPage {
-  next_cursor?: string;
-  has_more?: number;
-  msg_list?: KfMessageItem[];
 }
 
 const SEEN_TTL_MS = 7 * 24 * 3600_000;
@@ -102,7 +97,7 @@ export class KfSyncer {
     const cursorKey = `kf:cursor:${channel.name}:${openKfId}`;
     let cursor = await cursorStore.get(cursorKey);
     for (let page = 1; ; page++) {
-      const result = await client.post<SyncPage>('cgi-bin/kf/sync_msg', {
+      const result = await kfApi(client).syncMsg({
         ...(cursor && { cursor }),
         ...(token && { token }),
         limit: this.#options.limit ?? 1000,
