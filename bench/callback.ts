@@ -19,6 +19,8 @@ interface Result {
   rps: number;
   p99: number;
   errors: number;
+  /** Server CPU (user + system) per request, µs. */
+  cpuPerRequest: number;
 }
 
 function prebuild(): { path: string; body: string }[] {
@@ -31,19 +33,34 @@ function prebuild(): { path: string; body: string }[] {
   return list;
 }
 
-async function startServer(mode: string): Promise<{ port: number; stop: () => void }> {
+interface Server {
+  port: number;
+  /** CPU µs the server used since the last call. */
+  cpu(): Promise<number>;
+  stop(): void;
+}
+
+async function startServer(mode: string): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'servers.ts'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cpuReports: ((micros: number) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
     child.stdout.on('data', (chunk: Buffer) => {
-      const match = /PORT (\d+)/.exec(String(chunk));
+      const text = String(chunk);
+      const match = /PORT (\d+)/.exec(text);
       if (match) ok(Number(match[1]));
+      const cpu = /CPU (\d+)/.exec(text);
+      if (cpu) cpuReports.shift()?.(Number(cpu[1]));
     });
     child.on('exit', (code) => fail(new Error(`${mode} server exited with ${code}`)));
   });
-  return { port, stop: () => child.kill('SIGKILL') };
+  return {
+    port,
+    cpu: () => new Promise((ok) => (cpuReports.push(ok), child.kill('SIGUSR2'))),
+    stop: () => child.kill('SIGKILL'),
+  };
 }
 
-async function load(name: string, port: number, requests: { path: string; body: string }[], seconds: number): Promise<Result> {
+async function load(name: string, port: number, requests: { path: string; body: string }[], seconds: number): Promise<Omit<Result, 'cpuPerRequest'> & { count: number }> {
   let next = 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -61,14 +78,16 @@ async function load(name: string, port: number, requests: { path: string; body: 
     ],
   });
   if (next > requests.length) console.warn(`${name}: ${next} requests outran ${requests.length} distinct messages; raise BENCH_MESSAGES`);
-  return { name, rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  return { name, rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx, count: result.requests.total };
 }
 
 async function measure(mode: string, requests: { path: string; body: string }[]): Promise<Result> {
   const server = await startServer(mode);
   try {
     await load(`${mode} warm-up`, server.port, requests.slice(0, 20_000), 2);
-    return await load(mode, server.port, requests.slice(20_000), DURATION_S);
+    await server.cpu();
+    const { count, ...result } = await load(mode, server.port, requests.slice(20_000), DURATION_S);
+    return { ...result, cpuPerRequest: (await server.cpu()) / count };
   } finally {
     server.stop();
   }
@@ -78,5 +97,5 @@ const requests = prebuild();
 const floor = await measure('floor', requests);
 const wxbot = await measure('wxbot', requests);
 console.log('\nencrypted WeCom text → echo passive reply, loopback, %d connections, %ds', CONNECTIONS, DURATION_S);
-console.table([floor, wxbot].map((r) => ({ server: r.name, 'req/s': Math.round(r.rps), 'p99 ms': r.p99, errors: r.errors })));
-console.log(`ratio wxbot/floor: ${(wxbot.rps / floor.rps).toFixed(2)} (goal ≥ 0.80)`);
+console.table([floor, wxbot].map((r) => ({ server: r.name, 'req/s': Math.round(r.rps), 'p99 ms': r.p99, 'server CPU µs/req': Math.round(r.cpuPerRequest), errors: r.errors })));
+console.log(`ratio wxbot/floor: ${(wxbot.rps / floor.rps).toFixed(2)} req/s (goal ≥ 0.80); ${(floor.cpuPerRequest / wxbot.cpuPerRequest).toFixed(2)} by server CPU per request`);

@@ -11,6 +11,15 @@ import { echo } from '@wxbot/plugin-echo';
 import { BENCH } from './config.ts';
 
 const mode = process.argv[2];
+// SIGUSR2 prints the CPU time (user + system, µs) spent since the last SIGUSR2: the bench
+// divides it by the requests served, a cost per request that does not depend on how fast the
+// load generator (on the same 2 cores) can go.
+let lastCpu = process.cpuUsage();
+process.on('SIGUSR2', () => {
+  const used = process.cpuUsage(lastCpu);
+  console.log(`CPU ${used.user + used.system}`);
+  lastCpu = process.cpuUsage();
+});
 process.on('SIGINT', () => process.exit(0));
 
 async function main(): Promise<void> {

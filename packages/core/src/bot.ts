@@ -3,14 +3,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Router from '@koa/router';
 import type { Logger } from 'pino';
-import type { Channel, Query } from './channels/types.ts';
+import type { Channel, MediaType, Query, UploadFile } from './channels/types.ts';
 import { CallbackDedup } from './delivery/dedup.ts';
 import { PassiveWindow } from './delivery/passiveWindow.ts';
 import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer } from './pipeline/composer.ts';
-import { Context, type HandoffOptions } from './pipeline/context.ts';
+import { Context, type ContextServices, type HandoffOptions } from './pipeline/context.ts';
+import type { MediaFile } from './api/client.ts';
 import { PluginScope, type Disposer, type Plugin } from './plugin.ts';
 import { splitText } from './reply/split.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
@@ -70,6 +71,16 @@ export class Bot extends Composer<Context> {
   #pipeline: ((ctx: Context) => Promise<void>) | undefined;
   #server: Server | undefined;
   #handoffsInApp = false;
+  readonly #inFlight = new Set<MessageRun>();
+  #sweeper: NodeJS.Timeout | undefined;
+  /** What per-message services call back into, built once (not a closure set per message). */
+  readonly #internals: BotInternals = {
+    log: () => this.log,
+    store: () => this.store,
+    deliver: (run, reply) => this.#deliver(run.channel, run.message, reply, run.window, run.received),
+    handoff: (run, options) => this.#handoff(run.channel, run.message, options),
+    redispatch: (run, next) => this.#run(run.channel, next, run.window),
+  };
 
   constructor(options: BotOptions) {
     super();
@@ -176,6 +187,8 @@ export class Bot extends Composer<Context> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     for (const channel of this.channels) await channel.stop?.();
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     await this.store.close?.();
   }
 
@@ -245,37 +258,41 @@ export class Bot extends Composer<Context> {
   }
 
   async #run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
-    const bot = this;
     if (!this.#pipeline) throw new Error('bot.init() or bot.start() must run before messages are handled');
-    let log: Logger | undefined; // a child logger per message only when something logs
-    const received = performance.now();
-    const ctx: Context = new Context(message, {
-      get log() {
-        return (log ??= bot.log.child({ channel: channel.name, msgId: message.id }));
-      },
-      store: this.store,
-      deliver: (reply) => this.#deliver(channel, message, reply, window, received),
-      handoff: (options) => this.#handoff(channel, message, options),
-      redispatch: (next) => this.#run(channel, next, window),
-      downloadMedia: (mediaId) => {
-        if (!channel.downloadMedia) throw new Error(`channel "${channel.name}" has no media API`);
-        return channel.downloadMedia(mediaId);
-      },
-      uploadMedia: (type, file) => {
-        if (!channel.uploadMedia) throw new Error(`channel "${channel.name}" has no media API`);
-        return channel.uploadMedia(type, file);
-      },
-    });
-    const slowAfter = this.#options.slowHandlerWarnMs ?? 60_000;
-    const slow = setTimeout(() => ctx.log.warn({ plugin: ctx.plugin, ms: slowAfter }, 'message still in the pipeline: a plugin may hang'), slowAfter);
-    slow.unref();
+    const run = new MessageRun(this.#internals, channel, message, window);
+    const ctx: Context = new Context(message, run);
+    run.ctx = ctx;
+    this.#inFlight.add(run);
+    this.#watchInFlight();
     try {
       await this.#pipeline(ctx);
     } catch (error) {
       this.#reportError(error, ctx, ctx.plugin);
     } finally {
-      clearTimeout(slow);
+      this.#inFlight.delete(run);
     }
+  }
+
+  /**
+   * One sweep timer for all messages (not a timer each): warns once about a message still
+   * in the pipeline after `slowHandlerWarnMs`, naming the plugin it is in.
+   */
+  #watchInFlight(): void {
+    if (this.#sweeper) return;
+    const slowAfter = this.#options.slowHandlerWarnMs ?? 60_000;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const run of this.#inFlight) {
+        if (run.warned || now - run.received < slowAfter) continue;
+        run.warned = true;
+        run.log.warn({ plugin: run.ctx?.plugin, ms: Math.round(now - run.received) }, 'message still in the pipeline: a plugin may hang');
+      }
+      if (this.#inFlight.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, Math.min(slowAfter, 5000));
+    this.#sweeper.unref();
   }
 
   #reportError(error: unknown, ctx: Context, plugin: string | undefined): void {
@@ -341,4 +358,59 @@ export class Bot extends Composer<Context> {
 /** Creates a bot; see {@link Bot}. */
 export function createBot(options: BotOptions): Bot {
   return new Bot(options);
+}
+
+/** The bot's side of a message run, built once per bot. */
+interface BotInternals {
+  log(): Logger;
+  store(): Store;
+  deliver(run: MessageRun, reply: Reply): Promise<void>;
+  handoff(run: MessageRun, options: HandoffOptions): Promise<void>;
+  redispatch(run: MessageRun, message: Message): Promise<void>;
+}
+
+/** The services one message's context uses: where its replies go, its logger, its media. */
+class MessageRun implements ContextServices {
+  readonly received = performance.now();
+  ctx: Context | undefined;
+  warned = false;
+  #log: Logger | undefined;
+
+  constructor(
+    private readonly bot: BotInternals,
+    readonly channel: Channel,
+    readonly message: Message,
+    readonly window: PassiveWindow | undefined,
+  ) {}
+
+  /** A child logger, made only when something logs (most messages never do). */
+  get log(): Logger {
+    return (this.#log ??= this.bot.log().child({ channel: this.channel.name, msgId: this.message.id }));
+  }
+
+  get store(): Store {
+    return this.bot.store();
+  }
+
+  deliver(reply: Reply): Promise<void> {
+    return this.bot.deliver(this, reply);
+  }
+
+  handoff(options: HandoffOptions): Promise<void> {
+    return this.bot.handoff(this, options);
+  }
+
+  redispatch(message: Message): Promise<void> {
+    return this.bot.redispatch(this, message);
+  }
+
+  downloadMedia(mediaId: string): Promise<MediaFile> {
+    if (!this.channel.downloadMedia) throw new Error(`channel "${this.channel.name}" has no media API`);
+    return this.channel.downloadMedia(mediaId);
+  }
+
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
+    if (!this.channel.uploadMedia) throw new Error(`channel "${this.channel.name}" has no media API`);
+    return this.channel.uploadMedia(type, file);
+  }
 }

@@ -56,17 +56,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Labelled children, looked up by a plain string: prom-client hashes a labels object on every
+  // call otherwise, which shows on the callback path.
+  readonly #children = new Map<string, { inc(): void } | { observe(value: number): void }>();
+
+  #child<T>(key: string, make: () => T): T {
+    let child = this.#children.get(key) as T | undefined;
+    if (!child) {
+      child = make();
+      this.#children.set(key, child as never);
+    }
+    return child;
+  }
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'wxbot_' });
   }
 
   callback(channel: string, outcome: string, seconds: number): void {
-    this.#callbacks.inc({ channel, outcome });
-    this.#callbackSeconds.observe({ channel }, seconds);
+    this.#child(`cb\0${channel}\0${outcome}`, () => this.#callbacks.labels({ channel, outcome })).inc();
+    this.#child(`cbs\0${channel}`, () => this.#callbackSeconds.labels({ channel })).observe(seconds);
   }
 
   reply(channel: string, mode: ReplyMode, seconds: number): void {
-    this.#replySeconds.observe({ channel, mode }, seconds);
+    this.#child(`rs\0${channel}\0${mode}`, () => this.#replySeconds.labels({ channel, mode })).observe(seconds);
   }
 
   pluginError(plugin: string | undefined): void {

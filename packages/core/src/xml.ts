@@ -49,7 +49,18 @@ export function parseXml(text: string, options: { authenticated?: boolean } = {}
   return root as XmlFields;
 }
 
-const NAME = /^[A-Za-z_][\w.-]*$/;
+/** An element name as WeChat writes them: a letter or '_', then letters, digits, '_', '.', '-'. */
+function isName(text: string, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const letter = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
+    if (letter) continue;
+    if (i > start && ((c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d)) continue;
+    return false;
+  }
+  return true;
+}
 const isSpace = (code: number) => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 
 /**
@@ -79,9 +90,9 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     }
     if (text.charCodeAt(i) !== 0x3c /* < */) return undefined;
     const close = text.indexOf('>', i);
-    if (close < 0) return undefined;
+    if (close < 0 || !isName(text, i + 1, close)) return undefined;
     const name = text.slice(i + 1, close);
-    if (!NAME.test(name) || name in fields) return undefined;
+    if (name in fields) return undefined;
     i = close + 1;
     let value = '';
     if (text.startsWith('<![CDATA[', i)) {
@@ -99,7 +110,8 @@ export function parseFlatXml(text: string): XmlFields | undefined {
       if (value.includes('&')) return undefined;
       i = end;
     }
-    if (!text.startsWith(`</${name}>`, i)) return undefined;
+    // The matching close tag: "</" name ">".
+    if (text.charCodeAt(i) !== 0x3c || text.charCodeAt(i + 1) !== 0x2f || !text.startsWith(name, i + 2) || text.charCodeAt(i + 2 + name.length) !== 0x3e) return undefined;
     i += name.length + 3;
     fields[name] = value;
   }

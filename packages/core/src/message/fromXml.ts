@@ -10,7 +10,7 @@ const optionalNumber = (value: string): number | undefined => (value === '' ? un
  * Unknown message types become `other`, unknown events `event: 'other'`: nothing is dropped.
  */
 export function messageFromXml(fields: XmlFields, channel: ChannelRef): Message {
-  const f = (name: string) => field(fields, name);
+  const f = field.bind(null, fields);
   const msgType = f('MsgType').toLowerCase();
   const createTime = f('CreateTime');
   const from = f('FromUserName');
