@@ -27,5 +27,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (options.pretty && !options.destination) {
     return pino(config, pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,app' }));
   }
-  return options.destination ? pino(config, options.destination) : pino(config);
+  // stdout written asynchronously (buffered by sonic-boom, flushed on exit): a synchronous
+  // write per callback line would put a syscall on every callback's path.
+  return pino(config, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
