@@ -196,4 +196,12 @@ describe('plugins', () => {
     await bot.stop();
     expect(calls).toEqual(['setup', 'disposer', 'dispose']);
   });
+
+  it('the logger redacts secrets at the top level and in the usual containers', () => {
+    const logs = captureLogger('info');
+    logs.log.info({ secret: 's1', options: { appSecret: 's2', token: 's3' }, credential: { secret: 's4' }, query: { access_token: 's5' }, keep: 'visible' }, 'x');
+    const text = logs.text();
+    for (const secret of ['s1', 's2', 's3', 's4', 's5']) expect(text).not.toContain(`"${secret}"`);
+    expect(text).toContain('visible');
+  });
 });
