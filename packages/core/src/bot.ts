@@ -119,9 +119,26 @@ export class Bot extends Composer<Context> {
       const disposer = await plugin.setup(scope);
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
+      const pluginMiddleware = scope.middleware();
+      let warnedUnawaited = false;
       this.errorBoundary((error, ctx) => this.#reportError(error, ctx, plugin.name), async (ctx, next) => {
         ctx.plugin = plugin.name;
-        await scope.middleware()(ctx, next);
+        // A forgotten `await next()` silently lets later plugins run after this one returned
+        // (and miss the passive window): notice it and say so once per plugin.
+        let nextPending = false;
+        await pluginMiddleware(ctx, () => {
+          nextPending = true;
+          const rest = next();
+          rest.then(
+            () => (nextPending = false),
+            () => (nextPending = false),
+          );
+          return rest;
+        });
+        if (nextPending && !warnedUnawaited) {
+          warnedUnawaited = true;
+          log.warn('this plugin called next() without awaiting it: later plugins run after it returned; write `await next()` (or `return next()`)');
+        }
       });
     }
     for (const channel of this.channels) {

@@ -204,4 +204,34 @@ describe('plugins', () => {
     for (const secret of ['s1', 's2', 's3', 's4', 's5']) expect(text).not.toContain(`"${secret}"`);
     expect(text).toContain('visible');
   });
+
+  it('warns once when a plugin calls next() without awaiting it', async () => {
+    const logs = captureLogger();
+    const careless = definePlugin({
+      name: 'careless',
+      setup(bot) {
+        bot.use((_ctx, next) => {
+          void next(); // forgot await
+        });
+      },
+    });
+    const later = definePlugin({
+      name: 'later',
+      setup(bot) {
+        bot.use(async (ctx) => {
+          await new Promise((r) => setTimeout(r, 20));
+          await ctx.reply('late');
+        });
+      },
+    });
+    const bot = createBot({ channels: [officialAccount({ appId: 'a', token: 't' })], plugins: [careless(), later()], logger: logs.log });
+    await bot.init();
+    (bot.channels[0] as { send?: unknown }).send = async () => {};
+    await bot.dispatch(bot.channels[0]!, textMessage('x'));
+    await bot.dispatch(bot.channels[0]!, textMessage('y'));
+    const warnings = logs.lines.filter((l) => String(l['msg']).includes('without awaiting'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ plugin: 'careless' });
+    await bot.stop();
+  });
 });
