@@ -24,6 +24,7 @@ export default defineConfig((): WxbotConfig => {
         appSecret: env.WX_APP_SECRET || undefined,
         token: env.WX_TOKEN,
         encodingAESKey: env.WX_AES_KEY || undefined,
+        allowPlain: env.WX_ALLOW_PLAIN === '1',
         apiBaseUrl: env.WX_API_BASE || undefined,
       }),
     );

@@ -39,7 +39,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wxbot-simulate-'));
   bot = createBot({
     channels: [
-      officialAccount({ ...OA, apiBaseUrl }),
+      officialAccount({ ...OA, apiBaseUrl, allowPlain: true }),
       wecomApp(APP),
       wecomKf({ ...KF, apiBaseUrl, cursorStore: new MemoryStore() }),
     ],

@@ -42,6 +42,7 @@ export default defineConfig((): WxbotConfig => {
       appSecret: env.WX_APP_SECRET || undefined, // only needed for answers after the 5 s window
       token: env.WX_TOKEN,
       encodingAESKey: env.WX_AES_KEY || undefined, // set: safe/compat mode; unset: plain mode
+      allowPlain: env.WX_ALLOW_PLAIN === '1', // only while switching the console from plain to safe mode
       apiBaseUrl: env.WX_API_BASE || undefined,
     });
   } else {

@@ -66,11 +66,11 @@ describe('examples/oa-echo', () => {
     expect(response.reply).toMatchObject({ MsgType: 'text', Content: HELP });
   });
 
-  it('still answers plain-mode callbacks (the console switched back to 明文模式) in plaintext', async () => {
+  it('refuses plaintext callbacks while an EncodingAESKey is set (their signature does not cover the body)', async () => {
     const plain = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, receiveId: env.WX_APP_ID, mode: 'plain' });
     const response = await plain.text('plain echo');
-    expect(response.body).not.toContain('<Encrypt>');
-    expect(response.reply).toMatchObject({ MsgType: 'text', Content: 'plain echo' });
+    expect(response.status).toBe(401);
+    expect(response.body).toMatch(/plaintext callback refused/);
   });
 
   it('refuses a callback signed with another token, and never logs the credentials', async () => {

@@ -129,15 +129,34 @@ export function cdata(text: string): string {
   return `<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
 }
 
-// The encrypted envelope as WeChat writes it: one <xml> holding ToUserName/AgentID and an
-// Encrypt CDATA of base64. Matched directly so the hot path skips a full parse; anything
-// else falls back to parseXml.
-const ENVELOPE = /^\s*<xml>[\s\S]*?<Encrypt>\s*<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>\s*<\/Encrypt>[\s\S]*<\/xml>\s*$/;
-
 /** Extracts the Encrypt element of an encrypted callback body ('' when there is none). */
 export function encryptedPayload(body: string): string {
   if (FORBIDDEN.test(body)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
-  const fast = ENVELOPE.exec(body);
-  if (fast) return fast[1]!;
+  const fast = envelopeFastPath(body);
+  if (fast !== undefined) return fast;
   return field(parseXml(body), 'Encrypt');
+}
+
+const OPEN = '<Encrypt><![CDATA[';
+const CLOSE = ']]></Encrypt>';
+
+/**
+ * The envelope as WeChat writes it: one `<xml>` … `</xml>` holding exactly one
+ * `<Encrypt><![CDATA[base64]]></Encrypt>`. Found with indexOf scans (linear: no regex
+ * backtracking on an unauthenticated body); anything else returns undefined for the parser.
+ */
+function envelopeFastPath(body: string): string | undefined {
+  const start = body.indexOf(OPEN);
+  if (start < 0 || body.indexOf(OPEN, start + 1) >= 0) return undefined;
+  const end = body.indexOf(CLOSE, start + OPEN.length);
+  if (end < 0) return undefined;
+  const trimmed = body.trim();
+  if (!trimmed.startsWith('<xml>') || !trimmed.endsWith('</xml>')) return undefined;
+  const payload = body.slice(start + OPEN.length, end);
+  for (let i = 0; i < payload.length; i++) {
+    const c = payload.charCodeAt(i);
+    const base64 = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x3d;
+    if (!base64) return undefined;
+  }
+  return payload;
 }

@@ -16,7 +16,8 @@ let handled = 0;
 beforeAll(async () => {
   bot = createBot({
     channels: [
-      officialAccount({ ...OA, path: '/wx' }),
+      officialAccount({ ...OA, path: '/wx', allowPlain: true }),
+      officialAccount({ ...OA, name: 'strict', path: '/wx-strict' }),
       officialAccount({ ...OA2, name: 'second', path: '/wx2' }),
       wecomApp({ ...WECOM, path: '/wecom/callback' }),
     ],
@@ -91,6 +92,21 @@ describe('Official Account', () => {
     const forged = body.replace('<Content><![CDATA[real]]></Content>', '<Content><![CDATA[forged]]></Content>');
     const res = await fetch(`${base}/wx?${query}`, { method: 'POST', body: forged, headers: { 'content-type': 'text/xml' } });
     expect(peer.openReply(await res.text())).toMatchObject({ Content: 'real' });
+  });
+
+  it('with an EncodingAESKey (and no allowPlain), refuses plaintext callbacks: their signature does not cover the body', async () => {
+    const forged = new WeChatPeer({ url: `${base}/wx-strict`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId, mode: 'plain' });
+    const response = await forged.text('pretend to be someone');
+    expect(response.status).toBe(401);
+    expect(response.body).toMatch(/plaintext callback refused/);
+    const safe = new WeChatPeer({ url: `${base}/wx-strict`, kind: 'officialAccount', token: OA.token, encodingAESKey: OA.encodingAESKey, receiveId: OA.appId, mode: 'safe' });
+    expect((await safe.text('real')).reply).toMatchObject({ Content: 'real' });
+  });
+
+  it('a repeated query parameter is a 400, not a crash', async () => {
+    const res = await fetch(`${base}/wx?signature=a&signature=b&timestamp=1&nonce=2`, { method: 'POST', body: '<xml></xml>', headers: { 'content-type': 'text/xml' } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/repeated query parameter signature/);
   });
 
   it('hosts a second account on its own path with its own token', async () => {

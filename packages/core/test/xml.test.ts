@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { XmlError, parseFlatXml, parseXml } from '../src/index.ts';
+import { XmlError, encryptedPayload, parseFlatXml, parseXml } from '../src/index.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
 const reference = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: false, ignoreDeclaration: true, ignorePiTags: true });
@@ -40,5 +40,12 @@ describe('flat XML fast path', () => {
     expect(() => parseXml('<xml><A>1</A>')).toThrow(XmlError);
     expect(() => parseXml('<!DOCTYPE xml><xml><A>1</A></xml>')).toThrow(/DOCTYPE/);
     expect(() => parseXml('<other>1</other>')).toThrow(/no <xml> root/);
+  });
+
+  it('reads the encrypted envelope in linear time, even from a hostile body', () => {
+    expect(encryptedPayload('<xml><ToUserName><![CDATA[ww]]></ToUserName><Encrypt><![CDATA[QUJD+/==]]></Encrypt><AgentID><![CDATA[1]]></AgentID></xml>')).toBe('QUJD+/==');
+    const hostile = `<xml>${'<Encrypt><![CDATA[A]]></Encrypt>'.repeat(32_000)}</xml>x`; // ~1 MiB, made to backtrack
+    // The old regex backtracked quadratically here (~30 s, past the test timeout); now ~0.1 s.
+    expect(() => encryptedPayload(hostile)).toThrow(XmlError);
   });
 });

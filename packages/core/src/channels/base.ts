@@ -22,8 +22,9 @@ export interface CommonChannelOptions {
 
 /** Reads a required query parameter or refuses the request. */
 export function required(query: Query, name: string, status = 401): string {
-  const value = query[name];
-  if (!value) throw new ChannelError(status, `missing ${name}`);
+  const value: unknown = query[name];
+  if (Array.isArray(value)) throw new ChannelError(400, `repeated query parameter ${name}`);
+  if (typeof value !== 'string' || !value) throw new ChannelError(status, `missing ${name}`);
   return value;
 }
 

@@ -19,6 +19,12 @@ export interface OfficialAccountOptions extends CommonChannelOptions {
   token: string;
   /** EncodingAESKey: set it for safe or compat mode. */
   encodingAESKey?: string;
+  /**
+   * With an EncodingAESKey, plaintext callbacks are refused: their `signature` does not cover
+   * the body, so anyone who saw one callback URL could forge messages. Set this only while
+   * switching the console from plain to safe mode.
+   */
+  allowPlain?: boolean;
 }
 
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'music', 'news']);
@@ -78,6 +84,9 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
       // Compat mode also sends plaintext fields beside Encrypt: only the decrypted ones count.
       fields = openEncryptedBody(this.#crypt, query, body);
     } else {
+      if (this.#crypt && !this.options.allowPlain) {
+        throw new ChannelError(401, 'plaintext callback refused: this account is configured for encrypted (safe/compat) mode');
+      }
       this.#checkPlainSignature(query);
       fields = parseXml(body);
     }
@@ -104,7 +113,8 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
   }
 
   describe(): Record<string, unknown> {
-    return { appId: this.options.appId, mode: this.#crypt ? 'safe/compat (plain accepted)' : 'plain', activeApi: Boolean(this.#client) };
+    const mode = this.#crypt ? (this.options.allowPlain ? 'safe/compat (plain accepted)' : 'safe/compat') : 'plain';
+    return { appId: this.options.appId, mode, activeApi: Boolean(this.#client) };
   }
 
   #checkPlainSignature(query: Query): void {
