@@ -98,6 +98,7 @@ export class Bot extends Composer<Context> {
     this.store = options.store ?? new MemoryStore();
     this.log = isLogger(options.logger) ? options.logger : createLogger(options.logger);
     this.#dedup = new CallbackDedup(this.store);
+    this.#dedup.onError = (error) => this.log.warn({ err: error }, 'dedup store failed to record an answer; a retry on another instance may run again');
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
     if (options.metrics !== false) {
       const path = options.metrics?.path ?? '/metrics';
@@ -226,7 +227,14 @@ export class Bot extends Composer<Context> {
     }
     const { message } = result;
     const key = `dedup:${channel.name}:${message.id}`;
-    const claim = await this.#dedup.claim(key);
+    let claim: Awaited<ReturnType<CallbackDedup['claim']>>;
+    try {
+      claim = await this.#dedup.claim(key);
+    } catch (error) {
+      // The store is down: answering matters more than dedup, so process without it.
+      this.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'dedup unavailable; processing without it');
+      claim = { first: true };
+    }
     if (!claim.first) {
       const response = await claim.response;
       this.#logCallback(channel, message.type, message.id, started, 'retry');
@@ -246,6 +254,7 @@ export class Bot extends Composer<Context> {
         void this.#send(channel, message, reply).catch((e) => this.#logDeliveryFailure(channel, message, reply, e));
       }
     }
+    // Never throws: a store failure here must not leave retries waiting on this answer.
     await this.#dedup.complete(key, answer);
     this.#logCallback(channel, message.type, message.id, started, outcome);
     return answer;

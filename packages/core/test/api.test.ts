@@ -73,6 +73,19 @@ describe('WeChatApiClient', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('never sends a message twice: a send that timed out or got a 5xx is not retried', async () => {
+    const { c } = client(new MemoryStore(), { timeoutMs: 200, retries: 2 });
+    await c.accessToken();
+    const sends = () => api.calls.filter((call) => call.path === '/cgi-bin/message/send').length;
+    const before = sends();
+    api.failNext('message/send', { delayMs: 600 }, 1);
+    const timedOut = (await c.post('cgi-bin/message/send', { touser: 'u', agentid: 1, msgtype: 'text', text: { content: 'once' } }).catch((e: unknown) => e)) as WeChatApiError;
+    expect(timedOut).toBeInstanceOf(WeChatApiError);
+    api.failNext('message/send', { status: 502 }, 1);
+    expect(await c.post('cgi-bin/message/send', { touser: 'u', agentid: 1, msgtype: 'text', text: { content: 'once' } }).catch((e: unknown) => e)).toBeInstanceOf(WeChatApiError);
+    expect(sends() - before).toBe(2);
+  });
+
   it('other errcodes become a typed WeChatApiError without the token', async () => {
     const { c } = client();
     const token = await c.accessToken();

@@ -263,3 +263,35 @@ describe('retries', () => {
     for (const secret of [OA.token, OA.encodingAESKey, WECOM.token, WECOM.encodingAESKey]) expect(text).not.toContain(secret);
   });
 });
+
+describe('a dedup store that fails', () => {
+  it('neither hangs retries nor refuses messages', async () => {
+    const { MemoryStore } = await import('../src/index.ts');
+    class FlakyStore extends MemoryStore {
+      failSets = 0;
+      failClaims = 0;
+      override async set(key: string, value: string, ttl?: number) {
+        if (key.startsWith('dedup:') && this.failSets-- > 0) throw new Error('store down (set)');
+        return super.set(key, value, ttl);
+      }
+      override async setIfAbsent(key: string, value: string, ttl?: number) {
+        if (key.startsWith('dedup:') && this.failClaims-- > 0) throw new Error('store down (setIfAbsent)');
+        return super.setIfAbsent(key, value, ttl);
+      }
+    }
+    const store = new FlakyStore();
+    const flaky = createBot({ channels: [officialAccount({ appId: 'wx-flaky', token: 'flaky' })], plugins: [echo()], store, logger: captureLogger().log });
+    const { url } = await flaky.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: 'flaky', receiveId: 'wx-flaky', mode: 'plain' });
+      store.failSets = 1;
+      const msgId = newMsgId();
+      expect((await peer.text('one', { msgId })).reply).toMatchObject({ Content: 'one' });
+      expect((await peer.text('one', { msgId })).status).toBe(200); // the retry answers, it does not hang
+      store.failClaims = 1;
+      expect((await peer.text('two')).reply).toMatchObject({ Content: 'two' }); // processed without dedup
+    } finally {
+      await flaky.stop();
+    }
+  });
+});

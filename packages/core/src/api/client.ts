@@ -47,6 +47,11 @@ interface RequestSpec {
 
 type JsonBody = { errcode?: number; errmsg?: string } & Record<string, unknown>;
 
+/** POST endpoints that only read: safe to send again after a timeout or a 5xx. */
+const READ_ONLY_POSTS: ReadonlySet<string> = new Set(['cgi-bin/kf/sync_msg', 'cgi-bin/kf/service_state/get']);
+/** Errors that prove the request never reached the server: safe to retry anything. */
+const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
+
 /**
  * One WeChat API client per credential. Adds the access token to every call, refreshes it
  * when WeChat says it is bad (once, never in a loop), retries network errors and 5xx with
@@ -143,9 +148,14 @@ export class WeChatApiClient {
 
   async #send(endpoint: string, spec: RequestSpec, auth: Record<string, string>): Promise<JsonBody | MediaFile> {
     let response;
+    const path = endpoint.replace(/^\//, '');
+    // A send may have reached WeChat before a timeout or a 5xx: retrying it would deliver the
+    // message twice. Such calls are retried only when the request provably never left.
+    const idempotent = spec.method === 'GET' || READ_ONLY_POSTS.has(path);
     try {
-      response = await this.#http(endpoint.replace(/^\//, ''), {
+      response = await this.#http(path, {
         method: spec.method,
+        ...(!idempotent && { retry: { ...this.#http.defaults.options.retry, statusCodes: [], errorCodes: NOT_SENT } }),
         searchParams: { ...spec.query, ...auth },
         ...(spec.json !== undefined && { json: spec.json }),
         ...(spec.form && { body: spec.form }),

@@ -56,10 +56,11 @@ export class KfSyncer {
       return running.done;
     }
     const state = { again: false, token } as SyncState;
-    state.done = this.#drive(openKfId, state)
-      .catch((error) => this.#options.log.error({ openKfId, err: error }, 'KF sync failed'))
-      .finally(() => this.#states.delete(openKfId));
     this.#states.set(openKfId, state);
+    state.done = this.#drive(openKfId, state).catch((error) => {
+      if (this.#states.get(openKfId) === state) this.#states.delete(openKfId);
+      this.#options.log.error({ openKfId, err: error }, 'KF sync failed');
+    });
     return state.done;
   }
 
@@ -72,12 +73,15 @@ export class KfSyncer {
   async #drive(openKfId: string, state: SyncState): Promise<void> {
     const { store } = this.#options;
     const againKey = `kf:sync-again:${this.#options.channel.name}:${openKfId}`;
+    const lockKey = `kf:sync-lock:${this.#options.channel.name}:${openKfId}`;
     for (;;) {
-      const release = await store.lock(`kf:sync-lock:${this.#options.channel.name}:${openKfId}`, LOCK_TTL_MS);
+      let release = await store.lock(lockKey, LOCK_TTL_MS);
       if (!release) {
-        // Another instance is syncing this account: ask it for one more pass.
+        // Another instance is syncing this account: ask it for one more pass. It may have
+        // finished between our lock attempt and the flag, so try the lock once more.
         await store.set(againKey, '1', LOCK_TTL_MS);
-        return;
+        release = await store.lock(lockKey, LOCK_TTL_MS);
+        if (!release) return this.#finish(openKfId, state);
       }
       try {
         do {
@@ -88,8 +92,15 @@ export class KfSyncer {
       } finally {
         await release();
       }
-      if ((await store.get(againKey)) === undefined) return;
+      const askedElsewhere = (await store.get(againKey)) !== undefined;
+      // No await between this check and forgetting the state: a notification that arrives
+      // later starts a new sync instead of setting `again` on one that is ending.
+      if (!askedElsewhere && !state.again) return this.#finish(openKfId, state);
     }
+  }
+
+  #finish(openKfId: string, state: SyncState): void {
+    if (this.#states.get(openKfId) === state) this.#states.delete(openKfId);
   }
 
   async #pass(openKfId: string, token: string | undefined): Promise<void> {

@@ -17,6 +17,9 @@ export class CallbackDedup {
   readonly #local = new Map<string, Promise<string>>();
   readonly #resolvers = new Map<string, (body: string) => void>();
 
+  /** Told when the store fails to record an answer. */
+  onError: ((error: unknown) => void) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly ttlMs = 5 * 60_000,
@@ -33,19 +36,32 @@ export class CallbackDedup {
     return { first: false, response: this.#waitForStored(key) };
   }
 
-  /** Records the answer of the first delivery for its retries. */
+  /**
+   * Records the answer of the first delivery for its retries. Never throws: a store failure
+   * is reported through `onError` and in-process retries still get the answer.
+   */
   async complete(key: string, body: string): Promise<void> {
-    // Store first: once the in-flight entry is gone, retries read the answer from the store.
-    await this.store.set(key, body, this.ttlMs);
-    this.#resolvers.get(key)?.(body);
-    this.#resolvers.delete(key);
-    this.#local.delete(key);
+    try {
+      // Store first: once the in-flight entry is gone, retries read the answer from the store.
+      await this.store.set(key, body, this.ttlMs);
+    } catch (error) {
+      this.onError?.(error);
+    } finally {
+      this.#resolvers.get(key)?.(body);
+      this.#resolvers.delete(key);
+      this.#local.delete(key);
+    }
   }
 
   async #waitForStored(key: string): Promise<string> {
     const deadline = Date.now() + this.waitMs;
     for (;;) {
-      const value = await this.store.get(key);
+      let value: string | undefined;
+      try {
+        value = await this.store.get(key);
+      } catch {
+        return 'success';
+      }
       if (value !== undefined && value !== PENDING) return value;
       if (value === undefined || Date.now() >= deadline) return 'success';
       await sleep(50);
