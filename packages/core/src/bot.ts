@@ -329,8 +329,11 @@ export class Bot extends Composer<Context> {
 
   async #deliver(channel: Channel, message: Message, reply: Reply, window: PassiveWindow | undefined, received: number): Promise<void> {
     const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
+    // A split text goes out whole through the API when it can: a first part in the HTTP
+    // response could arrive after the second, sent actively at once.
+    const passiveAllowed = parts.length === 1 || !channel.send;
     for (const part of parts) {
-      if (window && channel.passiveReplyTypes.has(part.type) && window.take(part)) {
+      if (passiveAllowed && window && channel.passiveReplyTypes.has(part.type) && window.take(part)) {
         this.metrics.reply(channel.name, 'passive', (performance.now() - received) / 1000);
         continue;
       }

@@ -105,6 +105,10 @@ describe('WeChatApiClient', () => {
     expect(file.fileName).toBe('图.png');
     const error = (await c.downloadMedia('no-such-media').catch((e: unknown) => e)) as WeChatApiError;
     expect(error.errcode).toBe(40007);
+    // A user's own text or JSON file is a file, not an API answer.
+    const json = Buffer.from('{"hello":"world"}');
+    const jsonId = await c.uploadMedia('file', { data: json, fileName: 'data.json', contentType: 'application/json' });
+    expect((await c.downloadMedia(jsonId)).data.equals(json)).toBe(true);
   });
 
   it('fetches Official Account tokens with grant_type=client_credential', async () => {

@@ -26,6 +26,7 @@ beforeAll(async () => {
     await ctx.reply('second');
     await ctx.reply(replies.news({ title: 'third', url: 'https://example.com/3' }));
   });
+  bot.hears('long', (ctx) => ctx.reply('长'.repeat(1500)));
   bot.hears('silent', async () => {
     await sleep(50);
   });
@@ -64,6 +65,14 @@ describe('replies past the reply window', () => {
     const active = api.officialAccount.sent.filter((m) => m['touser'] === 'o-several');
     expect(active[0]).toMatchObject({ msgtype: 'text', text: { content: 'second' } });
     expect(active[1]).toMatchObject({ msgtype: 'news', news: { articles: [{ title: 'third', url: 'https://example.com/3' }] } });
+  });
+
+  it('a text split in several parts goes out whole through the API, in order', async () => {
+    const response = await oaPeer().text('long', { from: 'o-long' });
+    expect(response.body).toBe('success');
+    await api.waitFor(() => api.officialAccount.sent.filter((m) => m['touser'] === 'o-long').length === 3);
+    const parts = api.officialAccount.sent.filter((m) => m['touser'] === 'o-long').map((m) => (m['text'] as { content: string }).content);
+    expect(parts.join('')).toBe('长'.repeat(1500));
   });
 
   it('a plugin that answers nothing lets the callback finish at once with success', async () => {

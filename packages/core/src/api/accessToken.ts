@@ -64,7 +64,9 @@ export class AccessToken {
     for (;;) {
       const stored = await getJson<CachedToken>(store, key);
       if (stored && stored.refreshAt > Date.now()) return this.#remember(stored);
-      const release = await store.lock(`${key}:lock`, lockWaitMs);
+      // The lock outlives the slowest fetch (timeouts × retries), or a second instance could
+      // refresh meanwhile and, on an Official Account, invalidate the first one's token.
+      const release = await store.lock(`${key}:lock`, Math.max(lockWaitMs, 60_000));
       if (release) {
         try {
           // Someone may have refreshed between our read and our lock.

@@ -166,7 +166,9 @@ export class WeChatApiClient {
       throw new WeChatApiError(endpoint, -1, `request failed: ${reason}`);
     }
     const contentType = String(response.headers['content-type'] ?? '');
-    if (spec.media && !/json|text\/plain/.test(contentType)) {
+    // media/get answers an error as JSON (sometimes labelled text/plain); a user's own .txt or
+    // .json file is still a file: only a JSON object with an errcode is an error.
+    if (spec.media && !(/json|text\/plain/.test(contentType) && isErrorAnswer(response.body as unknown as Buffer))) {
       const disposition = String(response.headers['content-disposition'] ?? '');
       // RFC 5987 `filename*=UTF-8''…` carries non-ASCII names; prefer it over `filename="…"`.
       const extended = /filename\*=(?:UTF-8'')?([^;]+)/i.exec(disposition)?.[1];
@@ -190,5 +192,15 @@ export class WeChatApiClient {
     if (result.errcode) throw new WeChatApiError(endpoint, result.errcode, result.errmsg ?? '');
     if (typeof result['access_token'] !== 'string') throw new WeChatApiError(endpoint, -1, 'no access_token in the answer');
     return { accessToken: result['access_token'], expiresIn: Number(result['expires_in'] ?? 7200) };
+  }
+}
+
+function isErrorAnswer(body: Buffer): boolean {
+  if (body.length > 4096) return false;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { errcode?: unknown }).errcode === 'number';
+  } catch {
+    return false;
   }
 }
