@@ -34,6 +34,8 @@ export interface BotOptions {
   bodyLimitBytes?: number;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
   slowHandlerWarnMs?: number;
+  /** How long `stop()` waits for messages still in the pipeline (default 5 s). */
+  shutdownGraceMs?: number;
   /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
   metrics?: false | { path?: string; processMetrics?: boolean };
 }
@@ -194,16 +196,21 @@ export class Bot extends Composer<Context> {
     this.#handoffsInApp = true;
   }
 
-  /** Stops the plugins (their sockets, watchers), the server, the channels, and closes the store. */
+  /**
+   * Stops gracefully: no new connections, messages in the pipeline get `shutdownGraceMs` to
+   * finish (their answers and dedup marks land), then plugins (their sockets, watchers), the
+   * remaining connections, the channels (KF syncs finish) and the store.
+   */
   async stop(): Promise<void> {
-    // Plugins first: an upgraded socket (a WebSocket) would keep server.close() waiting.
-    for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
     const server = this.#server;
     this.#server = undefined;
-    if (server) {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const deadline = Date.now() + (this.#options.shutdownGraceMs ?? 5000);
+    while (this.#inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Plugins before the last connections: an upgraded socket (a WebSocket) keeps close() waiting.
+    for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
+    server?.closeAllConnections?.();
+    await closed;
     for (const channel of this.channels) await channel.stop?.();
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;

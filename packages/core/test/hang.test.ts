@@ -17,6 +17,7 @@ describe('a plugin that hangs', () => {
       plugins: [stuck()],
       logger: logs.log,
       slowHandlerWarnMs: 300,
+      shutdownGraceMs: 200,
     });
     const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
     try {
@@ -31,5 +32,26 @@ describe('a plugin that hangs', () => {
     } finally {
       await bot.stop();
     }
+  });
+});
+
+describe('stopping', () => {
+  it('lets a message in the pipeline finish and answer before the server goes', async () => {
+    const slow = definePlugin({
+      name: 'slow',
+      setup(bot) {
+        bot.on('text', async (ctx) => {
+          await new Promise((r) => setTimeout(r, 300));
+          await ctx.reply('done');
+        });
+      },
+    });
+    const bot = createBot({ channels: [officialAccount({ appId: 'wx-stop', token: 'stop-token' })], plugins: [slow()], logger: captureLogger().log });
+    const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+    const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: 'stop-token', receiveId: 'wx-stop', mode: 'plain' });
+    const answer = peer.text('finish please');
+    await new Promise((r) => setTimeout(r, 100));
+    await bot.stop();
+    expect((await answer).reply).toMatchObject({ Content: 'done' });
   });
 });
