@@ -32,6 +32,7 @@ beforeAll(async () => {
   bot.command('news', (ctx) => ctx.reply(replies.news({ title: '标题', description: 'd', url: 'https://example.com', picUrl: 'https://example.com/p.png' })));
   bot.command('music', (ctx) => ctx.reply({ type: 'music', title: 't', musicUrl: 'http://m', thumbMediaId: 'thumb' }));
   bot.command('video', (ctx) => ctx.reply(replies.video('vid', 'title', 'desc')));
+  bot.command('news3', (ctx) => ctx.reply(replies.news({ title: 'a' }, { title: 'b' }, { title: 'c' })));
   bot.command('boom', () => {
     throw new Error('plugin exploded');
   });
@@ -73,6 +74,11 @@ describe('Official Account', () => {
     expect((await peer.text('/news')).reply).toMatchObject({ MsgType: 'news', ArticleCount: '1', Articles: { item: { Title: '标题', Url: 'https://example.com' } } });
     expect((await peer.text('/music')).reply).toMatchObject({ MsgType: 'music', Music: { ThumbMediaId: 'thumb', MusicUrl: 'http://m' } });
     expect((await peer.text('/video')).reply).toMatchObject({ MsgType: 'video', Video: { MediaId: 'vid', Title: 'title' } });
+  });
+
+  it('a passive news answer to a message carries one article, as WeChat shows', async () => {
+    const response = await oaPeer('plain').text('/news3');
+    expect(response.reply).toMatchObject({ MsgType: 'news', ArticleCount: '1', Articles: { item: { Title: 'a' } } });
   });
 
   it('answers events', async () => {

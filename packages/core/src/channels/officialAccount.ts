@@ -95,8 +95,19 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     return {
       kind: 'message',
       message,
-      encodeReply: (reply) => encodePassive(reply, message.from, message.to, crypt),
+      encodeReply: (reply) => encodePassive(this.#fitNews(reply, message.type === 'event'), message.from, message.to, crypt),
     };
+  }
+
+  /**
+   * WeChat shows one news article in a passive answer to a user's message, up to 8 for events
+   * (menu clicks, subscribe): the rest are dropped here, with a warning, rather than by WeChat.
+   */
+  #fitNews(reply: Reply, isEvent: boolean): Reply {
+    const max = isEvent ? 8 : 1;
+    if (reply.type !== 'news' || reply.articles.length <= max) return reply;
+    this.log.warn({ articles: reply.articles.length, max }, 'news reply has more articles than WeChat shows passively; extra ones dropped');
+    return { ...reply, articles: reply.articles.slice(0, max) };
   }
 
   /** message/custom/send (within 48 hours of the user's last message). */
