@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { chromium, type Browser } from 'playwright-core';
@@ -13,7 +14,10 @@ const haveChromium = existsSync(CHROMIUM);
 const run = haveChromium || CI;
 if (!run) console.warn(`agent console browser test skipped: ${CHROMIUM} is missing (apt install chromium; CI=true requires it)`);
 
-const screenshot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/agent-console.png');
+// The README's screenshot is rewritten only on request (UPDATE_SCREENSHOT=1); otherwise a temp file.
+const screenshot = process.env.UPDATE_SCREENSHOT
+  ? resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/agent-console.png')
+  : join(tmpdir(), `wxbot-agent-console-${process.pid}.png`);
 
 describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
   let api: FakeWeChatApi;
