@@ -34,6 +34,11 @@ export interface BotOptions {
   bodyLimitBytes?: number;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
   slowHandlerWarnMs?: number;
+  /**
+   * Development checks on every message (a plugin's forgotten `await next()`). Default: on
+   * unless NODE_ENV is 'production', where they would only cost time on the callback path.
+   */
+  devChecks?: boolean;
   /** How long `stop()` waits for messages still in the pipeline (default 5 s). */
   shutdownGraceMs?: number;
   /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
@@ -123,9 +128,11 @@ export class Bot extends Composer<Context> {
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       const pluginMiddleware = scope.middleware();
+      const devChecks = this.#options.devChecks ?? process.env.NODE_ENV !== 'production';
       let warnedUnawaited = false;
       this.errorBoundary((error, ctx) => this.#reportError(error, ctx, plugin.name), async (ctx, next) => {
         ctx.plugin = plugin.name;
+        if (!devChecks) return pluginMiddleware(ctx, next);
         // A forgotten `await next()` silently lets later plugins run after this one returned
         // (and miss the passive window): notice it and say so once per plugin.
         let nextPending = false;

@@ -233,5 +233,14 @@ describe('plugins', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ plugin: 'careless' });
     await bot.stop();
+
+    // Off in production: no per-message cost, no warning.
+    const quiet = captureLogger();
+    const prod = createBot({ channels: [officialAccount({ appId: 'a', token: 't' })], plugins: [careless(), later()], logger: quiet.log, devChecks: false });
+    await prod.init();
+    (prod.channels[0] as { send?: unknown }).send = async () => {};
+    await prod.dispatch(prod.channels[0]!, textMessage('x'));
+    expect(quiet.lines.filter((l) => String(l['msg']).includes('without awaiting'))).toHaveLength(0);
+    await prod.stop();
   });
 });
