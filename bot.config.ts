@@ -5,7 +5,8 @@
  * hand-off words → LLM → echo as the last resort.
  */
 import { fileURLToPath } from 'node:url';
-import { RedisStore, defineConfig, loadDevCredentials, officialAccount, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, loadDevCredentials, officialAccount, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { RedisStore } from '@wxbot/redis';
 import { echo } from '@wxbot/plugin-echo';
 import { handoff } from '@wxbot/plugin-handoff';
 import { keyword } from '@wxbot/plugin-keyword';

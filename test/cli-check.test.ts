@@ -8,6 +8,7 @@ const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'packages/cli/bin/wxbot.mjs');
 const core = JSON.stringify(join(root, 'packages/core/src/index.ts'));
 const echoPlugin = JSON.stringify(join(root, 'plugins/echo/src/index.ts'));
+const redis = JSON.stringify(join(root, 'packages/redis/src/index.ts'));
 
 // Configs live outside the repository (so concurrent typechecks never see them) and import the
 // workspace packages by absolute path; type=module makes tsx load the .ts files as ESM.
@@ -26,7 +27,7 @@ const SECRETS = {
 
 function writeConfig(name: string, body: string): string {
   const file = join(dir, name);
-  writeFileSync(file, `import { defineConfig, officialAccount, wecomApp, wecomKf, RedisStore } from ${core};\nimport { echo } from ${echoPlugin};\n${body}\n`);
+  writeFileSync(file, `import { defineConfig, officialAccount, wecomApp, wecomKf } from ${core};\nimport { RedisStore } from ${redis};\nimport { echo } from ${echoPlugin};\n${body}\n`);
   return file;
 }
 

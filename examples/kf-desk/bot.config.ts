@@ -14,7 +14,8 @@
  * the API at http://127.0.0.1:4000, where `wxbot simulate --fake-api-port 4000` answers.
  */
 import { fileURLToPath } from 'node:url';
-import { RedisStore, defineConfig, definePlugin, loadDevCredentials, wecomKf, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, definePlugin, loadDevCredentials, wecomKf, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { RedisStore } from '@wxbot/redis';
 import { keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';

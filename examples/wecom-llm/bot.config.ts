@@ -9,7 +9,8 @@
  * Needs OPENAI_API_KEY (or OPENAI_BASE_URL of a server that needs no key). Without WECOM_TOKEN
  * the bot runs in dev mode with made-up WeCom credentials (kept in .wxbot/dev.json).
  */
-import { FileStore, RedisStore, defineConfig, loadDevCredentials, wecomApp, type WxbotConfig } from '@wxbot/core';
+import { FileStore, defineConfig, loadDevCredentials, wecomApp, type WxbotConfig } from '@wxbot/core';
+import { RedisStore } from '@wxbot/redis';
 import { llm } from '@wxbot/plugin-llm';
 
 /** The system prompt (LLM_SYSTEM_PROMPT replaces it). */

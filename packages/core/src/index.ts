@@ -31,7 +31,6 @@ export { CallbackDedup } from './delivery/dedup.ts';
 export { getJson, setJson, type Store } from './store/types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
-export { RedisStore, type RedisStoreOptions } from './store/redis.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { createHttpApp, type HttpAppOptions } from './server.ts';
 export { Metrics, type ReplyMode } from './metrics.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RedisStore } from '@wxbot/core';
+import { RedisStore } from '@wxbot/redis';
 import { shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

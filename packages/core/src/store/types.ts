@@ -3,7 +3,7 @@
  * (callers JSON-encode); every key may carry a time to live.
  *
  * Implementations: {@link MemoryStore} (default, bounded), `FileStore` (durable on one
- * machine), `RedisStore` (shared between instances).
+ * machine), `RedisStore` of `@wxbot/redis` (shared between instances).
  */
 export interface Store {
   get(key: string): Promise<string | undefined>;
@@ -17,6 +17,13 @@ export interface Store {
    */
   lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
   close?(): Promise<void>;
+  /**
+   * For a store behind a server: resolves once the server answers, rejects with the reason it
+   * does not (`wxbot check` calls it). Stores with nothing to reach leave it out.
+   */
+  ping?(): Promise<void>;
+  /** Where a store behind a server lives, e.g. `host:port`; never a URL with a password. */
+  readonly location?: string;
 }
 
 /** JSON helpers over a Store. */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WeChatPeer, newMsgId, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { RedisStore, createBot, generateEncodingAESKey, officialAccount, wecomKf, type Bot, type OfficialAccountChannel } from '../src/index.ts';
-import { captureLogger } from './helpers.ts';
+import { createBot, createLogger, generateEncodingAESKey, officialAccount, wecomKf, type Bot, type OfficialAccountChannel } from '@wxbot/core';
+import { RedisStore } from '../src/index.ts';
 
 // In CI Redis is part of the machine, so these tests must run (and fail loudly if it is down).
 const runRedis = await shouldRunRedisTests('shared-Redis tests');
@@ -24,7 +24,7 @@ describe.runIf(runRedis)('two instances sharing one Redis store', () => {
       const bot = createBot({
         channels: [officialAccount({ ...OA, apiBaseUrl: api.url }), wecomKf({ ...KF, apiBaseUrl: api.url })],
         store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix }),
-        logger: captureLogger().log,
+        logger: createLogger({ level: 'silent' }),
       });
       bot.on('text', async (ctx) => {
         handled += 1;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Store } from './types.ts';
+import type { Store } from '@wxbot/core';
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
@@ -56,6 +56,29 @@ export class RedisStore implements Store {
     this.#client.on('ready', () => {
       this.#connectionError = undefined;
     });
+  }
+
+  /** The server as `host:port` (never the URL: it may hold a password). */
+  get location(): string {
+    const { host, port } = this.#client.options;
+    return `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+  }
+
+  /**
+   * Resolves when the server answers PING. Rejects with the connection's own error
+   * (`connect ECONNREFUSED …`) when there is one, as it says more than a failed command.
+   */
+  async ping(): Promise<void> {
+    let lastError = this.#connectionError;
+    const onError = (error: Error) => (lastError = error);
+    this.#client.on('error', onError);
+    try {
+      await this.#client.ping();
+    } catch (error) {
+      throw lastError ?? error;
+    } finally {
+      this.#client.off('error', onError);
+    }
   }
 
   /** The underlying client (for health checks and metrics). */
