@@ -15,7 +15,7 @@ import type { MediaFile } from './api/client.ts';
 import { PluginScope, type Disposer, type Plugin } from './plugin.ts';
 import { splitText } from './reply/split.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
-import { recipientOf, sendOptionsOf, type Recipient } from './message/recipient.ts';
+import { recipientOf, sendIdOf, sendOptionsOf, type Recipient } from './message/recipient.ts';
 import { createHttpApp } from './server.ts';
 import { Metrics } from './metrics.ts';
 import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from './api/errors.ts';
@@ -84,7 +84,7 @@ export class Bot extends Composer<Context> {
   readonly #internals: BotInternals = {
     log: () => this.log,
     store: () => this.store,
-    deliver: (run, reply) => this.#deliver(run.channel, run.message, reply, run.window, run.received),
+    deliver: (run, reply) => this.#deliver(run, reply),
     handoff: (run, options) => this.#handoff(run.channel, run.message, options),
     redispatch: (run, next) => this.#run(run.channel, next, run.window),
   };
@@ -341,7 +341,8 @@ export class Bot extends Composer<Context> {
     this.events.emit('pluginError', { error, message: ctx.message, plugin });
   }
 
-  async #deliver(channel: Channel, message: Message, reply: Reply, window: PassiveWindow | undefined, received: number): Promise<void> {
+  async #deliver(run: MessageRun, reply: Reply): Promise<void> {
+    const { channel, message, window, received } = run;
     const parts: Reply[] = reply.type === 'text' ? splitText(reply.text, channel.textLimitBytes).map((text) => ({ type: 'text', text })) : [reply];
     // A split text goes out whole through the API when it can: a first part in the HTTP
     // response could arrive after the second, sent actively at once.
@@ -352,7 +353,7 @@ export class Bot extends Composer<Context> {
         continue;
       }
       try {
-        await this.#send(channel, message, part);
+        await this.#send(channel, message, part, run.sends++);
       } catch (error) {
         if (error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED) {
           // Not a failure of the plugin: a human servicer holds the KF session. Not retried.
@@ -365,13 +366,14 @@ export class Bot extends Composer<Context> {
     }
   }
 
-  async #send(channel: Channel, message: Message, reply: Reply): Promise<void> {
+  /** `index`: which active send of this message's answer it is (its stable send id; -1: a passive reply that went out actively). */
+  async #send(channel: Channel, message: Message, reply: Reply, index = -1): Promise<void> {
     if (!channel.send) {
       throw new Error(
         `channel "${channel.name}" cannot deliver this ${reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
       );
     }
-    await channel.send(recipientOf(message), reply, sendOptionsOf(message));
+    await channel.send(recipientOf(message), reply, { ...sendOptionsOf(message), sendId: sendIdOf(channel.name, message.id, index) });
   }
 
   /**
@@ -417,6 +419,8 @@ class MessageRun implements ContextServices {
   readonly received = performance.now();
   ctx: Context | undefined;
   warned = false;
+  /** Active sends made so far for this message (numbers their stable send ids). */
+  sends = 0;
   #log: Logger | undefined;
 
   constructor(

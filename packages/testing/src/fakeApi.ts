@@ -119,12 +119,32 @@ export interface FakeKf {
   readonly sent: readonly Record<string, unknown>[];
   /** Bodies of accepted send_msg_on_event requests. */
   readonly sentOnEvent: readonly Record<string, unknown>[];
+  /**
+   * send_msg requests that repeated a client msgid already accepted for the account: answered
+   * ok with that msgid and not delivered again. (The KF doc only says a given msgid is echoed;
+   * treating a repeat as the same message is this fake's model of the client msgid.)
+   */
+  readonly repeatedMsgIds: number;
   /** Changes made through service_state/trans (not those made with setState). */
   readonly transitions: readonly KfTransition[];
   /** Current state; a session never started is 4 ("ended or not started"). */
   state(openKfId: string, externalUserId: string): KfSessionState;
   /** Sets a state as a servicer in the WeCom client would (e.g. 3 to make send_msg fail 95018). */
   setState(openKfId: string, externalUserId: string, state: number, servicerUserId?: string): void;
+}
+
+/** One message the fake accepted for delivery to a user, on any send endpoint. */
+export interface Delivery {
+  /** e.g. `kf/send_msg`, `message/custom/send`, `message/send`. */
+  endpoint: string;
+  /** touser (openid, userid, external_userid); '' for send_msg_on_event (the code names the user). */
+  user: string;
+  msgtype: string;
+  /** The text content for text messages. */
+  text: string | undefined;
+  /** KF: the msgid answered (the client's when it sent one). */
+  msgid: string | undefined;
+  at: number;
 }
 
 /** A file served by media/get. */
@@ -175,6 +195,15 @@ export interface FakeWeChatApi {
   readonly wecom: { readonly sent: readonly Record<string, unknown>[] };
   /** Bodies of accepted Official Account message/custom/send requests. */
   readonly officialAccount: { readonly sent: readonly Record<string, unknown>[] };
+  /** Every message accepted for a user on any send endpoint, in the order accepted. */
+  readonly deliveries: readonly Delivery[];
+  /** The texts delivered to `user`, in order (counts repeats: a text sent twice is there twice). */
+  textsTo(user: string): string[];
+  /**
+   * Takes the API down for `ms`: the port refuses connections (open ones are cut), as a host
+   * that is down does; then it listens again on the same port. Resolves when it is back.
+   */
+  outage(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -469,7 +498,12 @@ class KfStore implements FakeKf {
   syncDelayMs = 0;
   readonly sent: Json[] = [];
   readonly sentOnEvent: Json[] = [];
+  repeatedMsgIds = 0;
   readonly transitions: KfTransition[] = [];
+  /** Told about every accepted send (the server's delivery log). */
+  onDeliver: (endpoint: string, body: Json, msgid: string) => void = () => {};
+  /** Client msgids accepted per account. */
+  readonly #msgIds = new Set<string>();
   /** The log sync_msg pages through; `seq` is what a cursor points after. */
   readonly #log: { seq: number; openKfId: string; message: KfMessage }[] = [];
   readonly #sessions = new Map<string, KfSessionState>();
@@ -576,7 +610,16 @@ class KfStore implements FakeKf {
     // the waiting pool (2), with a servicer (3) or ended (4). (KF doc "发送消息".)
     const state = this.state(openKfId, touser).service_state;
     if (state !== 0 && state !== 1) fail(ERR.sessionStateForbids);
+    if (body['msgid'] !== undefined) {
+      const key = `${openKfId}\u0000${msgid}`;
+      if (this.#msgIds.has(key)) {
+        this.repeatedMsgIds++;
+        return { errcode: 0, errmsg: 'ok', msgid };
+      }
+      this.#msgIds.add(key);
+    }
     this.sent.push(body);
+    this.onDeliver('kf/send_msg', body, msgid);
     return { errcode: 0, errmsg: 'ok', msgid };
   }
 
@@ -591,6 +634,7 @@ class KfStore implements FakeKf {
     if (Date.now() >= entry.expiresAt) fail(ERR.invalidEventCode, 'code expired');
     entry.used = true;
     this.sentOnEvent.push(body);
+    this.onDeliver('kf/send_msg_on_event', body, msgid);
     return { errcode: 0, errmsg: 'ok', msgid };
   }
 
@@ -682,7 +726,9 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   readonly kf: KfStore;
   readonly wecom = { sent: [] as Json[] };
   readonly officialAccount = { sent: [] as Json[] };
+  readonly deliveries: Delivery[] = [];
   #url = '';
+  #port = 0;
   readonly #server: Server;
   readonly #credentials: readonly FakeCredential[];
   readonly #tokens = new Map<string, IssuedToken>();
@@ -696,6 +742,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#ttlSeconds = options.tokenTtlSeconds ?? 7200;
     this.#overlapMs = options.officialAccountTokenOverlapMs ?? 300_000;
     this.kf = new KfStore(this.media, options.eventCodeTtlMs ?? 20_000);
+    this.kf.onDeliver = (endpoint, body, msgid) => this.#delivered(endpoint, body, msgid);
     this.#server = createServer(this.#createApp().callback());
   }
 
@@ -706,12 +753,34 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => {
+      this.#server.listen(this.#port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
         const { port } = this.#server.address() as AddressInfo;
+        this.#port = port;
         this.#url = `http://127.0.0.1:${port}`;
         resolve();
       });
     });
+  }
+
+  textsTo(user: string): string[] {
+    return this.deliveries.filter((d) => d.user === user && d.text !== undefined).map((d) => d.text!);
+  }
+
+  async outage(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    await sleep(ms);
+    await this.listen();
+  }
+
+  #delivered(endpoint: string, body: Json, msgid: string | undefined): void {
+    const msgtype = String(body['msgtype']);
+    const content = body[msgtype];
+    const text = msgtype === 'text' && isRecord(content) ? String(content['content']) : undefined;
+    this.deliveries.push({ endpoint, user: typeof body['touser'] === 'string' ? body['touser'] : '', msgtype, text, msgid, at: Date.now() });
   }
 
   tokenCalls(id?: string, secret?: string): number {
@@ -922,13 +991,17 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   #wecomSend(body: Json): Json {
     if (body['agentid'] === undefined || body['agentid'] === '') fail(ERR.missingAgentId);
     if (!['touser', 'toparty', 'totag'].some((key) => nonEmptyString(body[key]))) fail(ERR.invalidParam, 'touser, toparty and totag are all empty');
-    this.wecom.sent.push(checkMessage(body, WECOM_SEND_TYPES, this.media, 'truncate'));
+    const accepted = checkMessage(body, WECOM_SEND_TYPES, this.media, 'truncate');
+    this.wecom.sent.push(accepted);
+    this.#delivered('message/send', accepted, undefined);
     return { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', unlicenseduser: '', msgid: randomId(24) };
   }
 
   #officialAccountSend(body: Json): Json {
     if (!nonEmptyString(body['touser'])) fail(ERR.invalidOpenId, 'touser missing');
-    this.officialAccount.sent.push(checkMessage(body, OA_SEND_TYPES, this.media, 'none'));
+    const accepted = checkMessage(body, OA_SEND_TYPES, this.media, 'none');
+    this.officialAccount.sent.push(accepted);
+    this.#delivered('message/custom/send', accepted, undefined);
     return { errcode: 0, errmsg: 'ok' };
   }
 

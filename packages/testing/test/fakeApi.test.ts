@@ -396,6 +396,45 @@ describe('fake WeChat API: faults, call log, waitFor', () => {
     expect(api.kf.sent).toHaveLength(1);
   });
 
+  it('a repeated client msgid is answered ok and not delivered twice', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0);
+    const token = await wecomToken();
+    const body = { touser: CUSTOMER, open_kfid: KFID, msgid: 'reply_1', msgtype: 'text', text: { content: 'once' } };
+    expect(await post('/cgi-bin/kf/send_msg', token, body)).toMatchObject({ errcode: 0, msgid: 'reply_1' });
+    expect(await post('/cgi-bin/kf/send_msg', token, body)).toMatchObject({ errcode: 0, msgid: 'reply_1' });
+    expect(await post('/cgi-bin/kf/send_msg', token, { ...body, msgid: 'reply_2' })).toMatchObject({ errcode: 0, msgid: 'reply_2' });
+    expect(api.kf.sent).toHaveLength(2);
+    expect(api.kf.repeatedMsgIds).toBe(1);
+    expect(api.textsTo(CUSTOMER)).toEqual(['once', 'once']);
+    expect(api.deliveries.map((d) => d.msgid)).toEqual(['reply_1', 'reply_2']);
+  });
+
+  it('counts deliveries per user, in order, across send endpoints', async () => {
+    api.kf.setState(KFID, CUSTOMER, 0);
+    const kfToken = await wecomToken();
+    const oaToken = String((await get('/cgi-bin/token', { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET })).access_token);
+    await sendText(kfToken, 'k1');
+    await post('/cgi-bin/message/custom/send', oaToken, { touser: 'o-1', msgtype: 'text', text: { content: 'o1' } });
+    await sendText(kfToken, 'k2');
+    expect(api.textsTo(CUSTOMER)).toEqual(['k1', 'k2']);
+    expect(api.textsTo('o-1')).toEqual(['o1']);
+    expect(api.deliveries.map((d) => d.endpoint)).toEqual(['kf/send_msg', 'message/custom/send', 'kf/send_msg']);
+  });
+
+  it('an outage refuses connections for its duration, then the same URL answers again', async () => {
+    const url = api.url;
+    const back = api.outage(300);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await fetch(`${url}/cgi-bin/gettoken?corpid=${CORP}&corpsecret=${KF_SECRET}`).then(
+      () => 'answered',
+      (error: Error & { cause?: { code?: string } }) => error.cause?.code,
+    );
+    expect(refused).toBe('ECONNREFUSED');
+    await back;
+    expect(api.url).toBe(url);
+    expect((await get('/cgi-bin/gettoken', { corpid: CORP, corpsecret: KF_SECRET })).errcode).toBe(0);
+  });
+
   it('logs every call with the access token redacted', async () => {
     const token = await wecomToken();
     await sendText(token, 'logged');

@@ -25,9 +25,12 @@ export function kfApi(client: WeChatApiClient) {
     /** Fetches messages after `cursor` (at most `limit`, ≤ 1000); `token` is the callback's. */
     syncMsg: (request: { open_kfid: string; cursor?: string; token?: string; limit?: number }) => client.post<KfSyncPage>('cgi-bin/kf/sync_msg', request),
     /** Sends a message to a customer (only while the session is in state 0 or 1). */
-    sendMsg: (touser: string, openKfId: string, body: ActiveBody) => client.post<{ msgid?: string }>('cgi-bin/kf/send_msg', { touser, open_kfid: openKfId, ...body }),
+    /** `msgid`: the client's id for this message, so a resend of it is recognised (optional). */
+    sendMsg: (touser: string, openKfId: string, body: ActiveBody, msgid?: string) =>
+      client.post<{ msgid?: string }>('cgi-bin/kf/send_msg', { touser, open_kfid: openKfId, ...(msgid && { msgid }), ...body }),
     /** Sends the one welcome (or end) message an event code allows. */
-    sendMsgOnEvent: (code: string, body: ActiveBody) => client.post<{ msgid?: string }>('cgi-bin/kf/send_msg_on_event', { code, ...body }),
+    sendMsgOnEvent: (code: string, body: ActiveBody, msgid?: string) =>
+      client.post<{ msgid?: string }>('cgi-bin/kf/send_msg_on_event', { code, ...(msgid && { msgid }), ...body }),
     getServiceState: (openKfId: string, externalUserId: string) =>
       client.post<KfSessionState>('cgi-bin/kf/service_state/get', { open_kfid: openKfId, external_userid: externalUserId }),
     /** Moves a session; moving to 3 needs the servicer's userid. Answers a msg_code for 3 and 4. */

@@ -31,7 +31,8 @@ export class KfActions {
 
   /**
    * Sends a reply: through `kf/send_msg_on_event` for the first text answer to an
-   * enter_session event with a welcome code, else `kf/send_msg`. A refusal because a human
+   * enter_session event with a welcome code, else `kf/send_msg`, with `options.sendId` as the
+ * client msgid so a resend after a crash is recognised. A refusal because a human
    * holds the session throws `WeChatApiError` 95018 (the bot logs it for replies; callers of
    * `bot.sendTo` see it).
    */
@@ -42,10 +43,10 @@ export class KfActions {
     if (code && reply.type === 'text' && !this.#usedWelcomeCodes.has(code)) {
       this.#usedWelcomeCodes.add(code);
       if (this.#usedWelcomeCodes.size > 10_000) this.#usedWelcomeCodes.clear();
-      await this.#api.sendMsgOnEvent(code, { msgtype: 'text', text: { content: reply.text } });
+      await this.#api.sendMsgOnEvent(code, { msgtype: 'text', text: { content: reply.text } }, options.sendId);
       return;
     }
-    await this.#api.sendMsg(to.user, openKfId, kfSendBody(reply));
+    await this.#api.sendMsg(to.user, openKfId, kfSendBody(reply), options.sendId);
   }
 
   /** Moves the session to a named servicer, or to the waiting pool. */
@@ -64,9 +65,9 @@ export interface KfSupport {
 }
 
 /**
- * Builds KF support for a channel. Cursors go to `cursorStore`, else to the bot's store when
- * it is durable, else to a file (`.wxbot/kf-cursors.json`) so a restart without Redis still
- * resumes where it stopped.
+ * Builds KF support for a channel. Cursors and "answered" marks go to `cursorStore`, else to
+ * the bot's store when it is durable, else to a file (`.wxbot/kf-cursors.json`) so a restart
+ * without Redis still resumes where it stopped, with nothing lost or repeated.
  */
 export function createKfSupport(options: {
   client: WeChatApiClient;
@@ -77,14 +78,16 @@ export function createKfSupport(options: {
   syncLimit?: number;
 }): KfSupport {
   const { client, runtime, channel } = options;
-  const cursorStore =
-    options.cursorStore ?? (runtime.store instanceof MemoryStore ? new FileStore({ path: options.cursorFile ?? '.wxbot/kf-cursors.json' }) : runtime.store);
+  const local = runtime.store instanceof MemoryStore || runtime.store instanceof FileStore;
+  const cursorStore = options.cursorStore ?? (runtime.store instanceof MemoryStore ? new FileStore({ path: options.cursorFile ?? '.wxbot/kf-cursors.json' }) : runtime.store);
   return {
     actions: new KfActions(client),
     syncer: new KfSyncer({
       client,
       store: runtime.store,
       cursorStore,
+      // A store other instances share (Redis): claim messages there so two never run one.
+      ...(!local && { claimStore: runtime.store }),
       log: runtime.log,
       channel,
       dispatch: runtime.dispatch,

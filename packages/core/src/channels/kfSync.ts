@@ -1,20 +1,37 @@
 import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
 import { kfApi } from '../api/kf.ts';
-import { messageFromKf } from '../message/fromKf.ts';
+import { messageFromKf, type KfMessageItem } from '../message/fromKf.ts';
 import type { ChannelRef, Message } from '../message/types.ts';
 import type { Store } from '../store/types.ts';
 
 export interface KfSyncOptions {
   client: WeChatApiClient;
-  /** Shared state: the sync lock, the "sync again" flag and the seen msgids. */
+  /** Shared state: the sync lock and the "sync again" flag. */
   store: Store;
-  /** Where next_cursor lives per open_kfid: durable (file or Redis), so restarts resume. */
+  /**
+   * Durable state per open_kfid: `next_cursor` and the "answered" marks of messages on pages
+   * whose cursor is not saved yet (file or Redis, so restarts resume).
+   */
   cursorStore: Store;
+  /**
+   * Shared store that other instances sync from too (Redis), or undefined in a single process.
+   * When set, a message is claimed there before it is handed over, so two instances never run
+   * it at once; a claim left by a dead instance expires after {@link CLAIM_TTL_MS}.
+   */
+  claimStore?: Store;
   log: Logger;
   channel: ChannelRef;
-  /** Hands a message to the pipeline. */
+  /**
+   * Hands a message over. The returned promise settles when the message is answered (or its
+   * handling failed and was logged): only then is it marked done and may the cursor pass it.
+   */
   dispatch(message: Message): Promise<void>;
+  /**
+   * Takes over a whole page instead of `dispatch` (the durable engine enqueues it as jobs):
+   * resolves once every message is stored safely; the cursor is saved right after.
+   */
+  handOverPage?(messages: Message[]): Promise<void>;
   /** sync_msg page size (1..1000, default 1000). */
   limit?: number;
   /** Told the age of each message handed over (metrics). */
@@ -27,21 +44,43 @@ interface SyncState {
   done: Promise<void>;
 }
 
-const SEEN_TTL_MS = 7 * 24 * 3600_000;
+/** Per open_kfid: where this process has read to, and the pages not yet answered. */
+interface Progress {
+  /** next_cursor of the last page fetched (ahead of the saved cursor while pages are open). */
+  fetched: string | undefined;
+  /** Pages fetched whose cursor is not saved yet. */
+  openPages: number;
+  /** Saves cursors in page order. Never rejects. */
+  commits: Promise<void>;
+}
+
+/** How long an "answered" mark lives if its page is never committed (it is deleted when it is). */
+const DONE_TTL_MS = 3 * 24 * 3600_000;
+/** How long a claim by another instance holds a message (longer than any sane handler). */
+export const CLAIM_TTL_MS = 10 * 60_000;
 const LOCK_TTL_MS = 60_000;
 
 /**
  * Pulls KF messages after a `kf_msg_or_event` notification: `kf/sync_msg` from the saved
- * cursor, page after page while `has_more`, saving `next_cursor` after each page is handed
- * over. One sync at a time per open_kfid, in this process and (through a store lock) across
- * instances: a notification that arrives during a sync causes one more pass, not a parallel
- * one. Messages of one customer are handed to the pipeline in order; different customers
- * run concurrently.
+ * cursor, page after page while `has_more`. One sync at a time per open_kfid, in this
+ * process and (through a store lock) across instances: a notification that arrives during a
+ * sync causes one more pass, not a parallel one. Messages of one customer are handed to the
+ * pipeline in order; different customers run concurrently.
+ *
+ * **At least once, at most once in practice.** A page's `next_cursor` is saved only when
+ * every message on it (and on the pages before it) has been answered, and each answered
+ * message leaves a durable "done" mark. A process killed mid-stream resumes from the last
+ * saved cursor: answered messages are skipped by their marks, the others run again. Only a
+ * message whose answer left but whose mark did not land can run twice (KF sends carry a
+ * client msgid derived from the message, which WeChat uses to recognise a resend).
  */
 export class KfSyncer {
   readonly #options: KfSyncOptions;
   readonly #states = new Map<string, SyncState>();
   readonly #chains = new Map<string, Promise<void>>();
+  /** msgid → settles when that message is answered (this process only). */
+  readonly #pending = new Map<string, Promise<void>>();
+  readonly #progress = new Map<string, Progress>();
 
   constructor(options: KfSyncOptions) {
     this.#options = options;
@@ -64,10 +103,11 @@ export class KfSyncer {
     return state.done;
   }
 
-  /** Resolves when every message handed over so far has left the pipeline (tests, shutdown). */
+  /** Resolves when every message handed over so far is answered and its cursor saved (tests, shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.#states.values()].map((s) => s.done));
     await Promise.all([...this.#chains.values()]);
+    await Promise.all([...this.#progress.values()].map((p) => p.commits));
   }
 
   async #drive(openKfId: string, state: SyncState): Promise<void> {
@@ -104,9 +144,14 @@ export class KfSyncer {
   }
 
   async #pass(openKfId: string, token: string | undefined): Promise<void> {
-    const { client, cursorStore, store, channel, log } = this.#options;
+    const { client, cursorStore, channel, log } = this.#options;
     const cursorKey = `kf:cursor:${channel.name}:${openKfId}`;
-    let cursor = await cursorStore.get(cursorKey);
+    const progress = this.#progressOf(openKfId);
+    // While pages of this process are still open, the saved cursor lags behind what was
+    // fetched: continue from the fetched one, or the open pages would be read again.
+    let cursor = progress.openPages > 0 ? progress.fetched : await cursorStore.get(cursorKey);
+    // Once a page must stay unsaved, so must every page after it in this pass.
+    let blocked = false;
     for (let page = 1; ; page++) {
       const result = await kfApi(client).syncMsg({
         ...(cursor && { cursor }),
@@ -114,33 +159,120 @@ export class KfSyncer {
         limit: this.#options.limit ?? 1000,
         open_kfid: openKfId,
       });
-      let handed = 0;
-      for (const item of result.msg_list ?? []) {
-        // 3: the customer, 4: system events. 5 (a human servicer's own messages) is not for the bot.
-        if (item.origin !== 3 && item.origin !== 4) continue;
-        if (!(await store.setIfAbsent(`kf:seen:${channel.name}:${item.msgid}`, '1', SEEN_TTL_MS))) continue;
-        this.#options.onLag?.(Date.now() / 1000 - item.send_time);
-        this.#handOver(messageFromKf(item, channel));
-        handed += 1;
-      }
+      const taken = await this.#takePage(result.msg_list ?? []);
+      const { handed } = taken;
+      blocked ||= taken.blocked;
+      taken.blocked = blocked;
       if (result.next_cursor) {
         cursor = result.next_cursor;
-        await cursorStore.set(cursorKey, cursor);
+        progress.fetched = cursor;
+        this.#commitWhenAnswered(progress, cursorKey, cursor, taken);
       }
       log.debug({ openKfId, page, handed, hasMore: result.has_more === 1 }, 'KF page synced');
       if (result.has_more !== 1) return;
     }
   }
 
-  #handOver(message: Message): void {
+  /**
+   * Hands over a page's new messages and says what its cursor must wait for: the answers of
+   * the messages handed over now or earlier in this process; `marks`: the msgids whose done
+   * marks may go once the cursor is past them. `blocked`: a message claimed by another instance and not answered yet; this page's
+   * cursor is then left for a later pass to save.
+   */
+  async #takePage(items: readonly KfMessageItem[]): Promise<TakenPage> {
+    const { cursorStore, claimStore, channel } = this.#options;
+    const waits: Promise<unknown>[] = [];
+    const marks: string[] = [];
+    const fresh: Message[] = [];
+    let blocked = false;
+    for (const item of items) {
+      // 3: the customer, 4: system events. 5 (a human servicer's own messages) is not for the bot.
+      if (item.origin !== 3 && item.origin !== 4) continue;
+      const pending = this.#pending.get(item.msgid);
+      if (pending) {
+        waits.push(pending);
+        continue;
+      }
+      if ((await cursorStore.get(doneKey(channel.name, item.msgid))) !== undefined) {
+        marks.push(item.msgid);
+        continue;
+      }
+      if (claimStore && !(await claimStore.setIfAbsent(`kf:claim:${channel.name}:${item.msgid}`, '1', CLAIM_TTL_MS))) {
+        blocked = true;
+        continue;
+      }
+      this.#options.onLag?.(Date.now() / 1000 - item.send_time);
+      fresh.push(messageFromKf(item, channel));
+    }
+    if (this.#options.handOverPage) {
+      // The durable engine: once the page is stored as jobs it is safe, answered or not.
+      if (fresh.length > 0) await this.#options.handOverPage(fresh);
+    } else {
+      for (const message of fresh) {
+        waits.push(this.#handOver(message));
+        marks.push(message.id);
+      }
+    }
+    return { waits, marks, handed: fresh.length, blocked };
+  }
+
+  /**
+   * Saves `cursor` once the page's answers are in and every earlier page of this open_kfid
+   * is saved; then its done marks go (the cursor is past them), which keeps a file store small.
+   */
+  #commitWhenAnswered(progress: Progress, cursorKey: string, cursor: string, page: TakenPage): void {
+    const { cursorStore, channel, log } = this.#options;
+    progress.openPages += 1;
+    progress.commits = progress.commits
+      .then(() => Promise.all(page.waits))
+      .then(async () => {
+        if (page.blocked) return;
+        await cursorStore.set(cursorKey, cursor);
+        await Promise.all(page.marks.map((msgid) => cursorStore.delete(doneKey(channel.name, msgid))));
+      })
+      .catch((error) => log.error({ err: error }, 'KF cursor could not be saved; the page will be read again'))
+      .finally(() => (progress.openPages -= 1));
+  }
+
+  #progressOf(openKfId: string): Progress {
+    let progress = this.#progress.get(openKfId);
+    if (!progress) {
+      progress = { fetched: undefined, openPages: 0, commits: Promise.resolve() };
+      this.#progress.set(openKfId, progress);
+    }
+    return progress;
+  }
+
+  /** Queues a message behind the same customer's earlier ones; settles when it is answered and marked. */
+  #handOver(message: Message): Promise<void> {
+    const { cursorStore, channel, log } = this.#options;
     const key = `${message.openKfId}:${message.from}`;
     const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous
+    // The customer's next message waits for this one's mark too: a kill then finds at most
+    // one answered-but-unmarked message per customer (the bound on a repeat).
+    const answered = previous
       .then(() => this.#options.dispatch(message))
-      .catch((error) => this.#options.log.error({ msgId: message.id, err: error }, 'KF message failed in the pipeline'));
-    this.#chains.set(key, next);
-    void next.finally(() => {
-      if (this.#chains.get(key) === next) this.#chains.delete(key);
+      .catch((error) => log.error({ msgId: message.id, err: error }, 'KF message failed in the pipeline'))
+      .then(() => cursorStore.set(doneKey(channel.name, message.id), '1', DONE_TTL_MS))
+      .catch((error) => log.error({ msgId: message.id, err: error }, 'KF message answered but its done mark was not saved; a restart may answer it again'))
+      .finally(() => this.#pending.delete(message.id));
+    this.#chains.set(key, answered);
+    void answered.finally(() => {
+      if (this.#chains.get(key) === answered) this.#chains.delete(key);
     });
+    this.#pending.set(message.id, answered);
+    return answered;
   }
+}
+
+interface TakenPage {
+  waits: Promise<unknown>[];
+  marks: string[];
+  handed: number;
+  blocked: boolean;
+}
+
+/** The durable "this message was answered" mark. */
+function doneKey(channel: string, msgid: string): string {
+  return `kf:done:${channel}:${msgid}`;
 }

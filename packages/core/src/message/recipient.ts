@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Message } from './types.ts';
 
 /**
@@ -16,6 +17,19 @@ export interface Recipient {
 export interface SendOptions {
   /** KF: a welcome_code from enter_session, which allows one welcome message (~20 s). */
   readonly welcomeCode?: string;
+  /**
+   * A stable id of this send: the same id means the same message, sent again after a crash
+   * or a retry. KF passes it as `send_msg`'s client `msgid` (at most 32 of [0-9a-zA-Z_-]).
+   */
+  readonly sendId?: string;
+}
+
+/**
+ * The stable id of the `index`-th send made while answering message `messageId` on `channel`:
+ * 32 characters of [0-9a-zA-Z_-], so it fits KF's client msgid.
+ */
+export function sendIdOf(channel: string, messageId: string, index: number): string {
+  return createHash('sha256').update(`${channel}\u0000${messageId}\u0000${index}`).digest('base64url').slice(0, 32);
 }
 
 /** The recipient of an answer to `message`: its sender, through the same account. */

@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncodingAESKey } from '@wxbot/core';
+import { WeChatPeer, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { startWxbot, stopWxbot, type WxbotProcess } from './support/wxbotProcess.ts';
+
+// kill -9 in the middle of a KF stream of several sync_msg pages, single-process mode (no
+// Redis): a real `wxbot start` process answers 1,200 messages of 12 customers with a slow
+// handler, is SIGKILLed mid-stream, restarts on the same cursor file, and the fake WeChat API
+// counts what every customer received: every message answered once, in order.
+
+const CORP = 'ww-kill-corp';
+const SECRET = 'kf-kill-secret';
+const TOKEN = 'kf-kill-token';
+const KEY = generateEncodingAESKey();
+const CUSTOMERS = 12;
+const PER_CUSTOMER = 100;
+const TOTAL = CUSTOMERS * PER_CUSTOMER;
+
+let api: FakeWeChatApi;
+let dir: string;
+const processes: WxbotProcess[] = [];
+
+beforeAll(async () => {
+  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }] });
+  dir = mkdtempSync(join(tmpdir(), 'wxbot-kf-kill-'));
+});
+afterAll(async () => {
+  await Promise.all(processes.map((p) => stopWxbot(p.child)));
+  await api.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function start(env: Record<string, string>): WxbotProcess {
+  const bot = startWxbot('test/fixtures/durable-kf.config.ts', {
+    WECOM_CORP_ID: CORP,
+    WECOM_KF_SECRET: SECRET,
+    WECOM_KF_TOKEN: TOKEN,
+    WECOM_KF_AES_KEY: KEY,
+    WECOM_API_BASE: api.url,
+    KF_SYNC_LIMIT: '200',
+    SLOW_MS: '5',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  processes.push(bot);
+  return bot;
+}
+
+async function notify(url: string, openKfId: string): Promise<void> {
+  const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
+  const response = await peer.event('kf_msg_or_event', { Token: `sync-${Date.now()}`, OpenKfId: openKfId }, { from: 'sys' });
+  expect(response.body).toBe('success');
+}
+
+describe.each([
+  ['memory store, cursor file', (d: string) => ({ KF_CURSOR_FILE: join(d, 'cursors.json') })],
+  ['file store', (d: string) => ({ STORE_FILE: join(d, 'store.json') })],
+])('KF kill -9 mid-stream, single process (%s)', (_name, storeEnv) => {
+  it('loses nothing and repeats nothing', async () => {
+    // Each case has its own account: a fresh cursor must not read the other case's messages.
+    const openKfId = `wk-kill-${_name.length}`;
+    const customers = Array.from({ length: CUSTOMERS }, (_, c) => `${openKfId}-c${c}`);
+    for (let i = 0; i < PER_CUSTOMER; i++) {
+      for (const customer of customers) api.kf.push(openKfId, { external_userid: customer, text: { content: `${customer}#${i}` } });
+    }
+    const repeatsBefore = api.kf.repeatedMsgIds;
+    const delivered = () => api.deliveries.filter((d) => customers.includes(d.user)).length;
+    const env = storeEnv(mkdtempSync(join(dir, 'run-')));
+
+    const first = start(env);
+    await notify(await first.ready, openKfId);
+    // Kill while the stream is well under way: several pages fetched, hundreds answered.
+    await api.waitFor(() => delivered() >= TOTAL / 4, 60_000);
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    const atKill = delivered();
+    expect(atKill).toBeLessThan(TOTAL);
+
+    const second = start(env);
+    await notify(await second.ready, openKfId);
+    await api.waitFor(() => delivered() >= TOTAL, 90_000);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // anything repeated late would show now
+    await stopWxbot(second.child);
+
+    for (const customer of customers) {
+      expect(api.textsTo(customer)).toEqual(Array.from({ length: PER_CUSTOMER }, (_, i) => `echo:${customer}#${i}`));
+    }
+    expect(delivered()).toBe(TOTAL);
+    // Resent at all (WeChat drops a repeated client msgid): at most the one message per customer
+    // that was answered but not yet marked when the process died.
+    expect(api.kf.repeatedMsgIds - repeatsBefore).toBeLessThanOrEqual(CUSTOMERS);
+    // Once the cursor is past them, the answered marks are gone: the file stays small.
+    const file = JSON.parse(readFileSync(Object.values(env)[0]!, 'utf8')) as { entries: [string, string][] };
+    expect(file.entries.filter(([key]) => key.startsWith('kf:done:'))).toEqual([]);
+    expect(file.entries.some(([key]) => key === `kf:cursor:wecomKf:${openKfId}`)).toBe(true);
+    console.log(`KF kill -9 (${_name}): ${atKill}/${TOTAL} answered at the kill, ${TOTAL} after the restart; client msgids resent (absorbed as repeats): ${api.kf.repeatedMsgIds - repeatsBefore}`);
+  }, 180_000);
+});
