@@ -5,7 +5,7 @@
  * hand-off words → LLM → echo as the last resort.
  */
 import { fileURLToPath } from 'node:url';
-import { defineConfig, loadDevCredentials, officialAccount, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { echo } from '@wxbot/plugin-echo';
 import { handoff } from '@wxbot/plugin-handoff';
@@ -56,11 +56,26 @@ export default defineConfig((): WxbotConfig => {
     );
   }
 
+  // WeCom AI bot (智能机器人), callback mode: the Token and EncodingAESKey of its API settings.
+  // Either one alone still creates the channel, so that start-up says which one is missing.
+  if (env.WECOM_AIBOT_TOKEN || env.WECOM_AIBOT_AES_KEY) {
+    channels.push(
+      wecomAiBot({
+        path: '/wecom/aibot',
+        token: env.WECOM_AIBOT_TOKEN ?? '',
+        encodingAESKey: env.WECOM_AIBOT_AES_KEY ?? '',
+        botId: env.WECOM_AIBOT_ID || undefined,
+        stream: { showThinking: env.WECOM_AIBOT_SHOW_THINKING === '1' },
+      }),
+    );
+  }
+
   let devMode: WxbotConfig['devMode'];
   if (channels.length === 0) {
     const dev = loadDevCredentials();
     channels.push(officialAccount({ path: '/wx', appId: dev.appId, token: dev.token, encodingAESKey: dev.encodingAESKey }));
     channels.push(wecomApp({ path: '/wecom/callback', corpId: dev.corpId, token: dev.token, encodingAESKey: dev.encodingAESKey }));
+    channels.push(wecomAiBot({ path: '/wecom/aibot', token: dev.token, encodingAESKey: dev.encodingAESKey }));
     devMode = { credentials: { ...dev } };
   }
 

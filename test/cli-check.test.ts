@@ -27,7 +27,11 @@ const SECRETS = {
 
 function writeConfig(name: string, body: string): string {
   const file = join(dir, name);
-  writeFileSync(file, `import { defineConfig, officialAccount, wecomApp, wecomKf } from ${core};\nimport { RedisStore } from ${redis};\nimport { echo } from ${echoPlugin};\n${body}\n`);
+  writeFileSync(file, `import { defineConfig, officialAccount, wecomAiBot, wecomApp, wecomKf } from ${core};
+import { RedisStore } from ${redis};
+import { echo } from ${echoPlugin};
+${body}
+`);
   return file;
 }
 
@@ -49,6 +53,7 @@ function check(args: string[], options: { cwd?: string; env?: Record<string, str
 const goodChannels = `[
     officialAccount({ appId: 'wx-check', appSecret: '${SECRETS.oaSecret}', token: '${SECRETS.oaToken}', encodingAESKey: '${SECRETS.oaKey}' }),
     wecomApp({ name: 'corp-app', corpId: 'ww-check', agentId: 1000002, secret: '${SECRETS.appSecret}', token: '${SECRETS.appToken}', encodingAESKey: '${SECRETS.appKey}' }),
+    wecomAiBot({ token: '${SECRETS.appToken}', encodingAESKey: '${SECRETS.appKey}' }),
   ]`;
 
 describe('wxbot check', () => {
@@ -61,6 +66,8 @@ describe('wxbot check', () => {
     expect(run.stdout).toContain('✓ channel paths are unique');
     expect(run.stdout).toContain('✓ channel "corp-app": EncodingAESKey is 43 characters and decodes to 32 bytes');
     expect(run.stdout).toContain('✓ channel "officialAccount": appSecret set');
+    expect(run.stdout).toContain('✓ channel "wecomAiBot": EncodingAESKey is 43 characters and decodes to 32 bytes');
+    expect(run.stdout).toContain("✓ channel \"wecomAiBot\": answers later than the 4 s reply window go once through the message's response_url");
     expect(run.stdout).toContain('✓ plugins: echo');
     expect(run.stdout).toMatch(/\d+ passed, 0 warnings, 0 failed/);
     expect(run.stdout).not.toContain('✗');

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WeChatPeer } from '@wxbot/testing';
+import { AiBotPeer, WeChatPeer } from '@wxbot/testing';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'packages/cli/bin/wxbot.mjs');
@@ -37,6 +37,8 @@ describe('wxbot CLI', () => {
       WECOM_TOKEN: 'cli-wecom-token',
       WECOM_AES_KEY: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
       AGENT_TOKEN: 'cli-agent-token-0123456789',
+      WECOM_AIBOT_TOKEN: 'cliAibotToken',
+      WECOM_AIBOT_AES_KEY: 'Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyMDE',
     };
     const { url, output } = await startBot([], env);
     const oa = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID });
@@ -46,7 +48,10 @@ describe('wxbot CLI', () => {
     expect((await oa.text('营业时间是什么时候')).reply?.['Content']).toMatch(/营业时间/);
     const wecom = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: env.WECOM_TOKEN, encodingAESKey: env.WECOM_AES_KEY, receiveId: env.WECOM_CORP_ID });
     expect((await wecom.text('echo on wecom')).reply).toMatchObject({ Content: 'echo on wecom' });
+    const aibot = new AiBotPeer({ url: `${url}/wecom/aibot`, token: env.WECOM_AIBOT_TOKEN, encodingAESKey: env.WECOM_AIBOT_AES_KEY });
+    expect((await aibot.text('echo on the AI bot')).first.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true, content: 'echo on the AI bot' } });
     expect(output()).toContain('"channel":"officialAccount"');
+    expect(output()).not.toContain(env.WECOM_AIBOT_AES_KEY);
     expect(output()).not.toContain(env.WX_TOKEN);
     expect(output()).not.toContain(env.WECOM_AES_KEY);
     expect(output()).not.toContain('DEV MODE');
@@ -63,6 +68,9 @@ describe('wxbot CLI', () => {
       const key = /encodingAESKey\s+(\S+)/.exec(output())![1]!;
       const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token, encodingAESKey: key, receiveId: 'wwdev0000000000000' });
       expect((await peer.text('dev mode echo')).reply).toMatchObject({ Content: 'dev mode echo' });
+      expect(output()).toMatch(/wecomAiBot\s+http:\S+\/wecom\/aibot/);
+      const aibot = new AiBotPeer({ url: `${url}/wecom/aibot`, token, encodingAESKey: key });
+      expect((await aibot.text('dev mode AI bot')).first.reply).toMatchObject({ stream: { content: 'dev mode AI bot' } });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

@@ -87,7 +87,7 @@ function checkChannelSet(report: Report, channels: readonly Channel[]): void {
 function checkChannel(report: Report, channel: Channel): void {
   const label = `channel "${channel.name}"`;
   const options = ((channel as { options?: unknown }).options ?? undefined) as Record<string, unknown> | undefined;
-  if (!options || !['officialAccount', 'wecomApp', 'wecomKf'].includes(channel.kind)) {
+  if (!options || !['officialAccount', 'wecomApp', 'wecomKf', 'wecomAiBot'].includes(channel.kind)) {
     report.warn(`${label}: ${channel.kind} is not a built-in channel; its settings are not checked`);
     return;
   }
@@ -112,6 +112,12 @@ function checkChannel(report: Report, channel: Channel): void {
     } catch (error) {
       report.fail(`${label}: EncodingAESKey: ${(error as Error).message}`);
     }
+  }
+
+  if (channel.kind === 'wecomAiBot') {
+    // No id and no secret in callback mode: the receiveid is "", and late answers use each message's response_url.
+    report.ok(`${label}: answers later than the ${channel.replyWindowMs / 1000} s reply window go once through the message's response_url`);
+    return;
   }
 
   const idName = oa ? 'appId' : 'corpId';

@@ -37,6 +37,7 @@ beforeAll(async () => {
     throw new Error('plugin exploded');
   });
   bot.event('subscribe', (ctx) => ctx.reply('欢迎关注'));
+  bot.event('template_card_event', (ctx) => ctx.reply(`card ${ctx.message.cardType} ${ctx.message.eventKey} ${ctx.message.taskId} ${ctx.message.responseCode}`));
   const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
   base = url;
 });
@@ -143,6 +144,11 @@ describe('WeCom app', () => {
     const res = await fetch(`${base}/wecom/callback?msg_signature=${signature}&timestamp=1&nonce=2&echostr=${echostr.replaceAll('=', '%3D').replaceAll('/', '%2F')}`);
     expect(await res.text()).toBe(expected);
     expect(peer.options.kind).toBe('wecomApp');
+  });
+
+  it('types template_card_event callbacks', async () => {
+    const reply = (await wecomPeer().event('template_card_event', { EventKey: 'btn-yes', TaskId: 'task-7', CardType: 'button_interaction', ResponseCode: 'rc-1' })).reply;
+    expect(reply).toMatchObject({ Content: 'card button_interaction btn-yes task-7 rc-1' });
   });
 
   it('refuses verification signed with another token', async () => {

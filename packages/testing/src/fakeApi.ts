@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
+import { FakeAiBotEndpoints } from './fakeAiBotApi.ts';
 
 /*
  * A fake WeChat API server (WeCom, WeChat Customer Service "KF" and Official Account) that
@@ -204,6 +205,8 @@ export interface FakeWeChatApi {
    * that is down does; then it listens again on the same port. Resolves when it is back.
    */
   outage(ms: number): Promise<void>;
+  /** WeCom AI bot: response_url endpoints and encrypted media URLs. */
+  readonly aibot: FakeAiBotEndpoints;
   close(): Promise<void>;
 }
 
@@ -727,6 +730,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   readonly wecom = { sent: [] as Json[] };
   readonly officialAccount = { sent: [] as Json[] };
   readonly deliveries: Delivery[] = [];
+  readonly aibot = new FakeAiBotEndpoints(() => this.#url);
   #url = '';
   #port = 0;
   readonly #server: Server;
@@ -894,6 +898,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#postJson(router, '/cgi-bin/message/custom/send', { family: 'officialAccount', kind: 'officialAccount' }, (body) => this.#officialAccountSend(body));
     router.get('/cgi-bin/media/get', (ctx) => this.#withToken(ctx, { family: 'any' }, () => this.#mediaGet(ctx)));
     router.post('/cgi-bin/media/upload', (ctx) => this.#withToken(ctx, { family: 'any' }, (token) => this.#mediaUpload(ctx, token)));
+    this.aibot.mount(router, (ctx) => requestData(ctx).raw);
     app.use(router.routes());
     app.use(router.allowedMethods());
     return app;

@@ -23,6 +23,7 @@ const PASSIVE_TYPES: Record<ChannelKind, ReadonlySet<ReplyType>> = {
   officialAccount: new Set(['text', 'image', 'voice', 'video', 'music', 'news']),
   wecomApp: new Set(['text', 'image', 'voice', 'video', 'news']),
   wecomKf: new Set(),
+  wecomAiBot: new Set(['text', 'markdown', 'templateCard']),
 };
 
 /** A channel with no transport: whatever the pipeline sends is recorded. */

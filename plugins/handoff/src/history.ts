@@ -59,7 +59,10 @@ export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: stri
   const base = { id: randomUUID(), at: Date.now(), direction: 'out' as const, from, ...(agent && { agent }), type: reply.type };
   switch (reply.type) {
     case 'text':
+    case 'markdown':
       return { ...base, text: reply.text };
+    case 'templateCard':
+      return { ...base, summary: String((reply.card['main_title'] as { title?: unknown } | undefined)?.title ?? reply.card.card_type) };
     case 'news':
       return { ...base, summary: reply.articles.map((a) => a.title).join(' / ') };
     case 'music':

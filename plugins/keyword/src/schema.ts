@@ -10,7 +10,7 @@ import type { HandoffMatch } from './handoff.ts';
 import { compileRule, RuleError, type CompiledRule, type KeywordRule, type ReplyFunction } from './rules.ts';
 
 const MESSAGE_TYPES = [
-  'text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogram', 'business_card', 'event', 'other',
+  'text', 'mixed', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogram', 'business_card', 'event', 'other',
 ] as const satisfies readonly MessageType[];
 // Fails to compile if core grows a message type this list lacks.
 type Missing = Exclude<MessageType, (typeof MESSAGE_TYPES)[number]>;
@@ -38,6 +38,8 @@ export const replySchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('news'), articles: z.array(article).min(1) }),
   z.strictObject({ type: z.literal('file'), mediaId: nonBlank }),
+  z.strictObject({ type: z.literal('markdown'), text: nonBlank }),
+  z.strictObject({ type: z.literal('templateCard'), card: z.looseObject({ card_type: nonBlank, task_id: optionalText }) }),
 ]) satisfies z.ZodType<Reply>;
 
 /**

@@ -27,8 +27,12 @@ export function customSendBody(reply: Reply): ActiveBody {
       };
     case 'news':
       return { msgtype: 'news', news: { articles: articlesOf(reply) } };
+    case 'markdown':
+      return { msgtype: 'text', text: { content: reply.text } };
     case 'file':
       throw new UnsupportedReplyError('Official Accounts cannot send a file message');
+    case 'templateCard':
+      throw new UnsupportedReplyError('Official Accounts cannot send a template card');
   }
 }
 
@@ -45,6 +49,10 @@ export function wecomSendBody(reply: Reply): ActiveBody {
       return { msgtype: 'video', video: { media_id: reply.mediaId, title: reply.title ?? '', description: reply.description ?? '' } };
     case 'news':
       return { msgtype: 'news', news: { articles: articlesOf(reply) } };
+    case 'markdown':
+      return { msgtype: 'markdown', markdown: { content: reply.text } };
+    case 'templateCard':
+      return { msgtype: 'template_card', template_card: reply.card };
     case 'music':
       throw new UnsupportedReplyError('WeCom apps cannot send a music message');
   }
@@ -62,7 +70,11 @@ export function kfSendBody(reply: Reply): ActiveBody {
       return { msgtype: reply.type, [reply.type]: { media_id: reply.mediaId } };
     case 'news':
       return { msgtype: 'text', text: { content: newsAsText(reply) } };
+    case 'markdown':
+      return { msgtype: 'text', text: { content: reply.text } };
     case 'music':
       throw new UnsupportedReplyError('WeChat Customer Service cannot send a music message');
+    case 'templateCard':
+      throw new UnsupportedReplyError('WeChat Customer Service cannot send a template card');
   }
 }

@@ -112,6 +112,15 @@ export class WXBizMsgCrypt {
     return this.decrypt(encrypted);
   }
 
+  /**
+   * Encrypts a JSON passive reply (WeCom AI bot) into its signed JSON envelope
+   * `{"encrypt","msgsignature","timestamp","nonce"}`.
+   */
+  sealJson(replyJson: string, timestamp: string, nonce: string): string {
+    const encrypted = this.encrypt(replyJson);
+    return JSON.stringify({ encrypt: encrypted, msgsignature: this.sign(timestamp, nonce, encrypted), timestamp, nonce });
+  }
+
   /** Encrypts a passive reply and wraps it in the signed envelope WeChat expects. */
   seal(replyXml: string, timestamp: string, nonce: string): string {
     const encrypted = this.encrypt(replyXml);

@@ -108,6 +108,16 @@ function eventFromXml(f: (name: string) => string): WeChatEvent {
       };
     case 'enter_agent':
       return { event: 'enter_agent', eventKey: optional(eventKey) };
+    case 'template_card_event':
+      // WeCom app card callback; SelectedItems is nested XML, kept in `raw`.
+      return {
+        event: 'template_card_event',
+        cardType: f('CardType'),
+        eventKey,
+        taskId: f('TaskId'),
+        selected: {},
+        responseCode: optional(f('ResponseCode')),
+      };
     default:
       return { event: 'other', name, eventKey: optional(eventKey) };
   }

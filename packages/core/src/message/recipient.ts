@@ -11,6 +11,10 @@ export interface Recipient {
   readonly openKfId?: string;
   /** WeCom app: the agent to send as (defaults to the channel's). */
   readonly agentId?: string;
+  /** WeCom AI bot: the group chat (absent for a single chat). */
+  readonly chatId?: string;
+  /** WeCom AI bot: the message's response_url, the one active answer it allows. */
+  readonly responseUrl?: string;
 }
 
 /** Options only some sends use. */
@@ -34,7 +38,13 @@ export function sendIdOf(channel: string, messageId: string, index: number): str
 
 /** The recipient of an answer to `message`: its sender, through the same account. */
 export function recipientOf(message: Message): Recipient {
-  return { user: message.from, ...(message.openKfId && { openKfId: message.openKfId }), ...(message.agentId && { agentId: message.agentId }) };
+  return {
+    user: message.from,
+    ...(message.openKfId && { openKfId: message.openKfId }),
+    ...(message.agentId && { agentId: message.agentId }),
+    ...(message.chat?.id && { chatId: message.chat.id }),
+    ...(message.responseUrl && { responseUrl: message.responseUrl }),
+  };
 }
 
 /** Send options an answer to `message` may use. */

@@ -1,5 +1,5 @@
-/** The three kinds of WeChat channel wxbot speaks. */
-export type ChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf';
+/** The kinds of WeChat channel wxbot speaks. */
+export type ChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf' | 'wecomAiBot';
 
 /** Which channel instance a message came through (one server may host several of a kind). */
 export interface ChannelRef {
@@ -15,6 +15,25 @@ export interface Command {
   readonly argsText: string;
 }
 
+/** A WeCom AI bot conversation: `single` (the bot and one user) or `group` (`id` is the chatid). */
+export interface ChatRef {
+  readonly type: 'single' | 'group';
+  /** The group's chatid; absent in single chats. */
+  readonly id?: string;
+}
+
+/** One part of a mixed (text and images) AI-bot message, or of a quoted one. */
+export type MixedItem = { readonly type: 'text'; readonly text: string } | { readonly type: 'image'; readonly url: string };
+
+/** What a WeCom AI-bot user quoted: its type and the readable parts WeCom sent. */
+export interface QuotedContent {
+  readonly type: string;
+  /** Text of a quoted text or voice (the ASR text), or the joined texts of a mixed message. */
+  readonly text?: string;
+  /** Encrypted media URLs of a quoted image, file or mixed message (`ctx.downloadMedia`). */
+  readonly urls?: readonly string[];
+}
+
 interface Base {
   /** Stable id: MsgId / msgid, or a derived key for events (used for dedup). */
   readonly id: string;
@@ -28,6 +47,12 @@ interface Base {
   readonly agentId?: string;
   /** KF: the open_kfid the customer talks to. */
   readonly openKfId?: string;
+  /** WeCom AI bot: the chat the message came from (a group, or the single chat with the bot). */
+  readonly chat?: ChatRef;
+  /** WeCom AI bot: the message the user quoted, when they replied to one. */
+  readonly quote?: QuotedContent;
+  /** WeCom AI bot: where one active answer may go (one call, valid 1 hour). */
+  readonly responseUrl?: string;
   /** The decoded fields exactly as WeChat sent them. */
   readonly raw: Readonly<Record<string, unknown>>;
 }
@@ -41,9 +66,21 @@ export interface TextMessage extends Base {
   readonly transcribedFrom?: VoiceMessage;
   /** KF: the menu item id when the customer clicked a msgmenu option. */
   readonly menuId?: string;
+  /**
+   * WeCom AI bot groups: the text began with an @mention of the bot, which `text` leaves out
+   * (so commands and keywords match); `raw` keeps what the user typed.
+   */
+  readonly mentioned?: boolean;
+}
+/** WeCom AI bot: text and images in one message. `text` joins its text parts. */
+export interface MixedMessage extends Base {
+  readonly type: 'mixed';
+  readonly items: readonly MixedItem[];
+  readonly text: string;
 }
 export interface ImageMessage extends Base {
   readonly type: 'image';
+  /** The media_id; on the WeCom AI bot the encrypted image URL. `ctx.downloadMedia` takes either. */
   readonly mediaId: string;
   readonly picUrl?: string;
 }
@@ -76,6 +113,7 @@ export interface LinkMessage extends Base {
 }
 export interface FileMessage extends Base {
   readonly type: 'file';
+  /** The media_id; on the WeCom AI bot the encrypted file URL. `ctx.downloadMedia` takes either. */
   readonly mediaId: string;
   readonly fileName?: string;
 }
@@ -125,6 +163,30 @@ export type WeChatEvent =
   | { readonly event: 'user_recall_msg'; readonly recallMsgId: string }
   | { readonly event: 'servicer_recall_msg'; readonly recallMsgId: string; readonly servicerUserId?: string }
   | { readonly event: 'reject_customer_msg_switch_change'; readonly servicerUserId?: string; readonly rejectSwitch: number }
+  /** WeCom AI bot: a user opened the single chat (first time that day); a welcome may answer it. */
+  | { readonly event: 'enter_chat' }
+  /**
+   * A template card's button or selection was used (WeCom AI bot and WeCom app). Answer with a
+   * `templateCard` reply of the same `taskId` within 5 s to update the card.
+   */
+  | {
+      readonly event: 'template_card_event';
+      readonly cardType: string;
+      readonly eventKey: string;
+      readonly taskId: string;
+      /** question_key → chosen option ids, for vote/multiple-choice cards. */
+      readonly selected: Readonly<Record<string, readonly string[]>>;
+      /** WeCom app: the code for message/update_template_card (72 h, once). */
+      readonly responseCode?: string;
+    }
+  /** WeCom AI bot: the user rated an answer (1 accurate, 2 inaccurate, 3 rating withdrawn). */
+  | {
+      readonly event: 'feedback_event';
+      readonly feedbackId: string;
+      readonly rating: 1 | 2 | 3 | number;
+      readonly comment?: string;
+      readonly reasons?: readonly number[];
+    }
   /** Any event without a typed shape: `name` is WeChat's event name. */
   | { readonly event: 'other'; readonly name: string; readonly eventKey?: string };
 
@@ -133,6 +195,7 @@ export type EventMessage = Base & { readonly type: 'event' } & WeChatEvent;
 /** The one message model every channel normalizes into. Narrow on `type` (and `event`). */
 export type Message =
   | TextMessage
+  | MixedMessage
   | ImageMessage
   | VoiceMessage
   | VideoMessage

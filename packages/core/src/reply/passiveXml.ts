@@ -48,5 +48,8 @@ function body(reply: Reply): string {
     }
     case 'file':
       throw new UnsupportedReplyError('a file cannot be sent as a passive reply');
+    case 'markdown':
+    case 'templateCard':
+      throw new UnsupportedReplyError(`a ${reply.type} cannot be sent as a passive XML reply`);
   }
 }

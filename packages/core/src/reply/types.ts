@@ -22,7 +22,21 @@ export type Reply =
     }
   | { readonly type: 'news'; readonly articles: readonly Article[] }
   /** Active sends only (WeCom app, KF). */
-  | { readonly type: 'file'; readonly mediaId: string };
+  | { readonly type: 'file'; readonly mediaId: string }
+  /**
+   * Markdown: the WeCom AI bot's answers (streamed or not) and WeCom app sends. Channels
+   * without markdown send the text as it is.
+   */
+  | { readonly type: 'markdown'; readonly text: string }
+  /**
+   * A WeCom template card (text_notice, button_interaction, vote_interaction, …) in WeCom's own
+   * JSON (`card_type`, `task_id`, …). Answering a `template_card_event` with a card of the same
+   * `task_id` updates the clicked card.
+   */
+  | { readonly type: 'templateCard'; readonly card: TemplateCard };
+
+/** A template card as WeCom's JSON spells it; `task_id` identifies it for later updates. */
+export type TemplateCard = { readonly card_type: string; readonly task_id?: string } & Readonly<Record<string, unknown>>;
 
 export type ReplyType = Reply['type'];
 
@@ -41,4 +55,6 @@ export const replies = {
   video: (mediaId: string, title?: string, description?: string): Reply => ({ type: 'video', mediaId, title, description }),
   news: (...articles: Article[]): Reply => ({ type: 'news', articles }),
   file: (mediaId: string): Reply => ({ type: 'file', mediaId }),
+  markdown: (text: string): Reply => ({ type: 'markdown', text }),
+  templateCard: (card: TemplateCard): Reply => ({ type: 'templateCard', card }),
 };

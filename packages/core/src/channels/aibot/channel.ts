@@ -1,0 +1,168 @@
+import type { MediaFile } from '../../api/client.ts';
+import { decodeEncodingAESKey } from '../../crypto/keys.ts';
+import type { WXBizMsgCrypt } from '../../crypto/wxBizMsgCrypt.ts';
+import { ChannelError } from '../../errors.ts';
+import { messageFromAiBot, type AiBotJson } from '../../message/fromAiBot.ts';
+import type { Recipient } from '../../message/recipient.ts';
+import type { Message } from '../../message/types.ts';
+import type { Reply, ReplyType } from '../../reply/types.ts';
+import { BaseChannel, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
+import type { CallbackResult, Channel, ChannelRuntime, Query } from '../types.ts';
+import { downloadAiBotMedia, redactUrl, ResponseUrlSender } from './http.ts';
+import { passiveShape, responseUrlBody, streamBody, type AiBotBody } from './replies.ts';
+import { STREAM_CONTENT_LIMIT, StreamRegistry, type AiBotStream, type StreamOptions } from './streams.ts';
+
+export interface WecomAiBotOptions extends CommonChannelOptions {
+  /** Token and EncodingAESKey from the bot's API settings (接收消息 URL mode). */
+  token: string;
+  encodingAESKey: string;
+  /** The bot's id (aibotid), shown at start-up. */
+  botId?: string;
+  /** How streamed answers behave (byte cap, age limit, `<think>` reasoning). */
+  stream?: StreamOptions;
+}
+
+/** How long the rest of a long answer waits for the stream it continues to be shown. */
+const OVERFLOW_DELAY_MS = 300;
+
+const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'markdown', 'templateCard']);
+
+/**
+ * WeCom AI bot (智能机器人) in callback (URL) mode. Callbacks are JSON `{"encrypt"}` with the
+ * usual WXBizMsgCrypt (receiveid ""), answers are encrypted JSON. A text answer is a stream:
+ * WeCom polls it with `msgtype: stream` callbacks and shows each snapshot; answers later than
+ * the reply window go once through the message's `response_url`.
+ */
+export class WecomAiBotChannel extends BaseChannel implements Channel {
+  readonly kind = 'wecomAiBot' as const;
+  readonly passiveReplyTypes = PASSIVE;
+  /** One stream (20480 bytes) plus one response_url call: the channel splits long texts itself. */
+  readonly textLimitBytes = 2 * STREAM_CONTENT_LIMIT;
+  readonly options: WecomAiBotOptions;
+  readonly streams = new StreamRegistry();
+  protected readonly crypt: WXBizMsgCrypt;
+  readonly #mediaKey: Buffer;
+  readonly #responses = new ResponseUrlSender();
+
+  constructor(options: WecomAiBotOptions) {
+    super(options, { name: 'wecomAiBot', path: '/wecom/aibot' });
+    if (!options.token || !options.encodingAESKey) throw new Error(`channel ${this.name}: token and encodingAESKey are required`);
+    this.options = options;
+    // The AI bot encrypts with an empty receiveid.
+    this.crypt = this.createCrypt(options.token, options.encodingAESKey, '');
+    this.#mediaKey = decodeEncodingAESKey(options.encodingAESKey);
+  }
+
+  override start(runtime: ChannelRuntime): void {
+    super.start(runtime);
+  }
+
+  stop(): void {
+    this.streams.clear();
+  }
+
+  /** URL verification: msg_signature over echostr, answered with its plaintext. */
+  verify(query: Query): string {
+    return verifyEncryptedUrl(this.crypt, query);
+  }
+
+  receive(query: Query, body: string): CallbackResult {
+    const signature = required(query, 'msg_signature');
+    const timestamp = required(query, 'timestamp');
+    const nonce = required(query, 'nonce');
+    const json = this.#decrypt(signature, timestamp, nonce, body);
+    if (json['msgtype'] === 'stream') return { kind: 'ack', body: this.#answerPoll(json, nonce) };
+    const message = messageFromAiBot(json, this.ref);
+    if (!message.id) throw new ChannelError(400, 'callback has no msgid');
+    const received = Date.now();
+    return { kind: 'message', message, encodeReply: (reply) => this.#encodePassive(message, reply, nonce, received) };
+  }
+
+  /** Seals a plaintext reply body as the encrypted JSON WeCom expects. */
+  seal(body: AiBotBody, nonce = stampAndNonce().nonce): string {
+    return this.crypt.sealJson(JSON.stringify(body), stampAndNonce().timestamp, nonce);
+  }
+
+  /** The one active path: the message's response_url (markdown or template card, once). */
+  async send(to: Recipient, reply: Reply): Promise<void> {
+    if (!to.responseUrl) {
+      throw new Error(`channel "${this.name}" (WeCom AI bot, callback mode) can only answer a message, through its response_url; it cannot send unprompted`);
+    }
+    const { body, truncated } = responseUrlBody(reply);
+    if (truncated) this.log.warn({ bytes: Buffer.byteLength((reply as { text: string }).text) }, `response_url takes ${STREAM_CONTENT_LIMIT} bytes: the answer was cut`);
+    await this.#responses.post(to.responseUrl, body);
+  }
+
+  /** Downloads and decrypts an image/file URL of a message (valid 5 minutes). */
+  downloadMedia(url: string): Promise<MediaFile> {
+    if (!/^https?:\/\//.test(url)) return Promise.reject(new Error(`channel "${this.name}": media of the WeCom AI bot is a URL, got "${url.slice(0, 40)}"`));
+    return downloadAiBotMedia(url, this.#mediaKey);
+  }
+
+  describe(): Record<string, unknown> {
+    return { botId: this.options.botId, mode: 'callback' };
+  }
+
+  #decrypt(signature: string, timestamp: string, nonce: string, body: string): AiBotJson {
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(body);
+    } catch {
+      throw new ChannelError(400, 'body is not JSON');
+    }
+    const encrypted = (envelope as { encrypt?: unknown } | null)?.encrypt;
+    if (typeof encrypted !== 'string' || !encrypted) throw new ChannelError(400, 'missing "encrypt" field');
+    const plaintext = this.crypt.open(signature, timestamp, nonce, encrypted);
+    let json: unknown;
+    try {
+      json = JSON.parse(plaintext);
+    } catch {
+      throw new ChannelError(400, 'decrypted callback is not JSON');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ChannelError(400, 'decrypted callback is not a JSON object');
+    return json as AiBotJson;
+  }
+
+  /**
+   * A refresh poll: the current snapshot of the stream. An unknown id (a restart, another
+   * instance, a stream long gone) gets finish so WeCom stops polling instead of waiting 6 min.
+   */
+  #answerPoll(json: AiBotJson, nonce: string): string {
+    const id = String((json['stream'] as { id?: unknown } | undefined)?.id ?? '');
+    const stream = this.streams.get(id);
+    if (!stream) this.log.info({ streamId: id }, 'refresh poll for an unknown stream: answered finish');
+    return this.seal(streamBody(stream ? stream.snapshot() : { id, content: '', finish: true }), nonce);
+  }
+
+  #encodePassive(message: Message, reply: Reply, nonce: string, received: number): string {
+    const shape = passiveShape(message, reply);
+    if (shape.kind === 'body') return this.seal(shape.body, nonce);
+    const stream = this.streams.create(this.options.stream, received);
+    stream.append(shape.text);
+    stream.end();
+    this.#sendOverflow(message, stream);
+    return this.seal(streamBody(stream.snapshot()), nonce);
+  }
+
+  /** What a finished stream could not show goes through response_url, after the stream. */
+  #sendOverflow(message: Message, stream: AiBotStream): void {
+    const rest = stream.overflow;
+    if (!rest) return;
+    const url = message.responseUrl;
+    if (!url) {
+      this.log.warn({ msgId: message.id, bytes: Buffer.byteLength(rest) }, 'answer longer than the stream holds and no response_url for the rest: it was cut');
+      return;
+    }
+    // After the stream's final snapshot has had time to reach WeCom, so the rest shows below it.
+    setTimeout(() => {
+      this.send({ user: message.from, responseUrl: url }, { type: 'markdown', text: rest }).catch((error) =>
+        this.log.error({ msgId: message.id, url: redactUrl(url), err: error }, 'the rest of a long answer could not be sent through response_url'),
+      );
+    }, OVERFLOW_DELAY_MS).unref();
+  }
+}
+
+/** A WeCom AI bot channel in callback mode (default path `/wecom/aibot`). */
+export function wecomAiBot(options: WecomAiBotOptions): WecomAiBotChannel {
+  return new WecomAiBotChannel(options);
+}
