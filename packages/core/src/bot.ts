@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Channel, MediaType, Query, UploadFile } from './channels/types.ts';
 import { CallbackDedup } from './delivery/dedup.ts';
 import { PassiveWindow } from './delivery/passiveWindow.ts';
+import { deliverStream, type TextStream } from './delivery/stream.ts';
 import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
@@ -85,6 +86,16 @@ export class Bot extends Composer<Context> {
     log: () => this.log,
     store: () => this.store,
     deliver: (run, reply) => this.#deliver(run, reply),
+    deliverStream: (run, source) =>
+      deliverStream({
+        channel: run.channel,
+        message: run.message,
+        window: run.window,
+        source,
+        log: run.log,
+        deliver: (reply) => this.#deliver(run, reply),
+        onPassive: () => this.metrics.reply(run.channel.name, 'passive', (performance.now() - run.received) / 1000),
+      }),
     handoff: (run, options) => this.#handoff(run.channel, run.message, options),
     redispatch: (run, next) => this.#run(run.channel, next, run.window),
   };
@@ -410,6 +421,7 @@ interface BotInternals {
   log(): Logger;
   store(): Store;
   deliver(run: MessageRun, reply: Reply): Promise<void>;
+  deliverStream(run: MessageRun, source: TextStream): Promise<void>;
   handoff(run: MessageRun, options: HandoffOptions): Promise<void>;
   redispatch(run: MessageRun, message: Message): Promise<void>;
 }
@@ -441,6 +453,10 @@ class MessageRun implements ContextServices {
 
   deliver(reply: Reply): Promise<void> {
     return this.bot.deliver(this, reply);
+  }
+
+  deliverStream(source: TextStream): Promise<void> {
+    return this.bot.deliverStream(this, source);
   }
 
   handoff(options: HandoffOptions): Promise<void> {

@@ -31,6 +31,7 @@ export { kfApi, type KfApi, type KfSyncPage, type KfSessionState } from './api/k
 export { customSendBody, wecomSendBody, kfSendBody, type ActiveBody } from './api/replyJson.ts';
 export { PassiveWindow } from './delivery/passiveWindow.ts';
 export { CallbackDedup } from './delivery/dedup.ts';
+export { ReplyStreamQueue, type TextStream, type ReplyStreamHandle, type ReplyStreamSink } from './delivery/stream.ts';
 export { getJson, setJson, type Store } from './store/types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';

@@ -14,7 +14,8 @@ const seen: Message[] = [];
 
 beforeAll(async () => {
   api = await startFakeWeChatApi();
-  bot = createBot({ channels: [wecomAiBot({ ...AIBOT, replyWindowMs: 200 })], logger: logs.log });
+  // A short reply window only where an answer is meant to miss it: under load, others must not.
+  bot = createBot({ channels: [wecomAiBot(AIBOT), wecomAiBot({ ...AIBOT, name: 'quick', path: '/aibot-quick', replyWindowMs: 200 })], logger: logs.log });
   bot.use(async (ctx, next) => {
     seen.push(ctx.message);
     await next();
@@ -123,7 +124,8 @@ describe('WeCom AI bot, callback mode', () => {
 
   it('sends a late answer once through response_url; a second one is refused', async () => {
     const before = api.aibot.responses.length;
-    const exchange = await peer.text('late');
+    const quick = new AiBotPeer({ ...peer.options, url: peer.options.url.replace('/wecom/aibot', '/aibot-quick') });
+    const exchange = await quick.text('late');
     expect(exchange.first.body).toBe('success');
     const response = await api.aibot.nextResponse(before);
     expect(response.body).toEqual({ msgtype: 'markdown', markdown: { content: '迟到的回答' } });

@@ -34,6 +34,9 @@ function contextFor(message: Message) {
     log,
     store: new MemoryStore(),
     deliver: async (r) => void replies.push(r),
+    deliverStream: async () => {
+      throw new Error('no streams in this test');
+    },
     handoff: async () => {},
     redispatch: async () => {},
     downloadMedia: async () => {

@@ -64,6 +64,13 @@ export interface FakeChatEndpoint extends FailureControl {
   reply: FakeChatReply;
   /** Wait this long before answering (to test client timeouts). Default 0. */
   delayMs: number;
+  /**
+   * `stream: true` requests: how the answer is cut into `delta.content` chunks (default: pieces
+   * of up to 4 characters). Each chunk goes out in its own SSE event.
+   */
+  chunks: (content: string, request: FakeChatRequest) => string[];
+  /** `stream: true`: the pause before each chunk after the first (default 0). */
+  chunkIntervalMs: number;
   /** Every request that passed validation, oldest first (forced failures included). */
   readonly requests: FakeChatRequest[];
 }
@@ -185,7 +192,9 @@ function validateChat(body: unknown): FakeChatRequest {
       );
     }
   });
-  if (stream === true) throw new ApiError(400, 'fake OpenAI: stream: true is not supported; send non-streaming requests', 'invalid_request_error', null, 'stream');
+  if (stream !== undefined && typeof stream !== 'boolean') {
+    throw new ApiError(400, `Invalid type for 'stream': expected a boolean, but got ${describeType(stream)} instead.`, 'invalid_request_error', 'invalid_type', 'stream');
+  }
   return body as FakeChatRequest;
 }
 
@@ -246,7 +255,7 @@ const roughTokens = (text: string): number => Math.max(1, Math.ceil(text.length 
 
 /**
  * Starts a fake OpenAI API on 127.0.0.1 (random port) that speaks the real JSON of
- * `POST /v1/chat/completions` (non-streaming) and `POST /v1/audio/transcriptions`, and
+ * `POST /v1/chat/completions` (plain, or server-sent events with `stream: true`) and `POST /v1/audio/transcriptions`, and
  * refuses what the real API refuses (wrong key → 401, missing model, empty messages, no
  * file, an unsupported audio extension…) with the real error shape
  * `{ error: { message, type, param, code } }`.
@@ -269,6 +278,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const chat: FakeChatEndpoint = {
     reply: (request) => `回答: ${lastUserText(request)}`,
     delayMs: 0,
+    chunks: (content) => Array.from({ length: Math.ceil([...content].length / 4) }, (_, i) => [...content].slice(i * 4, i * 4 + 4).join('')),
+    chunkIntervalMs: 0,
     requests: [],
     failNext: makeFailNext(failures.chat),
   };
@@ -347,6 +358,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     const promptTokens = roughTokens(JSON.stringify(request.messages));
     const completionTokens = roughTokens(content);
+    if (request['stream'] === true) {
+      await streamChat(res, request, content, { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens });
+      return;
+    }
     send(res, 200, {
       id: `chatcmpl-${randomBytes(15).toString('base64url')}`,
       object: 'chat.completion',
@@ -357,6 +372,32 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       service_tier: 'default',
       system_fingerprint: 'fp_fake',
     });
+  };
+
+  /**
+   * Server-sent events as the real API streams a completion: a first chunk with the role, one
+   * `chat.completion.chunk` per piece of content, a last one with `finish_reason: 'stop'`, a
+   * usage chunk when `stream_options.include_usage` asks for it, then `data: [DONE]`.
+   */
+  const streamChat = async (res: ServerResponse, request: FakeChatRequest, content: string, usage: Record<string, number>) => {
+    const id = `chatcmpl-${randomBytes(15).toString('base64url')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const event = (choices: unknown[], extra: Record<string, unknown> = {}) => {
+      if (res.destroyed || res.writableEnded) return;
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: request.model, service_tier: 'default', system_fingerprint: 'fp_fake', choices, ...extra })}\n\n`);
+    };
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': `req_${randomBytes(12).toString('hex')}` });
+    event([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
+    const pieces = chat.chunks(content, request);
+    for (const [i, piece] of pieces.entries()) {
+      if (i > 0) await wait(chat.chunkIntervalMs, res);
+      if (res.destroyed) return;
+      event([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]);
+    }
+    event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]);
+    const options = request['stream_options'] as { include_usage?: boolean } | undefined;
+    if (options?.include_usage) event([], { usage });
+    if (!res.destroyed && !res.writableEnded) res.end('data: [DONE]\n\n');
   };
 
   const handleTranscription = async (req: IncomingMessage, res: ServerResponse) => {

@@ -14,6 +14,26 @@ afterEach(async () => {
 });
 
 describe('fake OpenAI: chat completions', () => {
+  it('streams server-sent events the real SDK reads, one chunk each, with usage when asked', async () => {
+    fake.chat.reply = () => '一二三四五六七八九';
+    fake.chat.chunks = (content) => [content.slice(0, 3), content.slice(3, 6), content.slice(6)];
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '数数' }], stream: true, stream_options: { include_usage: true } });
+    const deltas: string[] = [];
+    let finish: string | null = null;
+    let usage = 0;
+    for await (const chunk of stream) {
+      expect(chunk.object).toBe('chat.completion.chunk');
+      const choice = chunk.choices[0];
+      if (choice?.delta.content) deltas.push(choice.delta.content);
+      if (choice?.finish_reason) finish = choice.finish_reason;
+      if (chunk.usage) usage = chunk.usage.total_tokens;
+    }
+    expect(deltas).toEqual(['一二三', '四五六', '七八九']);
+    expect(finish).toBe('stop');
+    expect(usage).toBeGreaterThan(0);
+    expect(fake.chat.requests[0]).toMatchObject({ stream: true });
+  });
+
   it('answers the real SDK with a real chat.completion and records the request', async () => {
     const completion = await client.chat.completions.create({
       model: 'gpt-4o-mini',

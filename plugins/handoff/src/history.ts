@@ -67,6 +67,8 @@ export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: stri
       return { ...base, summary: reply.articles.map((a) => a.title).join(' / ') };
     case 'music':
       return { ...base, summary: reply.title ?? 'music' };
+    case 'stream':
+      return { ...base, summary: 'streamed answer' };
     default:
       return { ...base, mediaId: reply.mediaId };
   }

@@ -33,6 +33,8 @@ export function customSendBody(reply: Reply): ActiveBody {
       throw new UnsupportedReplyError('Official Accounts cannot send a file message');
     case 'templateCard':
       throw new UnsupportedReplyError('Official Accounts cannot send a template card');
+    case 'stream':
+      throw new UnsupportedReplyError('Official Accounts do not stream');
   }
 }
 
@@ -55,6 +57,8 @@ export function wecomSendBody(reply: Reply): ActiveBody {
       return { msgtype: 'template_card', template_card: reply.card };
     case 'music':
       throw new UnsupportedReplyError('WeCom apps cannot send a music message');
+    case 'stream':
+      throw new UnsupportedReplyError('WeCom apps do not stream');
   }
 }
 
@@ -76,5 +80,7 @@ export function kfSendBody(reply: Reply): ActiveBody {
       throw new UnsupportedReplyError('WeChat Customer Service cannot send a music message');
     case 'templateCard':
       throw new UnsupportedReplyError('WeChat Customer Service cannot send a template card');
+    case 'stream':
+      throw new UnsupportedReplyError('WeChat Customer Service does not stream');
   }
 }

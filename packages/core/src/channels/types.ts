@@ -6,6 +6,7 @@ import type { Store } from '../store/types.ts';
 import type { Metrics } from '../metrics.ts';
 import type { HandoffOptions } from '../pipeline/context.ts';
 import type { MediaFile } from '../api/client.ts';
+import type { ReplyStreamSink } from '../delivery/stream.ts';
 
 /** What a channel gets from the bot when it starts. */
 export interface ChannelRuntime {
@@ -52,6 +53,11 @@ export interface Channel {
   send?(to: Recipient, reply: Reply, options?: SendOptions): Promise<void>;
   /** Hands a conversation to humans where the platform has a notion of it (KF); false elsewhere. */
   handoff?(to: Recipient, options: HandoffOptions): Promise<boolean>;
+  /**
+   * Opens a stream that shows an answer while it is written (WeCom AI bot); undefined when this
+   * message cannot be answered with one. Channels without it get streamed answers as one reply.
+   */
+  openStream?(message: Message): ReplyStreamSink | undefined;
   /** Downloads a media file the user sent (media/get). */
   downloadMedia?(mediaId: string): Promise<MediaFile>;
   /** Uploads temporary media (media/upload) so a reply can carry it; returns its media_id. */

@@ -4,6 +4,7 @@ import { toReply, type Reply, type ReplyInput } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { MediaFile } from '../api/client.ts';
 import type { MediaType, UploadFile } from '../channels/types.ts';
+import { ReplyStreamQueue, type ReplyStreamHandle, type TextStream } from '../delivery/stream.ts';
 
 /** Where a conversation goes when a human should take over. */
 export interface HandoffOptions {
@@ -22,6 +23,8 @@ export interface ContextServices {
   readonly store: Store;
   /** Delivers one reply: passively while the window is open, through the API after. */
   deliver(reply: Reply): Promise<void>;
+  /** Delivers a streamed text: shown as it grows where the channel streams, else as one reply. */
+  deliverStream(source: TextStream): Promise<void>;
   handoff(options: HandoffOptions): Promise<void>;
   /** Runs the whole pipeline again for another message in the same conversation. */
   redispatch(message: Message): Promise<void>;
@@ -84,6 +87,39 @@ export class Context<M extends Message = Message> {
   async reply(input: ReplyInput): Promise<void> {
     this.replies += 1;
     await this.#services.deliver(toReply(input));
+  }
+
+  /**
+   * Answers with a text that is still being written, e.g. an LLM's deltas. On the WeCom AI bot
+   * the user watches it grow (WeCom polls the snapshots; past 20480 bytes or WeCom's 6 minutes
+   * the rest follows through response_url). Elsewhere the chunks are collected into one text
+   * reply, passive if it is complete in time, else active. Resolves once delivered.
+   *
+   * ```ts
+   * await ctx.replyStream(llmDeltas());          // an async iterable of chunks
+   * const out = ctx.replyStream();               // or push them
+   * out.write('你好'); out.write('，世界'); await out.end();
+   * ```
+   */
+  replyStream(source: TextStream): Promise<void>;
+  replyStream(): ReplyStreamHandle;
+  replyStream(source?: TextStream): Promise<void> | ReplyStreamHandle {
+    this.replies += 1;
+    if (source) return this.#services.deliverStream(source);
+    const queue = new ReplyStreamQueue();
+    const delivered = this.#services.deliverStream(queue);
+    delivered.catch(() => {}); // reported to whoever awaits end() or fail()
+    return {
+      write: (chunk) => queue.write(chunk),
+      end: () => {
+        queue.close();
+        return delivered;
+      },
+      fail: (error) => {
+        queue.close({ error });
+        return delivered;
+      },
+    };
   }
 
   /** Hands the conversation to a human (KF: service_state/trans; elsewhere: a hand-off event). */

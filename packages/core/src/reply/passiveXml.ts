@@ -50,6 +50,7 @@ function body(reply: Reply): string {
       throw new UnsupportedReplyError('a file cannot be sent as a passive reply');
     case 'markdown':
     case 'templateCard':
+    case 'stream':
       throw new UnsupportedReplyError(`a ${reply.type} cannot be sent as a passive XML reply`);
   }
 }

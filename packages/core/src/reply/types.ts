@@ -33,7 +33,12 @@ export type Reply =
    * JSON (`card_type`, `task_id`, …). Answering a `template_card_event` with a card of the same
    * `task_id` updates the clicked card.
    */
-  | { readonly type: 'templateCard'; readonly card: TemplateCard };
+  | { readonly type: 'templateCard'; readonly card: TemplateCard }
+  /**
+   * The start of a streamed answer on a channel that streams (made by `ctx.replyStream()`;
+   * plugins do not build it): the channel answers with the stream's current snapshot.
+   */
+  | { readonly type: 'stream'; readonly streamId: string };
 
 /** A template card as WeCom's JSON spells it; `task_id` identifies it for later updates. */
 export type TemplateCard = { readonly card_type: string; readonly task_id?: string } & Readonly<Record<string, unknown>>;

@@ -8,6 +8,7 @@ import type { Message } from '../../message/types.ts';
 import type { Reply, ReplyType } from '../../reply/types.ts';
 import { BaseChannel, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from '../types.ts';
+import type { ReplyStreamSink } from '../../delivery/stream.ts';
 import { downloadAiBotMedia, redactUrl, ResponseUrlSender } from './http.ts';
 import { passiveShape, responseUrlBody, streamBody, type AiBotBody } from './replies.ts';
 import { STREAM_CONTENT_LIMIT, StreamRegistry, type AiBotStream, type StreamOptions } from './streams.ts';
@@ -25,7 +26,7 @@ export interface WecomAiBotOptions extends CommonChannelOptions {
 /** How long the rest of a long answer waits for the stream it continues to be shown. */
 const OVERFLOW_DELAY_MS = 300;
 
-const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'markdown', 'templateCard']);
+const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'markdown', 'templateCard', 'stream']);
 
 /**
  * WeCom AI bot (智能机器人) in callback (URL) mode. Callbacks are JSON `{"encrypt"}` with the
@@ -134,18 +135,41 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
     return this.seal(streamBody(stream ? stream.snapshot() : { id, content: '', finish: true }), nonce);
   }
 
+  /**
+   * A stream for `ctx.replyStream()`: WeCom's polls see its snapshots while chunks arrive.
+   * Events cannot be answered with a stream.
+   */
+  openStream(message: Message): ReplyStreamSink | undefined {
+    if (message.type === 'event') return undefined;
+    const stream = this.streams.create(this.options.stream, message.time.getTime());
+    return {
+      start: { type: 'stream', streamId: stream.id },
+      write: (chunk) => stream.append(chunk),
+      end: async () => {
+        stream.end();
+        await this.#sendOverflow(message, stream);
+      },
+    };
+  }
+
   #encodePassive(message: Message, reply: Reply, nonce: string, received: number): string {
     const shape = passiveShape(message, reply);
     if (shape.kind === 'body') return this.seal(shape.body, nonce);
+    if (shape.kind === 'open') {
+      const opened = this.streams.get(shape.streamId);
+      if (!opened) throw new Error(`stream ${shape.streamId} is not open on channel ${this.name}`);
+      return this.seal(streamBody(opened.snapshot()), nonce);
+    }
     const stream = this.streams.create(this.options.stream, received);
     stream.append(shape.text);
     stream.end();
-    this.#sendOverflow(message, stream);
+    // After the stream's answer has had time to reach WeCom, so the rest shows below it.
+    setTimeout(() => void this.#sendOverflow(message, stream), OVERFLOW_DELAY_MS).unref();
     return this.seal(streamBody(stream.snapshot()), nonce);
   }
 
-  /** What a finished stream could not show goes through response_url, after the stream. */
-  #sendOverflow(message: Message, stream: AiBotStream): void {
+  /** What a finished stream could not show goes once through response_url. Never throws. */
+  async #sendOverflow(message: Message, stream: AiBotStream): Promise<void> {
     const rest = stream.overflow;
     if (!rest) return;
     const url = message.responseUrl;
@@ -153,12 +177,11 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
       this.log.warn({ msgId: message.id, bytes: Buffer.byteLength(rest) }, 'answer longer than the stream holds and no response_url for the rest: it was cut');
       return;
     }
-    // After the stream's final snapshot has had time to reach WeCom, so the rest shows below it.
-    setTimeout(() => {
-      this.send({ user: message.from, responseUrl: url }, { type: 'markdown', text: rest }).catch((error) =>
-        this.log.error({ msgId: message.id, url: redactUrl(url), err: error }, 'the rest of a long answer could not be sent through response_url'),
-      );
-    }, OVERFLOW_DELAY_MS).unref();
+    try {
+      await this.send({ user: message.from, responseUrl: url }, { type: 'markdown', text: rest });
+    } catch (error) {
+      this.log.error({ msgId: message.id, url: redactUrl(url), err: error }, 'the rest of a long answer could not be sent through response_url');
+    }
   }
 }
 

@@ -15,6 +15,8 @@ export function streamBody(snapshot: StreamSnapshot): AiBotBody {
 export type PassiveShape =
   /** Text/markdown to a message: answered as a stream the channel creates (finished at once). */
   | { readonly kind: 'stream'; readonly text: string }
+  /** The start of a stream the channel opened for `ctx.replyStream()`. */
+  | { readonly kind: 'open'; readonly streamId: string }
   /** A ready body (welcome, card, card update). */
   | { readonly kind: 'body'; readonly body: AiBotBody };
 
@@ -40,6 +42,7 @@ export function passiveShape(message: Message, reply: Reply): PassiveShape {
     throw new UnsupportedReplyError(`a ${reply.type} reply to a ${message.event} event cannot be passive on the WeCom AI bot`);
   }
   if (reply.type === 'text' || reply.type === 'markdown') return { kind: 'stream', text: reply.text };
+  if (reply.type === 'stream') return { kind: 'open', streamId: reply.streamId };
   if (reply.type === 'templateCard') return { kind: 'body', body: { msgtype: 'template_card', template_card: reply.card } };
   throw new UnsupportedReplyError(`the WeCom AI bot cannot answer with a ${reply.type} reply`);
 }
