@@ -5,7 +5,7 @@
  * hand-off words → LLM → echo as the last resort.
  */
 import { fileURLToPath } from 'node:url';
-import { defineConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, envConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { echo } from '@wxbot/plugin-echo';
 import { handoff } from '@wxbot/plugin-handoff';
@@ -14,61 +14,16 @@ import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';
 
 export default defineConfig((): WxbotConfig => {
-  const env = process.env;
+  // Parsed with a schema: a half-configured channel stops start-up (and fails `wxbot check`)
+  // with the name of the missing variable, instead of falling back to dev mode.
+  const env = envConfig();
   const channels: Channel[] = [];
-
-  if (env.WX_TOKEN) {
-    channels.push(
-      officialAccount({
-        path: '/wx',
-        appId: env.WX_APP_ID ?? '',
-        appSecret: env.WX_APP_SECRET || undefined,
-        token: env.WX_TOKEN,
-        encodingAESKey: env.WX_AES_KEY || undefined,
-        allowPlain: env.WX_ALLOW_PLAIN === '1',
-        apiBaseUrl: env.WX_API_BASE || undefined,
-      }),
-    );
-  }
-  if (env.WECOM_TOKEN) {
-    channels.push(
-      wecomApp({
-        path: '/wecom/callback',
-        corpId: env.WECOM_CORP_ID ?? '',
-        agentId: env.WECOM_AGENT_ID,
-        secret: env.WECOM_SECRET || undefined,
-        token: env.WECOM_TOKEN,
-        encodingAESKey: env.WECOM_AES_KEY ?? '',
-        apiBaseUrl: env.WECOM_API_BASE || undefined,
-      }),
-    );
-  }
-  if (env.WECOM_KF_SECRET) {
-    channels.push(
-      wecomKf({
-        path: '/wecom/kf',
-        corpId: env.WECOM_CORP_ID ?? '',
-        secret: env.WECOM_KF_SECRET,
-        token: env.WECOM_KF_TOKEN || env.WECOM_TOKEN || '',
-        encodingAESKey: env.WECOM_KF_AES_KEY || env.WECOM_AES_KEY || '',
-        apiBaseUrl: env.WECOM_API_BASE || undefined,
-      }),
-    );
-  }
+  if (env.officialAccount) channels.push(officialAccount(env.officialAccount));
+  if (env.wecomApp) channels.push(wecomApp(env.wecomApp));
+  if (env.wecomKf) channels.push(wecomKf(env.wecomKf));
 
   // WeCom AI bot (智能机器人), callback mode: the Token and EncodingAESKey of its API settings.
-  // Either one alone still creates the channel, so that start-up says which one is missing.
-  if (env.WECOM_AIBOT_TOKEN || env.WECOM_AIBOT_AES_KEY) {
-    channels.push(
-      wecomAiBot({
-        path: '/wecom/aibot',
-        token: env.WECOM_AIBOT_TOKEN ?? '',
-        encodingAESKey: env.WECOM_AIBOT_AES_KEY ?? '',
-        botId: env.WECOM_AIBOT_ID || undefined,
-        stream: { showThinking: env.WECOM_AIBOT_SHOW_THINKING === '1' },
-      }),
-    );
-  }
+  if (env.wecomAiBot) channels.push(wecomAiBot(env.wecomAiBot));
 
   let devMode: WxbotConfig['devMode'];
   if (channels.length === 0) {
@@ -79,24 +34,26 @@ export default defineConfig((): WxbotConfig => {
     devMode = { credentials: { ...dev } };
   }
 
-  const openai = env.OPENAI_API_KEY || env.OPENAI_BASE_URL ? { apiKey: env.OPENAI_API_KEY || undefined, baseURL: env.OPENAI_BASE_URL || undefined } : undefined;
+  const openai = env.openai && { apiKey: env.openai.apiKey, baseURL: env.openai.baseURL };
   const plugins: Plugin[] = [];
   // Human agents (browser console at /agent/, WebSocket at /agent/ws) come first: while one holds
   // a conversation, the bot plugins below never see its messages.
-  if (env.AGENT_TOKEN) plugins.push(handoff({ token: env.AGENT_TOKEN }));
+  if (env.agentToken) plugins.push(handoff({ token: env.agentToken }));
   // Voice first: its transcript goes through everything after it. Without a transcription
   // endpoint only Official Account voice with WeChat's own Recognition is understood.
-  if (openai) plugins.push(voice({ ...openai, model: env.OPENAI_TRANSCRIBE_MODEL || undefined }));
-  plugins.push(keyword({ rulesFile: env.FAQ_FILE || fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)) }));
-  if (openai) plugins.push(llm({ ...openai, model: env.OPENAI_MODEL || undefined, systemPrompt: env.LLM_SYSTEM_PROMPT || undefined }));
+  plugins.push(voice(openai ? { ...openai, model: env.openai?.transcribeModel } : { transcribe: false }));
+  plugins.push(keyword({ rulesFile: env.faqFile ?? fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)) }));
+  if (openai) plugins.push(llm({ ...openai, model: env.openai?.model, systemPrompt: env.openai?.systemPrompt }));
   plugins.push(echo());
 
   return {
-    port: Number(env.PORT ?? 3000),
+    // Unset, the CLI's rule applies: --port, then PORT, then 3000.
+    port: env.port,
+    host: env.host,
     channels,
     plugins,
-    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : undefined,
-    logger: { level: env.LOG_LEVEL ?? 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
+    store: env.redisUrl ? new RedisStore({ url: env.redisUrl }) : undefined,
+    logger: { level: env.logLevel, pretty: Boolean(devMode) && env.logFormat !== 'json' },
     devMode,
   };
 });

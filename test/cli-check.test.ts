@@ -82,7 +82,8 @@ describe('wxbot check', () => {
     );
     const run = await check(['--config', file]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain('✗ config loads: channel "corp-app" (wecomApp): EncodingAESKey must be 43 base64 characters');
+    // The line of the config that built the channel, then what is wrong.
+    expect(run.stdout).toContain('✗ config loads: bad-key.config.ts:5: channel "corp-app" (wecomApp): EncodingAESKey must be 43 base64 characters');
     expect(run.stdout).not.toContain(badKey);
   });
 
@@ -104,7 +105,7 @@ describe('wxbot check', () => {
     officialAccount({ name: 'a', appId: 'wx-a', token: 'tokenA1', encodingAESKey: '${SECRETS.oaKey}' }),
     officialAccount({ name: 'b', appId: '', token: 'tokenB1', encodingAESKey: '${SECRETS.oaKey}' }),
   ],
-  plugins: [{ name: 'voice', setup() {} }],
+  plugins: [{ name: 'voice', tools: ['ffmpeg'], setup() {} }],
 });`,
     );
     const run = await check(['--config', file], { env: { PATH: dir } }); // a PATH without ffmpeg
@@ -121,7 +122,7 @@ describe('wxbot check', () => {
     const noChannel = writeConfig('empty.config.ts', 'export default defineConfig({ channels: [] });');
     const [badOption, empty] = await Promise.all([check(['--config', join(root, 'test/fixtures/bad-option.config.ts')]), check(['--config', noChannel])]);
     expect(badOption.code).toBe(1);
-    expect(badOption.stdout).toMatch(/✗ config loads: plugin "echo": option "types\.0"/);
+    expect(badOption.stdout).toMatch(/✗ config loads: \S*bad-option\.config\.ts:7: plugin "echo": option "types\.0"/);
     expect(empty.code).toBe(1);
     expect(empty.stdout).toContain('✗ channels: none configured');
   });

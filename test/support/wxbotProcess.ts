@@ -16,7 +16,12 @@ export interface WxbotProcess {
 
 /** Starts `wxbot start --config CONFIG --port 0` (config relative to the repo root) in `cwd`. */
 export function startWxbot(config: string, env: Record<string, string>, cwd: string = repoRoot): WxbotProcess {
-  const child = spawn(process.execPath, [bin, 'start', '--config', resolve(repoRoot, config), '--port', '0'], {
+  return spawnWxbot(['start', '--config', resolve(repoRoot, config), '--port', '0'], env, cwd);
+}
+
+/** Runs `wxbot ARGS…` (a `start` without --port, say); `ready` resolves if it starts a server. */
+export function spawnWxbot(args: string[], env: Record<string, string>, cwd: string = repoRoot): WxbotProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd,
     env: { ...process.env, LOG_FORMAT: 'json', ...env },
   });
@@ -32,6 +37,16 @@ export function startWxbot(config: string, env: Record<string, string>, cwd: str
     child.on('exit', (code) => reject(new Error(`wxbot exited with ${code}:\n${output}`)));
   });
   return { child, ready, output: () => output };
+}
+
+/** A one-shot `wxbot ARGS…`: its exit code and output. */
+export function runWxbot(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
 }
 
 /** SIGTERM (the bot stops cleanly), SIGKILL if it has not exited 3 s later. */

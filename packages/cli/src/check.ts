@@ -1,17 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { decodeEncodingAESKey, type Channel, type Store, type WxbotConfig } from '@wxbot/core';
-import { loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
+import { envIssuesOf } from './describeError.ts';
+import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
+import { parseCommand } from './usage.ts';
+import { CHECK_USAGE } from './usageTexts.ts';
 
-/** `wxbot check --help`. */
-export const CHECK_USAGE = `wxbot check — verify a config without starting the server
-
-Usage:
-  wxbot check [--config FILE]
-
-Prints one line per check (✓ passed, ⚠ warning, ✗ failed) and exits 1 if any failed.
-Secrets are never printed.`;
 
 type Status = 'ok' | 'warn' | 'fail';
 const MARK: Record<Status, string> = { ok: '✓', warn: '⚠', fail: '✗' };
@@ -33,7 +27,7 @@ class Report {
 
 /** `wxbot check`: see {@link CHECK_USAGE}. Returns the exit code. */
 export async function check(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h', default: false } } });
+  const { values } = parseCommand(args, { config: { type: 'string', short: 'c' }, verbose: { type: 'boolean', default: false } });
   if (values.help) {
     console.log(CHECK_USAGE);
     return 0;
@@ -45,7 +39,10 @@ export async function check(args: string[]): Promise<number> {
     // Plugin factories validate their options here, and channel constructors their required fields.
     loaded = await loadConfig(values.config);
   } catch (error) {
-    report.fail(`config loads: ${error instanceof Error ? error.message : String(error)}`);
+    const issues = envIssuesOf(error);
+    if (issues) for (const issue of issues) report.fail(`environment: ${issue.variable}: ${issue.message}`);
+    else for (const line of (error instanceof Error ? error.message : String(error)).split('\n')) report.fail(`config loads: ${line}`);
+    if (values.verbose && error instanceof ConfigLoadError && error.detail) console.log(`\n${error.detail}`);
     return summary(report);
   }
   const { config, filepath } = loaded;
@@ -160,13 +157,17 @@ async function checkStore(report: Report, store: Store | undefined): Promise<voi
 function checkPlugins(report: Report, config: WxbotConfig): void {
   const plugins = Array.isArray(config.plugins) ? config.plugins : [];
   report.ok(plugins.length ? `plugins: ${plugins.map((p) => p.name).join(', ')}` : 'plugins: none (the bot will not answer anything)');
-  if (plugins.some((p) => p.name === 'voice')) {
-    const ffmpeg = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8', timeout: 5000 });
-    if (ffmpeg.error || ffmpeg.status !== 0) {
-      const why = (ffmpeg.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'not found on PATH' : (ffmpeg.error?.message ?? `exited with ${ffmpeg.status}`);
-      report.fail(`ffmpeg: ${why} (plugin "voice" needs it to convert voice messages)`);
+  // Each program once, named with the plugins that run it.
+  const users = new Map<string, string[]>();
+  for (const plugin of plugins) for (const tool of plugin.tools ?? []) users.set(tool, [...(users.get(tool) ?? []), plugin.name]);
+  for (const [tool, names] of users) {
+    const needs = `plugin${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')} need${names.length > 1 ? '' : 's'} it`;
+    const run = spawnSync(tool, ['-version'], { encoding: 'utf8', timeout: 5000 });
+    if (run.error || run.status !== 0) {
+      const why = (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? (tool.includes('/') ? 'not found' : 'not found on PATH') : (run.error?.message ?? `exited with ${run.status}`);
+      report.fail(`${tool}: ${why} (${needs})`);
     } else {
-      report.ok(`ffmpeg: ${ffmpeg.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') ?? 'found'}`);
+      report.ok(`${tool}: ${run.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') || 'found'}`);
     }
   }
 }

@@ -1,13 +1,35 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
+import { collectPluginOptionErrors, PluginOptionsError, resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
+
+/**
+ * The config could not be built: `message` says where (file:line, from the stack) and what;
+ * `detail` is the stack, for `--verbose`.
+ */
+export class ConfigLoadError extends Error {
+  override readonly name = 'ConfigLoadError';
+  constructor(
+    message: string,
+    readonly detail: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 // tsx is registered by the bin, so TypeScript configs load through a plain import.
 const importLoader: Loader = async (filepath) => {
-  const module = (await import(pathToFileURL(filepath).href)) as { default?: unknown };
-  return module.default ?? module;
+  const module = (await import(pathToFileURL(filepath).href)) as Record<string, unknown>;
+  if (!('default' in module)) {
+    const named = Object.keys(module);
+    throw new ConfigLoadError(
+      `${basename(filepath)} has no default export: end it with \`export default defineConfig({ … })\`${named.length ? ` (it exports ${named.map((n) => `"${n}"`).join(', ')})` : ''}`,
+      undefined,
+    );
+  }
+  return module.default;
 };
 
 const explorer = cosmiconfig('wxbot', {
@@ -21,14 +43,65 @@ export class ConfigNotFoundError extends Error {
   override readonly name = 'ConfigNotFoundError';
 }
 
-/** Loads bot.config.ts / .mjs / .js or the `wxbot` key of package.json. */
+/**
+ * Loads bot.config.ts / .mjs / .js or the `wxbot` key of package.json. A config that throws
+ * (on import, or its function when called) becomes a {@link ConfigLoadError} naming the line
+ * of the config; wrong plugin options of every plugin come as one {@link PluginOptionsError}.
+ */
 export async function loadConfig(file?: string, cwd = process.cwd()): Promise<{ config: WxbotConfig; filepath: string }> {
-  const result = file ? await explorer.load(resolve(cwd, file)) : await explorer.search(cwd);
-  if (!result || result.isEmpty) {
-    const where = file ? resolve(cwd, file) : cwd;
-    throw new ConfigNotFoundError(`no wxbot config found (${where}): create bot.config.ts or pass --config FILE`);
+  const wanted = file ? resolve(cwd, file) : undefined;
+  if (wanted && !existsSync(wanted)) throw new ConfigNotFoundError(`no wxbot config found: ${wanted} does not exist`);
+  let filepath = wanted;
+  try {
+    return await collectPluginOptionErrors(async () => {
+      const result = wanted ? await explorer.load(wanted) : await explorer.search(cwd);
+      if (!result || result.isEmpty) {
+        throw new ConfigNotFoundError(`no wxbot config found (${wanted ?? cwd}): create bot.config.ts or pass --config FILE`);
+      }
+      filepath = result.filepath;
+      const config = await resolveConfig(result.config as WxbotConfigInput);
+      if (!config || typeof config !== 'object') throw new ConfigLoadError(`${basename(result.filepath)}: the default export must be a config object or a function returning one (got ${config === null ? 'null' : typeof config})`, undefined);
+      return { config, filepath: result.filepath };
+    });
+  } catch (error) {
+    throw located(error, filepath, cwd);
   }
-  return { config: await resolveConfig(result.config as WxbotConfigInput), filepath: result.filepath };
+}
+
+/** The file as people read it: relative to cwd when inside it, else absolute. */
+function shown(filepath: string, cwd: string): string {
+  const rel = relative(cwd, filepath);
+  return rel && !rel.startsWith('..') ? rel : filepath;
+}
+
+/** The config's own line the error passed through, as "file:line". */
+function locationIn(error: unknown, filepath: string, cwd: string): string | undefined {
+  const stack = (error as { stack?: unknown } | null)?.stack;
+  if (typeof stack !== 'string') return undefined;
+  const href = pathToFileURL(filepath).href;
+  for (const line of stack.split('\n').slice(1)) {
+    const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (!match) continue;
+    const [, where, row] = match;
+    if (where === filepath || where === href) return `${shown(filepath, cwd)}:${row}`;
+  }
+  return undefined;
+}
+
+/** Puts the config's file:line in front of an error thrown while it loaded. */
+function located(error: unknown, filepath: string | undefined, cwd: string): unknown {
+  if (error instanceof ConfigNotFoundError || error instanceof ConfigLoadError || !filepath) return error;
+  if (error instanceof PluginOptionsError) {
+    const parts = error.errors.length > 0 ? error.errors : [error];
+    const lines = parts.flatMap((part) => {
+      const at = locationIn(part, filepath, cwd);
+      return part.problems.map((problem) => (at ? `${at}: ${problem}` : problem));
+    });
+    return new ConfigLoadError(lines.join('\n'), parts.map((p) => p.stack).join('\n'), { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const at = locationIn(error, filepath, cwd) ?? shown(filepath, cwd);
+  return new ConfigLoadError(`${at}: ${message}`, error instanceof Error ? error.stack : undefined, { cause: error });
 }
 
 /**

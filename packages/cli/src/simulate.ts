@@ -1,50 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { WeChatPeer, type FakeCredential } from '@wxbot/testing';
 import { describePassiveReply } from './describeReply.ts';
 import { hostFakeApi, type FakeApiHost } from './fakeApiHost.ts';
 import { loadDotEnv } from './loadConfig.ts';
 import { kfMessageOf, SIMULATE_TYPES, simulatedMessage, type SimulatedMessage, type SimulateType } from './simulateMessages.ts';
 import { resolveTarget, type SimulateTarget } from './simulateTarget.ts';
+import { parseCommand } from './usage.ts';
+import { SIMULATE_USAGE } from './usageTexts.ts';
 
-/** `wxbot simulate --help`. */
-export const SIMULATE_USAGE = `wxbot simulate — talk to a running wxbot server as WeChat would
-
-Usage:
-  wxbot simulate [options] [TEXT…]      send one message and print the answer
-  wxbot simulate -i [options]           send each line of stdin as a text (/quit or EOF ends)
-
-Target:
-  --url URL            the server (default http://127.0.0.1:$PORT or the config's port, else 3000);
-                       a URL with a path is the whole callback URL
-  --channel KIND|NAME  officialAccount (default), wecomApp or wecomKf; with a config, a channel name
-  --path PATH          callback path (default: the channel's, /wx, /wecom/callback, /wecom/kf)
-Credentials (else the config's channel, else dev mode's .wxbot/dev.json):
-  --config FILE        read them from this config (default: bot.config.ts as \`wxbot start\` finds it)
-  --token T  --aes-key K  --receive-id ID (AppID or CorpID)  --agent-id N  --secret S
-Message:
-  --type TYPE          text (default), image, voice, event, location or link; TEXT is the text,
-                       the image's media id, the voice's recognition, "EVENT [KEY]" (default
-                       subscribe / enter_agent), "LAT,LNG [LABEL]", or a link's URL or title
-  --from USER          sender (default user-1)
-  --mode MODE          Official Account: plain, safe or compat (default safe with a key, else plain)
-Late and active answers:
-  --fake-api           run a fake WeChat API and print every active send it gets
-                       ("→ active: …"); the bot must be started with its API base pointing at it:
-                       WX_API_BASE=URL WECOM_API_BASE=URL wxbot start
-  --fake-api-port N    listen there (default random): start the bot with that URL once, then
-                       simulate as often as you like
-  --wait MS            how long to wait for late answers (default 6000)
-  --open-kfid ID       KF account (default a fresh wk-simulate-… each run, so the bot's stored
-                       sync cursor of an earlier fake API is never reused)
-
-WeChat Customer Service (wecomKf) has no passive replies: its callback only tells the bot to
-call kf/sync_msg. So it needs --fake-api: the message is queued there, the callback is sent,
-and the answers show up as kf/send_msg calls.
-
-Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
-answer that does not verify or an unreachable server, 2 on wrong usage.`;
 
 const KF_NEEDS_FAKE_API = `wxbot simulate: WeChat Customer Service (wecomKf) has no passive replies: its callback only
 tells the bot to call kf/sync_msg, and every answer goes out through kf/send_msg. Simulate it
@@ -55,10 +19,9 @@ with a fake WeChat API that holds the message and records the answers:
 
 /** `wxbot simulate`: see {@link SIMULATE_USAGE}. Returns the exit code. */
 export async function simulate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommand(
     args,
-    allowPositionals: true,
-    options: {
+    {
       url: { type: 'string' },
       channel: { type: 'string' },
       path: { type: 'string' },
@@ -76,9 +39,11 @@ export async function simulate(args: string[]): Promise<number> {
       wait: { type: 'string', default: '6000' },
       'open-kfid': { type: 'string' },
       interactive: { type: 'boolean', short: 'i', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      port: { type: 'string', short: 'p' },
+      verbose: { type: 'boolean', default: false },
     },
-  });
+    true,
+  );
   if (values.help) {
     console.log(SIMULATE_USAGE);
     return 0;
@@ -106,6 +71,7 @@ export async function simulate(args: string[]): Promise<number> {
     agentId: values['agent-id'],
     secret: values.secret,
     config: values.config,
+    port: values.port,
   });
   if (target.kind === 'wecomKf' && !useFakeApi) {
     console.error(KF_NEEDS_FAKE_API);

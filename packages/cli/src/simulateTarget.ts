@@ -3,6 +3,7 @@ import { relative, resolve } from 'node:path';
 import { decodeEncodingAESKey, type Channel, type DevCredentials } from '@wxbot/core';
 import type { PeerKind, PeerMode } from '@wxbot/testing';
 import { ConfigNotFoundError, loadConfig, releaseConfig } from './loadConfig.ts';
+import { resolvePort } from './port.ts';
 
 /** Channel kinds `wxbot simulate` can play WeChat for. */
 export const PEER_KINDS: readonly PeerKind[] = ['officialAccount', 'wecomApp', 'wecomKf'];
@@ -26,6 +27,8 @@ export interface TargetFlags {
   agentId?: string;
   secret?: string;
   config?: string;
+  /** --port, for the rule shared with `wxbot start` (see port.ts). */
+  port?: string;
 }
 
 /** Everything needed to sign, encrypt and post a callback as WeChat would. */
@@ -56,7 +59,8 @@ interface Base {
   receiveId?: string;
   agentId?: string;
   secret?: string;
-  port?: number;
+  /** The config's `port`, if it has one. */
+  configPort?: unknown;
   source: string;
 }
 
@@ -104,7 +108,7 @@ export async function resolveTarget(flags: TargetFlags, cwd = process.cwd()): Pr
   return {
     kind,
     name: base.name,
-    callbackUrl: callbackUrl(flags.url, flags.path ?? base.path, base.port),
+    callbackUrl: callbackUrl(flags.url, flags.path ?? base.path, flags.url === undefined ? resolvePort(flags.port, base.configPort).port : undefined),
     token,
     encodingAESKey,
     receiveId,
@@ -138,7 +142,7 @@ function kindOf(flag: string | undefined): PeerKind {
 
 function fromFlags(flags: TargetFlags): Base {
   const kind = kindOf(flags.channel);
-  return { kind, name: kind, path: DEFAULT_PATHS[kind], port: envPort(), source: 'flags' };
+  return { kind, name: kind, path: DEFAULT_PATHS[kind], source: 'flags' };
 }
 
 /** The config's channel matching --channel (name or kind) and --path; undefined when there is no config. */
@@ -175,7 +179,7 @@ async function fromConfig(flags: TargetFlags, cwd: string): Promise<Base | undef
     receiveId: text(kind === 'officialAccount' ? options['appId'] : options['corpId']),
     agentId: text(options['agentId']),
     secret: text(kind === 'officialAccount' ? options['appSecret'] : options['secret']),
-    port: typeof config.port === 'number' ? config.port : envPort(),
+    configPort: config.port,
     source: `config ${relative(cwd, filepath) || filepath}`,
   };
 }
@@ -194,7 +198,6 @@ function fromDevFile(flags: TargetFlags, cwd: string): Base | undefined {
     token: dev.token,
     encodingAESKey: dev.encodingAESKey,
     receiveId: kind === 'officialAccount' ? dev.appId : dev.corpId,
-    port: envPort(),
     source: DEV_CREDENTIALS_FILE,
   };
 }
@@ -204,14 +207,9 @@ function fromDevFile(flags: TargetFlags, cwd: string): Base | undefined {
  * a `--url` that already has a path is taken as the whole callback URL.
  */
 function callbackUrl(flag: string | undefined, path: string, port: number | undefined): string {
-  const url = new URL(flag ?? `http://127.0.0.1:${port ?? 3000}`);
+  const url = new URL(flag ?? `http://127.0.0.1:${port}`);
   if (url.pathname !== '/' && flag !== undefined) return flag;
   return `${url.origin}${path.startsWith('/') ? path : `/${path}`}`;
-}
-
-function envPort(): number | undefined {
-  const port = Number(process.env['PORT']);
-  return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
 function text(value: unknown): string | undefined {

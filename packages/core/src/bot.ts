@@ -185,8 +185,10 @@ export class Bot extends Composer<Context> {
       server.once('error', reject);
     });
     for (const hook of this.#serverHooks) hook(server);
-    const { port } = server.address() as AddressInfo;
-    const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1'}:${port}`;
+    const { port, address, family } = server.address() as AddressInfo;
+    // The address really bound (a host name resolves to one); every interface → loopback, reachable.
+    const wildcard = address === '0.0.0.0' || address === '::';
+    const url = `http://${wildcard ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address}:${port}`;
     for (const channel of this.channels) {
       this.log.info({ channel: channel.name, kind: channel.kind, url: `${url}${channel.path}`, ...channel.describe() }, 'channel listening');
     }

@@ -12,6 +12,8 @@ export { compose, type Middleware, type Next } from './pipeline/compose.ts';
 export { Composer } from './pipeline/composer.ts';
 export { Context, type ContextServices, type HandoffOptions } from './pipeline/context.ts';
 export { definePlugin, PluginScope, PluginOptionsError, type Plugin, type PluginDefinition, type Disposer } from './plugin.ts';
+export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
+export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';
 export type { Channel, ChannelRuntime, CallbackResult, Query, MediaType, UploadFile } from './channels/types.ts';
 export { BaseChannel, type CommonChannelOptions } from './channels/base.ts';

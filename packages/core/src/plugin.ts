@@ -6,6 +6,7 @@ import type { Context } from './pipeline/context.ts';
 import type { Store } from './store/types.ts';
 import type { BotEvents } from './events.ts';
 import type { Bot } from './bot.ts';
+import { parsePluginOptions, PluginOptionsError, recordPluginOptionsError } from './pluginOptions.ts';
 
 /**
  * What a plugin's `setup` receives: a composer scoped to the plugin (its middleware runs in
@@ -34,12 +35,11 @@ export interface Plugin {
   setup(scope: PluginScope): void | Disposer | Promise<void | Disposer>;
   /** Also run when the bot stops, after the disposer `setup` returned. */
   dispose?(): void | Promise<void>;
+  /** Programs the plugin runs (`ffmpeg`…): `wxbot check` looks for them. */
+  readonly tools?: readonly string[];
 }
 
-/** A plugin option failed validation; start-up stops with this message. */
-export class PluginOptionsError extends Error {
-  override readonly name = 'PluginOptionsError';
-}
+export { PluginOptionsError } from './pluginOptions.ts';
 
 export interface PluginDefinition<S extends z.ZodType> {
   name: string;
@@ -48,6 +48,8 @@ export interface PluginDefinition<S extends z.ZodType> {
   setup(scope: PluginScope, options: z.output<S>): void | Disposer | Promise<void | Disposer>;
   /** Run when the bot stops (for state kept outside setup's closure). */
   dispose?(): void | Promise<void>;
+  /** Programs these options make the plugin run (`ffmpeg`…), for `wxbot check`. */
+  tools?(options: z.output<S>): readonly string[];
 }
 
 /**
@@ -63,21 +65,26 @@ export interface PluginDefinition<S extends z.ZodType> {
  * });
  * // bot.config.ts: plugins: [greet({ greeting: 'Hello' })]
  * ```
- * A wrong option throws {@link PluginOptionsError} naming the plugin and the option.
+ * A wrong option throws {@link PluginOptionsError} naming the plugin and the option (an unknown
+ * one with a did-you-mean); while `wxbot` loads a config, every plugin's errors are reported together.
  */
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): (options?: z.input<S>) => Plugin {
   return (options) => {
     let parsed: z.output<S> = options as z.output<S>;
     if (definition.options) {
-      const result = definition.options.safeParse(options ?? {});
-      if (!result.success) {
-        const problems = result.error.issues
-          .map((issue) => `option "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`)
-          .join('; ');
-        throw new PluginOptionsError(`plugin "${definition.name}": ${problems}`);
+      try {
+        parsed = parsePluginOptions(definition.name, definition.options, options);
+      } catch (error) {
+        // While a config loads, every plugin's errors are gathered and reported together.
+        if (!(error instanceof PluginOptionsError) || !recordPluginOptionsError(error)) throw error;
+        return { name: definition.name, setup: () => Promise.reject(error) };
       }
-      parsed = result.data;
     }
-    return { name: definition.name, setup: (scope) => definition.setup(scope, parsed), ...(definition.dispose && { dispose: definition.dispose }) };
+    return {
+      name: definition.name,
+      setup: (scope) => definition.setup(scope, parsed),
+      ...(definition.dispose && { dispose: definition.dispose }),
+      ...(definition.tools && { tools: definition.tools(parsed) }),
+    };
   };
 }

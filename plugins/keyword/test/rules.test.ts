@@ -145,7 +145,7 @@ describe('keyword rules', () => {
     const bad = (options: unknown) => () => keyword(options as Parameters<typeof keyword>[0]);
     expect(bad({ faqThreshold: 2 })).toThrow(/plugin "keyword": option "faqThreshold"/);
     expect(bad({ rules: [{ keywords: '价格' }] })).toThrow(/option "rules\.0\.reply"/);
-    expect(bad({ rules: [{ keyword: '价格', reply: 'x' }] })).toThrow(/option "rules\.0".*keyword/);
+    expect(bad({ rules: [{ keyword: '价格', reply: 'x' }] })).toThrow(/unknown option "rules\.0\.keyword" \(did you mean "rules\.0\.keywords"\?\)/);
     expect(bad({ rules: [{ keywords: '价格', types: ['picture'], reply: 'x' }] })).toThrow(/option "rules\.0\.types\.0"/);
     expect(bad({ rules: [{ keywords: '  ', reply: 'x' }] })).toThrow(/option "rules\.0\.keywords"/);
     expect(bad({ handoffMatch: 'fuzzy' })).toThrow(/option "handoffMatch"/);

@@ -26,6 +26,12 @@ export const voiceOptionsSchema = z
     timeoutMs: z.number().int().positive().default(30_000),
     /** Retries of a failed call (connection errors, 429, 5xx) inside `timeoutMs`. */
     maxRetries: z.number().int().min(0).max(10).default(1),
+    /**
+     * `false`: no transcription endpoint. Only Official Account voice that carries WeChat's own
+     * transcript (`Recognition`) is understood (no ffmpeg needed); other voice goes on to the
+     * next plugin as a voice message.
+     */
+    transcribe: z.boolean().default(true),
     /** Use the transcript an Official Account already carries (`Recognition`) instead of calling the endpoint. */
     useRecognition: z.boolean().default(true),
     /** ffmpeg to run; default: `ffmpeg` found on PATH. Checked at start. */
@@ -45,9 +51,13 @@ export const voiceOptionsSchema = z
     /** What the user gets when the voice cannot be understood (download, conversion or endpoint failed, or nothing was heard). */
     apology: z.string().min(1).default('抱歉，没听清您的语音，请再说一遍或发文字。'),
   })
-  .refine((o) => o.apiKey !== undefined || o.baseURL !== undefined, {
+  .refine((o) => !o.transcribe || o.apiKey !== undefined || o.baseURL !== undefined, {
     path: ['apiKey'],
-    message: 'give apiKey, or baseURL for a server that needs no key',
+    message: 'give apiKey, or baseURL for a server that needs no key (or transcribe: false to use only WeChat\'s Recognition)',
+  })
+  .refine((o) => o.transcribe || o.useRecognition, {
+    path: ['transcribe'],
+    message: 'with transcribe: false and useRecognition: false no voice could be understood',
   });
 
 /** Options as written in bot.config.ts. */

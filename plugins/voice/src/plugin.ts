@@ -1,4 +1,4 @@
-import { definePlugin, type Context, type VoiceMessage } from '@wxbot/core';
+import { definePlugin, type Context, type Logger, type VoiceMessage } from '@wxbot/core';
 import { VoiceTranscriptionError, withoutSecret } from './errors.ts';
 import { checkFfmpeg } from './ffmpeg.ts';
 import { createLimiter } from './limit.ts';
@@ -29,20 +29,10 @@ export const voice = definePlugin({
   name: 'voice',
   options: voiceOptionsSchema,
   async setup(bot, options: ResolvedVoiceOptions) {
-    const ffmpeg = await checkFfmpeg(options.ffmpegPath);
-    bot.log.info({ plugin: 'voice', ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'voice: ffmpeg ready');
-    if (!ffmpeg.decodesAmr) bot.log.warn({ plugin: 'voice', ffmpeg: ffmpeg.path }, 'voice: this ffmpeg has no AMR-NB decoder; KF and WeCom voice will get the apology');
-
     const { apology, echoTranscript, echoTemplate, apiKey, useRecognition } = options;
-    const transcribe = createTranscriber(options, bot.log);
-    const shared: Omit<RecognizeDeps, 'download'> = {
-      ffmpegPath: ffmpeg.path,
-      ffmpegTimeoutMs: options.ffmpegTimeoutMs,
-      maxSeconds: options.maxSeconds,
-      silkDecoder: options.silkDecoder,
-      transcribe,
-      limit: createLimiter(options.concurrency),
-    };
+    // Without an endpoint nothing is converted: no ffmpeg to look for.
+    const shared = options.transcribe ? await endpointDeps(options, bot.log) : undefined;
+    if (!shared) bot.log.info('voice: no transcription endpoint; only Official Account voice with WeChat\'s Recognition is understood');
     /*
      * Voice messages this plugin has already taken on. Its own output is text and never
      * reaches the voice handler; this stops the one loop left, a later plugin redispatching
@@ -71,6 +61,9 @@ export const voice = definePlugin({
       if (recognition) {
         text = recognition;
         details = { source: 'recognition' };
+      } else if (!shared) {
+        // Nothing to understand it with: the next plugin gets the voice as it came.
+        return next();
       } else {
         try {
           const result = await recognize(message, { ...shared, download: (mediaId) => ctx.downloadMedia(mediaId) });
@@ -101,4 +94,20 @@ export const voice = definePlugin({
       await ctx.redispatch(transcribedText(message, text));
     });
   },
+  tools: (options) => (options.transcribe ? [options.ffmpegPath ?? 'ffmpeg'] : []),
 });
+
+/** What transcribing through the endpoint needs: a working ffmpeg (checked now) and a client. */
+async function endpointDeps(options: ResolvedVoiceOptions, log: Logger): Promise<Omit<RecognizeDeps, 'download'>> {
+  const ffmpeg = await checkFfmpeg(options.ffmpegPath);
+  log.info({ plugin: 'voice', ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'voice: ffmpeg ready');
+  if (!ffmpeg.decodesAmr) log.warn({ plugin: 'voice', ffmpeg: ffmpeg.path }, 'voice: this ffmpeg has no AMR-NB decoder; KF and WeCom voice will get the apology');
+  return {
+    ffmpegPath: ffmpeg.path,
+    ffmpegTimeoutMs: options.ffmpegTimeoutMs,
+    maxSeconds: options.maxSeconds,
+    silkDecoder: options.silkDecoder,
+    transcribe: createTranscriber(options, log),
+    limit: createLimiter(options.concurrency),
+  };
+}

@@ -61,6 +61,23 @@ const serve = (data: Buffer) => async (): Promise<MediaFile> => ({ data, content
 const voiceLines = () => lines.filter((l) => l['plugin'] === 'voice');
 
 describe('voice plugin (in process)', () => {
+  it('transcribe: false: Recognition is understood without an endpoint or ffmpeg; other voice goes on as voice', async () => {
+    // A PATH without ffmpeg: start-up must not look for it.
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    let kit: TestBot;
+    try {
+      kit = await createTestBot({ plugins: [voice({ transcribe: false }), heard()] });
+    } finally {
+      process.env.PATH = path;
+    }
+    kits.push(kit);
+    expect((await kit.send(voiceMessage('media-1', { recognition: '价格是多少' }))).texts).toEqual(['heard: 价格是多少']);
+    expect((await kit.send(voiceMessage('media-2'))).texts).toEqual(['passed on: voice']);
+    expect(() => voice({ transcribe: false, useRecognition: false })).toThrow(/option "transcribe"/);
+    expect(() => voice({})).toThrow(/transcribe: false/);
+  });
+
   it("uses an Official Account's own transcript, redispatched as a text, without calling the endpoint", async () => {
     const kit = await bot();
     const original = voiceMessage('media-1', { recognition: '价格是多少' });

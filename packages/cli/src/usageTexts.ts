@@ -1,0 +1,107 @@
+/**
+ * The usage texts of every command, kept apart from the commands so `--help` and wrong usage
+ * answer without loading the framework.
+ */
+
+/** `wxbot help`. */
+export const USAGE = `wxbot — WeChat / WeCom chatbot framework
+
+Usage:
+  wxbot start [--config FILE] [--port N] [--host H]   run the bot in bot.config.ts
+  wxbot keygen                                         print a fresh Token and EncodingAESKey
+  wxbot simulate [options] [TEXT…]                     send a message to a running bot as WeChat would
+                                                       and print its answer (-i: one per stdin line;
+                                                       --fake-api: also its active sends)
+  wxbot check [--config FILE]                          verify a config without starting the server
+  wxbot help [COMMAND]                                 this text, or a command's (also: wxbot COMMAND --help)
+
+Port (start and simulate): --port, else the PORT environment variable, else the config's port,
+else 3000. A .env file in the working directory is loaded first.
+
+Exit status: 0 ok, 1 failed (a config error, a taken port, a failed check), 2 wrong usage.`;
+
+/** `wxbot start --help`. */
+export const START_USAGE = `wxbot start — run the bot in bot.config.ts
+
+Usage:
+  wxbot start [--config FILE] [--port N] [--host H] [--verbose]
+
+Options:
+  -c, --config FILE  the config (default: bot.config.ts / .mts / .mjs / .js, wxbot.config.*, or the
+                     "wxbot" key of package.json, in the working directory)
+  -p, --port N       port to listen on (0: any free port)
+      --host H       address to listen on (default: every interface)
+      --verbose      with a config that throws, print its stack
+  -h, --help         this text
+
+Port: --port, else the PORT environment variable, else the config's port, else 3000.
+A .env file in the working directory is loaded first.
+
+Exit status: 1 when the bot cannot start (a config error, a taken port), 2 on wrong usage.`;
+
+/** `wxbot keygen --help`. */
+export const KEYGEN_USAGE = `wxbot keygen — print a fresh Token and EncodingAESKey
+
+Usage:
+  wxbot keygen
+
+Paste them into the WeChat / WeCom console (服务器配置 / 接收消息) and into WX_TOKEN and WX_AES_KEY
+(or WECOM_TOKEN and WECOM_AES_KEY).`;
+
+/** `wxbot check --help`. */
+export const CHECK_USAGE = `wxbot check — verify a config without starting the server
+
+Usage:
+  wxbot check [--config FILE] [--verbose]
+
+Options:
+  -c, --config FILE  the config (default: as \`wxbot start\` finds it)
+      --verbose      with a config that throws, print its stack
+  -h, --help         this text
+
+Prints one line per check (✓ passed, ⚠ warning, ✗ failed): the config loads (every problem of the
+environment and of the plugins' options, each on its line), channels and their keys, the store
+(Redis answers PING), the programs plugins run (ffmpeg). Secrets are never printed.
+
+Exit status: 0 when nothing failed, 1 when a check failed, 2 on wrong usage.`;
+
+/** `wxbot simulate --help`. */
+export const SIMULATE_USAGE = `wxbot simulate — talk to a running wxbot server as WeChat would
+
+Usage:
+  wxbot simulate [options] [TEXT…]      send one message and print the answer
+  wxbot simulate -i [options]           send each line of stdin as a text (/quit or EOF ends)
+
+Target:
+  --url URL            the server (default http://127.0.0.1:PORT, PORT as for \`wxbot start\`:
+                       --port, else $PORT, else the config's port, else 3000);
+                       a URL with a path is the whole callback URL
+  -p, --port N         the server's port on 127.0.0.1 (without --url)
+  --channel KIND|NAME  officialAccount (default), wecomApp or wecomKf; with a config, a channel name
+  --path PATH          callback path (default: the channel's, /wx, /wecom/callback, /wecom/kf)
+Credentials (else the config's channel, else dev mode's .wxbot/dev.json):
+  --config FILE        read them from this config (default: bot.config.ts as \`wxbot start\` finds it)
+  --verbose            with a config that throws, print its stack
+  --token T  --aes-key K  --receive-id ID (AppID or CorpID)  --agent-id N  --secret S
+Message:
+  --type TYPE          text (default), image, voice, event, location or link; TEXT is the text,
+                       the image's media id, the voice's recognition, "EVENT [KEY]" (default
+                       subscribe / enter_agent), "LAT,LNG [LABEL]", or a link's URL or title
+  --from USER          sender (default user-1)
+  --mode MODE          Official Account: plain, safe or compat (default safe with a key, else plain)
+Late and active answers:
+  --fake-api           run a fake WeChat API and print every active send it gets
+                       ("→ active: …"); the bot must be started with its API base pointing at it:
+                       WX_API_BASE=URL WECOM_API_BASE=URL wxbot start
+  --fake-api-port N    listen there (default random): start the bot with that URL once, then
+                       simulate as often as you like
+  --wait MS            how long to wait for late answers (default 6000)
+  --open-kfid ID       KF account (default a fresh wk-simulate-… each run, so the bot's stored
+                       sync cursor of an earlier fake API is never reused)
+
+WeChat Customer Service (wecomKf) has no passive replies: its callback only tells the bot to
+call kf/sync_msg. So it needs --fake-api: the message is queued there, the callback is sent,
+and the answers show up as kf/send_msg calls.
+
+Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
+answer that does not verify or an unreachable server, 2 on wrong usage.`;

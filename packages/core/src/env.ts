@@ -1,0 +1,212 @@
+/**
+ * The default bot's environment variables, parsed with a schema. A channel is either fully
+ * configured or an error naming what is missing: a half-configured channel used to fall back
+ * to dev mode (made-up credentials) or start with an empty CorpID that refused every callback.
+ */
+import { z } from 'zod';
+import type { OfficialAccountOptions } from './channels/officialAccount.ts';
+import type { WecomAppOptions } from './channels/wecomApp.ts';
+import type { WecomKfOptions } from './channels/wecomKf.ts';
+import type { WecomAiBotOptions } from './channels/aibot/channel.ts';
+
+/** One problem with the environment: the variable and what is wrong. */
+export interface EnvIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** The environment cannot configure the bot; `issues` lists every problem, not only the first. */
+export class EnvConfigError extends Error {
+  override readonly name = 'EnvConfigError';
+  constructor(readonly issues: readonly EnvIssue[]) {
+    super(`environment: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** What the default bot is built from, after defaults. */
+export interface EnvConfig {
+  /** From PORT; undefined when unset (the CLI's port rule then decides). */
+  port: number | undefined;
+  host: string | undefined;
+  /** Options of each channel the environment configures completely. */
+  officialAccount?: OfficialAccountOptions;
+  wecomApp?: WecomAppOptions;
+  wecomKf?: WecomKfOptions;
+  wecomAiBot?: WecomAiBotOptions;
+  redisUrl?: string;
+  /** Present when OPENAI_API_KEY or OPENAI_BASE_URL is set. */
+  openai?: { apiKey?: string; baseURL?: string; model?: string; transcribeModel?: string; systemPrompt?: string };
+  agentToken?: string;
+  faqFile?: string;
+  logLevel: string;
+  logFormat: 'json' | 'pretty' | undefined;
+}
+
+/** An unset variable and an empty one mean the same: `FOO=` in a .env file turns FOO off. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : typeof value === 'string' ? value.trim() : value), schema.optional());
+
+const text = optional(z.string());
+const aesKey = optional(z.string().regex(/^[A-Za-z0-9+/]{43}$/, 'must be 43 letters and digits (the EncodingAESKey from the console, or `wxbot keygen`)'));
+const httpUrl = optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }));
+const flag = optional(z.enum(['1', '0', 'true', 'false', 'yes', 'no'], { error: 'must be 1 or 0' })).transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const schema = z.object({
+  PORT: optional(z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0, 'must be 0–65535').max(65535, 'must be 0–65535')),
+  HOST: text,
+  WX_APP_ID: text,
+  WX_APP_SECRET: text,
+  WX_TOKEN: text,
+  WX_AES_KEY: aesKey,
+  WX_ALLOW_PLAIN: flag,
+  WX_API_BASE: httpUrl,
+  WECOM_CORP_ID: text,
+  WECOM_AGENT_ID: optional(z.coerce.number({ error: 'must be the app\'s AgentId (a number)' }).int('must be the app\'s AgentId (a number)').positive('must be the app\'s AgentId (a number)')),
+  WECOM_SECRET: text,
+  WECOM_TOKEN: text,
+  WECOM_AES_KEY: aesKey,
+  WECOM_API_BASE: httpUrl,
+  WECOM_KF_SECRET: text,
+  WECOM_KF_TOKEN: text,
+  WECOM_KF_AES_KEY: aesKey,
+  WECOM_AIBOT_TOKEN: text,
+  WECOM_AIBOT_AES_KEY: aesKey,
+  WECOM_AIBOT_ID: text,
+  WECOM_AIBOT_SHOW_THINKING: flag,
+  REDIS_URL: optional(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
+  OPENAI_API_KEY: text,
+  OPENAI_BASE_URL: httpUrl,
+  OPENAI_MODEL: text,
+  OPENAI_TRANSCRIBE_MODEL: text,
+  LLM_SYSTEM_PROMPT: text,
+  AGENT_TOKEN: optional(z.string().min(16, 'must be at least 16 characters')),
+  FAQ_FILE: text,
+  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be fatal, error, warn, info, debug, trace or silent' })),
+  LOG_FORMAT: optional(z.enum(['json', 'pretty'], { error: 'must be json or pretty' })),
+});
+
+type Parsed = z.output<typeof schema>;
+
+/** Names of the set variables among `names`. */
+const setOf = (env: Parsed, names: readonly (keyof Parsed)[]) => names.filter((name) => env[name] !== undefined && env[name] !== false);
+
+/** "X is set" / "X and Y are set" / "X, Y and Z are set". */
+function isSet(names: readonly string[]): string {
+  const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+  return `${list} ${names.length === 1 ? 'is' : 'are'} set`;
+}
+
+/** Adds "missing" issues for one channel: `needs` must be set once any of `triggers` is. */
+function requireAll(issues: EnvIssue[], env: Parsed, channel: string, triggers: readonly (keyof Parsed)[], needs: readonly { variable: keyof Parsed | string; value: unknown; why?: string }[]): boolean {
+  const set = setOf(env, triggers);
+  if (set.length === 0) return false;
+  let complete = true;
+  for (const need of needs) {
+    if (need.value !== undefined) continue;
+    complete = false;
+    issues.push({ variable: String(need.variable), message: `missing: ${isSet(set)}, so the ${channel} channel needs it${need.why ? ` (${need.why})` : ''}` });
+  }
+  return complete;
+}
+
+/**
+ * Parses the default bot's environment (`process.env` by default). Returns the settings, or
+ * throws {@link EnvConfigError} listing every problem: a malformed value, or a channel with
+ * some of its variables set but not all of them (the message names the missing one).
+ *
+ * | channel | on when any is set | needs |
+ * | --- | --- | --- |
+ * | Official Account | WX_APP_ID, WX_TOKEN, WX_AES_KEY, WX_APP_SECRET | WX_TOKEN; WX_APP_ID with a key or secret |
+ * | WeCom app | WECOM_TOKEN, WECOM_AES_KEY, WECOM_AGENT_ID, WECOM_SECRET | WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY; WECOM_AGENT_ID with a secret |
+ * | Customer Service | WECOM_KF_SECRET, WECOM_KF_TOKEN, WECOM_KF_AES_KEY | WECOM_CORP_ID, WECOM_KF_SECRET, a token and key (KF's or the app's) |
+ * | WeCom AI bot | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY, WECOM_AIBOT_ID | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY |
+ */
+export function envConfig(env: Record<string, string | undefined> = process.env): EnvConfig {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new EnvConfigError(result.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '(environment)'), message: issue.message })));
+  }
+  const e = result.data;
+  const issues: EnvIssue[] = [];
+  const config: EnvConfig = { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL ?? 'info', logFormat: e.LOG_FORMAT };
+
+  const oaTriggers = ['WX_APP_ID', 'WX_TOKEN', 'WX_AES_KEY', 'WX_APP_SECRET'] as const;
+  const oaNeedsId = e.WX_AES_KEY !== undefined || e.WX_APP_SECRET !== undefined;
+  const oaComplete = requireAll(issues, e, 'Official Account', oaTriggers, [
+    { variable: 'WX_TOKEN', value: e.WX_TOKEN, why: 'the Token of 服务器配置' },
+    ...(oaNeedsId ? [{ variable: 'WX_APP_ID', value: e.WX_APP_ID, why: e.WX_AES_KEY ? 'encrypted callbacks carry it' : 'the API needs it with the secret' }] : []),
+  ]);
+  if (oaComplete) {
+    config.officialAccount = {
+      path: '/wx',
+      appId: e.WX_APP_ID ?? '',
+      appSecret: e.WX_APP_SECRET,
+      token: e.WX_TOKEN!,
+      encodingAESKey: e.WX_AES_KEY,
+      allowPlain: e.WX_ALLOW_PLAIN ?? false,
+      apiBaseUrl: e.WX_API_BASE,
+    };
+  }
+
+  const kfTriggers = ['WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY'] as const;
+  const kfWanted = setOf(e, kfTriggers).length > 0;
+  // WECOM_AES_KEY also serves KF as its fallback: with KF on, it alone does not ask for an app.
+  const appTriggers: (keyof Parsed)[] = kfWanted ? ['WECOM_TOKEN', 'WECOM_AGENT_ID', 'WECOM_SECRET'] : ['WECOM_TOKEN', 'WECOM_AES_KEY', 'WECOM_AGENT_ID', 'WECOM_SECRET'];
+  const appComplete = requireAll(issues, e, 'WeCom app', appTriggers, [
+    { variable: 'WECOM_CORP_ID', value: e.WECOM_CORP_ID, why: 'encrypted callbacks carry it' },
+    { variable: 'WECOM_TOKEN', value: e.WECOM_TOKEN },
+    { variable: 'WECOM_AES_KEY', value: e.WECOM_AES_KEY, why: 'WeCom callbacks are always encrypted' },
+    ...(e.WECOM_SECRET !== undefined ? [{ variable: 'WECOM_AGENT_ID', value: e.WECOM_AGENT_ID, why: 'message/send needs it with the secret' }] : []),
+  ]);
+  if (appComplete) {
+    config.wecomApp = {
+      path: '/wecom/callback',
+      corpId: e.WECOM_CORP_ID!,
+      agentId: e.WECOM_AGENT_ID,
+      secret: e.WECOM_SECRET,
+      token: e.WECOM_TOKEN!,
+      encodingAESKey: e.WECOM_AES_KEY!,
+      apiBaseUrl: e.WECOM_API_BASE,
+    };
+  }
+
+  const kfToken = e.WECOM_KF_TOKEN ?? e.WECOM_TOKEN;
+  const kfKey = e.WECOM_KF_AES_KEY ?? e.WECOM_AES_KEY;
+  const kfComplete = requireAll(issues, e, 'Customer Service (KF)', kfTriggers, [
+    { variable: 'WECOM_CORP_ID', value: e.WECOM_CORP_ID, why: 'encrypted callbacks carry it' },
+    { variable: 'WECOM_KF_SECRET', value: e.WECOM_KF_SECRET, why: 'kf/sync_msg and kf/send_msg need it' },
+    { variable: 'WECOM_KF_TOKEN', value: kfToken, why: 'or WECOM_TOKEN' },
+    { variable: 'WECOM_KF_AES_KEY', value: kfKey, why: 'or WECOM_AES_KEY' },
+  ]);
+  if (kfComplete) {
+    config.wecomKf = { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE };
+  }
+
+  const aibotComplete = requireAll(issues, e, 'WeCom AI bot', ['WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID'], [
+    { variable: 'WECOM_AIBOT_TOKEN', value: e.WECOM_AIBOT_TOKEN, why: 'the Token of its API settings' },
+    { variable: 'WECOM_AIBOT_AES_KEY', value: e.WECOM_AIBOT_AES_KEY, why: 'its callbacks are always encrypted' },
+  ]);
+  if (aibotComplete) {
+    config.wecomAiBot = {
+      path: '/wecom/aibot',
+      token: e.WECOM_AIBOT_TOKEN!,
+      encodingAESKey: e.WECOM_AIBOT_AES_KEY!,
+      botId: e.WECOM_AIBOT_ID,
+      stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
+    };
+  }
+
+  // A CorpID on its own configures nothing: say which variable would.
+  if (e.WECOM_CORP_ID !== undefined && !appComplete && !kfWanted && setOf(e, appTriggers).length === 0) {
+    issues.push({ variable: 'WECOM_TOKEN', message: 'missing: WECOM_CORP_ID is set but no WeCom channel is: set WECOM_TOKEN and WECOM_AES_KEY (WeCom app) or WECOM_KF_SECRET (Customer Service)' });
+  }
+  if (issues.length > 0) throw new EnvConfigError(issues);
+
+  if (e.REDIS_URL) config.redisUrl = e.REDIS_URL;
+  if (e.OPENAI_API_KEY || e.OPENAI_BASE_URL) {
+    config.openai = { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, transcribeModel: e.OPENAI_TRANSCRIBE_MODEL, systemPrompt: e.LLM_SYSTEM_PROMPT };
+  }
+  if (e.AGENT_TOKEN) config.agentToken = e.AGENT_TOKEN;
+  if (e.FAQ_FILE) config.faqFile = e.FAQ_FILE;
+  return config;
+}
