@@ -83,7 +83,7 @@ describe('wxbot check', () => {
     const run = await check(['--config', file]);
     expect(run.code).toBe(1);
     // The line of the config that built the channel, then what is wrong.
-    expect(run.stdout).toContain('✗ config loads: bad-key.config.ts:5: channel "corp-app" (wecomApp): EncodingAESKey must be 43 base64 characters');
+    expect(run.stdout).toMatch(/✗ config loads: bad-key\.config\.ts:\d+: channel "corp-app" \(wecomApp\): EncodingAESKey must be 43 base64 characters/);
     expect(run.stdout).not.toContain(badKey);
   });
 
