@@ -35,7 +35,7 @@ function writeConfig(name: string, body: string): string {
 
 /** Every variable the default config reads, unset: the test runner's own environment must not leak in. */
 const CLEAN_ENV = Object.fromEntries(
-  ['WX_APP_ID', 'WX_APP_SECRET', 'WX_TOKEN', 'WX_AES_KEY', 'WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_SECRET', 'WECOM_TOKEN', 'WECOM_AES_KEY', 'WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'AGENT_TOKEN', 'REDIS_URL', 'PORT'].map((name) => [name, '']),
+  ['WX_APP_ID', 'WX_APP_SECRET', 'WX_TOKEN', 'WX_AES_KEY', 'WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_SECRET', 'WECOM_TOKEN', 'WECOM_AES_KEY', 'WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID', 'AGENT_TOKEN', 'REDIS_URL', 'PORT'].map((name) => [name, '']),
 );
 
 /** A port nothing listens on right now. */
