@@ -1,5 +1,5 @@
 import type { Message } from './message/types.ts';
-import type { HandoffOptions } from './pipeline/context.ts';
+import type { HandoffOptions } from './vocabulary.ts';
 
 /** A conversation was handed to humans. `handledByPlatform`: KF moved the session itself. */
 export interface HandoffEvent {

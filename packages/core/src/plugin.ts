@@ -5,8 +5,22 @@ import { Composer } from './pipeline/composer.ts';
 import type { Context } from './pipeline/context.ts';
 import type { Store } from './store/types.ts';
 import type { BotEvents } from './events.ts';
-import type { Bot } from './bot.ts';
 import { parsePluginOptions, PluginOptionsError, recordPluginOptionsError } from './pluginOptions.ts';
+import type { Server } from 'node:http';
+import type Router from '@koa/router';
+import type { Channel } from './channels/types.ts';
+import type { Recipient } from './message/recipient.ts';
+import type { ReplyInput } from './reply/types.ts';
+
+/** The bot's services beyond middleware that a plugin may use (an interface: no import of the Bot). */
+export interface PluginHost {
+  readonly channels: readonly Channel[];
+  /** Extra HTTP routes mounted when the server starts. */
+  readonly routes: ((router: Router) => void)[];
+  onServer(hook: (server: Server) => void): void;
+  sendTo(channelName: string, to: Recipient, input: ReplyInput): Promise<void>;
+  takeHandoffsInApp(): void;
+}
 
 /**
  * What a plugin's `setup` receives: a composer scoped to the plugin (its middleware runs in
@@ -19,7 +33,7 @@ export class PluginScope extends Composer<Context> {
     readonly store: Store,
     readonly events: EventEmitter<BotEvents>,
     /** The bot, for services beyond middleware: `sendTo`, `channels`, `routes`, `onServer`. */
-    readonly bot: Bot,
+    readonly bot: PluginHost,
   ) {
     super();
   }

@@ -1,4 +1,4 @@
-import { KfServiceState, type Bot, type Channel, type Logger } from '@wxbot/core';
+import { KfServiceState, type Channel, type Logger, type PluginHost } from '@wxbot/core';
 import { recipientOfConversation, type Conversation } from './conversations.ts';
 
 /** What a KF session move did, for the conversation record. */
@@ -20,7 +20,7 @@ interface ApiLike {
  */
 export class KfSession {
   constructor(
-    private readonly bot: Bot,
+    private readonly bot: PluginHost,
     private readonly log: Logger,
     private readonly releaseFromHuman: 'end' | 'keep',
   ) {}

@@ -1,4 +1,4 @@
-import type { Bot, HandoffEvent, Logger, Message, Reply } from '@wxbot/core';
+import type { HandoffEvent, Logger, Message, PluginHost, Reply } from '@wxbot/core';
 import type { EventBus } from './bus.ts';
 import { conversationIdOf, isHeld, recipientOfConversation, type Conversation, type ConversationStore } from './conversations.ts';
 import { entryFromMessage, entryFromReply, previewOf, type History, type HistoryEntry } from './history.ts';
@@ -12,7 +12,7 @@ export interface Agent {
 }
 
 export interface HandoffServiceDeps {
-  readonly bot: Bot;
+  readonly bot: PluginHost;
   readonly log: Logger;
   readonly conversations: ConversationStore;
   readonly history: History;

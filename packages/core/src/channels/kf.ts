@@ -2,7 +2,7 @@ import type { WeChatApiClient } from '../api/client.ts';
 import { kfApi, type KfApi } from '../api/kf.ts';
 import { kfSendBody } from '../api/replyJson.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
-import type { HandoffOptions } from '../pipeline/context.ts';
+import type { HandoffOptions } from '../vocabulary.ts';
 import type { Reply } from '../reply/types.ts';
 import type { ChannelRef } from '../message/types.ts';
 import { FileStore } from '../store/file.ts';

@@ -4,9 +4,8 @@ import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { Metrics } from '../metrics.ts';
-import type { HandoffOptions } from '../pipeline/context.ts';
+import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
 import type { MediaFile } from '../api/client.ts';
-import type { ReplyStreamSink } from '../delivery/stream.ts';
 
 /** What a channel gets from the bot when it starts. */
 export interface ChannelRuntime {
@@ -66,9 +65,17 @@ export interface Channel {
   describe(): Record<string, unknown>;
 }
 
-export type MediaType = 'image' | 'voice' | 'video' | 'file';
-export interface UploadFile {
-  data: Buffer;
-  fileName: string;
-  contentType?: string;
+/**
+ * A channel's way of showing an answer while it is being written (the WeCom AI bot's
+ * streams). Channels without one get the answer collected into one reply.
+ */
+export interface ReplyStreamSink {
+  /** The passive reply that opens the stream in the HTTP response. */
+  readonly start: Reply;
+  /** Adds a chunk; the channel decides when the user sees it. */
+  write(chunk: string): void;
+  /** The source is done: finish the stream; resolves once everything (overflow too) is delivered. */
+  end(): Promise<void>;
 }
+
+export type { MediaType, UploadFile } from '../vocabulary.ts';

@@ -2,7 +2,7 @@ import { wecomSendBody } from '../api/replyJson.ts';
 import type { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { messageFromXml } from '../message/fromXml.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
-import type { HandoffOptions } from '../pipeline/context.ts';
+import type { HandoffOptions } from '../vocabulary.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';

@@ -1,6 +1,6 @@
 import type { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
-import type { HandoffOptions } from '../pipeline/context.ts';
+import type { HandoffOptions } from '../vocabulary.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { field } from '../xml.ts';

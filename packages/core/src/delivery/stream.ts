@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Channel } from '../channels/types.ts';
+import type { Channel, ReplyStreamSink } from '../channels/types.ts';
+
+export type { ReplyStreamSink } from '../channels/types.ts';
 import type { Message } from '../message/types.ts';
 import type { Reply } from '../reply/types.ts';
 import type { PassiveWindow } from './passiveWindow.ts';
@@ -17,19 +19,6 @@ export interface ReplyStreamHandle {
   end(): Promise<void>;
   /** The source broke: what was written is delivered as the answer, then this rejects with `error`. */
   fail(error: unknown): Promise<void>;
-}
-
-/**
- * A channel's way of showing an answer while it is being written (the WeCom AI bot's
- * streams). Channels without one get the answer collected into one reply.
- */
-export interface ReplyStreamSink {
-  /** The passive reply that opens the stream in the HTTP response. */
-  readonly start: Reply;
-  /** Adds a chunk; the channel decides when the user sees it. */
-  write(chunk: string): void;
-  /** The source is done: finish the stream; resolves once everything (overflow too) is delivered. */
-  end(): Promise<void>;
 }
 
 /** A queue that is both a {@link ReplyStreamHandle} and the {@link TextStream} it feeds. */

@@ -29,11 +29,11 @@ export interface SendOptions {
 }
 
 /**
- * The stable id of the `index`-th send made while answering message `messageId` on `channel`:
- * 32 characters of [0-9a-zA-Z_-], so it fits KF's client msgid.
+ * The stable send id of an outbox job's deterministic `key` (`<channel>:<msgId>:<n>[#<part>]`
+ * for replies): 32 characters of [0-9a-zA-Z_-], so it fits KF's client msgid.
  */
-export function sendIdOf(channel: string, messageId: string, index: number): string {
-  return createHash('sha256').update(`${channel}\u0000${messageId}\u0000${index}`).digest('base64url').slice(0, 32);
+export function sendIdOf(key: string): string {
+  return createHash('sha256').update(key).digest('base64url').slice(0, 32);
 }
 
 /** The recipient of an answer to `message`: its sender, through the same account. */
@@ -47,7 +47,9 @@ export function recipientOf(message: Message): Recipient {
   };
 }
 
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 /** Send options an answer to `message` may use. */
 export function sendOptionsOf(message: Message): SendOptions {
-  return message.type === 'event' && message.event === 'enter_session' && message.welcomeCode ? { welcomeCode: message.welcomeCode } : {};
+  return message.type === 'event' && message.event === 'enter_session' && message.welcomeCode ? { welcomeCode: message.welcomeCode } : NO_SEND_OPTIONS;
 }

@@ -3,16 +3,10 @@ import type { ChannelRef, Message } from '../message/types.ts';
 import { toReply, type Reply, type ReplyInput } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { MediaFile } from '../api/client.ts';
-import type { MediaType, UploadFile } from '../channels/types.ts';
 import { ReplyStreamQueue, type ReplyStreamHandle, type TextStream } from '../delivery/stream.ts';
+import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
 
-/** Where a conversation goes when a human should take over. */
-export interface HandoffOptions {
-  /** A WeCom userid of the servicer to hand to (KF); without it, the waiting pool. */
-  servicerUserId?: string;
-  /** Why, for logs and for whoever listens to the hand-off event. */
-  reason?: string;
-}
+export type { HandoffOptions } from '../vocabulary.ts';
 
 /**
  * What a context needs from the bot and channel around it. Kept as an interface so the
@@ -44,9 +38,6 @@ export class Context<M extends Message = Message> {
   match: RegExpExecArray | string | undefined;
   /** Name of the plugin whose middleware is running (for logs). */
   plugin: string | undefined;
-  /** How many replies were made for this message. */
-  replies = 0;
-
   readonly #services: ContextServices;
 
   constructor(
@@ -85,7 +76,6 @@ export class Context<M extends Message = Message> {
    * The plugin never needs to know which.
    */
   async reply(input: ReplyInput): Promise<void> {
-    this.replies += 1;
     await this.#services.deliver(toReply(input));
   }
 
@@ -104,7 +94,6 @@ export class Context<M extends Message = Message> {
   replyStream(source: TextStream): Promise<void>;
   replyStream(): ReplyStreamHandle;
   replyStream(source?: TextStream): Promise<void> | ReplyStreamHandle {
-    this.replies += 1;
     if (source) return this.#services.deliverStream(source);
     const queue = new ReplyStreamQueue();
     const delivered = this.#services.deliverStream(queue);

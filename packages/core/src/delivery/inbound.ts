@@ -1,0 +1,253 @@
+/**
+ * The inbound half of delivery: what happens to a message between the channel and the
+ * pipeline. For a callback: claim its id (dedup: a retry gets the first answer), open the
+ * passive window, run the pipeline, encode the reply the window took (or answer `success`),
+ * record the answer for retries. Messages without an HTTP response (KF sync) run the same
+ * pipeline with no window. Replies leave through the {@link Outbox}.
+ */
+import type { Logger } from 'pino';
+import type { MediaFile } from '../api/client.ts';
+import type { Channel, Query } from '../channels/types.ts';
+import type { Metrics } from '../metrics.ts';
+import { recipientOf, sendOptionsOf, type Recipient } from '../message/recipient.ts';
+import type { Message } from '../message/types.ts';
+import { Context, type ContextServices } from '../pipeline/context.ts';
+import type { Reply } from '../reply/types.ts';
+import type { Store } from '../store/types.ts';
+import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
+import { CallbackDedup, type Claim } from './dedup.ts';
+import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
+import { PassiveWindow } from './passiveWindow.ts';
+import { deliverStream, type TextStream } from './stream.ts';
+
+/** What the inbound path needs from the bot that wires it. */
+export interface InboundOptions {
+  readonly log: Logger;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  /** Where replies go. */
+  readonly outbox: Outbox;
+  /** The composed pipeline of plugins (a fresh context each message). */
+  readonly pipeline: (ctx: Context) => Promise<void>;
+  /** `ctx.handoff()`: moves the conversation to humans and tells whoever listens. */
+  handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void>;
+  /** The central error path: a failure the pipeline did not handle itself. */
+  reportError(error: unknown, ctx: Context, plugin: string | undefined): void;
+  /** How long a message may run in the pipeline before a "hung" warning. */
+  readonly slowHandlerWarnMs: number;
+}
+
+/** Runs messages through the pipeline and answers callbacks. One per bot. */
+export class Inbound {
+  readonly #options: InboundOptions;
+  readonly #dedup: CallbackDedup;
+  readonly #inFlight = new Set<MessageRun>();
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: InboundOptions) {
+    this.#options = options;
+    this.#dedup = new CallbackDedup(options.store);
+    this.#dedup.onError = (error) => options.log.warn({ err: error }, 'dedup store failed to record an answer; a retry on another instance may run again');
+  }
+
+  get options(): InboundOptions {
+    return this.#options;
+  }
+
+  /** Messages still in the pipeline. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /**
+   * Handles one POST callback and returns the HTTP body: the passive reply (encrypted where
+   * the channel is), or `success`. Retries of a delivered message get the first answer.
+   */
+  async handleCallback(channel: Channel, query: Query, body: string): Promise<string> {
+    const started = performance.now();
+    const { log } = this.#options;
+    const result = channel.receive(query, body);
+    if (result.kind === 'ack') {
+      if (result.after) {
+        const after = result.after;
+        setImmediate(() => after().catch((error) => log.error({ channel: channel.name, err: error }, 'after-ack work failed')));
+      }
+      this.#logCallback(channel, 'notification', undefined, started, 'ack');
+      return result.body;
+    }
+    const { message } = result;
+    const key = `dedup:${channel.name}:${message.id}`;
+    let claim: Claim;
+    try {
+      claim = await this.#dedup.claim(key);
+    } catch (error) {
+      // The store is down: answering matters more than dedup, so process without it.
+      log.warn({ channel: channel.name, msgId: message.id, err: error }, 'dedup unavailable; processing without it');
+      claim = { first: true };
+    }
+    if (!claim.first) {
+      const response = await claim.response;
+      this.#logCallback(channel, message.type, message.id, started, 'retry');
+      return response;
+    }
+    const window = new PassiveWindow(channel.replyWindowMs);
+    const run = this.run(channel, message, window);
+    void run.finally(() => window.close());
+    const reply = await window.result;
+    let answer = 'success';
+    let outcome = reply ? 'passive' : 'no-reply';
+    if (reply) {
+      try {
+        answer = result.encodeReply(reply);
+      } catch (error) {
+        outcome = 'active';
+        log.warn({ channel: channel.name, err: error }, 'passive reply could not be encoded; sending it actively');
+        // Same rules, no window: the outbox sends it through the API.
+        const job: OutboxJob = { channel: channel.name, to: recipientOf(message), reply, options: sendOptionsOf(message), key: `${channel.name}:${message.id}:passive`, answers: message.id };
+        void this.#options.outbox.send(job).catch((e: unknown) => logDeliveryFailure(log, job, e));
+      }
+    }
+    // Never throws: a store failure here must not leave retries waiting on this answer.
+    await this.#dedup.complete(key, answer);
+    this.#logCallback(channel, message.type, message.id, started, outcome);
+    return answer;
+  }
+
+  /**
+   * Runs a message through the pipeline with no HTTP response to answer in: every reply
+   * goes through the channel's active API. Used by KF sync and by in-process tests, which
+   * may give a window: the first reply in time is then returned as the passive one.
+   */
+  async dispatch(channel: Channel, message: Message, options: { replyWindowMs?: number } = {}): Promise<{ passive: Reply | undefined }> {
+    const window = options.replyWindowMs !== undefined ? new PassiveWindow(options.replyWindowMs) : undefined;
+    await this.run(channel, message, window).finally(() => window?.close());
+    return { passive: window ? await window.result : undefined };
+  }
+
+  /** Runs the pipeline on a fresh context; never rejects (failures go to `reportError`). */
+  async run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
+    const run = new MessageRun(this, channel, message, window);
+    const ctx: Context = new Context(message, run);
+    run.ctx = ctx;
+    this.#inFlight.add(run);
+    this.#watchInFlight();
+    try {
+      await this.#options.pipeline(ctx);
+    } catch (error) {
+      this.#options.reportError(error, ctx, ctx.plugin);
+    } finally {
+      this.#inFlight.delete(run);
+    }
+  }
+
+  /** Waits until no message is in the pipeline, or `deadline` (epoch ms) passed. */
+  async drain(deadline: number): Promise<void> {
+    while (this.#inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  /** Stops the hung-message sweeper. */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** One line per callback (never its text) and the matching metrics. */
+  #logCallback(channel: Channel, type: string, id: string | undefined, started: number, outcome: string): void {
+    const ms = performance.now() - started;
+    this.#options.metrics.callback(channel.name, outcome, ms / 1000);
+    this.#options.log.info({ channel: channel.name, type, id, ms: Math.round(ms * 10) / 10, outcome }, 'callback');
+  }
+
+  /**
+   * One sweep timer for all messages (not a timer each): warns once about a message still
+   * in the pipeline after `slowHandlerWarnMs`, naming the plugin it is in.
+   */
+  #watchInFlight(): void {
+    if (this.#sweeper) return;
+    const slowAfter = this.#options.slowHandlerWarnMs;
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const run of this.#inFlight) {
+        if (run.warned || now - run.received < slowAfter) continue;
+        run.warned = true;
+        run.log.warn({ plugin: run.ctx?.plugin, ms: Math.round(now - run.received) }, 'message still in the pipeline: a plugin may hang');
+      }
+      if (this.#inFlight.size === 0) this.close();
+    }, Math.min(slowAfter, 5000));
+    this.#sweeper.unref();
+  }
+}
+
+/**
+ * The services one message's context uses: where its replies go, its logger, its media.
+ * A class with the shared parts on `inbound`, not a closure set per message (hot path).
+ */
+class MessageRun implements ContextServices {
+  /** Epoch ms the message entered the pipeline. */
+  readonly received = Date.now();
+  ctx: Context | undefined;
+  warned = false;
+  #log: Logger | undefined;
+  #to: Recipient | undefined;
+  #replies = 0;
+
+  constructor(
+    private readonly inbound: Inbound,
+    readonly channel: Channel,
+    readonly message: Message,
+    readonly window: PassiveWindow | undefined,
+  ) {}
+
+  /** A child logger, made only when something logs (most messages never do). */
+  get log(): Logger {
+    return (this.#log ??= this.inbound.options.log.child({ channel: this.channel.name, msgId: this.message.id }));
+  }
+
+  get store(): Store {
+    return this.inbound.options.store;
+  }
+
+  deliver(reply: Reply): Promise<void> {
+    const { channel, message } = this;
+    const job: OutboxJob = {
+      channel: channel.name,
+      to: (this.#to ??= recipientOf(message)),
+      reply,
+      options: sendOptionsOf(message),
+      key: `${channel.name}:${message.id}:${this.#replies++}`,
+      answers: message.id,
+      receivedAt: this.received,
+    };
+    return this.inbound.options.outbox.send(job, this.window);
+  }
+
+  deliverStream(source: TextStream): Promise<void> {
+    return deliverStream({
+      channel: this.channel,
+      message: this.message,
+      window: this.window,
+      source,
+      log: this.log,
+      deliver: (reply) => this.deliver(reply),
+      onPassive: () => this.inbound.options.metrics.reply(this.channel.name, 'passive', (Date.now() - this.received) / 1000),
+    });
+  }
+
+  handoff(options: HandoffOptions): Promise<void> {
+    return this.inbound.options.handoff(this.channel, this.message, options);
+  }
+
+  redispatch(message: Message): Promise<void> {
+    return this.inbound.run(this.channel, message, this.window);
+  }
+
+  downloadMedia(mediaId: string): Promise<MediaFile> {
+    if (!this.channel.downloadMedia) throw new Error(`channel "${this.channel.name}" has no media API`);
+    return this.channel.downloadMedia(mediaId);
+  }
+
+  uploadMedia(type: MediaType, file: UploadFile): Promise<string> {
+    if (!this.channel.uploadMedia) throw new Error(`channel "${this.channel.name}" has no media API`);
+    return this.channel.uploadMedia(type, file);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Where every reply ends: `ctx.reply`, `bot.sendTo` (an agent's answer, a notification) and,
+ * later, streamed replies. The send rules live here once:
+ *
+ * 1. a text longer than the channel's limit is split, in order, on character boundaries;
+ * 2. a reply that is one part goes back passively when the message's HTTP response is still
+ *    open and the channel can carry that type passively; a split text goes out whole through
+ *    the API when the channel has one (a passive first part could arrive after the second);
+ * 3. everything else is an active send, one per part, in order;
+ * 4. KF error 95018 (a human servicer holds the session) on a reply to a message is not the
+ *    plugin's failure: it is logged and the rest of that reply dropped. An unprompted send
+ *    (`sendTo`) gets the error, since its caller must know.
+ *
+ * **The engine seam.** {@link Outbox} is what the bot calls; {@link InProcessOutbox} sends
+ * at once from this process. A durable engine (jobs in a queue, workers that may run without
+ * HTTP) implements `Outbox` too: it keeps the passive step in process (the HTTP response is
+ * here), calls {@link planDelivery} to get the active jobs, queues them under their `key`
+ * (deterministic, so a retried callback or a second instance makes the same job id), and its
+ * worker sends each with {@link sendNow} and applies {@link isHumanHoldsSession} as rule 4
+ * does. Jobs are plain data ({@link OutboxJob}) for that reason.
+ */
+import type { Logger } from 'pino';
+import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from '../api/errors.ts';
+import type { Channel } from '../channels/types.ts';
+import { sendIdOf, type Recipient, type SendOptions } from '../message/recipient.ts';
+import type { Metrics } from '../metrics.ts';
+import { splitText } from '../reply/split.ts';
+import type { Reply } from '../reply/types.ts';
+
+/** One reply to deliver, as plain data (a durable engine stores it as a job). */
+export interface OutboxJob {
+  /** The configured name of the channel to send through. */
+  readonly channel: string;
+  readonly to: Recipient;
+  readonly reply: Reply;
+  readonly options?: SendOptions;
+  /**
+   * Deterministic id of this reply: the n-th reply to a message is `<channel>:<msgId>:<n>`
+   * on every instance and every retry, so a durable engine can use it as job id and send
+   * idempotently; the channel gets a send id derived from it (KF's client msgid). The parts
+   * of a split text are `<key>#<i>`.
+   */
+  readonly key: string;
+  /** The id of the message this answers; absent for unprompted sends (`sendTo`). */
+  readonly answers?: string;
+  /** When the answered message arrived (epoch ms), for the reply latency metric. */
+  readonly receivedAt?: number;
+}
+
+/**
+ * The HTTP response's chance to carry a reply (the message's passive window). In process
+ * only: never part of a job.
+ */
+export interface PassiveSlot {
+  /** Takes the reply for the HTTP response; false when it can no longer go there. */
+  take(reply: Reply): boolean;
+}
+
+/** Delivers replies by the send rules above. Plugins never see which engine runs. */
+export interface Outbox {
+  /**
+   * Delivers one reply: passively through `passive` when the rules allow, else actively.
+   * Resolves once the reply is sent (in process) or safely queued (durable); rejects when it
+   * cannot be (no such channel, no active API, an API error other than rule 4's).
+   */
+  send(job: OutboxJob, passive?: PassiveSlot): Promise<void>;
+}
+
+/** The parts a reply goes out as on `channel`: a text over its limit is split, in order. */
+export function partsOf(reply: Reply, channel: Channel): readonly Reply[] {
+  if (reply.type !== 'text') return [reply];
+  const texts = splitText(reply.text, channel.textLimitBytes);
+  return texts.length === 1 ? [reply] : texts.map((text): Reply => ({ type: 'text', text }));
+}
+
+/**
+ * Rules 1–3: offers what may go passively to `passive` (calling `onPassive` for each part
+ * taken) and returns the active sends still to make, in order. A reply that is not split
+ * keeps its job (and key); parts get `<key>#<i>`.
+ */
+export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, onPassive?: (part: Reply) => void): OutboxJob[] {
+  const parts = partsOf(job.reply, channel);
+  const passiveAllowed = passive !== undefined && (parts.length === 1 || !channel.send);
+  const active: OutboxJob[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (passiveAllowed && channel.passiveReplyTypes.has(part.type) && passive.take(part)) {
+      onPassive?.(part);
+      continue;
+    }
+    active.push(parts.length === 1 ? job : { ...job, reply: part, key: `${job.key}#${i}` });
+  }
+  return active;
+}
+
+/**
+ * Sends one job through the channel's active API now, with a send id derived from its key
+ * (KF passes it as the client msgid, so a resend after a crash is recognised).
+ */
+export async function sendNow(channel: Channel, job: OutboxJob): Promise<void> {
+  if (!channel.send) {
+    throw new Error(
+      job.answers === undefined
+        ? `channel "${channel.name}" has no active API`
+        : `channel "${channel.name}" cannot deliver this ${job.reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
+    );
+  }
+  await channel.send(job.to, job.reply, { ...job.options, sendId: sendIdOf(job.key) });
+}
+
+/** Rule 4: the platform refused because a human servicer holds the KF session (95018). */
+export function isHumanHoldsSession(error: unknown): boolean {
+  return error instanceof WeChatApiError && error.errcode === KF_SESSION_NOT_ALLOWED;
+}
+
+/** One log line for a reply that could not be delivered where nobody awaits it. */
+export function logDeliveryFailure(log: Logger, job: OutboxJob, error: unknown): void {
+  log.error({ channel: job.channel, msgId: job.answers, replyType: job.reply.type, err: error }, 'reply could not be delivered');
+}
+
+/** The in-process engine: active sends go out at once from this process, in order. */
+export class InProcessOutbox implements Outbox {
+  readonly #channels: ReadonlyMap<string, Channel>;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+
+  constructor(channels: readonly Channel[], log: Logger, metrics: Metrics) {
+    this.#channels = new Map(channels.map((channel) => [channel.name, channel]));
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  async send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
+    const channel = this.#channels.get(job.channel);
+    if (!channel) throw new Error(`no channel named "${job.channel}"`);
+    const active = planDelivery(channel, job, passive, () => this.#observe(job, 'passive'));
+    for (const part of active) {
+      try {
+        await sendNow(channel, part);
+      } catch (error) {
+        if (job.answers !== undefined && isHumanHoldsSession(error)) {
+          this.#log.warn({ channel: channel.name, msgId: job.answers, errcode: KF_SESSION_NOT_ALLOWED }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+          return;
+        }
+        throw error;
+      }
+      this.#observe(job, 'active');
+    }
+  }
+
+  #observe(job: OutboxJob, mode: 'passive' | 'active'): void {
+    if (job.receivedAt !== undefined) this.#metrics.reply(job.channel, mode, (Date.now() - job.receivedAt) / 1000);
+  }
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { Inbound } from '../src/delivery/inbound.ts';
+import { InProcessOutbox, planDelivery, type Outbox, type OutboxJob, type PassiveSlot } from '../src/delivery/outbox.ts';
+import { PassiveWindow } from '../src/delivery/passiveWindow.ts';
+import { compose } from '../src/pipeline/compose.ts';
+import { Metrics } from '../src/metrics.ts';
+import {
+  BaseChannel,
+  KF_SESSION_NOT_ALLOWED,
+  MemoryStore,
+  WeChatApiError,
+  createBot,
+  parseCommand,
+  type CallbackResult,
+  type Channel,
+  type ChannelKind,
+  type Message,
+  type Recipient,
+  type Reply,
+  type ReplyType,
+} from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+/** A channel whose active sends are recorded (or fail with `failWith`). */
+class FakeChannel extends BaseChannel implements Channel {
+  readonly kind: ChannelKind = 'wecomApp';
+  readonly passiveReplyTypes: ReadonlySet<ReplyType> = new Set(['text', 'image']);
+  readonly textLimitBytes = 10;
+  readonly sent: { to: Recipient; reply: Reply }[] = [];
+  failWith: unknown;
+  constructor(name = 'fake') {
+    super({ name, path: `/${name}` }, { name, path: `/${name}` });
+  }
+  verify(): string {
+    return '';
+  }
+  receive(): CallbackResult {
+    throw new Error('not used');
+  }
+  async send(to: Recipient, reply: Reply): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.sent.push({ to, reply });
+  }
+  describe(): Record<string, unknown> {
+    return {};
+  }
+}
+
+const job = (reply: Reply, extra: Partial<OutboxJob> = {}): OutboxJob => ({ channel: 'fake', to: { user: 'u1' }, reply, key: 'fake:m1:0', answers: 'm1', ...extra });
+const openSlot = (): PassiveSlot & { taken: Reply[] } => {
+  const taken: Reply[] = [];
+  return { taken, take: (reply) => (taken.length === 0 ? (taken.push(reply), true) : false) };
+};
+
+describe('the send rules (delivery/outbox)', () => {
+  it('a short reply goes passively while the slot is open; a split text goes out whole through the API, parts keyed in order', () => {
+    const channel = new FakeChannel();
+    const slot = openSlot();
+    expect(planDelivery(channel, job({ type: 'text', text: 'short' }), slot)).toEqual([]);
+    expect(slot.taken).toEqual([{ type: 'text', text: 'short' }]);
+
+    const second = openSlot();
+    const active = planDelivery(channel, job({ type: 'text', text: '0123456789abcdefghij' }), second);
+    expect(second.taken).toEqual([]);
+    expect(active.map((j) => [j.key, j.reply])).toEqual([
+      ['fake:m1:0#0', { type: 'text', text: '0123456789' }],
+      ['fake:m1:0#1', { type: 'text', text: 'abcdefghij' }],
+    ]);
+    // A type the channel cannot answer passively goes actively even with the slot open.
+    expect(planDelivery(channel, job({ type: 'file', mediaId: 'f' }), openSlot())).toHaveLength(1);
+  });
+
+  it('sendTo uses the same rules as ctx.reply: long texts are split by the channel limit', async () => {
+    const channel = new FakeChannel();
+    const bot = createBot({ channels: [channel], logger: captureLogger().log });
+    await bot.init();
+    await bot.sendTo('fake', { user: 'u9' }, 'ABCDEFGHIJKLMNO');
+    expect(channel.sent).toEqual([
+      { to: { user: 'u9' }, reply: { type: 'text', text: 'ABCDEFGHIJ' } },
+      { to: { user: 'u9' }, reply: { type: 'text', text: 'KLMNO' } },
+    ]);
+    await expect(bot.sendTo('nope', { user: 'u9' }, 'x')).rejects.toThrow('no channel named "nope"');
+    await bot.stop();
+  });
+
+  it('KF 95018 on a reply is logged and not thrown; an unprompted send gets the error', async () => {
+    const logs = captureLogger();
+    const channel = new FakeChannel();
+    channel.failWith = new WeChatApiError('cgi-bin/kf/send_msg', KF_SESSION_NOT_ALLOWED, 'session not allowed');
+    const outbox = new InProcessOutbox([channel], logs.log, new Metrics({}));
+    await expect(outbox.send(job({ type: 'file', mediaId: 'f' }))).resolves.toBeUndefined();
+    expect(logs.lines.some((l) => String(l['msg']).includes('human servicer holds this session'))).toBe(true);
+    await expect(outbox.send(job({ type: 'file', mediaId: 'f' }, { answers: undefined }))).rejects.toBeInstanceOf(WeChatApiError);
+    channel.failWith = new WeChatApiError('cgi-bin/kf/send_msg', 40001, 'bad token');
+    await expect(outbox.send(job({ type: 'file', mediaId: 'f' }))).rejects.toThrow('40001');
+  });
+});
+
+describe('the inbound path (delivery/inbound)', () => {
+  it('hands every reply to the outbox as a job with a deterministic key, and the window as the passive slot', async () => {
+    const channel = new FakeChannel();
+    const jobs: { job: OutboxJob; passive: boolean }[] = [];
+    // Any engine can sit behind the Outbox interface: here, one that records.
+    const outbox: Outbox = {
+      async send(j, passive) {
+        jobs.push({ job: j, passive: passive !== undefined });
+      },
+    };
+    const logs = captureLogger();
+    const inbound = new Inbound({
+      log: logs.log,
+      store: new MemoryStore(),
+      metrics: new Metrics({}),
+      outbox,
+      slowHandlerWarnMs: 60_000,
+      pipeline: async (ctx) => {
+        await ctx.reply('one');
+        await ctx.reply({ type: 'image', mediaId: 'm' });
+      },
+      handoff: async () => {},
+      reportError: (error) => {
+        throw error;
+      },
+    });
+    const message: Message = { id: 'msg-7', channel: channel.ref, from: 'u1', to: 'corp', time: new Date(), raw: {}, type: 'text', text: 'hi', command: parseCommand('hi') };
+    await inbound.run(channel, message, new PassiveWindow(1000));
+    expect(jobs.map(({ job: j, passive }) => [j.key, j.channel, j.to, j.answers, passive])).toEqual([
+      ['fake:msg-7:0', 'fake', { user: 'u1' }, 'msg-7', true],
+      ['fake:msg-7:1', 'fake', { user: 'u1' }, 'msg-7', true],
+    ]);
+    inbound.close();
+  });
+});
+
+describe('compose: the unawaited next() check', () => {
+  it('reports the middleware that returned while its next() still ran, and only then', async () => {
+    const reported: number[] = [];
+    const slow = async () => void (await new Promise((r) => setTimeout(r, 10)));
+    const run = compose<object>(
+      [
+        async (_ctx, next) => {
+          await next();
+        },
+        (_ctx, next) => {
+          void next(); // forgot await
+        },
+        slow,
+      ],
+      { onUnawaitedNext: (index) => void reported.push(index) },
+    );
+    await run({});
+    expect(reported).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 20));
+    // Without the option nothing is tracked.
+    const plain = compose<object>([(_ctx, next) => void next(), slow]);
+    await expect(plain({})).resolves.toBeUndefined();
+  });
+});
