@@ -10,8 +10,7 @@ import { InProcessOutbox, type Outbox } from './delivery/outbox.ts';
 import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
-import { compose, type Middleware } from './pipeline/compose.ts';
-import { Composer } from './pipeline/composer.ts';
+import { Composer, errorBoundary } from './pipeline/composer.ts';
 import type { Context } from './pipeline/context.ts';
 import { PluginScope, type Disposer, type Plugin, type PluginHost } from './plugin.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
@@ -113,49 +112,49 @@ export class Bot extends Composer<Context> implements PluginHost {
   /** Sets up plugins and channels and composes the pipeline (done by `start`, or by tests). */
   async init(): Promise<void> {
     if (this.#inbound) return;
-    // Stage 0 is what was added with bot.use/on/hears…; then one stage per plugin, each in an
-    // error boundary that names it.
-    const stages: Middleware<Context>[] = [this.middleware()];
-    const stageNames: (string | undefined)[] = [undefined];
+    // One stage per plugin, after what was added with bot.use/on/hears…, each in an error
+    // boundary that names it.
+    const stageNames = new Map<number, string>();
     for (const plugin of this.#plugins) {
       const scope = new PluginScope(plugin.name, this.log.child({ plugin: plugin.name }), this.store, this.events, this);
       const disposer = await plugin.setup(scope);
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       const pluginMiddleware = scope.middleware();
-      const stage = new Composer<Context>();
-      stage.errorBoundary(
-        (error, ctx) => this.#reportError(error, ctx, plugin.name),
-        (ctx, next) => {
-          ctx.plugin = plugin.name;
-          return pluginMiddleware(ctx, next);
-        },
+      const index = this.append(
+        errorBoundary<Context>(
+          (error, ctx) => this.#reportError(error, ctx, plugin.name),
+          (ctx, next) => {
+            ctx.plugin = plugin.name;
+            return pluginMiddleware(ctx, next);
+          },
+        ),
       );
-      stages.push(stage.middleware());
-      stageNames.push(plugin.name);
+      stageNames.set(index, plugin.name);
     }
-    const devChecks = this.#options.devChecks ?? process.env.NODE_ENV !== 'production';
-    const warned = new Set<number>();
-    const composed = compose(stages, {
-      ...(devChecks && {
+    if (this.#options.devChecks ?? process.env.NODE_ENV !== 'production') {
+      const warned = new Set<number>();
+      this.composeOptions = {
         // A forgotten `await next()` silently lets later plugins run after this one returned
         // (and miss the passive window): say so once per plugin.
-        onUnawaitedNext: (index: number) => {
+        onUnawaitedNext: (index) => {
           if (warned.has(index)) return;
           warned.add(index);
-          const plugin = stageNames[index];
+          const plugin = stageNames.get(index);
           (plugin ? this.log.child({ plugin }) : this.log).warn(
             `${plugin ? 'this plugin' : 'middleware added with bot.use'} called next() without awaiting it: later plugins run after it returned; write \`await next()\` (or \`return next()\`)`,
           );
         },
-      }),
-    });
+      };
+    }
+    const composed = this.middleware();
+    const done = async () => {};
     const inbound = new Inbound({
       log: this.log,
       store: this.store,
       metrics: this.metrics,
       outbox: this.#outbox,
-      pipeline: (ctx) => composed(ctx),
+      pipeline: (ctx) => composed(ctx, done) as Promise<void>,
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
       reportError: (error, ctx, plugin) => this.#reportError(error, ctx, plugin),
       slowHandlerWarnMs: this.#options.slowHandlerWarnMs ?? 60_000,

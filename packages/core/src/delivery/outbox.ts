@@ -78,14 +78,14 @@ export function partsOf(reply: Reply, channel: Channel): readonly Reply[] {
  * taken) and returns the active sends still to make, in order. A reply that is not split
  * keeps its job (and key); parts get `<key>#<i>`.
  */
-export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, onPassive?: (part: Reply) => void): OutboxJob[] {
+export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, onPassive?: (job: OutboxJob, part: Reply) => void): OutboxJob[] {
   const parts = partsOf(job.reply, channel);
   const passiveAllowed = passive !== undefined && (parts.length === 1 || !channel.send);
   const active: OutboxJob[] = [];
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
     if (passiveAllowed && channel.passiveReplyTypes.has(part.type) && passive.take(part)) {
-      onPassive?.(part);
+      onPassive?.(job, part);
       continue;
     }
     active.push(parts.length === 1 ? job : { ...job, reply: part, key: `${job.key}#${i}` });
@@ -133,7 +133,7 @@ export class InProcessOutbox implements Outbox {
   async send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
     const channel = this.#channels.get(job.channel);
     if (!channel) throw new Error(`no channel named "${job.channel}"`);
-    const active = planDelivery(channel, job, passive, () => this.#observe(job, 'passive'));
+    const active = planDelivery(channel, job, passive, this.#onPassive);
     for (const part of active) {
       try {
         await sendNow(channel, part);
@@ -147,6 +147,8 @@ export class InProcessOutbox implements Outbox {
       this.#observe(job, 'active');
     }
   }
+
+  readonly #onPassive = (job: OutboxJob): void => this.#observe(job, 'passive');
 
   #observe(job: OutboxJob, mode: 'passive' | 'active'): void {
     if (job.receivedAt !== undefined) this.#metrics.reply(job.channel, mode, (Date.now() - job.receivedAt) / 1000);

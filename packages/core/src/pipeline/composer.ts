@@ -1,5 +1,5 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
-import { compose, type Middleware, type Next } from './compose.ts';
+import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context } from './context.ts';
 
 /** A context whose message has been narrowed to `M`. */
@@ -16,6 +16,8 @@ type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
 export class Composer<C extends Context = Context> {
   readonly #stack: Middleware<C>[] = [];
   #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
+  /** How this composer's own stack is composed (the Bot turns on its dev checks here). */
+  protected composeOptions: ComposeOptions<C> | undefined;
 
   constructor(...middleware: Middleware<C>[]) {
     this.#stack.push(...middleware);
@@ -98,34 +100,51 @@ export class Composer<C extends Context = Context> {
    */
   errorBoundary(onError: (error: unknown, ctx: C) => unknown, ...middleware: Middleware<C>[]): Composer<C> {
     const child = new Composer<C>(...middleware);
-    const inner = child.middleware();
-    this.use(async (ctx, next) => {
-      let nextCalled = false;
-      let downstreamError: { error: unknown } | undefined;
-      try {
-        await inner(ctx, async () => {
-          nextCalled = true;
-          try {
-            await next();
-          } catch (error) {
-            downstreamError = { error };
-            throw error;
-          }
-        });
-      } catch (error) {
-        if (downstreamError && downstreamError.error === error) throw error;
-        await onError(error, ctx);
-        if (!nextCalled) await next();
-      }
-    });
+    this.use(errorBoundary(onError, child.middleware()));
     return child;
+  }
+
+  /**
+   * Appends one middleware as it is (no child composer around it) and returns its position
+   * in this composer's stack, the index `composeOptions.onUnawaitedNext` reports.
+   */
+  protected append(middleware: Middleware<C>): number {
+    if (this.#composed) throw new Error('middleware cannot be added after the pipeline was composed (the bot started)');
+    return this.#stack.push(middleware) - 1;
   }
 
   /** The composed middleware of this composer (composed once, on first call). */
   middleware(): Middleware<C> {
     return (ctx, next) => {
-      this.#composed ??= compose(this.#stack);
+      this.#composed ??= compose(this.#stack, this.composeOptions);
       return this.#composed(ctx, next);
     };
   }
+}
+
+/**
+ * Middleware that runs `inner` and catches what it throws (not what runs after it via
+ * `next`), hands it to `onError`, then lets the pipeline go on as if `inner` had called
+ * `next()` (unless it already had). The body of {@link Composer.errorBoundary}.
+ */
+export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, inner: Middleware<C>): Middleware<C> {
+  return async (ctx, next) => {
+    let nextCalled = false;
+    let downstreamError: { error: unknown } | undefined;
+    try {
+      await inner(ctx, async () => {
+        nextCalled = true;
+        try {
+          await next();
+        } catch (error) {
+          downstreamError = { error };
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (downstreamError && downstreamError.error === error) throw error;
+      await onError(error, ctx);
+      if (!nextCalled) await next();
+    }
+  };
 }
