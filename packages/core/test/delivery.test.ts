@@ -18,6 +18,7 @@ import {
   type Recipient,
   type Reply,
   type ReplyType,
+  type SendOptions,
 } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -27,6 +28,7 @@ class FakeChannel extends BaseChannel implements Channel {
   readonly passiveReplyTypes: ReadonlySet<ReplyType> = new Set(['text', 'image']);
   readonly textLimitBytes = 10;
   readonly sent: { to: Recipient; reply: Reply }[] = [];
+  readonly sendIds: (string | undefined)[] = [];
   failWith: unknown;
   constructor(name = 'fake') {
     super({ name, path: `/${name}` }, { name, path: `/${name}` });
@@ -37,9 +39,10 @@ class FakeChannel extends BaseChannel implements Channel {
   receive(): CallbackResult {
     throw new Error('not used');
   }
-  async send(to: Recipient, reply: Reply): Promise<void> {
+  async send(to: Recipient, reply: Reply, options?: SendOptions): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.sent.push({ to, reply });
+    this.sendIds.push(options?.sendId);
   }
   describe(): Record<string, unknown> {
     return {};
@@ -81,6 +84,17 @@ describe('the send rules (delivery/outbox)', () => {
     ]);
     await expect(bot.sendTo('nope', { user: 'u9' }, 'x')).rejects.toThrow('no channel named "nope"');
     await bot.stop();
+  });
+
+  it('every active send carries a send id derived from its key: the same on a resend, distinct per part', async () => {
+    const channel = new FakeChannel();
+    const outbox = new InProcessOutbox([channel], captureLogger().log, new Metrics({}));
+    await outbox.send(job({ type: 'text', text: '0123456789abcdefghij' }));
+    await outbox.send(job({ type: 'text', text: '0123456789abcdefghij' }));
+    const [a, b, again, againB] = channel.sendIds;
+    expect(a).toMatch(/^[0-9A-Za-z_-]{32}$/);
+    expect(a).not.toBe(b);
+    expect([again, againB]).toEqual([a, b]);
   });
 
   it('KF 95018 on a reply is logged and not thrown; an unprompted send gets the error', async () => {
