@@ -41,7 +41,7 @@ interface Server {
 }
 
 async function startServer(mode: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'servers.ts'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--conditions=@wxbot/source', '--import', 'tsx', resolve(import.meta.dirname, 'servers.ts'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   const cpuReports: ((micros: number) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
     child.stdout.on('data', (chunk: Buffer) => {

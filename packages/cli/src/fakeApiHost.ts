@@ -1,6 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startFakeWeChatApi, type FakeCredential, type FakeWeChatApi } from '@wxbot/testing';
+import type { FakeCredential, FakeWeChatApi } from '@wxbot/testing';
+import { loadTestingKit } from './testingKit.ts';
 import { describeActiveSend } from './describeReply.ts';
 
 export interface FakeApiHostOptions {
@@ -37,6 +38,7 @@ const SENT: readonly { endpoint: string; sent: (api: FakeWeChatApi) => readonly 
  * already point at) a small forwarding server listens there and passes everything through.
  */
 export async function hostFakeApi(options: FakeApiHostOptions): Promise<FakeApiHost> {
+  const { startFakeWeChatApi } = await loadTestingKit();
   const api = await startFakeWeChatApi({ credentials: options.credentials });
   let proxy: Server | undefined;
   let url = api.url;

@@ -19,7 +19,6 @@ export class ConfigLoadError extends Error {
   }
 }
 
-// tsx is registered by the bin, so TypeScript configs load through a plain import.
 const importLoader: Loader = async (filepath) => {
   const module = (await import(pathToFileURL(filepath).href)) as Record<string, unknown>;
   if (!('default' in module)) {
@@ -32,9 +31,39 @@ const importLoader: Loader = async (filepath) => {
   return module.default;
 };
 
+let typeScriptLoader: Promise<void> | undefined;
+
+/**
+ * Makes `import()` of a TypeScript config work. tsx is an optional peer dependency: registered
+ * on the first .ts config when installed; else Node's own type stripping (Node 22.18+) is used
+ * where it exists; else the error says what to install.
+ */
+async function ensureTypeScriptLoader(filepath: string): Promise<void> {
+  // Running from the repository's sources: the bin registered tsx already.
+  if (import.meta.url.endsWith('.ts')) return;
+  typeScriptLoader ??= (async () => {
+    try {
+      const tsx = await import('tsx/esm/api');
+      tsx.register();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      if ((process.features as { typescript?: unknown }).typescript) return;
+      throw new Error(
+        `${basename(filepath)} is TypeScript, and Node ${process.version} needs a loader for it: install tsx (npm install --save-dev tsx), or write the config as bot.config.mjs`,
+      );
+    }
+  })();
+  await typeScriptLoader;
+}
+
+const typeScriptImportLoader: Loader = async (filepath, content) => {
+  await ensureTypeScriptLoader(filepath);
+  return importLoader(filepath, content);
+};
+
 const explorer = cosmiconfig('wxbot', {
   searchPlaces: ['package.json', 'bot.config.ts', 'bot.config.mts', 'bot.config.mjs', 'bot.config.js', 'wxbot.config.ts', 'wxbot.config.mjs', 'wxbot.config.js'],
-  loaders: { '.ts': importLoader, '.mts': importLoader, '.mjs': importLoader, '.js': importLoader },
+  loaders: { '.ts': typeScriptImportLoader, '.mts': typeScriptImportLoader, '.mjs': importLoader, '.js': importLoader },
   searchStrategy: 'none',
 });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { WeChatPeer, type FakeCredential } from '@wxbot/testing';
+import type { FakeCredential, WeChatPeer } from '@wxbot/testing';
 import { describePassiveReply } from './describeReply.ts';
 import { hostFakeApi, type FakeApiHost } from './fakeApiHost.ts';
 import { loadDotEnv } from './loadConfig.ts';
@@ -8,6 +8,7 @@ import { kfMessageOf, SIMULATE_TYPES, simulatedMessage, type SimulatedMessage, t
 import { resolveTarget, type SimulateTarget } from './simulateTarget.ts';
 import { parseCommand } from './usage.ts';
 import { SIMULATE_USAGE } from './usageTexts.ts';
+import { loadTestingKit } from './testingKit.ts';
 
 
 const KF_NEEDS_FAKE_API = `wxbot simulate: WeChat Customer Service (wecomKf) has no passive replies: its callback only
@@ -78,6 +79,7 @@ export async function simulate(args: string[]): Promise<number> {
     return 2;
   }
 
+  const { WeChatPeer } = await loadTestingKit();
   const peer = new WeChatPeer({
     url: target.callbackUrl,
     kind: target.kind,

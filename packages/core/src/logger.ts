@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -8,7 +8,10 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go (default stdout). Tests pass a stream to read them. */
   destination?: pino.DestinationStream;
-  /** Human-readable coloured lines (pino-pretty) instead of JSON: for dev mode. */
+  /**
+   * Human-readable coloured lines instead of JSON, for dev mode. Needs the optional package
+   * `pino-pretty`; without it the logger writes JSON and says how to install it.
+   */
   pretty?: boolean;
 }
 
@@ -25,10 +28,25 @@ const REDACT = [...SECRET_KEYS, ...CONTAINERS.flatMap((c) => SECRET_KEYS.map((k)
 /** The structured JSON logger wxbot uses everywhere (pino). */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const config = { level: options.level ?? 'info', base: { app: 'wxbot' }, redact: { paths: REDACT, censor: '[redacted]' } };
-  if (options.pretty && !options.destination) {
-    return pino(config, pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,app' }));
-  }
+  const wantsPretty = options.pretty === true && !options.destination;
+  const pretty = wantsPretty ? loadPinoPretty() : undefined;
+  if (pretty) return pino(config, pretty({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,app' }));
   // stdout written asynchronously (buffered by sonic-boom, flushed on exit): a synchronous
   // write per callback line would put a syscall on every callback's path.
-  return pino(config, options.destination ?? pino.destination({ dest: 1, sync: false }));
+  const log = pino(config, options.destination ?? pino.destination({ dest: 1, sync: false }));
+  if (wantsPretty) log.warn('pretty logs need the optional package pino-pretty (npm install --save-dev pino-pretty); logging JSON instead');
+  return log;
+}
+
+type PinoPretty = (options: Record<string, unknown>) => pino.DestinationStream;
+
+/** pino-pretty is an optional peer dependency: undefined when it is not installed. */
+function loadPinoPretty(): PinoPretty | undefined {
+  try {
+    return createRequire(import.meta.url)('pino-pretty') as PinoPretty;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes("'pino-pretty'");
+    if (missing) return undefined;
+    throw error;
+  }
 }
