@@ -14,14 +14,17 @@ export class UsageError extends Error {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type WithHelp<O extends Options> = O & { help: { type: 'boolean'; short: 'h'; default: false } };
+/** Spelled out so the declaration build can name the return type (node:util does not export it). */
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: WithHelp<O>; allowPositionals: boolean; strict: true }>>;
 
 /**
  * Parses `args` against `options` (with `--help`/`-h` added). Unknown options, missing values
  * and, unless `positionals` is true, stray arguments throw {@link UsageError}.
  */
-export function parseCommand<O extends Options>(args: string[], options: O, positionals = false) {
+export function parseCommand<O extends Options>(args: string[], options: O, positionals = false): Parsed<O> {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h', default: false } } as O & { help: { type: 'boolean'; short: 'h'; default: false } }, allowPositionals: positionals, strict: true });
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h', default: false } } as WithHelp<O>, allowPositionals: positionals, strict: true });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message);
