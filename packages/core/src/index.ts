@@ -1,6 +1,6 @@
 export * from './crypto/index.ts';
 export { ChannelError, httpErrorOf } from './errors.ts';
-export { XmlError, parseXml, parseFlatXml, encryptedPayload, cdata, field, type XmlFields } from './xml.ts';
+export { XmlError, XML_LIMITS, parseXml, parseFlatXml, decodeEntities, encryptedPayload, cdata, field, type XmlFields } from './xml.ts';
 export type * from './message/types.ts';
 export { parseCommand } from './message/command.ts';
 export { messageFromXml } from './message/fromXml.ts';

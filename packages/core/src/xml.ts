@@ -1,52 +1,48 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
-
 /** The XML of a callback was not acceptable. Maps to HTTP 400. */
 export class XmlError extends Error {
   override readonly name = 'XmlError';
 }
 
-/** A flat XML document: WeChat's callbacks are one `<xml>` element of (mostly) leaf fields. */
+/** A WeChat XML document: the children of its root `<xml>` element (nested ones as objects, repeats as arrays). */
 export type XmlFields = Record<string, unknown>;
 
-// Built once: parsing is on the hot path of every callback.
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  parseTagValue: false, // keep "0012" and 19-digit MsgIds as strings
-  trimValues: true,
-  processEntities: false, // never expand entities
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
+/**
+ * Bounds on what the parser accepts. WeChat's deepest callbacks (WeCom approval events) nest
+ * about 7 levels and hold a few hundred elements; anything far beyond is not a callback.
+ */
+export const XML_LIMITS = { maxDepth: 32, maxElements: 10_000 } as const;
 
 // DOCTYPE or ENTITY anywhere means someone is trying entity tricks: refuse outright.
 const FORBIDDEN = /<!(?:DOCTYPE|ENTITY)/i;
 
 /**
  * Parses a WeChat XML document and returns the children of its root `<xml>` element.
- * Throws {@link XmlError} for broken XML, a DOCTYPE/ENTITY declaration, or a missing root.
- *
- * `authenticated: true` is for plaintext that came out of a verified, decrypted envelope:
- * it skips the separate validation pass (the parser still rejects what it cannot read).
+ * Throws {@link XmlError} for broken XML, a DOCTYPE/ENTITY declaration, a missing root, or a
+ * document deeper or larger than {@link XML_LIMITS}. Text outside CDATA has its entities
+ * decoded (the five predefined ones and character references: never declared ones); CDATA is
+ * kept as sent. Linear in the length of the text.
  */
-export function parseXml(text: string, options: { authenticated?: boolean } = {}): XmlFields {
+export function parseXml(text: string): XmlFields {
   if (FORBIDDEN.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
-  const flat = parseFlatXml(text);
-  if (flat) return flat;
-  if (!options.authenticated) {
-    const valid = XMLValidator.validate(text);
-    if (valid !== true) throw new XmlError(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
-  }
-  let doc: Record<string, unknown>;
-  try {
-    doc = parser.parse(text) as Record<string, unknown>;
-  } catch (error) {
-    throw new XmlError(`malformed XML: ${(error as Error).message}`);
-  }
-  const root = doc['xml'];
-  if (root === null || typeof root !== 'object' || Array.isArray(root)) {
-    throw new XmlError('the document has no <xml> root element');
-  }
-  return root as XmlFields;
+  return parseFlatXml(text) ?? parseTree(text);
+}
+
+const ENTITY = /&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(amp|lt|gt|quot|apos));/g;
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * Decodes the predefined XML entities and character references of text outside CDATA
+ * (WeCom sends some fields without CDATA: `a &amp; b` means `a & b`). Anything else that
+ * starts with `&` is kept as written.
+ */
+export function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(ENTITY, (whole, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
+    if (name) return NAMED[name] ?? whole;
+    const code = hex ? Number.parseInt(hex, 16) : Number(dec);
+    const valid = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff));
+    return valid ? String.fromCodePoint(code) : whole;
+  });
 }
 
 /** An element name as WeChat writes them: a letter or '_', then letters, digits, '_', '.', '-'. */
@@ -62,13 +58,17 @@ function isName(text: string, start: number, end: number): boolean {
   return true;
 }
 const isSpace = (code: number) => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+const isBlank = (text: string) => {
+  for (let i = 0; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return false;
+  return true;
+};
 
 /**
  * The fast path for what WeChat actually sends: one `<xml>` of leaf elements, each plain
- * text or CDATA. Returns undefined for anything else (attributes, nesting, entities,
- * repeated names, comments, trailing content), which then goes to fast-xml-parser: so a
- * document accepted here is well-formed by construction, and the result equals the
- * parser's (a test compares them). It exists because parsing is most of a callback's cost.
+ * text or CDATA. Returns undefined for anything else (attributes, nesting, repeated names,
+ * comments, trailing content), which then goes to the general parser; the two agree on
+ * every document the fast path accepts (a test compares them). It exists because parsing
+ * is most of a callback's cost.
  */
 export function parseFlatXml(text: string): XmlFields | undefined {
   let i = 0;
@@ -82,6 +82,7 @@ export function parseFlatXml(text: string): XmlFields | undefined {
   if (!text.startsWith('<xml>', i)) return undefined;
   i += 5;
   const fields: XmlFields = {};
+  let count = 0;
   for (;;) {
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;
     if (text.startsWith('</xml>', i)) {
@@ -92,7 +93,8 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     const close = text.indexOf('>', i);
     if (close < 0 || !isName(text, i + 1, close)) return undefined;
     const name = text.slice(i + 1, close);
-    if (name in fields) return undefined;
+    if (Object.hasOwn(fields, name) || name === '__proto__') return undefined;
+    if (++count > XML_LIMITS.maxElements) throw new XmlError(`more than ${XML_LIMITS.maxElements} elements`);
     i = close + 1;
     let value = '';
     if (text.startsWith('<![CDATA[', i)) {
@@ -106,8 +108,7 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     } else {
       const end = text.indexOf('<', i);
       if (end < 0) return undefined;
-      value = text.slice(i, end).trim(); // text is trimmed, CDATA kept as sent (as the parser does)
-      if (value.includes('&')) return undefined;
+      value = decodeEntities(text.slice(i, end).trim()); // text is trimmed, CDATA kept as sent
       i = end;
     }
     // The matching close tag: "</" name ">".
@@ -115,6 +116,125 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     i += name.length + 3;
     fields[name] = value;
   }
+}
+
+/** An element being read: its name, children so far, and its text pieces. */
+interface Frame {
+  readonly name: string;
+  children: XmlFields | undefined;
+  /** All text outside CDATA, decoded. */
+  text: string;
+  /** CDATA and non-blank text, in order (the value when the element holds CDATA). */
+  mixed: string;
+  hasCdata: boolean;
+}
+
+/**
+ * The general parser: elements, text, CDATA, comments, processing instructions; attributes
+ * are skipped. Leaves become strings, elements with children objects, repeated names arrays
+ * (the shape fast-xml-parser gave). One pass with indexOf scans, bounded by XML_LIMITS.
+ */
+function parseTree(text: string): XmlFields {
+  const stack: Frame[] = [];
+  let root: XmlFields | undefined;
+  let elements = 0;
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new XmlError(`malformed XML: ${why}`);
+  };
+  const assign = (frame: Frame, value: unknown) => {
+    const parent = stack[stack.length - 1];
+    if (!parent) {
+      if (frame.name !== 'xml') throw new XmlError('the document has no <xml> root element');
+      root = typeof value === 'object' ? (value as XmlFields) : {};
+      return;
+    }
+    const children = (parent.children ??= {});
+    const previous = children[frame.name];
+    if (!Object.hasOwn(children, frame.name)) children[frame.name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else children[frame.name] = [previous, value];
+  };
+  const valueOf = (frame: Frame): unknown => {
+    if (frame.children) {
+      if (!isBlank(frame.text) || frame.hasCdata) frame.children['#text'] = frame.hasCdata ? frame.mixed : frame.text.trim();
+      return frame.children;
+    }
+    return frame.hasCdata ? frame.mixed : frame.text.trim();
+  };
+  while (i < text.length) {
+    const lt = text.indexOf('<', i);
+    const end = lt < 0 ? text.length : lt;
+    if (end > i) {
+      const chunk = text.slice(i, end);
+      const top = stack[stack.length - 1];
+      if (top) {
+        const decoded = decodeEntities(chunk);
+        top.text += decoded;
+        if (!isBlank(chunk)) top.mixed += decoded;
+      } else if (!isBlank(chunk)) fail('text outside the root element');
+    }
+    if (lt < 0) break;
+    if (text.startsWith('<![CDATA[', lt)) {
+      const top = stack[stack.length - 1] ?? fail('CDATA outside the root element');
+      const close = text.indexOf(']]>', lt + 9);
+      if (close < 0) fail('unterminated CDATA section');
+      top.mixed += text.slice(lt + 9, close);
+      top.hasCdata = true;
+      i = close + 3;
+    } else if (text.startsWith('<!--', lt)) {
+      const close = text.indexOf('-->', lt + 4);
+      if (close < 0) fail('unterminated comment');
+      i = close + 3;
+    } else if (text.startsWith('<?', lt)) {
+      const close = text.indexOf('?>', lt + 2);
+      if (close < 0) fail('unterminated processing instruction');
+      i = close + 2;
+    } else if (text.startsWith('<!', lt)) {
+      fail('declarations are not allowed');
+    } else if (text.charCodeAt(lt + 1) === 0x2f /* / */) {
+      const close = text.indexOf('>', lt + 2);
+      if (close < 0) fail('unterminated end tag');
+      const name = text.slice(lt + 2, close).trimEnd();
+      const frame = stack.pop() ?? fail(`end tag </${name}> without a start tag`);
+      if (frame.name !== name) fail(`</${name}> closes <${frame.name}>`);
+      assign(frame, valueOf(frame));
+      i = close + 1;
+    } else {
+      let j = lt + 1;
+      while (j < text.length) {
+        const c = text.charCodeAt(j);
+        if (isSpace(c) || c === 0x3e || c === 0x2f || c === 0x3c) break;
+        j++;
+      }
+      const name = text.slice(lt + 1, j);
+      if (!name) fail('empty element name');
+      if (name === '__proto__') fail('reserved element name');
+      if (root !== undefined) fail('content after the root element');
+      // Skip attributes (quoted values may hold '>') up to the end of the start tag.
+      let close = -1;
+      for (let k = j; k < text.length; k++) {
+        const c = text.charCodeAt(k);
+        if (c === 0x22 || c === 0x27) {
+          k = text.indexOf(c === 0x22 ? '"' : "'", k + 1);
+          if (k < 0) break;
+        } else if (c === 0x3e) {
+          close = k;
+          break;
+        } else if (c === 0x3c) break;
+      }
+      if (close < 0) fail(`unterminated start tag <${name}>`);
+      if (++elements > XML_LIMITS.maxElements) throw new XmlError(`more than ${XML_LIMITS.maxElements} elements`);
+      if (stack.length >= XML_LIMITS.maxDepth) throw new XmlError(`elements nested deeper than ${XML_LIMITS.maxDepth}`);
+      const frame: Frame = { name, children: undefined, text: '', mixed: '', hasCdata: false };
+      if (text.charCodeAt(close - 1) === 0x2f /* self-closing */) assign(frame, '');
+      else stack.push(frame);
+      i = close + 1;
+    }
+  }
+  if (stack.length > 0) fail(`<${stack[stack.length - 1]?.name}> is not closed`);
+  if (root === undefined) throw new XmlError('the document has no <xml> root element');
+  return root;
 }
 
 /** Reads a leaf field as a string ('' when absent). */
@@ -129,34 +249,51 @@ export function cdata(text: string): string {
   return `<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
 }
 
-/** Extracts the Encrypt element of an encrypted callback body ('' when there is none). */
-export function encryptedPayload(body: string): string {
-  if (FORBIDDEN.test(body)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
-  const fast = envelopeFastPath(body);
-  if (fast !== undefined) return fast;
-  return field(parseXml(body), 'Encrypt');
-}
-
-const OPEN = '<Encrypt><![CDATA[';
-const CLOSE = ']]></Encrypt>';
+const OPEN = '<Encrypt>';
+const CLOSE = '</Encrypt>';
 
 /**
- * The envelope as WeChat writes it: one `<xml>` … `</xml>` holding exactly one
- * `<Encrypt><![CDATA[base64]]></Encrypt>`. Found with indexOf scans (linear: no regex
- * backtracking on an unauthenticated body); anything else returns undefined for the parser.
+ * Extracts the Encrypt element of an encrypted callback body ('' when there is none),
+ * WITHOUT parsing the body: the body is unauthenticated until the signature over this value
+ * has been checked, so it gets a bounded scan only (indexOf, linear, no parser, no regex
+ * backtracking). `<Encrypt>` inside a CDATA section (a compat-mode plaintext field) does not
+ * count; two Encrypt elements are refused.
  */
-function envelopeFastPath(body: string): string | undefined {
-  const start = body.indexOf(OPEN);
-  if (start < 0 || body.indexOf(OPEN, start + 1) >= 0) return undefined;
-  const end = body.indexOf(CLOSE, start + OPEN.length);
-  if (end < 0) return undefined;
-  const trimmed = body.trim();
-  if (!trimmed.startsWith('<xml>') || !trimmed.endsWith('</xml>')) return undefined;
-  const payload = body.slice(start + OPEN.length, end);
-  for (let i = 0; i < payload.length; i++) {
-    const c = payload.charCodeAt(i);
-    const base64 = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x3d;
-    if (!base64) return undefined;
+export function encryptedPayload(body: string): string {
+  if (FORBIDDEN.test(body)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
+  let found: string | undefined;
+  let i = 0;
+  // Both searches only move forward, so the scan is linear however the body is built.
+  let open = body.indexOf(OPEN);
+  let cdataStart = body.indexOf('<![CDATA[');
+  while (open >= 0) {
+    if (cdataStart >= 0 && cdataStart < open) {
+      const end = body.indexOf(']]>', cdataStart + 9);
+      if (end < 0) throw new XmlError('malformed XML: unterminated CDATA section');
+      i = end + 3;
+      cdataStart = body.indexOf('<![CDATA[', i);
+      if (open < i) open = body.indexOf(OPEN, i);
+      continue;
+    }
+    if (found !== undefined) throw new XmlError('more than one Encrypt element');
+    let start = open + OPEN.length;
+    let value: string;
+    if (body.startsWith('<![CDATA[', start)) {
+      const end = body.indexOf(']]>', start + 9);
+      if (end < 0) throw new XmlError('malformed XML: unterminated CDATA section');
+      value = body.slice(start + 9, end);
+      start = end + 3;
+    } else {
+      const end = body.indexOf('<', start);
+      if (end < 0) throw new XmlError('malformed XML: unterminated Encrypt element');
+      value = body.slice(start, end).trim();
+      start = end;
+    }
+    if (!body.startsWith(CLOSE, start)) throw new XmlError('malformed XML: Encrypt is not a text element');
+    found = value;
+    i = start + CLOSE.length;
+    if (cdataStart >= 0 && cdataStart < i) cdataStart = body.indexOf('<![CDATA[', i);
+    open = body.indexOf(OPEN, i);
   }
-  return payload;
+  return found ?? '';
 }

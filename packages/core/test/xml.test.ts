@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { XmlError, encryptedPayload, parseFlatXml, parseXml } from '../src/index.ts';
+import { XML_LIMITS, XmlError, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/index.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
 const reference = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: false, ignoreDeclaration: true, ignorePiTags: true });
@@ -16,7 +16,6 @@ const FLAT_DOCS = [
 const NOT_FLAT = [
   '<xml><SendPicsInfo><Count>1</Count></SendPicsInfo></xml>', // nested
   '<xml><A x="1">v</A></xml>', // attribute
-  '<xml><A>a &amp; b</A></xml>', // entity in text
   '<xml><A>1</A><A>2</A></xml>', // repeated
   '<xml><A>1</A><!-- c --></xml>', // comment
   '<xml><A>1</A></xml><x/>', // trailing content
@@ -34,12 +33,39 @@ describe('flat XML fast path', () => {
     expect(parseFlatXml(doc)).toBeUndefined();
   });
 
+  it.each(FLAT_DOCS)('the general parser agrees with the fast path on %#', (doc) => {
+    // A comment right after <xml> makes the fast path decline, so parseXml takes the general parser.
+    const viaTree = parseXml(doc.replace('<xml>', '<xml><!-- general path -->'));
+    expect(viaTree).toEqual(parseFlatXml(doc));
+  });
+
+  it('decodes entities outside CDATA on both paths, never inside CDATA, never declared ones', () => {
+    expect(parseXml('<xml><Content>a &amp; b &lt;c&gt; &quot;&apos; &#x4F60;&#22909;</Content></xml>')).toEqual({ Content: 'a & b <c> "\' 你好' });
+    expect(parseXml('<xml><!-- --><Content>a &amp; b</Content><N><M>&lt;</M></N></xml>')).toEqual({ Content: 'a & b', N: { M: '<' } });
+    expect(parseXml('<xml><Content><![CDATA[a &amp; b]]></Content></xml>')).toEqual({ Content: 'a &amp; b' });
+    expect(decodeEntities('&unknown; &#0; &#xD800; & x')).toBe('&unknown; &#0; &#xD800; & x');
+    expect(() => parseXml('<!DOCTYPE x [<!ENTITY e "boom">]><xml><A>&e;</A></xml>')).toThrow(/DOCTYPE/);
+  });
+
+  it('caps depth and element count of what it parses', () => {
+    const deep = (n: number) => `<xml>${'<a>'.repeat(n)}x${'</a>'.repeat(n)}</xml>`;
+    expect(() => parseXml(deep(XML_LIMITS.maxDepth - 2))).not.toThrow();
+    expect(() => parseXml(deep(XML_LIMITS.maxDepth + 5))).toThrow(/nested deeper/);
+    const wide = (n: number) => `<xml><L>${'<i>1</i>'.repeat(n)}</L></xml>`;
+    expect((parseXml(wide(100))['L'] as { i: string[] }).i).toHaveLength(100);
+    expect(() => parseXml(wide(XML_LIMITS.maxElements + 1))).toThrow(/more than/);
+    expect(() => parseXml(`<xml>${Array.from({ length: XML_LIMITS.maxElements + 1 }, (_, i) => `<F${i}>1</F${i}>`).join('')}</xml>`)).toThrow(/more than/);
+  });
+
   it('parseXml still reads nested documents and refuses broken or dangerous ones', () => {
     expect(parseXml('<xml><SendPicsInfo><Count>1</Count></SendPicsInfo><A>x</A></xml>')).toEqual({ SendPicsInfo: { Count: '1' }, A: 'x' });
     expect(() => parseXml('<xml><A>1</B></xml>')).toThrow(XmlError);
     expect(() => parseXml('<xml><A>1</A>')).toThrow(XmlError);
     expect(() => parseXml('<!DOCTYPE xml><xml><A>1</A></xml>')).toThrow(/DOCTYPE/);
     expect(() => parseXml('<other>1</other>')).toThrow(/no <xml> root/);
+    expect(() => parseXml('<xml><A>1</A></xml><xml></xml>')).toThrow(XmlError);
+    expect(() => parseXml('<xml><__proto__><a>1</a></__proto__></xml>')).toThrow(XmlError);
+    expect(parseXml('<xml><L a="x>y"><i>1</i><i>2</i></L><E/><constructor>c</constructor></xml>')).toEqual({ L: { i: ['1', '2'] }, E: '', constructor: 'c' });
   });
 
   it('reads the encrypted envelope in linear time, even from a hostile body', () => {
@@ -47,5 +73,16 @@ describe('flat XML fast path', () => {
     const hostile = `<xml>${'<Encrypt><![CDATA[A]]></Encrypt>'.repeat(32_000)}</xml>x`; // ~1 MiB, made to backtrack
     // The old regex backtracked quadratically here (~30 s, past the test timeout); now ~0.1 s.
     expect(() => encryptedPayload(hostile)).toThrow(XmlError);
+  });
+
+  it('finds Encrypt by a scan that skips CDATA (a compat-mode Content may mention it) and never parses the body', () => {
+    const compat = '<xml><Content><![CDATA[<Encrypt>x</Encrypt>]]></Content><Encrypt><![CDATA[QUJD]]></Encrypt></xml>';
+    expect(encryptedPayload(compat)).toBe('QUJD');
+    expect(encryptedPayload('<xml><Encrypt>QUJD</Encrypt></xml>')).toBe('QUJD');
+    // Broken everywhere but the envelope: not this function's business (the signature decides).
+    expect(encryptedPayload('<xml><A>1</B><Encrypt><![CDATA[QUJD]]></Encrypt>')).toBe('QUJD');
+    expect(encryptedPayload('<xml><A>1</A></xml>')).toBe('');
+    expect(() => encryptedPayload('<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>')).toThrow(/more than one/);
+    expect(() => encryptedPayload('<xml><Encrypt><x/></Encrypt></xml>')).toThrow(XmlError);
   });
 });

@@ -43,7 +43,8 @@ export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: stri
   const nonce = required(query, 'nonce');
   const encrypted = encryptedPayload(body);
   if (!encrypted) throw new ChannelError(400, 'missing Encrypt element');
-  return parseXml(crypt.open(signature, timestamp, nonce, encrypted), { authenticated: true });
+  // Verify, then decrypt, then parse: the parser only ever sees authenticated plaintext.
+  return parseXml(crypt.open(signature, timestamp, nonce, encrypted));
 }
 
 /** WeCom-style URL verification: check msg_signature over echostr, answer its plaintext. */

@@ -5,7 +5,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  * Plain mode signs [token, timestamp, nonce]; encrypted modes add the ciphertext.
  */
 export function sortedSha1(...parts: string[]): string {
-  return createHash('sha1').update(parts.sort().join('')).digest('hex');
+  // Each part hashed in turn (same digest as hashing the join): no copy of a 1 MiB ciphertext.
+  const hash = createHash('sha1');
+  for (const part of parts.sort()) hash.update(part, 'utf8');
+  return hash.digest('hex');
 }
 
 /** Constant-time comparison of two hex signatures (a length mismatch is simply false). */
