@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { Channel, Query } from './channels/types.ts';
+import { dedupTtlFor } from './delivery/dedup.ts';
 import { Inbound } from './delivery/inbound.ts';
 import { InProcessOutbox, type Outbox } from './delivery/outbox.ts';
 import type { BotEvents } from './events.ts';
@@ -96,6 +97,8 @@ export class Bot extends Composer<Context> implements PluginHost {
     this.#plugins = options.plugins ?? [];
     this.store = options.store ?? new MemoryStore();
     this.log = isLogger(options.logger) ? options.logger : createLogger(options.logger);
+    // A store that logs its own outages (RedisStore: "does not answer") logs through the bot.
+    (this.store as { useLogger?(log: Logger): void }).useLogger?.(this.log);
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
     this.#outbox = new InProcessOutbox(this.channels, this.log, this.metrics);
     if (options.metrics !== false) {
@@ -158,6 +161,8 @@ export class Bot extends Composer<Context> implements PluginHost {
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
       reportError: (error, ctx, plugin) => this.#reportError(error, ctx, plugin),
       slowHandlerWarnMs: this.#options.slowHandlerWarnMs ?? 60_000,
+      // Dedup marks outlive every channel's replay window (a replay inside it is a retry).
+      dedupTtlMs: dedupTtlFor(this.channels),
     });
     this.#inbound = inbound;
     for (const channel of this.channels) {

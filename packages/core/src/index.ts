@@ -17,7 +17,7 @@ export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './plu
 export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';
 export type { Channel, ChannelRuntime, CallbackResult, Query, MediaType, UploadFile } from './channels/types.ts';
-export { BaseChannel, type CommonChannelOptions } from './channels/base.ts';
+export { BaseChannel, DEFAULT_REPLAY_WINDOW_SECONDS, type CommonChannelOptions } from './channels/base.ts';
 export { officialAccount, OfficialAccountChannel, type OfficialAccountOptions } from './channels/officialAccount.ts';
 export { wecomApp, WecomAppChannel, type WecomAppOptions } from './channels/wecomApp.ts';
 export { wecomKf, WecomKfChannel, type WecomKfOptions } from './channels/wecomKf.ts';
@@ -33,7 +33,7 @@ export { WeChatApiError, TOKEN_ERRCODES, KF_SESSION_NOT_ALLOWED } from './api/er
 export { kfApi, type KfApi, type KfSyncPage, type KfSessionState } from './api/kf.ts';
 export { customSendBody, wecomSendBody, kfSendBody, type ActiveBody } from './api/replyJson.ts';
 export { PassiveWindow } from './delivery/passiveWindow.ts';
-export { CallbackDedup } from './delivery/dedup.ts';
+export { CallbackDedup, dedupTtlFor, DEFAULT_DEDUP_TTL_MS } from './delivery/dedup.ts';
 export { ReplyStreamQueue, type TextStream, type ReplyStreamHandle, type ReplyStreamSink } from './delivery/stream.ts';
 export { getJson, setJson, type Store } from './store/types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';

@@ -1,1 +1,1 @@
-export { RedisStore, type RedisStoreOptions } from './store.ts';
+export { RedisStore, StoreTimeoutError, type RedisStoreOptions } from './store.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Store } from '@wxbot/core';
+import type { Logger, Store } from '@wxbot/core';
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
@@ -9,6 +9,19 @@ export interface RedisStoreOptions {
   client?: Redis;
   /** Put before every key, so several bots can share one Redis. Default `wxbot:`. */
   prefix?: string;
+  /**
+   * Deadline of every command, in ms (default 1000). A Redis that accepts connections but does
+   * not answer (stopped, paused, swapping) would otherwise hold every callback waiting on it:
+   * past the deadline the call rejects, and callers proceed as they do when the store is down.
+   */
+  commandTimeoutMs?: number;
+  /** Where "Redis does not answer" and "answers again" are logged (once per outage). The bot sets its own. */
+  log?: Logger;
+}
+
+/** The store did not answer within its deadline. */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
 }
 
 /**
@@ -32,10 +45,17 @@ export class RedisStore implements Store {
   readonly #client: Redis;
   readonly #prefix: string;
   readonly #owned: boolean;
+  readonly #timeoutMs: number;
+  #log: Logger | undefined;
   #connectionError: Error | undefined;
+  /** Set while commands time out: the outage is logged once, and its end once. */
+  #hung = false;
 
   constructor(options: RedisStoreOptions = {}) {
     this.#prefix = options.prefix ?? 'wxbot:';
+    this.#timeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#log = options.log;
+    if (!(this.#timeoutMs > 0)) throw new Error('RedisStore: commandTimeoutMs must be a positive number');
     if (options.client) {
       this.#client = options.client;
       this.#owned = false;
@@ -81,6 +101,11 @@ export class RedisStore implements Store {
     }
   }
 
+  /** Gives the store a logger when it was built without one (the bot calls this). */
+  useLogger(log: Logger): void {
+    this.#log ??= log;
+  }
+
   /** The underlying client (for health checks and metrics). */
   get client(): Redis {
     return this.#client;
@@ -122,7 +147,8 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (!this.#owned || this.#client.status === 'end') return;
     try {
-      await this.#client.quit();
+      // QUIT waits for an answer: a hung server would hold the bot's stop() forever.
+      await this.#withDeadline('quit', this.#client.quit());
     } catch {
       // QUIT can fail on a broken connection; dropping the socket is all that is left to do.
       this.#client.disconnect();
@@ -133,12 +159,33 @@ export class RedisStore implements Store {
     return this.#prefix + key;
   }
 
+  /** Races a command with the deadline; the first timeout of an outage is logged. */
+  #withDeadline<T>(op: string, pending: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (!this.#hung) {
+          this.#hung = true;
+          const { host, port } = this.#client.options;
+          this.#log?.warn({ op, timeoutMs: this.#timeoutMs, redis: `${host}:${port}` }, 'Redis did not answer in time: proceeding as if the store were down (logged once per outage)');
+        }
+        reject(new StoreTimeoutError(`no answer within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+    });
+    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+  }
+
   async #run<T>(op: string, command: () => Promise<T>): Promise<T> {
     try {
       // Once our connection is known to be down, fail at once: a WeChat callback has about
       // five seconds to answer, longer than a queued command would wait for a reconnect.
       if (this.#connectionError && this.#client.status !== 'ready') throw new Error('not connected');
-      return await command();
+      const result = await this.#withDeadline(op, command());
+      if (this.#hung) {
+        this.#hung = false;
+        this.#log?.info({ op }, 'Redis answers again');
+      }
+      return result;
     } catch (error) {
       const cause = error instanceof Error ? error : new Error(String(error));
       const { host, port } = this.#client.options;

@@ -49,6 +49,16 @@ export function entryFromMessage(message: Message): HistoryEntry | undefined {
       return { ...base, summary: message.title };
     case 'business_card':
       return { ...base, summary: message.userId };
+    case 'msgmenu':
+      return { ...base, summary: message.headContent ?? message.items.map((item) => item.content).join(' / ') };
+    case 'channels':
+      return { ...base, summary: `${message.nickname} ${message.title}`.trim() };
+    case 'channels_shop_product':
+      return { ...base, summary: message.title };
+    case 'channels_shop_order':
+      return { ...base, summary: message.productTitles };
+    case 'merged_msg':
+      return { ...base, summary: message.title };
     case 'other':
       return { ...base, summary: message.msgType };
   }

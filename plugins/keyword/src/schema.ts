@@ -10,7 +10,8 @@ import type { HandoffMatch } from './handoff.ts';
 import { compileRule, RuleError, type CompiledRule, type KeywordRule, type ReplyFunction } from './rules.ts';
 
 const MESSAGE_TYPES = [
-  'text', 'mixed', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogram', 'business_card', 'event', 'other',
+  'text', 'mixed', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogram', 'business_card',
+  'msgmenu', 'channels', 'channels_shop_product', 'channels_shop_order', 'merged_msg', 'event', 'other',
 ] as const satisfies readonly MessageType[];
 // Fails to compile if core grows a message type this list lacks.
 type Missing = Exclude<MessageType, (typeof MESSAGE_TYPES)[number]>;

@@ -18,7 +18,21 @@ export interface CommonChannelOptions {
   path?: string;
   /** Passive reply window in ms (default 4000: WeChat gives up after 5 s). */
   replyWindowMs?: number;
+  /**
+   * Replay window: a POST whose signed `timestamp` is further than this from the server's
+   * clock is refused (401), so a captured callback cannot be replayed later. Default
+   * {@link DEFAULT_REPLAY_WINDOW_SECONDS}; `false` turns the check off (a server whose clock
+   * cannot be kept in sync: then only dedup stops replays, for as long as its marks live).
+   */
+  replayWindowSeconds?: number | false;
 }
+
+/**
+ * WeChat retries an unanswered callback twice, 5 s apart (all tries within ~15 s of the
+ * first), and signs each with the time of sending; 5 minutes on top of that absorb clock
+ * skew between WeChat and this server.
+ */
+export const DEFAULT_REPLAY_WINDOW_SECONDS = 5 * 60 + 15;
 
 /** Reads a required query parameter or refuses the request. */
 export function required(query: Query, name: string, status = 401): string {
@@ -36,15 +50,18 @@ export function stampAndNonce(): { timestamp: string; nonce: string } {
 /**
  * Opens an encrypted POST body: `<xml><Encrypt>…</Encrypt>…</xml>` with msg_signature,
  * timestamp and nonce in the query. Returns the fields of the decrypted inner XML.
+ * Order matters: a bounded scan for Encrypt, the signature, the timestamp (`checkFresh`),
+ * then decryption and parsing: nothing unauthenticated reaches the parser.
  */
-export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: string): XmlFields {
+export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: string, checkFresh: (timestamp: string) => void = () => {}): XmlFields {
   const signature = required(query, 'msg_signature');
   const timestamp = required(query, 'timestamp');
   const nonce = required(query, 'nonce');
   const encrypted = encryptedPayload(body);
   if (!encrypted) throw new ChannelError(400, 'missing Encrypt element');
-  // Verify, then decrypt, then parse: the parser only ever sees authenticated plaintext.
-  return parseXml(crypt.open(signature, timestamp, nonce, encrypted));
+  crypt.verify(signature, timestamp, nonce, encrypted);
+  checkFresh(timestamp);
+  return parseXml(crypt.decrypt(encrypted));
 }
 
 /** WeCom-style URL verification: check msg_signature over echostr, answer its plaintext. */
@@ -69,12 +86,16 @@ export abstract class BaseChannel {
   readonly name: string;
   readonly path: string;
   readonly replyWindowMs: number;
+  /** Seconds a signed timestamp may be away from now (false: not checked). */
+  readonly replayWindowSeconds: number | false;
   protected runtime: ChannelRuntime | undefined;
 
   constructor(options: CommonChannelOptions, defaults: { name: string; path: string }) {
     this.name = options.name ?? defaults.name;
     this.path = options.path ?? defaults.path;
     this.replyWindowMs = options.replyWindowMs ?? 4000;
+    this.replayWindowSeconds = options.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
+    if (this.replayWindowSeconds !== false && !(this.replayWindowSeconds > 0)) throw new Error(`channel ${this.name}: replayWindowSeconds must be a positive number or false`);
     if (!this.path.startsWith('/')) throw new Error(`channel ${this.name}: path must start with "/"`);
   }
 
@@ -91,6 +112,21 @@ export abstract class BaseChannel {
     if (!this.runtime) throw new Error(`channel ${this.name} used before start()`);
     return this.runtime.log;
   }
+
+  /**
+   * Refuses a signed timestamp outside the replay window (call it after the signature
+   * check: only then is the timestamp WeChat's). Bound as an arrow for openEncryptedBody.
+   */
+  protected readonly checkFresh = (timestamp: string): void => {
+    const window = this.replayWindowSeconds;
+    if (window === false) return;
+    const seconds = Number(timestamp);
+    if (!/^\d{1,12}$/.test(timestamp)) throw new ChannelError(400, 'timestamp is not a number of seconds');
+    const skew = Math.round(Date.now() / 1000 - seconds);
+    if (Math.abs(skew) > window) {
+      throw new ChannelError(401, `timestamp outside the replay window (${skew > 0 ? `${skew} s old` : `${-skew} s ahead`}; window ±${window} s)`);
+    }
+  };
 
   /** The channel's cipher; a bad EncodingAESKey is reported with the channel's name. */
   protected createCrypt(token: string, encodingAESKey: string, receiveId: string): WXBizMsgCrypt {

@@ -82,12 +82,14 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     if (encrypted) {
       if (!this.#crypt) throw new ChannelError(400, 'encrypted callback but no EncodingAESKey is configured');
       // Compat mode also sends plaintext fields beside Encrypt: only the decrypted ones count.
-      fields = openEncryptedBody(this.#crypt, query, body);
+      fields = openEncryptedBody(this.#crypt, query, body, this.checkFresh);
     } else {
       if (this.#crypt && !this.options.allowPlain) {
         throw new ChannelError(401, 'plaintext callback refused: this account is configured for encrypted (safe/compat) mode');
       }
       this.#checkPlainSignature(query);
+      // Plain mode signs only timestamp and nonce: the window is what stops a replay with a new body.
+      this.checkFresh(required(query, 'timestamp'));
       fields = parseXml(body);
     }
     const message = messageFromXml(fields, this.ref);

@@ -36,6 +36,8 @@ export interface Channel {
   readonly path: string;
   /** How long a passive reply may take before WeChat gets `success` and replies go active. */
   readonly replyWindowMs: number;
+  /** Seconds a callback's signed timestamp may be away from now; false when not checked. Dedup marks outlive it. */
+  readonly replayWindowSeconds?: number | false;
   /** Reply types this channel can put in the HTTP response. */
   readonly passiveReplyTypes: ReadonlySet<ReplyType>;
   /** Longest text one message may hold, in UTF-8 bytes (longer texts are split). */

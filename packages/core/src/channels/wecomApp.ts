@@ -51,7 +51,7 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
   }
 
   receive(query: Query, body: string): CallbackResult {
-    const fields = openEncryptedBody(this.crypt, query, body);
+    const fields = openEncryptedBody(this.crypt, query, body, this.checkFresh);
     const ack = this.kfAck(fields);
     if (ack) return ack;
     const message = messageFromXml(fields, this.ref);

@@ -53,7 +53,7 @@ export class WecomKfChannel extends WecomChannelBase implements Channel {
   }
 
   receive(query: Query, body: string): CallbackResult {
-    const fields = openEncryptedBody(this.crypt, query, body);
+    const fields = openEncryptedBody(this.crypt, query, body, this.checkFresh);
     const ack = this.kfAck(fields);
     if (ack) return ack;
     this.log.debug({ msgType: field(fields, 'MsgType'), event: field(fields, 'Event') }, 'KF callback without messages to sync');

@@ -3,6 +3,25 @@ import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
 
+/** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
+export const DEFAULT_DEDUP_TTL_MS = 5 * 60_000;
+/** With the replay window off, marks are the only defence against a replayed callback. */
+const NO_WINDOW_DEDUP_TTL_MS = 24 * 3600_000;
+
+/**
+ * The dedup TTL for these channels: marks must outlive every replay window, on both sides of
+ * now (a timestamp ahead of the clock stays acceptable for two windows after it first came).
+ */
+export function dedupTtlFor(channels: readonly { readonly replayWindowSeconds?: number | false }[]): number {
+  let ttl = DEFAULT_DEDUP_TTL_MS;
+  for (const channel of channels) {
+    const window = channel.replayWindowSeconds;
+    if (window === undefined) continue;
+    ttl = Math.max(ttl, window === false ? NO_WINDOW_DEDUP_TTL_MS : 2 * window * 1000 + 60_000);
+  }
+  return ttl;
+}
+
 export type Claim =
   | { readonly first: true }
   /** A retry: `response` is the HTTP body the first delivery answered (or 'success'). */
@@ -22,7 +41,7 @@ export class CallbackDedup {
 
   constructor(
     private readonly store: Store,
-    private readonly ttlMs = 5 * 60_000,
+    private readonly ttlMs = DEFAULT_DEDUP_TTL_MS,
     private readonly waitMs = 4_500,
   ) {}
 

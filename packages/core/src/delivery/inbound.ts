@@ -35,6 +35,8 @@ export interface InboundOptions {
   reportError(error: unknown, ctx: Context, plugin: string | undefined): void;
   /** How long a message may run in the pipeline before a "hung" warning. */
   readonly slowHandlerWarnMs: number;
+  /** How long dedup marks live (default 5 min; the bot passes `dedupTtlFor(channels)`). */
+  readonly dedupTtlMs?: number;
 }
 
 /** Runs messages through the pipeline and answers callbacks. One per bot. */
@@ -46,7 +48,7 @@ export class Inbound {
 
   constructor(options: InboundOptions) {
     this.#options = options;
-    this.#dedup = new CallbackDedup(options.store);
+    this.#dedup = new CallbackDedup(options.store, options.dedupTtlMs);
     this.#dedup.onError = (error) => options.log.warn({ err: error }, 'dedup store failed to record an answer; a retry on another instance may run again');
   }
 

@@ -17,7 +17,9 @@ export interface KfMessageItem {
 
 type Body = Record<string, unknown>;
 const str = (body: Body, key: string): string => (body[key] === undefined || body[key] === null ? '' : String(body[key]));
-const opt = (body: Body, key: string): string | undefined => (body[key] === undefined || body[key] === '' ? undefined : String(body[key]));
+const opt = (body: Body, key: string): string | undefined => (body[key] === undefined || body[key] === null || body[key] === '' ? undefined : String(body[key]));
+/** A JSON array of objects (anything else: empty). */
+const list = (value: unknown): Body[] => (Array.isArray(value) ? value.filter((v): v is Body => v !== null && typeof v === 'object') : []);
 
 /** Normalizes a KF msg_list item; every msgtype the docs list maps to a message (unknown → `other`). */
 export function messageFromKf(item: KfMessageItem, channel: ChannelRef): Message {
@@ -62,8 +64,56 @@ export function messageFromKf(item: KfMessageItem, channel: ChannelRef): Message
       return { ...base, type: 'miniprogram', title: str(body, 'title'), appId: str(body, 'appid'), pagePath: str(body, 'pagepath'), thumbMediaId: opt(body, 'thumb_media_id') };
     case 'event':
       return { ...base, type: 'event', ...kfEvent(body) };
+    case 'msgmenu':
+      return {
+        ...base,
+        type: 'msgmenu',
+        headContent: opt(body, 'head_content'),
+        tailContent: opt(body, 'tail_content'),
+        items: list(body['list']).map((entry) => {
+          const type = str(entry, 'type');
+          const detail = (entry[type] ?? {}) as Body;
+          return { type, content: str(detail, 'content'), id: opt(detail, 'id'), url: opt(detail, 'url'), appId: opt(detail, 'appid'), pagePath: opt(detail, 'pagepath') };
+        }),
+      };
+    case 'channels':
+      return { ...base, type: 'channels', subType: Number(body['sub_type'] ?? 0), nickname: str(body, 'nickname'), title: str(body, 'title') };
+    case 'channels_shop_product':
+      return {
+        ...base,
+        type: 'channels_shop_product',
+        productId: str(body, 'product_id'),
+        title: str(body, 'title'),
+        headImg: opt(body, 'head_img'),
+        salesPrice: opt(body, 'sales_price'),
+        shopNickname: opt(body, 'shop_nickname'),
+        shopHeadImg: opt(body, 'shop_head_img'),
+      };
+    case 'channels_shop_order':
+      return {
+        ...base,
+        type: 'channels_shop_order',
+        orderId: str(body, 'order_id'),
+        productTitles: str(body, 'product_titles'),
+        priceWording: opt(body, 'price_wording'),
+        state: opt(body, 'state'),
+        imageUrl: opt(body, 'image_url'),
+        shopNickname: opt(body, 'shop_nickname'),
+      };
+    case 'merged_msg':
+      return {
+        ...base,
+        type: 'merged_msg',
+        title: str(body, 'title'),
+        items: list(body['item']).map((entry) => ({
+          sendTime: Number(entry['send_time'] ?? 0),
+          msgType: str(entry, 'msgtype'),
+          senderName: str(entry, 'sender_name'),
+          content: str(entry, 'msg_content'),
+        })),
+      };
     default:
-      // msgmenu, channels_shop_product, channels_shop_order, merged_msg, channels, note, …
+      // note, and kinds WeCom adds later
       return { ...base, type: 'other', msgType: item.msgtype };
   }
 }

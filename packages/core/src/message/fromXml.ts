@@ -1,5 +1,6 @@
 import { field, type XmlFields } from '../xml.ts';
 import { parseCommand } from './command.ts';
+import { selectedItems, typedXmlEvent } from './typedEvents.ts';
 import type { ChannelRef, Message, WeChatEvent } from './types.ts';
 
 const optional = (value: string): string | undefined => (value === '' ? undefined : value);
@@ -79,16 +80,17 @@ export function messageFromXml(fields: XmlFields, channel: ChannelRef): Message 
         thumbMediaId: optional(f('ThumbMediaId')),
       };
     case 'event':
-      return { ...base, id, type: 'event', ...eventFromXml(f) };
+      return { ...base, id, type: 'event', ...eventFromXml(f, fields) };
     default:
       return { ...base, id, type: 'other', msgType };
   }
 }
 
-function eventFromXml(f: (name: string) => string): WeChatEvent {
+function eventFromXml(f: (name: string) => string, fields: XmlFields): WeChatEvent {
   const name = f('Event');
   const eventKey = f('EventKey');
-  switch (name.toLowerCase()) {
+  const lower = name.toLowerCase();
+  switch (lower) {
     case 'subscribe':
       return { event: 'subscribe', eventKey: optional(eventKey), ticket: optional(f('Ticket')) };
     case 'unsubscribe':
@@ -109,16 +111,16 @@ function eventFromXml(f: (name: string) => string): WeChatEvent {
     case 'enter_agent':
       return { event: 'enter_agent', eventKey: optional(eventKey) };
     case 'template_card_event':
-      // WeCom app card callback; SelectedItems is nested XML, kept in `raw`.
+      // WeCom app card callback: the choices of vote/multiple-choice cards come from SelectedItems.
       return {
         event: 'template_card_event',
         cardType: f('CardType'),
         eventKey,
         taskId: f('TaskId'),
-        selected: {},
+        selected: selectedItems(fields),
         responseCode: optional(f('ResponseCode')),
       };
     default:
-      return { event: 'other', name, eventKey: optional(eventKey) };
+      return typedXmlEvent(lower, fields) ?? { event: 'other', name, eventKey: optional(eventKey) };
   }
 }

@@ -129,7 +129,59 @@ export interface BusinessCardMessage extends Base {
   readonly type: 'business_card';
   readonly userId: string;
 }
-/** Kinds wxbot has no typed shape for yet (KF channels_shop_product, merged_msg, …): see `raw`. */
+/** KF: a menu message (a servicer's choices the customer saw or clicked). */
+export interface MsgMenuMessage extends Base {
+  readonly type: 'msgmenu';
+  readonly headContent?: string;
+  readonly tailContent?: string;
+  readonly items: readonly MsgMenuItem[];
+}
+export interface MsgMenuItem {
+  readonly type: string;
+  readonly content: string;
+  /** click items */
+  readonly id?: string;
+  /** view items */
+  readonly url?: string;
+  /** miniprogram items */
+  readonly appId?: string;
+  readonly pagePath?: string;
+}
+/** KF: a WeChat Channels (视频号) post shared by the customer. */
+export interface ChannelsMessage extends Base {
+  readonly type: 'channels';
+  /** 1 post, 2 live, 3 profile (as WeCom documents sub_type). */
+  readonly subType: number;
+  readonly nickname: string;
+  readonly title: string;
+}
+/** KF: a Channels shop product the customer shared. */
+export interface ChannelsShopProductMessage extends Base {
+  readonly type: 'channels_shop_product';
+  readonly productId: string;
+  readonly title: string;
+  readonly headImg?: string;
+  readonly salesPrice?: string;
+  readonly shopNickname?: string;
+  readonly shopHeadImg?: string;
+}
+/** KF: a Channels shop order the customer shared. */
+export interface ChannelsShopOrderMessage extends Base {
+  readonly type: 'channels_shop_order';
+  readonly orderId: string;
+  readonly productTitles: string;
+  readonly priceWording?: string;
+  readonly state?: string;
+  readonly imageUrl?: string;
+  readonly shopNickname?: string;
+}
+/** KF: a forwarded chat history (聊天记录); each item's `content` is WeCom's JSON text. */
+export interface MergedMessage extends Base {
+  readonly type: 'merged_msg';
+  readonly title: string;
+  readonly items: readonly { readonly sendTime: number; readonly msgType: string; readonly senderName: string; readonly content: string }[];
+}
+/** Kinds wxbot has no typed shape for yet (KF note, …): see `raw`. */
 export interface OtherMessage extends Base {
   readonly type: 'other';
   readonly msgType: string;
@@ -187,8 +239,71 @@ export type WeChatEvent =
       readonly comment?: string;
       readonly reasons?: readonly number[];
     }
+  /** Official Account menu: a code was scanned (push: WeChat shows the result; waitmsg: the account answers). */
+  | { readonly event: 'scancode_push' | 'scancode_waitmsg'; readonly eventKey: string; readonly scanType: string; readonly scanResult: string }
+  /** Official Account / WeCom menu: the user sent pictures (their MD5 sums; the images follow as image messages). */
+  | { readonly event: 'pic_sysphoto' | 'pic_photo_or_album' | 'pic_weixin'; readonly eventKey: string; readonly count: number; readonly picMd5Sums: readonly string[] }
+  /** Menu: the user picked a location. */
+  | {
+      readonly event: 'location_select';
+      readonly eventKey: string;
+      readonly latitude: number;
+      readonly longitude: number;
+      readonly scale?: number;
+      readonly label?: string;
+      readonly poiname?: string;
+    }
+  /** Menu: a mini program page was opened (`pagePath` is WeChat's EventKey). */
+  | { readonly event: 'view_miniprogram'; readonly pagePath: string; readonly menuId?: string }
+  /** A mass send finished; `msgId` is the MsgID the send API returned. */
+  | {
+      readonly event: 'masssendjobfinish';
+      readonly msgId: string;
+      readonly status: string;
+      readonly totalCount: number;
+      readonly filterCount: number;
+      readonly sentCount: number;
+      readonly errorCount: number;
+    }
+  /** A template message was delivered (or not): `status` is success / failed:user block / failed: system failed. */
+  | { readonly event: 'templatesendjobfinish'; readonly msgId: string; readonly status: string }
+  /** Subscription messages: the user accepted/rejected in a popup, changed them in settings, or one was sent. */
+  | { readonly event: 'subscribe_msg_popup_event' | 'subscribe_msg_change_event' | 'subscribe_msg_sent_event'; readonly subscriptions: readonly SubscriptionChange[] }
+  /** WeCom: a member, department or tag changed (`changeType` create_user, update_party, …). */
+  | { readonly event: 'change_contact'; readonly changeType: string; readonly userId?: string; readonly newUserId?: string; readonly partyId?: string; readonly tagId?: string }
+  /** WeCom: an external contact was added, edited, deleted… */
+  | {
+      readonly event: 'change_external_contact';
+      readonly changeType: string;
+      readonly userId?: string;
+      readonly externalUserId?: string;
+      readonly state?: string;
+      readonly welcomeCode?: string;
+    }
+  /** WeCom: a customer group changed. */
+  | { readonly event: 'change_external_chat'; readonly changeType: string; readonly chatId: string; readonly updateDetail?: string }
+  /** WeCom: a customer tag changed. */
+  | { readonly event: 'change_external_tag'; readonly changeType: string; readonly tagId: string; readonly tagType?: string }
+  /** WeCom: an asynchronous batch job finished. */
+  | { readonly event: 'batch_job_result'; readonly jobId: string; readonly jobType: string; readonly errCode: number; readonly errMsg: string }
+  /** WeCom: a task card button was clicked. */
+  | { readonly event: 'taskcard_click'; readonly eventKey: string; readonly taskId: string }
+  /** WeCom: an approval made through the app's own template changed state. */
+  | { readonly event: 'open_approval_change'; readonly thirdNo: string; readonly openSpStatus: number; readonly openTemplateId?: string; readonly openSpName?: string }
   /** Any event without a typed shape: `name` is WeChat's event name. */
   | { readonly event: 'other'; readonly name: string; readonly eventKey?: string };
+
+/** One template of a subscription-message event. */
+export interface SubscriptionChange {
+  readonly templateId: string;
+  /** accept / reject (popup, change events). */
+  readonly status?: string;
+  readonly popupScene?: string;
+  /** sent events */
+  readonly msgId?: string;
+  readonly errorCode?: string;
+  readonly errorStatus?: string;
+}
 
 export type EventMessage = Base & { readonly type: 'event' } & WeChatEvent;
 
@@ -204,6 +319,11 @@ export type Message =
   | FileMessage
   | MiniprogramMessage
   | BusinessCardMessage
+  | MsgMenuMessage
+  | ChannelsMessage
+  | ChannelsShopProductMessage
+  | ChannelsShopOrderMessage
+  | MergedMessage
   | EventMessage
   | OtherMessage;
 

@@ -31,6 +31,8 @@ function body(reply: Reply): string {
         `<Title>${cdata(reply.title ?? '')}</Title><Description>${cdata(reply.description ?? '')}</Description></Video>`
       );
     case 'music':
+      // WeChat documents ThumbMediaId as required: refuse here rather than send "undefined".
+      if (!reply.thumbMediaId) throw new UnsupportedReplyError('a music reply needs thumbMediaId');
       return (
         `<Music><Title>${cdata(reply.title ?? '')}</Title><Description>${cdata(reply.description ?? '')}</Description>` +
         `<MusicUrl>${cdata(reply.musicUrl ?? '')}</MusicUrl><HQMusicUrl>${cdata(reply.hqMusicUrl ?? '')}</HQMusicUrl>` +
@@ -52,5 +54,8 @@ function body(reply: Reply): string {
     case 'templateCard':
     case 'stream':
       throw new UnsupportedReplyError(`a ${reply.type} cannot be sent as a passive XML reply`);
+    default:
+      // A reply built outside the type system (a rule file, JSON): refuse, never render "undefined".
+      throw new UnsupportedReplyError(`no passive reply of type ${String((reply as { type?: unknown }).type)}`);
   }
 }
