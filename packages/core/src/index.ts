@@ -35,7 +35,8 @@ export { customSendBody, wecomSendBody, kfSendBody, type ActiveBody } from './ap
 export { PassiveWindow } from './delivery/passiveWindow.ts';
 export { CallbackDedup, dedupTtlFor, DEFAULT_DEDUP_TTL_MS } from './delivery/dedup.ts';
 export { ReplyStreamQueue, type TextStream, type ReplyStreamHandle, type ReplyStreamSink } from './delivery/stream.ts';
-export { getJson, setJson, type Store } from './store/types.ts';
+export { getJson, setJson, type Store, type LockRelease } from './store/types.ts';
+export { holdLock, type HeldLock } from './store/lease.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';

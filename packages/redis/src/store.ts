@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+<<<<<<< HEAD:packages/redis/src/store.ts
 import type { Logger, Store } from '@wxbot/core';
+=======
+import type { Logger } from 'pino';
+import type { LockRelease, Store } from './types.ts';
+>>>>>>> 4ba0cbd (Locks: short TTLs renewed while held (holdLock heartbeat, renew on every store); a KF notification waits for the sync lock and takes it over from a dead holder (logged) instead of being dropped; failed sync_msg retried with backoff until success or the next notification):packages/core/src/store/redis.ts
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
@@ -29,6 +34,8 @@ export class StoreTimeoutError extends Error {
  * DEL could delete a lock that expired in between and was taken by another holder.
  */
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Compare-and-extend: renews the lock only while it still holds our token. */
+const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 /**
  * Store on Redis, shared by every bot instance that uses the same server and prefix. TTLs,
@@ -133,14 +140,16 @@ export class RedisStore implements Store {
     await this.#run('DEL', () => this.#client.del(this.#key(key)));
   }
 
-  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+  async lock(key: string, ttlMs: number): Promise<LockRelease | undefined> {
     const k = this.#key(key);
     const owner = randomUUID();
     const reply = await this.#run('lock', () => this.#client.set(k, owner, 'PX', px(ttlMs), 'NX'));
     if (reply !== 'OK') return undefined;
-    return async () => {
+    const release = async () => {
       await this.#run('unlock', () => this.#client.eval(RELEASE_SCRIPT, 1, k, owner));
     };
+    const renew = async (ms: number) => (await this.#run('renew lock', () => this.#client.eval(RENEW_SCRIPT, 1, k, owner, px(ms)))) === 1;
+    return Object.assign(release, { renew });
   }
 
   /** Quits the client if this store created it; a client passed in is left open. */

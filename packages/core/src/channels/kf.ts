@@ -76,6 +76,8 @@ export function createKfSupport(options: {
   cursorStore?: Store;
   cursorFile?: string;
   syncLimit?: number;
+  syncLockTtlMs?: number;
+  syncRetryBaseMs?: number;
 }): KfSupport {
   const { client, runtime, channel } = options;
   const local = runtime.store instanceof MemoryStore || runtime.store instanceof FileStore;
@@ -92,6 +94,8 @@ export function createKfSupport(options: {
       channel,
       dispatch: runtime.dispatch,
       limit: options.syncLimit,
+      lockTtlMs: options.syncLockTtlMs,
+      retryBaseMs: options.syncRetryBaseMs,
       onLag: (seconds) => runtime.metrics.kfSyncLag(channel.name, seconds),
     }),
   };

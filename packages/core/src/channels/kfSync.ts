@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
 import { kfApi } from '../api/kf.ts';
 import { messageFromKf, type KfMessageItem } from '../message/fromKf.ts';
 import type { ChannelRef, Message } from '../message/types.ts';
+import { holdLock } from '../store/lease.ts';
 import type { Store } from '../store/types.ts';
 
 export interface KfSyncOptions {
@@ -36,6 +38,10 @@ export interface KfSyncOptions {
   limit?: number;
   /** Told the age of each message handed over (metrics). */
   onLag?(seconds: number): void;
+  /** Sync lock TTL in ms, renewed every third of it while held (default 15 s). */
+  lockTtlMs?: number;
+  /** First retry delay after a failed sync, doubling up to 60 s (default 1 s). */
+  retryBaseMs?: number;
 }
 
 interface SyncState {
@@ -58,7 +64,12 @@ interface Progress {
 const DONE_TTL_MS = 3 * 24 * 3600_000;
 /** How long a claim by another instance holds a message (longer than any sane handler). */
 export const CLAIM_TTL_MS = 10 * 60_000;
-const LOCK_TTL_MS = 60_000;
+/** Short, renewed while held: a dead instance's lock frees up within this. */
+const LOCK_TTL_MS = 15_000;
+/** The "sync again" flag outlives any pass: only its pickup (or a takeover) clears it. */
+const AGAIN_TTL_MS = 10 * 60_000;
+const WAIT_POLL_MS = 250;
+const RETRY_MAX_MS = 60_000;
 
 /**
  * Pulls KF messages after a `kf_msg_or_event` notification: `kf/sync_msg` from the saved
@@ -81,6 +92,7 @@ export class KfSyncer {
   /** msgid → settles when that message is answered (this process only). */
   readonly #pending = new Map<string, Promise<void>>();
   readonly #progress = new Map<string, Progress>();
+  #stopping = false;
 
   constructor(options: KfSyncOptions) {
     this.#options = options;
@@ -103,6 +115,11 @@ export class KfSyncer {
     return state.done;
   }
 
+  /** Stops retrying failed syncs (shutdown); passes already running finish. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
   /** Resolves when every message handed over so far is answered and its cursor saved (tests, shutdown). */
   async idle(): Promise<void> {
     await Promise.all([...this.#states.values()].map((s) => s.done));
@@ -111,32 +128,85 @@ export class KfSyncer {
   }
 
   async #drive(openKfId: string, state: SyncState): Promise<void> {
-    const { store } = this.#options;
+    const { store, log } = this.#options;
     const againKey = `kf:sync-again:${this.#options.channel.name}:${openKfId}`;
     const lockKey = `kf:sync-lock:${this.#options.channel.name}:${openKfId}`;
+    const lockTtl = this.#options.lockTtlMs ?? LOCK_TTL_MS;
     for (;;) {
-      let release = await store.lock(lockKey, LOCK_TTL_MS);
-      if (!release) {
-        // Another instance is syncing this account: ask it for one more pass. It may have
-        // finished between our lock attempt and the flag, so try the lock once more.
-        await store.set(againKey, '1', LOCK_TTL_MS);
-        release = await store.lock(lockKey, LOCK_TTL_MS);
-        if (!release) return this.#finish(openKfId, state);
+      let lock = await holdLock(store, lockKey, lockTtl, log);
+      if (!lock) {
+        // Another instance is syncing this account: ask it for one more pass, and wait until
+        // it picks the request up (it clears the flag) or its lock frees up, which a dead
+        // holder's does within the lock TTL: then this instance syncs. Never dropped.
+        await store.set(againKey, '1', AGAIN_TTL_MS);
+        lock = await this.#waitForLockOrPickup(openKfId, lockKey, againKey, lockTtl);
+        if (!lock) return this.#finish(openKfId, state);
       }
       try {
         do {
           state.again = false;
           await store.delete(againKey);
-          await this.#pass(openKfId, state.token);
+          await this.#passWithRetry(openKfId, state);
         } while (state.again);
       } finally {
-        await release();
+        await lock.release();
       }
       const askedElsewhere = (await store.get(againKey)) !== undefined;
       // No await between this check and forgetting the state: a notification that arrives
       // later starts a new sync instead of setting `again` on one that is ending.
       if (!askedElsewhere && !state.again) return this.#finish(openKfId, state);
     }
+  }
+
+  /**
+   * Waits while another instance holds the sync lock. Undefined once the holder has picked
+   * up our "sync again" flag (it will pass again); the lock once we got it. Getting it with
+   * the flag still set means the holder stopped renewing without finishing: logged.
+   */
+  async #waitForLockOrPickup(openKfId: string, lockKey: string, againKey: string, lockTtl: number) {
+    const { store, log } = this.#options;
+    const since = Date.now();
+    for (;;) {
+      const lock = await holdLock(store, lockKey, lockTtl, log);
+      if (lock) {
+        // A live holder renews its lock and picks the flag up within its pass: getting the lock
+        // after a whole TTL with the flag still there means the holder stopped.
+        if (Date.now() - since >= lockTtl && (await store.get(againKey)) !== undefined) {
+          log.warn({ openKfId }, 'KF sync lock taken over: its holder stopped renewing it before syncing again (a dead instance?); syncing here');
+        }
+        return lock;
+      }
+      if ((await store.get(againKey)) === undefined) return undefined;
+      await sleep(Math.min(WAIT_POLL_MS, lockTtl / 3));
+    }
+  }
+
+  /**
+   * One pass, retried with backoff (1 s doubling to 60 s) while sync_msg fails, until it
+   * succeeds or a new notification arrives (which brings a fresh token: the next pass uses it).
+   */
+  async #passWithRetry(openKfId: string, state: SyncState): Promise<void> {
+    const base = this.#options.retryBaseMs ?? 1000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#pass(openKfId, state.token);
+      } catch (error) {
+        if (this.#stopping) throw error;
+        if (state.again) {
+          this.#options.log.warn({ openKfId, err: error }, 'KF sync failed; a newer notification takes over');
+          return;
+        }
+        const delay = Math.min(RETRY_MAX_MS, base * 2 ** attempt);
+        this.#options.log.warn({ openKfId, attempt: attempt + 1, retryInMs: delay, err: error }, 'KF sync failed; retrying');
+        await this.#sleepUnlessNotified(state, delay);
+      }
+    }
+  }
+
+  /** Sleeps `ms`, waking early when a notification sets `again`. */
+  async #sleepUnlessNotified(state: SyncState, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!state.again && !this.#stopping && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
   }
 
   #finish(openKfId: string, state: SyncState): void {

@@ -36,13 +36,14 @@ export abstract class WecomChannelBase extends BaseChannel {
   }
 
   async stop(): Promise<void> {
+    this.#kf?.syncer.stop();
     await this.#kf?.syncer.idle();
   }
 
   /** Creates the API client and KF support for this corp secret. */
   protected startApi(
     runtime: ChannelRuntime,
-    options: { corpId: string; secret: string; apiBaseUrl?: string; cursorStore?: Store; cursorFile?: string; syncLimit?: number },
+    options: { corpId: string; secret: string; apiBaseUrl?: string; cursorStore?: Store; cursorFile?: string; syncLimit?: number; syncLockTtlMs?: number; syncRetryBaseMs?: number },
   ): void {
     this.#client = new WeChatApiClient({
       credential: { kind: 'wecom', corpId: options.corpId, secret: options.secret },

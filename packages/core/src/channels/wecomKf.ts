@@ -23,6 +23,10 @@ export interface WecomKfOptions extends CommonChannelOptions {
   cursorFile?: string;
   /** sync_msg page size (default 1000). */
   syncLimit?: number;
+  /** KF sync lock TTL in ms, renewed while held (default 15 s): how soon a dead instance's lock frees up. */
+  syncLockTtlMs?: number;
+  /** First retry delay after a failed sync_msg, doubling up to 60 s (default 1 s). */
+  syncRetryBaseMs?: number;
 }
 
 const NO_PASSIVE: ReadonlySet<ReplyType> = new Set();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Store } from './types.ts';
+import type { LockRelease, Store } from './types.ts';
 
 export interface FileStoreOptions {
   /** The JSON file holding the data. Created (with its directory) on the first write. */
@@ -79,15 +79,22 @@ export class FileStore implements Store {
     if (this.#entries.delete(key)) await this.#persist();
   }
 
-  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+  async lock(key: string, ttlMs: number): Promise<LockRelease | undefined> {
     const owner = randomUUID();
     if (!(await this.setIfAbsent(key, owner, ttlMs))) return undefined;
-    return async () => {
+    const release = async () => {
       // Compare before deleting: after expiry the key may belong to another holder.
       if (this.#live(key)?.value !== owner) return;
       this.#entries.delete(key);
       await this.#persist();
     };
+    const renew = async (ms: number) => {
+      if (this.#live(key)?.value !== owner) return false;
+      this.#entries.set(key, entryOf(owner, ms));
+      await this.#persist();
+      return true;
+    };
+    return Object.assign(release, { renew });
   }
 
   /** Waits for pending writes. The store stays usable; there is nothing else to release. */

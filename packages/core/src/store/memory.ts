@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Store } from './types.ts';
+import type { LockRelease, Store } from './types.ts';
 
 export interface MemoryStoreOptions {
   /** The most keys kept; the least recently used go first. Default 100 000. */
@@ -36,12 +36,18 @@ export class MemoryStore implements Store {
     this.#cache.delete(key);
   }
 
-  async lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+  async lock(key: string, ttlMs: number): Promise<LockRelease | undefined> {
     const owner = randomUUID();
     if (!(await this.setIfAbsent(key, owner, ttlMs))) return undefined;
-    return async () => {
+    const release = async () => {
       if (this.#cache.get(key) === owner) this.#cache.delete(key);
     };
+    const renew = async (ms: number) => {
+      if (this.#cache.get(key) !== owner) return false;
+      this.#cache.set(key, owner, { ttl: ms });
+      return true;
+    };
+    return Object.assign(release, { renew });
   }
 
   /** Number of live keys (for tests and metrics). */

@@ -14,8 +14,9 @@ export interface Store {
   /**
    * Takes a lock for at most `ttlMs`. Returns a release function, or undefined when someone
    * else holds it. Releasing a lock that expired and was taken by another holder is a no-op.
+   * The release function may carry `renew` (the built-in stores do): see {@link LockRelease}.
    */
-  lock(key: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+  lock(key: string, ttlMs: number): Promise<LockRelease | undefined>;
   close?(): Promise<void>;
   /**
    * For a store behind a server: resolves once the server answers, rejects with the reason it
@@ -25,6 +26,13 @@ export interface Store {
   /** Where a store behind a server lives, e.g. `host:port`; never a URL with a password. */
   readonly location?: string;
 }
+
+/**
+ * Releases a held lock. `renew(ttlMs)` extends it by `ttlMs` from now while it is still ours
+ * and says whether it was (false: it expired, and may be someone else's now). Holders renew
+ * short locks while they work (see `holdLock`), so a dead holder's lock frees up quickly.
+ */
+export type LockRelease = (() => Promise<void>) & { renew?(ttlMs: number): Promise<boolean> };
 
 /** JSON helpers over a Store. */
 export async function getJson<T>(store: Store, key: string): Promise<T | undefined> {
