@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-<<<<<<< HEAD:packages/redis/src/store.ts
-import type { Logger, Store } from '@wxbot/core';
-=======
-import type { Logger } from 'pino';
-import type { LockRelease, Store } from './types.ts';
->>>>>>> 4ba0cbd (Locks: short TTLs renewed while held (holdLock heartbeat, renew on every store); a KF notification waits for the sync lock and takes it over from a dead holder (logged) instead of being dropped; failed sync_msg retried with backoff until success or the next notification):packages/core/src/store/redis.ts
+import type { LockRelease, Logger, Store } from '@wxbot/core';
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
