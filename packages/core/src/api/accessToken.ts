@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { holdLock } from '../store/lease.ts';
 import { getJson, setJson, type Store } from '../store/types.ts';
 
 /** A token as WeChat issues it. */
@@ -24,8 +25,13 @@ export interface AccessTokenOptions {
   fetch: () => Promise<IssuedToken>;
   /** Refresh this long before expiry (default 5 minutes). */
   refreshMarginMs?: number;
-  /** How long another instance may hold the refresh lock before we stop waiting (default 10 s). */
+  /**
+   * How long to wait for another instance's refresh before giving up (default 30 s: longer
+   * than the lock TTL, so a dead holder's lock is taken over rather than waited out).
+   */
   lockWaitMs?: number;
+  /** Refresh lock TTL in ms, renewed while the fetch runs (default 10 s). */
+  lockTtlMs?: number;
 }
 
 /**
@@ -39,6 +45,8 @@ export class AccessToken {
   readonly #options: AccessTokenOptions;
   #memory: CachedToken | undefined;
   #inflight: Promise<string> | undefined;
+  /** Set while the store fails: the local refresh is logged once per outage. */
+  #storeDown = false;
 
   constructor(options: AccessTokenOptions) {
     this.#options = options;
@@ -54,32 +62,68 @@ export class AccessToken {
   /** Forgets `token` (WeChat said it is invalid or expired), unless it was replaced already. */
   async invalidate(token: string): Promise<void> {
     if (this.#memory?.token === token) this.#memory = undefined;
-    const stored = await getJson<CachedToken>(this.#options.store, this.#options.key);
-    if (stored?.token === token) await this.#options.store.delete(this.#options.key);
+    try {
+      const stored = await getJson<CachedToken>(this.#options.store, this.#options.key);
+      if (stored?.token === token) await this.#options.store.delete(this.#options.key);
+    } catch {
+      // The store is down: forgetting it here is enough; the next get() refreshes locally.
+    }
   }
 
   async #load(): Promise<string> {
-    const { store, key, lockWaitMs = 10_000 } = this.#options;
+    const { store, key, log, lockWaitMs = 30_000, lockTtlMs = 10_000 } = this.#options;
     const deadline = Date.now() + lockWaitMs;
+    let waitingSince: number | undefined;
     for (;;) {
-      const stored = await getJson<CachedToken>(store, key);
-      if (stored && stored.refreshAt > Date.now()) return this.#remember(stored);
-      // The lock outlives the slowest fetch (timeouts × retries), or a second instance could
-      // refresh meanwhile and, on an Official Account, invalidate the first one's token.
-      const release = await store.lock(`${key}:lock`, Math.max(lockWaitMs, 60_000));
-      if (release) {
+      let stored: CachedToken | undefined;
+      let lock: Awaited<ReturnType<typeof holdLock>>;
+      try {
+        stored = await getJson<CachedToken>(store, key);
+        if (stored && stored.refreshAt > Date.now()) return this.#remember(this.#storeAnswers(stored));
+        // A short lock, renewed while the fetch runs: the slowest fetch keeps it, a dead
+        // holder loses it within lockTtlMs (then a waiter takes over below).
+        lock = await holdLock(store, `${key}:lock`, lockTtlMs, log);
+      } catch (error) {
+        return this.#refreshLocally(error);
+      }
+      if (lock) {
         try {
           // Someone may have refreshed between our read and our lock.
-          const again = await getJson<CachedToken>(store, key);
+          const again = await getJson<CachedToken>(store, key).catch(() => undefined);
           if (again && again.refreshAt > Date.now()) return this.#remember(again);
+          if (waitingSince !== undefined && Date.now() - waitingSince >= lockTtlMs) {
+            log.warn({ key }, 'token refresh lock taken over: its holder stopped renewing it without refreshing (a dead instance?)');
+          }
           return this.#remember(await this.#refresh());
         } finally {
-          await release();
+          await lock.release();
         }
       }
+      waitingSince ??= Date.now();
       if (Date.now() > deadline) throw new Error(`timed out waiting for another instance to refresh the access token (${key})`);
       await sleep(50);
     }
+  }
+
+  /**
+   * The store is down: fetch a token here rather than stop sending. Instances sharing an
+   * Official Account may then replace each other's token (the one before is invalidated and
+   * its 40001 triggers one more refresh): said once per outage.
+   */
+  async #refreshLocally(error: unknown): Promise<string> {
+    if (!this.#storeDown) {
+      this.#storeDown = true;
+      this.#options.log.warn({ key: this.#options.key, err: error }, 'store unavailable: refreshing the access token locally (instances may replace each other\'s token until the store is back)');
+    }
+    return this.#remember(await this.#refresh());
+  }
+
+  #storeAnswers<T>(value: T): T {
+    if (this.#storeDown) {
+      this.#storeDown = false;
+      this.#options.log.info({ key: this.#options.key }, 'store available again: access tokens are shared again');
+    }
+    return value;
   }
 
   async #refresh(): Promise<CachedToken> {
@@ -89,7 +133,12 @@ export class AccessToken {
     // Short-lived tokens (tests) keep at least half their life usable.
     const margin = Math.min(refreshMarginMs, lifetimeMs / 2);
     const cached = { token: issued.accessToken, refreshAt: Date.now() + lifetimeMs - margin };
-    await setJson(store, key, cached, lifetimeMs);
+    try {
+      await setJson(store, key, cached, lifetimeMs);
+    } catch (error) {
+      // The token is good: use it from memory; other instances fetch their own meanwhile.
+      log.warn({ key, err: error }, 'access token refreshed but not shared: the store failed to save it');
+    }
     log.info({ key, expiresIn: issued.expiresIn }, 'access token refreshed');
     return cached;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { LockRelease, Store } from './types.ts';
 
 export interface FileStoreOptions {
@@ -118,6 +118,7 @@ export class FileStore implements Store {
   }
 
   async #read(): Promise<void> {
+    await this.#removeStaleTemps();
     let text: string;
     try {
       text = await readFile(this.#path, 'utf8');
@@ -138,6 +139,28 @@ export class FileStore implements Store {
     for (const [key, value, expiresAt] of data.entries) {
       if (expiresAt !== null && expiresAt <= now) continue;
       this.#entries.set(key, { value, expiresAt: expiresAt ?? undefined });
+    }
+  }
+
+  /**
+   * Deletes temp files a killed writer left behind (`<file>.<pid>.<uuid>.tmp` of a pid that
+   * no longer runs): kill -9 between open and rename leaves one each time. A live process's
+   * temp file is left alone. Failures only cost disk space: never fatal.
+   */
+  async #removeStaleTemps(): Promise<void> {
+    const dir = dirname(this.#path);
+    const prefix = `${basename(this.#path)}.`;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+      const pid = Number(name.slice(prefix.length).split('.')[0]);
+      if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && isRunning(pid))) continue;
+      await rm(join(dir, name), { force: true }).catch(() => undefined);
     }
   }
 
@@ -183,6 +206,16 @@ export class FileStore implements Store {
       await rm(temp, { force: true }).catch(() => undefined);
       throw new Error(`FileStore: cannot write ${this.#path}: ${(error as Error).message}`, { cause: error });
     }
+  }
+}
+
+/** Whether a process with this pid runs (EPERM: it does, under another user). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
