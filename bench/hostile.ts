@@ -1,7 +1,7 @@
 /**
  * What a hostile, unsigned callback body costs: CPU per request of `channel.receive` for
  * 1 MiB bodies that carry no valid signature, next to a real signed callback. Run:
- * `npx tsx bench/hostile.ts`. Prints µs per request and the ratio to a real callback (a
+ * `npm run bench:hostile`. Prints µs per request and the ratio to a real callback (a
  * figure, not a test: CPU timings on a shared machine are not asserted anywhere).
  */
 import { WeChatPeer } from '@wxbot/testing';
