@@ -23,6 +23,7 @@ const SECRETS = {
   appToken: 'checkAppToken42',
   appKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
   appSecret: 'wecom-app-secret-value',
+  aibotSecret: 'aibot-ws-secret-value',
 };
 
 function writeConfig(name: string, body: string): string {
@@ -54,6 +55,7 @@ const goodChannels = `[
     officialAccount({ appId: 'wx-check', appSecret: '${SECRETS.oaSecret}', token: '${SECRETS.oaToken}', encodingAESKey: '${SECRETS.oaKey}' }),
     wecomApp({ name: 'corp-app', corpId: 'ww-check', agentId: 1000002, secret: '${SECRETS.appSecret}', token: '${SECRETS.appToken}', encodingAESKey: '${SECRETS.appKey}' }),
     wecomAiBot({ token: '${SECRETS.appToken}', encodingAESKey: '${SECRETS.appKey}' }),
+    wecomAiBot({ name: 'aibot-ws', path: '/aibot-ws', botId: 'aib-check', secret: '${SECRETS.aibotSecret}' }),
   ]`;
 
 describe('wxbot check', () => {
@@ -67,6 +69,7 @@ describe('wxbot check', () => {
     expect(run.stdout).toContain('✓ channel "corp-app": EncodingAESKey is 43 characters and decodes to 32 bytes');
     expect(run.stdout).toContain('✓ channel "officialAccount": appSecret set');
     expect(run.stdout).toContain('✓ channel "wecomAiBot": EncodingAESKey is 43 characters and decodes to 32 bytes');
+    expect(run.stdout).toContain('✓ channel "aibot-ws": WebSocket mode: bot id and secret set (wss://openws.work.weixin.qq.com)');
     expect(run.stdout).toContain("✓ channel \"wecomAiBot\": answers later than the 4 s reply window go once through the message's response_url");
     expect(run.stdout).toContain('✓ plugins: echo');
     expect(run.stdout).toMatch(/\d+ passed, 0 warnings, 0 failed/);

@@ -89,6 +89,11 @@ function checkChannel(report: Report, channel: Channel): void {
     return;
   }
   const oa = channel.kind === 'officialAccount';
+  if (channel.kind === 'wecomAiBot' && text(options['secret'])) {
+    // WebSocket mode: the bot id and secret log in; a token and key only matter for callbacks too.
+    report.ok(`${label}: WebSocket mode: bot id and secret set (${text(options['wsUrl']) ?? 'wss://openws.work.weixin.qq.com'})`);
+    if (!text(options['token']) && !text(options['encodingAESKey'])) return;
+  }
 
   const token = text(options['token']);
   if (!token) report.fail(`${label}: token is empty`);

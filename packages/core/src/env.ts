@@ -72,6 +72,8 @@ const schema = z.object({
   WECOM_AIBOT_TOKEN: text,
   WECOM_AIBOT_AES_KEY: aesKey,
   WECOM_AIBOT_ID: text,
+  WECOM_AIBOT_SECRET: text,
+  WECOM_AIBOT_WS_URL: optional(z.url({ protocol: /^wss?$/, error: 'must be a ws:// or wss:// URL' })),
   WECOM_AIBOT_SHOW_THINKING: flag,
   REDIS_URL: optional(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })),
   OPENAI_API_KEY: text,
@@ -119,7 +121,7 @@ function requireAll(issues: EnvIssue[], env: Parsed, channel: string, triggers: 
  * | Official Account | WX_APP_ID, WX_TOKEN, WX_AES_KEY, WX_APP_SECRET | WX_TOKEN; WX_APP_ID with a key or secret |
  * | WeCom app | WECOM_TOKEN, WECOM_AES_KEY, WECOM_AGENT_ID, WECOM_SECRET | WECOM_CORP_ID, WECOM_TOKEN, WECOM_AES_KEY; WECOM_AGENT_ID with a secret |
  * | Customer Service | WECOM_KF_SECRET, WECOM_KF_TOKEN, WECOM_KF_AES_KEY | WECOM_CORP_ID, WECOM_KF_SECRET, a token and key (KF's or the app's) |
- * | WeCom AI bot | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY, WECOM_AIBOT_ID | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY |
+ * | WeCom AI bot | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY, WECOM_AIBOT_ID, WECOM_AIBOT_SECRET | callback mode: WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY; WebSocket mode (a secret): WECOM_AIBOT_ID |
  */
 export function envConfig(env: Record<string, string | undefined> = process.env): EnvConfig {
   const result = schema.safeParse(env);
@@ -182,16 +184,25 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     config.wecomKf = { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE };
   }
 
-  const aibotComplete = requireAll(issues, e, 'WeCom AI bot', ['WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID'], [
-    { variable: 'WECOM_AIBOT_TOKEN', value: e.WECOM_AIBOT_TOKEN, why: 'the Token of its API settings' },
-    { variable: 'WECOM_AIBOT_AES_KEY', value: e.WECOM_AIBOT_AES_KEY, why: 'its callbacks are always encrypted' },
+  // Callback mode needs the token and key; WebSocket mode (a secret) needs the bot id; both may run.
+  const aibotCallback = e.WECOM_AIBOT_TOKEN !== undefined || e.WECOM_AIBOT_AES_KEY !== undefined || e.WECOM_AIBOT_SECRET === undefined;
+  const aibotComplete = requireAll(issues, e, 'WeCom AI bot', ['WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID', 'WECOM_AIBOT_SECRET'], [
+    ...(aibotCallback
+      ? [
+          { variable: 'WECOM_AIBOT_TOKEN', value: e.WECOM_AIBOT_TOKEN, why: 'the Token of its API settings (or WECOM_AIBOT_SECRET for the WebSocket mode)' },
+          { variable: 'WECOM_AIBOT_AES_KEY', value: e.WECOM_AIBOT_AES_KEY, why: 'its callbacks are always encrypted' },
+        ]
+      : []),
+    ...(e.WECOM_AIBOT_SECRET !== undefined ? [{ variable: 'WECOM_AIBOT_ID', value: e.WECOM_AIBOT_ID, why: 'the WebSocket mode logs in with the bot id and secret' }] : []),
   ]);
   if (aibotComplete) {
     config.wecomAiBot = {
       path: '/wecom/aibot',
-      token: e.WECOM_AIBOT_TOKEN!,
-      encodingAESKey: e.WECOM_AIBOT_AES_KEY!,
+      token: e.WECOM_AIBOT_TOKEN,
+      encodingAESKey: e.WECOM_AIBOT_AES_KEY,
       botId: e.WECOM_AIBOT_ID,
+      secret: e.WECOM_AIBOT_SECRET,
+      wsUrl: e.WECOM_AIBOT_WS_URL,
       stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
     };
   }

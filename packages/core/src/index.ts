@@ -22,6 +22,7 @@ export { officialAccount, OfficialAccountChannel, type OfficialAccountOptions } 
 export { wecomApp, WecomAppChannel, type WecomAppOptions } from './channels/wecomApp.ts';
 export { wecomKf, WecomKfChannel, type WecomKfOptions } from './channels/wecomKf.ts';
 export { wecomAiBot, WecomAiBotChannel, type WecomAiBotOptions } from './channels/aibot/channel.ts';
+export { AiBotSocket, AIBOT_WS_URL, type AiBotFrame, type AiBotSocketOptions } from './channels/aibot/socket.ts';
 export { AiBotStream, StreamRegistry, STREAM_CONTENT_LIMIT, STREAM_LIFETIME_MS, type StreamOptions, type StreamSnapshot } from './channels/aibot/streams.ts';
 export { messageFromAiBot, type AiBotJson } from './message/fromAiBot.ts';
 export { KfActions, KfServiceState, type KfSupport } from './channels/kf.ts';

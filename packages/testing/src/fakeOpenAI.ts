@@ -71,6 +71,8 @@ export interface FakeChatEndpoint extends FailureControl {
   chunks: (content: string, request: FakeChatRequest) => string[];
   /** `stream: true`: the pause before each chunk after the first (default 0). */
   chunkIntervalMs: number;
+  /** `stream: true`: cut the connection after this many content chunks, as a network failure would. */
+  breakAfterChunks: number | undefined;
   /** Every request that passed validation, oldest first (forced failures included). */
   readonly requests: FakeChatRequest[];
 }
@@ -280,6 +282,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     delayMs: 0,
     chunks: (content) => Array.from({ length: Math.ceil([...content].length / 4) }, (_, i) => [...content].slice(i * 4, i * 4 + 4).join('')),
     chunkIntervalMs: 0,
+    breakAfterChunks: undefined,
     requests: [],
     failNext: makeFailNext(failures.chat),
   };
@@ -391,6 +394,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const pieces = chat.chunks(content, request);
     for (const [i, piece] of pieces.entries()) {
       if (i > 0) await wait(chat.chunkIntervalMs, res);
+      if (i === chat.breakAfterChunks) {
+        await wait(20, res); // let what was written reach the client, as it would have before a real failure
+        res.socket?.destroy();
+        return;
+      }
       if (res.destroyed) return;
       event([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]);
     }

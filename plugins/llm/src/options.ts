@@ -28,7 +28,12 @@ export const llmOptionsSchema = z
     /** Sent first, as the system message. */
     systemPrompt: z.string().min(1).optional(),
     temperature: z.number().min(0).max(2).optional(),
-    /** The most one answer may take, hook and retries included; the user gets the apology after. */
+    /**
+     * Ask for the answer as a stream (`stream: true`) and pass it on with `ctx.replyStream`: on
+     * the WeCom AI bot the user watches it being written; elsewhere it arrives as one reply.
+     */
+    stream: z.boolean().default(true),
+    /** The most one answer may take (streamed: all of it), hook and retries included; the user gets the apology after. */
     timeoutMs: z.number().int().positive().default(30_000),
     /** Retries of a failed call (connection errors, 429, 5xx) inside `timeoutMs`. */
     maxRetries: z.number().int().min(0).max(10).default(1),

@@ -24,6 +24,29 @@ function inputOf(message: MessageOf<'text'> | MessageOf<'voice'>, types: readonl
   return text?.trim() ? text.trim() : undefined;
 }
 
+/** The first piece of a streamed answer, and the iterator the rest comes from. */
+interface FirstContent {
+  first: string;
+  iterator: AsyncIterator<OpenAI.ChatCompletionChunk>;
+}
+
+/**
+ * Reads deltas up to the first text. Waiting for it before replying keeps the apology path of
+ * a call that fails outright (or answers nothing) the same as without streaming.
+ */
+async function firstContent(iterator: AsyncIterator<OpenAI.ChatCompletionChunk>): Promise<FirstContent> {
+  let finishReason: string | null | undefined;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) throw new LlmEmptyAnswerError(`the model answered no text (finish_reason ${finishReason ?? 'none'})`);
+    const choice = next.value.choices[0];
+    finishReason = choice?.finish_reason ?? finishReason;
+    // Leading whitespace is dropped as the non-streamed answer is trimmed.
+    const piece = (choice?.delta?.content ?? '').replace(/^\s+/, '');
+    if (piece) return { first: piece, iterator };
+  }
+}
+
 /** Rejects when `signal` aborts first: the deadline covers the hook as well as the call. */
 function beforeDeadline<T>(work: () => T | Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -118,17 +141,27 @@ export const llm = definePlugin({
       const deadline = AbortSignal.timeout(timeoutMs);
       let content: string;
       let usage: OpenAI.CompletionUsage | undefined;
+      let streamed: FirstContent | undefined;
       try {
         const defaults = defaultMessages(systemPrompt, history, text);
         const messages: ChatMessage[] = buildMessages ? await beforeDeadline(() => buildMessages(ctx, history, defaults), deadline) : defaults;
-        const completion = await client.chat.completions.create(
-          { model, messages, ...(temperature !== undefined && { temperature }) },
-          { signal: deadline },
-        );
-        const choice = completion.choices[0];
-        content = choice?.message.content?.trim() ?? '';
-        if (!content) throw new LlmEmptyAnswerError(`the model answered no text (finish_reason ${choice?.finish_reason ?? 'none'})`);
-        usage = completion.usage;
+        if (options.stream) {
+          const deltas = await client.chat.completions.create(
+            { model, messages, stream: true, ...(temperature !== undefined && { temperature }) },
+            { signal: deadline },
+          );
+          streamed = await firstContent(deltas[Symbol.asyncIterator]());
+          content = streamed.first;
+        } else {
+          const completion = await client.chat.completions.create(
+            { model, messages, ...(temperature !== undefined && { temperature }) },
+            { signal: deadline },
+          );
+          const choice = completion.choices[0];
+          content = choice?.message.content?.trim() ?? '';
+          if (!content) throw new LlmEmptyAnswerError(`the model answered no text (finish_reason ${choice?.finish_reason ?? 'none'})`);
+          usage = completion.usage;
+        }
       } catch (error) {
         const ms = Math.round(performance.now() - started);
         const timedOut = deadline.aborted || error instanceof APIConnectionTimeoutError;
@@ -143,9 +176,37 @@ export const llm = definePlugin({
       }
 
       try {
-        await ctx.reply(content);
+        if (streamed) {
+          const rest = streamed;
+          let broken = false;
+          // The rest of the deltas as they come; a break mid-answer ends it with the apology.
+          const chunks = async function* (): AsyncIterable<string> {
+            yield rest.first;
+            try {
+              for (;;) {
+                const next = await rest.iterator.next();
+                if (next.done) return;
+                if (next.value.usage) usage = next.value.usage;
+                const piece = next.value.choices[0]?.delta?.content ?? '';
+                if (!piece) continue;
+                content += piece;
+                yield piece;
+              }
+            } catch (error) {
+              broken = true;
+              const timedOut = deadline.aborted || error instanceof APIConnectionTimeoutError;
+              ctx.log.warn({ plugin: 'llm', model, err: withoutKey(error, apiKey) }, timedOut ? `llm stream cut off after ${timeoutMs} ms; ended with the apology` : 'llm stream broke; ended with the apology');
+              yield `\n\n${apology}`;
+            }
+          };
+          await ctx.replyStream(chunks());
+          content = content.trim();
+          if (broken) return; // a cut-off answer is not remembered
+        } else {
+          await ctx.reply(content);
+        }
       } catch (error) {
-        // Not remembered: the user never saw it.
+        // Not remembered: the user never saw it (or not all of it).
         ctx.log.error({ plugin: 'llm', err: error }, 'llm answer could not be delivered');
         return;
       }

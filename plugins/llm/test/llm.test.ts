@@ -53,6 +53,7 @@ describe('llm plugin', () => {
     expect(fake.chat.requests).toEqual([
       {
         model: 'gpt-test',
+        stream: true,
         temperature: 0.3,
         messages: [
           { role: 'system', content: '你是客服助手' },
@@ -64,6 +65,28 @@ describe('llm plugin', () => {
     const info = lines.filter((l) => l.level === 30);
     expect(info.some((l) => l.msg === 'llm answered' && l.model === 'gpt-test')).toBe(true);
     expect(JSON.stringify(info)).not.toContain('你好');
+  });
+
+  it('streams by default (one reply where the channel does not stream), and not with stream: false', async () => {
+    fake.chat.reply = () => '第一段，第二段，第三段。';
+    const streaming = await bot({});
+    expect((await streaming.send('讲讲')).replies).toEqual([{ type: 'text', text: '第一段，第二段，第三段。' }]);
+    expect(fake.chat.requests.at(-1)).toMatchObject({ stream: true });
+    const plain = await bot({ stream: false });
+    expect((await plain.send('讲讲')).texts).toEqual(['第一段，第二段，第三段。']);
+    expect(fake.chat.requests.at(-1)).not.toHaveProperty('stream');
+  });
+
+  it('ends a stream that breaks midway with the apology, and does not remember it', async () => {
+    fake.chat.reply = () => '一二三四五六七八九十';
+    fake.chat.chunks = (content) => [...content];
+    fake.chat.breakAfterChunks = 3;
+    const kit = await bot({ maxRetries: 0, apology: '抱歉' });
+    expect((await kit.send('数到十')).texts).toEqual(['一二三\n\n抱歉']);
+    fake.chat.breakAfterChunks = undefined;
+    fake.chat.reply = (request) => `记得 ${request.messages.length - 1} 条`;
+    expect((await kit.send('还记得吗')).texts).toEqual(['记得 0 条']);
+    expect(lines.some((l) => l.msg === 'llm stream broke; ended with the apology')).toBe(true);
   });
 
   it('answers a text transcribed from voice, and voice recognition only when asked', async () => {

@@ -58,7 +58,7 @@ export interface Channel {
    * Opens a stream that shows an answer while it is written (WeCom AI bot); undefined when this
    * message cannot be answered with one. Channels without it get streamed answers as one reply.
    */
-  openStream?(message: Message): ReplyStreamSink | undefined;
+  openStream?(message: Message, options: { passive: boolean }): ReplyStreamSink | undefined;
   /** Downloads a media file the user sent (media/get). */
   downloadMedia?(mediaId: string): Promise<MediaFile>;
   /** Uploads temporary media (media/upload) so a reply can carry it; returns its media_id. */
@@ -72,8 +72,11 @@ export interface Channel {
  * streams). Channels without one get the answer collected into one reply.
  */
 export interface ReplyStreamSink {
-  /** The passive reply that opens the stream in the HTTP response. */
-  readonly start: Reply;
+  /**
+   * The passive reply that opens the stream in the HTTP response; absent when the channel
+   * pushes the stream itself (the AI bot's WebSocket mode).
+   */
+  readonly start?: Reply;
   /** Adds a chunk; the channel decides when the user sees it. */
   write(chunk: string): void;
   /** The source is done: finish the stream; resolves once everything (overflow too) is delivered. */

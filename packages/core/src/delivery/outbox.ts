@@ -105,7 +105,8 @@ export async function sendNow(channel: Channel, job: OutboxJob): Promise<void> {
         : `channel "${channel.name}" cannot deliver this ${job.reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
     );
   }
-  await channel.send(job.to, job.reply, { ...job.options, sendId: sendIdOf(job.key) });
+  // inReplyTo: the AI bot's WebSocket mode answers on the message's own req_id.
+  await channel.send(job.to, job.reply, { ...job.options, sendId: sendIdOf(job.key), ...(job.answers !== undefined && { inReplyTo: job.answers }) });
 }
 
 /** Rule 4: the platform refused because a human servicer holds the KF session (95018). */

@@ -72,8 +72,8 @@ export interface StreamDelivery {
 
 /**
  * Delivers a streamed answer the best way the channel allows:
- * - a channel that streams, with the passive window still open, gets the stream's start as
- *   the HTTP answer and every chunk as it comes (WeCom polls the snapshots);
+ * - a channel that streams gets every chunk as it comes: in the HTTP answer's stream while the
+ *   passive window is open (WeCom polls the snapshots), or pushed by the channel itself;
  * - otherwise the chunks are collected and delivered as one text reply when the source ends:
  *   passively if that is still in time, else through the active API.
  * If the source throws, what came before is still delivered, then the error is rethrown.
@@ -81,9 +81,9 @@ export interface StreamDelivery {
 export async function deliverStream(delivery: StreamDelivery): Promise<void> {
   const { channel, message, window, source } = delivery;
   // No await between opening and taking: the window cannot close in between.
-  const sink = window?.isOpen ? channel.openStream?.(message) : undefined;
-  if (sink && window?.take(sink.start)) {
-    delivery.onPassive?.();
+  const sink = channel.openStream?.(message, { passive: window?.isOpen === true });
+  if (sink && (!sink.start || window?.take(sink.start))) {
+    if (sink.start) delivery.onPassive?.();
     try {
       for await (const chunk of source) sink.write(chunk);
     } finally {

@@ -21,6 +21,8 @@ export interface Recipient {
 export interface SendOptions {
   /** KF: a welcome_code from enter_session, which allows one welcome message (~20 s). */
   readonly welcomeCode?: string;
+  /** The id of the message this send answers (the WeCom AI bot answers on its req_id). */
+  readonly inReplyTo?: string;
   /**
    * A stable id of this send: the same id means the same message, sent again after a crash
    * or a retry. KF passes it as `send_msg`'s client `msgid` (at most 32 of [0-9a-zA-Z_-]).

@@ -3,7 +3,7 @@ import { decodeEncodingAESKey } from '../../crypto/keys.ts';
 import type { WXBizMsgCrypt } from '../../crypto/wxBizMsgCrypt.ts';
 import { ChannelError } from '../../errors.ts';
 import { messageFromAiBot, type AiBotJson } from '../../message/fromAiBot.ts';
-import type { Recipient } from '../../message/recipient.ts';
+import type { Recipient, SendOptions } from '../../message/recipient.ts';
 import type { Message } from '../../message/types.ts';
 import type { Reply, ReplyType } from '../../reply/types.ts';
 import { BaseChannel, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
@@ -12,13 +12,21 @@ import type { ReplyStreamSink } from '../../delivery/stream.ts';
 import { downloadAiBotMedia, redactUrl, ResponseUrlSender } from './http.ts';
 import { passiveShape, responseUrlBody, streamBody, type AiBotBody } from './replies.ts';
 import { STREAM_CONTENT_LIMIT, StreamRegistry, type AiBotStream, type StreamOptions } from './streams.ts';
+import { AIBOT_WS_URL, type AiBotSocket } from './socket.ts';
+import { AiBotWsTransport } from './wsTransport.ts';
 
 export interface WecomAiBotOptions extends CommonChannelOptions {
-  /** Token and EncodingAESKey from the bot's API settings (接收消息 URL mode). */
-  token: string;
-  encodingAESKey: string;
-  /** The bot's id (aibotid), shown at start-up. */
+  /** Callback (URL) mode: Token and EncodingAESKey from the bot's API settings. */
+  token?: string;
+  encodingAESKey?: string;
+  /** The bot's id (aibotid): shown at start-up, and with `secret` the WebSocket mode's login. */
   botId?: string;
+  /** WebSocket (long-connection) mode: the bot's Secret. With `botId`, no public URL is needed. */
+  secret?: string;
+  /** WebSocket endpoint (default `wss://openws.work.weixin.qq.com`; tests use a fake). */
+  wsUrl?: string;
+  /** WebSocket heartbeat and reconnect timing (defaults: 30 s pings, 1 s → 30 s backoff). */
+  ws?: { pingIntervalMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number };
   /** How streamed answers behave (byte cap, age limit, `<think>` reasoning). */
   stream?: StreamOptions;
 }
@@ -29,10 +37,13 @@ const OVERFLOW_DELAY_MS = 300;
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'markdown', 'templateCard', 'stream']);
 
 /**
- * WeCom AI bot (智能机器人) in callback (URL) mode. Callbacks are JSON `{"encrypt"}` with the
- * usual WXBizMsgCrypt (receiveid ""), answers are encrypted JSON. A text answer is a stream:
- * WeCom polls it with `msgtype: stream` callbacks and shows each snapshot; answers later than
- * the reply window go once through the message's `response_url`.
+ * WeCom AI bot (智能机器人), in two transports with one message model:
+ * - callback (URL) mode (`token`, `encodingAESKey`): callbacks are JSON `{"encrypt"}` with the
+ *   usual WXBizMsgCrypt (receiveid ""), answers are encrypted JSON. A text answer is a stream:
+ *   WeCom polls it with `msgtype: stream` callbacks and shows each snapshot; answers later
+ *   than the reply window go once through the message's `response_url`.
+ * - WebSocket mode (`botId`, `secret`): the bot keeps a long connection to WeCom, receives the
+ *   same JSON there and pushes its answers (streams included) as frames; no public URL.
  */
 export class WecomAiBotChannel extends BaseChannel implements Channel {
   readonly kind = 'wecomAiBot' as const;
@@ -41,24 +52,57 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
   readonly textLimitBytes = 2 * STREAM_CONTENT_LIMIT;
   readonly options: WecomAiBotOptions;
   readonly streams = new StreamRegistry();
-  protected readonly crypt: WXBizMsgCrypt;
-  readonly #mediaKey: Buffer;
+  readonly #crypt: WXBizMsgCrypt | undefined;
+  readonly #mediaKey: Buffer | undefined;
   readonly #responses = new ResponseUrlSender();
+  #ws: AiBotWsTransport | undefined;
 
   constructor(options: WecomAiBotOptions) {
     super(options, { name: 'wecomAiBot', path: '/wecom/aibot' });
-    if (!options.token || !options.encodingAESKey) throw new Error(`channel ${this.name}: token and encodingAESKey are required`);
+    const callbackMode = Boolean(options.token || options.encodingAESKey);
+    const wsMode = Boolean(options.secret);
+    if (!callbackMode && !wsMode) throw new Error(`channel ${this.name}: give token and encodingAESKey (callback mode) or botId and secret (WebSocket mode)`);
+    if (callbackMode && (!options.token || !options.encodingAESKey)) throw new Error(`channel ${this.name}: token and encodingAESKey are both required for callback mode`);
+    if (wsMode && !options.botId) throw new Error(`channel ${this.name}: the WebSocket mode needs botId with the secret`);
     this.options = options;
-    // The AI bot encrypts with an empty receiveid.
-    this.crypt = this.createCrypt(options.token, options.encodingAESKey, '');
-    this.#mediaKey = decodeEncodingAESKey(options.encodingAESKey);
+    if (options.token && options.encodingAESKey) {
+      // The AI bot encrypts with an empty receiveid.
+      this.#crypt = this.createCrypt(options.token, options.encodingAESKey, '');
+      this.#mediaKey = decodeEncodingAESKey(options.encodingAESKey);
+    }
+  }
+
+  /** The callback cipher; a WebSocket-only bot has no callback URL. */
+  protected get crypt(): WXBizMsgCrypt {
+    if (!this.#crypt) throw new ChannelError(404, 'this AI bot runs in WebSocket mode: it has no callback URL');
+    return this.#crypt;
   }
 
   override start(runtime: ChannelRuntime): void {
     super.start(runtime);
+    const { botId, secret } = this.options;
+    if (botId && secret) {
+      this.#ws = new AiBotWsTransport({
+        url: this.options.wsUrl,
+        botId,
+        secret,
+        channel: this.ref,
+        log: runtime.log,
+        stream: this.options.stream,
+        ...this.options.ws,
+        dispatch: (message) => runtime.dispatch(message),
+      });
+      this.#ws.start();
+    }
   }
 
-  stop(): void {
+  /** The WebSocket connection in WebSocket mode (undefined in callback mode). */
+  get socket(): AiBotSocket | undefined {
+    return this.#ws?.socket;
+  }
+
+  async stop(): Promise<void> {
+    await this.#ws?.stop();
     this.streams.clear();
   }
 
@@ -84,8 +128,13 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
     return this.crypt.sealJson(JSON.stringify(body), stampAndNonce().timestamp, nonce);
   }
 
-  /** The one active path: the message's response_url (markdown or template card, once). */
-  async send(to: Recipient, reply: Reply): Promise<void> {
+  /**
+   * Callback mode: the one active path is the message's response_url (markdown or template
+   * card, once). WebSocket mode: the message's req_id, else aibot_send_msg to the chat.
+   */
+  async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
+    const ws = this.#ws;
+    if (ws && (!options.inReplyTo || ws.knows(options.inReplyTo) || !to.responseUrl)) return ws.send(to, reply, options);
     if (!to.responseUrl) {
       throw new Error(`channel "${this.name}" (WeCom AI bot, callback mode) can only answer a message, through its response_url; it cannot send unprompted`);
     }
@@ -97,11 +146,15 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
   /** Downloads and decrypts an image/file URL of a message (valid 5 minutes). */
   downloadMedia(url: string): Promise<MediaFile> {
     if (!/^https?:\/\//.test(url)) return Promise.reject(new Error(`channel "${this.name}": media of the WeCom AI bot is a URL, got "${url.slice(0, 40)}"`));
-    return downloadAiBotMedia(url, this.#mediaKey);
+    // WebSocket messages carry a key per URL; callbacks use the bot's EncodingAESKey.
+    const key = this.#ws?.mediaKey(url) ?? this.#mediaKey;
+    if (!key) return Promise.reject(new Error(`channel "${this.name}": no key for this media URL (it did not come with a message in the last 10 minutes)`));
+    return downloadAiBotMedia(url, key);
   }
 
   describe(): Record<string, unknown> {
-    return { botId: this.options.botId, mode: 'callback' };
+    const modes = [this.#crypt && 'callback', this.options.secret && 'websocket'].filter(Boolean).join('+');
+    return { botId: this.options.botId, mode: modes, ...(this.options.secret && { wsUrl: this.options.wsUrl ?? AIBOT_WS_URL }) };
   }
 
   #decrypt(signature: string, timestamp: string, nonce: string, body: string): AiBotJson {
@@ -139,8 +192,10 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
    * A stream for `ctx.replyStream()`: WeCom's polls see its snapshots while chunks arrive.
    * Events cannot be answered with a stream.
    */
-  openStream(message: Message): ReplyStreamSink | undefined {
-    if (message.type === 'event') return undefined;
+  openStream(message: Message, options: { passive: boolean }): ReplyStreamSink | undefined {
+    if (this.#ws?.knows(message.id)) return this.#ws.openStream(message);
+    // In callback mode a stream can only start in the HTTP answer.
+    if (message.type === 'event' || !options.passive) return undefined;
     const stream = this.streams.create(this.options.stream, message.time.getTime());
     return {
       start: { type: 'stream', streamId: stream.id },
