@@ -25,21 +25,29 @@ export function consoleHeaders(nonce: string): Record<string, string> {
   };
 }
 
-/** The page, with the WebSocket path and the CSP nonce filled in. */
-export function consoleHtml(options: { wsPath: string; nonce: string }): string {
+/** What the page is built with. */
+export interface ConsolePageOptions {
+  wsPath: string;
+  nonce: string;
+  /** Ready-made answers the agent can pick (e.g. the FAQ's); none: the picker is hidden. */
+  cannedReplies?: readonly { readonly label: string; readonly text: string }[];
+}
+
+/** The page, with the WebSocket path, the canned replies and the CSP nonce filled in. */
+export function consoleHtml(options: ConsolePageOptions): string {
   // JSON in a script: escape "<" so no value can close the script element.
-  const config = JSON.stringify({ wsPath: options.wsPath }).replace(/</g, '\\u003c');
+  const config = JSON.stringify({ wsPath: options.wsPath, canned: options.cannedReplies ?? [] }).replace(/</g, '\\u003c');
   return PAGE.replaceAll('__NONCE__', options.nonce).replace('__CONFIG__', config);
 }
 
 const PAGE = /* html */ `<!doctype html>
-<html lang="en">
+<html lang="zh-CN">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
-<title>Agent console · wxbot</title>
+<title>客服工作台 · wxbot</title>
 <style nonce="__NONCE__">
 :root { --bg:#f4f5f7; --panel:#fff; --line:#e2e4e8; --text:#1d2129; --muted:#6b7280; --accent:#07c160; --accent-dark:#06a452; --warn:#f59e0b; --bot:#64748b; --sel:#e8f7ef; --bubble-in:#fff; --bubble-bot:#eef2f7; --bubble-agent:#d8f5e4; }
 * { box-sizing: border-box; }
@@ -92,36 +100,68 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 #login h2 { margin: 0 0 4px; font-size: 17px; }
 #login input { font: inherit; padding: 8px 10px; border: 1px solid var(--line); border-radius: 6px; }
 #login-error { color: #b91c1c; font-size: 13px; min-height: 18px; }
+#tools { display: flex; gap: 6px; align-items: center; padding: 6px 14px; border-bottom: 1px solid var(--line); font-size: 12px; color: var(--muted); }
+#tools select, #tools button { font-size: 12px; padding: 2px 6px; }
+#tools .spacer { flex: 1; }
+#retry { display: flex; gap: 6px; align-items: center; padding: 6px 14px; background: #fef3c7; color: #92400e; font-size: 12px; border-bottom: 1px solid var(--line); }
+#retry button { font-size: 12px; padding: 2px 8px; }
+#list li:focus-visible { outline: 2px solid var(--accent); outline-offset: -2px; }
+#keys { color: var(--muted); font-size: 11px; padding: 6px 14px; border-top: 1px solid var(--line); }
+#canned { max-width: 160px; font: inherit; font-size: 13px; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+#back { display: none; }
+@media (max-width: 640px) {
+  #app { grid-template-columns: 1fr; }
+  #app.chatting #side { display: none; }
+  #app:not(.chatting) #main { display: none; }
+  #back { display: inline-block; padding: 6px 8px; }
+  #main header { flex-wrap: wrap; gap: 6px; padding: 8px 10px; }
+  #main header button { padding: 5px 8px; }
+  #title { flex-basis: calc(100% - 60px); }
+  .msg { max-width: 88%; }
+  #composer { padding: 8px 10px; gap: 6px; flex-wrap: wrap; }
+  #composer textarea { flex-basis: 100%; height: 56px; }
+  #canned { flex: 1; max-width: none; }
+  #keys { display: none; }
+}
 </style>
 </head>
 <body>
 <div id="app">
   <aside id="side">
-    <header><h1>Conversations</h1><span id="conn">offline</span></header>
-    <ul id="list" aria-label="Open conversations"></ul>
-    <div id="empty-list">No open conversations</div>
+    <header><h1 data-i18n="conversations"></h1><span id="conn"></span></header>
+    <div id="retry" class="hidden" role="status"><span id="retry-text"></span><span class="spacer"></span><button id="retry-now" type="button" data-i18n="retryNow"></button></div>
+    <div id="tools">
+      <select id="lang" aria-label="Language / 语言"><option value="zh-CN">中文</option><option value="en">English</option></select>
+      <span class="spacer"></span>
+      <button id="notify" type="button" aria-pressed="false"></button>
+    </div>
+    <ul id="list" role="listbox" data-i18n-label="conversations"></ul>
+    <div id="empty-list" data-i18n="noConversations"></div>
+    <div id="keys" data-i18n="keys"></div>
   </aside>
   <main id="main">
     <header>
-      <div id="title"><div class="name">Select a conversation</div><div class="sub"></div></div>
-      <button id="takeover" disabled>Take over</button>
-      <button id="release" disabled>Release to bot</button>
-      <button id="close" disabled title="Release and remove from the list">Close</button>
+      <button id="back" type="button" data-i18n-label="back">←</button>
+      <div id="title"><div class="name"></div><div class="sub"></div></div>
+      <button id="takeover" disabled data-i18n="takeover" data-i18n-title="takeoverKey"></button>
+      <button id="release" disabled data-i18n="release" data-i18n-title="releaseKey"></button>
+      <button id="close" disabled data-i18n="close" data-i18n-title="closeKey"></button>
     </header>
-    <div id="messages"><div id="placeholder">Pick a conversation on the left.</div></div>
+    <div id="messages"></div>
     <div id="notice" role="status"></div>
     <form id="composer">
-      <textarea id="reply" placeholder="Type a reply — Enter sends, Shift+Enter for a new line" disabled></textarea>
-      <button id="send" class="primary" type="submit" disabled>Send</button>
+      <textarea id="reply" data-i18n-placeholder="replyPlaceholder" disabled></textarea>
+      <select id="canned" class="hidden" disabled data-i18n-label="canned"></select>
+      <button id="send" class="primary" type="submit" disabled data-i18n="send"></button>
     </form>
   </main>
 </div>
 <div id="login" class="hidden">
   <form id="login-form">
-    <h2>Agent sign-in</h2>
-    <input id="token" type="password" autocomplete="current-password" placeholder="Agent token" aria-label="Agent token" required>
+    <h2 data-i18n="signIn"></h2>
+    <input id="token" type="password" autocomplete="current-password" data-i18n-placeholder="token" data-i18n-label="token" required>
     <div id="login-error"></div>
-    <button class="primary" type="submit">Connect</button>
+    <button class="primary" type="submit" data-i18n="connect"></button>
   </form>
 </div>
 <script nonce="__NONCE__">
@@ -130,10 +170,47 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   const CONFIG = __CONFIG__;
   const $ = (id) => document.getElementById(id);
   const KEY = 'wxbot.agentToken';
+  const LANG_KEY = 'wxbot.consoleLang';
+  const NOTIFY_KEY = 'wxbot.consoleNotify';
+
+  // Every text of the page, in Chinese (the default) and English.
+  const TEXTS = {
+    'zh-CN': {
+      title: '客服工作台', conversations: '会话', noConversations: '暂无会话', back: '返回会话列表',
+      pick: '请在左侧选择一个会话', selectConversation: '未选择会话',
+      takeover: '接管', release: '交还机器人', close: '结束', takeoverKey: '接管 (Alt+T)', releaseKey: '交还机器人 (Alt+R)', closeKey: '交还并从列表移除 (Alt+C)',
+      replyPlaceholder: '输入回复，Enter 发送，Shift+Enter 换行', send: '发送', canned: '快捷回复', cannedPick: '快捷回复…',
+      signIn: '客服登录', token: '客服令牌', connect: '连接', badToken: '无法连接：请检查令牌。',
+      offline: '离线', connecting: '连接中…', retryIn: '连接已断开，{s} 秒后重试', retryNow: '立即重试',
+      you: '你', waiting: '等待接入', bot: '机器人', customer: '客户',
+      heldBy: '{who} 正在处理', waitingAgent: '等待客服接入', byBot: '机器人应答中', reason: '原因：{r}',
+      notifyOff: '🔕 新会话提醒', notifyOn: '🔔 新会话提醒已开', notifyDenied: '浏览器已拒绝通知',
+      newWaiting: '新会话等待接入', notConnected: '未连接', connectionLost: '连接已断开',
+      keys: '↑/↓ 切换会话 · Alt+↑/↓ 在输入框中切换 · Alt+T 接管 · Alt+R 交还 · Alt+C 结束 · / 回复',
+    },
+    en: {
+      title: 'Agent console', conversations: 'Conversations', noConversations: 'No open conversations', back: 'Back to the list',
+      pick: 'Pick a conversation on the left.', selectConversation: 'Select a conversation',
+      takeover: 'Take over', release: 'Release to bot', close: 'Close', takeoverKey: 'Take over (Alt+T)', releaseKey: 'Release to bot (Alt+R)', closeKey: 'Release and remove from the list (Alt+C)',
+      replyPlaceholder: 'Type a reply — Enter sends, Shift+Enter for a new line', send: 'Send', canned: 'Canned replies', cannedPick: 'Canned reply…',
+      signIn: 'Agent sign-in', token: 'Agent token', connect: 'Connect', badToken: 'Could not connect: check the token.',
+      offline: 'offline', connecting: 'connecting…', retryIn: 'Disconnected: retrying in {s} s', retryNow: 'Retry now',
+      you: 'you', waiting: 'waiting', bot: 'bot', customer: 'customer',
+      heldBy: 'held by {who}', waitingAgent: 'waiting for an agent', byBot: 'answered by the bot', reason: 'reason: {r}',
+      notifyOff: '🔕 Notify me', notifyOn: '🔔 Notifications on', notifyDenied: 'The browser blocks notifications',
+      newWaiting: 'A conversation is waiting', notConnected: 'not connected', connectionLost: 'connection lost',
+      keys: '↑/↓ move · Alt+↑/↓ from the reply box · Alt+T take over · Alt+R release · Alt+C close · / reply',
+    },
+  };
+  let lang = TEXTS[localStorage.getItem(LANG_KEY)] ? localStorage.getItem(LANG_KEY) : 'zh-CN';
+  const t = (key, vars) => (TEXTS[lang][key] || key).replace(/\\{(\\w+)\\}/g, (_, name) => (vars && vars[name] !== undefined ? vars[name] : ''));
+
   const conversations = new Map();
   const histories = new Map();
   const pending = new Map();
-  let ws, me = '', selected = null, nextId = 1, everGreeted = false, retry = 0, retryTimer, refreshTimer;
+  let ws, me = '', selected = null, nextId = 1, everGreeted = false, retry = 0, retryTimer, countdownTimer, refreshTimer, retryAt = 0;
+  // While the pointer is over the list its order is frozen, so nothing moves under it.
+  let pointerInList = false, shownOrder = [];
 
   // A token in the URL is taken once and removed, so it is not left in history or screenshots.
   const params = new URLSearchParams(location.search);
@@ -150,11 +227,33 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     if (text !== undefined) node.textContent = text;
     return node;
   }
-  const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
-  const statusLabel = (c) => c.status === 'agent' ? (c.agent === me ? 'you' : c.agent) : c.status === 'waiting' ? 'waiting' : 'bot';
+  const time = (ms) => new Date(ms).toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit', hour12: false });
+  const statusLabel = (c) => c.status === 'agent' ? (c.agent === me ? t('you') : c.agent) : c.status === 'waiting' ? t('waiting') : t('bot');
   const shortUser = (u) => u.length > 18 ? u.slice(0, 8) + '…' + u.slice(-6) : u;
+  const nameOf = (c) => c.displayName || shortUser(c.user);
 
-  function setConn(text, cls) { const c = $('conn'); c.textContent = text; c.className = cls || ''; }
+  /** Puts the chosen language's texts into every marked element. */
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    $('lang').value = lang;
+    for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll('[data-i18n-placeholder]')) node.placeholder = t(node.dataset.i18nPlaceholder);
+    for (const node of document.querySelectorAll('[data-i18n-label]')) node.setAttribute('aria-label', t(node.dataset.i18nLabel));
+    for (const node of document.querySelectorAll('[data-i18n-title]')) node.title = t(node.dataset.i18nTitle);
+    renderCanned();
+    renderNotifyButton();
+    renderConn();
+    renderList();
+    renderConversation();
+  }
+
+  let connState = 'offline';
+  function setConn(state) { connState = state; renderConn(); }
+  function renderConn() {
+    const c = $('conn');
+    c.textContent = connState === 'on' ? me : t(connState);
+    c.className = connState === 'on' ? 'on' : connState === 'offline' ? 'off' : '';
+  }
   function notice(text) { $('notice').textContent = text || ''; }
 
   function showLogin(error) {
@@ -167,7 +266,9 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     const token = sessionStorage.getItem(KEY);
     if (!token) { showLogin(); return; }
     clearTimeout(retryTimer);
-    setConn('connecting…');
+    clearInterval(countdownTimer);
+    $('retry').classList.add('hidden');
+    setConn('connecting');
     const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     const socket = new WebSocket(scheme + location.host + CONFIG.wsPath + '?token=' + encodeURIComponent(token));
     ws = socket;
@@ -180,24 +281,36 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     };
     socket.onclose = () => {
       if (ws !== socket) return;
-      for (const p of pending.values()) p.reject(new Error('connection lost'));
+      for (const p of pending.values()) p.reject(new Error(t('connectionLost')));
       pending.clear();
-      setConn('offline', 'off');
+      setConn('offline');
       updateControls();
       if (!greeted && !everGreeted) {
         // The browser hides the 401: a socket refused before hello means a bad token (or a down server).
         sessionStorage.removeItem(KEY);
-        showLogin('Could not connect: check the token.');
+        showLogin(t('badToken'));
         return;
       }
       retry = Math.min(retry + 1, 6);
-      retryTimer = setTimeout(connect, 500 * 2 ** retry);
+      scheduleRetry(500 * 2 ** retry);
     };
+  }
+
+  /** Waits ms before reconnecting, counting down in the page; "retry now" skips the wait. */
+  function scheduleRetry(ms) {
+    retryAt = Date.now() + ms;
+    const tick = () => { $('retry-text').textContent = t('retryIn', { s: Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)) }); };
+    tick();
+    $('retry').classList.remove('hidden');
+    clearInterval(countdownTimer);
+    countdownTimer = setInterval(tick, 250);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, ms);
   }
 
   function command(type, fields) {
     return new Promise((resolve, reject) => {
-      if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error('not connected')); return; }
+      if (!ws || ws.readyState !== WebSocket.OPEN) { reject(new Error(t('notConnected'))); return; }
       const id = String(nextId++);
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify(Object.assign({ type, id }, fields)));
@@ -208,21 +321,26 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     switch (event.type) {
       case 'hello':
         me = event.agent.name;
-        setConn(me, 'on');
+        setConn('on');
         $('login').classList.add('hidden');
         conversations.clear();
         for (const c of event.conversations) conversations.set(c.id, c);
         histories.clear();
         if (selected && !conversations.has(selected)) selected = null;
         renderList();
-        if (selected) loadHistory(selected); else renderConversation();
+        // Controls come back at once (they were disabled while offline), with the history after.
+        renderConversation();
+        if (selected) loadHistory(selected);
         break;
       case 'conversation.opened':
-      case 'conversation.updated':
+      case 'conversation.updated': {
+        const known = conversations.has(event.conversation.id);
         conversations.set(event.conversation.id, event.conversation);
+        if (!known && event.conversation.status === 'waiting') notifyWaiting(event.conversation);
         renderList();
         if (event.conversation.id === selected) renderHeader();
         break;
+      }
       case 'conversation.closed':
         conversations.delete(event.conversationId);
         histories.delete(event.conversationId);
@@ -258,14 +376,29 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     }
   }
 
+  /** Conversations in list order: newest first, or as shown while the pointer is over the list. */
+  function ordered() {
+    const sorted = [...conversations.values()].sort((a, b) => b.lastMessageAt - a.lastMessageAt);
+    if (!pointerInList) return sorted;
+    const kept = shownOrder.filter((id) => conversations.has(id)).map((id) => conversations.get(id));
+    return kept.concat(sorted.filter((c) => !shownOrder.includes(c.id)));
+  }
+
   function renderList() {
     const list = $('list');
+    const hadFocus = list.contains(document.activeElement);
     list.replaceChildren();
-    const sorted = [...conversations.values()].sort((a, b) => b.lastMessageAt - a.lastMessageAt);
-    for (const c of sorted) {
+    const items = ordered();
+    shownOrder = items.map((c) => c.id);
+    let unread = 0;
+    for (const c of items) {
+      unread += c.unread || 0;
       const li = el('li', c.id === selected ? 'selected' : '');
       li.dataset.id = c.id;
-      li.append(el('span', 'who', shortUser(c.user)));
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(c.id === selected));
+      li.tabIndex = c.id === selected || (!selected && c === items[0]) ? 0 : -1;
+      li.append(el('span', 'who', nameOf(c)));
       const meta = el('span', 'meta');
       if (c.unread > 0) meta.append(el('span', 'badge', String(c.unread)));
       meta.append(el('span', 'chip ' + c.status, statusLabel(c)));
@@ -274,16 +407,36 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       li.addEventListener('click', () => select(c.id));
       list.append(li);
     }
-    $('empty-list').classList.toggle('hidden', sorted.length > 0);
+    $('empty-list').classList.toggle('hidden', items.length > 0);
+    // Unread messages in the tab's title, so a background tab says there is something to do.
+    document.title = (unread > 0 ? '(' + unread + ') ' : '') + t('title') + ' · wxbot';
+    if (hadFocus) focusSelectedItem();
   }
 
-  function select(id) {
+  function focusSelectedItem() {
+    const item = $('list').querySelector('li[tabindex="0"]');
+    if (item) item.focus();
+  }
+
+  function select(id, options) {
     selected = id;
     notice('');
+    $('app').classList.toggle('chatting', Boolean(id));
     renderList();
     renderConversation();
+    if (!id) return;
     loadHistory(id);
-    $('reply').focus();
+    if (!options || !options.keepFocus) $('reply').focus();
+  }
+
+  /** Selects the conversation step places away in the list (keyboard navigation). */
+  function move(step, keepFocus) {
+    const ids = shownOrder;
+    if (ids.length === 0) return;
+    const at = ids.indexOf(selected);
+    const next = at === -1 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + step));
+    select(ids[next], { keepFocus: true });
+    if (!keepFocus) focusSelectedItem();
   }
 
   function loadHistory(id) {
@@ -299,11 +452,11 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     const c = selected && conversations.get(selected);
     const name = $('title').querySelector('.name');
     const sub = $('title').querySelector('.sub');
-    if (!c) { name.textContent = 'Select a conversation'; sub.textContent = ''; }
+    if (!c) { name.textContent = t('selectConversation'); sub.textContent = ''; }
     else {
-      name.textContent = c.user;
-      const holder = c.status === 'agent' ? 'held by ' + (c.agent === me ? 'you' : c.agent) : c.status === 'waiting' ? 'waiting for an agent' : 'answered by the bot';
-      sub.textContent = [c.channel, c.openKfId, holder, c.reason && 'reason: ' + c.reason].filter(Boolean).join(' · ');
+      name.textContent = c.displayName ? c.displayName + ' (' + shortUser(c.user) + ')' : c.user;
+      const holder = c.status === 'agent' ? t('heldBy', { who: c.agent === me ? t('you') : c.agent }) : c.status === 'waiting' ? t('waitingAgent') : t('byBot');
+      sub.textContent = [c.channel, c.openKfId, holder, c.reason && t('reason', { r: c.reason })].filter(Boolean).join(' · ');
     }
     updateControls();
   }
@@ -316,6 +469,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     $('close').disabled = !online || !c;
     $('reply').disabled = !online || !c;
     $('send').disabled = !online || !c;
+    $('canned').disabled = !online || !c;
   }
 
   function renderMessages() {
@@ -323,16 +477,57 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
     box.replaceChildren();
     const list = selected && histories.get(selected);
-    if (!selected) { const p = el('div', '', 'Pick a conversation on the left.'); p.id = 'placeholder'; box.append(p); return; }
+    if (!selected) { const p = el('div', '', t('pick')); p.id = 'placeholder'; box.append(p); return; }
     if (!list) return;
     for (const m of list) {
       const bubble = el('div', 'msg ' + m.direction + (m.from === 'agent' ? ' agent' : '') + (m.text === undefined ? ' media' : ''));
-      const by = m.from === 'user' ? 'customer' : m.from === 'agent' ? (m.agent === me ? 'you' : m.agent) : 'bot';
+      const by = m.from === 'user' ? t('customer') : m.from === 'agent' ? (m.agent === me ? t('you') : m.agent) : t('bot');
       bubble.append(el('span', 'by', by + ' · ' + time(m.at)));
       bubble.append(document.createTextNode(m.text !== undefined ? m.text : '[' + m.type + (m.summary ? ': ' + m.summary : '') + ']'));
       box.append(bubble);
     }
     if (atBottom || list.length < 30) box.scrollTop = box.scrollHeight;
+  }
+
+  function renderCanned() {
+    const picker = $('canned');
+    const replies = CONFIG.canned || [];
+    picker.classList.toggle('hidden', replies.length === 0);
+    picker.replaceChildren(el('option', '', t('cannedPick')));
+    picker.firstChild.value = '';
+    replies.forEach((r, i) => { const o = el('option', '', r.label); o.value = String(i); picker.append(o); });
+  }
+  $('canned').addEventListener('change', () => {
+    const r = (CONFIG.canned || [])[Number($('canned').value)];
+    $('canned').value = '';
+    if (!r) return;
+    // Into the box, not sent: the agent may adapt it first.
+    $('reply').value = r.text;
+    $('reply').focus();
+  });
+
+  // New waiting conversations as browser notifications: opt-in, asked for with a click.
+  const canNotify = typeof Notification !== 'undefined';
+  function notifyEnabled() { return canNotify && Notification.permission === 'granted' && localStorage.getItem(NOTIFY_KEY) === '1'; }
+  function renderNotifyButton() {
+    const button = $('notify');
+    button.classList.toggle('hidden', !canNotify);
+    const on = notifyEnabled();
+    button.textContent = canNotify && Notification.permission === 'denied' ? t('notifyDenied') : on ? t('notifyOn') : t('notifyOff');
+    button.setAttribute('aria-pressed', String(on));
+  }
+  $('notify').addEventListener('click', async () => {
+    if (notifyEnabled()) localStorage.setItem(NOTIFY_KEY, '0');
+    else {
+      const permission = Notification.permission === 'granted' ? 'granted' : await Notification.requestPermission();
+      localStorage.setItem(NOTIFY_KEY, permission === 'granted' ? '1' : '0');
+    }
+    renderNotifyButton();
+  });
+  function notifyWaiting(c) {
+    if (!notifyEnabled()) return;
+    const n = new Notification(t('newWaiting'), { body: nameOf(c) + (c.preview ? ': ' + c.preview : ''), tag: 'wxbot-' + c.id });
+    n.onclick = () => { window.focus(); select(c.id); n.close(); };
   }
 
   function act(type) {
@@ -343,6 +538,28 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   $('takeover').addEventListener('click', () => act('takeover'));
   $('release').addEventListener('click', () => act('release'));
   $('close').addEventListener('click', () => act('close'));
+  $('back').addEventListener('click', () => select(null));
+  $('retry-now').addEventListener('click', () => connect());
+  $('lang').addEventListener('change', () => { lang = $('lang').value; localStorage.setItem(LANG_KEY, lang); applyLanguage(); });
+  $('list').addEventListener('pointerenter', () => { pointerInList = true; });
+  $('list').addEventListener('pointerleave', () => { pointerInList = false; renderList(); });
+
+  // Keyboard: the list moves with ↑/↓ (j/k), Alt+↑/↓ from anywhere; Alt+T/R/C act on the selection.
+  document.addEventListener('keydown', (e) => {
+    if (!$('login').classList.contains('hidden') || e.isComposing) return;
+    const typing = e.target instanceof HTMLElement && (e.target.tagName === 'TEXTAREA' || e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT');
+    if (e.altKey && !e.ctrlKey && !e.metaKey) {
+      const actions = { KeyT: 'takeover', KeyR: 'release', KeyC: 'close' };
+      if (actions[e.code]) { e.preventDefault(); if (!$(actions[e.code]).disabled) act(actions[e.code]); return; }
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') { e.preventDefault(); move(e.key === 'ArrowDown' ? 1 : -1, typing); return; }
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === 'ArrowDown' || e.key === 'j') { e.preventDefault(); move(1); }
+    else if (e.key === 'ArrowUp' || e.key === 'k') { e.preventDefault(); move(-1); }
+    else if (e.key === 'Enter' || e.key === '/') { if (selected && !$('reply').disabled) { e.preventDefault(); $('reply').focus(); } }
+    else if (e.key === 'Escape') { focusSelectedItem(); }
+  });
+  $('reply').addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); focusSelectedItem(); } });
 
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -367,6 +584,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     connect();
   });
 
+  applyLanguage();
   connect();
 })();
 </script>

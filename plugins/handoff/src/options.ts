@@ -64,6 +64,8 @@ export const handoffOptionsSchema = z
      * up once per store and kept in it, so bots with different prefixes never hear each other.
      */
     redisChannel: z.string().min(1).optional(),
+    /** Ready-made answers offered in the console's reply box (e.g. the FAQ's answers). */
+    cannedReplies: z.array(z.strictObject({ label: z.string().min(1).max(200), text: z.string().min(1).max(8000) })).max(500).default([]),
   })
   .transform((o) => ({ ...o, agents: o.token ? [...o.agents, { name: 'agent', token: o.token }] : o.agents }))
   .refine((o) => o.agents.length > 0, { path: ['agents'], message: 'give at least one agent (agents: [{ name, token }]) or token' })

@@ -95,7 +95,7 @@ export const handoff = definePlugin({
           const nonce = randomBytes(16).toString('base64');
           ctx.set(consoleHeaders(nonce));
           ctx.type = 'text/html; charset=utf-8';
-          ctx.body = consoleHtml({ wsPath: options.path, nonce });
+          ctx.body = consoleHtml({ wsPath: options.path, nonce, cannedReplies: options.cannedReplies });
         });
         // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
         const bare = consolePath.replace(/\/+$/, '');

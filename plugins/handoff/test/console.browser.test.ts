@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, CORP, customerSays, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
+import { ALICE, BOB, CORP, customerSays, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
@@ -26,7 +26,7 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
 
   beforeAll(async () => {
     api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }] });
-    kf = await startKfBot(api);
+    kf = await startKfBot(api, { cannedReplies: [{ label: '营业时间', text: '我们每天 9:00–21:00 营业。' }, { label: '退换货', text: '收货 7 天内可无理由退换。' }] });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -47,43 +47,117 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
       if (message.type() === 'error') problems.push(message.text());
     });
 
-    // Sign in through the login field (the token ends up in sessionStorage).
+    // Sign in through the login field (the token ends up in sessionStorage). The page is Chinese by default.
     await page.goto(`${kf.url}/agent/`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
     await page.locator('#token').fill(ALICE);
-    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: '连接' }).click();
     await expect.poll(() => page.locator('#conn').textContent()).toBe('alice');
 
-    // Some talk with the bot, then the customer asks for a human. (English texts: the machine that
-    // takes the README screenshot may have no CJK fonts; the protocol tests use Chinese.)
-    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', 'Hi, my order from Monday has not shipped yet');
+    // Some talk with the bot, then the customer asks for a human.
+    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', '你好，我周一下的订单还没发货');
     await api.waitFor(() => kf.llmCalls.length === 1);
-    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', 'Can I talk to a human please?');
+    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', '请帮我转人工客服');
     const item = page.locator('#list li', { hasText: 'wm-customer-lin' });
     await item.waitFor({ timeout: 10_000 });
     await expect.poll(() => item.locator('.badge').textContent()).toBe('1');
+    // The unread count is in the tab's title too.
+    await expect.poll(() => page.title()).toBe('(1) 客服工作台 · wxbot');
     await item.click();
-    await page.locator('.msg.in', { hasText: 'Hi, my order from Monday has not shipped yet' }).waitFor();
-    await page.locator('.msg.out', { hasText: 'bot: Hi, my order from Monday has not shipped yet' }).waitFor();
+    await page.locator('.msg.in', { hasText: '你好，我周一下的订单还没发货' }).waitFor();
+    await page.locator('.msg.out', { hasText: 'bot: 你好，我周一下的订单还没发货' }).waitFor();
 
-    await page.getByRole('button', { name: 'Take over' }).click();
-    await expect.poll(() => page.locator('#title .sub').textContent()).toContain('held by you');
-    await page.locator('#reply').fill('Hello, this is Ivy from customer service. Let me check your order.');
+    await page.getByRole('button', { name: '接管' }).click();
+    await expect.poll(() => page.locator('#title .sub').textContent()).toContain('你 正在处理');
+    await page.locator('#reply').fill('您好，我是客服小艾，马上为您查询订单。');
     await page.locator('#reply').press('Enter');
-    await api.waitFor(() => sentTexts(api, 'wk-browser', 'wm-customer-lin').includes('Hello, this is Ivy from customer service. Let me check your order.'), 10_000);
-    await page.locator('.msg.agent', { hasText: 'Ivy' }).waitFor();
+    await api.waitFor(() => sentTexts(api, 'wk-browser', 'wm-customer-lin').includes('您好，我是客服小艾，马上为您查询订单。'), 10_000);
+    await page.locator('.msg.agent', { hasText: '小艾' }).waitFor();
 
     // Held: the next message shows up in the page and never reaches the LLM stand-in.
-    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', 'The order number is 20240518-0021');
+    await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', '订单号是 20240518-0021');
     await page.locator('.msg.in', { hasText: '20240518-0021' }).waitFor({ timeout: 10_000 });
     await sleep(200);
-    expect(kf.llmCalls).toEqual(['Hi, my order from Monday has not shipped yet']);
+    expect(kf.llmCalls).toEqual(['你好，我周一下的订单还没发货']);
     expect(await page.locator('#reply').inputValue()).toBe('');
 
     // A second customer waiting, so the screenshot shows a list.
-    await customerSays(api, kf, 'wk-browser', 'wm-customer-zhao', 'Is a human there? My parcel arrived damaged.');
-    await page.locator('#list li', { hasText: 'parcel arrived damaged' }).waitFor();
+    await customerSays(api, kf, 'wk-browser', 'wm-customer-zhao', '有人工客服吗？我收到的包裹破损了。');
+    await page.locator('#list li', { hasText: '包裹破损' }).waitFor();
     mkdirSync(dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot });
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('works from the keyboard, in English too, at 420 px, with canned replies, and recovers from a dropped connection at once', { timeout: 90_000 }, async () => {
+    const page = await browser.newPage({ viewport: { width: 420, height: 800 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(String(error)));
+    // Keep the page's sockets reachable, to drop the connection as a network blip would.
+    await page.addInitScript({
+      content: `(() => {
+        const Native = window.WebSocket;
+        window.__sockets = [];
+        window.WebSocket = class extends Native {
+          constructor(url, protocols) { super(url, protocols); window.__sockets.push(this); }
+        };
+      })();`,
+    });
+    await page.goto(`${kf.url}/agent/?token=${BOB}`);
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('bob');
+
+    await customerSays(api, kf, 'wk-keys', 'wm-keys-1', '转人工');
+    await customerSays(api, kf, 'wk-keys', 'wm-keys-2', '人工客服');
+    await expect.poll(() => page.locator('#list li').count()).toBeGreaterThanOrEqual(2);
+
+    // 420 px: one column; the list first, the conversation (with a way back) after picking one.
+    expect(await page.locator('#main').isVisible()).toBe(false);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(420);
+
+    // Keyboard: focus the list, move down, take over with Alt+T, all without the mouse.
+    await page.locator('#list li').first().focus();
+    await page.keyboard.press('ArrowDown');
+    const chosen = await page.locator('#list li.selected').getAttribute('data-id');
+    expect(chosen).toBe(await page.locator('#list li').nth(1).getAttribute('data-id'));
+    expect(await page.locator('#main').isVisible()).toBe(true);
+    await page.keyboard.press('Alt+KeyT');
+    await expect.poll(() => page.locator('#title .sub').textContent()).toContain('你 正在处理');
+    await page.keyboard.press('ArrowUp');
+    expect(await page.locator('#list li.selected').getAttribute('data-id')).not.toBe(chosen);
+
+    // Canned replies fill the box; the agent sends them with Enter.
+    await page.locator('#back').click();
+    await page.locator(`#list li[data-id="${chosen}"]`).click();
+    await page.locator('#canned').selectOption({ label: '营业时间' });
+    expect(await page.locator('#reply').inputValue()).toBe('我们每天 9:00–21:00 营业。');
+    await page.locator('#reply').press('Enter');
+    await api.waitFor(() => api.kf.sent.some((m) => (m as { text?: { content?: string } }).text?.content === '我们每天 9:00–21:00 营业。'), 10_000);
+
+    // English on request, kept for the next visit.
+    await page.locator('#lang').selectOption('en');
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.locator('#takeover').textContent()).toBe('Take over');
+    await page.reload();
+    expect(await page.locator('#release').textContent()).toBe('Release to bot');
+    await page.locator('#lang').selectOption('zh-CN');
+
+    // A dropped connection: a countdown and "retry now"; after it, the buttons and box work at once.
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('bob');
+    await page.locator(`#list li[data-id="${chosen}"]`).click();
+    await page.evaluate('window.__sockets.at(-1).close()');
+    await page.locator('#retry').waitFor();
+    expect(await page.locator('#retry-text').textContent()).toMatch(/连接已断开，\d+ 秒后重试/);
+    expect(await page.locator('#reply').isDisabled()).toBe(true);
+    await page.getByRole('button', { name: '立即重试' }).click();
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('bob');
+    expect(await page.locator('#retry').isVisible()).toBe(false);
+    expect(await page.locator('#reply').isDisabled()).toBe(false);
+    expect(await page.locator('#release').isDisabled()).toBe(false);
+    await page.locator('#reply').fill('重新连上了');
+    await page.locator('#reply').press('Enter');
+    await api.waitFor(() => api.kf.sent.some((m) => (m as { text?: { content?: string } }).text?.content === '重新连上了'), 10_000);
+    expect(problems).toEqual([]);
+    await page.close();
   });
 });
