@@ -103,8 +103,9 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 #tools { display: flex; gap: 6px; align-items: center; padding: 6px 14px; border-bottom: 1px solid var(--line); font-size: 12px; color: var(--muted); }
 #tools select, #tools button { font-size: 12px; padding: 2px 6px; }
 #tools .spacer { flex: 1; }
-#retry { display: flex; gap: 6px; align-items: center; padding: 6px 14px; background: #fef3c7; color: #92400e; font-size: 12px; border-bottom: 1px solid var(--line); }
+#retry { position: fixed; top: 0; left: 0; right: 0; z-index: 5; display: flex; gap: 6px; align-items: center; padding: 6px 14px; background: #fef3c7; color: #92400e; font-size: 12px; border-bottom: 1px solid var(--line); }
 #retry button { font-size: 12px; padding: 2px 8px; }
+#retry .spacer { flex: 1; }
 #list li:focus-visible { outline: 2px solid var(--accent); outline-offset: -2px; }
 #keys { color: var(--muted); font-size: 11px; padding: 6px 14px; border-top: 1px solid var(--line); }
 #canned { max-width: 160px; font: inherit; font-size: 13px; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
@@ -126,10 +127,10 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 </style>
 </head>
 <body>
+<div id="retry" class="hidden" role="status"><span id="retry-text"></span><span class="spacer"></span><button id="retry-now" type="button" data-i18n="retryNow"></button></div>
 <div id="app">
   <aside id="side">
     <header><h1 data-i18n="conversations"></h1><span id="conn"></span></header>
-    <div id="retry" class="hidden" role="status"><span id="retry-text"></span><span class="spacer"></span><button id="retry-now" type="button" data-i18n="retryNow"></button></div>
     <div id="tools">
       <select id="lang" aria-label="Language / 语言"><option value="zh-CN">中文</option><option value="en">English</option></select>
       <span class="spacer"></span>
@@ -184,7 +185,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       offline: '离线', connecting: '连接中…', retryIn: '连接已断开，{s} 秒后重试', retryNow: '立即重试',
       you: '你', waiting: '等待接入', bot: '机器人', customer: '客户',
       heldBy: '{who} 正在处理', waitingAgent: '等待客服接入', byBot: '机器人应答中', reason: '原因：{r}',
-      notifyOff: '🔕 新会话提醒', notifyOn: '🔔 新会话提醒已开', notifyDenied: '浏览器已拒绝通知',
+      notifyOff: '开启新会话提醒', notifyOn: '新会话提醒：已开', notifyDenied: '浏览器已拒绝通知',
       newWaiting: '新会话等待接入', notConnected: '未连接', connectionLost: '连接已断开',
       keys: '↑/↓ 切换会话 · Alt+↑/↓ 在输入框中切换 · Alt+T 接管 · Alt+R 交还 · Alt+C 结束 · / 回复',
     },
@@ -197,7 +198,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       offline: 'offline', connecting: 'connecting…', retryIn: 'Disconnected: retrying in {s} s', retryNow: 'Retry now',
       you: 'you', waiting: 'waiting', bot: 'bot', customer: 'customer',
       heldBy: 'held by {who}', waitingAgent: 'waiting for an agent', byBot: 'answered by the bot', reason: 'reason: {r}',
-      notifyOff: '🔕 Notify me', notifyOn: '🔔 Notifications on', notifyDenied: 'The browser blocks notifications',
+      notifyOff: 'Notify me', notifyOn: 'Notifications: on', notifyDenied: 'The browser blocks notifications',
       newWaiting: 'A conversation is waiting', notConnected: 'not connected', connectionLost: 'connection lost',
       keys: '↑/↓ move · Alt+↑/↓ from the reply box · Alt+T take over · Alt+R release · Alt+C close · / reply',
     },
