@@ -1,52 +1,137 @@
 /**
- * The two servers the callback bench compares, each run in its own process:
- * - `floor`: bare Koa that only verifies, decrypts, encrypts and answers (the least any
- *   server must do for an encrypted WeCom echo);
- * - `wxbot`: the real bot (WeCom app channel + echo plugin, info logging to /dev/null).
+ * The servers the callback benches compare, each run in its own process
+ * (`servers.ts <server> <plain|safe>`), all answering an Official Account text with a passive
+ * text reply (encrypted in safe mode):
+ * - `http`: bare `node:http` that only verifies, (de)crypts, parses and answers (the floor);
+ * - `koa`: the same handler in a bare Koa app (the baseline of the 0.8 goal);
+ * - `co-wechat`: the Koa middleware users pick instead of a framework, echoing;
+ * - `node-webot`: node-webot's `wechat` connect middleware on `node:http`, echoing;
+ * - `wxbot`: the default bot (bot.config.ts: agent console, keyword rules + FAQ, echo,
+ *   metrics, info logs), all features on, logs written to stdout (here /dev/null).
+ * The parent talks over IPC: the child sends `{ port }` once it listens and `{ cpu }` (user +
+ * system µs since the last ask) when asked with 'cpu'.
  */
+import { createServer, type IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import Koa from 'koa';
-import pino from 'pino';
-import { WXBizMsgCrypt, createBot, wecomApp } from '@wxbot/core';
-import { echo } from '@wxbot/plugin-echo';
-import { BENCH } from './config.ts';
+import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core';
+import { BENCH, type CryptoMode } from './config.ts';
 
-const mode = process.argv[2];
-// SIGUSR2 prints the CPU time (user + system, µs) spent since the last SIGUSR2: the bench
-// divides it by the requests served, a cost per request that does not depend on how fast the
-// load generator (on the same 2 cores) can go.
+const [server = 'wxbot', crypto = 'safe'] = process.argv.slice(2) as [string, CryptoMode];
+const safe = crypto === 'safe';
+const require = createRequire(import.meta.url);
+
 let lastCpu = process.cpuUsage();
-process.on('SIGUSR2', () => {
+process.on('message', (ask) => {
+  if (ask !== 'cpu') return;
   const used = process.cpuUsage(lastCpu);
-  console.log(`CPU ${used.user + used.system}`);
   lastCpu = process.cpuUsage();
+  process.send?.({ cpu: used.user + used.system });
 });
-process.on('SIGINT', () => process.exit(0));
+process.on('disconnect', () => process.exit(0));
+
+const crypt = new WXBizMsgCrypt(BENCH.token, BENCH.encodingAESKey, BENCH.appId);
+const tag = (xml: string, name: string) => new RegExp(`<${name}><!\\[CDATA\\[(.*?)\\]\\]></${name}>`).exec(xml)?.[1];
+
+/**
+ * What any handler must do for one callback, written by hand: check the signature, decrypt
+ * (safe mode), read the fields it needs, answer a text (encrypted in safe mode). Undefined
+ * when the signature does not verify.
+ */
+function handBuiltAnswer(query: URLSearchParams | Record<string, unknown>, body: string): string | undefined {
+  const q = (name: string) => (query instanceof URLSearchParams ? query.get(name) : (query[name] as string | undefined)) ?? '';
+  const timestamp = q('timestamp');
+  const nonce = q('nonce');
+  let xml = body;
+  if (safe) {
+    const encrypted = tag(body, 'Encrypt');
+    if (!encrypted) return undefined;
+    xml = crypt.open(q('msg_signature'), timestamp, nonce, encrypted);
+  } else if (sortedSha1(BENCH.token, timestamp, nonce) !== q('signature')) {
+    return undefined;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const reply = `<xml><ToUserName><![CDATA[${tag(xml, 'FromUserName')}]]></ToUserName><FromUserName><![CDATA[${tag(xml, 'ToUserName')}]]></FromUserName><CreateTime>${now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${tag(xml, 'Content')}]]></Content></xml>`;
+  return safe ? crypt.seal(reply, String(now), String(Math.floor(Math.random() * 1e10))) : reply;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return body;
+}
+
+function listen(server: { listen(port: number, host: string, cb: () => void): unknown; address(): unknown }): void {
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as { port: number }).port }));
+}
 
 async function main(): Promise<void> {
-  if (mode === 'floor') {
-    const crypt = new WXBizMsgCrypt(BENCH.token, BENCH.encodingAESKey, BENCH.corpId);
-    const app = new Koa();
-    app.use(async (ctx) => {
-      let body = '';
-      for await (const chunk of ctx.req) body += chunk;
-      const encrypted = /<Encrypt><!\[CDATA\[(.*?)\]\]><\/Encrypt>/.exec(body)![1]!;
-      const q = ctx.query as Record<string, string>;
-      const xml = crypt.open(q['msg_signature'], q['timestamp']!, q['nonce']!, encrypted);
-      const content = /<Content><!\[CDATA\[(.*?)\]\]><\/Content>/.exec(xml)![1]!;
-      const from = /<FromUserName><!\[CDATA\[(.*?)\]\]><\/FromUserName>/.exec(xml)![1]!;
-      const reply = `<xml><ToUserName><![CDATA[${from}]]></ToUserName><FromUserName><![CDATA[${BENCH.corpId}]]></FromUserName><CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${content}]]></Content></xml>`;
-      ctx.body = crypt.seal(reply, String(Math.floor(Date.now() / 1000)), '12345');
-    });
-    const server = app.listen(0, '127.0.0.1', () => console.log(`PORT ${(server.address() as { port: number }).port}`));
-    return;
+  switch (server) {
+    case 'http': {
+      listen(
+        createServer(async (req, res) => {
+          const url = req.url ?? '/';
+          const answer = handBuiltAnswer(new URLSearchParams(url.slice(url.indexOf('?') + 1)), await readBody(req));
+          res.writeHead(answer === undefined ? 401 : 200, { 'content-type': 'application/xml' });
+          res.end(answer ?? 'invalid signature');
+        }),
+      );
+      return;
+    }
+    case 'koa': {
+      const app = new Koa();
+      app.use(async (ctx) => {
+        const answer = handBuiltAnswer(ctx.query, await readBody(ctx.req));
+        ctx.status = answer === undefined ? 401 : 200;
+        ctx.type = 'application/xml';
+        ctx.body = answer ?? 'invalid signature';
+      });
+      listen(createServer(app.callback()));
+      return;
+    }
+    case 'co-wechat': {
+      const wechat = require('co-wechat') as (config: object) => { middleware(handle: (message: Record<string, string>) => unknown): Koa.Middleware };
+      const app = new Koa();
+      app.use(wechat({ token: BENCH.token, appid: BENCH.appId, ...(safe && { encodingAESKey: BENCH.encodingAESKey }) }).middleware(async (message) => message['Content']));
+      listen(createServer(app.callback()));
+      return;
+    }
+    case 'node-webot': {
+      type Res = { reply(content: string): void };
+      const wechat = require('wechat') as (config: object, handle: (req: { weixin: Record<string, string> }, res: Res) => void) => (req: object, res: object, next: (error?: unknown) => void) => void;
+      const middleware = wechat({ token: BENCH.token, appid: BENCH.appId, ...(safe && { encodingAESKey: BENCH.encodingAESKey }) }, (req, res) => res.reply(req.weixin['Content'] ?? ''));
+      listen(
+        createServer((req, res) => {
+          const url = req.url ?? '/';
+          // node-webot reads req.query as connect/express put it there.
+          (req as unknown as { query: object }).query = Object.fromEntries(new URLSearchParams(url.slice(url.indexOf('?') + 1)));
+          middleware(req, res, (error) => {
+            res.writeHead(500);
+            res.end(String(error));
+          });
+        }),
+      );
+      return;
+    }
+    case 'wxbot': {
+      Object.assign(process.env, {
+        WX_TOKEN: BENCH.token,
+        WX_APP_ID: BENCH.appId,
+        WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
+        AGENT_TOKEN: 'bench-agent-token',
+        LOG_LEVEL: 'info',
+        NODE_ENV: 'production',
+      });
+      const { createBot, resolveConfig } = await import('@wxbot/core');
+      const config = await resolveConfig((await import('../bot.config.ts')).default);
+      const bot = createBot(config);
+      const { port } = await bot.start({ port: 0, host: '127.0.0.1' });
+      process.send?.({ port });
+      return;
+    }
+    default:
+      throw new Error(`unknown server ${server}`);
   }
-  const bot = createBot({
-    channels: [wecomApp({ corpId: BENCH.corpId, token: BENCH.token, encodingAESKey: BENCH.encodingAESKey, path: '/wecom/callback' })],
-    plugins: [echo()],
-    logger: pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false })),
-  });
-  const { port } = await bot.start({ port: 0, host: '127.0.0.1' });
-  console.log(`PORT ${port}`);
 }
 
 void main();

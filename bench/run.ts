@@ -1,0 +1,83 @@
+/**
+ * Shared by the benches: start one server of servers.ts in its own process, load it with
+ * autocannon from a list of prebuilt callbacks, read its CPU time, stop it.
+ */
+import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import autocannon from 'autocannon';
+import type { CryptoMode } from './config.ts';
+import type { Callback } from './traffic.ts';
+
+/** Node flags of the server processes (tsx until the packages run compiled). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--import tsx').split(' ').filter(Boolean);
+
+export interface BenchServer {
+  readonly name: string;
+  readonly port: number;
+  /** CPU µs (user + system) the server used since the last call. */
+  cpu(): Promise<number>;
+  stop(): void;
+}
+
+export async function startServer(name: string, mode: CryptoMode, extraNodeArgs: string[] = []): Promise<BenchServer> {
+  const child = fork(resolve(import.meta.dirname, 'servers.ts'), [name, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const cpuAnswers: ((micros: number) => void)[] = [];
+  const port = await new Promise<number>((ok, fail) => {
+    child.on('message', (m: { port?: number; cpu?: number }) => {
+      if (m.port !== undefined) ok(m.port);
+      if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
+    });
+    child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
+  });
+  return {
+    name,
+    port,
+    cpu: () => new Promise((ok) => (cpuAnswers.push(ok), child.send('cpu'))),
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  count: number;
+}
+
+export interface LoadOptions {
+  seconds: number;
+  connections: number;
+  /** Requests per second over all connections (unset: as fast as the server answers). */
+  rate?: number;
+}
+
+/** Sends `callbacks` in order (one each) for `seconds`; warns when they run out. */
+export async function load(port: number, callbacks: readonly Callback[], options: LoadOptions): Promise<LoadResult> {
+  let next = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: options.connections,
+    duration: options.seconds,
+    ...(options.rate !== undefined && { overallRate: options.rate }),
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml' },
+        setupRequest: (req) => {
+          const r = callbacks[next++ % callbacks.length]!;
+          return { ...req, path: r.path, body: r.body };
+        },
+      },
+    ],
+  });
+  if (next > callbacks.length) console.warn(`${next} requests outran ${callbacks.length} new messages: some were repeats; raise BENCH_MESSAGES`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, count: result.requests.total };
+}
+
+/** The median of a list of numbers. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
