@@ -16,7 +16,7 @@ import type { Context } from './pipeline/context.ts';
 import { PluginScope, type Disposer, type Plugin, type PluginHost } from './plugin.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
 import { recipientOf, type Recipient } from './message/recipient.ts';
-import { createHttpApp } from './server.ts';
+import { createHttpServer } from './server.ts';
 import { Metrics } from './metrics.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
@@ -178,8 +178,8 @@ export class Bot extends Composer<Context> implements PluginHost {
   /** Starts the HTTP server. Resolves with the address once it listens. */
   async start(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
     await this.init();
-    const app = createHttpApp(this, { bodyLimitBytes: this.#options.bodyLimitBytes });
-    const server = app.listen(options.port ?? 3000, options.host);
+    const server = createHttpServer(this, { bodyLimitBytes: this.#options.bodyLimitBytes });
+    server.listen(options.port ?? 3000, options.host);
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

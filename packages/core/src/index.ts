@@ -41,7 +41,7 @@ export { holdLock, type HeldLock } from './store/lease.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
-export { createHttpApp, type HttpAppOptions } from './server.ts';
+export { createHttpApp, createHttpServer, type HttpAppOptions } from './server.ts';
 export { Metrics, type ReplyMode } from './metrics.ts';
 export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
 export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';

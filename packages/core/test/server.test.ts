@@ -1,0 +1,125 @@
+/**
+ * The HTTP layer as WeChat and operators see it: statuses, bodies, content types and log lines
+ * of callbacks (answered, refused, failed), and the other routes beside them. The handler is
+ * a small stand-in for the bot so each outcome can be produced on purpose.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChannelError, createHttpServer, officialAccount, type Channel, type Query } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const logs = captureLogger();
+const channel = officialAccount({ appId: 'wx-app', token: 'tok', path: '/wx' });
+const calls: { query: Query; body: string }[] = [];
+const refusals: string[] = [];
+
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = createHttpServer(
+    {
+      channels: [channel as Channel],
+      log: logs.log,
+      async handleCallback(_channel, query, body) {
+        calls.push({ query, body });
+        if (body === 'refuse') throw new ChannelError(401, 'signature does not match');
+        if (body === 'crash') throw new Error('database on fire');
+        return body === 'quiet' ? 'success' : '<xml><Content><![CDATA[好]]></Content></xml>';
+      },
+      recordRefusal: (c) => refusals.push(c.name),
+      routes: [(router) => router.get('/extra', (ctx) => void (ctx.body = 'extra route'))],
+    },
+    { bodyLimitBytes: 1024 },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'text/xml', ...headers } });
+
+describe('callback POSTs', () => {
+  it('an XML answer: 200, application/xml, the query decoded for the channel', async () => {
+    const res = await post('/wx?signature=abc&timestamp=1&nonce=n%20n&encrypt_type=aes', '<xml/>');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/xml');
+    expect(await res.text()).toBe('<xml><Content><![CDATA[好]]></Content></xml>');
+    expect(calls.at(-1)).toEqual({ query: { signature: 'abc', timestamp: '1', nonce: 'n n', encrypt_type: 'aes' }, body: '<xml/>' });
+  });
+
+  it('"success": 200, text/plain', async () => {
+    const res = await post('/wx?a=1', 'quiet');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe('success');
+  });
+
+  it('a repeated query parameter reaches the channel as a list (which refuses it)', async () => {
+    await post('/wx?signature=a&signature=b', 'quiet');
+    expect(calls.at(-1)?.query['signature']).toEqual(['a', 'b']);
+  });
+
+  it('a refusal: its status and reason, counted, one warning', async () => {
+    const before = refusals.length;
+    const res = await post('/wx?x=1', 'refuse');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe('signature does not match');
+    expect(refusals.length).toBe(before + 1);
+    expect(logs.lines.at(-1)).toMatchObject({ level: 40, msg: 'callback refused', path: '/wx', method: 'POST', status: 401, reason: 'signature does not match' });
+  });
+
+  it('an unexpected error: 500 "internal error", counted, logged with the error', async () => {
+    const before = refusals.length;
+    const res = await post('/wx', 'crash');
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('internal error');
+    expect(refusals.length).toBe(before + 1);
+    expect(logs.lines.at(-1)).toMatchObject({ level: 50, msg: 'callback failed', path: '/wx', method: 'POST' });
+    expect(JSON.stringify(logs.lines.at(-1)?.['err'])).toMatch(/database on fire/);
+  });
+
+  it('an empty body: 400 "empty body", counted, one warning naming the channel', async () => {
+    const before = refusals.length;
+    const res = await post('/wx?x=1', '');
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe('empty body');
+    expect(refusals.length).toBe(before + 1);
+    expect(logs.lines.at(-1)).toMatchObject({ level: 40, msg: 'callback refused: empty body', channel: 'officialAccount', status: 400 });
+  });
+
+  it('a body over the limit: 413 "request body too large"', async () => {
+    const res = await post('/wx', 'x'.repeat(2048));
+    expect(res.status).toBe(413);
+    expect(await res.text()).toBe('request body too large');
+    expect(logs.lines.at(-1)).toMatchObject({ msg: 'callback refused', status: 413 });
+  });
+
+  it('a channel path with a trailing slash or another case is not the callback', async () => {
+    const count = calls.length;
+    expect((await post('/wx/', 'x')).status).toBe(404);
+    expect((await post('/WX', 'x')).status).toBe(404);
+    expect(calls.length).toBe(count);
+  });
+});
+
+describe('other routes', () => {
+  it('GET on the callback path is the URL verification', async () => {
+    const res = await fetch(`${base}/wx?signature=bad&timestamp=1&nonce=2&echostr=hi`);
+    expect(res.status).toBe(401);
+  });
+
+  it('other methods on the callback path: 405 with Allow', async () => {
+    const res = await fetch(`${base}/wx`, { method: 'PUT', body: 'x' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, POST');
+  });
+
+  it('health, extra routes and 404 are served as before', async () => {
+    expect(await (await fetch(`${base}/healthz`)).text()).toBe('ok');
+    expect(await (await fetch(`${base}/extra`)).text()).toBe('extra route');
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
