@@ -119,19 +119,36 @@ interface IndexedQuestion<T> {
   readonly question: string;
   readonly value: T;
   readonly norm: number;
+  /** The paraphrase's weighted vector, to finish a candidate's score. */
+  readonly vector: Features;
+}
+
+/** A query feature with the paraphrases that have it. */
+interface QueryTerm {
+  readonly weight: number;
+  readonly postings: ReadonlyArray<readonly [number, number]>;
+  readonly key: string;
 }
 
 /**
  * The FAQ side, precomputed once per (re)load: every paraphrase's TF-IDF vector, its norm,
- * and an inverted index (feature → the paraphrases that have it), so a lookup costs one
- * tokenization plus work proportional to the paraphrases that share a feature with it.
+ * and an inverted index (feature → the paraphrases that have it).
+ *
+ * {@link FaqIndex.best} scores only candidates. Common features (a frequent character, a
+ * question-word bigram) are shared by most paraphrases, and following their posting lists
+ * would score nearly all of them (1.8 ms a message at 10,000 entries). By Cauchy–Schwarz a
+ * paraphrase sharing only a set S of the query's features scores at most |q_S| / |q|; so
+ * the longest posting lists are skipped while the query weight they carry stays below the
+ * threshold, candidates come from the remaining (rarer, mostly bigram) lists, and each
+ * candidate's score is then finished exactly with the skipped features. Same answer as
+ * scoring everything, measured in bench/faq.ts.
  */
 export class FaqIndex<T> {
   readonly #idf = new Map<string, number>();
   /** The weight of a query feature no entry has. */
   readonly #unseenIdf: number;
   readonly #questions: IndexedQuestion<T>[] = [];
-  /** feature → [paraphrase index, weight] pairs. */
+  /** feature → [paraphrase index, weight] pairs, in paraphrase order. */
   readonly #postings = new Map<string, Array<readonly [number, number]>>();
 
   constructor(entries: readonly FaqIndexEntry<T>[]) {
@@ -157,7 +174,7 @@ export class FaqIndex<T> {
         const vector = this.#weigh(features);
         const length = norm(vector);
         if (length === 0) continue; // only fillers and punctuation: nothing to match on
-        const id = this.#questions.push({ question, value: entry.value, norm: length }) - 1;
+        const id = this.#questions.push({ question, value: entry.value, norm: length, vector }) - 1;
         for (const [k, w] of vector) {
           let list = this.#postings.get(k);
           if (!list) this.#postings.set(k, (list = []));
@@ -174,28 +191,70 @@ export class FaqIndex<T> {
 
   /** Every paraphrase sharing a feature with `text`, with its score, best first (for tuning). */
   scores(text: string): FaqHit<T>[] {
-    return [...this.#score(text)].sort((a, b) => b.score - a.score);
-  }
-
-  /** The best-scoring entry at or above `threshold`, if any. */
-  best(text: string, threshold: number): FaqHit<T> | undefined {
-    let best: FaqHit<T> | undefined;
-    for (const hit of this.#score(text)) if (hit.score >= threshold && (!best || hit.score > best.score)) best = hit;
-    return best;
-  }
-
-  *#score(text: string): Generator<FaqHit<T>> {
     const query = this.#weigh(featuresOf(text));
     const queryNorm = norm(query);
-    if (queryNorm === 0) return;
+    if (queryNorm === 0) return [];
     const dots = new Map<number, number>();
     for (const [k, w] of query) {
       for (const [id, qw] of this.#postings.get(k) ?? []) dots.set(id, (dots.get(id) ?? 0) + w * qw);
     }
+    const hits: (FaqHit<T> & { id: number })[] = [];
     for (const [id, d] of dots) {
-      const q = this.#questions[id];
-      if (q) yield { value: q.value, question: q.question, score: d / (queryNorm * q.norm) };
+      const q = this.#questions[id]!;
+      hits.push({ id, value: q.value, question: q.question, score: d / (queryNorm * q.norm) });
     }
+    return hits.sort((a, b) => b.score - a.score || a.id - b.id).map(({ id: _, ...hit }) => hit);
+  }
+
+  /**
+   * The best-scoring paraphrase at or above `threshold`, if any; of equal scores, the one
+   * indexed first (earlier entry, earlier wording). Scores only candidates (see the class).
+   */
+  best(text: string, threshold: number): FaqHit<T> | undefined {
+    const terms: QueryTerm[] = [];
+    let squares = 0;
+    for (const [key, w] of featuresOf(text)) {
+      const weight = w * (this.#idf.get(key) ?? this.#unseenIdf);
+      squares += weight * weight;
+      const postings = this.#postings.get(key);
+      if (postings) terms.push({ key, weight, postings });
+    }
+    const queryNorm = Math.sqrt(squares);
+    if (queryNorm === 0) return undefined;
+    // Longest lists first: skip them while a paraphrase sharing only those stays below the bar.
+    terms.sort((a, b) => b.postings.length - a.postings.length);
+    const bar = threshold * queryNorm;
+    let skipped = 0;
+    let skippedSquares = 0;
+    while (skipped < terms.length) {
+      const w = terms[skipped]!.weight;
+      if (Math.sqrt(skippedSquares + w * w) >= bar) break;
+      skippedSquares += w * w;
+      skipped++;
+    }
+    const dots = new Map<number, number>();
+    for (let t = skipped; t < terms.length; t++) {
+      const { weight, postings } = terms[t]!;
+      for (const [id, qw] of postings) dots.set(id, (dots.get(id) ?? 0) + weight * qw);
+    }
+    let bestId = -1;
+    let bestScore = -1;
+    for (const [id, partial] of dots) {
+      const q = this.#questions[id]!;
+      let d = partial;
+      for (let t = 0; t < skipped; t++) {
+        const other = q.vector.get(terms[t]!.key);
+        if (other !== undefined) d += terms[t]!.weight * other;
+      }
+      const score = d / (queryNorm * q.norm);
+      if (score >= threshold && (score > bestScore || (score === bestScore && id < bestId))) {
+        bestScore = score;
+        bestId = id;
+      }
+    }
+    if (bestId < 0) return undefined;
+    const q = this.#questions[bestId]!;
+    return { value: q.value, question: q.question, score: bestScore };
   }
 
   #weigh(features: Features): Features {
