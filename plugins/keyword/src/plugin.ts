@@ -10,6 +10,7 @@ import type { RuleFileKind } from './ruleFile.ts';
 import { optionsSchema } from './schema.ts';
 import type { FaqIndex } from './similarity.ts';
 import { RuleSource } from './source.ts';
+import { MatchText } from './text.ts';
 
 /** Everything a message is matched against, swapped whole on reload. */
 interface Snapshot {
@@ -67,14 +68,16 @@ export const keyword = definePlugin({
 
     bot.use(async (ctx, next) => {
       const { message } = ctx;
-      if (message.type === 'text') {
-        const word = handoffWord(message.text);
+      // The text is folded once here for the hand-off words and every rule's keywords.
+      const text = message.type === 'text' ? new MatchText(message.text) : undefined;
+      if (text) {
+        const word = handoffWord(text);
         if (word !== undefined) return handOff(ctx, word);
       }
       // One snapshot per message, so a reload in the middle cannot mix two rule sets.
       const current = snapshot;
       const previousMatch = ctx.match;
-      for (const { rule, match } of matchRules(current.rules, message)) {
+      for (const { rule, match } of matchRules(current.rules, message, text)) {
         ctx.match = match;
         const replies = await resolveReply(rule.reply, ctx);
         if (replies.length === 0) continue; // a reply function declined

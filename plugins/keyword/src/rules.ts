@@ -2,7 +2,7 @@
  * Keyword rules: what a rule is, how it is compiled once, and how a message is matched.
  */
 import type { Context, Message, MessageType, ReplyInput } from '@wxbot/core';
-import { fold, foldExact } from './text.ts';
+import { fold, foldExact, MatchText } from './text.ts';
 
 /** How a rule's string keywords are compared with the message text. */
 export type MatchMode = 'exact' | 'contains' | 'regex';
@@ -37,7 +37,8 @@ export interface KeywordRule {
   reply: RuleReply;
 }
 
-type Matcher = (text: string) => RegExpExecArray | string | undefined;
+/** Matches one keyword against a message text (folded once for all keywords). */
+type Matcher = (text: MatchText) => RegExpExecArray | string | undefined;
 
 /** A rule ready to match: regexes compiled, keywords folded, filters as sets. */
 export interface CompiledRule {
@@ -72,14 +73,14 @@ function compileMatcher(keyword: string | RegExp, mode: MatchMode, label: string
     } catch (error) {
       throw new RuleError(`rule "${label}" has an invalid regex ${JSON.stringify(String(keyword))}: ${(error as Error).message}`, ['keywords', index]);
     }
-    return (text) => regex.exec(text.normalize('NFKC').trim()) ?? undefined;
+    return (text) => regex.exec(text.nfkc) ?? undefined;
   }
   if (mode === 'exact') {
     const wanted = foldExact(keyword);
-    return (text) => (foldExact(text) === wanted ? keyword : undefined);
+    return (text) => (text.exact === wanted ? keyword : undefined);
   }
   const wanted = fold(keyword);
-  return (text) => (fold(text).includes(wanted) ? keyword : undefined);
+  return (text) => (text.folded.includes(wanted) ? keyword : undefined);
 }
 
 /**
@@ -138,10 +139,11 @@ function applies(rule: CompiledRule, message: Message): boolean {
 
 /**
  * The rules that match `message`, in order, lazily: the caller takes the first whose reply
- * does not decline.
+ * does not decline. `prepared` is the message's text already wrapped, to share its folding.
  */
-export function* matchRules(rules: readonly CompiledRule[], message: Message): Generator<RuleMatch> {
-  const text = matchableText(message);
+export function* matchRules(rules: readonly CompiledRule[], message: Message, prepared?: MatchText): Generator<RuleMatch> {
+  const raw = matchableText(message);
+  const text = raw === undefined ? undefined : prepared?.raw === raw ? prepared : new MatchText(raw);
   for (const rule of rules) {
     if (!applies(rule, message)) continue;
     if (rule.matchers.length === 0) {

@@ -20,7 +20,38 @@ const EDGE_NOISE = /^[\p{P}\p{S}\p{Z}\s]+|[\p{P}\p{S}\p{Z}\s]+$/gu;
  * folded, so a keyword like "?" still means something.
  */
 export function foldExact(text: string): string {
-  const folded = fold(text);
+  return stripEdges(fold(text));
+}
+
+function stripEdges(folded: string): string {
   const stripped = folded.replace(EDGE_NOISE, '');
   return stripped === '' ? folded : stripped;
+}
+
+/**
+ * A message text with its normal forms computed once, on first use, and shared by every
+ * keyword, hand-off word and regex that looks at it. Folding per keyword cost ~10 µs a
+ * message with the example rule file (~25 keywords), measured.
+ */
+export class MatchText {
+  #folded: string | undefined;
+  #exact: string | undefined;
+  #nfkc: string | undefined;
+
+  constructor(readonly raw: string) {}
+
+  /** {@link fold}ed: what `contains` keywords look for. */
+  get folded(): string {
+    return (this.#folded ??= fold(this.raw));
+  }
+
+  /** {@link foldExact}ed: what `exact` keywords compare with. */
+  get exact(): string {
+    return (this.#exact ??= stripEdges(this.folded));
+  }
+
+  /** NFKC and trimmed, case kept: what regex keywords run on. */
+  get nfkc(): string {
+    return (this.#nfkc ??= this.raw.normalize('NFKC').trim());
+  }
 }
