@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ApiCallObserver } from './api/client.ts';
+import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './metricSeries.ts';
 
 /** Where a reply went: in the HTTP response, or through the active API. */
 export type ReplyMode = 'passive' | 'active';
@@ -10,26 +11,16 @@ export type ReplyMode = 'passive' | 'active';
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #callbacks = new Counter({
-    name: 'wxbot_callbacks_total',
-    help: 'Callbacks received, by channel and outcome (passive, no-reply, retry, ack, refused).',
-    labelNames: ['channel', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly #callbackSeconds = new Histogram({
-    name: 'wxbot_callback_duration_seconds',
-    help: 'Time from request to HTTP answer, by channel.',
-    labelNames: ['channel'] as const,
-    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 4, 5],
-    registers: [this.registry],
-  });
-  readonly #replySeconds = new Histogram({
-    name: 'wxbot_reply_latency_seconds',
-    help: 'Time from a message entering the pipeline to each reply leaving, by channel and mode.',
-    labelNames: ['channel', 'mode'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 4, 8, 15, 30, 60],
-    registers: [this.registry],
-  });
+  // The three metrics every callback touches are counted in plain numbers (metricSeries.ts)
+  // and formatted when scraped; the rest are prom-client's own.
+  readonly #callbacks = new SeriesCounter('wxbot_callbacks_total', 'Callbacks received, by channel and outcome (passive, no-reply, retry, ack, refused).', this.registry);
+  readonly #callbackSeconds = new SeriesHistogram('wxbot_callback_duration_seconds', 'Time from request to HTTP answer, by channel.', [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 4, 5], this.registry);
+  readonly #replySeconds = new SeriesHistogram(
+    'wxbot_reply_latency_seconds',
+    'Time from a message entering the pipeline to each reply leaving, by channel and mode.',
+    [0.01, 0.05, 0.1, 0.5, 1, 2, 4, 8, 15, 30, 60],
+    this.registry,
+  );
   readonly #apiCalls = new Counter({
     name: 'wxbot_api_calls_total',
     help: 'WeChat API calls by endpoint and result (ok, or the errcode; -1 = network/HTTP).',
@@ -56,9 +47,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Labelled children, looked up by a plain string: prom-client hashes a labels object on every
-  // call otherwise, which shows on the callback path.
-  readonly #children = new Map<string, { inc(): void } | { observe(value: number): void }>();
+  // Series looked up by a plain string key, so a callback builds no labels object.
+  readonly #children = new Map<string, CounterSeries | HistogramSeries>();
 
   #child<T>(key: string, make: () => T): T {
     let child = this.#children.get(key) as T | undefined;
@@ -74,12 +64,12 @@ export class Metrics {
   }
 
   callback(channel: string, outcome: string, seconds: number): void {
-    this.#child(`cb\0${channel}\0${outcome}`, () => this.#callbacks.labels({ channel, outcome })).inc();
-    this.#child(`cbs\0${channel}`, () => this.#callbackSeconds.labels({ channel })).observe(seconds);
+    this.#child(`cb\0${channel}\0${outcome}`, () => this.#callbacks.series({ channel, outcome })).inc();
+    this.#child(`cbs\0${channel}`, () => this.#callbackSeconds.series({ channel })).observe(seconds);
   }
 
   reply(channel: string, mode: ReplyMode, seconds: number): void {
-    this.#child(`rs\0${channel}\0${mode}`, () => this.#replySeconds.labels({ channel, mode })).observe(seconds);
+    this.#child(`rs\0${channel}\0${mode}`, () => this.#replySeconds.series({ channel, mode })).observe(seconds);
   }
 
   pluginError(plugin: string | undefined): void {
