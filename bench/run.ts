@@ -16,16 +16,20 @@ export interface BenchServer {
   readonly port: number;
   /** CPU µs (user + system) the server used since the last call. */
   cpu(): Promise<number>;
+  /** Heap bytes in use after a full GC (needs --expose-gc). */
+  heap(): Promise<number>;
   stop(): void;
 }
 
 export async function startServer(name: string, mode: CryptoMode, extraNodeArgs: string[] = []): Promise<BenchServer> {
   const child = fork(resolve(import.meta.dirname, 'servers.ts'), [name, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const cpuAnswers: ((micros: number) => void)[] = [];
+  const heapAnswers: ((bytes: number) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number }) => {
+    child.on('message', (m: { port?: number; cpu?: number; heap?: number }) => {
       if (m.port !== undefined) ok(m.port);
       if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
+      if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
@@ -33,6 +37,7 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
     name,
     port,
     cpu: () => new Promise((ok) => (cpuAnswers.push(ok), child.send('cpu'))),
+    heap: () => new Promise((ok) => (heapAnswers.push(ok), child.send('heap'))),
     stop: () => child.kill('SIGKILL'),
   };
 }
@@ -46,7 +51,9 @@ export interface LoadResult {
 }
 
 export interface LoadOptions {
-  seconds: number;
+  /** How long to send; or `amount`, how many requests. */
+  seconds?: number;
+  amount?: number;
   connections: number;
   /** Requests per second over all connections (unset: as fast as the server answers). */
   rate?: number;
@@ -58,7 +65,7 @@ export async function load(port: number, callbacks: readonly Callback[], options
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.seconds }),
     ...(options.rate !== undefined && { overallRate: options.rate }),
     requests: [
       {

@@ -8,8 +8,8 @@
  * - `node-webot`: node-webot's `wechat` connect middleware on `node:http`, echoing;
  * - `wxbot`: the default bot (bot.config.ts: agent console, keyword rules + FAQ, echo,
  *   metrics, info logs), all features on, logs written to stdout (here /dev/null).
- * The parent talks over IPC: the child sends `{ port }` once it listens and `{ cpu }` (user +
- * system µs since the last ask) when asked with 'cpu'.
+ * The parent talks over IPC: the child sends `{ port }` once it listens, `{ cpu }` (user +
+ * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap'.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
@@ -23,6 +23,12 @@ const require = createRequire(import.meta.url);
 
 let lastCpu = process.cpuUsage();
 process.on('message', (ask) => {
+  if (ask === 'heap') {
+    // Heap after a full GC (the server runs with --expose-gc for the heap bench).
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.({ heap: process.memoryUsage().heapUsed });
+    return;
+  }
   if (ask !== 'cpu') return;
   const used = process.cpuUsage(lastCpu);
   lastCpu = process.cpuUsage();

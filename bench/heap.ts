@@ -1,0 +1,36 @@
+/**
+ * Heap after GC as new messages keep coming: the default bot (safe mode, every feature on)
+ * gets STEP new messages at a time up to TOTAL, and after each step reports the heap in use
+ * after a full GC. Flat means nothing grows per message (dedup answers expire, no per-message
+ * leftovers). Default 200k steps to 1M; on a small shared machine try BENCH_HEAP_STEP=20000.
+ *
+ *   npx tsx bench/heap.ts
+ */
+import { load, startServer } from './run.ts';
+import { newMessages } from './traffic.ts';
+
+const STEP = Number(process.env.BENCH_HEAP_STEP ?? 200_000);
+const TOTAL = Number(process.env.BENCH_HEAP_TOTAL ?? 1_000_000);
+const BATCH = 20_000;
+
+const server = await startServer('wxbot', 'safe', ['--expose-gc']);
+try {
+  const rows: { messages: number; 'heap MiB': string }[] = [];
+  let sent = 0;
+  while (sent < TOTAL) {
+    for (let inStep = 0; inStep < STEP; inStep += BATCH) {
+      const n = Math.min(BATCH, STEP - inStep);
+      const r = await load(server.port, newMessages('safe', n), { amount: n, connections: 32 });
+      if (r.errors) throw new Error(`${r.errors} errors`);
+      sent += n;
+    }
+    rows.push({ messages: sent, 'heap MiB': ((await server.heap()) / 2 ** 20).toFixed(1) });
+    console.log(rows.at(-1));
+  }
+  console.table(rows);
+  const first = Number(rows[0]!['heap MiB']);
+  const last = Number(rows.at(-1)!['heap MiB']);
+  console.log(`heap after GC from ${rows[0]!.messages} to ${sent} messages: ${first} → ${last} MiB (${(((last - first) / first) * 100).toFixed(1)}%)`);
+} finally {
+  server.stop();
+}
