@@ -9,7 +9,7 @@ import type { CryptoMode } from './config.ts';
 import type { Callback } from './traffic.ts';
 
 /** Node flags of the server processes (tsx until the packages run compiled). */
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--import tsx').split(' ').filter(Boolean);
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
 
 export interface BenchServer {
   readonly name: string;
