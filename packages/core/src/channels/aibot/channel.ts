@@ -134,7 +134,8 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
    */
   async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
     const ws = this.#ws;
-    if (ws && (!options.inReplyTo || ws.knows(options.inReplyTo) || !to.responseUrl)) return ws.send(to, reply, options);
+    // A message that came over the WebSocket is answered there; a callback's through its response_url.
+    if (ws && ((options.inReplyTo !== undefined && ws.knows(options.inReplyTo)) || !to.responseUrl)) return ws.send(to, reply, options);
     if (!to.responseUrl) {
       throw new Error(`channel "${this.name}" (WeCom AI bot, callback mode) can only answer a message, through its response_url; it cannot send unprompted`);
     }
