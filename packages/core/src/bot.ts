@@ -13,7 +13,10 @@ import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
 import type { Context } from './pipeline/context.ts';
-import { PluginScope, type Disposer, type Plugin, type PluginHost } from './plugin.ts';
+import { disposeScope, PluginScope, type Disposer, type HandoffHandler, type Plugin, type PluginHost, type PluginRoute, type ReplyHook, type ServerHook } from './plugin.ts';
+import { HookedOutbox } from './delivery/replyHooks.ts';
+import { LocalPubSub } from './store/pubsub.ts';
+import type { Subscription } from './store/types.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
 import { recipientOf, type Recipient } from './message/recipient.ts';
 import { createHttpServer } from './server.ts';
@@ -64,23 +67,28 @@ const isLogger = (value: unknown): value is Logger => typeof (value as Logger | 
  * The Bot only wires the layers and owns the lifecycle: channels (transport) → `Inbound`
  * (claim, window, pipeline, encode) → the pipeline (plugins) → the `Outbox` (send rules).
  */
-export class Bot extends Composer<Context> implements PluginHost {
+export class Bot extends Composer<Context> {
   readonly channels: readonly Channel[];
   readonly store: Store;
   readonly log: Logger;
   readonly events = new EventEmitter<BotEvents>();
   readonly metrics: Metrics;
-  /** Extra HTTP routes (metrics, agent console…) mounted when the server starts. */
-  readonly routes: ((router: Router) => void)[] = [];
+  /** Routes plugins registered (`scope.route`), and the metrics route. */
+  readonly #routes = new Set<PluginRoute>();
   /** Called with the HTTP server once it listens (WebSocket upgrades, …). */
-  readonly #serverHooks: ((server: Server) => void)[] = [];
+  readonly #serverHooks = new Set<ServerHook>();
+  /** What server hooks returned, run when the bot stops. */
+  readonly #serverUndo: Disposer[] = [];
+  readonly #handoffHandlers = new Set<HandoffHandler>();
+  readonly #scopes: PluginScope[] = [];
+  /** Pub/sub for a store that has none. */
+  readonly #localPubSub = new LocalPubSub();
   readonly #plugins: Plugin[];
   readonly #disposers: Disposer[] = [];
   readonly #options: BotOptions;
-  readonly #outbox: Outbox;
+  readonly #outbox: HookedOutbox;
   #inbound: Inbound | undefined;
   #server: Server | undefined;
-  #handoffsInApp = false;
 
   constructor(options: BotOptions) {
     super();
@@ -100,15 +108,16 @@ export class Bot extends Composer<Context> implements PluginHost {
     // A store that logs its own outages (RedisStore: "does not answer") logs through the bot.
     (this.store as { useLogger?(log: Logger): void }).useLogger?.(this.log);
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
-    this.#outbox = new InProcessOutbox(this.channels, this.log, this.metrics);
+    this.#outbox = new HookedOutbox(new InProcessOutbox(this.channels, this.log, this.metrics));
     if (options.metrics !== false) {
-      const path = options.metrics?.path ?? '/metrics';
-      this.routes.push((router) =>
-        router.get(path, async (ctx) => {
+      this.#routes.add({
+        method: 'GET',
+        path: options.metrics?.path ?? '/metrics',
+        handler: async (ctx) => {
           ctx.type = this.metrics.registry.contentType;
           ctx.body = await this.metrics.registry.metrics();
-        }),
-      );
+        },
+      });
     }
   }
 
@@ -119,7 +128,8 @@ export class Bot extends Composer<Context> implements PluginHost {
     // boundary that names it.
     const stageNames = new Map<number, string>();
     for (const plugin of this.#plugins) {
-      const scope = new PluginScope(plugin.name, this.log.child({ plugin: plugin.name }), this.store, this.events, this);
+      const scope = new PluginScope(plugin.name, this.log.child({ plugin: plugin.name }), this.store, this.#host);
+      this.#scopes.push(scope);
       const disposer = await plugin.setup(scope);
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
@@ -185,7 +195,7 @@ export class Bot extends Composer<Context> implements PluginHost {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    for (const hook of this.#serverHooks) hook(server);
+    for (const hook of this.#serverHooks) this.#runServerHook(hook, server);
     const { port, address, family } = server.address() as AddressInfo;
     // The address really bound (a host name resolves to one); every interface → loopback, reachable.
     const wildcard = address === '0.0.0.0' || address === '::';
@@ -196,10 +206,9 @@ export class Bot extends Composer<Context> implements PluginHost {
     return { port, url };
   }
 
-  /** Registers a hook that gets the HTTP server when it starts (e.g. to accept WebSocket upgrades). */
-  onServer(hook: (server: Server) => void): void {
-    this.#serverHooks.push(hook);
-    if (this.#server?.listening) hook(this.#server);
+  /** The HTTP routes mounted when the server starts: the metrics route and plugins' pages. */
+  get routes(): readonly ((router: Router) => void)[] {
+    return [...this.#routes].map((route) => (router: Router) => void router[route.method.toLowerCase() as 'get'](route.path, (ctx) => route.handler(ctx)));
   }
 
   /** The HTTP server while the bot runs. */
@@ -207,14 +216,32 @@ export class Bot extends Composer<Context> implements PluginHost {
     return this.#server;
   }
 
-  /**
-   * Says that humans answer inside this app (an agent console): `ctx.handoff()` then only
-   * emits the 'handoff' event and no channel moves the session on the platform. On KF that
-   * matters: WeCom lets the API send only while the session is with the bot (states 0 and 1),
-   * so a session moved to the waiting pool could not carry the agents' replies.
-   */
-  takeHandoffsInApp(): void {
-    this.#handoffsInApp = true;
+  /** What plugin scopes reach (each registration returns its undo). */
+  readonly #host: PluginHost = {
+    events: this.events,
+    addRoute: (route) => {
+      this.#routes.add(route);
+      return () => void this.#routes.delete(route);
+    },
+    addServerHook: (hook) => {
+      this.#serverHooks.add(hook);
+      if (this.#server?.listening) this.#runServerHook(hook, this.#server);
+      return () => void this.#serverHooks.delete(hook);
+    },
+    addReplyHook: (hook: ReplyHook) => this.#outbox.add(hook),
+    addHandoffHandler: (handler) => {
+      this.#handoffHandlers.add(handler);
+      return () => void this.#handoffHandlers.delete(handler);
+    },
+    sendTo: (channelName, to, input, options) => this.sendTo(channelName, to, input, options),
+    channelNamed: (name) => this.channels.find((c) => c.name === name),
+    publish: (topic, message) => (this.store.publish ? this.store.publish(topic, message) : this.#localPubSub.publish(topic, message)),
+    subscribe: (topic, listener): Subscription => (this.store.subscribe ? this.store.subscribe(topic, listener) : this.#localPubSub.subscribe(topic, listener)),
+  };
+
+  #runServerHook(hook: ServerHook, server: Server): void {
+    const undo = hook(server);
+    if (typeof undo === 'function') this.#serverUndo.push(undo);
   }
 
   /**
@@ -229,6 +256,9 @@ export class Bot extends Composer<Context> implements PluginHost {
     await this.#inbound?.drain(Date.now() + (this.#options.shutdownGraceMs ?? 5000));
     // Plugins before the last connections: an upgraded socket (a WebSocket) keeps close() waiting.
     for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
+    for (const undo of this.#serverUndo.splice(0).reverse()) await undo();
+    // Everything plugins registered through their scopes goes (routes, hooks, subscriptions…).
+    for (const scope of this.#scopes.splice(0).reverse()) await disposeScope(scope);
     server?.closeAllConnections?.();
     await closed;
     for (const channel of this.channels) await channel.stop?.();
@@ -280,9 +310,12 @@ export class Bot extends Composer<Context> implements PluginHost {
   }
 
   async #handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void> {
-    const handledByPlatform = this.#handoffsInApp ? false : ((await channel.handoff?.(recipientOf(message), options)) ?? false);
+    const inApp = this.#handoffHandlers.size > 0;
+    const handledByPlatform = inApp ? false : ((await channel.handoff?.(recipientOf(message), options)) ?? false);
     this.log.info({ channel: channel.name, msgId: message.id, handledByPlatform, reason: options.reason }, 'hand-off');
-    this.events.emit('handoff', { message, options, handledByPlatform });
+    const event = { message, options, handledByPlatform };
+    for (const handler of [...this.#handoffHandlers]) await handler(event);
+    this.events.emit('handoff', event);
   }
 }
 

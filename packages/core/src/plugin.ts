@@ -7,36 +7,155 @@ import type { Store } from './store/types.ts';
 import type { BotEvents } from './events.ts';
 import { parsePluginOptions, PluginOptionsError, recordPluginOptionsError } from './pluginOptions.ts';
 import type { Server } from 'node:http';
-import type Router from '@koa/router';
-import type { Channel } from './channels/types.ts';
+import type { RouterContext } from '@koa/router';
+import type { MediaFile } from './api/client.ts';
+import type { Channel, KfSessions } from './channels/types.ts';
+import type { OutboxJob } from './delivery/outbox.ts';
+import type { HandoffEvent } from './events.ts';
 import type { Recipient } from './message/recipient.ts';
 import type { ReplyInput } from './reply/types.ts';
+import type { Subscription } from './store/types.ts';
+import type { MediaType, UploadFile } from './vocabulary.ts';
 
-/** The bot's services beyond middleware that a plugin may use (an interface: no import of the Bot). */
+/** HTTP methods a plugin route may answer. */
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+/** A plugin page's handler: a Koa router context (`ctx.params`, `ctx.query`, `ctx.body`…). */
+export type RouteHandler = (ctx: RouterContext) => unknown;
+/** An HTTP route a plugin registered. */
+export interface PluginRoute {
+  readonly method: RouteMethod;
+  readonly path: string;
+  readonly handler: RouteHandler;
+}
+/** Gets the HTTP server once it listens; may return what undoes it (called when the bot stops). */
+export type ServerHook = (server: Server) => void | Disposer;
+/**
+ * Sees every outgoing reply, passive or active, `ctx.reply` and `sendTo` alike, in order (as
+ * grammY's transformers): call `next()` to deliver it (or `next(changed)` to deliver another),
+ * skip it to drop it. `reply.answers` is the id of the message answered (absent for `sendTo`).
+ */
+export type ReplyHook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
+/** Takes `ctx.handoff()` in the app; see {@link PluginScope.handleHandoffs}. */
+export type HandoffHandler = (event: HandoffEvent) => void | Promise<void>;
+/** A channel's media API. */
+export interface MediaApi {
+  download(mediaId: string): Promise<MediaFile>;
+  upload(type: MediaType, file: UploadFile): Promise<string>;
+}
+
+/**
+ * What the Bot offers plugin scopes (internal: plugins see {@link PluginScope}). Every
+ * `add…` returns what undoes it.
+ */
 export interface PluginHost {
-  readonly channels: readonly Channel[];
-  /** Extra HTTP routes mounted when the server starts. */
-  readonly routes: ((router: Router) => void)[];
-  onServer(hook: (server: Server) => void): void;
-  sendTo(channelName: string, to: Recipient, input: ReplyInput): Promise<void>;
-  takeHandoffsInApp(): void;
+  readonly events: EventEmitter<BotEvents>;
+  addRoute(route: PluginRoute): Disposer;
+  addServerHook(hook: ServerHook): Disposer;
+  addReplyHook(hook: ReplyHook): Disposer;
+  addHandoffHandler(handler: HandoffHandler): Disposer;
+  sendTo(channelName: string, to: Recipient, input: ReplyInput, options?: { key?: string }): Promise<void>;
+  channelNamed(name: string): Channel | undefined;
+  publish(topic: string, message: string): Promise<void>;
+  subscribe(topic: string, listener: (message: string) => void): Subscription;
 }
 
 /**
  * What a plugin's `setup` receives: a composer scoped to the plugin (its middleware runs in
- * an error boundary that names the plugin), plus the bot's services.
+ * an error boundary that names the plugin) and capabilities. Everything registered through
+ * the scope is undone when the bot stops (Koishi/Fastify style): routes, server hooks, reply
+ * hooks, the hand-off handler, subscriptions, event listeners.
  */
 export class PluginScope extends Composer<Context> {
+  readonly #host: PluginHost;
+  readonly #undo: Disposer[] = [];
+
   constructor(
+    /** The plugin's name (logs, metrics). */
     readonly pluginName: string,
+    /** A logger with `plugin` set. */
     readonly log: Logger,
+    /** The bot's store. */
     readonly store: Store,
-    readonly events: EventEmitter<BotEvents>,
-    /** The bot, for services beyond middleware: `sendTo`, `channels`, `routes`, `onServer`. */
-    readonly bot: PluginHost,
+    host: PluginHost,
   ) {
     super();
+    this.#host = host;
+    undoLists.set(this, this.#undo);
   }
+
+  /** Bot events (`handoff`, `pluginError`); listeners added here are removed when the bot stops. */
+  readonly events = {
+    on: <E extends keyof BotEvents>(event: E, listener: (...args: BotEvents[E]) => void): void => {
+      const emitter = this.#host.events as unknown as EventEmitter;
+      const fn = listener as (...args: unknown[]) => void;
+      emitter.on(event, fn);
+      this.#undo.push(() => void emitter.off(event, fn));
+    },
+  };
+
+  /** Serves an HTTP page (a console, a webhook) next to the callbacks. */
+  route(method: RouteMethod, path: string, handler: RouteHandler): void {
+    this.#undo.push(this.#host.addRoute({ method, path, handler }));
+  }
+
+  /** Gets the HTTP server once it listens (WebSocket upgrades); the hook may return its undo. */
+  onServer(hook: ServerHook): void {
+    this.#undo.push(this.#host.addServerHook(hook));
+  }
+
+  /** Sees (and may change or drop) every outgoing reply; see {@link ReplyHook}. */
+  onReply(hook: ReplyHook): void {
+    this.#undo.push(this.#host.addReplyHook(hook));
+  }
+
+  /**
+   * Says that humans answer inside this app (an agent console) and takes `ctx.handoff()`:
+   * `handler` runs (awaited) and no channel moves the session on the platform; the `handoff`
+   * event still fires, with `handledByPlatform: false`. On KF that matters: WeCom lets the API
+   * send only while the session is with the bot (0/1), so a session moved to the waiting pool
+   * could not carry the agents' replies.
+   */
+  handleHandoffs(handler: HandoffHandler): void {
+    this.#undo.push(this.#host.addHandoffHandler(handler));
+  }
+
+  /** Sends to a user unprompted (an agent's answer, a notification), by the same rules as replies. */
+  sendTo(channelName: string, to: Recipient, input: ReplyInput, options?: { key?: string }): Promise<void> {
+    return this.#host.sendTo(channelName, to, input, options);
+  }
+
+  /** KF session control of a channel; undefined when it has none (no such channel, not KF, no secret). */
+  kf(channelName: string): KfSessions | undefined {
+    return this.#host.channelNamed(channelName)?.kfSessions;
+  }
+
+  /** The media API of a channel; undefined when it has none. */
+  media(channelName: string): MediaApi | undefined {
+    const channel = this.#host.channelNamed(channelName);
+    if (!channel?.downloadMedia || !channel.uploadMedia) return undefined;
+    return { download: (id) => channel.downloadMedia!(id), upload: (type, file) => channel.uploadMedia!(type, file) };
+  }
+
+  /** Publishes on the store's pub/sub (every instance sharing a Redis store hears it). */
+  publish(topic: string, message: string): Promise<void> {
+    return this.#host.publish(topic, message);
+  }
+
+  /** Listens on the store's pub/sub until the bot stops. See {@link Subscription}. */
+  subscribe(topic: string, listener: (message: string) => void): Subscription {
+    const subscription = this.#host.subscribe(topic, listener);
+    this.#undo.push(() => subscription.unsubscribe());
+    return subscription;
+  }
+}
+
+/** Each scope's undo list, reachable from this module only (not a public method of the scope). */
+const undoLists = new WeakMap<PluginScope, Disposer[]>();
+
+/** Undoes every registration of a scope, newest first (the Bot calls it when it stops). Internal. */
+export async function disposeScope(scope: PluginScope): Promise<void> {
+  const undo = undoLists.get(scope) ?? [];
+  for (const fn of undo.splice(0).reverse()) await fn();
 }
 
 /** Undoes what setup did (closes watchers, timers, connections). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { echo } from '@wxbot/plugin-echo';
 import { WeChatPeer, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { MemoryStore, createBot, generateEncodingAESKey, wecomApp, wecomKf, type Bot, type Store } from '../src/index.ts';
+import { MemoryStore, createBot, definePlugin, generateEncodingAESKey, wecomApp, wecomKf, type Bot, type HandoffEvent, type Plugin, type Store } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 const CORP = 'ww-kf-corp';
@@ -26,11 +26,11 @@ afterEach(async () => {
 
 let kfCount = 0;
 /** A bot with a KF channel (echo + hand-off on 人工), and a peer that notifies it. */
-async function startKfBot(options: { cursorFile?: string; syncLimit?: number; store?: Store } = {}) {
+async function startKfBot(options: { cursorFile?: string; syncLimit?: number; store?: Store; plugins?: Plugin[] } = {}) {
   const logs = captureLogger();
   const bot = createBot({
     channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: options.cursorFile ?? join(dir, `cursor-${++kfCount}.json`), syncLimit: options.syncLimit })],
-    plugins: [echo()],
+    plugins: [...(options.plugins ?? []), echo()],
     store: options.store,
     logger: logs.log,
   });
@@ -147,14 +147,16 @@ describe('WeChat Customer Service', () => {
   });
 
   it('with hand-offs taken in the app, ctx.handoff() leaves the KF session with the bot', async () => {
-    const { bot, notify } = await startKfBot();
-    bot.takeHandoffsInApp();
+    const handled: HandoffEvent[] = [];
+    const desk = definePlugin({ name: 'desk', setup: (scope) => scope.handleHandoffs((e) => void handled.push(e)) });
+    const { bot, notify } = await startKfBot({ plugins: [desk()] });
     const events: boolean[] = [];
     bot.events.on('handoff', (e) => void events.push(e.handledByPlatform));
     api.kf.push('wk-inapp', { external_userid: 'wm-inapp', text: { content: '人工' } });
     await notify('wk-inapp');
     await api.waitFor(() => events.length === 1);
     expect(events).toEqual([false]);
+    expect(handled.map((e) => e.options.reason)).toEqual(['asked for a human']);
     expect(api.kf.transitions.filter((t) => t.open_kfid === 'wk-inapp')).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { LockRelease, Logger, Store } from '@wxbot/core';
+import type { LockRelease, Logger, Store, Subscription } from '@wxbot/core';
 
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
@@ -52,6 +52,10 @@ export class RedisStore implements Store {
   #connectionError: Error | undefined;
   /** Set while commands time out: the outage is logged once, and its end once. */
   #hung = false;
+  /** The connection in subscriber mode (a subscribed connection runs no other command). */
+  #subscriber: Redis | undefined;
+  /** Listeners by prefixed topic. */
+  readonly #topics = new Map<string, Set<(message: string) => void>>();
 
   constructor(options: RedisStoreOptions = {}) {
     this.#prefix = options.prefix ?? 'wxbot:';
@@ -147,8 +151,73 @@ export class RedisStore implements Store {
     return Object.assign(release, { renew });
   }
 
+  /** Publishes on `<prefix><topic>` to every instance sharing this Redis and prefix. */
+  async publish(topic: string, message: string): Promise<void> {
+    await this.#run('PUBLISH', () => this.#client.publish(this.#key(topic), message));
+  }
+
+  /**
+   * Listens on `<prefix><topic>` through one extra connection (a duplicate of the client,
+   * made on the first subscription and closed with the store). When Redis is down, `ready`
+   * rejects and the subscription is made once the connection is back; ioredis renews it
+   * after every later reconnect.
+   */
+  subscribe(topic: string, listener: (message: string) => void): Subscription {
+    const channel = this.#key(topic);
+    const entry = (message: string) => listener(message);
+    let listeners = this.#topics.get(channel);
+    const first = !listeners;
+    if (!listeners) this.#topics.set(channel, (listeners = new Set()));
+    listeners.add(entry);
+    const subscriber = this.#subscriberConnection();
+    const ready = first ? this.#subscribe(subscriber, channel) : Promise.resolve();
+    ready.catch(() => {}); // the caller may not look at it; the retry is armed either way
+    return {
+      ready,
+      unsubscribe: async () => {
+        listeners.delete(entry);
+        if (listeners.size > 0 || this.#topics.get(channel) !== listeners) return;
+        this.#topics.delete(channel);
+        await subscriber.unsubscribe(channel).catch(() => {});
+      },
+    };
+  }
+
+  #subscriberConnection(): Redis {
+    if (this.#subscriber) return this.#subscriber;
+    const subscriber = this.#client.duplicate();
+    subscriber.on('error', () => {}); // reconnects on its own; commands report failures
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of [...(this.#topics.get(channel) ?? [])]) {
+        try {
+          listener(message);
+        } catch {
+          // One listener's failure does not keep the message from the others.
+        }
+      }
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+
+  async #subscribe(subscriber: Redis, channel: string): Promise<void> {
+    try {
+      await subscriber.subscribe(channel);
+    } catch (error) {
+      // Made when the connection is back (unless nobody listens any more by then).
+      subscriber.once('ready', () => {
+        if (this.#topics.has(channel)) void this.#subscribe(subscriber, channel).catch(() => {});
+      });
+      throw new Error(`RedisStore: SUBSCRIBE failed: ${error instanceof Error ? error.message : String(error)}; it is made when Redis is back`, { cause: error });
+    }
+  }
+
   /** Quits the client if this store created it; a client passed in is left open. */
   async close(): Promise<void> {
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    this.#topics.clear();
+    if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
     if (!this.#owned || this.#client.status === 'end') return;
     try {
       // QUIT waits for an answer: a hung server would hold the bot's stop() forever.

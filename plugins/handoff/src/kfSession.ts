@@ -1,4 +1,4 @@
-import { KfServiceState, type Channel, type Logger, type PluginHost } from '@wxbot/core';
+import { KfServiceState, type KfSessions, type Logger } from '@wxbot/core';
 import { recipientOfConversation, type Conversation } from './conversations.ts';
 
 /** What a KF session move did, for the conversation record. */
@@ -7,9 +7,6 @@ export interface KfMove {
   readonly servicer?: string;
 }
 
-interface ApiLike {
-  post<T extends object>(endpoint: string, json: unknown): Promise<T>;
-}
 
 /**
  * Keeps WeCom's own KF session state (kf/service_state) in step with who holds a
@@ -20,7 +17,8 @@ interface ApiLike {
  */
 export class KfSession {
   constructor(
-    private readonly bot: PluginHost,
+    /** The KF capability of a channel, by name (`scope.kf`). */
+    private readonly kfOf: (channelName: string) => KfSessions | undefined,
     private readonly log: Logger,
     private readonly releaseFromHuman: 'end' | 'keep',
   ) {}
@@ -37,11 +35,11 @@ export class KfSession {
    */
   async takeOver(conversation: Conversation, wecomUserId: string | undefined): Promise<KfMove> {
     if (!KfSession.applies(conversation) || !wecomUserId) return {};
-    const channel = this.#channel(conversation);
-    if (!channel?.handoff) return {};
+    const kf = this.kfOf(conversation.channel);
+    if (!kf) return {};
     if (conversation.kfState === KfServiceState.Servicer && conversation.servicer === wecomUserId) return {};
     try {
-      await channel.handoff(recipientOfConversation(conversation), { servicerUserId: wecomUserId, reason: 'agent take-over' });
+      await kf.transfer(recipientOfConversation(conversation), KfServiceState.Servicer, wecomUserId);
       return { kfState: KfServiceState.Servicer, servicer: wecomUserId };
     } catch (error) {
       this.log.warn({ conversation: conversation.id, err: error }, 'KF session not moved on take-over; the agent holds the conversation here anyway');
@@ -57,11 +55,11 @@ export class KfSession {
    */
   async release(conversation: Conversation): Promise<KfMove> {
     if (!KfSession.applies(conversation)) return {};
-    const api = this.#api(conversation);
-    if (!api) return {};
-    const session = { open_kfid: conversation.openKfId, external_userid: conversation.user };
+    const kf = this.kfOf(conversation.channel);
+    if (!kf) return {};
+    const session = recipientOfConversation(conversation);
     try {
-      const { service_state: state } = await api.post<{ service_state?: number }>('cgi-bin/kf/service_state/get', session);
+      const { state } = await kf.state(session);
       let to: number | undefined;
       if (state === KfServiceState.Untreated) to = KfServiceState.Bot;
       else if ((state === KfServiceState.WaitingPool || state === KfServiceState.Servicer) && this.releaseFromHuman === 'end') to = KfServiceState.Ended;
@@ -69,7 +67,7 @@ export class KfSession {
         this.log.debug({ conversation: conversation.id, state }, 'KF session left in its state on release');
         return state === undefined ? {} : { kfState: state };
       }
-      await api.post('cgi-bin/kf/service_state/trans', { ...session, service_state: to });
+      await kf.transfer(session, to);
       this.log.info({ conversation: conversation.id, from: state, to }, 'KF session moved on release');
       return { kfState: to };
     } catch (error) {
@@ -85,27 +83,14 @@ export class KfSession {
    */
   async servicerHolding(conversation: Conversation): Promise<string | undefined> {
     if (!KfSession.applies(conversation)) return undefined;
-    const api = this.#api(conversation);
-    if (!api) return undefined;
+    const kf = this.kfOf(conversation.channel);
+    if (!kf) return undefined;
     try {
-      const state = await api.post<{ service_state?: number; servicer_userid?: string }>('cgi-bin/kf/service_state/get', {
-        open_kfid: conversation.openKfId,
-        external_userid: conversation.user,
-      });
-      return state.service_state === KfServiceState.Servicer ? (state.servicer_userid ?? '(unknown)') : undefined;
+      const { state, servicerUserId } = await kf.state(recipientOfConversation(conversation));
+      return state === KfServiceState.Servicer ? (servicerUserId ?? '(unknown)') : undefined;
     } catch (error) {
       this.log.debug({ conversation: conversation.id, err: error }, 'KF session state not readable before an agent reply');
       return undefined;
     }
-  }
-
-  #channel(conversation: Conversation): Channel | undefined {
-    return this.bot.channels.find((c) => c.name === conversation.channel);
-  }
-
-  #api(conversation: Conversation): ApiLike | undefined {
-    // KF and WeCom app channels expose their API client as `api` (not part of Channel).
-    const api = (this.#channel(conversation) as { api?: Partial<ApiLike> } | undefined)?.api;
-    return typeof api?.post === 'function' ? (api as ApiLike) : undefined;
   }
 }

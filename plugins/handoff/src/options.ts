@@ -60,8 +60,8 @@ export const handoffOptionsSchema = z
      */
     kfReleaseFromHuman: z.enum(['end', 'keep']).default('end'),
     /**
-     * Redis pub/sub channel for events between instances (RedisStore only). Default: one made
-     * up once per store and kept in it, so bots with different prefixes never hear each other.
+     * The store pub/sub topic for events between instances (default `handoff:events`; a
+     * RedisStore puts it under its key prefix, so bots with different prefixes never hear each other).
      */
     redisChannel: z.string().min(1).optional(),
     /** Ready-made answers offered in the console's reply box (e.g. the FAQ's answers). */

@@ -2,9 +2,10 @@
  * The hand-off plugin: wiring of the service, the pipeline, the WebSocket endpoint, the
  * console page and the idle sweeper.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { definePlugin, toReply, type Bot, type HandoffEvent, type Store } from '@wxbot/core';
-import { LocalBus, RedisBus, redisClientOf, type EventBus } from './bus.ts';
+import { randomBytes } from 'node:crypto';
+import { definePlugin } from '@wxbot/core';
+import { StoreBus } from './bus.ts';
+import { conversationId } from './conversations.ts';
 import { consoleHeaders, consoleHtml } from './consoleHtml.ts';
 import { ConversationStore } from './conversations.ts';
 import { History } from './history.ts';
@@ -13,8 +14,6 @@ import { KeyedLocks } from './locks.ts';
 import { handoffOptionsSchema } from './options.ts';
 import { HandoffService } from './service.ts';
 import { AgentSocketServer } from './wsServer.ts';
-
-type Router = Parameters<Bot['routes'][number]>[0];
 
 /**
  * Hands conversations to human agents and back. List it **first** among the plugins: it
@@ -37,27 +36,35 @@ export const handoff = definePlugin({
   name: 'handoff',
   options: handoffOptionsSchema,
   async setup(scope, options) {
-    const { bot, store, log } = scope;
+    const { store, log } = scope;
     const locks = new KeyedLocks(store);
     const conversations = new ConversationStore(store, locks, { idleTimeoutMs: options.idleTimeoutMs, recordTtlMs: options.historyTtlMs });
     const history = new History(store, locks, { size: options.historySize, ttlMs: options.historyTtlMs });
-    const redis = redisClientOf(store);
-    const bus: EventBus = redis ? await RedisBus.start(log, redis, options.redisChannel ?? (await busChannel(store))) : new LocalBus(log);
+    // Events reach the agents of every instance through the store's pub/sub (Redis), or of
+    // this process (memory, file store).
+    const bus = new StoreBus(log, scope, options.redisChannel ?? 'handoff:events');
     const service = new HandoffService({
-      bot,
+      sendTo: (channel, to, input) => scope.sendTo(channel, to, input),
       log,
       conversations,
       history,
       bus,
-      kf: new KfSession(bot, log, options.kfReleaseFromHuman),
+      kf: new KfSession((channel) => scope.kf(channel), log, options.kfReleaseFromHuman),
       idleTimeoutMs: options.idleTimeoutMs,
       agents: options.agents,
     });
 
-    // Agents answer here, so channels must not move sessions away from the bot (see takeHandoffsInApp).
-    bot.takeHandoffsInApp();
-    const onHandoff = (event: HandoffEvent) => void service.onHandoff(event);
-    scope.events.on('handoff', onHandoff);
+    // Agents answer here: ctx.handoff() comes to us, and channels do not move sessions away
+    // from the bot on the platform.
+    scope.handleHandoffs((event) => void service.onHandoff(event));
+
+    // Record what the bot answers (not the agents' own sends), for the agents' history.
+    scope.onReply(async (out, next) => {
+      await next();
+      if (out.answers === undefined) return;
+      const id = conversationId(out.channel, out.to.user, out.to.openKfId);
+      await service.onBotReply(id, out.reply).catch((error: unknown) => log.warn({ err: error }, 'bot reply not recorded in the hand-off history'));
+    });
 
     scope.use(async (ctx, next) => {
       let held = false;
@@ -68,12 +75,6 @@ export const handoff = definePlugin({
         ctx.log.error({ err: error }, 'hand-off state unavailable; the bot answers this message');
       }
       if (held) return; // a human holds the conversation: the later plugins never see it
-      // Record what the bot answers, for the agents' history.
-      const reply = ctx.reply.bind(ctx);
-      ctx.reply = async (input) => {
-        await reply(input);
-        await service.onBotReply(ctx.message, toReply(input)).catch((error: unknown) => ctx.log.warn({ err: error }, 'bot reply not recorded in the hand-off history'));
-      };
       await next();
     });
 
@@ -86,21 +87,19 @@ export const handoff = definePlugin({
       bus,
       log,
     });
-    bot.onServer((server) => sockets.attach(server));
+    scope.onServer((server) => sockets.attach(server));
 
     const consolePath = options.consolePath;
     if (consolePath !== false) {
-      bot.routes.push((router: Router) => {
-        router.get(consolePath, (ctx) => {
-          const nonce = randomBytes(16).toString('base64');
-          ctx.set(consoleHeaders(nonce));
-          ctx.type = 'text/html; charset=utf-8';
-          ctx.body = consoleHtml({ wsPath: options.path, nonce, cannedReplies: options.cannedReplies });
-        });
-        // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
-        const bare = consolePath.replace(/\/+$/, '');
-        if (bare && bare !== consolePath) router.get(bare, (ctx) => ctx.redirect(consolePath + (ctx.querystring ? `?${ctx.querystring}` : '')));
+      scope.route('GET', consolePath, (ctx) => {
+        const nonce = randomBytes(16).toString('base64');
+        ctx.set(consoleHeaders(nonce));
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = consoleHtml({ wsPath: options.path, nonce, cannedReplies: options.cannedReplies });
       });
+      // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
+      const bare = consolePath.replace(/\/+$/, '');
+      if (bare && bare !== consolePath) scope.route('GET', bare, (ctx) => ctx.redirect(consolePath + (ctx.querystring ? `?${ctx.querystring}` : '')));
     }
 
     // Every instance sweeps; the per-conversation lock makes one of them act.
@@ -116,26 +115,12 @@ export const handoff = definePlugin({
     }, sweepEveryMs);
     sweeper.unref();
 
-    log.info({ path: options.path, consolePath, agents: options.agents.length, shared: redis !== undefined }, 'hand-off ready');
+    log.info({ path: options.path, consolePath, agents: options.agents.length, shared: store.location !== undefined }, 'hand-off ready');
 
     return async () => {
       clearInterval(sweeper);
-      scope.events.off('handoff', onHandoff);
       await sockets.close();
       await bus.close();
     };
   },
 });
-
-/**
- * The pub/sub channel of the instances sharing this store: an id made up by the first one
- * and kept in the store, so bots with different key prefixes on one Redis stay apart.
- */
-async function busChannel(store: Store): Promise<string> {
-  try {
-    await store.setIfAbsent('handoff:bus-id', randomUUID());
-    return `wxbot:handoff:${(await store.get('handoff:bus-id')) ?? 'default'}`;
-  } catch (error) {
-    throw new Error('hand-off: the store is unreachable, so the instances cannot agree on a Redis channel (set the redisChannel option to start without it)', { cause: error });
-  }
-}

@@ -1,4 +1,4 @@
-import type { HandoffEvent, Logger, Message, PluginHost, Reply } from '@wxbot/core';
+import type { HandoffEvent, Logger, Message, Recipient, Reply, ReplyInput } from '@wxbot/core';
 import type { EventBus } from './bus.ts';
 import { conversationIdOf, isHeld, recipientOfConversation, type Conversation, type ConversationStore } from './conversations.ts';
 import { entryFromMessage, entryFromReply, previewOf, type History, type HistoryEntry } from './history.ts';
@@ -12,7 +12,8 @@ export interface Agent {
 }
 
 export interface HandoffServiceDeps {
-  readonly bot: PluginHost;
+  /** Sends an agent's answer (`scope.sendTo`). */
+  sendTo(channelName: string, to: Recipient, input: ReplyInput): Promise<void>;
   readonly log: Logger;
   readonly conversations: ConversationStore;
   readonly history: History;
@@ -79,8 +80,7 @@ export class HandoffService {
   }
 
   /** Records a reply the bot sent and shows it to the agents when the conversation is open. */
-  async onBotReply(message: Message, reply: Reply): Promise<void> {
-    const id = conversationIdOf(message);
+  async onBotReply(id: string, reply: Reply): Promise<void> {
     await this.#recordOut(id, entryFromReply(reply, 'bot'));
   }
 
@@ -202,7 +202,7 @@ export class HandoffService {
    * over first: once a human answers, the bot must be quiet.
    */
   async reply(id: string, agent: Agent, reply: Reply): Promise<Conversation> {
-    const { conversations, kf, bot, log } = this.#deps;
+    const { conversations, kf, log } = this.#deps;
     let conversation = await conversations.get(id);
     if (!conversation) throw notFound(id);
     if (conversation.status !== 'agent') conversation = await this.takeover(id, agent);
@@ -211,7 +211,7 @@ export class HandoffService {
       throw new CommandError('kf_servicer_session', `WeCom servicer ${servicer} holds this KF session and WeCom refuses API messages in it: answer in the WeCom client, or release the conversation`);
     }
     try {
-      await bot.sendTo(conversation.channel, recipientOfConversation(conversation), reply);
+      await this.#deps.sendTo(conversation.channel, recipientOfConversation(conversation), reply);
     } catch (error) {
       log.warn({ conversation: id, agent: agent.name, replyType: reply.type, err: error }, 'agent reply not sent');
       throw new CommandError('send_failed', `not sent: ${error instanceof Error ? error.message : String(error)}`);

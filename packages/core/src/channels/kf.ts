@@ -10,7 +10,7 @@ import { MemoryStore } from '../store/memory.ts';
 import type { Store } from '../store/types.ts';
 import { field, type XmlFields } from '../xml.ts';
 import { KfSyncer } from './kfSync.ts';
-import type { ChannelRuntime } from './types.ts';
+import type { ChannelRuntime, KfSessions } from './types.ts';
 
 /** KF service states (kf/service_state). */
 export const KfServiceState = { Untreated: 0, Bot: 1, WaitingPool: 2, Servicer: 3, Ended: 4 } as const;
@@ -19,7 +19,7 @@ export const KfServiceState = { Untreated: 0, Bot: 1, WaitingPool: 2, Servicer: 
  * Answers and hand-offs of WeChat Customer Service, shared by the KF channel and by WeCom
  * app channels that manage a KF account.
  */
-export class KfActions {
+export class KfActions implements KfSessions {
   /** welcome codes are single-use: remember which were spent. */
   readonly #usedWelcomeCodes = new Set<string>();
 
@@ -56,6 +56,24 @@ export class KfActions {
     await this.#api.transServiceState(to.openKfId, to.user, state, options.servicerUserId);
     return true;
   }
+
+  async state(to: Recipient): Promise<{ state: number; servicerUserId?: string }> {
+    const { service_state: state, servicer_userid: servicerUserId } = await this.#api.getServiceState(kfAccountOf(to), to.user);
+    return { state, ...(servicerUserId && { servicerUserId }) };
+  }
+
+  async transfer(to: Recipient, state: number, servicerUserId?: string): Promise<void> {
+    await this.#api.transServiceState(kfAccountOf(to), to.user, state, servicerUserId);
+  }
+
+  async sendOnEvent(code: string, reply: Reply): Promise<void> {
+    await this.#api.sendMsgOnEvent(code, kfSendBody(reply));
+  }
+}
+
+function kfAccountOf(to: Recipient): string {
+  if (!to.openKfId) throw new Error('a KF session call needs the open_kfid of the account (recipient.openKfId)');
+  return to.openKfId;
 }
 
 /** KF support of one channel: its actions and its syncer. */

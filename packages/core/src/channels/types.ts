@@ -63,6 +63,8 @@ export interface Channel {
   downloadMedia?(mediaId: string): Promise<MediaFile>;
   /** Uploads temporary media (media/upload) so a reply can carry it; returns its media_id. */
   uploadMedia?(type: MediaType, file: UploadFile): Promise<string>;
+  /** KF session control, where the channel speaks WeChat Customer Service (undefined before start or without a secret). */
+  readonly kfSessions?: KfSessions | undefined;
   /** What start-up prints about this channel (never a secret outside dev mode). */
   describe(): Record<string, unknown>;
 }
@@ -81,6 +83,20 @@ export interface ReplyStreamSink {
   write(chunk: string): void;
   /** The source is done: finish the stream; resolves once everything (overflow too) is delivered. */
   end(): Promise<void>;
+}
+
+/**
+ * WeChat Customer Service sessions, as a plugin may steer them (`scope.kf(channelName)`).
+ * WeCom's state machine: 0 new, 1 bot, 2 waiting pool, 3 servicer, 4 ended; 0 and 1 may go
+ * anywhere, 2 only to 3 or 4, 3 only to 4. Recipients need their `openKfId`.
+ */
+export interface KfSessions {
+  /** The session's state and servicer (kf/service_state/get). */
+  state(to: Recipient): Promise<{ readonly state: number; readonly servicerUserId?: string }>;
+  /** Moves the session (kf/service_state/trans); state 3 needs the servicer's userid. */
+  transfer(to: Recipient, state: number, servicerUserId?: string): Promise<void>;
+  /** Sends the one message an event code allows (kf/send_msg_on_event: a welcome or a goodbye). */
+  sendOnEvent(code: string, reply: Reply): Promise<void>;
 }
 
 export type { MediaType, UploadFile } from '../vocabulary.ts';

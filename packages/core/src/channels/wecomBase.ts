@@ -4,7 +4,7 @@ import type { Store } from '../store/types.ts';
 import { field, type XmlFields } from '../xml.ts';
 import { BaseChannel, verifyEncryptedUrl } from './base.ts';
 import { createKfSupport, kfNotification, type KfSupport } from './kf.ts';
-import type { CallbackResult, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
+import type { CallbackResult, ChannelRuntime, KfSessions, MediaType, Query, UploadFile } from './types.ts';
 
 /** What the WeCom-side channels share: encrypted callbacks, a corp API client, KF support. */
 export abstract class WecomChannelBase extends BaseChannel {
@@ -20,6 +20,11 @@ export abstract class WecomChannelBase extends BaseChannel {
   /** KF support (undefined without a secret). */
   get kf(): KfSupport | undefined {
     return this.#kf;
+  }
+
+  /** KF session control for plugins (`scope.kf(name)`); undefined without a secret or before start. */
+  get kfSessions(): KfSessions | undefined {
+    return this.#kf?.actions;
   }
 
   /** URL verification: check msg_signature over echostr, answer its decrypted plaintext. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { LockRelease, Store } from './types.ts';
+import { LocalPubSub } from './pubsub.ts';
+import type { LockRelease, Store, Subscription } from './types.ts';
 
 export interface FileStoreOptions {
   /** The JSON file holding the data. Created (with its directory) on the first write. */
@@ -44,6 +45,7 @@ export class FileStore implements Store {
   #writing: Promise<void> = Promise.resolve();
   /** The queued write that has not started yet; later mutations join it instead of queuing another. */
   #queued: Promise<void> | undefined;
+  readonly #pubsub = new LocalPubSub();
 
   constructor(options: FileStoreOptions) {
     this.#path = options.path;
@@ -95,6 +97,15 @@ export class FileStore implements Store {
       return true;
     };
     return Object.assign(release, { renew });
+  }
+
+  /** Delivers to this store's subscribers in this process (one process owns the file). */
+  publish(topic: string, message: string): Promise<void> {
+    return this.#pubsub.publish(topic, message);
+  }
+
+  subscribe(topic: string, listener: (message: string) => void): Subscription {
+    return this.#pubsub.subscribe(topic, listener);
   }
 
   /** Waits for pending writes. The store stays usable; there is nothing else to release. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { LockRelease, Store } from './types.ts';
+import { LocalPubSub } from './pubsub.ts';
+import type { LockRelease, Store, Subscription } from './types.ts';
 
 export interface MemoryStoreOptions {
   /** The most keys kept; the least recently used go first. Default 100 000. */
@@ -13,6 +14,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   readonly #cache: LRUCache<string, string>;
+  readonly #pubsub = new LocalPubSub();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#cache = new LRUCache({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
@@ -48,6 +50,15 @@ export class MemoryStore implements Store {
       return true;
     };
     return Object.assign(release, { renew });
+  }
+
+  /** Delivers to this store's subscribers (in this process). */
+  publish(topic: string, message: string): Promise<void> {
+    return this.#pubsub.publish(topic, message);
+  }
+
+  subscribe(topic: string, listener: (message: string) => void): Subscription {
+    return this.#pubsub.subscribe(topic, listener);
   }
 
   /** Number of live keys (for tests and metrics). */

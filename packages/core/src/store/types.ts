@@ -25,6 +25,27 @@ export interface Store {
   ping?(): Promise<void>;
   /** Where a store behind a server lives, e.g. `host:port`; never a URL with a password. */
   readonly location?: string;
+  /**
+   * Publishes `message` on `topic` to every subscriber: in this process for MemoryStore and
+   * FileStore, on every instance sharing the store for RedisStore (topics live under its key
+   * prefix, so bots with different prefixes never hear each other). Delivery is best effort
+   * (no history, nothing kept for a subscriber that is not connected). Optional: a plugin
+   * calls it through its scope, which falls back to in-process delivery.
+   */
+  publish?(topic: string, message: string): Promise<void>;
+  /** Listens on `topic` (publisher included). See {@link Subscription}. */
+  subscribe?(topic: string, listener: (message: string) => void): Subscription;
+}
+
+/** A subscription made with {@link Store.subscribe}. */
+export interface Subscription {
+  /**
+   * Resolves once messages flow. Rejects when the subscription cannot be made now (the
+   * server is down); it stays registered and is made when the store reconnects.
+   */
+  readonly ready: Promise<void>;
+  /** Stops listening. */
+  unsubscribe(): Promise<void>;
 }
 
 /**
