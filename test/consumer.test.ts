@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { generateEncodingAESKey } from '@wxbot/core';
 import { WeChatPeer } from '@wxbot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,7 +74,11 @@ beforeAll(async () => {
 }, INSTALL_MS + 300_000);
 
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) {
+    // npm start runs in its own process group (npm → sh → node): end all of it.
+    if (child.pid && child.spawnargs[0] === 'npm') process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  }
   rmSync(work, { recursive: true, force: true });
 }, CHECK_MS);
 
@@ -95,21 +100,34 @@ function startNode(file: string, env: Record<string, string>): Promise<{ url: st
 }
 
 describe('installed from packed tarballs, no workspace around', () => {
-  it('ships built JavaScript, declarations and a licence, and no tests or sources', () => {
-    for (const pack of packed) {
-      const files = pack.files.map((f) => f.path);
-      expect(files, pack.name).toContain('LICENSE');
-      expect(files.filter((f) => /(^|\/)test\/|\.test\.|^src\/|\.tsbuildinfo$/.test(f)), pack.name).toEqual([]);
-      if (pack.name === 'create-wxbot') continue;
-      expect(files, pack.name).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/index.js.map']));
-    }
-  }, CHECK_MS);
+  it(
+    'ships built JavaScript, declarations and a licence, and no tests or sources',
+    () => {
+      for (const pack of packed) {
+        const files = pack.files.map((f) => f.path);
+        expect(files, pack.name).toContain('LICENSE');
+        // create-wxbot's template/ holds the new project's sample test on purpose.
+        expect(
+          files.filter((f) => !f.startsWith('template/') && /(^|\/)test\/|\.test\.|^src\/|\.tsbuildinfo$/.test(f)),
+          pack.name,
+        ).toEqual([]);
+        if (pack.name === 'create-wxbot') {
+          expect(files).toEqual(expect.arrayContaining(['bin/create-wxbot.mjs', 'dist/main.js', 'template/_gitignore', 'template/_env.example', 'template/bot.config.ts']));
+          continue;
+        }
+        expect(files, pack.name).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/index.js.map']));
+      }
+    },
+    CHECK_MS,
+  );
 
-  it('runs a plain bot.mjs on node and answers a signed callback with the echo', async () => {
-    const oa = { appId: 'wx-consumer', token: 'consumerToken42', encodingAESKey: generateEncodingAESKey() };
-    writeFileSync(
-      join(app, 'bot.mjs'),
-      `import { createBot, officialAccount } from '@wxbot/core';
+  it(
+    'runs a plain bot.mjs on node and answers a signed callback with the echo',
+    async () => {
+      const oa = { appId: 'wx-consumer', token: 'consumerToken42', encodingAESKey: generateEncodingAESKey() };
+      writeFileSync(
+        join(app, 'bot.mjs'),
+        `import { createBot, officialAccount } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
 
 const bot = createBot({
@@ -120,55 +138,67 @@ const bot = createBot({
 const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
 console.log('listening ' + url);
 `,
-    );
-    const bot = await startNode('bot.mjs', { APP_ID: oa.appId, TOKEN: oa.token, AES_KEY: oa.encodingAESKey });
-    const peer = new WeChatPeer({ url: `${bot.url}/wx`, kind: 'officialAccount', token: oa.token, encodingAESKey: oa.encodingAESKey, receiveId: oa.appId });
-    const response = await peer.text('你好, installed wxbot');
-    expect(response.status).toBe(200);
-    expect(response.reply).toMatchObject({ MsgType: 'text', Content: 'echo: 你好, installed wxbot' });
-    expect(bot.output()).toContain('pretty logs need the optional package pino-pretty (npm install --save-dev pino-pretty)');
-  }, CHECK_MS);
+      );
+      const bot = await startNode('bot.mjs', { APP_ID: oa.appId, TOKEN: oa.token, AES_KEY: oa.encodingAESKey });
+      const peer = new WeChatPeer({ url: `${bot.url}/wx`, kind: 'officialAccount', token: oa.token, encodingAESKey: oa.encodingAESKey, receiveId: oa.appId });
+      const response = await peer.text('你好, installed wxbot');
+      expect(response.status).toBe(200);
+      expect(response.reply).toMatchObject({ MsgType: 'text', Content: 'echo: 你好, installed wxbot' });
+      expect(bot.output()).toContain('pretty logs need the optional package pino-pretty (npm install --save-dev pino-pretty)');
+    },
+    CHECK_MS,
+  );
 
-  it('loads every package on plain node', async () => {
-    const names = packed.map((p) => p.name).filter((name) => name !== '@wxbot/testing' && name !== 'create-wxbot');
-    const script = `for (const name of ${JSON.stringify(names)}) { const m = await import(name); if (Object.keys(m).length === 0) throw new Error(name + ' exports nothing'); }\nconsole.log('loaded');`;
-    const ran = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
-    expect(ran.stdout.trim()).toBe('loaded');
-  }, CHECK_MS);
+  it(
+    'loads every package on plain node',
+    async () => {
+      const names = packed.map((p) => p.name).filter((name) => name !== '@wxbot/testing' && name !== 'create-wxbot');
+      const script = `for (const name of ${JSON.stringify(names)}) { const m = await import(name); if (Object.keys(m).length === 0) throw new Error(name + ' exports nothing'); }\nconsole.log('loaded');`;
+      const ran = await runOk(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
+      expect(ran.stdout.trim()).toBe('loaded');
+    },
+    CHECK_MS,
+  );
 
-  it('runs the wxbot bin on plain node, and says what to install for a .ts config or simulate', async () => {
-    const bin = join(app, 'node_modules/.bin/wxbot');
-    const keygen = await runOk(bin, ['keygen'], { cwd: app });
-    expect(keygen.stdout).toMatch(/EncodingAESKey: [A-Za-z0-9+/]{43}/);
+  it(
+    'runs the wxbot bin on plain node, and says what to install for a .ts config or simulate',
+    async () => {
+      const bin = join(app, 'node_modules/.bin/wxbot');
+      const keygen = await runOk(bin, ['keygen'], { cwd: app });
+      expect(keygen.stdout).toMatch(/EncodingAESKey: [A-Za-z0-9+/]{43}/);
 
-    const mjs = `import { defineConfig, officialAccount } from '@wxbot/core';\nimport { echo } from '@wxbot/plugin-echo';\nexport default defineConfig({ channels: [officialAccount({ appId: 'wx1', token: 'consumerToken42' })], plugins: [echo()] });\n`;
-    writeFileSync(join(app, 'bot.config.mjs'), mjs);
-    const check = await run(bin, ['check', '--config', 'bot.config.mjs'], { cwd: app });
-    expect(check.stdout).toContain('✓ config loads: bot.config.mjs');
-    expect(check.stdout).toContain('✓ plugins: echo');
+      const mjs = `import { defineConfig, officialAccount } from '@wxbot/core';\nimport { echo } from '@wxbot/plugin-echo';\nexport default defineConfig({ channels: [officialAccount({ appId: 'wx1', token: 'consumerToken42' })], plugins: [echo()] });\n`;
+      writeFileSync(join(app, 'bot.config.mjs'), mjs);
+      const check = await run(bin, ['check', '--config', 'bot.config.mjs'], { cwd: app });
+      expect(check.stdout).toContain('✓ config loads: bot.config.mjs');
+      expect(check.stdout).toContain('✓ plugins: echo');
 
-    writeFileSync(join(app, 'bot.config.ts'), mjs);
-    const ts = await run(bin, ['check', '--config', 'bot.config.ts'], { cwd: app });
-    expect(ts.code).toBe(1);
-    expect(ts.stdout).toContain('bot.config.ts is TypeScript');
-    expect(ts.stdout).toContain('npm install --save-dev tsx');
+      writeFileSync(join(app, 'bot.config.ts'), mjs);
+      const ts = await run(bin, ['check', '--config', 'bot.config.ts'], { cwd: app });
+      expect(ts.code).toBe(1);
+      expect(ts.stdout).toContain('bot.config.ts is TypeScript');
+      expect(ts.stdout).toContain('npm install --save-dev tsx');
 
-    const simulate = await run(bin, ['simulate', '--url', 'http://127.0.0.1:9', '--token', 't', 'hi'], { cwd: app });
-    expect(simulate.code).toBe(1);
-    expect(simulate.stderr).toContain('wxbot simulate needs the optional package @wxbot/testing');
-    expect(simulate.stderr).toContain('npm install --save-dev @wxbot/testing');
-  }, CHECK_MS);
+      const simulate = await run(bin, ['simulate', '--url', 'http://127.0.0.1:9', '--token', 't', 'hi'], { cwd: app });
+      expect(simulate.code).toBe(1);
+      expect(simulate.stderr).toContain('wxbot simulate needs the optional package @wxbot/testing');
+      expect(simulate.stderr).toContain('npm install --save-dev @wxbot/testing');
+    },
+    CHECK_MS,
+  );
 
-  it('typechecks a TypeScript bot with the tsconfig of `tsc --init` (NodeNext, strict): 0 errors', async () => {
-    await runOk(join(app, 'node_modules/.bin/tsc'), ['--init'], { cwd: app });
-    // The one change a Node project makes to the generated file: Node's own types.
-    const tsconfig = readFileSync(join(app, 'tsconfig.json'), 'utf8').replace('"types": []', '"types": ["node"]');
-    expect(tsconfig).toMatch(/"module": "nodenext"/);
-    writeFileSync(join(app, 'tsconfig.json'), tsconfig);
-    rmSync(join(app, 'bot.config.ts'));
-    writeFileSync(
-      join(app, 'bot.ts'),
-      `import { createBot, defineConfig, definePlugin, officialAccount, replies, MemoryStore, type Plugin, type Context } from '@wxbot/core';
+  it(
+    'typechecks a TypeScript bot with the tsconfig of `tsc --init` (NodeNext, strict): 0 errors',
+    async () => {
+      await runOk(join(app, 'node_modules/.bin/tsc'), ['--init'], { cwd: app });
+      // The one change a Node project makes to the generated file: Node's own types.
+      const tsconfig = readFileSync(join(app, 'tsconfig.json'), 'utf8').replace('"types": []', '"types": ["node"]');
+      expect(tsconfig).toMatch(/"module": "nodenext"/);
+      writeFileSync(join(app, 'tsconfig.json'), tsconfig);
+      rmSync(join(app, 'bot.config.ts'));
+      writeFileSync(
+        join(app, 'bot.ts'),
+        `import { createBot, defineConfig, definePlugin, officialAccount, replies, MemoryStore, type Plugin, type Context } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { echo } from '@wxbot/plugin-echo';
 import { keyword } from '@wxbot/plugin-keyword';
@@ -194,9 +224,57 @@ export default defineConfig({
 export const bot = createBot({ channels: [officialAccount({ appId: 'wx1', token: 'consumerToken42' })], plugins: [echo()] });
 export const run: (argv: string[]) => Promise<number> = main;
 `,
-    );
-    const tsc = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.', '--noEmit'], { cwd: app });
-    expect(tsc.stdout + tsc.stderr).toBe('');
-    expect(tsc.code).toBe(0);
-  }, CHECK_MS);
+      );
+      const tsc = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.', '--noEmit'], { cwd: app });
+      expect(tsc.stdout + tsc.stderr).toBe('');
+      expect(tsc.code).toBe(0);
+    },
+    CHECK_MS,
+  );
+});
+
+describe('npm create wxbot', () => {
+  const tarball = (name: string) => join(packs, packed.find((p) => p.name === name)!.filename);
+
+  it(
+    'writes a project whose npm install, npm test and npm start work with the packed packages',
+    async () => {
+      // What `npm create wxbot@latest my-bot` does: run the bin of the create-wxbot package.
+      await runOk('npm', ['exec', '--yes', `--package=${tarball('create-wxbot')}`, '--', 'create-wxbot', 'my-bot'], { cwd: work });
+      const project = join(work, 'my-bot');
+      // The @wxbot packages are not on npm from this checkout: point the project at the tarballs.
+      const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+      for (const group of ['dependencies', 'devDependencies']) {
+        for (const name of Object.keys(manifest[group]!)) if (packed.some((p) => p.name === name)) manifest[group]![name] = `file:${tarball(name)}`;
+      }
+      writeFileSync(join(project, 'package.json'), JSON.stringify(manifest, null, 2));
+      await runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, timeoutMs: INSTALL_MS });
+
+      const test = await runOk('npm', ['test'], { cwd: project });
+      expect(stripVTControlCharacters(test.stdout)).toMatch(/Tests\s+2 passed/);
+      await runOk('npm', ['run', 'typecheck'], { cwd: project });
+
+      // npm start with no channel configured: dev mode on made-up credentials, answering as WeChat expects.
+      const child = spawn('npm', ['start'], { cwd: project, env: cleanEnv({ PORT: '0', LOG_FORMAT: 'json' }), detached: true });
+      children.push(child);
+      let output = '';
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        const onData = (chunk: Buffer) => {
+          output += chunk;
+          const match = /"url":"(http:\/\/[^"]+)","msg":"wxbot started"/.exec(output);
+          if (match) resolveUrl(match[1]!);
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.on('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+      });
+      expect(output).toContain('DEV MODE');
+      const dev = JSON.parse(readFileSync(join(project, '.wxbot/dev.json'), 'utf8')) as { token: string; encodingAESKey: string; appId: string };
+      const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: dev.token, encodingAESKey: dev.encodingAESKey, receiveId: dev.appId });
+      expect((await peer.text('你好')).reply).toMatchObject({ Content: expect.stringContaining('我是 wxbot 机器人') });
+      expect((await peer.text('营业时间是几点')).reply).toMatchObject({ Content: expect.stringContaining('9:00–18:00') });
+      expect((await peer.text('something else')).reply).toMatchObject({ Content: 'something else' });
+    },
+    INSTALL_MS + CHECK_MS,
+  );
 });

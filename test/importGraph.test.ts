@@ -43,7 +43,10 @@ function sourcePackages(): SourcePackage[] {
       const src = join(dir, 'src');
       let files: string[];
       try {
-        files = readdirSync(src, { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => join(src, f));
+        files = readdirSync(src, { recursive: true })
+          .map(String)
+          .filter((f) => f.endsWith('.ts'))
+          .map((f) => join(src, f));
       } catch {
         continue;
       }
@@ -55,7 +58,9 @@ function sourcePackages(): SourcePackage[] {
 
 /** Every import specifier of a file, comments stripped first so examples in TSDoc do not count. */
 function importsOf(file: string): string[] {
-  const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  const code = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '');
   return [...code.matchAll(IMPORT)].map((m) => m[1]!);
 }
 

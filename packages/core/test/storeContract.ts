@@ -25,11 +25,13 @@ export function storeContract(harness: StoreHarness): void {
       const created = harness.create();
       store = created.store;
       opened.push(store);
-      reopen = created.reopen && (() => {
-        const other = created.reopen!();
-        opened.push(other);
-        return other;
-      });
+      reopen =
+        created.reopen &&
+        (() => {
+          const other = created.reopen!();
+          opened.push(other);
+          return other;
+        });
     });
 
     afterEach(async () => {
@@ -112,22 +114,23 @@ export function storeContract(harness: StoreHarness): void {
     });
 
     // A store that is neither durable nor shared has no second instance to open.
-    if (!harness.single) it('a second instance over the same data sees the writes', async () => {
-      await store.set('kept', 'v');
-      await store.set('gone', 'v');
-      await store.delete('gone');
-      await store.set('brief', 'v', 100);
-      await setJson(store, 'kf:cursor', { cursor: 'c-42' });
-      // Closing first shows the data outlives the instance that wrote it.
-      await store.close?.();
+    if (!harness.single)
+      it('a second instance over the same data sees the writes', async () => {
+        await store.set('kept', 'v');
+        await store.set('gone', 'v');
+        await store.delete('gone');
+        await store.set('brief', 'v', 100);
+        await setJson(store, 'kf:cursor', { cursor: 'c-42' });
+        // Closing first shows the data outlives the instance that wrote it.
+        await store.close?.();
 
-      const other = reopen!();
-      expect(await other.get('kept')).toBe('v');
-      expect(await other.get('gone')).toBeUndefined();
-      expect(await getJson(other, 'kf:cursor')).toEqual({ cursor: 'c-42' });
-      expect(await other.setIfAbsent('kept', 'other')).toBe(false);
-      await sleep(180);
-      expect(await other.get('brief')).toBeUndefined();
-    });
+        const other = reopen!();
+        expect(await other.get('kept')).toBe('v');
+        expect(await other.get('gone')).toBeUndefined();
+        expect(await getJson(other, 'kf:cursor')).toEqual({ cursor: 'c-42' });
+        expect(await other.setIfAbsent('kept', 'other')).toBe(false);
+        await sleep(180);
+        expect(await other.get('brief')).toBeUndefined();
+      });
   });
 }

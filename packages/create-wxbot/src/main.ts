@@ -1,0 +1,37 @@
+import { relative } from 'node:path';
+import { createProject } from './createProject.ts';
+
+const USAGE = `create-wxbot — start a new wxbot project
+
+Usage:
+  npm create wxbot@latest DIR     (or: npx create-wxbot DIR)
+
+Writes DIR/ with bot.config.ts, a sample plugin and its test, .env.example and a README.`;
+
+/** The `create-wxbot` command: returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [dir, ...rest] = args;
+  if (dir === '--help' || dir === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!dir || rest.length > 0 || dir.startsWith('-')) {
+    console.error(`create-wxbot: give one directory for the new project\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const project = await createProject(dir);
+    const where = relative(process.cwd(), project.dir) || '.';
+    console.log(`Created ${project.name} in ${project.dir}:\n${project.files.map((f) => `  ${f}`).join('\n')}
+
+Next:
+  cd ${where}
+  npm install && npm start     # a bot in dev mode on made-up credentials
+  npm test                     # the sample plugin's test
+`);
+    return 0;
+  } catch (error) {
+    console.error(`create-wxbot: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
