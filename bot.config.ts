@@ -2,16 +2,19 @@
  * The bot `npm start` runs. Every channel and plugin is switched on by environment variables
  * (or a .env file); with no channel configured, dev mode makes up credentials so the bot runs
  * anywhere. The chain, as the seeds describe it: (agents) → voice → keyword rules → FAQ →
- * hand-off words → LLM → echo as the last resort.
+ * hand-off words → LLM → a short "没听懂" as the last resort (naming the FAQ topics and the
+ * hand-off word). `/help` lists the commands; unknown commands get a pointer to it.
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig, envConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
-import { echo } from '@wxbot/plugin-echo';
 import { handoff } from '@wxbot/plugin-handoff';
 import { keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';
+
+/** What the sample FAQ (examples/faq/rules.yaml) answers, as the fallback names it. */
+export const SAMPLE_FAQ_TOPICS = ['营业时间', '价格', '发货和快递', '退款', '发票', '优惠活动'];
 
 export default defineConfig((): WxbotConfig => {
   // Parsed with a schema: a half-configured channel stops start-up (and fails `wxbot check`)
@@ -42,9 +45,15 @@ export default defineConfig((): WxbotConfig => {
   // Voice first: its transcript goes through everything after it. Without a transcription
   // endpoint only Official Account voice with WeChat's own Recognition is understood.
   plugins.push(voice(openai ? { ...openai, model: env.openai?.transcribeModel } : { transcribe: false }));
-  plugins.push(keyword({ rulesFile: env.faqFile ?? fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)) }));
+  // The last resort is keyword's fallback: it answers texts that nothing after it (the LLM, when
+  // configured) answered, naming the sample FAQ's topics (or a FAQ_FILE's first questions).
+  plugins.push(
+    keyword({
+      rulesFile: env.faqFile ?? fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)),
+      fallback: env.faqFile ? true : { topics: SAMPLE_FAQ_TOPICS },
+    }),
+  );
   if (openai) plugins.push(llm({ ...openai, model: env.openai?.model, systemPrompt: env.openai?.systemPrompt }));
-  plugins.push(echo());
 
   return {
     // Unset, the CLI's rule applies: --port, then PORT, then 3000.

@@ -5,6 +5,9 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AiBotPeer, WeChatPeer } from '@wxbot/testing';
 
+/** The default bot's last resort, for a text nothing answered (no LLM configured). */
+const NOT_UNDERSTOOD = '抱歉，我没听懂您的意思。您可以问我：营业时间、价格、发货和快递、退款、发票、优惠活动。需要人工服务请回复“人工”。';
+
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'packages/cli/bin/wxbot.mjs');
 const children: ChildProcess[] = [];
@@ -28,7 +31,7 @@ function startBot(args: string[], env: Record<string, string>, cwd = root): Prom
 }
 
 describe('wxbot CLI', () => {
-  it('starts the root bot.config.ts from environment variables and echoes on both channels', async () => {
+  it('starts the root bot.config.ts from environment variables and answers on both channels', async () => {
     const env = {
       WX_APP_ID: 'wx-cli-app',
       WX_TOKEN: 'cli-oa-token',
@@ -43,13 +46,15 @@ describe('wxbot CLI', () => {
     const { url, output } = await startBot([], env);
     const oa = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: env.WX_TOKEN, encodingAESKey: env.WX_AES_KEY, receiveId: env.WX_APP_ID });
     expect((await oa.verify()).status).toBe(200);
-    expect((await oa.text('echo this back')).reply).toMatchObject({ Content: 'echo this back' });
-    // The default chain: the sample FAQ file answers before echo.
+    // The default chain: the sample FAQ file answers; what nothing answers gets "没听懂" (no echo).
     expect((await oa.text('营业时间是什么时候')).reply?.['Content']).toMatch(/营业时间/);
+    expect((await oa.text('echo this back')).reply).toMatchObject({ Content: NOT_UNDERSTOOD });
+    expect((await oa.text('/help')).reply?.['Content']).toMatch(/命令/);
+    expect((await oa.text('/frobnicate')).reply).toMatchObject({ Content: '没有 /frobnicate 这个命令。发送 /help 查看可用命令。' });
     const wecom = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: env.WECOM_TOKEN, encodingAESKey: env.WECOM_AES_KEY, receiveId: env.WECOM_CORP_ID });
-    expect((await wecom.text('echo on wecom')).reply).toMatchObject({ Content: 'echo on wecom' });
+    expect((await wecom.text('echo on wecom')).reply).toMatchObject({ Content: NOT_UNDERSTOOD });
     const aibot = new AiBotPeer({ url: `${url}/wecom/aibot`, token: env.WECOM_AIBOT_TOKEN, encodingAESKey: env.WECOM_AIBOT_AES_KEY });
-    expect((await aibot.text('echo on the AI bot')).first.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true, content: 'echo on the AI bot' } });
+    expect((await aibot.text('echo on the AI bot')).first.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true, content: NOT_UNDERSTOOD } });
     expect(output()).toContain('"channel":"officialAccount"');
     expect(output()).not.toContain(env.WECOM_AIBOT_AES_KEY);
     expect(output()).not.toContain(env.WX_TOKEN);
@@ -67,10 +72,10 @@ describe('wxbot CLI', () => {
       const token = /token\s+(\S+)/.exec(output())![1]!;
       const key = /encodingAESKey\s+(\S+)/.exec(output())![1]!;
       const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token, encodingAESKey: key, receiveId: 'wwdev0000000000000' });
-      expect((await peer.text('dev mode echo')).reply).toMatchObject({ Content: 'dev mode echo' });
+      expect((await peer.text('dev mode echo')).reply).toMatchObject({ Content: NOT_UNDERSTOOD });
       expect(output()).toMatch(/wecomAiBot\s+http:\S+\/wecom\/aibot/);
       const aibot = new AiBotPeer({ url: `${url}/wecom/aibot`, token, encodingAESKey: key });
-      expect((await aibot.text('dev mode AI bot')).first.reply).toMatchObject({ stream: { content: 'dev mode AI bot' } });
+      expect((await aibot.text('dev mode AI bot')).first.reply).toMatchObject({ stream: { content: NOT_UNDERSTOOD } });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

@@ -12,6 +12,7 @@ import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
+import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import type { Context } from './pipeline/context.ts';
 import { disposeScope, PluginScope, type Disposer, type HandoffHandler, type Plugin, type PluginHost, type PluginRoute, type ReplyHook, type ServerHook } from './plugin.ts';
 import { HookedOutbox } from './delivery/replyHooks.ts';
@@ -23,6 +24,7 @@ import { createHttpServer } from './server.ts';
 import { Metrics } from './metrics.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
+import { I18n, type I18nOptions } from './i18n/catalog.ts';
 import type { HandoffOptions } from './vocabulary.ts';
 
 export interface BotOptions {
@@ -44,6 +46,14 @@ export interface BotOptions {
   devChecks?: boolean;
   /** How long `stop()` waits for messages still in the pipeline (default 5 s). */
   shutdownGraceMs?: number;
+  /**
+   * The language of what the framework and its plugins say to users (zh-CN by default, `en`
+   * available) and texts to say instead, by `namespace.key`: `{ locale: 'en', texts: {
+   * 'core.unknownCommand': 'No /{command} here.' } }`.
+   */
+  i18n?: I18nOptions;
+  /** The bot's own `/help` and unknown-command answers (both on by default). */
+  commands?: CommandOptions;
   /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
   metrics?: false | { path?: string; processMetrics?: boolean };
 }
@@ -75,6 +85,8 @@ export class Bot extends Composer<Context> {
   readonly metrics: Metrics;
   /** Routes plugins registered (`scope.route`), and the metrics route. */
   readonly #routes = new Set<PluginRoute>();
+  /** The language and text overrides every context and plugin uses. */
+  readonly i18n: I18n;
   /** Called with the HTTP server once it listens (WebSocket upgrades, …). */
   readonly #serverHooks = new Set<ServerHook>();
   /** What server hooks returned, run when the bot stops. */
@@ -104,6 +116,7 @@ export class Bot extends Composer<Context> {
     this.channels = options.channels;
     this.#plugins = options.plugins ?? [];
     this.store = options.store ?? new MemoryStore();
+    this.i18n = new I18n(options.i18n);
     this.log = isLogger(options.logger) ? options.logger : createLogger(options.logger);
     // A store that logs its own outages (RedisStore: "does not answer") logs through the bot.
     (this.store as { useLogger?(log: Logger): void }).useLogger?.(this.log);
@@ -160,14 +173,17 @@ export class Bot extends Composer<Context> {
         },
       };
     }
-    const composed = this.middleware();
-    const done = async () => {};
+    const composed = this.middleware() as (ctx: Context, next: () => Promise<void>) => Promise<void>;
+    // The bot's own /help before the plugins and unknown-command answer after them.
+    const builtins = new BuiltinCommands(this.#options.commands);
+    builtins.setCommands([...this.commandList(), ...this.#scopes.flatMap((s) => s.commandList())]);
     const inbound = new Inbound({
       log: this.log,
       store: this.store,
+      i18n: this.i18n,
       metrics: this.metrics,
       outbox: this.#outbox,
-      pipeline: (ctx) => composed(ctx, done) as Promise<void>,
+      pipeline: (ctx) => builtins.run(ctx, composed),
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
       reportError: (error, ctx, plugin) => this.#reportError(error, ctx, plugin),
       slowHandlerWarnMs: this.#options.slowHandlerWarnMs ?? 60_000,

@@ -9,11 +9,16 @@ export { replies, toReply, type Reply, type ReplyInput, type ReplyType, type Art
 export { passiveReplyXml, UnsupportedReplyError } from './reply/passiveXml.ts';
 export { splitText } from './reply/split.ts';
 export { compose, type Middleware, type Next } from './pipeline/compose.ts';
-export { Composer } from './pipeline/composer.ts';
+export { Composer, type CommandInfo } from './pipeline/composer.ts';
+export type { CommandOptions } from './pipeline/commands.ts';
 export { Context, type ContextServices } from './pipeline/context.ts';
 export type { HandoffOptions } from './vocabulary.ts';
 export { definePlugin, PluginScope, PluginOptionsError, type Plugin, type PluginDefinition, type Disposer, type RouteMethod, type RouteHandler, type ServerHook, type ReplyHook, type HandoffHandler, type MediaApi } from './plugin.ts';
 export type { OutboxJob } from './delivery/outbox.ts';
+export type { FlavoredMiddleware } from './pipeline/flavor.ts';
+export { conversationKey, withConversation, type ConversationLockOptions } from './pipeline/conversation.ts';
+export { session, type SessionOptions, type SessionFlavor, type SessionMiddleware } from './pipeline/session.ts';
+export { defineCatalog, interpolate, I18n, DEFAULT_LOCALE, coreTexts, type Catalog, type Texts, type Locale, type I18nOptions, type ParamsOf, type PlaceholdersOf } from './i18n/index.ts';
 export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
 export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';

@@ -4,6 +4,7 @@ import { InProcessOutbox, planDelivery, type Outbox, type OutboxJob, type Passiv
 import { PassiveWindow } from '../src/delivery/passiveWindow.ts';
 import { compose } from '../src/pipeline/compose.ts';
 import { Metrics } from '../src/metrics.ts';
+import { I18n } from '../src/i18n/catalog.ts';
 import {
   BaseChannel,
   KF_SESSION_NOT_ALLOWED,
@@ -124,6 +125,7 @@ describe('the inbound path (delivery/inbound)', () => {
     const inbound = new Inbound({
       log: logs.log,
       store: new MemoryStore(),
+      i18n: new I18n(),
       metrics: new Metrics({}),
       outbox,
       slowHandlerWarnMs: 60_000,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   Composer,
   Context,
+  I18n,
   MemoryStore,
   compose,
   createBot,
@@ -33,6 +34,7 @@ function contextFor(message: Message) {
   const ctx = new Context(message, {
     log,
     store: new MemoryStore(),
+    i18n: new I18n(),
     deliver: async (r) => void replies.push(r),
     deliverStream: async () => {
       throw new Error('no streams in this test');

@@ -8,6 +8,7 @@ import {
   type Channel,
   type ChannelKind,
   type HandoffEvent,
+  type I18nOptions,
   type Logger,
   type Message,
   type Recipient,
@@ -63,6 +64,8 @@ export interface TestBotOptions {
   kind?: ChannelKind;
   store?: Store;
   logger?: Logger;
+  /** The bot's language and text overrides (default zh-CN). */
+  i18n?: I18nOptions;
   /** Text split limit, as the real channel has (default 2048 bytes). */
   textLimitBytes?: number;
   /** The passive reply window (default 4000 ms, as the real channels; KF has none). */
@@ -103,6 +106,7 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
     channels: [channel],
     plugins: options.plugins,
     store: options.store,
+    i18n: options.i18n,
     logger: options.logger ?? createLogger({ level: 'silent' }),
   });
   const handoffs: HandoffEvent[] = [];

@@ -4,7 +4,8 @@ import { z } from 'zod';
 /**
  * Echo: sends text, images and voice back to the sender, as the seeds' demo does. It is the
  * smallest real plugin, and the model for writing one: options with a schema, routes with
- * `on`, and `next()` for everything it does not handle.
+ * `on`, and `next()` for everything it does not handle (commands too: the bot answers
+ * those it does not know with a pointer to `/help`).
  */
 export const echo = definePlugin({
   name: 'echo',
@@ -16,7 +17,8 @@ export const echo = definePlugin({
   }),
   setup(bot, { prefix, types }) {
     bot.on('text', async (ctx, next) => {
-      if (!types.includes('text')) return next();
+      // Commands are not echoed: the bot answers unknown ones with a pointer to /help.
+      if (!types.includes('text') || ctx.message.command) return next();
       await ctx.reply(`${prefix}${ctx.message.text}`);
     });
     bot.on('image', async (ctx, next) => {

@@ -14,7 +14,8 @@ describe('echo plugin', () => {
   it('passes types it does not echo to the next middleware', async () => {
     const kit = await createTestBot({ plugins: [echo({ types: ['text'] })] });
     expect((await kit.send(image('m1'))).replies).toEqual([]);
-    expect((await kit.send(text('/x a'))).texts).toEqual(['/x a']);
+    // Commands are not echoed: the bot answers an unknown one with a pointer to /help.
+    expect((await kit.send(text('/x a'))).texts).toEqual(['没有 /x 这个命令。发送 /help 查看可用命令。']);
     await kit.close();
   });
 

@@ -3,6 +3,7 @@
  * and hand-off words, with rules in the options or in a JSON/YAML file reloaded on change.
  */
 export { keyword } from './plugin.ts';
+export { keywordTexts } from './texts.ts';
 export {
   optionsSchema as keywordOptionsSchema,
   DEFAULT_HANDOFF_WORDS,

@@ -7,10 +7,11 @@ import { buildFaqIndex, type FaqAnswer } from './faq.ts';
 import { handoffMatcher } from './handoff.ts';
 import { matchRules, resolveReply, type CompiledRule } from './rules.ts';
 import type { RuleFileKind } from './ruleFile.ts';
-import { optionsSchema } from './schema.ts';
+import { FALLBACK_TOPICS, optionsSchema } from './schema.ts';
 import type { FaqIndex } from './similarity.ts';
 import { RuleSource } from './source.ts';
 import { MatchText } from './text.ts';
+import { keywordTexts } from './texts.ts';
 
 /** Everything a message is matched against, swapped whole on reload. */
 interface Snapshot {
@@ -52,14 +53,15 @@ export const keyword = definePlugin({
     await Promise.all(sources.map((s) => s.reload()));
 
     const handoffWord = handoffMatcher(options.handoffWords, options.handoffMatch);
-    const handoffReplies: readonly ReplyInput[] = options.handoffReply === false ? [] : list(options.handoffReply);
+    const handoffReplies = (ctx: Context): readonly ReplyInput[] =>
+      options.handoffReply === false ? [] : options.handoffReply === undefined ? [ctx.t(keywordTexts, 'handoff')] : list(options.handoffReply);
 
     async function handOff(ctx: Context, word: string): Promise<void> {
       ctx.log.info({ word }, 'hand-off word: handing the conversation to a human');
       // Reply first: on KF the bot may only send while it still holds the session. A failed
       // reply must not stop the hand-off the user asked for.
       try {
-        for (const reply of handoffReplies) await ctx.reply(reply);
+        for (const reply of handoffReplies(ctx)) await ctx.reply(reply);
       } catch (error) {
         ctx.log.error({ err: error }, 'hand-off reply failed; handing off anyway');
       }
@@ -95,7 +97,20 @@ export const keyword = definePlugin({
         }
       }
       await next();
+      // Nothing after this plugin answered either: say so, and what the bot can answer.
+      if (options.fallback && ctx.replies === 0 && message.type === 'text' && !message.command) await ctx.reply(notUnderstood(ctx, current));
     });
+
+    function notUnderstood(ctx: Context, current: Snapshot): string {
+      const fallback = options.fallback;
+      const topics = typeof fallback === 'object' && fallback.topics ? fallback.topics : current.faq.firstWordings(FALLBACK_TOPICS);
+      const word = options.handoffWords[0];
+      return (
+        ctx.t(keywordTexts, 'notUnderstood') +
+        (topics.length > 0 ? ctx.t(keywordTexts, 'askAbout', { topics: topics.join(ctx.t(keywordTexts, 'topicSeparator')) }) : '') +
+        (word ? ctx.t(keywordTexts, 'askHuman', { word }) : '')
+      );
+    }
 
     return async () => {
       await Promise.all(sources.map((s) => s.close()));

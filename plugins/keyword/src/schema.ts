@@ -7,6 +7,7 @@ import type { MessageType, Reply, ReplyInput } from '@wxbot/core';
 import { z } from 'zod';
 import { DEFAULT_FAQ_THRESHOLD, type FaqEntry } from './faq.ts';
 import type { HandoffMatch } from './handoff.ts';
+import { keywordTexts } from './texts.ts';
 import { compileRule, RuleError, type CompiledRule, type KeywordRule, type ReplyFunction } from './rules.ts';
 
 const MESSAGE_TYPES = [
@@ -120,8 +121,8 @@ const faqEntrySchema = z.strictObject({
 
 /** The default hand-off words. */
 export const DEFAULT_HANDOFF_WORDS = ['人工', '客服', '转人工', '人工客服'];
-/** The default text sent when handing off. */
-export const DEFAULT_HANDOFF_REPLY = '正在为您转接人工客服，请稍候。';
+/** The default text sent when handing off, in zh-CN (other languages: `keywordTexts`). */
+export const DEFAULT_HANDOFF_REPLY = keywordTexts.languages['zh-CN']!.handoff;
 
 /** The plugin's options, as written in bot.config.ts. */
 export interface KeywordOptions {
@@ -149,11 +150,21 @@ export interface KeywordOptions {
    * `'exact'`: the text is one (edge punctuation ignored), so "人工智能" does not hand off.
    */
   handoffMatch?: HandoffMatch;
-  /** Sent before handing off (default {@link DEFAULT_HANDOFF_REPLY}); `false` sends nothing. */
+  /** Sent before handing off (default: the `keyword.handoff` text in the bot's language); `false` sends nothing. */
   handoffReply?: ReplyInput | readonly ReplyInput[] | false;
   /** KF: a servicer's userid to hand to; without it, the waiting pool. */
   handoffServicer?: string;
+  /**
+   * The last resort for texts nothing answered (no rule, no FAQ entry, and no plugin after
+   * this one): a short "没听懂" naming what the bot can answer and the first hand-off word.
+   * `true` names the first wording of up to {@link FALLBACK_TOPICS} FAQ entries; `{ topics }`
+   * names these instead. Default off, so an LLM after this plugin gets the text.
+   */
+  fallback?: boolean | { topics?: readonly string[] };
 }
+
+/** How many FAQ questions the fallback names when no topics are given. */
+export const FALLBACK_TOPICS = 6;
 
 const schema = z.strictObject({
   rules: rulesSchema(false, 'options').default([]),
@@ -165,8 +176,9 @@ const schema = z.strictObject({
   watchDebounceMs: z.number().int().min(0).max(60_000).default(150),
   handoffWords: z.array(nonBlank).default(DEFAULT_HANDOFF_WORDS),
   handoffMatch: z.enum(['exact', 'contains']).default('contains'),
-  handoffReply: z.union([replyListSchema, z.literal(false)], { error: unionError(`${REPLY}, a list of them, or false`) }).default(DEFAULT_HANDOFF_REPLY),
+  handoffReply: z.union([replyListSchema, z.literal(false)], { error: unionError(`${REPLY}, a list of them, or false`) }).optional(),
   handoffServicer: nonBlank.optional(),
+  fallback: z.union([z.boolean(), z.strictObject({ topics: z.array(nonBlank).optional() })]).default(false),
 });
 
 /** Options after defaults, with rules compiled. */

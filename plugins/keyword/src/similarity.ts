@@ -150,8 +150,16 @@ export class FaqIndex<T> {
   readonly #questions: IndexedQuestion<T>[] = [];
   /** feature → [paraphrase index, weight] pairs, in paraphrase order. */
   readonly #postings = new Map<string, Array<readonly [number, number]>>();
+  /** Each entry's first wording, to tell users what can be asked. */
+  readonly #firstWordings: string[];
+
+  /** The first wording of the first `max` entries, in order. */
+  firstWordings(max: number): string[] {
+    return this.#firstWordings.slice(0, max);
+  }
 
   constructor(entries: readonly FaqIndexEntry<T>[]) {
+    this.#firstWordings = entries.flatMap((e) => (e.questions[0] ? [e.questions[0]] : []));
     const perEntry = entries.map((e) => e.questions.map((q) => ({ question: q, features: featuresOf(q) })));
     // Document frequency counts entries, not paraphrases: five wordings of the refund
     // question must not make "退款" look common.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTestBot, image } from '@wxbot/testing';
 import { echo } from '@wxbot/plugin-echo';
-import { DEFAULT_HANDOFF_REPLY, keyword } from '../src/index.ts';
+import { DEFAULT_HANDOFF_REPLY, keyword, keywordTexts } from '../src/index.ts';
 
 describe('hand-off words', () => {
   it('on KF: replies, then hands off, and the platform takes the session', async () => {
@@ -12,6 +12,15 @@ describe('hand-off words', () => {
     expect(kit.handoffs[0]).toMatchObject({ handledByPlatform: true, options: { reason: 'keyword' } });
     expect(kit.handoffs[0]?.message).toMatchObject({ type: 'text', text: '转人工' });
     await kit.close();
+  });
+
+  it('says the hand-off text in the bot’s language, or the bot’s override of it', async () => {
+    const en = await createTestBot({ plugins: [keyword()], i18n: { locale: 'en' } });
+    expect((await en.send('人工')).texts).toEqual([keywordTexts.languages.en!.handoff]);
+    await en.close();
+    const custom = await createTestBot({ plugins: [keyword()], i18n: { texts: { 'keyword.handoff': '稍等，马上有人来' } } });
+    expect((await custom.send('人工')).texts).toEqual(['稍等，马上有人来']);
+    await custom.close();
   });
 
   it('on an Official Account: the reply is sent and the bot emits the hand-off event for a team to pick up', async () => {

@@ -45,10 +45,10 @@ export const llmOptionsSchema = z
         ttlMs: z.number().int().positive().default(DAY_MS),
       })
       .prefault({}),
-    /** What the user gets when the model fails or is too slow. */
-    apology: z.string().min(1).default('抱歉，我暂时无法回答，请稍后再试。'),
-    /** What the user gets after `/reset`. */
-    resetReply: z.string().min(1).default('好的，之前的对话我已经忘掉了，我们重新开始吧。'),
+    /** What the user gets when the model fails or is too slow (default: the `llm.apology` text in the bot's language). */
+    apology: z.string().min(1).optional(),
+    /** What the user gets after `/reset` (default: the `llm.reset` text in the bot's language). */
+    resetReply: z.string().min(1).optional(),
     buildMessages: z.custom<BuildMessages>((value) => typeof value === 'function', { message: 'must be a function' }).optional(),
     /** Message types answered; others go to the next middleware. */
     types: z.array(z.enum(ANSWERABLE_TYPES)).default(['text']),

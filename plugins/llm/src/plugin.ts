@@ -3,6 +3,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 
 import { ConversationMemory, memoryKey, type Turn } from './memory.ts';
 import { defaultMessages, type ChatMessage } from './messages.ts';
 import { llmOptionsSchema, type AnswerableType, type ResolvedLlmOptions } from './options.ts';
+import { llmTexts } from './texts.ts';
 
 /**
  * Sent as the key when none is configured: the SDK refuses to start without one, and an
@@ -120,9 +121,9 @@ export const llm = definePlugin({
         await new ConversationMemory(ctx.store, options.memory).clear(memoryKey(ctx.channel.name, ctx.message.from));
       } catch (error) {
         ctx.log.error({ plugin: 'llm', err: error }, 'llm memory could not be cleared');
-        return replySafely(ctx, apology);
+        return replySafely(ctx, apology ?? ctx.t(llmTexts, 'apology'));
       }
-      await replySafely(ctx, resetReply);
+      await replySafely(ctx, resetReply ?? ctx.t(llmTexts, 'reset'));
     };
 
     const answer = async (ctx: AnswerableContext, text: string) => {
@@ -171,7 +172,7 @@ export const llm = definePlugin({
         const line = { plugin: 'llm', model, ms, status, err: withoutKey(error, apiKey) };
         if (transient) ctx.log.warn(line, timedOut ? `llm call timed out after ${timeoutMs} ms; sent the apology` : 'llm call failed; sent the apology');
         else ctx.log.error(line, 'llm call failed; sent the apology');
-        await replySafely(ctx, apology);
+        await replySafely(ctx, apology ?? ctx.t(llmTexts, 'apology'));
         return;
       }
 

@@ -47,9 +47,9 @@ export const voiceOptionsSchema = z
     /** First answer with the transcript (`echoTemplate`), then let the other plugins answer it. */
     echoTranscript: z.boolean().default(false),
     /** The echo; `{text}` is replaced by the transcript. */
-    echoTemplate: z.string().min(1).default('识别结果: {text}'),
+    echoTemplate: z.string().min(1).optional(),
     /** What the user gets when the voice cannot be understood (download, conversion or endpoint failed, or nothing was heard). */
-    apology: z.string().min(1).default('抱歉，没听清您的语音，请再说一遍或发文字。'),
+    apology: z.string().min(1).optional(),
   })
   .refine((o) => !o.transcribe || o.apiKey !== undefined || o.baseURL !== undefined, {
     path: ['apiKey'],

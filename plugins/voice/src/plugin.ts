@@ -3,6 +3,7 @@ import { VoiceTranscriptionError, withoutSecret } from './errors.ts';
 import { checkFfmpeg } from './ffmpeg.ts';
 import { createLimiter } from './limit.ts';
 import { fillTemplate, transcribedText } from './message.ts';
+import { voiceTexts } from './texts.ts';
 import { voiceOptionsSchema, type ResolvedVoiceOptions } from './options.ts';
 import { recognize, type RecognizeDeps } from './recognize.ts';
 import { createTranscriber } from './transcribe.ts';
@@ -82,7 +83,7 @@ export const voice = definePlugin({
           const summary = `voice not understood (${e.stage}): ${e.message}; sent the apology`;
           if (e.transient) ctx.log.warn(line, summary);
           else ctx.log.error(line, summary);
-          await replySafely(ctx, apology, 'apology');
+          await replySafely(ctx, apology ?? ctx.t(voiceTexts, 'apology'), 'apology');
           return;
         }
       }
@@ -90,7 +91,7 @@ export const voice = definePlugin({
       // How it went at info; what was said only at debug.
       ctx.log.info({ plugin: 'voice', ...details, chars: text.length, ms: Math.round(performance.now() - started) }, 'voice transcribed');
       ctx.log.debug({ plugin: 'voice', text }, 'voice transcript');
-      if (echoTranscript) await replySafely(ctx, fillTemplate(echoTemplate, text), 'echo');
+      if (echoTranscript) await replySafely(ctx, echoTemplate ? fillTemplate(echoTemplate, text) : ctx.t(voiceTexts, 'echo', { text }), 'echo');
       await ctx.redispatch(transcribedText(message, text));
     });
   },

@@ -93,8 +93,8 @@ describe('voice plugin (in process)', () => {
 
   it('parses a command in the transcript, and answers the echo first when echoTranscript is on', async () => {
     const kit = await bot({ echoTranscript: true });
-    expect((await kit.send(voiceMessage('m', { recognition: '/help 价格' }))).texts).toEqual(['识别结果: /help 价格', 'heard: /help 价格']);
-    expect((seen[0] as TextMessage).command).toEqual({ name: 'help', args: ['价格'], argsText: '价格' });
+    expect((await kit.send(voiceMessage('m', { recognition: '/price 价格' }))).texts).toEqual(['识别结果: /price 价格', 'heard: /price 价格']);
+    expect((seen[0] as TextMessage).command).toEqual({ name: 'price', args: ['价格'], argsText: '价格' });
 
     const custom = await bot({ echoTranscript: true, echoTemplate: '您说的是「{text}」' });
     expect((await custom.send(voiceMessage('m', { recognition: '$& 多少钱' }))).texts).toEqual(['您说的是「$& 多少钱」', 'heard: $& 多少钱']);

@@ -14,6 +14,7 @@ import type { Message } from '../message/types.ts';
 import { Context, type ContextServices } from '../pipeline/context.ts';
 import type { Reply } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
+import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
 import { CallbackDedup, type Claim } from './dedup.ts';
 import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
@@ -24,6 +25,7 @@ import { deliverStream, type TextStream } from './stream.ts';
 export interface InboundOptions {
   readonly log: Logger;
   readonly store: Store;
+  readonly i18n: I18n;
   readonly metrics: Metrics;
   /** Where replies go. */
   readonly outbox: Outbox;
@@ -207,6 +209,10 @@ class MessageRun implements ContextServices {
 
   get store(): Store {
     return this.inbound.options.store;
+  }
+
+  get i18n(): I18n {
+    return this.inbound.options.i18n;
   }
 
   deliver(reply: Reply): Promise<void> {

@@ -1,11 +1,20 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
 import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context } from './context.ts';
+import type { FlavoredMiddleware } from './flavor.ts';
 
 /** A context whose message has been narrowed to `M`. */
 export type ContextOf<M extends Message> = Context<M>;
 
 type Trigger = string | RegExp;
+
+/** A command registered with `command()`, for `/help`. */
+export interface CommandInfo {
+  /** Its names, without the slash, lower case. */
+  readonly names: readonly string[];
+  /** What `/help` says about it; commands without one are left out of the list. */
+  readonly description?: string;
+}
 type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
 
 /**
@@ -15,6 +24,8 @@ type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
  */
 export class Composer<C extends Context = Context> {
   readonly #stack: Middleware<C>[] = [];
+  /** Commands and the composers this one's helpers made, in registration order, for {@link Composer.commandList}. */
+  readonly #registry: (CommandInfo | Composer<any>)[] = [];
   #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
   /** How this composer's own stack is composed (the Bot turns on its dev checks here). */
   protected composeOptions: ComposeOptions<C> | undefined;
@@ -23,11 +34,17 @@ export class Composer<C extends Context = Context> {
     this.#stack.push(...middleware);
   }
 
-  /** Adds middleware that sees every message. */
+  /**
+   * Adds middleware that sees every message. Handlers added to the returned composer run
+   * after it; when it adds context properties (`session()`), they see them typed.
+   */
+  use<X extends object>(middleware: FlavoredMiddleware<C, X>): Composer<C & X>;
+  use(...middleware: Middleware<C>[]): Composer<C>;
   use(...middleware: Middleware<C>[]): Composer<C> {
     if (this.#composed) throw new Error('middleware cannot be added after the pipeline was composed (the bot started)');
     const child = new Composer<C>(...middleware);
     this.#stack.push(child.middleware());
+    this.#registry.push(child);
     return child;
   }
 
@@ -36,6 +53,7 @@ export class Composer<C extends Context = Context> {
     const child = new Composer<D>(...middleware);
     const inner = child.middleware();
     this.use(async (ctx, next) => ((await predicate(ctx)) ? inner(ctx as D, next) : next()));
+    this.#registry.push(child);
     return child;
   }
 
@@ -76,9 +94,17 @@ export class Composer<C extends Context = Context> {
     }, ...middleware);
   }
 
-  /** `/name args` commands; `ctx.match` is the argument text. */
-  command(name: string | readonly string[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>> {
+  /**
+   * `/name args` commands; `ctx.match` is the argument text. With a description
+   * (`command('order', '查询订单', handler)`) the command is listed by `/help`.
+   */
+  command(name: string | readonly string[], description: string, ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>>;
+  command(name: string | readonly string[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>>;
+  command(name: string | readonly string[], ...rest: (string | Middleware<C & Context<MessageOf<'text'>>>)[]): Composer<C & Context<MessageOf<'text'>>> {
+    const description = typeof rest[0] === 'string' ? (rest.shift() as string) : undefined;
+    const middleware = rest as Middleware<C & Context<MessageOf<'text'>>>[];
     const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
+    this.#registry.push({ names: [...names], ...(description && { description }) });
     return this.filter((ctx) => {
       const command = ctx.message.type === 'text' ? ctx.message.command : undefined;
       if (!command || !names.has(command.name)) return false;
@@ -101,7 +127,13 @@ export class Composer<C extends Context = Context> {
   errorBoundary(onError: (error: unknown, ctx: C) => unknown, ...middleware: Middleware<C>[]): Composer<C> {
     const child = new Composer<C>(...middleware);
     this.use(errorBoundary(onError, child.middleware()));
+    this.#registry.push(child);
     return child;
+  }
+
+  /** Every command registered on this composer and the composers its helpers returned. */
+  commandList(): CommandInfo[] {
+    return this.#registry.flatMap((entry) => (entry instanceof Composer ? entry.commandList() : [entry]));
   }
 
   /**

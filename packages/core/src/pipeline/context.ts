@@ -5,6 +5,7 @@ import type { Store } from '../store/types.ts';
 import type { MediaFile } from '../api/client.ts';
 import { ReplyStreamQueue, type ReplyStreamHandle, type TextStream } from '../delivery/stream.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
+import type { Catalog, I18n, ParamsOf, Texts } from '../i18n/catalog.ts';
 
 export type { HandoffOptions } from '../vocabulary.ts';
 
@@ -15,6 +16,8 @@ export type { HandoffOptions } from '../vocabulary.ts';
 export interface ContextServices {
   readonly log: Logger;
   readonly store: Store;
+  /** The bot's language and text overrides. */
+  readonly i18n: I18n;
   /** Delivers one reply: passively while the window is open, through the API after. */
   deliver(reply: Reply): Promise<void>;
   /** Delivers a streamed text: shown as it grows where the channel streams, else as one reply. */
@@ -39,12 +42,21 @@ export class Context<M extends Message = Message> {
   /** Name of the plugin whose middleware is running (for logs). */
   plugin: string | undefined;
   readonly #services: ContextServices;
+  #replies = 0;
 
   constructor(
     readonly message: M,
     services: ContextServices,
   ) {
     this.#services = services;
+  }
+
+  /**
+   * How many answers this message got so far (`reply`, `replyStream`): 0 after the plugins
+   * tells a last resort (the unknown-command answer, keyword's fallback) that nothing answered.
+   */
+  get replies(): number {
+    return this.#replies;
   }
 
   get channel(): ChannelRef {
@@ -70,12 +82,26 @@ export class Context<M extends Message = Message> {
     return this.#services.store;
   }
 
+  /** The bot's language and text overrides (see {@link Context.t}). */
+  get i18n(): I18n {
+    return this.#services.i18n;
+  }
+
+  /**
+   * A text of `catalog` in the bot's language, placeholders filled:
+   * `ctx.t(coreTexts, 'unknownCommand', { command: 'foo' })`.
+   */
+  t<T extends Texts, K extends keyof T & string>(catalog: Catalog<T>, key: K, ...params: ParamsOf<T[K]>): string {
+    return this.#services.i18n.t(catalog, key, ...params);
+  }
+
   /**
    * Answers the sender. The first reply inside the channel's window goes back passively in
    * the HTTP response; later replies, or any after the window, go through the active API.
    * The plugin never needs to know which.
    */
   async reply(input: ReplyInput): Promise<void> {
+    this.#replies += 1;
     await this.#services.deliver(toReply(input));
   }
 
@@ -94,6 +120,7 @@ export class Context<M extends Message = Message> {
   replyStream(source: TextStream): Promise<void>;
   replyStream(): ReplyStreamHandle;
   replyStream(source?: TextStream): Promise<void> | ReplyStreamHandle {
+    this.#replies += 1;
     if (source) return this.#services.deliverStream(source);
     const queue = new ReplyStreamQueue();
     const delivered = this.#services.deliverStream(queue);

@@ -1,0 +1,54 @@
+import { coreTexts } from '../i18n/coreTexts.ts';
+import type { CommandInfo } from './composer.ts';
+import type { Context } from './context.ts';
+import type { Next } from './compose.ts';
+
+/** What the bot does with commands nothing of its own handles. */
+export interface CommandOptions {
+  /** Answer `/help`, `帮助` and `help` with the described commands (default true). A plugin's own `help` command wins. */
+  help?: boolean;
+  /** Answer a `/command` nobody registered and nothing answered with a pointer to `/help` (default true). */
+  unknown?: boolean;
+}
+
+const HELP_WORDS = new Set(['帮助', 'help']);
+
+/**
+ * The bot's own command handling around the pipeline: `/help` before it (so no plugin echoes
+ * or guesses at it), the unknown-command answer after it (only when nothing answered, so
+ * plugins that read `ctx.message.command` themselves keep working).
+ */
+export class BuiltinCommands {
+  #commands: readonly CommandInfo[] = [];
+  #names = new Set<string>();
+
+  constructor(private readonly options: CommandOptions = {}) {}
+
+  /** The registered commands, collected once the plugins are set up. */
+  setCommands(commands: readonly CommandInfo[]): void {
+    this.#commands = commands;
+    this.#names = new Set(commands.flatMap((c) => c.names));
+  }
+
+  /** The `/help` text in the bot's language. */
+  helpText(ctx: Context): string {
+    const described = this.#commands.filter((c): c is CommandInfo & { description: string } => c.description !== undefined);
+    if (described.length === 0) return ctx.t(coreTexts, 'helpEmpty');
+    const lines = described.map((c) => ctx.t(coreTexts, 'helpLine', { command: c.names.join(' /'), description: c.description }));
+    return [ctx.t(coreTexts, 'helpTitle'), ...lines].join('\n');
+  }
+
+  /** Runs `pipeline` with `/help` answered before it and unknown commands after it. */
+  async run(ctx: Context, pipeline: (ctx: Context, next: Next) => Promise<void>): Promise<void> {
+    const { message } = ctx;
+    if (message.type === 'text' && this.options.help !== false && !this.#names.has('help')) {
+      const asked = message.command ? message.command.name === 'help' : HELP_WORDS.has(message.text.trim().toLowerCase());
+      if (asked) return ctx.reply(this.helpText(ctx));
+    }
+    await pipeline(ctx, async () => {
+      if (this.options.unknown === false || message.type !== 'text' || !message.command || ctx.replies > 0) return;
+      if (this.#names.has(message.command.name)) return;
+      await ctx.reply(ctx.t(coreTexts, 'unknownCommand', { command: message.command.name }));
+    });
+  }
+}
