@@ -185,6 +185,7 @@ export class Bot extends Composer<Context> {
       outbox: this.#outbox,
       pipeline: (ctx) => builtins.run(ctx, composed),
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
+      canHandoff: (channel, message) => this.#handoffHandlers.size > 0 || (channel.canHandoff?.(recipientOf(message)) ?? false),
       reportError: (error, ctx, plugin) => this.#reportError(error, ctx, plugin),
       slowHandlerWarnMs: this.#options.slowHandlerWarnMs ?? 60_000,
       // Dedup marks outlive every channel's replay window (a replay inside it is a retry).
@@ -251,6 +252,8 @@ export class Bot extends Composer<Context> {
     },
     sendTo: (channelName, to, input, options) => this.sendTo(channelName, to, input, options),
     channelNamed: (name) => this.channels.find((c) => c.name === name),
+    handoffTargets: () =>
+      Object.fromEntries(this.channels.map((c) => [c.name, this.#handoffHandlers.size > 0 ? 'app' : c.canHandoff?.() ? 'platform' : 'nobody'] as const)),
     publish: (topic, message) => (this.store.publish ? this.store.publish(topic, message) : this.#localPubSub.publish(topic, message)),
     subscribe: (topic, listener): Subscription => (this.store.subscribe ? this.store.subscribe(topic, listener) : this.#localPubSub.subscribe(topic, listener)),
   };

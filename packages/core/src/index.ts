@@ -13,7 +13,7 @@ export { Composer, type CommandInfo } from './pipeline/composer.ts';
 export type { CommandOptions } from './pipeline/commands.ts';
 export { Context, type ContextServices } from './pipeline/context.ts';
 export type { HandoffOptions } from './vocabulary.ts';
-export { definePlugin, PluginScope, PluginOptionsError, type Plugin, type PluginDefinition, type Disposer, type RouteMethod, type RouteHandler, type ServerHook, type ReplyHook, type HandoffHandler, type MediaApi } from './plugin.ts';
+export { definePlugin, PluginScope, PluginOptionsError, type Plugin, type PluginDefinition, type Disposer, type RouteMethod, type RouteHandler, type ServerHook, type ReplyHook, type HandoffHandler, type HandoffTarget, type MediaApi } from './plugin.ts';
 export type { OutboxJob } from './delivery/outbox.ts';
 export type { FlavoredMiddleware } from './pipeline/flavor.ts';
 export { conversationKey, withConversation, type ConversationLockOptions } from './pipeline/conversation.ts';

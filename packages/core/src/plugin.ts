@@ -37,6 +37,12 @@ export type ServerHook = (server: Server) => void | Disposer;
 export type ReplyHook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
 /** Takes `ctx.handoff()` in the app; see {@link PluginScope.handleHandoffs}. */
 export type HandoffHandler = (event: HandoffEvent) => void | Promise<void>;
+/**
+ * Who takes `ctx.handoff()` on a channel: `app` (a plugin took hand-offs with
+ * {@link PluginScope.handleHandoffs}: the agent console), `platform` (the channel moves KF
+ * sessions to WeCom's servicers), or `nobody` (only the `handoff` event fires).
+ */
+export type HandoffTarget = 'app' | 'platform' | 'nobody';
 /** A channel's media API. */
 export interface MediaApi {
   download(mediaId: string): Promise<MediaFile>;
@@ -55,6 +61,7 @@ export interface PluginHost {
   addHandoffHandler(handler: HandoffHandler): Disposer;
   sendTo(channelName: string, to: Recipient, input: ReplyInput, options?: { key?: string }): Promise<void>;
   channelNamed(name: string): Channel | undefined;
+  handoffTargets(): Record<string, HandoffTarget>;
   publish(topic: string, message: string): Promise<void>;
   subscribe(topic: string, listener: (message: string) => void): Subscription;
 }
@@ -117,6 +124,15 @@ export class PluginScope extends Composer<Context> {
    */
   handleHandoffs(handler: HandoffHandler): void {
     this.#undo.push(this.#host.addHandoffHandler(handler));
+  }
+
+  /**
+   * Who takes `ctx.handoff()`, by channel name (see {@link HandoffTarget}). Complete once every
+   * plugin is set up and the channels started: ask in an `onServer` hook, or per message with
+   * `ctx.canHandoff`.
+   */
+  handoffTargets(): Record<string, HandoffTarget> {
+    return this.#host.handoffTargets();
   }
 
   /** Sends to a user unprompted (an agent's answer, a notification), by the same rules as replies. */

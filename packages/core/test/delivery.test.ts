@@ -134,6 +134,7 @@ describe('the inbound path (delivery/inbound)', () => {
         await ctx.reply({ type: 'image', mediaId: 'm' });
       },
       handoff: async () => {},
+      canHandoff: () => false,
       reportError: (error) => {
         throw error;
       },

@@ -40,6 +40,7 @@ function contextFor(message: Message) {
       throw new Error('no streams in this test');
     },
     handoff: async () => {},
+    canHandoff: () => false,
     redispatch: async () => {},
     downloadMedia: async () => {
       throw new Error('no media in this test');

@@ -53,6 +53,9 @@ class RecordingChannel extends BaseChannel implements Channel {
   async handoff(): Promise<boolean> {
     return this.kind === 'wecomKf';
   }
+  canHandoff(): boolean {
+    return this.kind === 'wecomKf';
+  }
   describe(): Record<string, unknown> {
     return {};
   }

@@ -57,6 +57,14 @@ export const keyword = definePlugin({
       options.handoffReply === false ? [] : options.handoffReply === undefined ? [ctx.t(keywordTexts, 'handoff')] : list(options.handoffReply);
 
     async function handOff(ctx: Context, word: string): Promise<void> {
+      if (!ctx.canHandoff) {
+        // Nobody takes hand-offs here (no agent console, not a KF session): promising a
+        // person would leave the user waiting for no one. Say so; the event still fires.
+        ctx.log.warn({ word }, 'hand-off word, but nobody can take the conversation (no agent console, not a KF session): the user is told');
+        if (options.handoffReply !== false) await ctx.reply(ctx.t(keywordTexts, 'noHuman'));
+        await ctx.handoff({ reason: 'keyword', ...(options.handoffServicer && { servicerUserId: options.handoffServicer }) });
+        return;
+      }
       ctx.log.info({ word }, 'hand-off word: handing the conversation to a human');
       // Reply first: on KF the bot may only send while it still holds the session. A failed
       // reply must not stop the hand-off the user asked for.
@@ -66,6 +74,21 @@ export const keyword = definePlugin({
         ctx.log.error({ err: error }, 'hand-off reply failed; handing off anyway');
       }
       await ctx.handoff({ reason: 'keyword', ...(options.handoffServicer && { servicerUserId: options.handoffServicer }) });
+    }
+
+    // At start, with every plugin set up: hand-off words on a channel where nobody takes
+    // hand-offs only ever get the "no human" answer. Say it once, with the fix.
+    if (options.handoffWords.length > 0) {
+      bot.onServer(() => {
+        const nobody = Object.entries(bot.handoffTargets())
+          .filter(([, target]) => target === 'nobody')
+          .map(([name]) => name);
+        if (nobody.length > 0)
+          bot.log.warn(
+            { channels: nobody, words: options.handoffWords.slice(0, 5) },
+            'hand-off words are on, but nobody can receive a hand-off on these channels: add the handoff plugin (agent console; AGENT_TOKEN for the default bot) or use a KF channel. Until then users asking for a human are told none is available; handoffWords: [] turns the words off',
+          );
+      });
     }
 
     bot.use(async (ctx, next) => {

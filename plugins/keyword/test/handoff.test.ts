@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createBot, createLogger, definePlugin, generateEncodingAESKey, officialAccount, type Channel, type Plugin } from '@wxbot/core';
 import { createTestBot, image } from '@wxbot/testing';
 import { echo } from '@wxbot/plugin-echo';
 import { DEFAULT_HANDOFF_REPLY, keyword, keywordTexts } from '../src/index.ts';
@@ -15,27 +16,36 @@ describe('hand-off words', () => {
   });
 
   it('says the hand-off text in the bot’s language, or the bot’s override of it', async () => {
-    const en = await createTestBot({ plugins: [keyword()], i18n: { locale: 'en' } });
+    const en = await createTestBot({ kind: 'wecomKf', plugins: [keyword()], i18n: { locale: 'en' } });
     expect((await en.send('人工')).texts).toEqual([keywordTexts.languages.en!.handoff]);
     await en.close();
-    const custom = await createTestBot({ plugins: [keyword()], i18n: { texts: { 'keyword.handoff': '稍等，马上有人来' } } });
+    const custom = await createTestBot({ kind: 'wecomKf', plugins: [keyword()], i18n: { texts: { 'keyword.handoff': '稍等，马上有人来' } } });
     expect((await custom.send('人工')).texts).toEqual(['稍等，马上有人来']);
     await custom.close();
   });
 
-  it('on an Official Account: the reply is sent and the bot emits the hand-off event for a team to pick up', async () => {
+  it('on an Official Account with nobody to take hand-offs: says no human is available instead of promising one; the event still fires', async () => {
     const kit = await createTestBot({ plugins: [keyword(), echo()] });
     const heard: unknown[] = [];
     kit.bot.events.on('handoff', (e) => void heard.push(e.options));
-    expect((await kit.send('人工客服')).texts).toEqual(['正在为您转接人工客服，请稍候。']);
+    expect((await kit.send('人工客服')).texts).toEqual([keywordTexts.languages['zh-CN']!.noHuman]);
     expect(kit.handoffs).toHaveLength(1);
     expect(kit.handoffs[0]?.handledByPlatform).toBe(false);
     expect(heard).toEqual([{ reason: 'keyword' }]);
     await kit.close();
   });
 
+  it('on an Official Account where a plugin takes hand-offs (an agent console): promises a human', async () => {
+    const taken: unknown[] = [];
+    const console_ = definePlugin({ name: 'console-stand-in', setup: (scope) => scope.handleHandoffs((e) => void taken.push(e.options)) });
+    const kit = await createTestBot({ plugins: [console_(), keyword(), echo()] });
+    expect((await kit.send('人工客服')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect(taken).toEqual([{ reason: 'keyword' }]);
+    await kit.close();
+  });
+
   it('matches by containment by default, before any rule', async () => {
-    const kit = await createTestBot({ plugins: [keyword({ rules: [{ keywords: '客服电话', reply: '400-800-1234' }] })] });
+    const kit = await createTestBot({ kind: 'wecomKf', plugins: [keyword({ rules: [{ keywords: '客服电话', reply: '400-800-1234' }] })] });
     expect((await kit.send('我要转人工！')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
     expect((await kit.send('客服电话多少')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
     expect(kit.handoffs).toHaveLength(2);
@@ -44,6 +54,7 @@ describe('hand-off words', () => {
 
   it("matches the whole text with handoffMatch: 'exact'", async () => {
     const kit = await createTestBot({
+      kind: 'wecomKf',
       plugins: [keyword({ handoffMatch: 'exact', rules: [{ keywords: '客服电话', reply: '400-800-1234' }] }), echo()],
     });
     expect((await kit.send(' 人工。')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
@@ -79,5 +90,27 @@ describe('hand-off words', () => {
     expect((await kit.send(image('人工'))).replies).toEqual([]);
     expect(kit.handoffs).toHaveLength(0);
     await kit.close();
+  });
+});
+
+describe('hand-off words with nobody to receive them', () => {
+  async function startLogs(plugins: Plugin[], channels: Channel[]): Promise<Record<string, unknown>[]> {
+    const logs: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
+    const bot = createBot({ channels, plugins, logger, metrics: false });
+    await bot.start({ port: 0, host: '127.0.0.1' });
+    await bot.stop();
+    return logs;
+  }
+  const oa = () => officialAccount({ appId: 'wx-oa', token: 'tok', encodingAESKey: generateEncodingAESKey() });
+  const warning = (logs: Record<string, unknown>[]) => logs.find((l) => String(l['msg']).startsWith('hand-off words are on, but nobody'));
+
+  it('warns once at start, naming the channels, and says nothing when a plugin takes hand-offs or the words are off', async () => {
+    const alone = await startLogs([keyword()], [oa()]);
+    expect(warning(alone)).toMatchObject({ level: 40, plugin: 'keyword', channels: ['officialAccount'] });
+
+    const taker = definePlugin({ name: 'taker', setup: (scope) => scope.handleHandoffs(() => {}) });
+    expect(warning(await startLogs([taker(), keyword()], [oa()]))).toBeUndefined();
+    expect(warning(await startLogs([keyword({ handoffWords: [] })], [oa()]))).toBeUndefined();
   });
 });

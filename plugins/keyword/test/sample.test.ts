@@ -15,7 +15,7 @@ describe('examples/faq/rules.yaml', () => {
   });
 
   it('answers the way a customer-service bot should', async () => {
-    const kit = await createTestBot({ plugins: [keyword({ rulesFile: sample, watch: false }), echo({ prefix: '(next) ' })] });
+    const kit = await createTestBot({ kind: 'wecomKf', plugins: [keyword({ rulesFile: sample, watch: false }), echo({ prefix: '(next) ' })] });
     const say = async (text: string) => (await kit.send(text)).texts.join('\n');
 
     expect(await say('你好')).toMatch(/^您好，我是智能客服/);

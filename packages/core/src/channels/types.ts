@@ -55,6 +55,11 @@ export interface Channel {
   /** Hands a conversation to humans where the platform has a notion of it (KF); false elsewhere. */
   handoff?(to: Recipient, options: HandoffOptions): Promise<boolean>;
   /**
+   * Whether {@link Channel.handoff} can move this conversation (`to`), or some conversation
+   * of this channel (`to` omitted), to humans on the platform (KF). Absent: never.
+   */
+  canHandoff?(to?: Recipient): boolean;
+  /**
    * Opens a stream that shows an answer while it is written (WeCom AI bot); undefined when this
    * message cannot be answered with one. Channels without it get streamed answers as one reply.
    */

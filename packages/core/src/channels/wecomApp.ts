@@ -75,6 +75,11 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
     return false;
   }
 
+  /** Only the KF customers of a managed KF account (the app's own users have no platform hand-off). */
+  canHandoff(to?: Recipient): boolean {
+    return Boolean(this.kf) && (to === undefined || Boolean(to.openKfId));
+  }
+
   describe(): Record<string, unknown> {
     return { corpId: this.options.corpId, agentId: this.options.agentId, activeApi: Boolean(this.api) };
   }

@@ -72,6 +72,11 @@ export class WecomKfChannel extends WecomChannelBase implements Channel {
     return this.#support().actions.handoff(to, options);
   }
 
+  /** Every KF session can go to the waiting pool or a servicer. */
+  canHandoff(): boolean {
+    return true;
+  }
+
   describe(): Record<string, unknown> {
     return { corpId: this.options.corpId };
   }

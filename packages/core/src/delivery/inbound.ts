@@ -33,6 +33,8 @@ export interface InboundOptions {
   readonly pipeline: (ctx: Context) => Promise<void>;
   /** `ctx.handoff()`: moves the conversation to humans and tells whoever listens. */
   handoff(channel: Channel, message: Message, options: HandoffOptions): Promise<void>;
+  /** `ctx.canHandoff`: whether someone takes a hand-off of this message's conversation. */
+  canHandoff(channel: Channel, message: Message): boolean;
   /** The central error path: a failure the pipeline did not handle itself. */
   reportError(error: unknown, ctx: Context, plugin: string | undefined): void;
   /** How long a message may run in the pipeline before a "hung" warning. */
@@ -243,6 +245,10 @@ class MessageRun implements ContextServices {
 
   handoff(options: HandoffOptions): Promise<void> {
     return this.inbound.options.handoff(this.channel, this.message, options);
+  }
+
+  canHandoff(): boolean {
+    return this.inbound.options.canHandoff(this.channel, this.message);
   }
 
   redispatch(message: Message): Promise<void> {

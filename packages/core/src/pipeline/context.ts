@@ -23,6 +23,8 @@ export interface ContextServices {
   /** Delivers a streamed text: shown as it grows where the channel streams, else as one reply. */
   deliverStream(source: TextStream): Promise<void>;
   handoff(options: HandoffOptions): Promise<void>;
+  /** Whether someone can take this conversation from `handoff` (see {@link Context.canHandoff}). */
+  canHandoff(): boolean;
   /** Runs the whole pipeline again for another message in the same conversation. */
   redispatch(message: Message): Promise<void>;
   /** The channel's media API, when it has one. */
@@ -136,6 +138,16 @@ export class Context<M extends Message = Message> {
         return delivered;
       },
     };
+  }
+
+  /**
+   * Whether a human can take this conversation from {@link Context.handoff}: a plugin takes
+   * hand-offs in the app (the agent console, `scope.handleHandoffs`), or the channel moves it
+   * on the platform (KF). False means `handoff()` only emits the event: do not tell the
+   * user a person is coming.
+   */
+  get canHandoff(): boolean {
+    return this.#services.canHandoff();
   }
 
   /** Hands the conversation to a human (KF: service_state/trans; elsewhere: a hand-off event). */
