@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBot, createLogger, definePlugin, MemoryStore, officialAccount, wecomApp, wecomKf, type Bot } from '@wxbot/core';
+import { createBot, createLogger, definePlugin, MemoryStore, officialAccount, replies, wecomAiBot, wecomApp, wecomKf, type Bot, type CallbackResult } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
 
 const root = resolve(import.meta.dirname, '..');
@@ -14,6 +14,37 @@ const bin = join(root, 'packages/cli/bin/wxbot.mjs');
 const OA = { appId: 'wx-sim-app', appSecret: 'oa-sim-secret', token: 'simOaToken1', encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
 const APP = { corpId: 'ww-sim-corp', agentId: 1000002, token: 'simAppToken2', encodingAESKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C' };
 const KF = { corpId: 'ww-sim-corp', secret: 'kf-sim-secret', token: 'simKfToken3', encodingAESKey: '5BV9l957Op7wlJwfgeCOzC9h1jVS8AZI128QE1j6s0Q' };
+const AIBOT = { token: 'simAiBotToken4', encodingAESKey: 'Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0PpOoNnMmLlKkJ' };
+
+/** Stream polls the AI bot channel answered so far, and waiters for the next one. */
+let polls = 0;
+const pollWaiters: (() => void)[] = [];
+/** Resolves at the first poll answered after this call. */
+const nextPoll = () => new Promise<void>((resolve) => pollWaiters.push(resolve));
+
+/**
+ * "stream N" on the AI bot answers in N chunks, each written only after WeCom (here: the CLI)
+ * polled the one before: every snapshot WeCom can see is then known, without any timing.
+ */
+const streamer = definePlugin({
+  name: 'streamer',
+  setup(bot) {
+    bot.hears(/^stream (\d+)$/, async (ctx) => {
+      const n = Number((ctx.match as RegExpExecArray)[1]);
+      await ctx.replyStream(
+        (async function* () {
+          for (let i = 1; i <= n; i++) {
+            yield `段${i} `;
+            await nextPoll();
+          }
+        })(),
+      );
+    });
+    bot.hears('long', (ctx) => ctx.reply('长'.repeat(7000)));
+    bot.event('enter_chat', (ctx) => ctx.reply('欢迎!'));
+    bot.event('template_card_event', (ctx) => ctx.reply(replies.templateCard({ card_type: ctx.message.cardType, main_title: { title: `已选 ${ctx.message.eventKey}` } })));
+  },
+});
 
 /** "twice TEXT" answers twice: the first goes back passively, the second through the active API. */
 const twice = definePlugin({
@@ -37,13 +68,25 @@ beforeAll(async () => {
   fakeApiPort = await freePort();
   const apiBaseUrl = `http://127.0.0.1:${fakeApiPort}`;
   tmp = mkdtempSync(join(tmpdir(), 'wxbot-simulate-'));
+  const aibot = wecomAiBot(AIBOT);
+  const receive = aibot.receive.bind(aibot);
+  aibot.receive = (query, body): CallbackResult => {
+    const result = receive(query, body);
+    // An 'ack' is a stream poll, its snapshot already taken.
+    if (result.kind === 'ack') {
+      polls += 1;
+      for (const wake of pollWaiters.splice(0)) wake();
+    }
+    return result;
+  };
   bot = createBot({
     channels: [
       officialAccount({ ...OA, apiBaseUrl, allowPlain: true }),
       wecomApp(APP),
       wecomKf({ ...KF, apiBaseUrl, cursorStore: new MemoryStore() }),
+      aibot,
     ],
-    plugins: [twice(), echo()],
+    plugins: [twice(), streamer(), echo()],
     logger: createLogger({ level: 'silent' }),
   });
   ({ url } = await bot.start({ port: 0 }));
@@ -76,6 +119,7 @@ function wxbot(args: string[], options: { input?: string; cwd?: string } = {}): 
 
 const oaFlags = () => ['simulate', '--url', url, '--token', OA.token, '--aes-key', OA.encodingAESKey, '--receive-id', OA.appId];
 const appFlags = () => ['simulate', '--url', url, '--channel', 'wecomApp', '--token', APP.token, '--aes-key', APP.encodingAESKey, '--receive-id', APP.corpId];
+const aibotFlags = () => ['simulate', '--url', url, '--channel', 'wecomAiBot', '--token', AIBOT.token, '--aes-key', AIBOT.encodingAESKey, '--poll-interval', '20'];
 const kfFlags = () => ['simulate', '--url', url, '--channel', 'wecomKf', '--token', KF.token, '--aes-key', KF.encodingAESKey, '--receive-id', KF.corpId];
 
 describe('wxbot simulate', () => {
@@ -183,6 +227,54 @@ export default { channels: [officialAccount(${JSON.stringify(OA)}), wecomApp({ n
     expect(run.stdout).toContain('→ active: text: 你好 KF  (kf/send_msg to wm-customer)');
     expect(run.stdout).not.toContain('! the bot asked the fake API');
     expect(run.code).toBe(0);
+  });
+});
+
+describe('wxbot simulate --channel wecomAiBot', () => {
+  it('polls a streamed answer like WeCom and prints each growing snapshot, then the finished one', async () => {
+    const before = polls;
+    const run = await wxbot([...aibotFlags(), 'stream', '3']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('simulating wecomAiBot "wecomAiBot"');
+    expect(run.stdout).toContain('/wecom/aibot (safe mode, from user-1;');
+    expect(run.stdout).toContain('sent text: stream 3');
+    const lines = run.stdout.split('\n');
+    const snapshots = lines.filter((line) => line.startsWith('… stream: ')).map((line) => line.slice('… stream: '.length).trim());
+    // Each chunk waited for a poll, so every partial answer was seen, in order, none twice.
+    expect(snapshots.filter((line) => line !== '(nothing yet)')).toEqual(['段1', '段1 段2', '段1 段2 段3']);
+    const final = lines.filter((line) => line.startsWith('← '));
+    expect(final).toHaveLength(1);
+    expect(final[0]).toMatch(/^← stream \(finished after \d+ polls, \d+ bytes\): 段1 段2 段3 $/);
+    expect(polls - before).toBeGreaterThanOrEqual(4);
+    expect(run.stdout).not.toContain(AIBOT.encodingAESKey);
+  });
+
+  it('prints the welcome, a card update, a group message, and the rest of a long answer sent to response_url', async () => {
+    const [welcome, card, group, long] = await Promise.all([
+      wxbot([...aibotFlags(), '--type', 'event']),
+      wxbot([...aibotFlags(), '--type', 'event', 'template_card_event', 'btn-ok', 'task-7']),
+      wxbot([...aibotFlags(), '--chat', 'chat-1', '@Bot', 'hello', 'group']),
+      wxbot([...aibotFlags(), '--fake-api', '--wait', '1500', 'long']),
+    ]);
+    expect(welcome.stdout).toContain('sent event: enter_chat');
+    expect(welcome.stdout).toContain('← text: 欢迎!');
+    expect(card.stdout).toContain('← update_template_card: button_interaction "已选 btn-ok" task_id=task-7');
+    expect(group.stdout).toContain('in group chat-1');
+    expect(group.stdout).toMatch(/← stream \(finished after 0 polls, \d+ bytes\): hello group/);
+    // 7000 × 3 bytes: 20480 in the stream (6826 whole characters), the rest once through response_url.
+    expect(long.stdout).toContain('fake WeCom API: http://127.0.0.1:');
+    expect(long.stdout).toMatch(/← stream \(finished after 0 polls, 20478 bytes\): 长+/);
+    expect(long.stdout).toContain(`→ active: markdown: ${'长'.repeat(7000 - 6826)}  (aibot response_url)`);
+    for (const run of [welcome, card, group, long]) expect(run.code).toBe(0);
+  });
+
+  it('refuses what the AI bot has no such thing as', async () => {
+    const location = await wxbot([...aibotFlags(), '--type', 'location']);
+    expect(location.code).toBe(2);
+    expect(location.stderr).toContain('the WeCom AI bot takes --type text, image, voice, event');
+    const wrongToken = await wxbot([...aibotFlags(), '--token', 'nope', 'hi']);
+    expect(wrongToken.code).toBe(1);
+    expect(wrongToken.stderr).toContain('HTTP 401');
   });
 });
 

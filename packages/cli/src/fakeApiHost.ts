@@ -30,6 +30,7 @@ const SENT: readonly { endpoint: string; sent: (api: FakeWeChatApi) => readonly 
   { endpoint: 'message/send', sent: (api) => api.wecom.sent },
   { endpoint: 'kf/send_msg', sent: (api) => api.kf.sent },
   { endpoint: 'kf/send_msg_on_event', sent: (api) => api.kf.sentOnEvent },
+  { endpoint: 'aibot response_url', sent: (api) => api.aibot.responses.map((response) => response.body) },
 ];
 
 /**

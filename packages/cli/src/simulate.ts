@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { FakeCredential, WeChatPeer } from '@wxbot/testing';
+import type { AiBotPeer, FakeCredential, WeChatPeer } from '@wxbot/testing';
+import { AIBOT_TYPES, aiBotMessage, exchangeAiBot } from './simulateAiBot.ts';
 import { describePassiveReply } from './describeReply.ts';
 import { hostFakeApi, type FakeApiHost } from './fakeApiHost.ts';
 import { loadDotEnv } from './loadConfig.ts';
@@ -39,6 +40,8 @@ export async function simulate(args: string[]): Promise<number> {
       'fake-api-port': { type: 'string' },
       wait: { type: 'string', default: '6000' },
       'open-kfid': { type: 'string' },
+      chat: { type: 'string' },
+      'poll-interval': { type: 'string', default: '1000' },
       interactive: { type: 'boolean', short: 'i', default: false },
       port: { type: 'string', short: 'p' },
       verbose: { type: 'boolean', default: false },
@@ -59,6 +62,8 @@ export async function simulate(args: string[]): Promise<number> {
   }
   const useFakeApi = values['fake-api'] || fakeApiPort !== undefined;
   if (values.interactive && type !== 'text') return usageError('-i sends text messages: leave out --type');
+  const pollIntervalMs = Number(values['poll-interval']);
+  if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 0) return usageError(`--poll-interval must be a number of milliseconds (got "${values['poll-interval']}")`);
 
   await loadDotEnv();
   const target = await resolveTarget({
@@ -78,27 +83,34 @@ export async function simulate(args: string[]): Promise<number> {
     console.error(KF_NEEDS_FAKE_API);
     return 2;
   }
+  if (target.kind === 'wecomAiBot' && !AIBOT_TYPES.includes(type)) return usageError(`the WeCom AI bot takes --type ${AIBOT_TYPES.join(', ')} (got "${type}")`);
+  if (values.chat !== undefined && target.kind !== 'wecomAiBot') return usageError('--chat is for the WeCom AI bot (--channel wecomAiBot)');
 
-  const { WeChatPeer } = await loadTestingKit();
-  const peer = new WeChatPeer({
-    url: target.callbackUrl,
-    kind: target.kind,
-    token: target.token,
-    encodingAESKey: target.encodingAESKey,
-    receiveId: target.receiveId,
-    mode: target.mode,
-    agentId: target.agentId,
-  });
-  console.log(`simulating ${target.kind} "${target.name}" at ${target.callbackUrl} (${target.mode} mode, from ${values.from}; credentials: ${target.source})`);
-
+  const { WeChatPeer, AiBotPeer } = await loadTestingKit();
   const host = useFakeApi ? await startFakeApi(target, fakeApiPort) : undefined;
-  const session: Session = { peer, target, host, from: values.from, openKfId: values['open-kfid'] ?? `wk-simulate-${Date.now().toString(36)}` };
+  const peer =
+    target.kind === 'wecomAiBot'
+      ? new AiBotPeer({ url: target.callbackUrl, token: target.token, encodingAESKey: target.encodingAESKey ?? '', api: host?.api, pollIntervalMs })
+      : new WeChatPeer({
+          url: target.callbackUrl,
+          kind: target.kind,
+          token: target.token,
+          encodingAESKey: target.encodingAESKey,
+          receiveId: target.receiveId,
+          mode: target.mode,
+          agentId: target.agentId,
+        });
+  const where = target.kind === 'wecomAiBot' && values.chat !== undefined ? `, in group ${values.chat}` : '';
+  console.log(`simulating ${target.kind} "${target.name}" at ${target.callbackUrl} (${target.mode} mode, from ${values.from}${where}; credentials: ${target.source})`);
+  if (target.kind === 'wecomAiBot' && !host) console.log('(no --fake-api: messages carry no response_url, so answers after the stream cannot show)');
+
+  const session: Session = { peer, target, host, from: values.from, chatId: values.chat, openKfId: values['open-kfid'] ?? `wk-simulate-${Date.now().toString(36)}` };
   try {
     let ok: boolean;
     if (values.interactive) {
       ok = await interactive(session);
     } else {
-      ok = await send(session, simulatedMessage(type, positionals.join(' '), target.kind));
+      ok = await send(session, type, positionals.join(' '));
     }
     if (host) {
       console.log(`waiting ${waitMs} ms for late answers…`);
@@ -112,10 +124,12 @@ export async function simulate(args: string[]): Promise<number> {
 }
 
 interface Session {
-  peer: WeChatPeer;
+  peer: WeChatPeer | AiBotPeer;
   target: SimulateTarget;
   host: FakeApiHost | undefined;
   from: string;
+  /** AI bot: send as a message of this group chat. */
+  chatId: string | undefined;
   openKfId: string;
 }
 
@@ -127,8 +141,13 @@ function usageError(message: string): number {
 async function startFakeApi(target: SimulateTarget, port: number | undefined): Promise<FakeApiHost> {
   // Without a kind the fake lets the secret call every API, as a WeCom app secret that also
   // manages a KF account does.
-  const credentials: FakeCredential[] = target.secret ? [{ id: target.receiveId, secret: target.secret }] : [];
+  const credentials: FakeCredential[] = target.secret && target.kind !== 'wecomAiBot' ? [{ id: target.receiveId, secret: target.secret }] : [];
   const host = await hostFakeApi({ credentials, port, print: (line) => console.log(line) });
+  if (target.kind === 'wecomAiBot') {
+    // No token or base URL to configure: each message carries its response_url on the fake.
+    console.log(`fake WeCom API: ${host.url}  (serves each message's response_url and its media)`);
+    return host;
+  }
   console.log(`fake WeChat API: ${host.url}  (the bot must use it: WX_API_BASE=${host.url} WECOM_API_BASE=${host.url} wxbot start)`);
   if (!target.secret) {
     console.log('! no secret known for this channel (pass --secret): the bot cannot get an access token from the fake API, so only passive answers will show');
@@ -143,9 +162,30 @@ function warnAboutTokens(host: FakeApiHost, target: SimulateTarget): void {
   if (all > known) console.log(`! the bot asked the fake API for an access token with an id or secret it does not know (${all - known} time(s)): pass its --receive-id and --secret`);
 }
 
-/** Sends one message and prints the answer; false when it failed (already reported). */
-async function send(session: Session, message: SimulatedMessage): Promise<boolean> {
-  const { peer, target, host, from } = session;
+/** Sends one message of `type` built from `text` and prints the answer; false when it failed (already reported). */
+async function send(session: Session, type: SimulateType, text: string): Promise<boolean> {
+  const { peer, target, host } = session;
+  if (target.kind === 'wecomAiBot') {
+    const aibot = peer as AiBotPeer;
+    try {
+      const { payload, summary } = aiBotMessage(aibot, { type, text, from: session.from, chatId: session.chatId, api: host?.api, encodingAESKey: target.encodingAESKey ?? '' });
+      console.log(`sent ${summary}`);
+      const { response } = await exchangeAiBot(aibot, payload, (line) => console.log(line));
+      if (response.status >= 400) return reportHttpError(response.status, response.body, target);
+      return true;
+    } catch (error) {
+      if (String((error as Error).message).startsWith('stream poll')) {
+        console.error(`✗ ${(error as Error).message}`);
+        return false;
+      }
+      return reportFailure(error, target);
+    }
+  }
+  return sendWeChat(session, peer as WeChatPeer, simulatedMessage(type, text, target.kind));
+}
+
+async function sendWeChat(session: Session, peer: WeChatPeer, message: SimulatedMessage): Promise<boolean> {
+  const { target, host, from } = session;
   for (const mediaId of message.mediaIds) {
     // Served by the fake API so the bot can download the media or send it back.
     host?.api.media.put(mediaId, { data: randomBytes(64), contentType: message.msgType === 'voice' ? 'audio/amr' : 'image/png', fileName: `${mediaId}.${message.msgType === 'voice' ? 'amr' : 'png'}` });
@@ -167,7 +207,8 @@ async function send(session: Session, message: SimulatedMessage): Promise<boolea
  * bot (as WeChat does), which then syncs it and answers through kf/send_msg.
  */
 async function sendKf(session: Session, message: SimulatedMessage): Promise<boolean> {
-  const { peer, target, from, openKfId } = session;
+  const { target, from, openKfId } = session;
+  const peer = session.peer as WeChatPeer;
   const kf = session.host?.api.kf;
   if (!kf) throw new Error('KF needs --fake-api');
   if (message.msgType === 'event') kf.pushEnterSession(openKfId, from);
@@ -218,7 +259,7 @@ async function interactive(session: Session): Promise<boolean> {
   for await (const line of lines) {
     const text = line.trim();
     if (text === '/quit') break;
-    if (text !== '') ok = (await send(session, simulatedMessage('text', text, session.target.kind))) && ok;
+    if (text !== '') ok = (await send(session, 'text', text)) && ok;
     session.host?.flush();
     if (tty) lines.prompt();
   }

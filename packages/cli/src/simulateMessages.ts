@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Fields, KfMessage, PeerKind } from '@wxbot/testing';
+import type { Fields, KfMessage } from '@wxbot/testing';
 
 /** Message types `wxbot simulate --type` sends. */
 export const SIMULATE_TYPES = ['text', 'image', 'voice', 'event', 'location', 'link'] as const;
@@ -21,7 +21,7 @@ const DEFAULT_LOCATION = { latitude: 23.1066, longitude: 113.3245, label: 'å¹¿å·
  * the media id of an image, the recognition of a voice, `EVENT [KEY]` of an event,
  * `[LAT,LNG] [LABEL]` of a location, a URL or a title of a link.
  */
-export function simulatedMessage(type: SimulateType, text: string, kind: PeerKind): SimulatedMessage {
+export function simulatedMessage(type: SimulateType, text: string, kind: string): SimulatedMessage {
   switch (type) {
     case 'text': {
       const content = text || 'hello';

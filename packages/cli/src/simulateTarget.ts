@@ -5,11 +5,12 @@ import type { PeerKind, PeerMode } from '@wxbot/testing';
 import { ConfigNotFoundError, loadConfig, releaseConfig } from './loadConfig.ts';
 import { resolvePort } from './port.ts';
 
-/** Channel kinds `wxbot simulate` can play WeChat for. */
-export const PEER_KINDS: readonly PeerKind[] = ['officialAccount', 'wecomApp', 'wecomKf'];
+/** Channel kinds `wxbot simulate` can play WeChat (or WeCom) for. */
+export type SimulateKind = PeerKind | 'wecomAiBot';
+export const PEER_KINDS: readonly SimulateKind[] = ['officialAccount', 'wecomApp', 'wecomKf', 'wecomAiBot'];
 
 /** Default callback paths, as the channel factories of @wxbot/core set them. */
-const DEFAULT_PATHS: Record<PeerKind, string> = { officialAccount: '/wx', wecomApp: '/wecom/callback', wecomKf: '/wecom/kf' };
+const DEFAULT_PATHS: Record<SimulateKind, string> = { officialAccount: '/wx', wecomApp: '/wecom/callback', wecomKf: '/wecom/kf', wecomAiBot: '/wecom/aibot' };
 
 /** Where dev mode keeps the credentials it made up (see loadDevCredentials). */
 export const DEV_CREDENTIALS_FILE = '.wxbot/dev.json';
@@ -33,13 +34,13 @@ export interface TargetFlags {
 
 /** Everything needed to sign, encrypt and post a callback as WeChat would. */
 export interface SimulateTarget {
-  kind: PeerKind;
+  kind: SimulateKind;
   /** The channel's name in the config, or its kind. */
   name: string;
   callbackUrl: string;
   token: string;
   encodingAESKey?: string;
-  /** AppID (Official Account) or CorpID (WeCom app, KF). */
+  /** AppID (Official Account) or CorpID (WeCom app, KF); "" for the AI bot. */
   receiveId: string;
   agentId?: string;
   /** The API secret, for the fake API's token endpoint (--fake-api). */
@@ -51,7 +52,7 @@ export interface SimulateTarget {
 
 /** Credentials before the flags are laid over them. */
 interface Base {
-  kind: PeerKind;
+  kind: SimulateKind;
   name: string;
   path: string;
   token?: string;
@@ -88,7 +89,10 @@ export async function resolveTarget(flags: TargetFlags, cwd = process.cwd()): Pr
   const kind = base.kind;
   const token = flags.token ?? base.token;
   const encodingAESKey = (flags.aesKey ?? base.encodingAESKey) || undefined;
-  if (!token) throw new Error(`no token for channel "${base.name}": pass --token`);
+  if (!token) {
+    const ws = kind === 'wecomAiBot' ? ' (an AI bot in WebSocket mode only has no callback URL to simulate: give it token and encodingAESKey)' : '';
+    throw new Error(`no token for channel "${base.name}": pass --token${ws}`);
+  }
   if (kind !== 'officialAccount' && !encodingAESKey) throw new Error(`${kind} callbacks are always encrypted: pass --aes-key`);
   if (encodingAESKey) {
     try {
@@ -99,8 +103,9 @@ export async function resolveTarget(flags: TargetFlags, cwd = process.cwd()): Pr
   }
 
   const mode = modeOf(kind, flags.mode, encodingAESKey);
-  let receiveId = flags.receiveId ?? base.receiveId;
-  if (!receiveId) {
+  // The AI bot encrypts with an empty receiveid.
+  let receiveId = kind === 'wecomAiBot' ? '' : (flags.receiveId ?? base.receiveId ?? '');
+  if (!receiveId && kind !== 'wecomAiBot') {
     if (mode !== 'plain') throw new Error(`encrypted callbacks carry the ${kind === 'officialAccount' ? 'AppID' : 'CorpID'}: pass --receive-id`);
     receiveId = 'gh_simulate'; // plain mode only puts it in ToUserName, which the bot does not check
   }
@@ -123,7 +128,7 @@ function overridden(flags: TargetFlags): boolean {
   return [flags.token, flags.aesKey, flags.receiveId, flags.agentId, flags.secret].some((value) => value !== undefined);
 }
 
-function modeOf(kind: PeerKind, flag: string | undefined, key: string | undefined): PeerMode {
+function modeOf(kind: SimulateKind, flag: string | undefined, key: string | undefined): PeerMode {
   if (flag !== undefined && flag !== 'plain' && flag !== 'safe' && flag !== 'compat') throw new Error(`--mode must be plain, safe or compat (got "${flag}")`);
   if (kind !== 'officialAccount') {
     if (flag === 'plain' || flag === 'compat') throw new Error(`--mode ${flag} is for Official Accounts: ${kind} callbacks are always encrypted`);
@@ -134,8 +139,8 @@ function modeOf(kind: PeerKind, flag: string | undefined, key: string | undefine
   return mode;
 }
 
-function kindOf(flag: string | undefined): PeerKind {
-  const kind = (flag ?? 'officialAccount') as PeerKind;
+function kindOf(flag: string | undefined): SimulateKind {
+  const kind = (flag ?? 'officialAccount') as SimulateKind;
   if (!PEER_KINDS.includes(kind)) throw new Error(`--channel must be one of ${PEER_KINDS.join(', ')} (got "${flag}")`);
   return kind;
 }
@@ -166,8 +171,8 @@ async function fromConfig(flags: TargetFlags, cwd: string): Promise<Base | undef
     const list = channels.map((c) => `${c.name} (${c.kind}, ${c.path})`).join(', ') || 'none';
     throw new Error(`no channel in ${relative(cwd, filepath) || filepath} matches ${wanted || 'anything'}; configured: ${list}`);
   }
-  if (!PEER_KINDS.includes(channel.kind as PeerKind)) throw new Error(`channel "${channel.name}" is a ${channel.kind} channel, which simulate cannot speak for`);
-  const kind = channel.kind as PeerKind;
+  if (!PEER_KINDS.includes(channel.kind as SimulateKind)) throw new Error(`channel "${channel.name}" is a ${channel.kind} channel, which simulate cannot speak for`);
+  const kind = channel.kind as SimulateKind;
   // The built-in channels keep their constructor options public; read them defensively all the same.
   const options = ((channel as { options?: unknown }).options ?? {}) as Record<string, unknown>;
   return {
@@ -190,7 +195,7 @@ function fromDevFile(flags: TargetFlags, cwd: string): Base | undefined {
   if (!existsSync(file)) return undefined;
   const dev = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevCredentials>;
   const kind = kindOf(flags.channel);
-  if (kind === 'wecomKf') throw new Error('dev mode has no wecomKf channel: pass --token, --aes-key, --receive-id (and --secret) or --config FILE');
+  if (kind === 'wecomKf' || kind === 'wecomAiBot') throw new Error(`dev mode has no ${kind} channel: pass --token, --aes-key${kind === 'wecomKf' ? ', --receive-id (and --secret)' : ''} or --config FILE`);
   return {
     kind,
     name: kind,

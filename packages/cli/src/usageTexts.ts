@@ -77,8 +77,10 @@ Target:
                        --port, else $PORT, else the config's port, else 3000);
                        a URL with a path is the whole callback URL
   -p, --port N         the server's port on 127.0.0.1 (without --url)
-  --channel KIND|NAME  officialAccount (default), wecomApp or wecomKf; with a config, a channel name
-  --path PATH          callback path (default: the channel's, /wx, /wecom/callback, /wecom/kf)
+  --channel KIND|NAME  officialAccount (default), wecomApp, wecomKf or wecomAiBot; with a config,
+                       a channel name
+  --path PATH          callback path (default: the channel's, /wx, /wecom/callback, /wecom/kf,
+                       /wecom/aibot)
 Credentials (else the config's channel, else dev mode's .wxbot/dev.json):
   --config FILE        read them from this config (default: bot.config.ts as \`wxbot start\` finds it)
   --verbose            with a config that throws, print its stack
@@ -102,6 +104,15 @@ Late and active answers:
 WeChat Customer Service (wecomKf) has no passive replies: its callback only tells the bot to
 call kf/sync_msg. So it needs --fake-api: the message is queued there, the callback is sent,
 and the answers show up as kf/send_msg calls.
+
+WeCom AI bot (wecomAiBot, callback mode: --token and --aes-key, no receive id): a text answer is
+a stream that WeCom polls; simulate polls it the same way and prints each snapshot as it grows
+("… stream: …"), then the finished answer ("← stream (finished …)"). Types: text, voice (TEXT
+is WeCom's transcript), image, event ("enter_chat" default, "template_card_event KEY [TASK_ID]",
+"feedback_event [ID]"). With --fake-api each message carries a response_url on the fake, and
+what the bot sends there prints as "→ active: …" (the rest of an answer over 20480 bytes).
+  --chat ID            send as a message of group chat ID (default: a single chat)
+  --poll-interval MS   how often to poll a stream (default 1000; WeCom's is undocumented)
 
 Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
 answer that does not verify or an unreachable server, 2 on wrong usage.`;

@@ -44,6 +44,12 @@ export interface PolledStream {
   polls: number;
 }
 
+/** Watches an exchange as it happens (the CLI prints snapshots as WeCom would show them). */
+export interface StreamWatcher {
+  onFirst?(first: AiBotResponse): void;
+  onPoll?(stream: PolledStream): void;
+}
+
 /** What happened to one message: the first answer, and the stream WeCom polled if there was one. */
 export interface AiBotExchange {
   msgid: string;
@@ -141,18 +147,22 @@ export class AiBotPeer {
     return this.exchange(this.message('text', { content }, options));
   }
 
-  /** Sends any callback and follows the stream of its answer, if the answer is one. */
-  async exchange(payload: AiBotPayload): Promise<AiBotExchange> {
+  /**
+   * Sends any callback and follows the stream of its answer, if the answer is one.
+   * `onFirst` sees the first answer before any poll; `onPoll` sees the stream after each poll.
+   */
+  async exchange(payload: AiBotPayload, watch: StreamWatcher = {}): Promise<AiBotExchange> {
     const started = Date.now();
     const first = await this.post(payload);
     const result: AiBotExchange = { msgid: String(payload['msgid']), responseUrl: payload['response_url'] as string | undefined, first };
+    watch.onFirst?.(first);
     const stream = first.reply?.['msgtype'] === 'stream' ? (first.reply['stream'] as { id: string; finish?: boolean; content?: string }) : undefined;
-    if (stream) result.stream = await this.follow(stream, started, payload);
+    if (stream) result.stream = await this.follow(stream, started, payload, watch);
     return result;
   }
 
   /** Polls a stream until it finishes or WeCom's lifetime for it is over. */
-  async follow(first: { id: string; finish?: boolean; content?: string }, started: number, origin: AiBotPayload): Promise<PolledStream> {
+  async follow(first: { id: string; finish?: boolean; content?: string }, started: number, origin: AiBotPayload, watch: StreamWatcher = {}): Promise<PolledStream> {
     const polled: PolledStream = { id: first.id, snapshots: [first.content ?? ''], content: first.content ?? '', finished: first.finish === true, expired: false, polls: 0 };
     const interval = this.options.pollIntervalMs ?? 1000;
     const lifetime = this.options.streamLifetimeMs ?? 6 * 60_000;
@@ -170,6 +180,7 @@ export class AiBotPeer {
       polled.snapshots.push(stream.content ?? '');
       polled.content = stream.content ?? polled.content;
       polled.finished = stream.finish === true;
+      watch.onPoll?.(polled);
     }
     return polled;
   }

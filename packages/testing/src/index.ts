@@ -6,6 +6,6 @@ export { startFakeOpenAI, FAKE_OPENAI_API_KEY, type FakeOpenAI, type FakeOpenAIO
 export { startFakeWeChatApi, type FakeWeChatApi, type Delivery, type FakeWeChatApiOptions, type FakeCredential, type CredentialKind, type Fault, type ApiCall, type KfMessage, type KfTransition, type KfSessionState, type FakeKf, type FakeMedia, type FakeMediaFile, type FakeUpload } from './fakeApi.ts';
 export { makeSpeechWav, toAmr, probeAudio, checkTranscriptionAudio, type AudioProbe, type SpeechOptions, type AudioExpectations, type CheckedTranscriptionHandler } from './audio.ts';
 export { redisReachable, shouldRunRedisTests } from './redis.ts';
-export { AiBotPeer, newAiBotMsgId, type AiBotPeerOptions, type AiBotPayload, type AiBotResponse, type AiBotExchange, type AiBotMessageOptions, type PolledStream } from './aibotPeer.ts';
+export { AiBotPeer, newAiBotMsgId, type AiBotPeerOptions, type AiBotPayload, type AiBotResponse, type AiBotExchange, type AiBotMessageOptions, type PolledStream, type StreamWatcher } from './aibotPeer.ts';
 export { FakeAiBotEndpoints, type AiBotResponse as FakeAiBotResponse } from './fakeAiBotApi.ts';
 export { startFakeAiBotWs, type FakeAiBotWs, type FakeAiBotWsOptions, type ReceivedFrame, type PushedStream } from './fakeAiBotWs.ts';
