@@ -107,6 +107,9 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 #retry button { font-size: 12px; padding: 2px 8px; }
 #retry .spacer { flex: 1; }
 #list li:focus-visible { outline: 2px solid var(--accent); outline-offset: -2px; }
+#lost { display: flex; gap: 8px; align-items: center; padding: 8px 14px; background: #fee2e2; color: #991b1b; font-size: 12px; border-bottom: 1px solid var(--line); }
+#lost span { flex: 1; }
+#lost button { font-size: 12px; padding: 2px 8px; }
 #keys { color: var(--muted); font-size: 11px; padding: 6px 14px; border-top: 1px solid var(--line); }
 #canned { max-width: 160px; font: inherit; font-size: 13px; padding: 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 #back { display: none; }
@@ -136,6 +139,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       <span class="spacer"></span>
       <button id="notify" type="button" aria-pressed="false"></button>
     </div>
+    <div id="lost" class="hidden" role="alert"><span id="lost-text"></span><button id="lost-ok" type="button" data-i18n="dismiss"></button></div>
     <ul id="list" role="listbox" data-i18n-label="conversations"></ul>
     <div id="empty-list" data-i18n="noConversations"></div>
     <div id="keys" data-i18n="keys"></div>
@@ -188,6 +192,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       notifyOff: '开启新会话提醒', notifyOn: '新会话提醒：已开', notifyDenied: '浏览器已拒绝通知',
       newWaiting: '新会话等待接入', notConnected: '未连接', connectionLost: '连接已断开',
       keys: '↑/↓ 切换会话 · Alt+↑/↓ 在输入框中切换 · Alt+T 接管 · Alt+R 交还 · Alt+C 结束 · / 回复',
+      lost: '服务器已重启，会话未保存：{n} 个会话已丢失，客户再发消息时将由机器人应答。', dismiss: '知道了',
     },
     en: {
       title: 'Agent console', conversations: 'Conversations', noConversations: 'No open conversations', back: 'Back to the list',
@@ -201,6 +206,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       notifyOff: 'Notify me', notifyOn: 'Notifications: on', notifyDenied: 'The browser blocks notifications',
       newWaiting: 'A conversation is waiting', notConnected: 'not connected', connectionLost: 'connection lost',
       keys: '↑/↓ move · Alt+↑/↓ from the reply box · Alt+T take over · Alt+R release · Alt+C close · / reply',
+      lost: 'The server restarted without saving conversations: {n} conversation(s) were lost; the bot answers those customers again.', dismiss: 'OK',
     },
   };
   let lang = TEXTS[localStorage.getItem(LANG_KEY)] ? localStorage.getItem(LANG_KEY) : 'zh-CN';
@@ -209,6 +215,11 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   const conversations = new Map();
   const histories = new Map();
   const pending = new Map();
+  let serverInstance = '', lostCount = 0;
+  function renderLost() {
+    $('lost').classList.toggle('hidden', lostCount === 0);
+    $('lost-text').textContent = lostCount ? t('lost', { n: lostCount }) : '';
+  }
   let ws, me = '', selected = null, nextId = 1, everGreeted = false, retry = 0, retryTimer, countdownTimer, refreshTimer, retryAt = 0;
   // While the pointer is over the list its order is frozen, so nothing moves under it.
   let pointerInList = false, shownOrder = [];
@@ -242,6 +253,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     for (const node of document.querySelectorAll('[data-i18n-label]')) node.setAttribute('aria-label', t(node.dataset.i18nLabel));
     for (const node of document.querySelectorAll('[data-i18n-title]')) node.title = t(node.dataset.i18nTitle);
     renderCanned();
+    renderLost();
     renderNotifyButton();
     renderConn();
     renderList();
@@ -320,7 +332,13 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 
   function handle(event) {
     switch (event.type) {
-      case 'hello':
+      case 'hello': {
+        // Another server process that keeps nothing: what this page showed is gone. Say so.
+        if (serverInstance && event.instance !== serverInstance && event.persistent === false) {
+          const lost = [...conversations.keys()].filter((id) => !event.conversations.some((c) => c.id === id)).length;
+          if (lost > 0) { lostCount = lost; renderLost(); }
+        }
+        serverInstance = event.instance;
         me = event.agent.name;
         setConn('on');
         $('login').classList.add('hidden');
@@ -333,6 +351,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
         renderConversation();
         if (selected) loadHistory(selected);
         break;
+      }
       case 'conversation.opened':
       case 'conversation.updated': {
         const known = conversations.has(event.conversation.id);
@@ -540,6 +559,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   $('release').addEventListener('click', () => act('release'));
   $('close').addEventListener('click', () => act('close'));
   $('back').addEventListener('click', () => select(null));
+  $('lost-ok').addEventListener('click', () => { lostCount = 0; renderLost(); });
   $('retry-now').addEventListener('click', () => connect());
   $('lang').addEventListener('change', () => { lang = $('lang').value; localStorage.setItem(LANG_KEY, lang); applyLanguage(); });
   $('list').addEventListener('pointerenter', () => { pointerInList = true; });

@@ -64,6 +64,13 @@ export const handoffOptionsSchema = z
      * RedisStore puts it under its key prefix, so bots with different prefixes never hear each other).
      */
     redisChannel: z.string().min(1).optional(),
+    /**
+     * Where conversations, holds and histories are kept when the bot's store is in memory
+     * (MemoryStore, the default): a file, so a restart keeps the held conversations (one
+     * instance owns it). `false` keeps them in memory: a restart loses them, and the console
+     * says so. Ignored with a durable store (FileStore, RedisStore): the plugin uses that one.
+     */
+    stateFile: z.union([z.string().min(1), z.literal(false)]).default('.wxbot/handoff.json'),
     /** Ready-made answers offered in the console's reply box (e.g. the FAQ's answers). */
     cannedReplies: z.array(z.strictObject({ label: z.string().min(1).max(200), text: z.string().min(1).max(8000) })).max(500).default([]),
   })

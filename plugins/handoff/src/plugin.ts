@@ -3,7 +3,7 @@
  * console page and the idle sweeper.
  */
 import { randomBytes } from 'node:crypto';
-import { definePlugin } from '@wxbot/core';
+import { definePlugin, FileStore, MemoryStore, type Store } from '@wxbot/core';
 import { StoreBus } from './bus.ts';
 import { conversationId } from './conversations.ts';
 import { consoleHeaders, consoleHtml } from './consoleHtml.ts';
@@ -36,7 +36,13 @@ export const handoff = definePlugin({
   name: 'handoff',
   options: handoffOptionsSchema,
   async setup(scope, options) {
-    const { store, log } = scope;
+    const { log } = scope;
+    // The bot's store, unless it lives in memory: then a file (by default), so that a restart
+    // keeps who holds what. Pub/sub stays the bot's (in-process for both).
+    const inMemory = scope.store instanceof MemoryStore;
+    const ownStore = inMemory && options.stateFile !== false ? new FileStore({ path: options.stateFile }) : undefined;
+    const store: Store = ownStore ?? scope.store;
+    const persistent = !(inMemory && !ownStore);
     const locks = new KeyedLocks(store);
     const conversations = new ConversationStore(store, locks, { idleTimeoutMs: options.idleTimeoutMs, recordTtlMs: options.historyTtlMs });
     const history = new History(store, locks, { size: options.historySize, ttlMs: options.historyTtlMs });
@@ -86,6 +92,7 @@ export const handoff = definePlugin({
       service,
       bus,
       log,
+      persistent,
     });
     scope.onServer((server) => sockets.attach(server));
 
@@ -115,12 +122,17 @@ export const handoff = definePlugin({
     }, sweepEveryMs);
     sweeper.unref();
 
-    log.info({ path: options.path, consolePath, agents: options.agents.length, shared: store.location !== undefined }, 'hand-off ready');
+    log.info(
+      { path: options.path, consolePath, agents: options.agents.length, shared: store.location !== undefined, ...(ownStore && { stateFile: ownStore.path }), persistent },
+      'hand-off ready',
+    );
+    if (!persistent) log.warn('hand-off state is in memory (stateFile: false): a restart loses the held conversations; the console will say so');
 
     return async () => {
       clearInterval(sweeper);
       await sockets.close();
       await bus.close();
+      await ownStore?.close();
     };
   },
 });

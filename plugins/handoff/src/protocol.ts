@@ -65,6 +65,10 @@ export type DirectEvent =
       readonly agent: { readonly name: string };
       readonly conversations: readonly Conversation[];
       readonly maxPayload: number;
+      /** This server process; another one after a reconnect means it restarted. */
+      readonly instance: string;
+      /** False when the conversations live in this process only (a restart loses them). */
+      readonly persistent: boolean;
     }
   | { readonly type: 'ack'; readonly id: RequestId; readonly conversation?: Conversation }
   | { readonly type: 'history'; readonly id: RequestId; readonly conversationId: string; readonly messages: readonly HistoryEntry[] }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger, Reply } from '@wxbot/core';
@@ -16,9 +17,13 @@ export interface AgentSocketOptions {
   readonly service: HandoffService;
   readonly bus: EventBus;
   readonly log: Logger;
+  /** Whether the conversations outlive this process (told to agents in `hello`). */
+  readonly persistent: boolean;
 }
 
 const PING_EVERY_MS = 30_000;
+/** Names this process in `hello`, so a console sees that the server restarted. */
+const INSTANCE = randomUUID();
 /** An agent whose socket buffers more than this is too slow to keep up: it is dropped and reconnects. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
@@ -133,7 +138,7 @@ export class AgentSocketServer {
     ws.on('error', (error) => log.warn({ agent: agent.name, err: error }, 'agent socket error'));
     void service
       .list()
-      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload }))
+      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload, instance: INSTANCE, persistent: this.#options.persistent }))
       .catch((error: unknown) => {
         log.error({ err: error }, 'agent hello failed');
         ws.close(1011, 'state unavailable');

@@ -14,7 +14,7 @@ export const ALICE = 'alice-token-0123456789abcdef';
 export const BOB = 'bob-token-0123456789abcdef01';
 export const BOB_WECOM = 'servicer-bob';
 
-const dir = mkdtempSync(join(tmpdir(), 'wxbot-handoff-'));
+export const dir = mkdtempSync(join(tmpdir(), 'wxbot-handoff-'));
 let count = 0;
 
 /** A stand-in for the keyword plugin: a text with 人工 (or "human") gets an answer, then ctx.handoff(). */
@@ -53,18 +53,24 @@ export interface KfBot {
 }
 
 /** A real bot over HTTP with a KF channel: handoff first, the keyword stand-in, the LLM stand-in. */
-export async function startKfBot(api: FakeWeChatApi, options: Partial<HandoffPluginOptions> = {}, extra: { store?: Store } = {}): Promise<KfBot> {
+export async function startKfBot(
+  api: FakeWeChatApi,
+  options: Partial<HandoffPluginOptions> = {},
+  extra: { store?: Store; cursorFile?: string; port?: number } = {},
+): Promise<KfBot> {
   const llmCalls: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
   const bot = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: join(dir, `cursor-${++count}.json`) })],
+    channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: extra.cursorFile ?? join(dir, `cursor-${++count}.json`) })],
     plugins: [
       handoff({
         agents: [
           { name: 'alice', token: ALICE },
           { name: 'bob', token: BOB, wecomUserId: BOB_WECOM },
         ],
+        // Each bot its own state file unless the test gives one (a restart reuses it).
+        stateFile: join(dir, `handoff-${++count}.json`),
         ...options,
       }),
       keywordStandIn(),
@@ -73,7 +79,7 @@ export async function startKfBot(api: FakeWeChatApi, options: Partial<HandoffPlu
     logger,
     ...(extra.store && { store: extra.store }),
   });
-  const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+  const { url } = await bot.start({ port: extra.port ?? 0, host: '127.0.0.1' });
   const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
   const notify = (openKfId: string) => peer.event('kf_msg_or_event', { Token: `sync-${Date.now()}`, OpenKfId: openKfId }, { from: 'sys' });
   return { bot, url, llmCalls, logs, notify };

@@ -1,7 +1,8 @@
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handoff } from '../src/index.ts';
-import { AgentClient, ALICE, BOB, BOB_WECOM, CORP, customerSays, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
+import { join } from 'node:path';
+import { AgentClient, ALICE, BOB, BOB_WECOM, CORP, customerSays, dir, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
 
 let api: FakeWeChatApi;
 const running: KfBot[] = [];
@@ -16,8 +17,8 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((kf) => kf.bot.stop()));
 });
 
-async function bot(options: Parameters<typeof startKfBot>[1] = {}): Promise<KfBot> {
-  const kf = await startKfBot(api, options);
+async function bot(options: Parameters<typeof startKfBot>[1] = {}, extra: Parameters<typeof startKfBot>[2] = {}): Promise<KfBot> {
+  const kf = await startKfBot(api, options, extra);
   running.push(kf);
   return kf;
 }
@@ -202,6 +203,39 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     const html = await response.text();
     expect(html).toContain('"wsPath":"/agent/ws"');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/);
+  });
+
+  it('a restart keeps the held conversations (a file by default over a memory store); with stateFile: false the agents are told they are gone', async () => {
+    const stateFile = join(dir, 'restart-state.json');
+    const cursorFile = join(dir, 'restart-cursor.json');
+    const first = await startKfBot(api, { stateFile }, { cursorFile });
+    const alice1 = await agent(first);
+    await customerSays(api, first, 'wk-restart', 'wm-rose', '人工');
+    const id = ((await alice1.waitFor((e) => e.type === 'conversation.opened')).conversation as { id: string }).id;
+    await alice1.request({ type: 'takeover', conversationId: id });
+    await first.bot.stop();
+
+    const second = await bot({ stateFile }, { cursorFile });
+    const alice2 = await agent(second);
+    const hello = alice2.events[0] as { conversations: { id: string; status: string; agent?: string }[]; persistent: boolean; instance: string };
+    expect(hello.persistent).toBe(true);
+    expect(hello.conversations).toEqual([expect.objectContaining({ id, status: 'agent', agent: 'alice' })]);
+    // Still held: the customer's next message goes to alice, not to the bot.
+    await customerSays(api, second, 'wk-restart', 'wm-rose', '还在吗');
+    await alice2.waitFor((e) => e.type === 'message.in' && (e.message as { text?: string }).text === '还在吗');
+    const history = await alice2.request({ type: 'history', conversationId: id });
+    expect((history.messages as { text?: string }[]).map((m) => m.text)).toEqual(['人工', '正在为您转接人工客服，请稍候', '还在吗']);
+    await sleep(100);
+    expect(second.llmCalls).toEqual([]);
+    expect(await alice2.request({ type: 'reply', conversationId: id, text: '在的' })).toMatchObject({ type: 'ack' });
+    expect(sentTexts(api, 'wk-restart', 'wm-rose').at(-1)).toBe('在的');
+
+    // In memory only: the agents learn from hello that a restart loses everything.
+    const volatile = await bot({ stateFile: false });
+    const bob = await agent(volatile, BOB);
+    expect(bob.events[0]).toMatchObject({ type: 'hello', persistent: false });
+    expect((bob.events[0] as { instance: string }).instance).toEqual(expect.any(String));
+    expect(volatile.logs.some((l) => l['level'] === 40 && String(l['msg']).startsWith('hand-off state is in memory'))).toBe(true);
   });
 
   it('stopping the bot closes the agents\' sockets (1001) instead of waiting for them', async () => {
