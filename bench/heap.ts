@@ -3,6 +3,8 @@
  * gets STEP new messages at a time up to TOTAL, and after each step reports the heap in use
  * after a full GC. Flat means nothing grows per message (dedup answers expire, no per-message
  * leftovers). Default 200k steps to 1M; on a small shared machine try BENCH_HEAP_STEP=20000.
+ * BENCH_HEAP_PAD=1000 pads every text by that many characters: a dedup mark that kept its
+ * message alive would then show as ~1 KB a message until the dedup space is full.
  *
  *   npx tsx bench/heap.ts
  */
@@ -12,6 +14,7 @@ import { newMessages } from './traffic.ts';
 const STEP = Number(process.env.BENCH_HEAP_STEP ?? 200_000);
 const TOTAL = Number(process.env.BENCH_HEAP_TOTAL ?? 1_000_000);
 const BATCH = 20_000;
+const PAD = Number(process.env.BENCH_HEAP_PAD ?? 0);
 
 const server = await startServer('wxbot', 'safe', ['--expose-gc']);
 try {
@@ -20,7 +23,7 @@ try {
   while (sent < TOTAL) {
     for (let inStep = 0; inStep < STEP; inStep += BATCH) {
       const n = Math.min(BATCH, STEP - inStep);
-      const r = await load(server.port, newMessages('safe', n), { amount: n, connections: 32 });
+      const r = await load(server.port, newMessages('safe', n, '/wx', PAD), { amount: n, connections: 32 });
       if (r.errors) throw new Error(`${r.errors} errors`);
       sent += n;
     }

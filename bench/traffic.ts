@@ -16,14 +16,18 @@ const TEXTS = ['你好，想问一下 wxbot', '这个东西能不能再便宜点
 
 let serial = 0;
 
-/** `count` new messages, never built before in this process (MsgId and nonce unique). */
-export function newMessages(mode: CryptoMode, count: number, path = '/wx'): Callback[] {
+/**
+ * `count` new messages, never built before in this process (MsgId and nonce unique). `pad`
+ * characters are appended to each text (the heap bench's large messages).
+ */
+export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad = 0): Callback[] {
+  const padding = pad > 0 ? ` ${'x'.repeat(pad)}` : '';
   const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode, token: BENCH.token, encodingAESKey: BENCH.encodingAESKey, receiveId: BENCH.appId, accountId: BENCH.accountId });
   const out: Callback[] = [];
   const base = 7_000_000_000_000_000_000n + BigInt(process.pid) * 1_000_000_000n;
   for (let i = 0; i < count; i++) {
     const n = serial++;
-    const text = `${TEXTS[n % TEXTS.length]} ${n}`;
+    const text = `${TEXTS[n % TEXTS.length]} ${n}${padding}`;
     const fields = peer.message('text', { Content: text }, { msgId: String(base + BigInt(n)), from: `o_user${n % 5000}` });
     const { query, body } = peer.buildCallback(fields, { nonce: String(1_000_000_000 + n) });
     out.push({ path: `${path}?${query}`, body });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { owned } from './owned.ts';
 import { LocalPubSub } from './pubsub.ts';
 import type { LockRelease, Store, Subscription } from './types.ts';
 
@@ -63,7 +64,7 @@ export class FileStore implements Store {
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     await this.#load();
-    this.#entries.set(key, entryOf(value, ttlMs));
+    this.#entries.set(owned(key), entryOf(value, ttlMs));
     await this.#persist();
   }
 
@@ -71,7 +72,7 @@ export class FileStore implements Store {
     await this.#load();
     // No await between the check and the set: this is what makes it atomic within the process.
     if (this.#live(key)) return false;
-    this.#entries.set(key, entryOf(value, ttlMs));
+    this.#entries.set(owned(key), entryOf(value, ttlMs));
     await this.#persist();
     return true;
   }
@@ -232,5 +233,6 @@ function isRunning(pid: number): boolean {
 
 function entryOf(value: string, ttlMs: number | undefined): Entry {
   // Same rule as MemoryStore: a missing or zero TTL means no expiry.
-  return { value, expiresAt: ttlMs ? Date.now() + ttlMs : undefined };
+  // Copied, as MemoryStore does: a value cut from a message must not keep the message alive.
+  return { value: owned(value), expiresAt: ttlMs ? Date.now() + ttlMs : undefined };
 }

@@ -1,0 +1,79 @@
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WeChatPeer } from '@wxbot/testing';
+import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, type Bot, type Store } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+/**
+ * Issue 12, defect 7: an in-memory dedup key (and the answer kept for retries) must not be a
+ * view into the decrypted message, or every mark keeps its whole message alive; and keys
+ * written for every message must not evict a quiet user's memory.
+ */
+const KEY = generateEncodingAESKey();
+const PAD = 'x'.repeat(8000);
+const bots: Bot[] = [];
+afterAll(() => Promise.all(bots.map((b) => b.stop())));
+
+function heapAfterGc(): number {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+async function startBot(mode: 'plain' | 'safe', store: Store) {
+  const appId = `wxmem${mode}`;
+  const bot = createBot({
+    channels: [officialAccount({ appId, token: 'tok', ...(mode === 'safe' && { encodingAESKey: KEY }) })],
+    store,
+    logger: captureLogger('warn').log,
+  });
+  // A passive reply: its XML (kept for retries) names the sender, a field of the message.
+  bot.on('text', (ctx) => ctx.reply('ok'));
+  await bot.init();
+  bots.push(bot);
+  const channel = bot.channels[0]!;
+  const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode, token: 'tok', encodingAESKey: KEY, receiveId: appId });
+  let serial = 0;
+  /** `n` new messages of ~8 KB each, straight into the callback handler. */
+  const send = async (n: number, text = PAD) => {
+    for (let i = 0; i < n; i++) {
+      const id = serial++;
+      const fields = peer.message('text', { Content: `${id} ${text}` }, { msgId: String(7_100_000_000_000_000_000n + BigInt(id)), from: `o_user_memory_test_${id % 50}` });
+      const { query, body } = peer.buildCallback(fields, { nonce: String(1_000_000_000 + id) });
+      const answer = await bot.handleCallback(channel, Object.fromEntries(query), body);
+      expect(answer).not.toBe('success');
+    }
+  };
+  return { send };
+}
+
+describe('dedup marks and memory', () => {
+  for (const mode of ['safe', 'plain'] as const) {
+    it(`${mode} mode: a dedup mark does not keep its ~8 KB message alive (heap after GC per message)`, async () => {
+      const store = new MemoryStore();
+      const { send } = await startBot(mode, store);
+      await send(200);
+      const before = heapAfterGc();
+      const N = 4000;
+      await send(N);
+      const perMessage = (heapAfterGc() - before) / N;
+      // Every mark is still held (N < the dedup space's limit): what each costs is the key,
+      // the answer and the cache's slot, a few hundred bytes; a retained message is 8 KB+.
+      expect(store.size).toBeGreaterThanOrEqual(N);
+      expect(perMessage).toBeLessThan(1024);
+    });
+  }
+
+  it("a busy hour of new messages does not evict a quiet user's memory (separate bounded spaces)", async () => {
+    const store = new MemoryStore({ maxEntries: 100, spaces: { 'dedup:': 100 } });
+    await store.set('llm:memory:quiet-user', '[{"role":"user","content":"remember me"}]', 24 * 3600_000);
+    const { send } = await startBot('plain', store);
+    await send(1000, 'hello');
+    expect(await store.get('llm:memory:quiet-user')).toBe('[{"role":"user","content":"remember me"}]');
+    // Dedup marks stay bounded by their own limit.
+    expect(store.size).toBeLessThanOrEqual(101);
+  });
+});
