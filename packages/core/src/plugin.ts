@@ -145,6 +145,15 @@ export class PluginScope extends Composer<Context> {
     return this.#host.channelNamed(channelName)?.kfSessions;
   }
 
+  /**
+   * Display names of users of a channel, where its platform gives them (OA user/info remark,
+   * KF customer nickname), by user; empty when it cannot. Not cached: callers keep them.
+   */
+  async displayNames(channelName: string, users: readonly Recipient[]): Promise<Map<string, string>> {
+    const channel = this.#host.channelNamed(channelName);
+    return (await channel?.displayNames?.(users)) ?? new Map();
+  }
+
   /** The media API of a channel; undefined when it has none. */
   media(channelName: string): MediaApi | undefined {
     const channel = this.#host.channelNamed(channelName);

@@ -162,6 +162,18 @@ export interface FakeUpload extends FakeMediaFile {
   at: number;
 }
 
+/**
+ * Who the users are, for `cgi-bin/user/info` (Official Account) and `kf/customer/batchget`
+ * (KF). Since December 2021 user/info no longer returns nicknames: the real server answers the
+ * operator's `remark` (often empty); `nickname` here is for older fixtures. An openid without
+ * a profile answers as a follower with an empty remark; a KF id without one is listed in
+ * `invalid_external_userid`.
+ */
+export interface FakeProfiles {
+  readonly officialAccount: Map<string, { remark?: string; nickname?: string }>;
+  readonly kf: Map<string, { nickname: string; avatar?: string }>;
+}
+
 export interface FakeMedia {
   /** Registers a file for media/get (and as a valid media_id for sends). */
   put(mediaId: string, file: FakeMediaFile): void;
@@ -192,6 +204,8 @@ export interface FakeWeChatApi {
   waitFor<T>(predicate: () => T, timeoutMs?: number): Promise<T>;
   readonly kf: FakeKf;
   readonly media: FakeMedia;
+  /** Profiles for user/info and kf/customer/batchget. */
+  readonly profiles: FakeProfiles;
   /** Bodies of accepted WeCom app message/send requests (text past 2048 bytes truncated). */
   readonly wecom: { readonly sent: readonly Record<string, unknown>[] };
   /** Bodies of accepted Official Account message/custom/send requests. */
@@ -726,6 +740,7 @@ function firstQuery(ctx: Koa.Context, name: string): string | undefined {
 class FakeWeChatApiServer implements FakeWeChatApi {
   readonly calls: ApiCall[] = [];
   readonly media = new MediaStore();
+  readonly profiles: FakeProfiles = { officialAccount: new Map(), kf: new Map() };
   readonly kf: KfStore;
   readonly wecom = { sent: [] as Json[] };
   readonly officialAccount = { sent: [] as Json[] };
@@ -896,6 +911,8 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#postJson(router, '/cgi-bin/kf/service_state/trans', kf, (body) => this.kf.transfer(body));
     this.#postJson(router, '/cgi-bin/message/send', { family: 'wecom', kind: 'wecomApp' }, (body) => this.#wecomSend(body));
     this.#postJson(router, '/cgi-bin/message/custom/send', { family: 'officialAccount', kind: 'officialAccount' }, (body) => this.#officialAccountSend(body));
+    this.#postJson(router, '/cgi-bin/kf/customer/batchget', kf, (body) => this.#kfCustomers(body));
+    router.get('/cgi-bin/user/info', (ctx) => this.#withToken(ctx, { family: 'officialAccount', kind: 'officialAccount' }, () => this.#userInfo(ctx)));
     router.get('/cgi-bin/media/get', (ctx) => this.#withToken(ctx, { family: 'any' }, () => this.#mediaGet(ctx)));
     router.post('/cgi-bin/media/upload', (ctx) => this.#withToken(ctx, { family: 'any' }, (token) => this.#mediaUpload(ctx, token)));
     this.aibot.mount(router, (ctx) => requestData(ctx).raw);
@@ -1000,6 +1017,41 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.wecom.sent.push(accepted);
     this.#delivered('message/send', accepted, undefined);
     return { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', unlicenseduser: '', msgid: randomId(24) };
+  }
+
+  /** kf/customer/batchget: 1–100 external_userids; unknown ones in invalid_external_userid. */
+  #kfCustomers(body: Json): Json {
+    const ids = body['external_userid_list'];
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100 || !ids.every((id) => nonEmptyString(id))) fail(ERR.invalidParam, 'external_userid_list must hold 1 to 100 ids');
+    const known = (ids as string[]).filter((id) => this.profiles.kf.has(id));
+    return {
+      errcode: 0,
+      errmsg: 'ok',
+      customer_list: known.map((id) => {
+        const p = this.profiles.kf.get(id)!;
+        return { external_userid: id, nickname: p.nickname, avatar: p.avatar ?? '', gender: 0, unionid: '' };
+      }),
+      invalid_external_userid: (ids as string[]).filter((id) => !this.profiles.kf.has(id)),
+    };
+  }
+
+  /** OA user/info: today's fields (no nickname or avatar since 2021-12-27; `remark` is the operator's). */
+  #userInfo(ctx: Koa.Context): Json {
+    const openid = nonEmptyString(firstQuery(ctx, 'openid')) ?? fail(ERR.invalidOpenId, 'openid missing');
+    const p = this.profiles.officialAccount.get(openid) ?? {};
+    return {
+      subscribe: 1,
+      openid,
+      language: 'zh_CN',
+      subscribe_time: 1700000000,
+      remark: p.remark ?? '',
+      groupid: 0,
+      tagid_list: [],
+      subscribe_scene: 'ADD_SCENE_QR_CODE',
+      qr_scene: 0,
+      qr_scene_str: '',
+      ...(p.nickname !== undefined && { nickname: p.nickname }),
+    };
   }
 
   #officialAccountSend(body: Json): Json {

@@ -23,6 +23,8 @@ export interface Conversation {
   status: ConversationStatus;
   /** The agent holding it, when `status` is `agent`. */
   agent?: string;
+  /** The user's name where the platform gives one (OA remark, KF nickname); the console shows it. */
+  displayName?: string;
   /** Why it was handed off (from `ctx.handoff({ reason })`). */
   reason?: string;
   /** KF: the session state this plugin last knew (0–4), when it moved it or saw it moved. */

@@ -11,6 +11,7 @@ import { ConversationStore } from './conversations.ts';
 import { History } from './history.ts';
 import { KfSession } from './kfSession.ts';
 import { KeyedLocks } from './locks.ts';
+import { DisplayNames } from './names.ts';
 import { handoffOptionsSchema } from './options.ts';
 import { HandoffService } from './service.ts';
 import { AgentSocketServer } from './wsServer.ts';
@@ -58,6 +59,7 @@ export const handoff = definePlugin({
       kf: new KfSession((channel) => scope.kf(channel), log, options.kfReleaseFromHuman),
       idleTimeoutMs: options.idleTimeoutMs,
       agents: options.agents,
+      names: new DisplayNames(store, (channel, users) => scope.displayNames(channel, users), log),
     });
 
     // Agents answer here: ctx.handoff() comes to us, and channels do not move sessions away

@@ -3,6 +3,7 @@ import type { EventBus } from './bus.ts';
 import { conversationIdOf, isHeld, recipientOfConversation, type Conversation, type ConversationStore } from './conversations.ts';
 import { entryFromMessage, entryFromReply, previewOf, type History, type HistoryEntry } from './history.ts';
 import type { KfSession } from './kfSession.ts';
+import type { DisplayNames } from './names.ts';
 import { CommandError } from './protocol.ts';
 
 /** An authenticated agent. */
@@ -22,6 +23,8 @@ export interface HandoffServiceDeps {
   readonly idleTimeoutMs: number;
   /** Agents by name, to name the holder when WeCom reports a servicer this plugin knows. */
   readonly agents: readonly Agent[];
+  /** Users' display names (cached); absent: the console shows ids. */
+  readonly names?: DisplayNames;
 }
 
 /** WeCom session_status_change change_type values (KF event doc). */
@@ -137,6 +140,26 @@ export class HandoffService {
       if (entry) bus.publish({ type: 'message.in', conversationId: id, message: entry, unread: conversation.unread });
     } else {
       bus.publish({ type: 'conversation.updated', conversation });
+    }
+    if (conversation.displayName === undefined) void this.#name(conversation);
+  }
+
+  /** Looks the user's name up (not holding the hand-off back) and shows it to the agents. */
+  async #name(conversation: Conversation): Promise<void> {
+    const { names, conversations, bus, log } = this.#deps;
+    try {
+      const name = await names?.of(conversation);
+      if (!name) return;
+      let changed = false;
+      const updated = await conversations.update(conversation.id, (c) => {
+        if (!c || c.displayName === name) return undefined;
+        changed = true;
+        c.displayName = name;
+        return c;
+      });
+      if (changed && updated) bus.publish({ type: 'conversation.updated', conversation: updated });
+    } catch (error) {
+      log.warn({ conversation: conversation.id, err: error }, 'display name not recorded');
     }
   }
 

@@ -31,6 +31,12 @@ export function kfApi(client: WeChatApiClient) {
     /** Sends the one welcome (or end) message an event code allows. */
     sendMsgOnEvent: (code: string, body: ActiveBody, msgid?: string) =>
       client.post<{ msgid?: string }>('cgi-bin/kf/send_msg_on_event', { code, ...(msgid && { msgid }), ...body }),
+    /** Customers' nicknames (1–100 external_userids a call); unknown ids come back in invalid_external_userid. */
+    customerBatchGet: (externalUserIds: readonly string[]) =>
+      client.post<{ customer_list?: { external_userid: string; nickname?: string }[]; invalid_external_userid?: string[] }>('cgi-bin/kf/customer/batchget', {
+        external_userid_list: externalUserIds,
+        need_enter_session_context: 0,
+      }),
     getServiceState: (openKfId: string, externalUserId: string) =>
       client.post<KfSessionState>('cgi-bin/kf/service_state/get', { open_kfid: openKfId, external_userid: externalUserId }),
     /** Moves a session; moving to 3 needs the servicer's userid. Answers a msg_code for 3 and 4. */

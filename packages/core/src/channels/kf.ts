@@ -66,6 +66,17 @@ export class KfActions implements KfSessions {
     await this.#api.transServiceState(kfAccountOf(to), to.user, state, servicerUserId);
   }
 
+  /** Customers' WeChat nicknames (kf/customer/batchget, 100 a call), by external_userid. */
+  async names(externalUserIds: readonly string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const ids = [...new Set(externalUserIds)];
+    for (let i = 0; i < ids.length; i += 100) {
+      const { customer_list: customers = [] } = await this.#api.customerBatchGet(ids.slice(i, i + 100));
+      for (const c of customers) if (c.nickname) names.set(c.external_userid, c.nickname);
+    }
+    return names;
+  }
+
   async sendOnEvent(code: string, reply: Reply): Promise<void> {
     await this.#api.sendMsgOnEvent(code, kfSendBody(reply));
   }

@@ -125,6 +125,23 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     return this.requireClient(this.#client, 'upload media').uploadMedia(type, file);
   }
 
+  /**
+   * The operator's remark for each follower (cgi-bin/user/info; since December 2021 it no longer
+   * returns nicknames, so a nickname is used only where an older account still gets one).
+   * Needs the AppSecret; without it nobody is named.
+   */
+  async displayNames(users: readonly Recipient[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const client = this.#client;
+    if (!client) return names;
+    for (const openid of new Set(users.map((u) => u.user))) {
+      const info = await client.get<{ remark?: string; nickname?: string }>('cgi-bin/user/info', { openid, lang: 'zh_CN' });
+      const name = info.remark || info.nickname;
+      if (name) names.set(openid, name);
+    }
+    return names;
+  }
+
   describe(): Record<string, unknown> {
     const mode = this.#crypt ? (this.options.allowPlain ? 'safe/compat (plain accepted)' : 'safe/compat') : 'plain';
     return { appId: this.options.appId, mode, activeApi: Boolean(this.#client) };

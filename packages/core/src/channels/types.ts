@@ -60,6 +60,12 @@ export interface Channel {
    */
   canHandoff?(to?: Recipient): boolean;
   /**
+   * Display names of users, where the platform gives them (Official Account: the operator's
+   * remark from user/info, which no longer returns nicknames; KF: the WeChat nickname from
+   * kf/customer/batchget), by `user`. Users it cannot name are left out.
+   */
+  displayNames?(users: readonly Recipient[]): Promise<Map<string, string>>;
+  /**
    * Opens a stream that shows an answer while it is written (WeCom AI bot); undefined when this
    * message cannot be answered with one. Channels without it get streamed answers as one reply.
    */

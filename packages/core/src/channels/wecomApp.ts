@@ -75,6 +75,12 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
     return false;
   }
 
+  /** The KF customers' WeChat nicknames (kf/customer/batchget); the app's own users are not looked up. */
+  async displayNames(users: readonly Recipient[]): Promise<Map<string, string>> {
+    const customers = users.filter((u) => u.openKfId).map((u) => u.user);
+    return this.kf && customers.length > 0 ? this.kf.actions.names(customers) : new Map();
+  }
+
   /** Only the KF customers of a managed KF account (the app's own users have no platform hand-off). */
   canHandoff(to?: Recipient): boolean {
     return Boolean(this.kf) && (to === undefined || Boolean(to.openKfId));

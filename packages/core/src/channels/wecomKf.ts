@@ -72,6 +72,11 @@ export class WecomKfChannel extends WecomChannelBase implements Channel {
     return this.#support().actions.handoff(to, options);
   }
 
+  /** Customers' WeChat nicknames (kf/customer/batchget). */
+  displayNames(users: readonly Recipient[]): Promise<Map<string, string>> {
+    return this.#support().actions.names(users.map((u) => u.user));
+  }
+
   /** Every KF session can go to the waiting pool or a servicer. */
   canHandoff(): boolean {
     return true;
