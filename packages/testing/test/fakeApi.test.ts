@@ -365,6 +365,33 @@ describe('fake WeChat API: WeCom app and Official Account sends', () => {
   });
 });
 
+describe('fake WeChat API: who the users are', () => {
+  it('kf/customer/batchget names known customers and lists the others as invalid; 1 to 100 ids', async () => {
+    api.profiles.kf.set(CUSTOMER, { nickname: '张三', avatar: 'http://avatar' });
+    const token = await wecomToken();
+    expect(await post('/cgi-bin/kf/customer/batchget', token, { external_userid_list: [CUSTOMER, 'wm-nobody'], need_enter_session_context: 0 })).toEqual({
+      errcode: 0,
+      errmsg: 'ok',
+      customer_list: [{ external_userid: CUSTOMER, nickname: '张三', avatar: 'http://avatar', gender: 0, unionid: '' }],
+      invalid_external_userid: ['wm-nobody'],
+    });
+    expect((await post('/cgi-bin/kf/customer/batchget', token, { external_userid_list: [] })).errcode).toBe(40058);
+    expect((await post('/cgi-bin/kf/customer/batchget', token, { external_userid_list: Array.from({ length: 101 }, (_, i) => `wm-${i}`) })).errcode).toBe(40058);
+    // An app secret's token has no KF rights.
+    expect((await post('/cgi-bin/kf/customer/batchget', await wecomToken(APP_SECRET), { external_userid_list: [CUSTOMER] })).errcode).toBe(48002);
+  });
+
+  it('user/info answers today\'s fields: the remark, no nickname unless a fixture gives one; 40003 without openid', async () => {
+    const token = String((await get('/cgi-bin/token', { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET })).access_token);
+    api.profiles.officialAccount.set('o-vip', { remark: '王总' });
+    const info = await get('/cgi-bin/user/info', { access_token: token, openid: 'o-vip', lang: 'zh_CN' });
+    expect(info).toMatchObject({ subscribe: 1, openid: 'o-vip', remark: '王总', language: 'zh_CN' });
+    expect(info).not.toHaveProperty('nickname');
+    expect(await get('/cgi-bin/user/info', { access_token: token, openid: 'o-plain' })).toMatchObject({ subscribe: 1, remark: '' });
+    expect((await get('/cgi-bin/user/info', { access_token: token })).errcode).toBe(40003);
+  });
+});
+
 describe('fake WeChat API: faults, call log, waitFor', () => {
   it('injects HTTP errors, errcodes, delays and dropped connections in order', async () => {
     api.failNext('/gettoken', { status: 503 });
