@@ -5,7 +5,9 @@
  * figure, not a test: CPU timings on a shared machine are not asserted anywhere).
  */
 import { WeChatPeer } from '@wxbot/testing';
-import { wecomApp, officialAccount, type Channel, type ChannelRuntime, createLogger, MemoryStore, Metrics } from '@wxbot/core';
+import { wecomApp, officialAccount, type Channel, createLogger, MemoryStore } from '@wxbot/core';
+import { Metrics } from '../packages/core/src/metrics.ts';
+import { type ChannelRuntime } from '@wxbot/core/protocol';
 
 const token = 'benchtoken';
 const encodingAESKey = 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR';

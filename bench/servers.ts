@@ -14,7 +14,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import Koa from 'koa';
-import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core';
+import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core/protocol';
 import { BENCH, type CryptoMode } from './config.ts';
 
 const [server = 'wxbot', crypto = 'safe'] = process.argv.slice(2) as [string, CryptoMode];

@@ -12,26 +12,9 @@ import { join, resolve } from 'node:path';
 import { encrypt as referenceEncrypt, getSignature } from '@wecom/crypto';
 import { WeChatPeer } from '@wxbot/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MemoryStore,
-  Metrics,
-  UnsupportedReplyError,
-  WXBizMsgCrypt,
-  WxCryptoError,
-  XmlError,
-  createLogger,
-  messageFromKf,
-  officialAccount,
-  parseXml,
-  sortedSha1,
-  wecomApp,
-  type CallbackResult,
-  type Channel,
-  type ChannelRuntime,
-  type KfMessageItem,
-  type Message,
-  type Reply,
-} from '@wxbot/core';
+import { MemoryStore, UnsupportedReplyError, WxCryptoError, XmlError, createLogger, officialAccount, wecomApp, type Channel, type Message, type Reply } from '@wxbot/core';
+import { Metrics } from '../packages/core/src/metrics.ts';
+import { WXBizMsgCrypt, messageFromKf, parseXml, sortedSha1, type CallbackResult, type ChannelRuntime, type KfMessageItem } from '@wxbot/core/protocol';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const conformanceDir = resolve(repoRoot, '../shared/conformance');

@@ -13,7 +13,8 @@ import { runInNewContext } from 'node:vm';
 import { encrypt as referenceEncrypt, getSignature } from '@wecom/crypto';
 import { WeChatPeer, buildXml, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBot, createLogger, generateEncodingAESKey, httpErrorOf, officialAccount, sortedSha1, wecomApp, wecomKf, type Bot, type Channel, type Query } from '@wxbot/core';
+import { createBot, createLogger, generateEncodingAESKey, officialAccount, wecomApp, wecomKf, type Bot, type Channel } from '@wxbot/core';
+import { httpErrorOf, sortedSha1, type Query } from '@wxbot/core/protocol';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 20_000);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { decodeEncodingAESKey, type Channel, type DevCredentials } from '@wxbot/core';
+import { decodeEncodingAESKey } from '@wxbot/core/protocol';
+import { type Channel, type DevCredentials } from '@wxbot/core';
 import type { PeerKind, PeerMode } from '@wxbot/testing';
 import { ConfigNotFoundError, loadConfig, releaseConfig } from './loadConfig.ts';
 import { resolvePort } from './port.ts';

@@ -13,7 +13,7 @@ import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
-import type { Context } from './pipeline/context.ts';
+import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
 import { disposeScope, PluginScope, type Disposer, type HandoffHandler, type Plugin, type PluginHost, type PluginRoute, type ReplyHook, type ServerHook } from './plugin.ts';
 import { HookedOutbox } from './delivery/replyHooks.ts';
 import { LocalPubSub } from './store/pubsub.ts';
@@ -27,6 +27,7 @@ import type { Store } from './store/types.ts';
 import { I18n, type I18nOptions } from './i18n/catalog.ts';
 import type { HandoffOptions } from './vocabulary.ts';
 
+/** What a bot is made of: its channels, plugins, store, logger and limits (see `createBot`). */
 export interface BotOptions {
   channels: Channel[];
   /** Plugins, in the order their middleware runs (after anything added with `bot.use`). */
@@ -58,6 +59,7 @@ export interface BotOptions {
   metrics?: false | { path?: string; processMetrics?: boolean };
 }
 
+/** Where `bot.start()` listens: port (default 3000) and host (default every interface). */
 export interface ListenOptions {
   port?: number;
   host?: string;
@@ -101,6 +103,11 @@ export class Bot extends Composer<Context> {
   readonly #outbox: HookedOutbox;
   #inbound: Inbound | undefined;
   #server: Server | undefined;
+  /**
+   * Where the bot is in its one-way life. A stopped bot has closed its store and undone its
+   * plugins' registrations, so it does not start again: a new Bot is the restart.
+   */
+  #lifecycle: 'new' | 'initialised' | 'listening' | 'stopping' | 'stopped' = 'new';
 
   constructor(options: BotOptions) {
     super();
@@ -136,6 +143,7 @@ export class Bot extends Composer<Context> {
 
   /** Sets up plugins and channels and composes the pipeline (done by `start`, or by tests). */
   async init(): Promise<void> {
+    this.#assertNotStopped('init');
     if (this.#inbound) return;
     // One stage per plugin, after what was added with bot.use/on/hears…, each in an error
     // boundary that names it.
@@ -151,7 +159,7 @@ export class Bot extends Composer<Context> {
         errorBoundary<Context>(
           (error, ctx) => this.#reportError(error, ctx, plugin.name),
           (ctx, next) => {
-            ctx.plugin = plugin.name;
+            ctx[RUNNING_PLUGIN] = plugin.name;
             return pluginMiddleware(ctx, next);
           },
         ),
@@ -192,6 +200,7 @@ export class Bot extends Composer<Context> {
       dedupTtlMs: dedupTtlFor(this.channels),
     });
     this.#inbound = inbound;
+    this.#lifecycle = 'initialised';
     for (const channel of this.channels) {
       await channel.start({
         log: this.log.child({ channel: channel.name }),
@@ -204,6 +213,7 @@ export class Bot extends Composer<Context> {
 
   /** Starts the HTTP server. Resolves with the address once it listens. */
   async start(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
+    if (this.#lifecycle === 'listening') throw new Error('bot.start(): this bot is already listening; stop() it first');
     await this.init();
     const server = createHttpServer(this, { bodyLimitBytes: this.#options.bodyLimitBytes });
     server.listen(options.port ?? 3000, options.host);
@@ -212,6 +222,7 @@ export class Bot extends Composer<Context> {
       server.once('listening', resolve);
       server.once('error', reject);
     });
+    this.#lifecycle = 'listening';
     for (const hook of this.#serverHooks) this.#runServerHook(hook, server);
     const { port, address, family } = server.address() as AddressInfo;
     // The address really bound (a host name resolves to one); every interface → loopback, reachable.
@@ -269,6 +280,8 @@ export class Bot extends Composer<Context> {
    * remaining connections, the channels (KF syncs finish) and the store.
    */
   async stop(): Promise<void> {
+    if (this.#lifecycle === 'stopping' || this.#lifecycle === 'stopped') return;
+    this.#lifecycle = 'stopping';
     const server = this.#server;
     this.#server = undefined;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
@@ -283,6 +296,13 @@ export class Bot extends Composer<Context> {
     for (const channel of this.channels) await channel.stop?.();
     this.#inbound?.close();
     await this.store.close?.();
+    this.#lifecycle = 'stopped';
+  }
+
+  #assertNotStopped(what: string): void {
+    if (this.#lifecycle === 'stopping' || this.#lifecycle === 'stopped') {
+      throw new Error(`bot.${what}(): this bot was stopped (its store is closed, its plugins undone); create a new bot to start again`);
+    }
   }
 
   /**
@@ -290,7 +310,8 @@ export class Bot extends Composer<Context> {
    * the channel is), or `success`. Retries of a delivered message get the first answer.
    */
   handleCallback(channel: Channel, query: Query, body: string): Promise<string> {
-    return this.#started().handleCallback(channel, query, body);
+    const inbound = this.#started('handleCallback');
+    return inbound instanceof Error ? Promise.reject(inbound) : inbound.handleCallback(channel, query, body);
   }
 
   /** Records a callback the HTTP layer refused (bad signature, XML, size…). */
@@ -304,7 +325,8 @@ export class Bot extends Composer<Context> {
    * window, the first reply in time is returned as the passive one).
    */
   dispatch(channel: Channel, message: Message, options: { replyWindowMs?: number } = {}): Promise<{ passive: Reply | undefined }> {
-    return this.#started().dispatch(channel, message, options);
+    const inbound = this.#started('dispatch');
+    return inbound instanceof Error ? Promise.reject(inbound) : inbound.dispatch(channel, message, options);
   }
 
   /**
@@ -317,9 +339,13 @@ export class Bot extends Composer<Context> {
     await this.#outbox.send({ channel: channelName, to, reply: toReply(input), key: options.key ?? `${channelName}:send:${randomUUID()}` });
   }
 
-  #started(): Inbound {
-    if (!this.#inbound) throw new Error('bot.init() or bot.start() must run before messages are handled');
-    return this.#inbound;
+  /** The inbound path, or why messages cannot be handled now (returned, so callers reject). */
+  #started(what: string): Inbound | Error {
+    // While stopping, messages already on their way (a KF page being answered) still run.
+    if (this.#lifecycle === 'stopped') {
+      return new Error(`bot.${what}(): this bot was stopped (its store is closed, its plugins undone); create a new bot to start again`);
+    }
+    return this.#inbound ?? new Error('bot.init() or bot.start() must run before messages are handled');
   }
 
   #reportError(error: unknown, ctx: Context, plugin: string | undefined): void {

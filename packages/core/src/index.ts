@@ -1,54 +1,95 @@
-export * from './crypto/index.ts';
-export { ChannelError, httpErrorOf } from './errors.ts';
-export { XmlError, XML_LIMITS, parseXml, parseFlatXml, decodeEntities, encryptedPayload, cdata, field, type XmlFields } from './xml.ts';
-export type * from './message/types.ts';
-export { parseCommand } from './message/command.ts';
-export { messageFromXml } from './message/fromXml.ts';
-export { recipientOf, sendOptionsOf, type Recipient, type SendOptions } from './message/recipient.ts';
-export { replies, toReply, type Reply, type ReplyInput, type ReplyType, type Article, type TemplateCard } from './reply/types.ts';
-export { passiveReplyXml, UnsupportedReplyError } from './reply/passiveXml.ts';
-export { splitText } from './reply/split.ts';
-export { compose, type Middleware, type Next } from './pipeline/compose.ts';
-export { Composer, type CommandInfo } from './pipeline/composer.ts';
-export type { CommandOptions } from './pipeline/commands.ts';
-export { Context, type ContextServices } from './pipeline/context.ts';
-export type { HandoffOptions } from './vocabulary.ts';
-export { definePlugin, PluginScope, PluginOptionsError, type Plugin, type PluginDefinition, type Disposer, type RouteMethod, type RouteHandler, type ServerHook, type ReplyHook, type HandoffHandler, type HandoffTarget, type MediaApi } from './plugin.ts';
-export type { OutboxJob } from './delivery/outbox.ts';
-export type { FlavoredMiddleware } from './pipeline/flavor.ts';
-export { conversationKey, withConversation, type ConversationLockOptions } from './pipeline/conversation.ts';
-export { session, type SessionOptions, type SessionFlavor, type SessionMiddleware } from './pipeline/session.ts';
-export { defineCatalog, interpolate, I18n, DEFAULT_LOCALE, coreTexts, type Catalog, type Texts, type Locale, type I18nOptions, type ParamsOf, type PlaceholdersOf } from './i18n/index.ts';
-export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
+/**
+ * `@wxbot/core`: what a bot author writes with — the bot and its config, channels, plugins and
+ * their capabilities, middleware, the message and reply models, stores, texts and errors.
+ *
+ * Two narrower entry points sit beside it (as grammY's tiered `mod.ts`):
+ * - `@wxbot/core/protocol`: WeChat's crypto, XML, message parsers, passive-reply renderers and
+ *   API body builders, for people building on the protocol (a custom channel, a test peer).
+ * - `@wxbot/core/delivery`: the delivery-engine and store extension points, for packages that
+ *   deliver replies durably (as `@wxbot/redis` does).
+ * Everything else is internal and may change in any release.
+ * @module
+ */
+
+// The bot and its configuration
+export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
+export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
 export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
+export { loadDevCredentials, type DevCredentials } from './dev.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';
-export type { Channel, ChannelRuntime, CallbackResult, Query, MediaType, UploadFile, KfSessions } from './channels/types.ts';
-export { BaseChannel, DEFAULT_REPLAY_WINDOW_SECONDS, type CommonChannelOptions } from './channels/base.ts';
+
+// Channels
+export type { Channel } from './channels/types.ts';
 export { officialAccount, OfficialAccountChannel, type OfficialAccountOptions } from './channels/officialAccount.ts';
 export { wecomApp, WecomAppChannel, type WecomAppOptions } from './channels/wecomApp.ts';
 export { wecomKf, WecomKfChannel, type WecomKfOptions } from './channels/wecomKf.ts';
 export { wecomAiBot, WecomAiBotChannel, type WecomAiBotOptions } from './channels/aibot/channel.ts';
-export { AiBotSocket, AIBOT_WS_URL, type AiBotFrame, type AiBotSocketOptions } from './channels/aibot/socket.ts';
-export { AiBotStream, StreamRegistry, STREAM_CONTENT_LIMIT, STREAM_LIFETIME_MS, type StreamOptions, type StreamSnapshot } from './channels/aibot/streams.ts';
-export { messageFromAiBot, type AiBotJson } from './message/fromAiBot.ts';
-export { KfActions, KfServiceState, type KfSupport } from './channels/kf.ts';
-export { KfSyncer, type KfSyncOptions } from './channels/kfSync.ts';
-export { messageFromKf, type KfMessageItem } from './message/fromKf.ts';
-export { WeChatApiClient, DEFAULT_API_BASE, type ApiClientOptions, type ApiCredential, type MediaFile, type ApiCallObserver } from './api/client.ts';
-export { AccessToken, type AccessTokenOptions, type IssuedToken } from './api/accessToken.ts';
-export { WeChatApiError, TOKEN_ERRCODES, KF_SESSION_NOT_ALLOWED } from './api/errors.ts';
-export { kfApi, type KfApi, type KfSyncPage, type KfSessionState } from './api/kf.ts';
-export { customSendBody, wecomSendBody, kfSendBody, type ActiveBody } from './api/replyJson.ts';
-export { PassiveWindow } from './delivery/passiveWindow.ts';
-export { CallbackDedup, dedupTtlFor, DEFAULT_DEDUP_TTL_MS } from './delivery/dedup.ts';
-export { ReplyStreamQueue, type TextStream, type ReplyStreamHandle, type ReplyStreamSink } from './delivery/stream.ts';
+export type { CommonChannelOptions } from './channels/base.ts';
+export { KfServiceState } from './channels/kf.ts';
+export type { KfSessions } from './channels/types.ts';
+export { generateEncodingAESKey, generateToken } from './crypto/keys.ts';
+
+// Plugins and their capabilities
+export {
+  definePlugin,
+  PluginScope,
+  PluginOptionsError,
+  type Plugin,
+  type PluginDefinition,
+  type Disposer,
+  type RouteMethod,
+  type RouteHandler,
+  type ServerHook,
+  type ReplyHook,
+  type HandoffHandler,
+  type HandoffTarget,
+  type MediaApi,
+} from './plugin.ts';
+export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
+export type { HandoffOptions, MediaType, UploadFile } from './vocabulary.ts';
+export type { MediaFile } from './api/client.ts';
+
+// Middleware
+export { compose, type Middleware, type Next } from './pipeline/compose.ts';
+export { Composer, type CommandInfo } from './pipeline/composer.ts';
+export type { CommandOptions } from './pipeline/commands.ts';
+export { Context } from './pipeline/context.ts';
+export type { FlavoredMiddleware } from './pipeline/flavor.ts';
+export { conversationKey, withConversation, type ConversationLockOptions } from './pipeline/conversation.ts';
+export { session, type SessionOptions, type SessionFlavor, type SessionMiddleware } from './pipeline/session.ts';
+
+// Messages and replies
+export type * from './message/types.ts';
+export { parseCommand } from './message/command.ts';
+export type { Recipient, SendOptions } from './message/recipient.ts';
+export { replies, toReply, type Reply, type ReplyInput, type ReplyType, type Article, type TemplateCard } from './reply/types.ts';
+export type { TextStream, ReplyStreamHandle } from './delivery/stream.ts';
+export type { OutboxJob } from './delivery/outbox.ts';
+
+// Texts
+export {
+  defineCatalog,
+  interpolate,
+  I18n,
+  DEFAULT_LOCALE,
+  coreTexts,
+  type Catalog,
+  type Texts,
+  type Locale,
+  type I18nOptions,
+  type ParamsOf,
+  type PlaceholdersOf,
+} from './i18n/index.ts';
+
+// Stores and logs
 export { getJson, setJson, type Store, type LockRelease, type Subscription } from './store/types.ts';
-export { holdLock, type HeldLock } from './store/lease.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
-export { createHttpApp, createHttpServer, type HttpAppOptions } from './server.ts';
-export { Metrics, type ReplyMode } from './metrics.ts';
-export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
-export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
-export { loadDevCredentials, type DevCredentials } from './dev.ts';
+
+// Errors
+export { ChannelError } from './errors.ts';
+export { WeChatApiError } from './api/errors.ts';
+export { WxCryptoError } from './crypto/errors.ts';
+export { XmlError } from './xml.ts';
+export { UnsupportedReplyError } from './reply/passiveXml.ts';

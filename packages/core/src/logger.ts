@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
-import pino, { type Logger } from 'pino';
+import pino, { type Logger as PinoLogger } from 'pino';
 
-export type { Logger } from 'pino';
+/** The bot's logger (pino): child loggers carry the channel, message and plugin. */
+export type Logger = PinoLogger;
 
+/** How `createLogger` logs: level, where lines go, and pretty output for development. */
 export interface LoggerOptions {
   /** pino level: 'info' by default, 'silent' to mute. */
   level?: string;

@@ -199,6 +199,7 @@ export interface Plugin {
 
 export { PluginOptionsError } from './pluginOptions.ts';
 
+/** What `definePlugin` takes: a name, an optional zod schema for the options, and `setup`. */
 export interface PluginDefinition<S extends z.ZodType> {
   name: string;
   /** zod schema of the options; defaults and transforms apply. */

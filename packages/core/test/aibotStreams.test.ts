@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AiBotStream, StreamRegistry } from '../src/index.ts';
+import { AiBotStream, StreamRegistry } from '../src/channels/aibot/streams.ts';
 
 describe('AI-bot streams', () => {
   it('serves the full snapshot so far, and finish once the source ends', () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { MemoryStore, WeChatApiClient, WeChatApiError, type Store } from '../src/index.ts';
+import { MemoryStore, WeChatApiError, type Store } from '../src/index.ts';
+import { WeChatApiClient } from '../src/protocol.ts';
 import { captureLogger } from './helpers.ts';
 
 const CORP = 'ww-api-corp';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decrypt as tencentDecrypt, encrypt as tencentEncrypt } from '@wecom/crypto';
-import { WXBizMsgCrypt, WxCryptoError, WxCryptoErrorCode, decodeEncodingAESKey, generateEncodingAESKey, sortedSha1 } from '../src/index.ts';
+import { WXBizMsgCrypt, WxCryptoErrorCode, decodeEncodingAESKey, sortedSha1 } from '../src/protocol.ts';
+import { WxCryptoError, generateEncodingAESKey } from '../src/index.ts';
 
 // Published sample of the WeCom developer documentation (加解密方案说明), also used by the
 // official WXBizMsgCrypt samples in every language.

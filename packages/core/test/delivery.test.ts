@@ -5,22 +5,8 @@ import { PassiveWindow } from '../src/delivery/passiveWindow.ts';
 import { compose } from '../src/pipeline/compose.ts';
 import { Metrics } from '../src/metrics.ts';
 import { I18n } from '../src/i18n/catalog.ts';
-import {
-  BaseChannel,
-  KF_SESSION_NOT_ALLOWED,
-  MemoryStore,
-  WeChatApiError,
-  createBot,
-  parseCommand,
-  type CallbackResult,
-  type Channel,
-  type ChannelKind,
-  type Message,
-  type Recipient,
-  type Reply,
-  type ReplyType,
-  type SendOptions,
-} from '../src/index.ts';
+import { BaseChannel, KF_SESSION_NOT_ALLOWED, type CallbackResult } from '../src/protocol.ts';
+import { MemoryStore, WeChatApiError, createBot, parseCommand, type Channel, type ChannelKind, type Message, type Recipient, type Reply, type ReplyType, type SendOptions } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 /** A channel whose active sends are recorded (or fail with `failWith`). */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { echo } from '@wxbot/plugin-echo';
 import { WeChatPeer, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { MemoryStore, createBot, generateEncodingAESKey, holdLock, wecomKf, type Bot } from '../src/index.ts';
+import { MemoryStore, createBot, generateEncodingAESKey, wecomKf, type Bot } from '../src/index.ts';
+import { holdLock } from '../src/store/lease.ts';
 import { captureLogger } from './helpers.ts';
 
 const CORP = 'ww-kf-locks';

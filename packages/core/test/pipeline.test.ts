@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  Composer,
-  Context,
-  I18n,
-  MemoryStore,
-  compose,
-  createBot,
-  definePlugin,
-  officialAccount,
-  parseCommand,
-  PluginOptionsError,
-  type Message,
-  type Reply,
-} from '../src/index.ts';
+import { Composer, Context, I18n, MemoryStore, compose, createBot, definePlugin, officialAccount, parseCommand, PluginOptionsError, type Message, type Reply } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 const textMessage = (text: string): Message => ({

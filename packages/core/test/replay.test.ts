@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
-import { DEFAULT_REPLAY_WINDOW_SECONDS, MemoryStore, createBot, dedupTtlFor, generateEncodingAESKey, officialAccount, wecomApp, type Bot } from '../src/index.ts';
+import { DEFAULT_REPLAY_WINDOW_SECONDS } from '../src/protocol.ts';
+import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, wecomApp, type Bot } from '../src/index.ts';
+import { dedupTtlFor } from '../src/delivery/dedup.ts';
 import { captureLogger } from './helpers.ts';
 
 const KEY = generateEncodingAESKey();

@@ -6,7 +6,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChannelError, createHttpServer, officialAccount, type Channel, type Query } from '../src/index.ts';
+import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
+import { createHttpServer } from '../src/server.ts';
+import { type Query } from '../src/protocol.ts';
 import { captureLogger } from './helpers.ts';
 
 const logs = captureLogger();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AccessToken, MemoryStore, type Store } from '../src/index.ts';
+import { AccessToken } from '../src/protocol.ts';
+import { MemoryStore, type Store } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 /** A store that is down: every call rejects, as RedisStore's do during an outage. */

@@ -1,6 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { XML_LIMITS, XmlError, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/index.ts';
+import { XML_LIMITS, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/protocol.ts';
+import { XmlError } from '../src/index.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
 const reference = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: false, ignoreDeclaration: true, ignorePiTags: true });

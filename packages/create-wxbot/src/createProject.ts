@@ -12,11 +12,13 @@ const TEMPLATE = fileURLToPath(new URL('../template/', import.meta.url));
  */
 const DOT_PREFIX = '_';
 
+/** How `createProject` names the new project. */
 export interface CreateProjectOptions {
   /** The package name; default: the directory's name. */
   name?: string;
 }
 
+/** The project `createProject` wrote: where, its package name and its files. */
 export interface CreatedProject {
   readonly dir: string;
   readonly name: string;

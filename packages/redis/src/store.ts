@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LockRelease, Logger, Store, Subscription } from '@wxbot/core';
 
+/** How a `RedisStore` connects (URL or client), prefixes its keys, bounds each command and logs. */
 export interface RedisStoreOptions {
   /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
   url?: string;

@@ -6,6 +6,7 @@ import type { FakeWeChatApi } from './fakeApi.ts';
 /** A JSON object as the AI bot sends or receives it. */
 export type AiBotPayload = Record<string, unknown>;
 
+/** Who the fake WeCom AI bot peer is: the bot's callback URL, token and key, the fake API, and how it polls. */
 export interface AiBotPeerOptions {
   /** The bot's callback URL, e.g. `http://127.0.0.1:3000/wecom/aibot`. */
   url: string;
@@ -22,6 +23,7 @@ export interface AiBotPeerOptions {
   streamLifetimeMs?: number;
 }
 
+/** What the bot answered an AI bot callback or stream poll: status, raw body and the decrypted JSON. */
 export interface AiBotResponse {
   status: number;
   /** Raw HTTP body. */
@@ -58,6 +60,7 @@ export interface AiBotExchange {
   stream?: PolledStream;
 }
 
+/** Sender, msgid, group and response_url of a message the AI bot peer sends. */
 export interface AiBotMessageOptions {
   from?: string;
   msgid?: string;

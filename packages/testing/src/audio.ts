@@ -59,6 +59,7 @@ async function inTempDir<T>(work: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** How test speech is synthesised with espeak-ng: voice and speed. */
 export interface SpeechOptions {
   /** An espeak-ng voice: `zh` (Mandarin, the default), `en`, `yue`, … */
   voice?: string;

@@ -23,6 +23,7 @@ const UNKNOWN_CODE = { errcode: 40079, errmsg: 'invalid or expired response_code
 const CONTENT_LIMIT = 20480;
 const CODE_TTL_MS = 60 * 60_000;
 
+/** The fake API's response_url endpoints of the AI bot: one use per code, 1 hour, 20480 bytes. */
 export class FakeAiBotEndpoints {
   /** Accepted response_url calls, in order. */
   readonly responses: AiBotResponse[] = [];

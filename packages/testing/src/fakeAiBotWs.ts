@@ -14,6 +14,7 @@ import { newAiBotMsgId, type AiBotMessageOptions, type AiBotPayload } from './ai
  * (846608 after). A newer connection gets the bot; the old one is told with disconnected_event.
  */
 
+/** The bot id and secret the fake AI bot WebSocket server accepts, and its stream lifetime. */
 export interface FakeAiBotWsOptions {
   botId: string;
   secret: string;
@@ -45,6 +46,7 @@ interface Callback {
   at: number;
 }
 
+/** A running fake AI bot WebSocket server: its URL, what bots sent, and callbacks to push. */
 export interface FakeAiBotWs {
   /** `ws://127.0.0.1:<port>`: give it to the channel as `wsUrl`. */
   readonly url: string;
@@ -71,6 +73,7 @@ export interface FakeAiBotWs {
 const ERR_INVALID_REQ_ID = 846605;
 const ERR_STREAM_EXPIRED = 846608;
 
+/** Starts a fake of WeCom's AI bot long-connection server on 127.0.0.1 (subscribe, ping, respond frames). */
 export async function startFakeAiBotWs(options: FakeAiBotWsOptions): Promise<FakeAiBotWs> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

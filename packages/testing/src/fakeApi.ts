@@ -33,6 +33,7 @@ export interface FakeCredential {
   kind?: CredentialKind;
 }
 
+/** Credentials the fake WeChat API accepts, token lifetime and injected faults. */
 export interface FakeWeChatApiOptions {
   credentials?: readonly FakeCredential[];
   /** Lifetime of issued tokens, reported as expires_in (default 7200). */
@@ -174,6 +175,7 @@ export interface FakeProfiles {
   readonly kf: Map<string, { nickname: string; avatar?: string }>;
 }
 
+/** The fake API's media library: files it serves and uploads it received. */
 export interface FakeMedia {
   /** Registers a file for media/get (and as a valid media_id for sends). */
   put(mediaId: string, file: FakeMediaFile): void;
@@ -182,6 +184,7 @@ export interface FakeMedia {
   readonly uploads: readonly FakeUpload[];
 }
 
+/** A running fake WeChat/WeCom API on 127.0.0.1: what it received and sent, and its fault switches. */
 export interface FakeWeChatApi {
   /** Base URL, e.g. `http://127.0.0.1:54321`; endpoints live under `/cgi-bin/...`. */
   readonly url: string;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** The key the fake expects unless told otherwise. */
 export const FAKE_OPENAI_API_KEY = 'sk-fake-openai-test-key';
 
+/** The API key the fake OpenAI-compatible server demands (or none). */
 export interface FakeOpenAIOptions {
   /**
    * The key every request must carry as `Authorization: Bearer <key>` (default

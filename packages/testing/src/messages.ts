@@ -25,7 +25,9 @@ export const text = (content: string, e?: MessageEnvelope): Message => {
   const command = parseCommand(content);
   return { ...envelope(e), type: 'text', text: content, ...(command && { command }) };
 };
+/** An image message for tests: `kit.send(image(mediaId))`. */
 export const image = (mediaId: string, e?: MessageEnvelope): Message => ({ ...envelope(e), type: 'image', mediaId });
+/** A voice message for tests, with WeChat's recognition when given. */
 export const voice = (mediaId: string, options: { recognition?: string; format?: string } = {}, e?: MessageEnvelope): Message => ({
   ...envelope(e),
   type: 'voice',
@@ -33,4 +35,5 @@ export const voice = (mediaId: string, options: { recognition?: string; format?:
   format: options.format ?? 'amr',
   ...(options.recognition !== undefined && { recognition: options.recognition }),
 });
+/** An event message for tests: `subscribe`, `unsubscribe` or `enter_agent`. */
 export const event = (name: 'subscribe' | 'unsubscribe' | 'enter_agent', e?: MessageEnvelope): Message => ({ ...envelope(e), type: 'event', event: name });

@@ -7,8 +7,10 @@ import { buildXml, readXml, type Fields } from './xml.ts';
  * (plaintext and ciphertext side by side) mode; WeCom apps and KF are always encrypted.
  */
 export type PeerMode = 'plain' | 'safe' | 'compat';
+/** The kinds of callback a `WeChatPeer` sends: Official Account, WeCom app or KF. */
 export type PeerKind = 'officialAccount' | 'wecomApp' | 'wecomKf';
 
+/** Who the fake WeChat peer is: the bot's callback URL, the channel kind and its credentials. */
 export interface WeChatPeerOptions {
   /** The bot's callback URL, e.g. `http://127.0.0.1:3000/wx`. */
   url: string;
@@ -25,6 +27,7 @@ export interface WeChatPeerOptions {
   agentId?: string | number;
 }
 
+/** What the bot answered a callback: status, raw body and the verified, decrypted reply. */
 export interface PeerResponse {
   status: number;
   /** Raw HTTP body. */
@@ -33,6 +36,7 @@ export interface PeerResponse {
   reply?: Record<string, unknown>;
 }
 
+/** Replaces parts of a callback as sent (timestamp, nonce, signature) to test refusals and replays. */
 export interface CallbackOverrides {
   timestamp?: string;
   nonce?: string;
@@ -163,6 +167,7 @@ export class WeChatPeer {
   }
 }
 
+/** Sender, MsgId and CreateTime of a message the peer sends (fresh ones by default). */
 export interface MessageOptions {
   from?: string;
   msgId?: string;

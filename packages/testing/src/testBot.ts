@@ -1,22 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import {
-  BaseChannel,
-  createBot,
-  createLogger,
-  type Bot,
-  type CallbackResult,
-  type Channel,
-  type ChannelKind,
-  type HandoffEvent,
-  type I18nOptions,
-  type Logger,
-  type Message,
-  type Recipient,
-  type Plugin,
-  type Reply,
-  type ReplyType,
-  type Store,
-} from '@wxbot/core';
+import { BaseChannel, type CallbackResult } from '@wxbot/core/protocol';
+import { createBot, createLogger, type Bot, type Channel, type ChannelKind, type HandoffEvent, type I18nOptions, type Logger, type Message, type Recipient, type Plugin, type Reply, type ReplyType, type Store } from '@wxbot/core';
 import { text as textMessage } from './messages.ts';
 
 /** What each kind of channel can answer passively, as the real channels do. */
@@ -61,6 +45,7 @@ class RecordingChannel extends BaseChannel implements Channel {
   }
 }
 
+/** What a test bot runs: its plugins, the channel kind, store, logger, texts and limits. */
 export interface TestBotOptions {
   plugins: Plugin[];
   /** Which kind of channel the messages come through (default officialAccount). */

@@ -5,6 +5,7 @@ import { dialogTexts } from './texts.ts';
 /** What `validate` says about an answer: true accepts it; false or a text (said to the user) refuses it. */
 export type Validation = boolean | string;
 
+/** How a dialog step checks its answer (`validate`) and how long it waits for it (`timeout`, `timeoutMessage`). */
 export interface AskOptions {
   /** Checks the answer (trimmed); a refused answer is asked again, up to the dialog's `maxAttempts`. */
   validate?: (answer: string) => Validation | Promise<Validation>;

@@ -44,6 +44,7 @@ export function conversationIdOf(message: Message): string {
   return conversationId(message.channel.name, message.from, message.openKfId);
 }
 
+/** The id of a conversation from its channel name, user and KF account. */
 export function conversationId(channel: string, user: string, openKfId?: string): string {
   return [channel, openKfId ?? '', user].map(encodeURIComponent).join('/');
 }

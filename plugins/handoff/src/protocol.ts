@@ -32,7 +32,9 @@ export const commandSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** A frame an agent sends the console server: take, release, close, reply, history… */
 export type Command = z.output<typeof commandSchema>;
+/** The id an agent gives a command; the server's `ack` or `error` carries it back. */
 export type RequestId = z.output<typeof requestId>;
 
 /** Error codes of `error` frames. */
@@ -74,6 +76,7 @@ export type DirectEvent =
   | { readonly type: 'history'; readonly id: RequestId; readonly conversationId: string; readonly messages: readonly HistoryEntry[] }
   | { readonly type: 'error'; readonly id?: RequestId; readonly code: ErrorCode; readonly message: string };
 
+/** A frame the console server sends an agent: broadcasts to every agent, or direct answers. */
 export type ServerEvent = BroadcastEvent | DirectEvent;
 
 /** A command failure with a protocol error code. */

@@ -13,6 +13,7 @@ export type BuildMessages = (ctx: Context, history: readonly Turn[], defaults: C
 
 /** Message types the plugin can answer. `voice` uses WeChat's own transcript (`recognition`). */
 export const ANSWERABLE_TYPES = ['text', 'voice'] as const;
+/** The message types the LLM plugin answers (`text`, and `voice` through its recognition). */
 export type AnswerableType = (typeof ANSWERABLE_TYPES)[number];
 
 const DAY_MS = 24 * 60 * 60 * 1000;

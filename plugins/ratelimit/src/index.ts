@@ -23,6 +23,7 @@ const optionsSchema = z.object({
   counts: z.custom<(ctx: Context) => boolean>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
 });
 
+/** Options of `rateLimit`: how many messages per window, the answer past it, and what counts. */
 export type RateLimitOptions = z.input<typeof optionsSchema>;
 
 /**

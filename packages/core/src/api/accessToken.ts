@@ -16,6 +16,7 @@ interface CachedToken {
   refreshAt: number;
 }
 
+/** How an `AccessToken` fetches, caches (in the store, shared by instances) and refreshes a token. */
 export interface AccessTokenOptions {
   /** Store key; one per credential (corp id + secret, or app id + secret). */
   key: string;

@@ -10,8 +10,10 @@ export type ApiCredential =
   | { readonly kind: 'wecom'; readonly corpId: string; readonly secret: string }
   | { readonly kind: 'officialAccount'; readonly appId: string; readonly secret: string };
 
+/** WeChat's API hosts per platform; tests and proxies point `apiBase` elsewhere. */
 export const DEFAULT_API_BASE = { wecom: 'https://qyapi.weixin.qq.com', officialAccount: 'https://api.weixin.qq.com' } as const;
 
+/** What a `WeChatApiClient` needs: its credential, store (for the token), logger, API base, timeout and retries. */
 export interface ApiClientOptions {
   credential: ApiCredential;
   /** API origin (proxies, tests' fake server); defaults to WeChat's host for the kind. */

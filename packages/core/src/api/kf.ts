@@ -50,4 +50,5 @@ export function kfApi(client: WeChatApiClient) {
   };
 }
 
+/** The KF API calls (`sync_msg`, `send_msg`, service state, …) bound to one client. */
 export type KfApi = ReturnType<typeof kfApi>;

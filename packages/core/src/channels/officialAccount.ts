@@ -10,6 +10,7 @@ import { parseXml } from '../xml.ts';
 import { BaseChannel, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
 
+/** Settings of an Official Account channel: app id and secret, token, EncodingAESKey and mode. */
 export interface OfficialAccountOptions extends CommonChannelOptions {
   /** AppID (wx…): the receiveid of encrypted messages and the API credential. */
   appId: string;

@@ -9,6 +9,7 @@ import { encodePassive, openEncryptedBody, type CommonChannelOptions } from './b
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
 import { WecomChannelBase } from './wecomBase.ts';
 
+/** Settings of a WeCom self-built app channel: corp id, agent id and secret, callback token and key. */
 export interface WecomAppOptions extends CommonChannelOptions {
   /** CorpID (企业ID): the receiveid of every callback. */
   corpId: string;

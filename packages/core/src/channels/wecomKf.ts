@@ -9,6 +9,7 @@ import type { KfSupport } from './kf.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
 import { WecomChannelBase } from './wecomBase.ts';
 
+/** Settings of a WeChat Customer Service (KF) channel: corp id, KF secret, callback token and key. */
 export interface WecomKfOptions extends CommonChannelOptions {
   /** CorpID: the receiveid of callbacks and the API credential's corp. */
   corpId: string;

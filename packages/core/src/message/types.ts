@@ -57,6 +57,7 @@ interface Base {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
+/** A text message (also a transcribed voice message, with `transcribedFrom`). */
 export interface TextMessage extends Base {
   readonly type: 'text';
   readonly text: string;
@@ -78,12 +79,14 @@ export interface MixedMessage extends Base {
   readonly items: readonly MixedItem[];
   readonly text: string;
 }
+/** An image: its media id (download with `ctx.downloadMedia`) and, where sent, a URL. */
 export interface ImageMessage extends Base {
   readonly type: 'image';
   /** The media_id; on the WeCom AI bot the encrypted image URL. `ctx.downloadMedia` takes either. */
   readonly mediaId: string;
   readonly picUrl?: string;
 }
+/** A voice message: its media id, format and WeChat's recognition when it is on. */
 export interface VoiceMessage extends Base {
   readonly type: 'voice';
   readonly mediaId: string;
@@ -92,11 +95,13 @@ export interface VoiceMessage extends Base {
   /** WeChat's own transcript (Official Accounts with voice recognition switched on). */
   readonly recognition?: string;
 }
+/** A video (or short video): its media id and thumbnail media id. */
 export interface VideoMessage extends Base {
   readonly type: 'video' | 'shortvideo';
   readonly mediaId: string;
   readonly thumbMediaId?: string;
 }
+/** A location the user shared: coordinates, zoom scale and label. */
 export interface LocationMessage extends Base {
   readonly type: 'location';
   readonly latitude: number;
@@ -104,6 +109,7 @@ export interface LocationMessage extends Base {
   readonly scale?: number;
   readonly label?: string;
 }
+/** A link the user shared: title, description and URL. */
 export interface LinkMessage extends Base {
   readonly type: 'link';
   readonly title: string;
@@ -111,12 +117,14 @@ export interface LinkMessage extends Base {
   readonly url: string;
   readonly picUrl?: string;
 }
+/** A file: its media id (download with `ctx.downloadMedia`). */
 export interface FileMessage extends Base {
   readonly type: 'file';
   /** The media_id; on the WeCom AI bot the encrypted file URL. `ctx.downloadMedia` takes either. */
   readonly mediaId: string;
   readonly fileName?: string;
 }
+/** A mini-program card the user sent. */
 export interface MiniprogramMessage extends Base {
   readonly type: 'miniprogram';
   readonly title: string;
@@ -136,6 +144,7 @@ export interface MsgMenuMessage extends Base {
   readonly tailContent?: string;
   readonly items: readonly MsgMenuItem[];
 }
+/** One choice of a KF menu message (click, view or mini-program). */
 export interface MsgMenuItem {
   readonly type: string;
   readonly content: string;
@@ -305,6 +314,7 @@ export interface SubscriptionChange {
   readonly errorStatus?: string;
 }
 
+/** An event (subscribe, click, enter_session, …): `type` is `event`, `event` says which. */
 export type EventMessage = Base & { readonly type: 'event' } & WeChatEvent;
 
 /** The one message model every channel normalizes into. Narrow on `type` (and `event`). */
@@ -327,7 +337,9 @@ export type Message =
   | EventMessage
   | OtherMessage;
 
+/** The kinds of message, as `bot.on(kind)` takes them. */
 export type MessageType = Message['type'];
+/** The names of the events wxbot types, as `bot.event(name)` takes them. */
 export type EventName = WeChatEvent['event'];
 
 /** The message type `T` narrowed out of the union. */

@@ -10,6 +10,12 @@ import type { Catalog, I18n, ParamsOf, Texts } from '../i18n/catalog.ts';
 export type { HandoffOptions } from '../vocabulary.ts';
 
 /**
+ * Key of the running plugin's name on a context. A module symbol, not a public field, so only
+ * the bot (which imports it) can say which plugin runs; plugins read `ctx.plugin`.
+ */
+export const RUNNING_PLUGIN: unique symbol = Symbol('wxbot.runningPlugin');
+
+/**
  * What a context needs from the bot and channel around it. Kept as an interface so the
  * pipeline knows nothing of HTTP, XML or AES.
  */
@@ -41,8 +47,8 @@ export class Context<M extends Message = Message> {
   readonly state: Record<string, unknown> = {};
   /** What `hears()` or `command()` matched. */
   match: RegExpExecArray | string | undefined;
-  /** Name of the plugin whose middleware is running (for logs). */
-  plugin: string | undefined;
+  /** @internal Set by the bot as each plugin's stage starts; read through `plugin`. */
+  [RUNNING_PLUGIN]: string | undefined;
   readonly #services: ContextServices;
   #replies = 0;
 
@@ -61,6 +67,12 @@ export class Context<M extends Message = Message> {
     return this.#replies;
   }
 
+  /** Name of the plugin whose middleware is running, or undefined in `bot.use` middleware. */
+  get plugin(): string | undefined {
+    return this[RUNNING_PLUGIN];
+  }
+
+  /** Which channel the message came in on (its kind and configured name). */
   get channel(): ChannelRef {
     return this.message.channel;
   }

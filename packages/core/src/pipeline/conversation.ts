@@ -12,6 +12,7 @@ export function conversationKey(message: Message): string {
   return message.chat?.type === 'group' && message.chat.id ? `${where}:group:${message.chat.id}` : `${where}:${message.from}`;
 }
 
+/** How long `withConversation` holds a conversation's lock, and how long a message waits for it. */
 export interface ConversationLockOptions {
   /**
    * Longest one message may hold its conversation (ms, default 60 000). A crashed instance's

@@ -11,6 +11,7 @@ export interface SessionFlavor<S> {
 /** What `session()` returns: middleware that gives the handlers after it a typed `ctx.session`. */
 export type SessionMiddleware<S> = FlavoredMiddleware<Context, SessionFlavor<S>>;
 
+/** How `session()` keeps per-conversation data: its initial value, key, lifetime and store. */
 export interface SessionOptions<S> {
   /** The session of a conversation that has none yet (called once per new conversation). */
   initial: () => S;

@@ -43,11 +43,13 @@ export type Reply =
 /** A template card as WeCom's JSON spells it; `task_id` identifies it for later updates. */
 export type TemplateCard = { readonly card_type: string; readonly task_id?: string } & Readonly<Record<string, unknown>>;
 
+/** The kinds of reply: `text`, `image`, `news`, `markdown`, … */
 export type ReplyType = Reply['type'];
 
 /** What `ctx.reply()` accepts: a reply, or a string as shorthand for a text reply. */
 export type ReplyInput = Reply | string;
 
+/** A reply from what `ctx.reply` accepts: a string becomes a text reply. */
 export function toReply(input: ReplyInput): Reply {
   return typeof input === 'string' ? { type: 'text', text: input } : input;
 }

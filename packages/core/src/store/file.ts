@@ -5,6 +5,7 @@ import { owned } from './owned.ts';
 import { LocalPubSub } from './pubsub.ts';
 import type { LockRelease, Store, Subscription } from './types.ts';
 
+/** Where a `FileStore` keeps its data: one JSON file. */
 export interface FileStoreOptions {
   /** The JSON file holding the data. Created (with its directory) on the first write. */
   path: string;

@@ -4,6 +4,7 @@ import { owned } from './owned.ts';
 import { LocalPubSub } from './pubsub.ts';
 import type { LockRelease, Store, Subscription } from './types.ts';
 
+/** Bounds of a `MemoryStore`: how many entries it keeps. */
 export interface MemoryStoreOptions {
   /**
    * The most keys kept in the main space (conversation memory, sessions, plugin data, locks);

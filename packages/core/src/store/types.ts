@@ -61,6 +61,7 @@ export async function getJson<T>(store: Store, key: string): Promise<T | undefin
   return raw === undefined ? undefined : (JSON.parse(raw) as T);
 }
 
+/** Stores `value` as JSON under `key`, for `ttlMs` milliseconds when given. */
 export async function setJson(store: Store, key: string, value: unknown, ttlMs?: number): Promise<void> {
   await store.set(key, JSON.stringify(value), ttlMs);
 }

@@ -15,6 +15,7 @@ import { STREAM_CONTENT_LIMIT, StreamRegistry, type AiBotStream, type StreamOpti
 import { AIBOT_WS_URL, type AiBotSocket } from './socket.ts';
 import { AiBotWsTransport } from './wsTransport.ts';
 
+/** Settings of a WeCom AI bot (智能机器人) channel: callback token and key, or bot id and secret for the WebSocket mode. */
 export interface WecomAiBotOptions extends CommonChannelOptions {
   /** Callback (URL) mode: Token and EncodingAESKey from the bot's API settings. */
   token?: string;
