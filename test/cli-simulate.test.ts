@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBot, createLogger, definePlugin, MemoryStore, officialAccount, replies, wecomAiBot, wecomApp, wecomKf, type Bot, type CallbackResult } from '@wxbot/core';
+import { createBot, createLogger, definePlugin, MemoryStore, officialAccount, replies, wecomAiBot, wecomApp, wecomKf, type Bot } from '@wxbot/core';
+import type { CallbackResult } from '@wxbot/core/protocol';
 import { echo } from '@wxbot/plugin-echo';
 
 const root = resolve(import.meta.dirname, '..');
