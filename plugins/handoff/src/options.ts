@@ -33,6 +33,29 @@ export const handoffOptionsSchema = z
      * browsers) are let in on their token alone.
      */
     allowedOrigins: z.array(z.string().min(1)).optional(),
+    /**
+     * Brute-force throttle of the agent login (WebSocket token; the console signs in through
+     * it): after `maxFailures` bad tokens in a row (default 5) a client address gets 429 for
+     * `blockMs` (default 1 s), doubling with each further block up to `maxBlockMs` (15 min),
+     * with a log line per block. A good token clears the address. `false` turns it off.
+     */
+    loginThrottle: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          maxFailures: z.number().int().min(1).optional(),
+          blockMs: z.number().int().positive().optional(),
+          maxBlockMs: z.number().int().positive().optional(),
+        }),
+      ])
+      .default({}),
+    /**
+     * The client address the throttle counts is the TCP peer. Behind one reverse proxy that
+     * appends the client's address to `X-Forwarded-For` (nginx `proxy_add_x_forwarded_for`),
+     * set this to count the last address of that header instead (else every agent shares the
+     * proxy's address). Never set it without such a proxy: clients could then pick their address.
+     */
+    trustProxy: z.boolean().default(false),
     /** Largest WebSocket message an agent may send, in bytes; larger closes the socket (1009). */
     maxPayload: z
       .number()

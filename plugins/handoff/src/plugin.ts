@@ -95,6 +95,8 @@ export const handoff = definePlugin({
       bus,
       log,
       persistent,
+      loginThrottle: options.loginThrottle,
+      trustProxy: options.trustProxy,
     });
     scope.onServer((server) => sockets.attach(server));
 

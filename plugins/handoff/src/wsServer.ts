@@ -6,6 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { AgentAuth, originAllowed, tokenOf } from './auth.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './options.ts';
+import { clientAddress, LoginThrottle, type LoginThrottleOptions } from './throttle.ts';
 import { CommandError, parseCommand, PROTOCOL_VERSION, type Command, type RequestId, type ServerEvent } from './protocol.ts';
 import type { Agent, HandoffService } from './service.ts';
 
@@ -19,6 +20,10 @@ export interface AgentSocketOptions {
   readonly log: Logger;
   /** Whether the conversations outlive this process (told to agents in `hello`). */
   readonly persistent: boolean;
+  /** Bad-token throttle per client address; `false`: none. */
+  readonly loginThrottle: Partial<LoginThrottleOptions> | false;
+  /** Count the last `X-Forwarded-For` address instead of the TCP peer (behind one proxy). */
+  readonly trustProxy: boolean;
 }
 
 const PING_EVERY_MS = 30_000;
@@ -35,6 +40,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export class AgentSocketServer {
   readonly #wss: WebSocketServer;
   readonly #auth: AgentAuth;
+  readonly #throttle: LoginThrottle | undefined;
   readonly #options: AgentSocketOptions;
   readonly #servers = new Map<Server, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>();
   readonly #ping: NodeJS.Timeout;
@@ -42,6 +48,7 @@ export class AgentSocketServer {
   constructor(options: AgentSocketOptions) {
     this.#options = options;
     this.#auth = new AgentAuth(options.agents);
+    this.#throttle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
     // No compression: agents' frames are small, and deflate is a known memory sink.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: true });
     const alive = new WeakSet<WebSocket>();
@@ -100,12 +107,24 @@ export class AgentSocketServer {
       return;
     }
     socket.on('error', () => socket.destroy());
+    const remote = clientAddress(request, this.#options.trustProxy);
+    const throttle = this.#throttle;
+    const wait = throttle?.blockedFor(remote) ?? 0;
+    if (wait > 0) {
+      // Blocked: the token is not even looked at, so guessing on costs nothing but time.
+      refuse(socket, 429, 'Too Many Requests', `Retry-After: ${Math.ceil(wait / 1000)}\r\n`);
+      return;
+    }
     const agent = this.#auth.authenticate(tokenOf(request, url));
     if (!agent) {
-      this.#options.log.warn({ remote: request.socket.remoteAddress }, 'agent connection refused: bad or missing token');
+      const { log } = this.#options;
+      log.warn({ remote }, 'agent connection refused: bad or missing token');
+      const blockMs = throttle?.fail(remote) ?? 0;
+      if (blockMs > 0) log.warn({ remote, blockMs }, 'agent login throttled: too many bad tokens from this address; refused (429) until the block ends');
       refuse(socket, 401, 'Unauthorized');
       return;
     }
+    throttle?.succeed(remote);
     if (!originAllowed(request, this.#options.allowedOrigins)) {
       this.#options.log.warn({ remote: request.socket.remoteAddress, origin: request.headers.origin?.slice(0, 200) }, 'agent connection refused: Origin not allowed');
       refuse(socket, 403, 'Forbidden');
@@ -197,6 +216,6 @@ function rawText(data: RawData): string {
 }
 
 /** Ends an upgrade with a bare status: no body, nothing about why beyond the status. */
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuse(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
