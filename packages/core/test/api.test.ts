@@ -9,7 +9,10 @@ const SECRET = 'api-secret-value';
 let api: FakeWeChatApi;
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }, { id: 'wx-oa', secret: 'oa-secret' }] });
+  api = await startFakeWeChatApi({
+    credentials: [CORP, 'wx-oa', 'wx-stable', 'wx-forced', 'wx-spent'].map((id) => ({ id, secret: id === CORP ? SECRET : 'oa-secret' })),
+    stableTokenForceLimit: { minIntervalMs: 0 },
+  });
 });
 afterAll(() => api.close());
 
@@ -112,10 +115,56 @@ describe('WeChatApiClient', () => {
     expect((await c.downloadMedia(jsonId)).data.equals(json)).toBe(true);
   });
 
-  it('fetches Official Account tokens with grant_type=client_credential', async () => {
-    const c = new WeChatApiClient({ credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret' }, baseUrl: api.url, store: new MemoryStore(), log: captureLogger().log });
+  it("fetches Official Account tokens from /cgi-bin/token with tokenEndpoint: 'token'", async () => {
+    const c = new WeChatApiClient({ credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret', tokenEndpoint: 'token' }, baseUrl: api.url, store: new MemoryStore(), log: captureLogger().log });
     await c.post('cgi-bin/message/custom/send', { touser: 'o1', msgtype: 'text', text: { content: 'hi' } });
-    expect(api.calls.some((call) => call.path === '/cgi-bin/token' && call.query['grant_type'] === 'client_credential')).toBe(true);
+    expect(api.calls.some((call) => call.path === '/cgi-bin/token' && call.query['grant_type'] === 'client_credential' && call.query['appid'] === 'wx-oa')).toBe(true);
+    expect(api.calls.some((call) => call.path === '/cgi-bin/stable_token' && (call.body as { appid?: string }).appid === 'wx-oa')).toBe(false);
     expect(api.officialAccount.sent.at(-1)).toMatchObject({ touser: 'o1', text: { content: 'hi' } });
+  });
+});
+
+describe('WeChatApiClient: Official Account stable_token', () => {
+  const oaClient = (appId: string, extra: { forceRefreshLimit?: { perDay?: number; minIntervalMs?: number } } = {}) => {
+    const logs = captureLogger();
+    const c = new WeChatApiClient({ credential: { kind: 'officialAccount', appId, secret: 'oa-secret' }, baseUrl: api.url, store: new MemoryStore(), log: logs.log, ...extra });
+    return { c, logs };
+  };
+  const send = (c: WeChatApiClient, content: string) => c.post('cgi-bin/message/custom/send', { touser: 'o1', msgtype: 'text', text: { content } });
+  const stableCalls = (appId: string) => api.calls.filter((call) => call.path === '/cgi-bin/stable_token' && (call.body as { appid?: string }).appid === appId).map((call) => call.body);
+
+  it('uses POST /cgi-bin/stable_token by default, without force_refresh; a refused token is replaced by a normal call when WeChat has a new one', async () => {
+    const { c } = oaClient('wx-stable');
+    await send(c, 'one');
+    expect(stableCalls('wx-stable')).toEqual([{ grant_type: 'client_credential', appid: 'wx-stable', secret: 'oa-secret', force_refresh: false }]);
+    expect(api.calls.some((call) => call.path === '/cgi-bin/token' && call.query['appid'] === 'wx-stable')).toBe(false);
+    // Revoked, and WeChat issues another on a normal call: no force_refresh is spent.
+    api.revokeTokens();
+    await send(c, 'two');
+    expect(stableCalls('wx-stable').map((body) => (body as { force_refresh: boolean }).force_refresh)).toEqual([false, false]);
+    expect(api.textsTo('o1').slice(-2)).toEqual(['one', 'two']);
+  });
+
+  it('forces a refresh only when WeChat refused the token and a normal call hands it back', async () => {
+    const { c, logs } = oaClient('wx-forced');
+    await send(c, 'before');
+    api.revokeTokens({ stableStillServed: true });
+    await send(c, 'after');
+    expect(stableCalls('wx-forced').map((body) => (body as { force_refresh: boolean }).force_refresh)).toEqual([false, false, true]);
+    expect(api.textsTo('o1').at(-1)).toBe('after');
+    expect(logs.text()).toContain('forcing a refresh');
+  });
+
+  it('keeps to the daily force_refresh limit and says why when it is spent', async () => {
+    const { c } = oaClient('wx-spent', { forceRefreshLimit: { perDay: 1, minIntervalMs: 0 } });
+    await send(c, 'first');
+    api.revokeTokens({ stableStillServed: true });
+    await send(c, 'second');
+    api.revokeTokens({ stableStillServed: true });
+    const error = (await send(c, 'third').catch((e: unknown) => e)) as WeChatApiError;
+    expect(error).toBeInstanceOf(WeChatApiError);
+    expect(error.message).toMatch(/force_refresh was used 1 times today \(WeChat allows 1 a day\)/);
+    expect(stableCalls('wx-spent').filter((body) => (body as { force_refresh: boolean }).force_refresh)).toHaveLength(1);
+    expect(JSON.stringify(error) + error.message).not.toContain('oa-secret');
   });
 });

@@ -45,6 +45,11 @@ export interface FakeWeChatApiOptions {
   officialAccountTokenOverlapMs?: number;
   /** How long a welcome_code or msg_code stays usable (KF doc: 20 s; default 20000). */
   eventCodeTtlMs?: number;
+  /**
+   * Official Account stable_token: force_refresh calls allowed per day and per credential,
+   * and the least time between two (doc: 20, 30 s; defaults).
+   */
+  stableTokenForceLimit?: { perDay?: number; minIntervalMs?: number };
 }
 
 /** One request as the server saw it. */
@@ -190,14 +195,20 @@ export interface FakeWeChatApi {
   readonly url: string;
   /** Every request, in arrival order (faulted ones included). */
   readonly calls: readonly ApiCall[];
-  /** Token requests (gettoken and token) naming this id (and secret), or all of them. */
+  /** Token requests (gettoken, token and stable_token) naming this id (and secret), or all of them. */
   tokenCalls(id?: string, secret?: string): number;
+  /** stable_token requests, or only the forced (`force_refresh: true`) or normal ones. */
+  stableTokenCalls(filter?: { forced?: boolean }): number;
   /** Issues a token directly, as if fetched with the first credential registered for `id`. */
   issueToken(id: string, family?: 'wecom' | 'officialAccount'): string;
   /** Makes every current token expired: the next call with one answers 42001. */
   expireTokens(): void;
-  /** Makes every current token invalid: WeCom tokens answer 40014, Official Account ones 40001. */
-  revokeTokens(): void;
+  /**
+   * Makes every current token invalid: WeCom tokens answer 40014, Official Account ones 40001.
+   * With `stableStillServed`, a normal stable_token call keeps returning the revoked stable
+   * token (the case force_refresh exists for); without it, it issues a new one.
+   */
+  revokeTokens(options?: { stableStillServed?: boolean }): void;
   /** Queues `times` faults for requests whose path ends with `pathSuffix`; consumed in order. */
   failNext(pathSuffix: string, fault: Fault, times?: number): void;
   /**
@@ -261,6 +272,11 @@ const ERR = {
   expiredToken: [42001, 'access_token expired'],
   // OA: an old or revoked token answers 40001 (doc: "access_token 无效"; real errmsg below).
   staleOfficialAccountToken: [40001, 'invalid credential, access_token is invalid or not latest'],
+  // stable_token force_refresh over its limit (doc: 20 a day, 30 s apart). The errcodes are not
+  // documented (unconfirmed): 45009 is WeChat's "reach max api daily quota limit", 45011 its
+  // "api minute-quota reach limit".
+  forceRefreshDailyLimit: [45009, 'reach max api daily quota limit (stable_token force_refresh)'],
+  forceRefreshTooSoon: [45011, 'api minute-quota reach limit (stable_token force_refresh is 30 s apart)'],
   // WeCom 90313: 48002 API接口无权限调用 (e.g. an app secret's token on kf/*).
   apiForbidden: [48002, 'api forbidden'],
   // WeCom 90313: 40058 不合法的参数 (bad JSON, empty required field); OA 47001 解析JSON内容错误.
@@ -482,6 +498,10 @@ interface IssuedToken {
   revoked: boolean;
   /** OA: replaced by a newer token; invalid from this time on. */
   supersededAt?: number;
+  /** OA: issued by stable_token (isolated from /cgi-bin/token: neither replaces the other's). */
+  stable?: boolean;
+  /** stable_token still hands it out although it is revoked (see revokeTokens). */
+  servedRevoked?: boolean;
 }
 
 class MediaStore implements FakeMedia {
@@ -754,7 +774,10 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   readonly #server: Server;
   readonly #credentials: readonly FakeCredential[];
   readonly #tokens = new Map<string, IssuedToken>();
-  readonly #tokenRequests: { id: string; secret: string }[] = [];
+  readonly #tokenRequests: { id: string; secret: string; stable?: { forced: boolean } }[] = [];
+  /** Forced stable_token refreshes per credential: the Beijing day, the count that day, the last one. */
+  readonly #forced = new Map<FakeCredential, { day: string; count: number; last: number }>();
+  readonly #forceLimit: { perDay: number; minIntervalMs: number };
   readonly #faults: { pathSuffix: string; fault: Fault; remaining: number }[] = [];
   readonly #ttlSeconds: number;
   readonly #overlapMs: number;
@@ -763,6 +786,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#credentials = options.credentials ?? [];
     this.#ttlSeconds = options.tokenTtlSeconds ?? 7200;
     this.#overlapMs = options.officialAccountTokenOverlapMs ?? 300_000;
+    this.#forceLimit = { perDay: options.stableTokenForceLimit?.perDay ?? 20, minIntervalMs: options.stableTokenForceLimit?.minIntervalMs ?? 30_000 };
     this.kf = new KfStore(this.media, options.eventCodeTtlMs ?? 20_000);
     this.kf.onDeliver = (endpoint, body, msgid) => this.#delivered(endpoint, body, msgid);
     this.#server = createServer(this.#createApp().callback());
@@ -809,6 +833,10 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     return this.#tokenRequests.filter((r) => (id === undefined || r.id === id) && (secret === undefined || r.secret === secret)).length;
   }
 
+  stableTokenCalls(filter: { forced?: boolean } = {}): number {
+    return this.#tokenRequests.filter((r) => r.stable && (filter.forced === undefined || r.stable.forced === filter.forced)).length;
+  }
+
   issueToken(id: string, family: Family = 'wecom'): string {
     const credential = this.#credentials.find((c) => c.id === id);
     if (!credential) throw new Error(`issueToken: no credential registered for ${id}`);
@@ -820,8 +848,11 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     for (const token of this.#tokens.values()) token.expiresAt = Math.min(token.expiresAt, past);
   }
 
-  revokeTokens(): void {
-    for (const token of this.#tokens.values()) token.revoked = true;
+  revokeTokens(options: { stableStillServed?: boolean } = {}): void {
+    for (const token of this.#tokens.values()) {
+      if (!token.revoked && token.stable && options.stableStillServed) token.servedRevoked = true;
+      token.revoked = true;
+    }
   }
 
   failNext(pathSuffix: string, fault: Fault, times = 1): void {
@@ -859,14 +890,58 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   #issue(credential: FakeCredential, family: Family): string {
     const now = Date.now();
     if (family === 'officialAccount') {
-      // OA doc: a new token replaces the previous ones, which keep working a short while.
+      // OA doc: a new token replaces the previous ones, which keep working a short while;
+      // stable_token's are not touched (the doc: the two are isolated).
       for (const token of this.#tokens.values()) {
-        if (token.credential === credential && token.family === family) token.supersededAt ??= now + this.#overlapMs;
+        if (token.credential === credential && token.family === family && !token.stable) token.supersededAt ??= now + this.#overlapMs;
       }
     }
     const accessToken = randomId(48);
     this.#tokens.set(accessToken, { credential, family, expiresAt: now + this.#ttlSeconds * 1000, revoked: false });
     return accessToken;
+  }
+
+  /**
+   * OA stable_token (getStableAccessToken doc): a normal call returns the current stable token
+   * while it is valid (a new one in its last 5 minutes, "平台会提前5分钟更新"; the old one lives
+   * on until it expires); force_refresh invalidates it at once and issues a new one, at most
+   * 20 times a day and 30 s apart. JSON body only.
+   */
+  #stableToken(ctx: Koa.Context): Json {
+    let body: unknown;
+    try {
+      body = JSON.parse(requestData(ctx).raw.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+    if (!isRecord(body)) fail(ERR.dataFormatError, 'stable_token takes a JSON body');
+    if (body['grant_type'] !== 'client_credential') fail(ERR.invalidGrantType);
+    const credential = this.#credentialFor('officialAccount', nonEmptyString(body['appid']), nonEmptyString(body['secret']));
+    const now = Date.now();
+    // Renewed 5 minutes early (half the life of the short tokens tests use).
+    const renewMs = Math.min(5 * 60_000, (this.#ttlSeconds * 1000) / 2);
+    const current = [...this.#tokens.entries()].find(
+      ([, t]) => t.stable && t.credential === credential && (!t.revoked || t.servedRevoked) && t.supersededAt === undefined && t.expiresAt - now > renewMs,
+    );
+    if (body['force_refresh'] === true) {
+      const day = new Date(now + 8 * 60 * 60_000).toISOString().slice(0, 10);
+      const used = this.#forced.get(credential);
+      const count = used?.day === day ? used.count : 0;
+      if (count >= this.#forceLimit.perDay) fail(ERR.forceRefreshDailyLimit);
+      if (used && now - used.last < this.#forceLimit.minIntervalMs) fail(ERR.forceRefreshTooSoon);
+      this.#forced.set(credential, { day, count: count + 1, last: now });
+      for (const token of this.#tokens.values()) {
+        if (token.stable && token.credential === credential) {
+          token.revoked = true;
+          token.servedRevoked = false;
+        }
+      }
+    } else if (current) {
+      return { access_token: current[0], expires_in: Math.floor((current[1].expiresAt - now) / 1000) };
+    }
+    const accessToken = randomId(48);
+    this.#tokens.set(accessToken, { credential, family: 'officialAccount', expiresAt: now + this.#ttlSeconds * 1000, revoked: false, stable: true });
+    return { access_token: accessToken, expires_in: this.#ttlSeconds };
   }
 
   /** Finds the credential for a token request or fails with the doc's errcode. */
@@ -906,6 +981,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     const router = new Router();
     router.get('/cgi-bin/gettoken', (ctx) => this.#answer(ctx, () => 'wecom', () => this.#wecomToken(ctx)));
     router.get('/cgi-bin/token', (ctx) => this.#answer(ctx, () => 'officialAccount', () => this.#officialAccountToken(ctx)));
+    router.post('/cgi-bin/stable_token', (ctx) => this.#answer(ctx, () => 'officialAccount', () => this.#stableToken(ctx)));
     const kf: Access = { family: 'wecom', kind: 'wecomKf' };
     this.#postJson(router, '/cgi-bin/kf/sync_msg', kf, (body) => this.kf.sync(body));
     this.#postJson(router, '/cgi-bin/kf/send_msg', kf, (body) => this.kf.send(body));
@@ -934,6 +1010,10 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     if (ctx.path === '/cgi-bin/gettoken' || ctx.path === '/cgi-bin/token') {
       const wecom = ctx.path === '/cgi-bin/gettoken';
       this.#tokenRequests.push({ id: query[wecom ? 'corpid' : 'appid'] ?? '', secret: query[wecom ? 'corpsecret' : 'secret'] ?? '' });
+    } else if (ctx.path === '/cgi-bin/stable_token') {
+      const body = this.calls.at(-1)?.body;
+      const json = isRecord(body) ? body : {};
+      this.#tokenRequests.push({ id: String(json['appid'] ?? ''), secret: String(json['secret'] ?? ''), stable: { forced: json['force_refresh'] === true } });
     }
     await next();
   }

@@ -120,6 +120,70 @@ describe('fake WeChat API: access tokens', () => {
   });
 });
 
+describe('fake WeChat API: Official Account stable_token', () => {
+  async function stable(body: Body): Promise<Body> {
+    const response = await fetch(`${api.url}/cgi-bin/stable_token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return (await response.json()) as Body;
+  }
+  const normal = { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET, force_refresh: false };
+  const forced = { ...normal, force_refresh: true };
+  const message = { touser: 'o-user', msgtype: 'text', text: { content: 'hi' } };
+
+  it('returns the same token while it is valid, isolated from /cgi-bin/token', async () => {
+    const first = await stable(normal);
+    expect(first).toEqual({ access_token: expect.any(String), expires_in: 7200 });
+    const again = await stable({ grant_type: 'client_credential', appid: APPID, secret: OA_SECRET }); // force_refresh defaults to false
+    expect(again.access_token).toBe(first.access_token);
+    expect(Number(again.expires_in)).toBeLessThanOrEqual(7200);
+    // A /cgi-bin/token call does not replace it (the doc: the two are isolated), nor the reverse.
+    const classic = String((await get('/cgi-bin/token', { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET })).access_token);
+    await stable(forced);
+    expect(await post('/cgi-bin/message/custom/send', classic, message)).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect(api.tokenCalls(APPID)).toBe(4);
+    expect(api.stableTokenCalls()).toBe(3);
+    expect(api.stableTokenCalls({ forced: true })).toBe(1);
+  });
+
+  it('force_refresh invalidates the old token at once and issues a new one', async () => {
+    const old = String((await stable(normal)).access_token);
+    expect(await post('/cgi-bin/message/custom/send', old, message)).toEqual({ errcode: 0, errmsg: 'ok' });
+    const renewed = String((await stable(forced)).access_token);
+    expect(renewed).not.toBe(old);
+    expect((await post('/cgi-bin/message/custom/send', old, message)).errcode).toBe(40001);
+    expect(await post('/cgi-bin/message/custom/send', renewed, message)).toEqual({ errcode: 0, errmsg: 'ok' });
+    expect((await stable(normal)).access_token).toBe(renewed);
+  });
+
+  it('limits force_refresh per day and in time, and checks the request', async () => {
+    await api.close();
+    api = await startFakeWeChatApi({ credentials: [{ id: APPID, secret: OA_SECRET }], stableTokenForceLimit: { perDay: 2, minIntervalMs: 0 } });
+    expect((await stable(forced)).access_token).toEqual(expect.any(String));
+    expect((await stable(forced)).access_token).toEqual(expect.any(String));
+    expect((await stable(forced)).errcode).toBe(45009);
+    expect((await stable(normal)).access_token).toEqual(expect.any(String));
+    await api.close();
+    api = await startFakeWeChatApi({ credentials: [{ id: APPID, secret: OA_SECRET }] });
+    await stable(forced);
+    expect((await stable(forced)).errcode).toBe(45011); // 30 s apart
+    expect((await stable({ ...normal, secret: 'wrong' })).errcode).toBe(40125);
+    expect((await stable({ ...normal, grant_type: 'password' })).errcode).toBe(40002);
+    const form = await fetch(`${api.url}/cgi-bin/stable_token?grant_type=client_credential&appid=${APPID}&secret=${OA_SECRET}`, { method: 'POST' });
+    expect(((await form.json()) as Body).errcode).toBe(47001);
+  });
+
+  it('revokeTokens: stable_token issues a new one, or keeps handing out the revoked one', async () => {
+    const first = String((await stable(normal)).access_token);
+    api.revokeTokens();
+    const second = String((await stable(normal)).access_token);
+    expect(second).not.toBe(first);
+    api.revokeTokens({ stableStillServed: true });
+    expect((await stable(normal)).access_token).toBe(second);
+    expect((await post('/cgi-bin/message/custom/send', second, message)).errcode).toBe(40001);
+    const third = String((await stable(forced)).access_token);
+    expect(await post('/cgi-bin/message/custom/send', third, message)).toEqual({ errcode: 0, errmsg: 'ok' });
+  });
+});
+
 describe('fake WeChat API: kf/sync_msg', () => {
   it('pages 25 messages by limit 10 with cursors and has_more', async () => {
     const token = await wecomToken();

@@ -10,6 +10,12 @@ export interface IssuedToken {
   expiresIn: number;
 }
 
+/** Why a token is being fetched. */
+export interface FetchReason {
+  /** The token WeChat just refused, if that is why (see {@link AccessToken.invalidate}). */
+  rejected?: string;
+}
+
 interface CachedToken {
   token: string;
   /** Epoch ms after which the token must not be used any more (refresh margin applied). */
@@ -22,8 +28,12 @@ export interface AccessTokenOptions {
   key: string;
   store: Store;
   log: Logger;
-  /** Calls gettoken / token. */
-  fetch: () => Promise<IssuedToken>;
+  /**
+   * Calls gettoken / token / stable_token. `rejected` is the token WeChat refused last
+   * (40001/40014/42001) when that is why a new one is fetched: a stable_token fetch that gets
+   * it back must force a refresh.
+   */
+  fetch: (reason: FetchReason) => Promise<IssuedToken>;
   /** Refresh this long before expiry (default 5 minutes). */
   refreshMarginMs?: number;
   /**
@@ -34,6 +44,9 @@ export interface AccessTokenOptions {
   /** Refresh lock TTL in ms, renewed while the fetch runs (default 10 s). */
   lockTtlMs?: number;
 }
+
+/** How long a refused token is remembered for the next refresh (longer than any token lives). */
+const REJECTED_TTL_MS = 2 * 60 * 60_000;
 
 /**
  * An access token shared by every caller of one credential: cached in memory and in the
@@ -46,6 +59,8 @@ export class AccessToken {
   readonly #options: AccessTokenOptions;
   #memory: CachedToken | undefined;
   #inflight: Promise<string> | undefined;
+  /** The last token WeChat refused here. */
+  #rejected: string | undefined;
   /** Set while the store fails: the local refresh is logged once per outage. */
   #storeDown = false;
 
@@ -63,9 +78,14 @@ export class AccessToken {
   /** Forgets `token` (WeChat said it is invalid or expired), unless it was replaced already. */
   async invalidate(token: string): Promise<void> {
     if (this.#memory?.token === token) this.#memory = undefined;
+    this.#rejected = token;
     try {
       const stored = await getJson<CachedToken>(this.#options.store, this.#options.key);
-      if (stored?.token === token) await this.#options.store.delete(this.#options.key);
+      if (stored?.token === token) {
+        // Whichever instance refreshes next must know this one was refused (see FetchReason).
+        await this.#options.store.set(`${this.#options.key}:rejected`, token, REJECTED_TTL_MS);
+        await this.#options.store.delete(this.#options.key);
+      }
     } catch {
       // The store is down: forgetting it here is enough; the next get() refreshes locally.
     }
@@ -129,7 +149,10 @@ export class AccessToken {
 
   async #refresh(): Promise<CachedToken> {
     const { store, key, fetch, log, refreshMarginMs = 5 * 60_000 } = this.#options;
-    const issued = await fetch();
+    const rejected = this.#rejected ?? (await store.get(`${key}:rejected`).catch(() => undefined));
+    const issued = await fetch(rejected ? { rejected } : {});
+    this.#rejected = undefined;
+    if (rejected) await store.delete(`${key}:rejected`).catch(() => undefined);
     const lifetimeMs = issued.expiresIn * 1000;
     // Short-lived tokens (tests) keep at least half their life usable.
     const margin = Math.min(refreshMarginMs, lifetimeMs / 2);

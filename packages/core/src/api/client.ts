@@ -2,13 +2,36 @@ import { createHash } from 'node:crypto';
 import got, { RequestError, type Got, type Method } from 'got';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
-import { AccessToken } from './accessToken.ts';
+import { AccessToken, type FetchReason } from './accessToken.ts';
 import { TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
 
 /** Whose access token: a WeCom corp secret (app or KF) or an Official Account app secret. */
 export type ApiCredential =
   | { readonly kind: 'wecom'; readonly corpId: string; readonly secret: string }
-  | { readonly kind: 'officialAccount'; readonly appId: string; readonly secret: string };
+  | {
+      readonly kind: 'officialAccount';
+      readonly appId: string;
+      readonly secret: string;
+      /**
+       * Where the token comes from (default `stable_token`):
+       * - `stable_token` (POST /cgi-bin/stable_token, WeChat's recommendation): every caller
+       *   gets the same token while it is valid, so other systems using the same AppID do not
+       *   invalidate wxbot's token or the reverse. `force_refresh` is only used when WeChat
+       *   refused the token (40001/40014/42001) and a normal call still returns it, within its
+       *   limit of 20 a day, 30 s apart.
+       * - `token` (GET /cgi-bin/token): each call replaces the previous token; for an AppID
+       *   whose token is managed elsewhere through that endpoint.
+       */
+      readonly tokenEndpoint?: 'stable_token' | 'token';
+    };
+
+/** Limits of stable_token's force_refresh mode (WeChat doc: 20 a day, at least 30 s apart). */
+export interface ForceRefreshLimit {
+  /** Forced refreshes per day, counted from 00:00 Beijing time (default 20). */
+  perDay?: number;
+  /** Least time between two forced refreshes (default 30 s). */
+  minIntervalMs?: number;
+}
 
 /** WeChat's API hosts per platform; tests and proxies point `apiBase` elsewhere. */
 export const DEFAULT_API_BASE = { wecom: 'https://qyapi.weixin.qq.com', officialAccount: 'https://api.weixin.qq.com' } as const;
@@ -26,6 +49,8 @@ export interface ApiClientOptions {
   retries?: number;
   /** Told about every call (metrics). */
   observer?: ApiCallObserver;
+  /** Official Account stable_token: how often force_refresh may be used (WeChat's limits by default). */
+  forceRefreshLimit?: ForceRefreshLimit;
 }
 
 /** A file from media/get. */
@@ -45,6 +70,8 @@ interface RequestSpec {
   form?: FormData;
   /** media/get answers a file, or JSON on error. */
   media?: boolean;
+  /** Safe to send again after a timeout or a 5xx (overrides the rule by method and path). */
+  idempotent?: boolean;
 }
 
 type JsonBody = { errcode?: number; errmsg?: string } & Record<string, unknown>;
@@ -64,11 +91,16 @@ export class WeChatApiClient {
   readonly #http: Got;
   readonly #token: AccessToken;
   readonly #credential: ApiCredential;
+  readonly #store: Store;
+  readonly #tokenKey: string;
+  readonly #forceLimit: Required<ForceRefreshLimit>;
   readonly log: Logger;
   observer: ApiCallObserver | undefined;
 
   constructor(options: ApiClientOptions) {
     this.#credential = options.credential;
+    this.#store = options.store;
+    this.#forceLimit = { perDay: options.forceRefreshLimit?.perDay ?? 20, minIntervalMs: options.forceRefreshLimit?.minIntervalMs ?? 30_000 };
     this.log = options.log;
     this.observer = options.observer;
     const retries = options.retries ?? 2;
@@ -87,11 +119,14 @@ export class WeChatApiClient {
     const id = options.credential.kind === 'wecom' ? options.credential.corpId : options.credential.appId;
     // Each secret has its own token; the key names it by a hash, never the secret itself.
     const secretId = createHash('sha256').update(options.credential.secret).digest('hex').slice(0, 16);
+    // stable_token and /cgi-bin/token issue tokens independently: each keeps its own.
+    const source = options.credential.kind === 'officialAccount' && options.credential.tokenEndpoint === 'token' ? ':token' : '';
+    this.#tokenKey = `token:${options.credential.kind}:${id}:${secretId}${source}`;
     this.#token = new AccessToken({
-      key: `token:${options.credential.kind}:${id}:${secretId}`,
+      key: this.#tokenKey,
       store: options.store,
       log: options.log,
-      fetch: () => this.#fetchToken(),
+      fetch: (reason) => this.#fetchToken(reason),
     });
   }
 
@@ -153,7 +188,7 @@ export class WeChatApiClient {
     const path = endpoint.replace(/^\//, '');
     // A send may have reached WeChat before a timeout or a 5xx: retrying it would deliver the
     // message twice. Such calls are retried only when the request provably never left.
-    const idempotent = spec.method === 'GET' || READ_ONLY_POSTS.has(path);
+    const idempotent = spec.idempotent ?? (spec.method === 'GET' || READ_ONLY_POSTS.has(path));
     try {
       response = await this.#http(path, {
         method: spec.method,
@@ -184,16 +219,75 @@ export class WeChatApiClient {
     }
   }
 
-  async #fetchToken(): Promise<{ accessToken: string; expiresIn: number }> {
+  async #fetchToken(reason: FetchReason): Promise<IssuedTokenAnswer> {
     const c = this.#credential;
+    if (c.kind === 'officialAccount' && c.tokenEndpoint !== 'token') return this.#stableToken(c.appId, c.secret, reason);
     const [endpoint, query] =
       c.kind === 'wecom'
         ? ['cgi-bin/gettoken', { corpid: c.corpId, corpsecret: c.secret }]
         : ['cgi-bin/token', { grant_type: 'client_credential', appid: c.appId, secret: c.secret }];
-    const result = (await this.#send(endpoint, { method: 'GET', query }, {})) as JsonBody;
-    if (result.errcode) throw new WeChatApiError(endpoint, result.errcode, result.errmsg ?? '');
-    if (typeof result['access_token'] !== 'string') throw new WeChatApiError(endpoint, -1, 'no access_token in the answer');
-    return { accessToken: result['access_token'], expiresIn: Number(result['expires_in'] ?? 7200) };
+    return tokenOf(endpoint, (await this.#send(endpoint, { method: 'GET', query }, {})) as JsonBody);
+  }
+
+  /**
+   * stable_token: a normal call first (it returns the current token, or a new one when that
+   * one expired or another system forced a refresh). Only when WeChat refused a token and the
+   * normal call hands the same one back is force_refresh used, within its daily limit.
+   */
+  async #stableToken(appId: string, secret: string, reason: FetchReason): Promise<IssuedTokenAnswer> {
+    const endpoint = 'cgi-bin/stable_token';
+    const body = { grant_type: 'client_credential', appid: appId, secret, force_refresh: false };
+    // A normal call changes nothing on WeChat's side: safe to retry.
+    const normal = tokenOf(endpoint, (await this.#send(endpoint, { method: 'POST', json: body, idempotent: true }, {})) as JsonBody);
+    if (!reason.rejected || normal.accessToken !== reason.rejected) return normal;
+    await this.#spendForcedRefresh(endpoint);
+    this.log.warn({ endpoint }, 'access token refused but stable_token still returns it: forcing a refresh (force_refresh: true)');
+    return tokenOf(endpoint, (await this.#send(endpoint, { method: 'POST', json: { ...body, force_refresh: true } }, {})) as JsonBody);
+  }
+
+  /**
+   * Counts one forced refresh against WeChat's limits, in the store (shared by instances; the
+   * caller holds the token's refresh lock), or throws when none is left.
+   */
+  async #spendForcedRefresh(endpoint: string): Promise<void> {
+    const key = `${this.#tokenKey}:forced`;
+    const now = Date.now();
+    const day = beijingDay(now);
+    const raw = await this.#store.get(key).catch(() => undefined);
+    const used = parseForced(raw, day);
+    const { perDay, minIntervalMs } = this.#forceLimit;
+    if (used.count >= perDay) {
+      throw new WeChatApiError(endpoint, -1, `access token refused, stable_token still returns it, and force_refresh was used ${used.count} times today (WeChat allows ${perDay} a day): check whether the AppSecret was reset, or wait until 00:00 Beijing time`);
+    }
+    if (now - used.last < minIntervalMs) {
+      throw new WeChatApiError(endpoint, -1, `access token refused and stable_token still returns it; force_refresh was used ${Math.round((now - used.last) / 1000)} s ago (WeChat wants ${minIntervalMs / 1000} s between two)`);
+    }
+    await this.#store.set(key, JSON.stringify({ day, count: used.count + 1, last: now }), 26 * 60 * 60_000).catch((error: unknown) => {
+      this.log.warn({ err: error }, 'could not record a forced token refresh in the store');
+    });
+  }
+}
+
+type IssuedTokenAnswer = { accessToken: string; expiresIn: number };
+
+function tokenOf(endpoint: string, result: JsonBody): IssuedTokenAnswer {
+  if (result.errcode) throw new WeChatApiError(endpoint, result.errcode, result.errmsg ?? '');
+  if (typeof result['access_token'] !== 'string') throw new WeChatApiError(endpoint, -1, 'no access_token in the answer');
+  return { accessToken: result['access_token'], expiresIn: Number(result['expires_in'] ?? 7200) };
+}
+
+/** The calendar day in Beijing time (UTC+8), when WeChat's daily quotas start over. */
+function beijingDay(ms: number): string {
+  return new Date(ms + 8 * 60 * 60_000).toISOString().slice(0, 10);
+}
+
+function parseForced(raw: string | undefined, day: string): { count: number; last: number } {
+  try {
+    const parsed = JSON.parse(raw ?? '') as { day?: unknown; count?: unknown; last?: unknown };
+    const last = Number(parsed.last) || 0;
+    return { count: parsed.day === day ? Number(parsed.count) || 0 : 0, last };
+  } catch {
+    return { count: 0, last: 0 };
   }
 }
 

@@ -26,6 +26,11 @@ export interface OfficialAccountOptions extends CommonChannelOptions {
    * switching the console from plain to safe mode.
    */
   allowPlain?: boolean;
+  /**
+   * Access tokens from `stable_token` (default: the same token for every caller while it is
+   * valid) or `token` (the classic endpoint, where each fetch replaces the token before).
+   */
+  tokenEndpoint?: 'stable_token' | 'token';
 }
 
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'music', 'news']);
@@ -57,7 +62,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     super.start(runtime);
     if (this.options.appSecret) {
       this.#client = new WeChatApiClient({
-        credential: { kind: 'officialAccount', appId: this.options.appId, secret: this.options.appSecret },
+        credential: { kind: 'officialAccount', appId: this.options.appId, secret: this.options.appSecret, tokenEndpoint: this.options.tokenEndpoint },
         baseUrl: this.options.apiBaseUrl,
         store: runtime.store,
         log: runtime.log,
