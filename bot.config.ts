@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, envConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { handoff } from '@wxbot/plugin-handoff';
-import { keyword } from '@wxbot/plugin-keyword';
+import { cannedRepliesFrom, keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';
 
@@ -41,7 +41,9 @@ export default defineConfig((): WxbotConfig => {
   const plugins: Plugin[] = [];
   // Human agents (browser console at /agent/, WebSocket at /agent/ws) come first: while one holds
   // a conversation, the bot plugins below never see its messages.
-  if (env.agentToken) plugins.push(handoff({ token: env.agentToken }));
+  // The console's canned replies are the FAQ file's answers (read again for each page load).
+  const faqFile = env.faqFile ?? fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url));
+  if (env.agentToken) plugins.push(handoff({ token: env.agentToken, cannedReplies: () => cannedRepliesFrom(faqFile) }));
   // Voice first: its transcript goes through everything after it. Without a transcription
   // endpoint only Official Account voice with WeChat's own Recognition is understood.
   plugins.push(voice(openai ? { ...openai, model: env.openai?.transcribeModel } : { transcribe: false }));
@@ -49,7 +51,7 @@ export default defineConfig((): WxbotConfig => {
   // configured) answered, naming the sample FAQ's topics (or a FAQ_FILE's first questions).
   plugins.push(
     keyword({
-      rulesFile: env.faqFile ?? fileURLToPath(new URL('./examples/faq/rules.yaml', import.meta.url)),
+      rulesFile: faqFile,
       fallback: env.faqFile ? true : { topics: SAMPLE_FAQ_TOPICS },
     }),
   );

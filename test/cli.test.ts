@@ -61,7 +61,11 @@ describe('wxbot CLI', () => {
     expect(output()).not.toContain(env.WECOM_AES_KEY);
     expect(output()).not.toContain('DEV MODE');
     // AGENT_TOKEN turns on the hand-off console.
-    expect((await fetch(`${url}/agent/`)).status).toBe(200);
+    const consolePage = await fetch(`${url}/agent/`);
+    expect(consolePage.status).toBe(200);
+    // Its canned replies are the FAQ file's answers.
+    const page = await consolePage.text();
+    expect(page).toContain('"label":"你们几点开门","text":"营业时间：每天 9:00–21:00，节假日照常营业。"');
     expect(output()).not.toContain(env.AGENT_TOKEN);
   });
 

@@ -12,7 +12,7 @@ export function consoleHeaders(nonce: string): Record<string, string> {
       `script-src 'nonce-${nonce}'`,
       `style-src 'nonce-${nonce}'`,
       "connect-src 'self'",
-      "img-src 'self' data:",
+      "img-src 'self' data: blob:",
       "base-uri 'none'",
       "form-action 'none'",
       "frame-ancestors 'none'",
@@ -28,6 +28,10 @@ export function consoleHeaders(nonce: string): Record<string, string> {
 /** What the page is built with. */
 export interface ConsolePageOptions {
   wsPath: string;
+  /** Image previews (`GET <it>/<mediaId>`) and uploads (`POST <it>`). */
+  mediaPath?: string;
+  /** Largest image an agent may send, in bytes. */
+  maxImageBytes?: number;
   nonce: string;
   /** Ready-made answers the agent can pick (e.g. the FAQ's); none: the picker is hidden. */
   cannedReplies?: readonly { readonly label: string; readonly text: string }[];
@@ -36,7 +40,7 @@ export interface ConsolePageOptions {
 /** The page, with the WebSocket path, the canned replies and the CSP nonce filled in. */
 export function consoleHtml(options: ConsolePageOptions): string {
   // JSON in a script: escape "<" so no value can close the script element.
-  const config = JSON.stringify({ wsPath: options.wsPath, canned: options.cannedReplies ?? [] }).replace(/</g, '\\u003c');
+  const config = JSON.stringify({ wsPath: options.wsPath, mediaPath: options.mediaPath ?? '', maxImageKb: Math.floor((options.maxImageBytes ?? 2 * 1024 * 1024) / 1024), canned: options.cannedReplies ?? [] }).replace(/</g, '\\u003c');
   return PAGE.replaceAll('__NONCE__', options.nonce).replace('__CONFIG__', config);
 }
 
@@ -90,6 +94,8 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
 .msg.agent { background: var(--bubble-agent); }
 .msg .by { display: block; font-size: 11px; color: var(--muted); margin-bottom: 2px; }
 .msg.media { font-style: italic; }
+.msg img.thumb { display: block; max-width: 100%; max-height: 240px; border-radius: 6px; margin-top: 4px; cursor: zoom-in; background: #f3f4f6; }
+#attach { padding: 6px 10px; }
 #placeholder { margin: auto; color: var(--muted); }
 #composer { border-top: 1px solid var(--line); background: var(--panel); padding: 10px 16px; display: flex; gap: 10px; align-items: flex-end; }
 #composer textarea { flex: 1; resize: none; height: 64px; font: inherit; padding: 8px 10px; border: 1px solid var(--line); border-radius: 6px; }
@@ -157,6 +163,8 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     <form id="composer">
       <textarea id="reply" data-i18n-placeholder="replyPlaceholder" disabled></textarea>
       <select id="canned" class="hidden" disabled data-i18n-label="canned"></select>
+      <input id="image-file" type="file" accept="image/jpeg,image/png" class="hidden">
+      <button id="attach" type="button" disabled data-i18n="image" data-i18n-title="sendImage"></button>
       <button id="send" class="primary" type="submit" disabled data-i18n="send"></button>
     </form>
   </main>
@@ -193,6 +201,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       newWaiting: '新会话等待接入', notConnected: '未连接', connectionLost: '连接已断开',
       keys: '↑/↓ 切换会话 · Alt+↑/↓ 在输入框中切换 · Alt+T 接管 · Alt+R 交还 · Alt+C 结束 · / 回复',
       lost: '服务器已重启，会话未保存：{n} 个会话已丢失，客户再发消息时将由机器人应答。', dismiss: '知道了',
+      image: '图片', sendImage: '发送图片（JPG/PNG，也可粘贴）', imageLoading: '图片加载中…', imageFailed: '图片无法显示', uploading: '正在上传图片…', imageTooBig: '图片不能超过 {kb} KB', imageType: '只能发送 JPG 或 PNG 图片',
     },
     en: {
       title: 'Agent console', conversations: 'Conversations', noConversations: 'No open conversations', back: 'Back to the list',
@@ -207,6 +216,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       newWaiting: 'A conversation is waiting', notConnected: 'not connected', connectionLost: 'connection lost',
       keys: '↑/↓ move · Alt+↑/↓ from the reply box · Alt+T take over · Alt+R release · Alt+C close · / reply',
       lost: 'The server restarted without saving conversations: {n} conversation(s) were lost; the bot answers those customers again.', dismiss: 'OK',
+      image: 'Image', sendImage: 'Send an image (JPG/PNG, or paste one)', imageLoading: 'loading image…', imageFailed: 'image unavailable', uploading: 'uploading the image…', imageTooBig: 'images up to {kb} KB', imageType: 'send a JPG or PNG image',
     },
   };
   let lang = TEXTS[localStorage.getItem(LANG_KEY)] ? localStorage.getItem(LANG_KEY) : 'zh-CN';
@@ -490,6 +500,8 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
     $('reply').disabled = !online || !c;
     $('send').disabled = !online || !c;
     $('canned').disabled = !online || !c;
+    $('attach').disabled = !online || !c || !CONFIG.mediaPath;
+    $('attach').classList.toggle('hidden', !CONFIG.mediaPath);
   }
 
   function renderMessages() {
@@ -503,11 +515,72 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       const bubble = el('div', 'msg ' + m.direction + (m.from === 'agent' ? ' agent' : '') + (m.text === undefined ? ' media' : ''));
       const by = m.from === 'user' ? t('customer') : m.from === 'agent' ? (m.agent === me ? t('you') : m.agent) : t('bot');
       bubble.append(el('span', 'by', by + ' · ' + time(m.at)));
-      bubble.append(document.createTextNode(m.text !== undefined ? m.text : '[' + m.type + (m.summary ? ': ' + m.summary : '') + ']'));
+      if (m.type === 'image' && m.mediaId && CONFIG.mediaPath) bubble.append(imagePreview(selected, m.mediaId));
+      else bubble.append(document.createTextNode(m.text !== undefined ? m.text : '[' + m.type + (m.summary ? ': ' + m.summary : '') + ']'));
       box.append(bubble);
     }
     if (atBottom || list.length < 30) box.scrollTop = box.scrollHeight;
   }
+
+  // Images: fetched with the token in a header (never in a URL), shown from blob: URLs, kept per media id.
+  const images = new Map();
+  function imagePreview(conversationId, mediaId) {
+    const holder = el('span', 'image', t('imageLoading'));
+    let url = images.get(mediaId);
+    if (!url) {
+      url = fetch(CONFIG.mediaPath + '/' + encodeURIComponent(mediaId) + '?conversation=' + encodeURIComponent(conversationId), { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) } })
+        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+        .then((blob) => URL.createObjectURL(blob));
+      images.set(mediaId, url);
+      url.catch(() => images.delete(mediaId));
+    }
+    url.then((src) => {
+      const img = el('img', 'thumb');
+      img.alt = t('image');
+      img.src = src;
+      img.addEventListener('click', () => window.open(src, '_blank', 'noopener'));
+      holder.replaceChildren(img);
+    }, () => { holder.textContent = '[' + t('imageFailed') + ']'; });
+    return holder;
+  }
+
+  async function sendImage(file) {
+    const id = selected;
+    if (!id || !file) return;
+    notice(t('uploading'));
+    $('attach').disabled = true;
+    try {
+      const response = await fetch(CONFIG.mediaPath + '?conversation=' + encodeURIComponent(id), {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY), 'Content-Type': file.type || 'application/octet-stream' },
+        body: file,
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (response.status === 413) throw new Error(t('imageTooBig', { kb: CONFIG.maxImageKb }));
+      if (response.status === 415) throw new Error(t('imageType'));
+      if (!response.ok) throw new Error(answer.error || String(response.status));
+      await command('reply', { conversationId: id, image: { mediaId: answer.mediaId } });
+      notice('');
+    } catch (error) {
+      notice(error.message);
+    } finally {
+      updateControls();
+    }
+  }
+  $('attach').addEventListener('click', () => $('image-file').click());
+  $('image-file').addEventListener('change', () => {
+    const file = $('image-file').files[0];
+    $('image-file').value = '';
+    if (file && file.size > CONFIG.maxImageKb * 1024) { notice(t('imageTooBig', { kb: CONFIG.maxImageKb })); return; }
+    sendImage(file);
+  });
+  // A screenshot pasted into the reply box is sent as an image.
+  $('reply').addEventListener('paste', (e) => {
+    const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.kind === 'file' && /^image\/(png|jpeg)$/.test(i.type));
+    if (!item) return;
+    e.preventDefault();
+    sendImage(item.getAsFile());
+  });
 
   function renderCanned() {
     const picker = $('canned');

@@ -2,6 +2,10 @@ import { z } from 'zod';
 
 const MINUTE_MS = 60_000;
 
+/** The console's canned replies: what the picker shows and the text it puts in the box. */
+export const cannedRepliesSchema = z.array(z.strictObject({ label: z.string().min(1).max(200), text: z.string().min(1).max(8000) })).max(500);
+export type CannedReplies = z.output<typeof cannedRepliesSchema>;
+
 /** One human agent who may connect to the WebSocket endpoint or the console. */
 export const agentSchema = z.object({
   /** Shown to other agents and in `message.out`; unique. */
@@ -94,8 +98,26 @@ export const handoffOptionsSchema = z
      * says so. Ignored with a durable store (FileStore, RedisStore): the plugin uses that one.
      */
     stateFile: z.union([z.string().min(1), z.literal(false)]).default('.wxbot/handoff.json'),
-    /** Ready-made answers offered in the console's reply box (e.g. the FAQ's answers). */
-    cannedReplies: z.array(z.strictObject({ label: z.string().min(1).max(200), text: z.string().min(1).max(8000) })).max(500).default([]),
+    /**
+     * Ready-made answers offered in the console's reply box: a list, or a function giving one
+     * (called for each console page, so edits show up; e.g. `() => cannedRepliesFrom('rules.yaml')`
+     * of the keyword plugin, which the default bot uses with its FAQ file).
+     */
+    cannedReplies: z
+      .union([cannedRepliesSchema, z.custom<() => CannedReplies | Promise<CannedReplies>>((v) => typeof v === 'function')], {
+        error: 'give a list of { label, text }, or a function returning one',
+      })
+      .default([]),
+    /**
+     * Largest image (JPEG or PNG) an agent may send from the console, in bytes. 2 MB is the
+     * smallest temporary-image limit documented across the channels (WeCom sources say 2 MB
+     * or 10 MB, Official Accounts 10 MB); raise it if yours takes more.
+     */
+    maxImageBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(2 * 1024 * 1024),
   })
   .transform((o) => ({ ...o, agents: o.token ? [...o.agents, { name: 'agent', token: o.token }] : o.agents }))
   .refine((o) => o.agents.length > 0, { path: ['agents'], message: 'give at least one agent (agents: [{ name, token }]) or token' })

@@ -12,7 +12,9 @@ import { History } from './history.ts';
 import { KfSession } from './kfSession.ts';
 import { KeyedLocks } from './locks.ts';
 import { DisplayNames } from './names.ts';
-import { handoffOptionsSchema } from './options.ts';
+import { AgentAuth } from './auth.ts';
+import { mountMediaRoutes } from './mediaRoutes.ts';
+import { cannedRepliesSchema, handoffOptionsSchema, type CannedReplies } from './options.ts';
 import { HandoffService } from './service.ts';
 import { AgentSocketServer } from './wsServer.ts';
 
@@ -101,13 +103,24 @@ export const handoff = definePlugin({
     scope.onServer((server) => sockets.attach(server));
 
     const consolePath = options.consolePath;
+    // A function (the FAQ file's answers) is asked again for each page, so edits show up.
+    const cannedReplies = async (): Promise<CannedReplies> => {
+      if (typeof options.cannedReplies !== 'function') return options.cannedReplies;
+      try {
+        return cannedRepliesSchema.parse(await options.cannedReplies());
+      } catch (error) {
+        log.warn({ err: error }, 'canned replies not loaded; the console shows none');
+        return [];
+      }
+    };
     if (consolePath !== false) {
-      scope.route('GET', consolePath, (ctx) => {
+      scope.route('GET', consolePath, async (ctx) => {
         const nonce = randomBytes(16).toString('base64');
         ctx.set(consoleHeaders(nonce));
         ctx.type = 'text/html; charset=utf-8';
-        ctx.body = consoleHtml({ wsPath: options.path, nonce, cannedReplies: options.cannedReplies });
+        ctx.body = consoleHtml({ wsPath: options.path, mediaPath: `${consolePath.replace(/\/+$/, '')}/media`, maxImageBytes: options.maxImageBytes, nonce, cannedReplies: await cannedReplies() });
       });
+      mountMediaRoutes(scope, { base: consolePath, auth: new AgentAuth(options.agents), service, maxImageBytes: options.maxImageBytes, media: (channel) => scope.media(channel), log });
       // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
       const bare = consolePath.replace(/\/+$/, '');
       if (bare && bare !== consolePath) scope.route('GET', bare, (ctx) => ctx.redirect(consolePath + (ctx.querystring ? `?${ctx.querystring}` : '')));

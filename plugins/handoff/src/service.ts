@@ -163,6 +163,22 @@ export class HandoffService {
     }
   }
 
+  /**
+   * The open conversation `id`, if `mediaId` is one of its recorded messages' media (what an
+   * agent may preview); undefined otherwise.
+   */
+  async conversationWithMedia(id: string, mediaId: string): Promise<Conversation | undefined> {
+    const conversation = await this.#deps.conversations.get(id);
+    if (!conversation) return undefined;
+    const entries = await this.#deps.history.read(id);
+    return entries.some((e) => e.mediaId === mediaId) ? conversation : undefined;
+  }
+
+  /** The open conversation `id`, if any. */
+  conversation(id: string): Promise<Conversation | undefined> {
+    return this.#deps.conversations.get(id);
+  }
+
   /** The open conversations, newest first (for `hello`). */
   list(): Promise<Conversation[]> {
     return this.#deps.conversations.listOpen();

@@ -17,3 +17,4 @@ export type { KeywordRule, MatchMode, RuleReply, ReplyFunction, ReplyResult, Com
 export type { HandoffMatch } from './handoff.ts';
 export { FaqIndex, similarity, featuresOf, normalizeForSimilarity, type FaqHit, type FaqIndexEntry, type Features } from './similarity.ts';
 export { loadRuleFile, RuleFileError, type RuleFileKind } from './ruleFile.ts';
+export { cannedRepliesFrom, type CannedReply } from './canned.ts';
