@@ -93,28 +93,54 @@ export function previewOf(entry: HistoryEntry): string {
 /**
  * The last `size` messages of each conversation, both directions, in the store (so every
  * instance sees the same), kept `ttlMs` after the last one.
+ *
+ * Two stores, because every message of every user is recorded but only the conversations
+ * agents have open need to survive a restart: `recent` takes everyone's (the bot's store), and
+ * `kept` (the hand-off state file over a memory store; the same store otherwise) takes the
+ * history of open conversations, moved there by {@link History.keep} when one opens. A
+ * FileStore rewrites its file on each write, so everyone's history there made every message
+ * cost a growing file rewrite.
  */
 export class History {
   constructor(
-    private readonly store: Store,
+    private readonly recent: Store,
+    private readonly kept: Store,
     private readonly locks: KeyedLocks,
     private readonly options: { size: number; ttlMs: number },
   ) {}
 
-  async append(conversationId: string, entry: HistoryEntry): Promise<void> {
+  /** Records an entry; `open` says the conversation is open to agents (its history is kept). */
+  async append(conversationId: string, entry: HistoryEntry, open: boolean): Promise<void> {
     const key = historyKey(conversationId);
+    const store = open ? this.kept : this.recent;
     await this.locks.run(key, async () => {
-      const entries = (await getJson<HistoryEntry[]>(this.store, key)) ?? [];
+      const entries = (await getJson<HistoryEntry[]>(store, key)) ?? [];
       // A redelivered message (same msgid) is not recorded twice.
       if (entry.direction === 'in' && entries.some((e) => e.id === entry.id)) return;
       entries.push(entry);
-      await setJson(this.store, key, entries.slice(-this.options.size), this.options.ttlMs);
+      await setJson(store, key, entries.slice(-this.options.size), this.options.ttlMs);
+    });
+  }
+
+  /** A conversation was opened to agents: its history so far moves to the kept store. */
+  async keep(conversationId: string): Promise<void> {
+    if (this.kept === this.recent) return;
+    const key = historyKey(conversationId);
+    await this.locks.run(key, async () => {
+      const recent = (await getJson<HistoryEntry[]>(this.recent, key)) ?? [];
+      if (recent.length === 0) return;
+      const kept = (await getJson<HistoryEntry[]>(this.kept, key)) ?? [];
+      const known = new Set(kept.map((e) => e.id));
+      const merged = [...kept, ...recent.filter((e) => !known.has(e.id))].sort((a, b) => a.at - b.at);
+      await setJson(this.kept, key, merged.slice(-this.options.size), this.options.ttlMs);
+      await this.recent.delete(key);
     });
   }
 
   /** The last `limit` entries, oldest first. */
   async read(conversationId: string, limit = this.options.size): Promise<HistoryEntry[]> {
-    const entries = (await getJson<HistoryEntry[]>(this.store, historyKey(conversationId))) ?? [];
+    const key = historyKey(conversationId);
+    const entries = (await getJson<HistoryEntry[]>(this.kept, key)) ?? (this.kept === this.recent ? undefined : await getJson<HistoryEntry[]>(this.recent, key)) ?? [];
     return entries.slice(-limit);
   }
 }

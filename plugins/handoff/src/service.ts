@@ -58,8 +58,8 @@ export class HandoffService {
     }
     const entry = entryFromMessage(message);
     if (!entry) return 'pass';
-    await history.append(id, entry);
     const current = await conversations.get(id);
+    await history.append(id, entry, current !== undefined);
     if (!current) return 'pass';
     if (isHeld(current) && !(await conversations.holdAlive(id))) {
       // The idle timer ran out before the sweeper noticed: the bot answers this message.
@@ -100,7 +100,7 @@ export class HandoffService {
   }
 
   async #hold(id: string, event: HandoffEvent): Promise<void> {
-    const { conversations, bus, log } = this.#deps;
+    const { conversations, history, bus, log } = this.#deps;
     const { message, options, handledByPlatform } = event;
     const entry = entryFromMessage(message);
     // What ctx.handoff() did on KF: the core moved the session to the pool or a servicer.
@@ -134,6 +134,7 @@ export class HandoffService {
     if (!conversation) return;
     log.info({ conversation: id, status: conversation.status, reason: options.reason, handledByPlatform }, opened ? 'conversation handed to the agents' : 'conversation held again');
     if (opened) {
+      await history.keep(id);
       await conversations.addOpen(id);
       bus.publish({ type: 'conversation.opened', conversation });
       // The message that asked for a human was recorded before the conversation was open.
@@ -320,8 +321,9 @@ export class HandoffService {
 
   async #recordOut(id: string, entry: HistoryEntry, options: { read?: boolean } = {}): Promise<Conversation | undefined> {
     const { conversations, history, bus } = this.#deps;
-    await history.append(id, entry);
-    if (!(await conversations.get(id))) return undefined; // not open: nobody is watching
+    const open = (await conversations.get(id)) !== undefined;
+    await history.append(id, entry, open);
+    if (!open) return undefined; // not open: nobody is watching
     const conversation = await conversations.update(id, (c) => {
       if (!c) return undefined;
       c.lastMessageAt = Date.now();

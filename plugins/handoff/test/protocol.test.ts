@@ -1,6 +1,7 @@
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handoff } from '../src/index.ts';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, ALICE, BOB, BOB_WECOM, CORP, customerSays, dir, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
 
@@ -213,6 +214,13 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     await customerSays(api, first, 'wk-restart', 'wm-rose', '人工');
     const id = ((await alice1.waitFor((e) => e.type === 'conversation.opened')).conversation as { id: string }).id;
     await alice1.request({ type: 'takeover', conversationId: id });
+    // Users nobody holds do not touch the state file: it is rewritten whole on each write, so
+    // their per-message history lives in the bot's store (this was a 10× slowdown a message).
+    const before = readFileSync(stateFile, 'utf8');
+    for (const [i, user] of ['wm-a', 'wm-b', 'wm-c'].entries()) await customerSays(api, first, 'wk-restart', user, `问题${i}`);
+    for (let i = 0; i < 250 && first.llmCalls.length < 3; i++) await sleep(20);
+    expect(first.llmCalls).toHaveLength(3);
+    expect(readFileSync(stateFile, 'utf8')).toBe(before);
     await first.bot.stop();
 
     const second = await bot({ stateFile }, { cursorFile });
