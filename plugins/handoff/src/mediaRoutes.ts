@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Logger, MediaApi, PluginScope, RouteHandler } from '@wxbot/core';
-import type { AgentAuth } from './auth.ts';
+import type { AgentConfig } from './options.ts';
 import type { HandoffService } from './service.ts';
 
 /** The image formats accepted and served, by their first bytes (no SVG: it can carry script). */
@@ -27,7 +27,8 @@ type RouterContext = Parameters<RouteHandler>[0];
 export interface MediaRoutesOptions {
   /** The console's path (`/agent/`): the routes are `<it>media` and `<it>media/:mediaId`. */
   readonly base: string;
-  readonly auth: AgentAuth;
+  /** The token's agent (`throttled`: too many bad tokens from that address). */
+  readonly authenticate: (request: IncomingMessage, token: string | undefined) => AgentConfig | 'throttled' | undefined;
   readonly service: HandoffService;
   readonly maxImageBytes: number;
   readonly media: (channelName: string) => MediaApi | undefined;
@@ -35,7 +36,7 @@ export interface MediaRoutesOptions {
 }
 
 export function mountMediaRoutes(scope: PluginScope, options: MediaRoutesOptions): void {
-  const { base, auth, service, log } = options;
+  const { base, service, log } = options;
   const prefix = base.endsWith('/') ? base : `${base}/`;
 
   const fail = (ctx: RouterContext, status: number, message: string) => {
@@ -43,15 +44,22 @@ export function mountMediaRoutes(scope: PluginScope, options: MediaRoutesOptions
     ctx.type = 'application/json';
     ctx.body = { error: message };
   };
-  const agentOf = (ctx: RouterContext) => {
+  /** The agent, or the refusal already answered (401, or 429 while the address is throttled). */
+  const agentOf = (ctx: RouterContext): AgentConfig | undefined => {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
-    return auth.authenticate(bearer);
+    const agent = options.authenticate(ctx.req, bearer);
+    if (agent === 'throttled') {
+      fail(ctx, 429, 'too many bad tokens; try again later');
+      return undefined;
+    }
+    if (!agent) fail(ctx, 401, 'sign in');
+    return agent;
   };
 
   // A preview: only media recorded in that open conversation, only real images.
   scope.route('GET', `${prefix}media/:mediaId`, async (ctx) => {
     ctx.set('Cache-Control', 'private, no-store');
-    if (!agentOf(ctx)) return fail(ctx, 401, 'sign in');
+    if (!agentOf(ctx)) return;
     const mediaId = String(ctx.params['mediaId'] ?? '');
     const id = typeof ctx.query['conversation'] === 'string' ? ctx.query['conversation'] : '';
     const conversation = id && mediaId ? await service.conversationWithMedia(id, mediaId) : undefined;
@@ -76,7 +84,7 @@ export function mountMediaRoutes(scope: PluginScope, options: MediaRoutesOptions
   // An upload: JPEG or PNG bytes as the body; answers the media_id for a `reply` with `image`.
   scope.route('POST', `${prefix}media`, async (ctx) => {
     const agent = agentOf(ctx);
-    if (!agent) return fail(ctx, 401, 'sign in');
+    if (!agent) return;
     const id = typeof ctx.query['conversation'] === 'string' ? ctx.query['conversation'] : '';
     const conversation = id ? await service.conversation(id) : undefined;
     if (!conversation) return fail(ctx, 404, 'no open conversation with that id');

@@ -12,7 +12,6 @@ import { History } from './history.ts';
 import { KfSession } from './kfSession.ts';
 import { KeyedLocks } from './locks.ts';
 import { DisplayNames } from './names.ts';
-import { AgentAuth } from './auth.ts';
 import { mountMediaRoutes } from './mediaRoutes.ts';
 import { cannedRepliesSchema, handoffOptionsSchema, type CannedReplies } from './options.ts';
 import { HandoffService } from './service.ts';
@@ -124,7 +123,7 @@ export const handoff = definePlugin({
         ctx.type = 'text/html; charset=utf-8';
         ctx.body = consoleHtml({ wsPath: options.path, mediaPath: `${consolePath.replace(/\/+$/, '')}/media`, maxImageBytes: options.maxImageBytes, nonce, cannedReplies: await cannedReplies() });
       });
-      mountMediaRoutes(scope, { base: consolePath, auth: new AgentAuth(options.agents), service, maxImageBytes: options.maxImageBytes, media: (channel) => scope.media(channel), log });
+      mountMediaRoutes(scope, { base: consolePath, authenticate: (request, token) => sockets.authenticateHttp(request, token), service, maxImageBytes: options.maxImageBytes, media: (channel) => scope.media(channel), log });
       // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
       const bare = consolePath.replace(/\/+$/, '');
       if (bare && bare !== consolePath) scope.route('GET', bare, (ctx) => ctx.redirect(consolePath + (ctx.querystring ? `?${ctx.querystring}` : '')));

@@ -94,6 +94,24 @@ export class AgentSocketServer {
     setTimeout(() => clients.forEach((ws) => ws.terminate()), 1000).unref();
   }
 
+  /**
+   * Authenticates an HTTP request of the console (its image routes) under the same per-address
+   * bad-token throttle as the socket: `throttled` (answer 429) without looking at the token.
+   */
+  authenticateHttp(request: IncomingMessage, token: string | undefined): AgentConfig | 'throttled' | undefined {
+    const remote = clientAddress(request, this.#options.trustProxy);
+    if ((this.#throttle?.blockedFor(remote) ?? 0) > 0) return 'throttled';
+    const agent = this.#auth.authenticate(token);
+    if (!agent) {
+      this.#options.log.warn({ remote }, 'console request refused: bad or missing token');
+      const blockMs = this.#throttle?.fail(remote) ?? 0;
+      if (blockMs > 0) this.#options.log.warn({ remote, blockMs }, 'agent login throttled: too many bad tokens from this address; refused (429) until the block ends');
+      return undefined;
+    }
+    this.#throttle?.succeed(remote);
+    return agent;
+  }
+
   #upgrade(server: Server, request: IncomingMessage, socket: Duplex, head: Buffer): void {
     let url: URL | undefined;
     try {

@@ -74,4 +74,19 @@ describe('images in the agent console (HTTP routes next to the page)', () => {
     expect((await post(Buffer.alloc(65 * 1024, 0xff))).status).toBe(413);
     expect((await post(picture, 'image/png', {})).status).toBe(401);
   });
+
+  it('bad tokens on the image routes count toward the same login throttle as the socket (429, token not looked at)', async () => {
+    const guarded = await startKfBot(api, { loginThrottle: { maxFailures: 2, blockMs: 60_000 } });
+    try {
+      const url = `${guarded.url}/agent/media?conversation=x`;
+      const wrong = { Authorization: 'Bearer wrong-token-0123456789abcdef' };
+      expect((await fetch(url, { method: 'POST', headers: wrong, body: 'x' })).status).toBe(401);
+      expect((await fetch(url, { method: 'POST', headers: wrong, body: 'x' })).status).toBe(401);
+      // Blocked now: even the right token gets 429, and so does the socket.
+      expect((await fetch(url, { method: 'POST', headers: bearer, body: 'x' })).status).toBe(429);
+      await expect(AgentClient.connect(guarded.url, { token: ALICE })).rejects.toMatchObject({ status: 429 });
+    } finally {
+      await guarded.bot.stop();
+    }
+  });
 });
