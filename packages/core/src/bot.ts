@@ -38,6 +38,8 @@ export interface BotOptions {
   logger?: Logger | LoggerOptions;
   /** Largest callback body in bytes (default 1 MiB). */
   bodyLimitBytes?: number;
+  /** How long a client may take to send a whole request, body included (default 10 s); then 408. */
+  bodyTimeoutMs?: number;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
   slowHandlerWarnMs?: number;
   /**
@@ -215,7 +217,7 @@ export class Bot extends Composer<Context> {
   async start(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
     if (this.#lifecycle === 'listening') throw new Error('bot.start(): this bot is already listening; stop() it first');
     await this.init();
-    const server = createHttpServer(this, { bodyLimitBytes: this.#options.bodyLimitBytes });
+    const server = createHttpServer(this, { bodyLimitBytes: this.#options.bodyLimitBytes, bodyTimeoutMs: this.#options.bodyTimeoutMs });
     server.listen(options.port ?? 3000, options.host);
     this.#server = server;
     await new Promise<void>((resolve, reject) => {

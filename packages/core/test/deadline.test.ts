@@ -75,6 +75,15 @@ describe('replies past the reply window', () => {
     expect(parts.join('')).toBe('长'.repeat(1500));
   });
 
+  it('a split text whose first part fails still sends the later parts, and the failure is logged', async () => {
+    api.failNext('message/custom/send', { errcode: 45047, errmsg: 'out of response count limit' });
+    expect((await oaPeer().text('long', { from: 'o-long-fail' })).body).toBe('success');
+    await api.waitFor(() => api.officialAccount.sent.filter((m) => m['touser'] === 'o-long-fail').length === 2);
+    const parts = api.officialAccount.sent.filter((m) => m['touser'] === 'o-long-fail').map((m) => (m['text'] as { content: string }).content);
+    expect('长'.repeat(1500).endsWith(parts.join(''))).toBe(true);
+    await api.waitFor(() => logs.lines.some((l) => l['msg'] === 'a part of a split reply could not be sent; sending the rest' && l['part'] === 1 && l['parts'] === 3));
+  });
+
   it('a plugin that answers nothing lets the callback finish at once with success', async () => {
     const started = Date.now();
     expect((await oaPeer().text('silent')).body).toBe('success');
@@ -96,6 +105,7 @@ describe('replies past the reply window', () => {
     expect(value(/wxbot_api_calls_total\{endpoint="cgi-bin\/message\/custom\/send",result="ok"\} (\d+)/)).toBeGreaterThanOrEqual(3);
     expect(value(/wxbot_api_calls_total\{endpoint="cgi-bin\/message\/custom\/send",result="45015"\} (\d+)/)).toBe(1);
     expect(value(/wxbot_callbacks_total\{channel="officialAccount",outcome="no-reply"\} (\d+)/)).toBeGreaterThanOrEqual(2);
-    expect(value(/wxbot_plugin_errors_total\{plugin="\(middleware\)"\} (\d+)/)).toBe(1);
+    // The 45015 late reply, and the split reply whose first part failed (its ctx.reply rejects).
+    expect(value(/wxbot_plugin_errors_total\{plugin="\(middleware\)"\} (\d+)/)).toBe(2);
   });
 });

@@ -6,7 +6,8 @@ import { compose } from '../src/pipeline/compose.ts';
 import { Metrics } from '../src/metrics.ts';
 import { I18n } from '../src/i18n/catalog.ts';
 import { BaseChannel, KF_SESSION_NOT_ALLOWED, type CallbackResult } from '../src/protocol.ts';
-import { MemoryStore, WeChatApiError, createBot, parseCommand, type Channel, type ChannelKind, type Message, type Recipient, type Reply, type ReplyType, type SendOptions } from '../src/index.ts';
+import { MemoryStore, WeChatApiError, createBot, officialAccount, parseCommand, type Channel, type ChannelKind, type Message, type Recipient, type Reply, type ReplyType, type SendOptions } from '../src/index.ts';
+import { WeChatPeer } from '@wxbot/testing';
 import { captureLogger } from './helpers.ts';
 
 /** A channel whose active sends are recorded (or fail with `failWith`). */
@@ -94,6 +95,28 @@ describe('the send rules (delivery/outbox)', () => {
     await expect(outbox.send(job({ type: 'file', mediaId: 'f' }, { answers: undefined }))).rejects.toBeInstanceOf(WeChatApiError);
     channel.failWith = new WeChatApiError('cgi-bin/kf/send_msg', 40001, 'bad token');
     await expect(outbox.send(job({ type: 'file', mediaId: 'f' }))).rejects.toThrow('40001');
+  });
+});
+
+describe('a text over one message with no active API', () => {
+  it('sends what fits passively and logs a warning (an Official Account without AppSecret)', async () => {
+    const logs = captureLogger();
+    const bot = createBot({ channels: [officialAccount({ appId: 'wx-no-secret', token: 'tok' })], logger: logs.log });
+    bot.on('text', (ctx) => ctx.reply('长'.repeat(1500))); // 4500 bytes: three messages' worth
+    await bot.init();
+    try {
+      const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode: 'plain', token: 'tok', receiveId: 'wx-no-secret' });
+      const { query, body } = peer.buildCallback(peer.message('text', { Content: 'long please' }, { msgId: '88001' }));
+      const answer = await bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body);
+      const content = /<Content><!\[CDATA\[(.*?)\]\]><\/Content>/s.exec(answer)?.[1] ?? '';
+      expect(content.length).toBeGreaterThan(0);
+      expect(Buffer.byteLength(content)).toBeLessThanOrEqual(2048);
+      expect('长'.repeat(1500).startsWith(content)).toBe(true);
+      expect(logs.lines.find((l) => String(l['msg']).startsWith('reply too long for one message and the channel has no active API'))).toMatchObject({ level: 40, parts: 3, sent: 1 });
+      expect(logs.lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
+    } finally {
+      await bot.stop();
+    }
   });
 });
 

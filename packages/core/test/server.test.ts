@@ -4,7 +4,7 @@
  * a small stand-in for the bot so each outcome can be produced on purpose.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
 import { createHttpServer } from '../src/server.ts';
@@ -33,7 +33,7 @@ beforeAll(async () => {
       recordRefusal: (c) => refusals.push(c.name),
       routes: [(router) => router.get('/extra', (ctx) => void (ctx.body = 'extra route'))],
     },
-    { bodyLimitBytes: 1024 },
+    { bodyLimitBytes: 1024, bodyTimeoutMs: 500 },
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,6 +97,21 @@ describe('callback POSTs', () => {
     expect(res.status).toBe(413);
     expect(await res.text()).toBe('request body too large');
     expect(logs.lines.at(-1)).toMatchObject({ msg: 'callback refused', status: 413 });
+  });
+
+  it('a body that trickles in past bodyTimeoutMs: 408 and the connection closed, the handler never called', async () => {
+    const before = calls.length;
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += String(chunk)));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /wx?signature=s&timestamp=1&nonce=n HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<xml>');
+    // One byte now and then, as a slowloris client does: activity never stops, the body never ends.
+    const trickle = setInterval(() => socket.writable && socket.write('a'), 100);
+    await closed;
+    clearInterval(trickle);
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(calls.length).toBe(before);
   });
 
   it('a channel path with a trailing slash or another case is not the callback', async () => {

@@ -76,6 +76,11 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     return this.#client;
   }
 
+  /** Whether `send` can reach the API (an AppSecret is configured). */
+  get activeApi(): boolean {
+    return this.#client !== undefined;
+  }
+
   /** GET verification always uses the plain signature, in every mode. */
   verify(query: Query): string {
     this.#checkPlainSignature(query);

@@ -52,6 +52,12 @@ export interface Channel {
   receive(query: Query, body: string): CallbackResult;
   /** Sends through the platform's API (after the window, when passive is impossible, or unprompted). */
   send?(to: Recipient, reply: Reply, options?: SendOptions): Promise<void>;
+  /**
+   * False when `send` exists but has no credential to call the API with (an Official Account
+   * or WeCom app configured without its secret): a text too long for one message then goes
+   * passively as far as it fits, with a warning. Absent: `send` works when it exists.
+   */
+  readonly activeApi?: boolean;
   /** Hands a conversation to humans where the platform has a notion of it (KF); false elsewhere. */
   handoff?(to: Recipient, options: HandoffOptions): Promise<boolean>;
   /**

@@ -17,6 +17,11 @@ export abstract class WecomChannelBase extends BaseChannel {
     return this.#client;
   }
 
+  /** Whether `send` can reach the API (a secret is configured). */
+  get activeApi(): boolean {
+    return this.#client !== undefined;
+  }
+
   /** KF support (undefined without a secret). */
   get kf(): KfSupport | undefined {
     return this.#kf;

@@ -5,8 +5,10 @@
  * 1. a text longer than the channel's limit is split, in order, on character boundaries;
  * 2. a reply that is one part goes back passively when the message's HTTP response is still
  *    open and the channel can carry that type passively; a split text goes out whole through
- *    the API when the channel has one (a passive first part could arrive after the second);
- * 3. everything else is an active send, one per part, in order;
+ *    the API when the channel has one (a passive first part could arrive after the second),
+ *    else its first part goes passively and the rest is dropped with a warning;
+ * 3. everything else is an active send, one per part, in order; a part that fails is logged
+ *    and the later parts still go (the send then rejects, saying how many parts failed);
  * 4. KF error 95018 (a human servicer holds the session) on a reply to a message is not the
  *    plugin's failure: it is logged and the rest of that reply dropped. An unprompted send
  *    (`sendTo`) gets the error, since its caller must know.
@@ -80,7 +82,7 @@ export function partsOf(reply: Reply, channel: Channel): readonly Reply[] {
  */
 export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, onPassive?: (job: OutboxJob, part: Reply) => void): OutboxJob[] {
   const parts = partsOf(job.reply, channel);
-  const passiveAllowed = passive !== undefined && (parts.length === 1 || !channel.send);
+  const passiveAllowed = passive !== undefined && (parts.length === 1 || !hasActiveApi(channel));
   const active: OutboxJob[] = [];
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
@@ -91,6 +93,11 @@ export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveS
     active.push(parts.length === 1 ? job : { ...job, reply: part, key: `${job.key}#${i}` });
   }
   return active;
+}
+
+/** Whether the channel can send through its API (it has `send`, and a credential for it). */
+function hasActiveApi(channel: Channel): boolean {
+  return channel.send !== undefined && channel.activeApi !== false;
 }
 
 /**
@@ -135,7 +142,20 @@ export class InProcessOutbox implements Outbox {
     const channel = this.#channels.get(job.channel);
     if (!channel) throw new Error(`no channel named "${job.channel}"`);
     const active = planDelivery(channel, job, passive, this.#onPassive);
-    for (const part of active) {
+    if (active.length > 0 && !hasActiveApi(channel)) {
+      const parts = partsOf(job.reply, channel).length;
+      if (active.length < parts) {
+        // A text longer than one message, no API to send the rest: what fits went passively.
+        this.#log.warn(
+          { channel: channel.name, msgId: job.answers, parts, sent: parts - active.length },
+          'reply too long for one message and the channel has no active API (no secret): only its first part was sent; configure the secret to send the rest',
+        );
+        return;
+      }
+    }
+    let failed: { error: unknown; count: number } | undefined;
+    for (let i = 0; i < active.length; i++) {
+      const part = active[i]!;
       try {
         await sendNow(channel, part);
       } catch (error) {
@@ -143,10 +163,15 @@ export class InProcessOutbox implements Outbox {
           this.#log.warn({ channel: channel.name, msgId: job.answers, errcode: KF_SESSION_NOT_ALLOWED }, 'KF reply not sent: a human servicer holds this session (or it ended)');
           return;
         }
-        throw error;
+        if (active.length === 1) throw error;
+        // One part of a split text lost must not lose the rest: log it, send the others.
+        this.#log.warn({ channel: channel.name, msgId: job.answers, part: i + 1, parts: active.length, err: error }, 'a part of a split reply could not be sent; sending the rest');
+        failed = failed ? { error: failed.error, count: failed.count + 1 } : { error, count: 1 };
+        continue;
       }
       this.#observe(job, 'active');
     }
+    if (failed) throw new Error(`${failed.count} of ${active.length} parts of a split reply could not be sent (the others were)`, { cause: failed.error });
   }
 
   readonly #onPassive = (job: OutboxJob): void => this.#observe(job, 'passive');
