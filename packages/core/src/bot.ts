@@ -38,7 +38,7 @@ export interface BotOptions {
   logger?: Logger | LoggerOptions;
   /** Largest callback body in bytes (default 1 MiB). */
   bodyLimitBytes?: number;
-  /** How long a client may take to send a whole request, body included (default 10 s); then 408. */
+  /** How long a callback's body may take to arrive (default 10 s); then 408 and the connection closed. */
   bodyTimeoutMs?: number;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
   slowHandlerWarnMs?: number;

@@ -5,7 +5,7 @@ import Koa from 'koa';
 import getRawBody from 'raw-body';
 import type { Logger } from 'pino';
 import type { Channel, Query } from './channels/types.ts';
-import { httpErrorOf } from './errors.ts';
+import { ChannelError, httpErrorOf } from './errors.ts';
 
 /** What the HTTP layer needs from the bot: the channels and the callback handler. */
 export interface CallbackHandler {
@@ -22,10 +22,9 @@ export interface HttpAppOptions {
   /** Largest accepted body in bytes (default 1 MiB); larger gets 413. */
   bodyLimitBytes?: number;
   /**
-   * How long a client may take to send a whole request, headers and body (default 10 s): a
-   * connection that trickles its body in is answered 408 and closed, instead of being held for
-   * Node's 300 s. Checked once a second (Node's `requestTimeout`), so at no cost per request.
-   * Applies to every request of the server made by {@link createHttpServer}.
+   * How long a callback's body may take to arrive (default 10 s): a connection that trickles
+   * its body in is answered 408 and closed, instead of being held for Node's 300 s. One sweep
+   * timer for all callbacks (checked every second at most), no timer per request.
    */
   bodyTimeoutMs?: number;
 }
@@ -43,6 +42,7 @@ export function createHttpApp(handler: CallbackHandler, options: HttpAppOptions 
   const router = new Router();
   const log = handler.log;
   const limit = options.bodyLimitBytes ?? DEFAULT_LIMIT;
+  const deadlines = new BodyDeadlines(options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
 
   app.on('error', () => {}); // everything is logged below; keep Koa from printing stacks
   app.use(async (ctx, next) => {
@@ -74,7 +74,8 @@ export function createHttpApp(handler: CallbackHandler, options: HttpAppOptions 
       return;
     }
     // Reached only by a POST the fast path let through (a request line it does not read).
-    const answer = await answerCallback(handler, channel, ctx.query as Query, ctx.req, limit);
+    const answer = await answerCallback(handler, channel, ctx.query as Query, ctx.req, limit, deadlines);
+    if (answer.status === 408) ctx.set('Connection', 'close');
     ctx.status = answer.status;
     ctx.type = answer.type;
     ctx.body = answer.body;
@@ -98,15 +99,8 @@ export function createHttpServer(handler: CallbackHandler, options: HttpAppOptio
   const koa = createHttpApp(handler, options).callback();
   const limit = options.bodyLimitBytes ?? DEFAULT_LIMIT;
   const byPath = new Map(handler.channels.map((channel) => [channel.path, channel]));
-  const requestTimeout = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
-  const timeouts = {
-    requestTimeout,
-    // Node requires headersTimeout <= requestTimeout; its default is 60 s.
-    headersTimeout: Math.min(60_000, requestTimeout),
-    // How often Node looks for requests past their deadline (its default: 30 s).
-    connectionsCheckingInterval: Math.min(1000, requestTimeout),
-  };
-  return createServer(timeouts, (req, res) => {
+  const deadlines = new BodyDeadlines(options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
+  return createServer((req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && url.charCodeAt(0) === 0x2f /* / */) {
       const q = url.indexOf('?');
@@ -114,7 +108,7 @@ export function createHttpServer(handler: CallbackHandler, options: HttpAppOptio
       if (channel) {
         // node:querystring as Koa's ctx.query: a repeated parameter becomes a list.
         const query = (q < 0 ? {} : parseQuery(url.slice(q + 1))) as Query;
-        void answerCallback(handler, channel, query, req, limit).then((answer) => respond(res, answer));
+        void answerCallback(handler, channel, query, req, limit, deadlines).then((answer) => respond(res, answer));
         return;
       }
     }
@@ -130,13 +124,61 @@ interface Answer {
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/**
+ * Deadlines of the callback bodies being read, checked by one sweep timer (running only
+ * while bodies are being read): a body still incomplete at its deadline fails its read with
+ * 408. Deadlines come in the order bodies start, so a sweep stops at the first one not due.
+ */
+class BodyDeadlines {
+  readonly #reads = new Map<IncomingMessage, number>();
+  readonly #ms: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  start(req: IncomingMessage): void {
+    this.#reads.set(req, Date.now() + this.#ms);
+    if (!this.#timer) {
+      this.#timer = setInterval(this.#sweep, Math.min(1000, Math.max(10, this.#ms / 2)));
+      this.#timer.unref();
+    }
+  }
+
+  end(req: IncomingMessage): void {
+    this.#reads.delete(req);
+  }
+
+  readonly #sweep = (): void => {
+    const now = Date.now();
+    for (const [req, deadline] of this.#reads) {
+      if (deadline > now) break;
+      this.#reads.delete(req);
+      // raw-body listens for errors while it reads: its read then fails with this status.
+      req.emit('error', new ChannelError(408, 'request body too slow'));
+    }
+    if (this.#reads.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  };
+}
+
 /** Reads, hands over and answers one callback POST; never rejects. */
-async function answerCallback(handler: CallbackHandler, channel: Channel, query: Query, req: IncomingMessage, limit: number): Promise<Answer> {
+async function answerCallback(handler: CallbackHandler, channel: Channel, query: Query, req: IncomingMessage, limit: number, deadlines: BodyDeadlines): Promise<Answer> {
   try {
     // raw-body only (limit → 413, length mismatch → 400): koa-body's content-type sniffing
     // and co-body on top cost ~70 µs a callback, measured.
     const length = req.headers['content-length'];
-    const body = (await getRawBody(req, { length: length === undefined || length === '' ? undefined : Number(length), limit })).toString('utf8');
+    deadlines.start(req);
+    let raw: Buffer;
+    try {
+      raw = await getRawBody(req, { length: length === undefined || length === '' ? undefined : Number(length), limit });
+    } finally {
+      deadlines.end(req);
+    }
+    const body = raw.toString('utf8');
     if (!body) {
       handler.recordRefusal?.(channel);
       handler.log.warn({ channel: channel.name, status: 400 }, 'callback refused: empty body');
@@ -162,6 +204,8 @@ function refusal(log: Logger, error: unknown, path: string, method: string): { s
 }
 
 function respond(res: ServerResponse, answer: Answer): void {
+  // 408: the rest of a body that never came is not waited for on this connection.
+  if (answer.status === 408) res.setHeader('connection', 'close');
   res.writeHead(answer.status, { 'content-type': answer.type, 'content-length': Buffer.byteLength(answer.body) });
   res.end(answer.body);
 }

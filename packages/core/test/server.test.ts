@@ -112,6 +112,7 @@ describe('callback POSTs', () => {
     clearInterval(trickle);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(calls.length).toBe(before);
+    expect(logs.lines.some((l) => l['msg'] === 'callback refused' && l['status'] === 408)).toBe(true);
   });
 
   it('a channel path with a trailing slash or another case is not the callback', async () => {
