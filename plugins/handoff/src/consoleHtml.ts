@@ -576,7 +576,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   });
   // A screenshot pasted into the reply box is sent as an image.
   $('reply').addEventListener('paste', (e) => {
-    const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.kind === 'file' && /^image\/(png|jpeg)$/.test(i.type));
+    const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.kind === 'file' && /^image\\/(png|jpeg)$/.test(i.type));
     if (!item) return;
     e.preventDefault();
     sendImage(item.getAsFile());

@@ -204,6 +204,10 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     const html = await response.text();
     expect(html).toContain('"wsPath":"/agent/ws"');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/);
+    // The page's script parses (a template-literal escape gone wrong breaks the whole console).
+    const script = /<script nonce="[^"]+">([\s\S]*)<\/script>/.exec(html)?.[1] ?? '';
+    expect(script.length).toBeGreaterThan(1000);
+    expect(() => new Function(script)).not.toThrow();
   });
 
   it('a restart keeps the held conversations (a file by default over a memory store); with stateFile: false the agents are told they are gone', async () => {
