@@ -1,5 +1,5 @@
 import { parseCommand, USAGE_EXIT, UsageError } from './usage.ts';
-import { CHECK_USAGE, KEYGEN_USAGE, SIMULATE_USAGE, START_USAGE, USAGE } from './usageTexts.ts';
+import { CHECK_USAGE, KEYGEN_USAGE, QUEUE_USAGE, SIMULATE_USAGE, START_USAGE, USAGE, WORKER_USAGE } from './usageTexts.ts';
 
 interface Command {
   readonly usage: string;
@@ -12,6 +12,8 @@ const COMMANDS: Record<string, Command> = {
   simulate: { usage: SIMULATE_USAGE, run: async (args) => (await import('./simulate.ts')).simulate(args) },
   check: { usage: CHECK_USAGE, run: async (args) => (await import('./check.ts')).check(args) },
   keygen: { usage: KEYGEN_USAGE, run: keygen },
+  worker: { usage: WORKER_USAGE, run: async (args) => (await import('./worker.ts')).worker(args) },
+  queue: { usage: QUEUE_USAGE, run: async (args) => (await import('./queue.ts')).queue(args) },
 };
 
 /** The CLI entry: returns the process exit code. */

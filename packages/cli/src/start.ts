@@ -4,6 +4,7 @@ import { createBot, type Bot } from '@wxbot/core';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { resolvePort, type PortSource } from './port.ts';
 import { parseCommand } from './usage.ts';
+import { parseConcurrency } from './worker.ts';
 import { START_USAGE } from './usageTexts.ts';
 
 /** See {@link START_USAGE}. Returns the exit code (the process stays up while the bot runs). */
@@ -13,6 +14,7 @@ export async function start(args: string[]): Promise<number> {
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
   });
   if (values.help) {
     console.log(START_USAGE);
@@ -20,7 +22,8 @@ export async function start(args: string[]): Promise<number> {
   }
   await loadDotEnv();
   const { config, filepath } = await loadConfig(values.config);
-  const bot = createBot(config);
+  const concurrency = parseConcurrency(values.concurrency);
+  const bot = createBot(concurrency !== undefined && config.workers !== false ? { ...config, workers: { ...config.workers, concurrency } } : config);
   const { port, source } = resolvePort(values.port, config.port);
   const host = values.host ?? config.host;
   let url: string;
@@ -31,7 +34,7 @@ export async function start(args: string[]): Promise<number> {
     throw listenError(error, port, source);
   }
   const bound = boundAddress(bot);
-  bot.log.info({ config: filepath, listening: bound, url }, 'wxbot started');
+  bot.log.info({ config: filepath, listening: bound, delivery: bot.durable ? 'durable' : 'memory', url }, 'wxbot started');
   if (config.devMode) printDevMode(url, bound, config.devMode.credentials, bot.channels.map((c) => ({ name: c.name, path: c.path })));
   const shutdown = async (signal: string) => {
     bot.log.info({ signal }, 'stopping');

@@ -13,6 +13,8 @@ Usage:
                                                        and print its answer (-i: one per stdin line;
                                                        --fake-api: also its active sends)
   wxbot check [--config FILE]                          verify a config without starting the server
+  wxbot worker [--config FILE] [--concurrency N]       with Redis: queue workers only, no HTTP
+  wxbot queue [--config FILE] [list|depth|retry|drop]  failed jobs with their reasons; retry or drop
   wxbot help [COMMAND]                                 this text, or a command's (also: wxbot COMMAND --help)
 
 Port (start and simulate): --port, else the PORT environment variable, else the config's port,
@@ -24,13 +26,14 @@ Exit status: 0 ok, 1 failed (a config error, a taken port, a failed check), 2 wr
 export const START_USAGE = `wxbot start — run the bot in bot.config.ts
 
 Usage:
-  wxbot start [--config FILE] [--port N] [--host H] [--verbose]
+  wxbot start [--config FILE] [--port N] [--host H] [--concurrency N] [--verbose]
 
 Options:
   -c, --config FILE  the config (default: bot.config.ts / .mts / .mjs / .js, wxbot.config.*, or the
                      "wxbot" key of package.json, in the working directory)
   -p, --port N       port to listen on (0: any free port)
       --host H       address to listen on (default: every interface)
+      --concurrency N  with Redis (durable delivery): jobs this process runs at once per queue
       --verbose      with a config that throws, print its stack
   -h, --help         this text
 
@@ -116,3 +119,19 @@ what the bot sends there prints as "→ active: …" (the rest of an answer over
 
 Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
 answer that does not verify or an unreachable server, 2 on wrong usage.`;
+
+export const WORKER_USAGE = `wxbot worker — with Redis: run queue workers only (no HTTP server)
+
+Usage:
+  wxbot worker [--config FILE] [--concurrency N]
+
+Runs the bot's plugins on jobs from the durable queues (messages whose window closed, KF
+messages, every active send), next to the \`wxbot start\` instances that receive callbacks.`;
+
+export const QUEUE_USAGE = `wxbot queue — the durable queues
+
+Usage:
+  wxbot queue [--config FILE] [list]          failed jobs with their reasons, newest first
+  wxbot queue [--config FILE] depth            jobs per queue and state
+  wxbot queue [--config FILE] retry QUEUE ID   run a failed job again
+  wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good`;

@@ -8,6 +8,7 @@ import type { Channel, Query } from './channels/types.ts';
 import { dedupTtlFor } from './delivery/dedup.ts';
 import { Inbound } from './delivery/inbound.ts';
 import { InProcessOutbox, type Outbox } from './delivery/outbox.ts';
+import { offersDeliveryEngine, type DeliveryEngine, type QueueOperations } from './delivery/engine.ts';
 import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
@@ -59,6 +60,17 @@ export interface BotOptions {
   commands?: CommandOptions;
   /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
   metrics?: false | { path?: string; processMetrics?: boolean };
+  /**
+   * Where replies and slow messages go. Default: a durable engine when the store offers one
+   * (a RedisStore from `@wxbot/redis`), else in process. `'memory'` keeps the in-process one
+   * even with Redis.
+   */
+  delivery?: DeliveryEngine | 'memory';
+  /**
+   * Durable mode only: whether `start()` also runs workers in this process (default on, with
+   * `concurrency` jobs at a time per queue). `wxbot worker` runs them without HTTP.
+   */
+  workers?: false | { concurrency?: number };
 }
 
 /** Where `bot.start()` listens: port (default 3000) and host (default every interface). */
@@ -103,6 +115,8 @@ export class Bot extends Composer<Context> {
   readonly #disposers: Disposer[] = [];
   readonly #options: BotOptions;
   readonly #outbox: HookedOutbox;
+  /** The durable engine, when there is one (the hooked outbox then sends through it). */
+  readonly #engine: DeliveryEngine | undefined;
   #inbound: Inbound | undefined;
   #server: Server | undefined;
   /**
@@ -130,7 +144,10 @@ export class Bot extends Composer<Context> {
     // A store that logs its own outages (RedisStore: "does not answer") logs through the bot.
     (this.store as { useLogger?(log: Logger): void }).useLogger?.(this.log);
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
-    this.#outbox = new HookedOutbox(new InProcessOutbox(this.channels, this.log, this.metrics));
+    const engine = options.delivery === 'memory' ? undefined : (options.delivery ?? (offersDeliveryEngine(this.store) ? this.store.createDeliveryEngine() : undefined));
+    this.#engine = engine;
+    this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics));
+    engine?.attach({ channels: this.channels, log: this.log, metrics: this.metrics, run: (channel, message) => this.#started().run(channel, message, undefined) });
     if (options.metrics !== false) {
       this.#routes.add({
         method: 'GET',
@@ -193,6 +210,7 @@ export class Bot extends Composer<Context> {
       i18n: this.i18n,
       metrics: this.metrics,
       outbox: this.#outbox,
+      engine: this.#engine,
       pipeline: (ctx) => builtins.run(ctx, composed),
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
       canHandoff: (channel, message) => this.#handoffHandlers.size > 0 || (channel.canHandoff?.(recipientOf(message)) ?? false),
@@ -209,6 +227,7 @@ export class Bot extends Composer<Context> {
         store: this.store,
         metrics: this.metrics,
         dispatch: async (message) => void (await inbound.dispatch(channel, message)),
+        ...(this.#engine && { enqueue: (messages: readonly Message[]) => this.#engine!.enqueue(channel, messages) }),
       });
     }
   }
@@ -226,6 +245,7 @@ export class Bot extends Composer<Context> {
     });
     this.#lifecycle = 'listening';
     for (const hook of this.#serverHooks) this.#runServerHook(hook, server);
+    if (this.#engine && this.#options.workers !== false) await this.#engine.startWorkers(this.#options.workers ?? {});
     const { port, address, family } = server.address() as AddressInfo;
     // The address really bound (a host name resolves to one); every interface → loopback, reachable.
     const wildcard = address === '0.0.0.0' || address === '::';
@@ -239,6 +259,26 @@ export class Bot extends Composer<Context> {
   /** The HTTP routes mounted when the server starts: the metrics route and plugins' pages. */
   get routes(): readonly ((router: Router) => void)[] {
     return [...this.#routes].map((route) => (router: Router) => void router[route.method.toLowerCase() as 'get'](route.path, (ctx) => route.handler(ctx)));
+  }
+
+  /** Whether delivery is durable (jobs on Redis) rather than in this process's memory. */
+  get durable(): boolean {
+    return this.#engine !== undefined;
+  }
+
+  /** Failed jobs and queue depth of the durable engine (`wxbot queue`); undefined in memory mode. */
+  get queues(): QueueOperations | undefined {
+    return this.#engine;
+  }
+
+  /**
+   * Durable mode: takes jobs in this process (`start()` does it unless `workers: false`;
+   * `wxbot worker` calls it after `init()` with no HTTP server).
+   */
+  async startWorkers(options: { concurrency?: number } = {}): Promise<void> {
+    if (!this.#engine) throw new Error('workers need a durable delivery engine: give the bot a RedisStore from @wxbot/redis');
+    await this.init();
+    await this.#engine.startWorkers(options);
   }
 
   /** The HTTP server while the bot runs. */
@@ -288,6 +328,8 @@ export class Bot extends Composer<Context> {
     this.#server = undefined;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     await this.#inbound?.drain(Date.now() + (this.#options.shutdownGraceMs ?? 5000));
+    // Workers finish their jobs (or hand them back); leases of runs still going are handed back.
+    await this.#engine?.stop();
     // Plugins before the last connections: an upgraded socket (a WebSocket) keeps close() waiting.
     for (const dispose of this.#disposers.splice(0).reverse()) await dispose();
     for (const undo of this.#serverUndo.splice(0).reverse()) await undo();

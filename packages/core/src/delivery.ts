@@ -16,3 +16,4 @@ export {
   type PassiveSlot,
 } from './delivery/outbox.ts';
 export { sendIdOf } from './message/recipient.ts';
+export { offersDeliveryEngine, type DeliveryEngine, type DeliveryHost, type QueueOperations, type DurableCapableStore } from './delivery/engine.ts';

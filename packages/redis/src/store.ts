@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { LockRelease, Logger, Store, Subscription } from '@wxbot/core';
+import type { DeliveryEngine, DurableCapableStore, LockRelease, Logger, Store, Subscription } from '@wxbot/core';
+import { DurableDelivery, type DurableDeliveryOptions } from './durable/engine.ts';
 
 /** How a `RedisStore` connects (URL or client), prefixes its keys, bounds each command and logs. */
 export interface RedisStoreOptions {
@@ -10,6 +11,12 @@ export interface RedisStoreOptions {
   client?: Redis;
   /** Put before every key, so several bots can share one Redis. Default `wxbot:`. */
   prefix?: string;
+  /**
+   * Durable delivery (BullMQ queues on this Redis, see {@link DurableDelivery}): on by
+   * default, so a bot with a RedisStore survives a crash of any instance; options tune it,
+   * `false` keeps delivery in each process's memory.
+   */
+  durable?: false | Omit<DurableDeliveryOptions, 'redis' | 'prefix'>;
   /**
    * Deadline of every command, in ms (default 1000). A Redis that accepts connections but does
    * not answer (stopped, paused, swapping) would otherwise hold every callback waiting on it:
@@ -44,8 +51,9 @@ const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  * instead of queueing, and a call made during the first connection gives up after two
  * reconnect attempts.
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, DurableCapableStore {
   readonly #client: Redis;
+  readonly #options: RedisStoreOptions;
   readonly #prefix: string;
   readonly #owned: boolean;
   readonly #timeoutMs: number;
@@ -59,6 +67,7 @@ export class RedisStore implements Store {
   readonly #topics = new Map<string, Set<(message: string) => void>>();
 
   constructor(options: RedisStoreOptions = {}) {
+    this.#options = options;
     this.#prefix = options.prefix ?? 'wxbot:';
     this.#timeoutMs = options.commandTimeoutMs ?? 1000;
     this.#log = options.log;
@@ -106,6 +115,17 @@ export class RedisStore implements Store {
     } finally {
       this.#client.off('error', onError);
     }
+  }
+
+  /**
+   * The bot's durable delivery engine on this Redis (the bot calls this when it starts).
+   * Its queues and keys live under the store's prefix; it opens its own connections, as
+   * BullMQ's workers block on theirs.
+   */
+  createDeliveryEngine(): DeliveryEngine | undefined {
+    if (this.#options.durable === false) return undefined;
+    const redis = this.#options.url ?? (this.#options.client ? `redis://${this.#client.options.host ?? '127.0.0.1'}:${this.#client.options.port ?? 6379}/${this.#client.options.db ?? 0}` : undefined);
+    return new DurableDelivery({ ...this.#options.durable, redis, prefix: `${this.#prefix}q` });
   }
 
   /** Gives the store a logger when it was built without one (the bot calls this). */

@@ -42,7 +42,7 @@ describe.runIf(runRedis)('two instances sharing a RedisStore', () => {
     const opened = await alice.waitFor((e) => e.type === 'conversation.opened');
     const id = (opened.conversation as { id: string }).id;
     await alice.waitFor((e) => e.type === 'message.in' && e.conversationId === id);
-    expect(a.llmCalls).toEqual([]);
+    expect([...a.llmCalls, ...b.llmCalls]).toEqual([]);
 
     expect(await alice.request({ type: 'takeover', conversationId: id })).toMatchObject({ type: 'ack', conversation: { status: 'agent', agent: 'alice' } });
     // A sends the answer (A got the command); the state it needs is in Redis.
@@ -55,7 +55,7 @@ describe.runIf(runRedis)('two instances sharing a RedisStore', () => {
     const held = await alice.waitFor((e) => e.type === 'message.in', { from: mark });
     expect(held).toMatchObject({ conversationId: id, message: { text: '订单号 778899' } });
     await sleep(150);
-    expect(b.llmCalls).toEqual([]);
+    expect([...a.llmCalls, ...b.llmCalls]).toEqual([]);
 
     // An agent on B sees the same list, and A's release reaches it.
     const bob = await AgentClient.connect(b.url, { token: BOB });
@@ -66,7 +66,8 @@ describe.runIf(runRedis)('two instances sharing a RedisStore', () => {
     await bob.waitFor((e) => e.type === 'conversation.updated' && (e.conversation as { status: string }).status === 'bot');
 
     await customerSays(api, b, 'wk-shared', 'wm-sam', '谢谢');
-    await api.waitFor(() => b.llmCalls.includes('谢谢'));
+    // Durable delivery: the message is a job, run by whichever instance's worker is free.
+    await api.waitFor(() => [...a.llmCalls, ...b.llmCalls].includes('谢谢'));
     await alice.waitFor((e) => e.type === 'message.out' && (e.message as { text?: string }).text === 'bot: 谢谢');
   });
 });

@@ -122,6 +122,7 @@ export function createKfSupport(options: {
       log: runtime.log,
       channel,
       dispatch: runtime.dispatch,
+      ...(runtime.enqueue && { handOverPage: runtime.enqueue }),
       limit: options.syncLimit,
       lockTtlMs: options.syncLockTtlMs,
       retryBaseMs: options.syncRetryBaseMs,

@@ -33,7 +33,7 @@ export interface KfSyncOptions {
    * Takes over a whole page instead of `dispatch` (the durable engine enqueues it as jobs):
    * resolves once every message is stored safely; the cursor is saved right after.
    */
-  handOverPage?(messages: Message[]): Promise<void>;
+  handOverPage?(messages: readonly Message[]): Promise<void>;
   /** sync_msg page size (1..1000, default 1000). */
   limit?: number;
   /** Told the age of each message handed over (metrics). */

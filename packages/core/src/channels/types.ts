@@ -13,6 +13,11 @@ export interface ChannelRuntime {
   readonly store: Store;
   /** Runs the pipeline for a message that did not come with an HTTP request (KF sync). */
   dispatch(message: Message): Promise<void>;
+  /**
+   * Durable mode: stores messages with no HTTP response (a KF page) as jobs, in order;
+   * resolves once they are safe (then a sync cursor may move past them).
+   */
+  enqueue?(messages: readonly Message[]): Promise<void>;
   readonly metrics: Metrics;
 }
 

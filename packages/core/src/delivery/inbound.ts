@@ -17,6 +17,7 @@ import type { Store } from '../store/types.ts';
 import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
 import { CallbackDedup, type Claim } from './dedup.ts';
+import type { DeliveryEngine } from './engine.ts';
 import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
 import { PassiveWindow } from './passiveWindow.ts';
 import { deliverStream, type TextStream } from './stream.ts';
@@ -29,6 +30,8 @@ export interface InboundOptions {
   readonly metrics: Metrics;
   /** Where replies go. */
   readonly outbox: Outbox;
+  /** The durable engine, if any: a message whose window closed while it runs is stored there. */
+  readonly engine?: DeliveryEngine;
   /** The composed pipeline of plugins (a fresh context each message). */
   readonly pipeline: (ctx: Context) => Promise<void>;
   /** `ctx.handoff()`: moves the conversation to humans and tells whoever listens. */
@@ -97,9 +100,14 @@ export class Inbound {
       return response;
     }
     const window = new PassiveWindow(channel.replyWindowMs);
+    let running = true;
     const run = this.run(channel, message, window);
-    void run.finally(() => window.close());
+    void run.finally(() => {
+      running = false;
+      window.close();
+    });
     const reply = await window.result;
+    if (running && this.#options.engine) await this.#leave(this.#options.engine, channel, message, run);
     let answer = 'success';
     let outcome = reply ? 'passive' : 'no-reply';
     if (reply) {
@@ -143,6 +151,20 @@ export class Inbound {
       this.#options.reportError(error, ctx, ctx.plugin);
     } finally {
       this.#inFlight.delete(run);
+    }
+  }
+
+  /**
+   * Durable mode: the window closed and the pipeline still runs here. The message is stored
+   * as a job before WeChat gets `success` (so a worker answers it if this process dies); the
+   * job goes when the run ends. If Redis is down, the run goes on in memory, as without Redis.
+   */
+  async #leave(engine: DeliveryEngine, channel: Channel, message: Message, run: Promise<void>): Promise<void> {
+    try {
+      const done = await engine.leave(channel, message);
+      void run.finally(() => done().catch((error: unknown) => this.#options.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not end the lease of a finished message')));
+    } catch (error) {
+      this.#options.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'durable queue unavailable: this slow message runs in memory only');
     }
   }
 

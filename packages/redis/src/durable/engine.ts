@@ -1,0 +1,485 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  isHumanHoldsSession,
+  planDelivery,
+  sendIdOf,
+  sendNow,
+  type Channel,
+  type DeliveryEngine,
+  type DeliveryHost,
+  type Message,
+  type OutboxJob,
+  type PassiveSlot,
+} from '@wxbot/core';
+import { classifySendError } from './classify.ts';
+import { QueueMetrics } from './metrics.ts';
+import { ConversationOrder } from './order.ts';
+
+export interface DurableDeliveryOptions {
+  /** A `redis://` URL (default 127.0.0.1:6379) or a client to use (not closed by `stop`). */
+  redis?: string | Redis;
+  /** Put before every queue and key, so several bots share one Redis. Default `wxbot`. */
+  prefix?: string;
+  /** Jobs one process runs at once per queue (default 16: LLM calls mostly wait). */
+  concurrency?: number;
+  /** Attempts of a send that keeps failing transiently (default 10). */
+  attempts?: number;
+  /** First retry delay; doubles each attempt, at most 60 s (default 1000 ms). */
+  backoffMs?: number;
+  /**
+   * Per-app send rate, across every worker (BullMQ limiter on the channel's outbox queue).
+   * Default 600 sends a minute (WeCom allows an app about 30 messages a minute per member
+   * and a KF account 5 replies per customer message: the per-user caps are WeChat's own).
+   */
+  rateLimit?: { max: number; durationMs: number };
+  /**
+   * A message whose passive window closed keeps running where it started, under a lease: if
+   * that process does not renew it within this time (it died), a worker runs the message
+   * again (default 15 s).
+   */
+  leaseMs?: number;
+  /** BullMQ job lock: a worker that died is noticed after about this long (default 30 s). */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose worker died (default 15 s). */
+  stalledIntervalMs?: number;
+  /** How long a job that waits for its conversation's turn sleeps before it looks again (default 50 ms). */
+  turnPollMs?: number;
+}
+
+/** The data of an inbound job: a message to run through the pipeline. */
+interface InboundData {
+  channel: string;
+  message: Message;
+  conversation: string;
+  entry: string;
+  score: number;
+  /** Epoch ms the job was queued (wait-time metric). */
+  queuedAt: number;
+}
+
+/** The data of an outbox job: one active send. */
+interface OutboxData {
+  job: OutboxJob;
+  conversation: string;
+  entry: string;
+  score: number;
+  queuedAt: number;
+}
+
+/** A dead job as `wxbot queue` shows it. */
+export interface DeadJob {
+  queue: string;
+  id: string;
+  /** Why it failed (the errcode and its meaning, or the error). */
+  reason: string;
+  attempts: number;
+  failedAt: number | undefined;
+  /** Who it was for, and what (type and the first characters of a text). */
+  summary: string;
+}
+
+/** Jobs whose entry vanished before they were queued are dropped from the timeline after this. */
+const ENTRY_GRACE_MS = 10_000;
+const SENT_TTL_MS = 3 * 24 * 3600_000;
+const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
+const KEEP_FAILED = { age: 14 * 24 * 3600 };
+
+/**
+ * Durable delivery on BullMQ: an implementation of core's `DeliveryEngine`.
+ *
+ * - **Inbound jobs** (`<prefix>:inbound`): every message that leaves the passive path — a KF
+ *   page (queued before the cursor moves), a message whose window closed while its pipeline
+ *   still runs (a lease: the job waits, delayed, while the process that runs it renews it;
+ *   when that process dies, a worker runs the message), a redispatch. Job ids are derived
+ *   from channel + msgid, so a retry or a second instance queues a message once.
+ * - **Outbox jobs** (`<prefix>:outbox-<channel>`, one queue per app for its rate limiter):
+ *   every active send, under the reply's deterministic key. A send that succeeded leaves a
+ *   done-record (`sent:<key>`): a job run again after a crash does not send again. KF sends
+ *   carry a client msgid derived from the key, which WeChat uses to recognise a resend.
+ * - **Order**: a conversation's jobs take turns through {@link ConversationOrder}.
+ * - **Failures**: transient errcodes and network errors retry with exponential backoff;
+ *   permanent ones fail the job at once with the reason; failed jobs are kept 14 days.
+ */
+export class DurableDelivery implements DeliveryEngine {
+  readonly durable = true;
+  readonly #options: DurableDeliveryOptions;
+  readonly #redis: Redis;
+  readonly #ownsRedis: boolean;
+  readonly #prefix: string;
+  readonly #order: ConversationOrder;
+  readonly #instance = randomUUID();
+  #host: DeliveryHost | undefined;
+  #inbound: Queue | undefined;
+  readonly #outboxes = new Map<string, Queue>();
+  readonly #workers: Worker[] = [];
+  #metrics: QueueMetrics | undefined;
+  readonly #leases = new Set<Lease>();
+
+  constructor(options: DurableDeliveryOptions = {}) {
+    this.#options = options;
+    this.#prefix = options.prefix ?? 'wxbot';
+    if (options.redis instanceof Redis) {
+      this.#redis = options.redis;
+      this.#ownsRedis = false;
+    } else {
+      // BullMQ needs maxRetriesPerRequest null on the connections its workers block on.
+      this.#redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+      this.#redis.on('error', () => {}); // reconnects on its own; command failures carry the cause
+      this.#ownsRedis = true;
+    }
+    this.#order = new ConversationOrder(this.#redis, `${this.#prefix}:order:`);
+  }
+
+  /** Called once by the bot: where messages run, the channels, the log and metrics. */
+  attach(host: DeliveryHost): void {
+    this.#host = host;
+    const connection = this.#redis;
+    this.#inbound = new Queue('inbound', { connection, prefix: this.#prefix });
+    for (const channel of host.channels) {
+      if (channel.send) this.#outboxes.set(channel.name, new Queue(`outbox-${channel.name}`, { connection, prefix: this.#prefix }));
+    }
+    this.#metrics = new QueueMetrics(host.metrics.registry, () => this.#queues());
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Producing
+
+  /**
+   * The outbox: what can go passively goes (in process, the HTTP response is here); every
+   * active part becomes a job. Resolves once the jobs are in Redis.
+   */
+  async send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
+    const host = this.#attached();
+    const channel = host.channels.find((c) => c.name === job.channel);
+    if (!channel) throw new Error(`no channel named "${job.channel}"`);
+    const active = planDelivery(channel, job, passive, () => host.metrics.reply(job.channel, 'passive', job.receivedAt ? (Date.now() - job.receivedAt) / 1000 : 0));
+    if (active.length === 0) return;
+    const queue = this.#outboxes.get(channel.name);
+    if (!queue) {
+      // No active API: the in-process rule's error, at once, for the caller.
+      await sendNow(channel, active[0]!);
+      return;
+    }
+    const conversation = conversationOf(job.channel, job.to);
+    const base = (await this.#order.seqOf(job.answers !== undefined ? `${job.channel}:${job.answers}` : `send:${job.key}`)) * ConversationOrder.SLOTS;
+    const now = Date.now();
+    const jobs = active.map((part) => {
+      const id = jobIdOf('o', part.key);
+      const score = job.answers !== undefined ? base + 1 + slotOf(part.key) : base;
+      return { part, id, score, entry: `${queue.name}|${id}|${now}` };
+    });
+    for (const { entry, score } of jobs) await this.#order.enter(conversation, entry, score);
+    await queue.addBulk(
+      jobs.map(({ part, id, score, entry }) => ({
+        name: 'send',
+        data: { job: part, conversation, entry, score, queuedAt: now } satisfies OutboxData,
+        opts: { jobId: id, ...this.#retryOptions(), removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+      })),
+    );
+  }
+
+  /**
+   * Messages with no HTTP response to answer in (a KF page, a redispatch): queued as inbound
+   * jobs in order. Resolves once they are in Redis (then a KF cursor may move past them).
+   */
+  async enqueue(channel: Channel, messages: readonly Message[]): Promise<void> {
+    const queue = this.#inboundQueue();
+    const now = Date.now();
+    const jobs = [];
+    for (const message of messages) {
+      const conversation = conversationOf(channel.name, recipientLike(message));
+      const score = (await this.#order.seqOf(`${channel.name}:${message.id}`)) * ConversationOrder.SLOTS;
+      const id = jobIdOf('i', `${channel.name}:${message.id}`);
+      const entry = `${queue.name}|${id}|${now}`;
+      await this.#order.enter(conversation, entry, score);
+      jobs.push({ name: 'message', data: { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData, opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } } });
+    }
+    if (jobs.length > 0) await queue.addBulk(jobs);
+  }
+
+  /**
+   * The passive window closed and the pipeline still runs here: the message becomes a
+   * delayed inbound job that this process keeps pushing back while it runs. Resolves once
+   * the job is in Redis; the returned function ends the lease when the run is done.
+   */
+  async leave(channel: Channel, message: Message): Promise<() => Promise<void>> {
+    const queue = this.#inboundQueue();
+    const leaseMs = this.#options.leaseMs ?? 15_000;
+    const conversation = conversationOf(channel.name, recipientLike(message));
+    const score = (await this.#order.seqOf(`${channel.name}:${message.id}`)) * ConversationOrder.SLOTS;
+    const id = jobIdOf('i', `${channel.name}:${message.id}`);
+    const now = Date.now();
+    const entry = `${queue.name}|${id}|${now}`;
+    await this.#order.enter(conversation, entry, score);
+    const job = await queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData, {
+      jobId: id,
+      delay: leaseMs,
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+    });
+    const lease = new Lease(job, leaseMs, (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'));
+    this.#leases.add(lease);
+    return async () => {
+      this.#leases.delete(lease);
+      await lease.end();
+      // The run's sends are queued; the message itself is done.
+      await this.#order.leave(conversation, entry).catch(() => undefined);
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Consuming
+
+  /** Starts the workers (inbound and every outbox) in this process. */
+  async startWorkers(options: { concurrency?: number } = {}): Promise<void> {
+    const connection = this.#redis;
+    const concurrency = options.concurrency ?? this.#options.concurrency ?? 16;
+    const common = {
+      connection,
+      prefix: this.#prefix,
+      concurrency,
+      lockDuration: this.#options.lockDurationMs ?? 30_000,
+      stalledInterval: this.#options.stalledIntervalMs ?? 15_000,
+      maxStalledCount: 3,
+    };
+    const log = this.#attached().log;
+    const inbound = new Worker('inbound', (job, token) => this.#runInbound(job as Job<InboundData>, token), common);
+    this.#watch(inbound, log);
+    this.#workers.push(inbound);
+    const limit = this.#options.rateLimit ?? { max: 600, durationMs: 60_000 };
+    for (const queue of this.#outboxes.values()) {
+      const worker = new Worker(queue.name, (job, token) => this.#runSend(job as Job<OutboxData>, token), {
+        ...common,
+        limiter: { max: limit.max, duration: limit.durationMs },
+      });
+      this.#watch(worker, log);
+      this.#workers.push(worker);
+    }
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+  }
+
+  /**
+   * Graceful stop: workers take no new jobs and finish the ones they run (BullMQ's close);
+   * leases of runs still going are left to expire, so a worker elsewhere takes them over.
+   */
+  async stop(): Promise<void> {
+    await Promise.all(this.#workers.splice(0).map((w) => w.close()));
+    for (const lease of this.#leases) lease.abandon();
+    this.#leases.clear();
+    await Promise.all([this.#inbound?.close(), ...[...this.#outboxes.values()].map((q) => q.close())]);
+    if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  async #runInbound(job: Job<InboundData>, token: string | undefined): Promise<string> {
+    const started = Date.now();
+    const { channel: channelName, conversation, entry, score } = job.data;
+    const message = messageFromJob(job.data.message);
+    await this.#awaitTurn(job, token, conversation, entry, score);
+    const host = this.#attached();
+    const channel = host.channels.find((c) => c.name === channelName);
+    if (!channel) throw new UnrecoverableError(`no channel named "${channelName}" in this bot`);
+    this.#metrics?.started('inbound', job, started);
+    try {
+      await host.run(channel, message);
+    } finally {
+      this.#metrics?.ran('inbound', started);
+    }
+    await this.#order.leave(conversation, entry);
+    return 'answered';
+  }
+
+  async #runSend(job: Job<OutboxData>, token: string | undefined): Promise<string> {
+    const started = Date.now();
+    const { job: send, conversation, entry, score } = job.data;
+    await this.#awaitTurn(job, token, conversation, entry, score);
+    const host = this.#attached();
+    const sentKey = `${this.#prefix}:sent:${send.key}`;
+    if ((await this.#redis.exists(sentKey)) === 1) {
+      await this.#order.leave(conversation, entry);
+      return 'already sent';
+    }
+    const channel = host.channels.find((c) => c.name === send.channel);
+    if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
+    this.#metrics?.started(job.queueName, job, started);
+    try {
+      await sendNow(channel, { ...send, options: { ...send.options, sendId: sendIdOf(send.key) } });
+    } catch (error) {
+      this.#metrics?.ran(job.queueName, started);
+      const verdict = classifySendError(error, channel.kind === 'wecomKf' || send.to.openKfId !== undefined);
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (verdict.action === 'fail' || last) {
+        await this.#order.leave(conversation, entry);
+        this.#metrics?.failed(job.queueName, verdict.reason);
+        if (isHumanHoldsSession(error)) host.log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+        else host.log.error({ channel: send.channel, msgId: send.answers, key: send.key, reason: verdict.reason }, 'send failed for good; the job is kept with its reason (wxbot queue)');
+        throw new UnrecoverableError(verdict.reason);
+      }
+      this.#metrics?.retried(job.queueName);
+      host.log.warn({ channel: send.channel, msgId: send.answers, attempt: job.attemptsMade + 1, reason: verdict.reason }, 'send failed; retrying with backoff');
+      throw new Error(verdict.reason);
+    }
+    await this.#redis.set(sentKey, '1', 'PX', SENT_TTL_MS);
+    this.#metrics?.ran(job.queueName, started);
+    host.metrics.reply(send.channel, 'active', send.receivedAt ? (Date.now() - send.receivedAt) / 1000 : 0);
+    await this.#order.leave(conversation, entry);
+    return 'sent';
+  }
+
+  /**
+   * Returns when it is this job's turn in its conversation; otherwise puts the job back in
+   * the delayed set for a moment (BullMQ's DelayedError, no attempt spent).
+   */
+  async #awaitTurn(job: Job, token: string | undefined, conversation: string, entry: string, score: number): Promise<void> {
+    // A job run again after its entry was cleaned (e.g. retried by hand) takes its place back.
+    await this.#order.enter(conversation, entry, score);
+    for (const blocker of await this.#order.blockers(conversation, entry, score)) {
+      if (await this.#alive(blocker)) {
+        await job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token);
+        throw new DelayedError();
+      }
+      await this.#order.leave(conversation, blocker);
+    }
+  }
+
+  /** Whether a timeline entry's job may still run (else it is finished or was never queued). */
+  async #alive(entry: string): Promise<boolean> {
+    const [queueName, id, at] = entry.split('|');
+    const queue = queueName === this.#inbound?.name ? this.#inbound : [...this.#outboxes.values()].find((q) => q.name === queueName);
+    if (!queue || !id) return false;
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'failed') return false;
+    if (state === 'unknown') return Date.now() - Number(at) < ENTRY_GRACE_MS;
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Operations
+
+  /** Failed jobs, newest first, with their reasons. */
+  async deadJobs(limit = 100): Promise<DeadJob[]> {
+    const out: DeadJob[] = [];
+    for (const queue of this.#queues()) {
+      for (const job of await queue.getFailed(0, limit - 1)) {
+        out.push({ queue: queue.name, id: String(job.id), reason: job.failedReason, attempts: job.attemptsMade, failedAt: job.finishedOn, summary: summarize(job.data as InboundData | OutboxData) });
+      }
+    }
+    return out.sort((a, b) => (b.failedAt ?? 0) - (a.failedAt ?? 0)).slice(0, limit);
+  }
+
+  /** Retries a failed job (its turn and done-record rules apply again). */
+  async retryJob(queueName: string, id: string): Promise<void> {
+    const job = await this.#queue(queueName).getJob(id);
+    if (!job) throw new Error(`no job ${id} in ${queueName}`);
+    await job.retry('failed');
+  }
+
+  /** Removes a failed job for good. */
+  async dropJob(queueName: string, id: string): Promise<void> {
+    const job = await this.#queue(queueName).getJob(id);
+    if (!job) throw new Error(`no job ${id} in ${queueName}`);
+    await job.remove();
+  }
+
+  /** Jobs per state and queue. */
+  async depth(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const queue of this.#queues()) out[queue.name] = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return out;
+  }
+
+  #queue(name: string): Queue {
+    const queue = this.#queues().find((q) => q.name === name);
+    if (!queue) throw new Error(`no queue named "${name}" (queues: ${this.#queues().map((q) => q.name).join(', ')})`);
+    return queue;
+  }
+
+  #queues(): Queue[] {
+    return [...(this.#inbound ? [this.#inbound] : []), ...this.#outboxes.values()];
+  }
+
+  #retryOptions(): { attempts: number; backoff: { type: 'exponential'; delay: number } } {
+    return { attempts: this.#options.attempts ?? 10, backoff: { type: 'exponential', delay: this.#options.backoffMs ?? 1000 } };
+  }
+
+  #attached(): DeliveryHost {
+    if (!this.#host) throw new Error('durable delivery used before the bot attached it');
+    return this.#host;
+  }
+
+  #inboundQueue(): Queue {
+    this.#attached();
+    return this.#inbound!;
+  }
+
+  #watch(worker: Worker, log: DeliveryHost['log']): void {
+    worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'queue worker error'));
+  }
+}
+
+/** Keeps a delayed job in the future while its message runs in this process. */
+class Lease {
+  readonly #timer: NodeJS.Timeout;
+  #ended = false;
+
+  constructor(
+    private readonly job: Job,
+    leaseMs: number,
+    onError: (error: unknown) => void,
+  ) {
+    this.#timer = setInterval(() => {
+      if (!this.#ended) this.job.changeDelay(leaseMs).catch(onError);
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    this.#timer.unref();
+  }
+
+  /** The run is done (its sends are queued): the job goes. */
+  async end(): Promise<void> {
+    this.#ended = true;
+    clearInterval(this.#timer);
+    await this.job.remove().catch(() => undefined); // already taken by a worker: it will find the sends done
+  }
+
+  /** Stop renewing (graceful stop with the run unfinished): a worker takes it over. */
+  abandon(): void {
+    this.#ended = true;
+    clearInterval(this.#timer);
+  }
+}
+
+/** A message as it came back from JSON: its `time` is a Date again. */
+function messageFromJob(stored: Message): Message {
+  return { ...stored, time: new Date(stored.time as unknown as string) } as Message;
+}
+
+/** A conversation: one user on one account of one channel. */
+function conversationOf(channel: string, to: { user: string; openKfId?: string; agentId?: string }): string {
+  return `${channel}|${to.openKfId ?? to.agentId ?? ''}|${to.user}`;
+}
+
+function recipientLike(message: Message): { user: string; openKfId?: string; agentId?: string } {
+  return { user: message.from, ...(message.openKfId && { openKfId: message.openKfId }), ...(message.agentId && { agentId: message.agentId }) };
+}
+
+/** BullMQ job ids may not contain ':' nor be integers: a prefixed hash. */
+function jobIdOf(kind: 'i' | 'o', key: string): string {
+  return `${kind}${createHash('sha256').update(key).digest('base64url').slice(0, 31)}`;
+}
+
+/** The place of a reply among its message's sends: `…:<n>` and parts `…:<n>#<i>`. */
+function slotOf(key: string): number {
+  const match = /:(\d+)(?:#(\d+))?$/.exec(key);
+  if (!match) return ConversationOrder.SLOTS - 2;
+  const slot = Number(match[1]) * 16 + Number(match[2] ?? 0);
+  return Math.min(slot, ConversationOrder.SLOTS - 2);
+}
+
+function summarize(data: InboundData | OutboxData): string {
+  if ('message' in data) return `${data.channel} message ${data.message.id} from ${data.message.from} (${data.message.type})`;
+  const { job } = data;
+  const what = job.reply.type === 'text' ? `text "${job.reply.text.slice(0, 40)}${job.reply.text.length > 40 ? '…' : ''}"` : job.reply.type;
+  return `${job.channel} → ${job.to.user}: ${what}`;
+}

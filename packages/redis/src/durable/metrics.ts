@@ -1,0 +1,61 @@
+import type { Job, Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * Queue metrics in the bot's registry (served at `/metrics`): depth per queue and state
+ * (read from Redis at scrape time), job wait and run time, retries, failures by reason.
+ */
+export class QueueMetrics {
+  readonly #wait: Histogram<'queue'>;
+  readonly #run: Histogram<'queue'>;
+  readonly #retries: Counter<'queue'>;
+  readonly #failures: Counter<'queue' | 'reason'>;
+
+  constructor(registry: Registry, queues: () => Queue[]) {
+    const registers = [registry];
+    // One registry per bot: a second engine on the same bot (tests) reuses the metrics.
+    const existing = registry.getSingleMetric('wxbot_queue_jobs');
+    if (!existing) {
+      new Gauge({
+        name: 'wxbot_queue_jobs',
+        help: 'Jobs in the durable queues, by queue and state',
+        labelNames: ['queue', 'state'] as const,
+        registers,
+        async collect() {
+          for (const queue of queues()) {
+            const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+            for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
+          }
+        },
+      });
+    }
+    this.#wait = metric(registry, 'wxbot_job_wait_seconds', () => new Histogram({ name: 'wxbot_job_wait_seconds', help: 'Time from queueing a job to a worker starting it', labelNames: ['queue'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers }));
+    this.#run = metric(registry, 'wxbot_job_run_seconds', () => new Histogram({ name: 'wxbot_job_run_seconds', help: 'Time a worker spent on a job (pipeline or send)', labelNames: ['queue'] as const, buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers }));
+    this.#retries = metric(registry, 'wxbot_job_retries_total', () => new Counter({ name: 'wxbot_job_retries_total', help: 'Sends that failed transiently and were retried', labelNames: ['queue'] as const, registers }));
+    this.#failures = metric(registry, 'wxbot_job_failures_total', () => new Counter({ name: 'wxbot_job_failures_total', help: 'Jobs that failed for good, by reason', labelNames: ['queue', 'reason'] as const, registers }));
+  }
+
+  started(queue: string, job: Job, now: number): void {
+    const queuedAt = (job.data as { queuedAt?: number }).queuedAt ?? job.timestamp;
+    // A lease or a retry waits on purpose: count the wait from when the job became runnable.
+    const since = Math.max(queuedAt, job.processedOn ?? 0, job.timestamp + (job.delay ?? 0));
+    if (job.attemptsMade === 0) this.#wait.observe({ queue }, Math.max(0, now - Math.min(since, now)) / 1000);
+  }
+
+  ran(queue: string, started: number): void {
+    this.#run.observe({ queue }, (Date.now() - started) / 1000);
+  }
+
+  retried(queue: string): void {
+    this.#retries.inc({ queue });
+  }
+
+  failed(queue: string, reason: string): void {
+    // The reason without free text after the errcode's name keeps the label set small.
+    this.#failures.inc({ queue, reason: reason.split(' (')[0]!.slice(0, 80) });
+  }
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}

@@ -1,0 +1,96 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Per-conversation order for jobs that several workers take from shared queues.
+ *
+ * BullMQ (open source) has no job groups: two workers would happily run a customer's second
+ * message while the first is still in the LLM. So every conversation keeps a **timeline** in
+ * Redis, a sorted set of the work still open for it, scored in arrival order:
+ *
+ * - a message gets a sequence number once (`seqOf`, the same on every instance and retry);
+ *   its inbound job is entered at `seq * SLOTS`, the n-th active send answering it at
+ *   `seq * SLOTS + 1 + n` (so a message's replies follow it and precede the next message's);
+ * - a job may run only at its **turn**: an inbound job when nothing is before it; a send
+ *   when nothing is before it but the inbound job of the message it answers (that run is
+ *   what produces it);
+ * - a job that is not at its turn goes back to BullMQ's delayed set for a moment; a job that
+ *   finished (or failed for good) leaves the timeline, and the next one's turn comes.
+ *
+ * An entry whose job no longer exists (a crash between entering and queueing, a job removed
+ * by hand) would block the conversation forever: whoever finds it at the head checks the job
+ * and removes the entry (`blockers` + `leave`). Different conversations never wait for each
+ * other.
+ */
+export class ConversationOrder {
+  /** Room for the sends of one message between it and the next message. */
+  static readonly SLOTS = 1024;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    redis.defineCommand('wxbotSeqOf', { numberOfKeys: 2, lua: SEQ_OF });
+    redis.defineCommand('wxbotBlockers', { numberOfKeys: 1, lua: BLOCKERS });
+  }
+
+  /** The arrival number of message `messageKey` (assigned on first call, kept a day). */
+  async seqOf(messageKey: string): Promise<number> {
+    const seq = await (this.#redis as RedisWithScripts).wxbotSeqOf(`${this.#prefix}seq:${messageKey}`, `${this.#prefix}seq`, String(DAY_MS));
+    return Number(seq);
+  }
+
+  /** Enters `entry` at `score` (kept if already there: a retry keeps its place). */
+  async enter(conversation: string, entry: string, score: number): Promise<void> {
+    await this.#redis.zadd(this.#key(conversation), 'NX', score, entry);
+    await this.#redis.pexpire(this.#key(conversation), DAY_MS);
+  }
+
+  /**
+   * The entries that must finish before the one at `score` may run (empty: its turn). For a
+   * send, the inbound entry of its own message (at `floor(score / SLOTS) * SLOTS`) is not a blocker.
+   */
+  async blockers(conversation: string, entry: string, score: number): Promise<string[]> {
+    const base = Math.floor(score / ConversationOrder.SLOTS) * ConversationOrder.SLOTS;
+    const own = score === base ? -1 : base;
+    return (await (this.#redis as RedisWithScripts).wxbotBlockers(this.#key(conversation), String(score), String(own), entry)) as string[];
+  }
+
+  /** Removes a finished (or dead) entry. */
+  async leave(conversation: string, entry: string): Promise<void> {
+    await this.#redis.zrem(this.#key(conversation), entry);
+  }
+
+  /** Entries still open for a conversation, in order (tests, `wxbot queue`). */
+  async open(conversation: string): Promise<string[]> {
+    return this.#redis.zrange(this.#key(conversation), '0', '-1');
+  }
+
+  #key(conversation: string): string {
+    return `${this.#prefix}conv:${conversation}`;
+  }
+}
+
+const DAY_MS = 24 * 3600_000;
+
+type RedisWithScripts = Redis & {
+  wxbotSeqOf(key: string, counter: string, ttl: string): Promise<string>;
+  wxbotBlockers(key: string, score: string, own: string, entry: string): Promise<string[]>;
+};
+
+/** Get-or-assign: the first caller for a message takes the next number, later ones read it. */
+const SEQ_OF = `
+local seq = redis.call('GET', KEYS[1])
+if seq then return seq end
+seq = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], seq, 'PX', ARGV[1])
+return tostring(seq)`;
+
+/** Entries scored below ARGV[1], except the entry itself and the one scored exactly ARGV[2] (at most 8). */
+const BLOCKERS = `
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 9)
+local out = {}
+for i = 1, #found, 2 do
+  if found[i] ~= ARGV[3] and tonumber(found[i + 1]) ~= tonumber(ARGV[2]) then table.insert(out, found[i]) end
+end
+return out`;

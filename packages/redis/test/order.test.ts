@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { shouldRunRedisTests } from '@wxbot/testing';
+import { ConversationOrder } from '../src/durable/order.ts';
+
+const PREFIX = `wxbot-test:${randomUUID()}:`;
+const run = await shouldRunRedisTests('ConversationOrder tests');
+const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, lazyConnect: !run });
+redis.on('error', () => undefined);
+
+afterAll(async () => {
+  if (run) {
+    const keys = await redis.keys(`${PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+});
+
+describe.runIf(run)('ConversationOrder (real Redis)', () => {
+  const S = ConversationOrder.SLOTS;
+
+  it('gives a message one arrival number, whoever asks and how often', async () => {
+    const order = new ConversationOrder(redis, PREFIX);
+    const a = await order.seqOf('ch:m1');
+    const b = await order.seqOf('ch:m2');
+    expect(b).toBe(a + 1);
+    expect(await Promise.all([order.seqOf('ch:m1'), order.seqOf('ch:m1')])).toEqual([a, a]);
+  });
+
+  it("a message waits for the earlier ones; a send waits for everything before it except its own message's run", async () => {
+    const order = new ConversationOrder(redis, PREFIX);
+    const conv = `c-${randomUUID()}`;
+    await order.enter(conv, 'in-1', 1 * S);
+    await order.enter(conv, 'out-1a', 1 * S + 1);
+    await order.enter(conv, 'out-1b', 1 * S + 2);
+    await order.enter(conv, 'in-2', 2 * S);
+    // The first message's run and its first send may go; its second send waits for the first.
+    expect(await order.blockers(conv, 'in-1', 1 * S)).toEqual([]);
+    expect(await order.blockers(conv, 'out-1a', 1 * S + 1)).toEqual([]);
+    expect(await order.blockers(conv, 'out-1b', 1 * S + 2)).toEqual(['out-1a']);
+    // The next message waits for all of it.
+    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual(['in-1', 'out-1a', 'out-1b']);
+    await order.leave(conv, 'out-1a');
+    await order.leave(conv, 'in-1');
+    expect(await order.blockers(conv, 'out-1b', 1 * S + 2)).toEqual([]);
+    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual(['out-1b']);
+    await order.leave(conv, 'out-1b');
+    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual([]);
+  });
+
+  it('entering again keeps the first place; other conversations never block', async () => {
+    const order = new ConversationOrder(redis, PREFIX);
+    const conv = `c-${randomUUID()}`;
+    await order.enter(conv, 'in-1', 5 * S);
+    await order.enter(conv, 'in-2', 6 * S);
+    await order.enter(conv, 'in-1', 9 * S); // a retry: stays at 5
+    expect(await order.open(conv)).toEqual(['in-1', 'in-2']);
+    expect(await order.blockers(`c-${randomUUID()}`, 'in-3', 7 * S)).toEqual([]);
+  });
+});
