@@ -33,6 +33,13 @@ export type Claim =
  * store) waits for the first one's answer and repeats it, so plugins never run twice.
  */
 export class CallbackDedup {
+  /**
+   * What a retry's `response` is when the first delivery's claim is still pending after the
+   * wait: its holder most likely died. Without a durable engine the retry answers `success`;
+   * with one, the retry takes the message over.
+   */
+  static readonly STALE = '\u0000stale';
+
   readonly #local = new Map<string, Promise<string>>();
   readonly #resolvers = new Map<string, (body: string) => void>();
 
@@ -82,7 +89,8 @@ export class CallbackDedup {
         return 'success';
       }
       if (value !== undefined && value !== PENDING) return value;
-      if (value === undefined || Date.now() >= deadline) return 'success';
+      if (value === undefined) return 'success';
+      if (Date.now() >= deadline) return CallbackDedup.STALE;
       await sleep(50);
     }
   }

@@ -96,8 +96,13 @@ export class Inbound {
     }
     if (!claim.first) {
       const response = await claim.response;
-      this.#logCallback(channel, message.type, message.id, started, 'retry');
-      return response;
+      // The first delivery never finished: its instance died mid-pipeline. Durable mode runs
+      // the message here (its job and send ids are the same, so nothing is sent twice).
+      if (response !== CallbackDedup.STALE || !this.#options.engine) {
+        this.#logCallback(channel, message.type, message.id, started, 'retry');
+        return response === CallbackDedup.STALE ? 'success' : response;
+      }
+      log.warn({ channel: channel.name, msgId: message.id }, 'retry of a message whose first delivery never finished: taking it over');
     }
     const window = new PassiveWindow(channel.replyWindowMs);
     let running = true;
