@@ -117,8 +117,10 @@ export function createKfSupport(options: {
       client,
       store: runtime.store,
       cursorStore,
-      // A store other instances share (Redis): claim messages there so two never run one.
-      ...(!local && { claimStore: runtime.store }),
+      // A store other instances share (Redis) and no durable engine: claim messages there so
+      // two instances never run one. A durable engine needs no claims (job ids are the msgids),
+      // and a claim left by an instance killed before it queued the page would hide it.
+      ...(!local && !runtime.enqueue && { claimStore: runtime.store }),
       log: runtime.log,
       channel,
       dispatch: runtime.dispatch,

@@ -83,6 +83,8 @@ export interface DeadJob {
 /** Jobs whose entry vanished before they were queued are dropped from the timeline after this. */
 const ENTRY_GRACE_MS = 10_000;
 const SENT_TTL_MS = 3 * 24 * 3600_000;
+/** A sender killed mid-send holds its key this long; then the send is tried again (the ambiguous case). */
+const SENDING_TTL_MS = 60_000;
 const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 14 * 24 * 3600 };
 
@@ -140,6 +142,8 @@ export class DurableDelivery implements DeliveryEngine {
     for (const channel of host.channels) {
       if (channel.send) this.#outboxes.set(channel.name, new Queue(`outbox-${channel.name}`, { connection, prefix: this.#prefix }));
     }
+    // An unhandled 'error' event would end the process; a Redis outage is logged instead.
+    for (const queue of this.#queues()) queue.on('error', (error) => host.log.warn({ queue: queue.name, err: error }, 'queue connection error'));
     this.#metrics = new QueueMetrics(host.metrics.registry, () => this.#queues());
   }
 
@@ -304,10 +308,18 @@ export class DurableDelivery implements DeliveryEngine {
     }
     const channel = host.channels.find((c) => c.name === send.channel);
     if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
+    // One sender at a time per key: a job taken over while its first worker still waits for
+    // WeChat (a send slower than the lock) waits instead of sending a second time.
+    const sendingKey = `${this.#prefix}:sending:${send.key}`;
+    if ((await this.#redis.set(sendingKey, this.#instance, 'PX', SENDING_TTL_MS, 'NX')) !== 'OK') {
+      await job.moveToDelayed(Date.now() + 500, token);
+      throw new DelayedError();
+    }
     this.#metrics?.started(job.queueName, job, started);
     try {
       await sendNow(channel, { ...send, options: { ...send.options, sendId: sendIdOf(send.key) } });
     } catch (error) {
+      await this.#redis.del(sendingKey).catch(() => undefined);
       this.#metrics?.ran(job.queueName, started);
       const verdict = classifySendError(error, channel.kind === 'wecomKf' || send.to.openKfId !== undefined);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -323,6 +335,7 @@ export class DurableDelivery implements DeliveryEngine {
       throw new Error(verdict.reason);
     }
     await this.#redis.set(sentKey, '1', 'PX', SENT_TTL_MS);
+    await this.#redis.del(sendingKey).catch(() => undefined);
     this.#metrics?.ran(job.queueName, started);
     host.metrics.reply(send.channel, 'active', send.receivedAt ? (Date.now() - send.receivedAt) / 1000 : 0);
     await this.#order.leave(conversation, entry);
