@@ -70,9 +70,6 @@ type Case = [name: string, env: (dir: string) => Record<string, string>];
 describe.each<Case>([
   ['memory store, cursor file', (d: string) => ({ KF_CURSOR_FILE: join(d, 'cursors.json') })],
   ['file store', (d: string) => ({ STORE_FILE: join(d, 'store.json') })],
-  ...(withRedis
-    ? [['Redis, durable', () => ({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: redisRun, DURABLE_LOCK_MS: '2000', DURABLE_STALLED_MS: '1000' })] satisfies Case]
-    : []),
 ])('KF kill -9 mid-stream, single process (%s)', (_name, storeEnv) => {
   it('loses nothing and repeats nothing', async () => {
     // Each case has its own account: a fresh cursor must not read the other case's messages.
