@@ -124,8 +124,10 @@ export class RedisStore implements Store, DurableCapableStore {
    */
   createDeliveryEngine(): DeliveryEngine | undefined {
     if (this.#options.durable === false) return undefined;
-    const redis = this.#options.url ?? (this.#options.client ? `redis://${this.#client.options.host ?? '127.0.0.1'}:${this.#client.options.port ?? 6379}/${this.#client.options.db ?? 0}` : undefined);
-    return new DurableDelivery({ ...this.#options.durable, redis, prefix: `${this.#prefix}q` });
+    // A client of the caller's is duplicated (same server, credentials and TLS): BullMQ needs
+    // connections that retry forever (maxRetriesPerRequest null); the engine owns and closes it.
+    const redis = this.#options.client ? this.#options.client.duplicate({ maxRetriesPerRequest: null }) : this.#options.url;
+    return new DurableDelivery({ timeoutMs: this.#timeoutMs, ...this.#options.durable, redis, ownsRedis: true, prefix: `${this.#prefix}q` });
   }
 
   /** Gives the store a logger when it was built without one (the bot calls this). */

@@ -1,8 +1,10 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer } from '@wxbot/testing';
-import { createBot, generateEncodingAESKey, wecomApp, type Bot } from '@wxbot/core';
+import { Redis } from 'ioredis';
+import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { createBot, generateEncodingAESKey, officialAccount, wecomApp, type Bot } from '@wxbot/core';
 import { RedisStore, StoreTimeoutError } from '../src/index.ts';
 import { captureLogger } from '../../core/test/helpers.ts';
 
@@ -66,5 +68,97 @@ describe('a Redis that hangs', () => {
     const outage = logs.lines.filter((l) => String(l['msg']).startsWith('Redis did not answer in time'));
     expect(outage).toHaveLength(1);
     expect(logs.text()).not.toContain('hello'); // message text never logged
+  });
+});
+
+/**
+ * A proxy to the real Redis that first swallows everything (a hung server), and once told
+ * to forward, drops the hung connections (as a restarted server does) and pipes new ones.
+ */
+async function startSwitchingProxy(): Promise<{ port: number; forward(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let forwarding = false;
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    if (!forwarding) return void socket.on('data', () => {});
+    const upstream = connect(6379, '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+    upstream.on('close', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    forward() {
+      forwarding = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const withRedis = await shouldRunRedisTests('durable mode on a hung Redis');
+
+describe.runIf(withRedis)('durable mode on a Redis that hangs, then answers again', () => {
+  const prefix = `wxbot-test:${randomUUID()}:`;
+  const OA = { appId: 'wx-hung', appSecret: 'hung-secret', token: 'hung-token' };
+  let api: FakeWeChatApi;
+  let proxy: Awaited<ReturnType<typeof startSwitchingProxy>>;
+  let durableBot: Bot | undefined;
+  const durableLogs = captureLogger('info');
+
+  beforeAll(async () => {
+    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
+    proxy = await startSwitchingProxy();
+  });
+  afterAll(async () => {
+    await durableBot?.stop();
+    await proxy?.close();
+    await api?.close();
+    const admin = new Redis('redis://127.0.0.1:6379');
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  it('starts, answers slow messages from this process, says so once, queues durably again once Redis answers, and stops', async () => {
+    durableBot = createBot({
+      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 100 })],
+      store: new RedisStore({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 300, durable: { leaseMs: 1000 } }),
+      logger: durableLogs.log,
+    });
+    durableBot.on('text', async (ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await ctx.reply(`late:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
+    });
+    // start() finishes although no Redis command is ever answered.
+    const { url } = await durableBot.start({ port: 0, host: '127.0.0.1' });
+    expect(durableBot.durable).toBe(true);
+    const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId });
+    for (const text of ['one', 'two']) expect((await peer.text(text, { from: 'hung-user' })).body).toBe('success');
+    await api.waitFor(() => api.textsTo('hung-user').length === 2, 10_000);
+    expect(api.textsTo('hung-user')).toEqual(['late:one', 'late:two']);
+    const fallback = durableLogs.lines.filter((l) => String(l['msg']).startsWith('durable delivery unavailable'));
+    expect(fallback).toHaveLength(1);
+    expect(String(fallback[0]!['msg'])).toContain('falling back to in-process delivery');
+
+    // Redis answers again: the engine notices by itself, and a late reply is a queue job again.
+    proxy.forward();
+    const deadline = Date.now() + 15_000;
+    while (!durableLogs.lines.some((l) => String(l['msg']).startsWith('durable delivery available again')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(durableLogs.lines.some((l) => String(l['msg']).startsWith('durable delivery available again'))).toBe(true);
+    expect((await peer.text('three', { from: 'hung-user' })).body).toBe('success');
+    await api.waitFor(() => api.textsTo('hung-user').length === 3, 15_000);
+    expect(api.textsTo('hung-user')).toEqual(['late:one', 'late:two', 'late:three']);
+    const depth = await durableBot.queues!.depth();
+    expect(depth['outbox-officialAccount']?.['completed']).toBe(1);
   });
 });

@@ -274,10 +274,18 @@ export class KfSyncer {
       this.#options.onLag?.(Date.now() / 1000 - item.send_time);
       fresh.push(messageFromKf(item, channel));
     }
-    if (this.#options.handOverPage) {
+    let inProcess = !this.#options.handOverPage;
+    if (this.#options.handOverPage && fresh.length > 0) {
       // The durable engine: once the page is stored as jobs it is safe, answered or not.
-      if (fresh.length > 0) await this.#options.handOverPage(fresh);
-    } else {
+      try {
+        await this.#options.handOverPage(fresh);
+      } catch (error) {
+        // Its queue is unavailable (Redis does not answer): the page runs here, at least once.
+        this.#options.log.warn({ err: error, messages: fresh.length }, 'KF page could not be queued durably: handling it in this process (its cursor is saved once it is answered)');
+        inProcess = true;
+      }
+    }
+    if (inProcess) {
       for (const message of fresh) {
         waits.push(this.#handOver(message));
         marks.push(message.id);

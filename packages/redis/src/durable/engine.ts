@@ -18,8 +18,10 @@ import { QueueMetrics } from './metrics.ts';
 import { ConversationOrder } from './order.ts';
 
 export interface DurableDeliveryOptions {
-  /** A `redis://` URL (default 127.0.0.1:6379) or a client to use (not closed by `stop`). */
+  /** A `redis://` URL (default 127.0.0.1:6379) or a client to use (not closed by `stop` unless `ownsRedis`). */
   redis?: string | Redis;
+  /** Whether `stop` closes the client given as `redis` (a RedisStore hands over its own duplicate). */
+  ownsRedis?: boolean;
   /** Put before every queue and key, so several bots share one Redis. Default `wxbot`. */
   prefix?: string;
   /** Jobs one process runs at once per queue (default 16: LLM calls mostly wait). */
@@ -46,6 +48,33 @@ export interface DurableDeliveryOptions {
   stalledIntervalMs?: number;
   /** How long a job that waits for its conversation's turn sleeps before it looks again (default 50 ms). */
   turnPollMs?: number;
+  /**
+   * Deadline of every wait on Redis on the way in (queueing a reply or a slow message, in ms;
+   * default 1000; a KF page gets 5 times as long). A Redis that accepts connections but does
+   * not answer would otherwise hold callbacks and `bot.start()` forever: past the deadline
+   * the engine is **unavailable** — it says so once in the log, replies and slow messages
+   * are handled in this process's memory as without Redis, and it comes back by itself once
+   * Redis answers a PING again.
+   */
+  timeoutMs?: number;
+  /** How long `startWorkers` waits for Redis before going on in memory (default 5 × `timeoutMs`). */
+  startTimeoutMs?: number;
+  /**
+   * How long `stop` lets workers finish their jobs (default 10 s); past it they are
+   * disconnected, and their jobs run again on another worker (BullMQ stalled-job recovery).
+   */
+  closeTimeoutMs?: number;
+}
+
+/** A wait on Redis that passed its deadline, or a lost connection: the engine falls back to memory. */
+export class DeliveryUnavailableError extends Error {
+  /** Whether the work may still land in Redis later (it timed out rather than being skipped). */
+  readonly mayHaveLanded: boolean;
+  constructor(message: string, mayHaveLanded: boolean) {
+    super(message);
+    this.name = 'DeliveryUnavailableError';
+    this.mayHaveLanded = mayHaveLanded;
+  }
 }
 
 /** The data of an inbound job: a message to run through the pipeline. */
@@ -118,13 +147,21 @@ export class DurableDelivery implements DeliveryEngine {
   readonly #workers: Worker[] = [];
   #metrics: QueueMetrics | undefined;
   readonly #leases = new Set<Lease>();
+  /** Why the engine is unavailable (Redis did not answer); undefined while it works. */
+  #down: string | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #probe: Promise<unknown> | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: DurableDeliveryOptions = {}) {
     this.#options = options;
     this.#prefix = options.prefix ?? 'wxbot';
+    this.#timeoutMs = options.timeoutMs ?? 1000;
+    if (!(this.#timeoutMs > 0)) throw new Error('DurableDelivery: timeoutMs must be a positive number');
     if (options.redis instanceof Redis) {
       this.#redis = options.redis;
-      this.#ownsRedis = false;
+      this.#ownsRedis = options.ownsRedis ?? false;
+      if (this.#ownsRedis) this.#redis.on('error', () => {});
     } else {
       // BullMQ needs maxRetriesPerRequest null on the connections its workers block on.
       this.#redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
@@ -144,7 +181,8 @@ export class DurableDelivery implements DeliveryEngine {
     }
     // An unhandled 'error' event would end the process; a Redis outage is logged instead.
     for (const queue of this.#queues()) queue.on('error', (error) => host.log.warn({ queue: queue.name, err: error }, 'queue connection error'));
-    this.#metrics = new QueueMetrics(host.metrics.registry, () => this.#queues());
+    // Scraped depth has the engine's deadline: /metrics answers while Redis does not.
+    this.#metrics = new QueueMetrics(host.metrics.registry, () => (this.#down === undefined ? this.#queues() : []), (work) => settlesWithin(work, this.#timeoutMs));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -166,6 +204,16 @@ export class DurableDelivery implements DeliveryEngine {
       await sendNow(channel, active[0]!);
       return;
     }
+    try {
+      await this.#bounded('queueing a reply', () => this.#queueSends(job, active, queue));
+    } catch (error) {
+      if (!(error instanceof DeliveryUnavailableError)) throw error;
+      await this.#sendInProcess(channel, job, active);
+    }
+  }
+
+  /** The active parts of a reply as outbox jobs, in the conversation's order. */
+  async #queueSends(job: OutboxJob, active: readonly OutboxJob[], queue: Queue): Promise<void> {
     const conversation = conversationOf(job.channel, job.to);
     const base = (await this.#order.seqOf(job.answers !== undefined ? `${job.channel}:${job.answers}` : `send:${job.key}`)) * ConversationOrder.SLOTS;
     const now = Date.now();
@@ -174,7 +222,7 @@ export class DurableDelivery implements DeliveryEngine {
       const score = job.answers !== undefined ? base + 1 + slotOf(part.key) : base;
       return { part, id, score, entry: `${queue.name}|${id}|${now}` };
     });
-    for (const { entry, score } of jobs) await this.#order.enter(conversation, entry, score);
+    await this.#order.enterMany(jobs.map(({ entry, score }) => ({ conversation, entry, score })));
     await queue.addBulk(
       jobs.map(({ part, id, score, entry }) => ({
         name: 'send',
@@ -185,21 +233,52 @@ export class DurableDelivery implements DeliveryEngine {
   }
 
   /**
+   * The engine is unavailable: the reply's active parts go out from this process at once, as
+   * the in-process outbox sends them. Each leaves its done-record (queued on the connection
+   * behind the timed-out jobs, so a job that lands later finds it and does not send again).
+   */
+  async #sendInProcess(channel: Channel, job: OutboxJob, active: readonly OutboxJob[]): Promise<void> {
+    const host = this.#attached();
+    for (const part of active) {
+      try {
+        await sendNow(channel, part);
+      } catch (error) {
+        if (job.answers !== undefined && isHumanHoldsSession(error)) {
+          host.log.warn({ channel: channel.name, msgId: job.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+          return;
+        }
+        throw error;
+      }
+      this.#redis.set(`${this.#prefix}:sent:${part.key}`, '1', 'PX', SENT_TTL_MS).catch(() => undefined);
+      host.metrics.reply(job.channel, 'active', job.receivedAt ? (Date.now() - job.receivedAt) / 1000 : 0);
+    }
+  }
+
+  /**
    * Messages with no HTTP response to answer in (a KF page, a redispatch): queued as inbound
-   * jobs in order. Resolves once they are in Redis (then a KF cursor may move past them).
+   * jobs in order. Resolves once they are in Redis (then a KF cursor may move past them);
+   * rejects with {@link DeliveryUnavailableError} when Redis does not answer in time (KF sync
+   * then runs the page in this process, at least once, as without Redis).
    */
   async enqueue(channel: Channel, messages: readonly Message[]): Promise<void> {
+    await this.#bounded('queueing KF messages', () => this.#queueMessages(channel, messages), this.#timeoutMs * 5);
+  }
+
+  async #queueMessages(channel: Channel, messages: readonly Message[]): Promise<void> {
     const queue = this.#inboundQueue();
     const now = Date.now();
     const jobs = [];
-    for (const message of messages) {
+    const entries = [];
+    const seqs = await this.#order.seqsOf(messages.map((message) => `${channel.name}:${message.id}`));
+    for (const [i, message] of messages.entries()) {
       const conversation = conversationOf(channel.name, recipientLike(message));
-      const score = (await this.#order.seqOf(`${channel.name}:${message.id}`)) * ConversationOrder.SLOTS;
+      const score = seqs[i]! * ConversationOrder.SLOTS;
       const id = jobIdOf('i', `${channel.name}:${message.id}`);
       const entry = `${queue.name}|${id}|${now}`;
-      await this.#order.enter(conversation, entry, score);
+      entries.push({ conversation, entry, score });
       jobs.push({ name: 'message', data: { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData, opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } } });
     }
+    await this.#order.enterMany(entries);
     if (jobs.length > 0) await queue.addBulk(jobs);
   }
 
@@ -209,6 +288,11 @@ export class DurableDelivery implements DeliveryEngine {
    * the job is in Redis; the returned function ends the lease when the run is done.
    */
   async leave(channel: Channel, message: Message): Promise<() => Promise<void>> {
+    // On the callback path, before WeChat's 5 s are up (the window closed at 4 s by default).
+    return this.#bounded('storing a slow message', () => this.#lease(channel, message), Math.min(this.#timeoutMs, 750));
+  }
+
+  async #lease(channel: Channel, message: Message): Promise<() => Promise<void>> {
     const queue = this.#inboundQueue();
     const leaseMs = this.#options.leaseMs ?? 15_000;
     const conversation = conversationOf(channel.name, recipientLike(message));
@@ -225,7 +309,7 @@ export class DurableDelivery implements DeliveryEngine {
       attempts: 3,
       backoff: { type: 'exponential', delay: 1000 },
     });
-    const lease = new Lease(job, leaseMs, (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'));
+    const lease = new Lease(job, leaseMs, () => this.#down === undefined, (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'));
     this.#leases.add(lease);
     return async () => {
       this.#leases.delete(lease);
@@ -263,7 +347,12 @@ export class DurableDelivery implements DeliveryEngine {
       this.#watch(worker, log);
       this.#workers.push(worker);
     }
-    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+    try {
+      await this.#bounded('starting the workers', () => Promise.all(this.#workers.map((w) => w.waitUntilReady())), this.#options.startTimeoutMs ?? this.#timeoutMs * 5);
+    } catch (error) {
+      if (!(error instanceof DeliveryUnavailableError)) throw error;
+      // Logged once; the workers take jobs by themselves once Redis answers.
+    }
   }
 
   /**
@@ -271,11 +360,72 @@ export class DurableDelivery implements DeliveryEngine {
    * leases of runs still going are left to expire, so a worker elsewhere takes them over.
    */
   async stop(): Promise<void> {
-    await Promise.all(this.#workers.splice(0).map((w) => w.close()));
+    clearInterval(this.#probeTimer);
+    const log = this.#host?.log;
+    const down = this.#down !== undefined;
+    // Every wait here has a deadline: a Redis that does not answer never holds the stop.
+    const workers = this.#workers.splice(0);
+    const grace = down ? this.#timeoutMs : (this.#options.closeTimeoutMs ?? 10_000);
+    if (!(await settlesWithin(Promise.all(workers.map((w) => w.close(down))), grace))) {
+      log?.warn({ waitedMs: grace }, 'queue workers did not finish within the stop deadline: disconnecting them; their jobs run again on another worker');
+      for (const worker of workers) void worker.disconnect().catch(() => undefined);
+    }
     for (const lease of this.#leases) lease.abandon();
     this.#leases.clear();
-    await Promise.all([this.#inbound?.close(), ...[...this.#outboxes.values()].map((q) => q.close())]);
-    if (this.#ownsRedis) await this.#redis.quit().catch(() => this.#redis.disconnect());
+    const queues = this.#queues();
+    if (!(await settlesWithin(Promise.all(queues.map((q) => q.close())), this.#timeoutMs)) && this.#ownsRedis) {
+      for (const queue of queues) void queue.disconnect().catch(() => undefined);
+    }
+    if (this.#ownsRedis && !(await settlesWithin(this.#redis.quit(), this.#timeoutMs))) this.#redis.disconnect();
+  }
+
+  /** Whether the engine is unavailable (Redis did not answer in time) and delivery runs in memory. */
+  get unavailable(): boolean {
+    return this.#down !== undefined;
+  }
+
+  /**
+   * Runs `work` (waits on Redis) with a deadline. Past it, or when the engine is already
+   * unavailable, rejects with {@link DeliveryUnavailableError}; the first time, the engine
+   * says so in the log and looks for Redis again every second.
+   */
+  async #bounded<T>(what: string, work: () => Promise<T>, ms = this.#timeoutMs): Promise<T> {
+    if (this.#down !== undefined) throw new DeliveryUnavailableError(`durable delivery unavailable: ${this.#down}`, false);
+    const running = work();
+    running.catch(() => undefined); // it may settle after the deadline
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+    try {
+      const result = await Promise.race([running, deadline]);
+      if (result === 'timeout') {
+        this.#markDown(`Redis did not answer within ${ms} ms (${what})`);
+        throw new DeliveryUnavailableError(`durable delivery unavailable: ${this.#down}`, true);
+      }
+      return result as T;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #markDown(reason: string): void {
+    if (this.#down !== undefined) return;
+    this.#down = reason;
+    this.#host?.log.error(
+      { reason },
+      `durable delivery unavailable: ${reason}; falling back to in-process delivery (replies and slow messages are handled in this process's memory, not durable) until Redis answers again`,
+    );
+    this.#probeTimer = setInterval(() => void this.#lookForRedis(), Math.max(200, Math.min(this.#timeoutMs, 1000)));
+    this.#probeTimer.unref();
+  }
+
+  /** One PING at a time (a hung connection would pile them up); an answer ends the outage. */
+  async #lookForRedis(): Promise<void> {
+    this.#probe ??= this.#redis.ping().finally(() => (this.#probe = undefined));
+    if (!(await settlesWithin(this.#probe, this.#timeoutMs)) || this.#down === undefined) return;
+    this.#down = undefined;
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#host?.log.warn('durable delivery available again: Redis answers; replies and slow messages are queued durably again');
   }
 
   async #runInbound(job: Job<InboundData>, token: string | undefined): Promise<string> {
@@ -374,6 +524,10 @@ export class DurableDelivery implements DeliveryEngine {
 
   /** Failed jobs, newest first, with their reasons. */
   async deadJobs(limit = 100): Promise<DeadJob[]> {
+    return this.#bounded('listing failed jobs', () => this.#deadJobs(limit), this.#timeoutMs * 5);
+  }
+
+  async #deadJobs(limit: number): Promise<DeadJob[]> {
     const out: DeadJob[] = [];
     for (const queue of this.#queues()) {
       for (const job of await queue.getFailed(0, limit - 1)) {
@@ -399,6 +553,10 @@ export class DurableDelivery implements DeliveryEngine {
 
   /** Jobs per state and queue. */
   async depth(): Promise<Record<string, Record<string, number>>> {
+    return this.#bounded('counting jobs', () => this.#depth(), this.#timeoutMs * 5);
+  }
+
+  async #depth(): Promise<Record<string, Record<string, number>>> {
     const out: Record<string, Record<string, number>> = {};
     for (const queue of this.#queues()) out[queue.name] = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
     return out;
@@ -441,10 +599,11 @@ class Lease {
   constructor(
     private readonly job: Job,
     leaseMs: number,
+    available: () => boolean,
     onError: (error: unknown) => void,
   ) {
     this.#timer = setInterval(() => {
-      if (!this.#ended) this.job.changeDelay(leaseMs).catch(onError);
+      if (!this.#ended && available()) this.job.changeDelay(leaseMs).catch(onError);
     }, Math.max(100, Math.floor(leaseMs / 3)));
     this.#timer.unref();
   }
@@ -460,6 +619,21 @@ class Lease {
   abandon(): void {
     this.#ended = true;
     clearInterval(this.#timer);
+  }
+}
+
+/** Whether `promise` settles (either way) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

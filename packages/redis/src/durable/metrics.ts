@@ -11,7 +11,11 @@ export class QueueMetrics {
   readonly #retries: Counter<'queue'>;
   readonly #failures: Counter<'queue' | 'reason'>;
 
-  constructor(registry: Registry, queues: () => Queue[]) {
+  /**
+   * `queues`: the queues to count at scrape time; `within`: whether a read settles within the
+   * engine's deadline (a Redis that does not answer leaves the last counts in place).
+   */
+  constructor(registry: Registry, queues: () => Queue[], within: (work: Promise<unknown>) => Promise<boolean>) {
     const registers = [registry];
     // One registry per bot: a second engine on the same bot (tests) reuses the metrics.
     const existing = registry.getSingleMetric('wxbot_queue_jobs');
@@ -22,9 +26,10 @@ export class QueueMetrics {
         labelNames: ['queue', 'state'] as const,
         registers,
         async collect() {
-          for (const queue of queues()) {
-            const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-            for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
+          const read = Promise.all(queues().map(async (queue) => [queue.name, await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')] as const));
+          if (!(await within(read))) return;
+          for (const [name, counts] of await read) {
+            for (const [state, count] of Object.entries(counts)) this.set({ queue: name, state }, count);
           }
         },
       });

@@ -40,6 +40,27 @@ export class ConversationOrder {
     return Number(seq);
   }
 
+  /** The arrival numbers of several messages, in one round trip (a KF page). */
+  async seqsOf(messageKeys: readonly string[]): Promise<number[]> {
+    if (messageKeys.length === 0) return [];
+    const pipeline = this.#redis.pipeline() as unknown as { wxbotSeqOf(key: string, counter: string, ttl: string): void; exec(): Promise<[Error | null, unknown][] | null> };
+    for (const key of messageKeys) pipeline.wxbotSeqOf(`${this.#prefix}seq:${key}`, `${this.#prefix}seq`, String(DAY_MS));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, seq]) => {
+      if (error) throw error;
+      return Number(seq);
+    });
+  }
+
+  /** Enters several entries (conversation, entry, score) in one round trip. */
+  async enterMany(entries: readonly { conversation: string; entry: string; score: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const { conversation, entry, score } of entries) pipeline.zadd(this.#key(conversation), 'NX', score, entry);
+    for (const conversation of new Set(entries.map((e) => e.conversation))) pipeline.pexpire(this.#key(conversation), DAY_MS);
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
   /** Enters `entry` at `score` (kept if already there: a retry keeps its place). */
   async enter(conversation: string, entry: string, score: number): Promise<void> {
     await this.#redis.zadd(this.#key(conversation), 'NX', score, entry);
