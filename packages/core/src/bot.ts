@@ -147,7 +147,11 @@ export class Bot extends Composer<Context> {
     const engine = options.delivery === 'memory' ? undefined : (options.delivery ?? (offersDeliveryEngine(this.store) ? this.store.createDeliveryEngine() : undefined));
     this.#engine = engine;
     this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics));
-    engine?.attach({ channels: this.channels, log: this.log, metrics: this.metrics, run: (channel, message) => this.#started().run(channel, message, undefined) });
+    engine?.attach({ channels: this.channels, log: this.log, metrics: this.metrics, run: (channel, message) => {
+        const inbound = this.#started('run');
+        return inbound instanceof Error ? Promise.reject(inbound) : inbound.run(channel, message, undefined);
+      },
+    });
     if (options.metrics !== false) {
       this.#routes.add({
         method: 'GET',

@@ -1,4 +1,4 @@
 export { RedisStore, StoreTimeoutError, type RedisStoreOptions } from './store.ts';
-export { DurableDelivery, type DurableDeliveryOptions, type DeadJob } from './durable/engine.ts';
+export { DurableDelivery, DeliveryUnavailableError, type DurableDeliveryOptions, type DeadJob } from './durable/engine.ts';
 export { ConversationOrder } from './durable/order.ts';
 export { classifySendError, type SendVerdict } from './durable/classify.ts';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { DeliveryEngine, DurableCapableStore, LockRelease, Logger, Store, Subscription } from '@wxbot/core';
+import type { LockRelease, Logger, Store, Subscription } from '@wxbot/core';
+import type { DeliveryEngine, DurableCapableStore } from '@wxbot/core/delivery';
 import { DurableDelivery, type DurableDeliveryOptions } from './durable/engine.ts';
 
 /** How a `RedisStore` connects (URL or client), prefixes its keys, bounds each command and logs. */

@@ -1,4 +1,4 @@
-import { TOKEN_ERRCODES, WeChatApiError } from '@wxbot/core';
+import { TOKEN_ERRCODES, WeChatApiError } from '@wxbot/core/protocol';
 
 /**
  * What to do with a failed send:

@@ -1,22 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  isHumanHoldsSession,
-  planDelivery,
-  sendIdOf,
-  sendNow,
-  type Channel,
-  type DeliveryEngine,
-  type DeliveryHost,
-  type Message,
-  type OutboxJob,
-  type PassiveSlot,
-} from '@wxbot/core';
+import type { Channel, Message } from '@wxbot/core';
+import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
 import { classifySendError } from './classify.ts';
 import { QueueMetrics } from './metrics.ts';
 import { ConversationOrder } from './order.ts';
 
+/** How {@link DurableDelivery} connects, names its queues, retries, limits and bounds its waits on Redis. */
 export interface DurableDeliveryOptions {
   /** A `redis://` URL (default 127.0.0.1:6379) or a client to use (not closed by `stop` unless `ownsRedis`). */
   redis?: string | Redis;
