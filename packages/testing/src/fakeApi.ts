@@ -220,8 +220,12 @@ export interface FakeWeChatApi {
   readonly media: FakeMedia;
   /** Profiles for user/info and kf/customer/batchget. */
   readonly profiles: FakeProfiles;
-  /** Bodies of accepted WeCom app message/send requests (text past 2048 bytes truncated). */
-  readonly wecom: { readonly sent: readonly Record<string, unknown>[] };
+  /**
+   * WeCom app: bodies of accepted message/send requests (text past 2048 bytes truncated), and
+   * of accepted message/update_template_card requests; `responseCode()` issues a code as a
+   * template_card_event callback carries (an interactive card's message/send returns one too).
+   */
+  readonly wecom: { readonly sent: readonly Record<string, unknown>[]; readonly cardUpdates: readonly Record<string, unknown>[]; responseCode(): string };
   /** Bodies of accepted Official Account message/custom/send requests. */
   readonly officialAccount: { readonly sent: readonly Record<string, unknown>[] };
   /** Every message accepted for a user on any send endpoint, in the order accepted. */
@@ -765,7 +769,9 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   readonly media = new MediaStore();
   readonly profiles: FakeProfiles = { officialAccount: new Map(), kf: new Map() };
   readonly kf: KfStore;
-  readonly wecom = { sent: [] as Json[] };
+  readonly wecom = { sent: [] as Json[], cardUpdates: [] as Json[], responseCode: () => this.#issueResponseCode() };
+  /** response_code → when it was issued and whether it was used (doc 94888: once, 72 h). */
+  readonly #responseCodes = new Map<string, { issued: number; used: boolean }>();
   readonly officialAccount = { sent: [] as Json[] };
   readonly deliveries: Delivery[] = [];
   readonly aibot = new FakeAiBotEndpoints(() => this.#url);
@@ -989,6 +995,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#postJson(router, '/cgi-bin/kf/service_state/get', kf, (body) => this.kf.getState(body));
     this.#postJson(router, '/cgi-bin/kf/service_state/trans', kf, (body) => this.kf.transfer(body));
     this.#postJson(router, '/cgi-bin/message/send', { family: 'wecom', kind: 'wecomApp' }, (body) => this.#wecomSend(body));
+    this.#postJson(router, '/cgi-bin/message/update_template_card', { family: 'wecom', kind: 'wecomApp' }, (body) => this.#updateTemplateCard(body));
     this.#postJson(router, '/cgi-bin/message/custom/send', { family: 'officialAccount', kind: 'officialAccount' }, (body) => this.#officialAccountSend(body));
     this.#postJson(router, '/cgi-bin/kf/customer/batchget', kf, (body) => this.#kfCustomers(body));
     router.get('/cgi-bin/user/info', (ctx) => this.#withToken(ctx, { family: 'officialAccount', kind: 'officialAccount' }, () => this.#userInfo(ctx)));
@@ -1099,7 +1106,35 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     const accepted = checkMessage(body, WECOM_SEND_TYPES, this.media, 'truncate');
     this.wecom.sent.push(accepted);
     this.#delivered('message/send', accepted, undefined);
-    return { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', unlicenseduser: '', msgid: randomId(24) };
+    const answer: Json = { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', unlicenseduser: '', msgid: randomId(24) };
+    // Doc 94888: sending a card that can call back returns a response_code for one update.
+    const cardType = isRecord(accepted['template_card']) ? accepted['template_card']['card_type'] : undefined;
+    if (accepted['msgtype'] === 'template_card' && ['button_interaction', 'vote_interaction', 'multiple_interaction'].includes(String(cardType))) answer['response_code'] = this.#issueResponseCode();
+    return answer;
+  }
+
+  #issueResponseCode(): string {
+    const code = randomId(32);
+    this.#responseCodes.set(code, { issued: Date.now(), used: false });
+    return code;
+  }
+
+  /**
+   * message/update_template_card (doc 94888): agentid, a response_code (once, 72 h) and either
+   * `button.replace_name` or a `template_card`. The errcode of a used or unknown code is not
+   * documented (unconfirmed): the fake answers 40058 (invalid parameter) with a message saying which.
+   */
+  #updateTemplateCard(body: Json): Json {
+    if (body['agentid'] === undefined || body['agentid'] === '') fail(ERR.missingAgentId);
+    const code = this.#responseCodes.get(String(body['response_code'] ?? ''));
+    if (!code || Date.now() - code.issued > 72 * 60 * 60_000) fail(ERR.invalidParam, 'invalid response_code (fake: errcode unconfirmed)');
+    if (code.used) fail(ERR.invalidParam, 'response_code has been used (fake: errcode unconfirmed)');
+    const button = isRecord(body['button']) ? body['button'] : undefined;
+    const card = isRecord(body['template_card']) ? body['template_card'] : undefined;
+    if (button ? !nonEmptyString(button['replace_name']) : !(card && nonEmptyString(card['card_type']))) fail(ERR.invalidParam, 'button.replace_name or template_card.card_type');
+    code.used = true;
+    this.wecom.cardUpdates.push(body);
+    return { errcode: 0, errmsg: 'ok', invaliduser: [] };
   }
 
   /** kf/customer/batchget: 1–100 external_userids; unknown ones in invalid_external_userid. */

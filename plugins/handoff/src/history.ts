@@ -79,6 +79,8 @@ export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: stri
       return { ...base, summary: reply.title ?? 'music' };
     case 'stream':
       return { ...base, summary: 'streamed answer' };
+    case 'updateButton':
+      return { ...base, summary: reply.replaceName };
     default:
       return { ...base, mediaId: reply.mediaId };
   }

@@ -35,6 +35,8 @@ export function customSendBody(reply: Reply): ActiveBody {
       throw new UnsupportedReplyError('Official Accounts cannot send a template card');
     case 'stream':
       throw new UnsupportedReplyError('Official Accounts do not stream');
+    case 'updateButton':
+      throw new UnsupportedReplyError('Official Accounts have no template cards');
   }
 }
 
@@ -59,6 +61,8 @@ export function wecomSendBody(reply: Reply): ActiveBody {
       throw new UnsupportedReplyError('WeCom apps cannot send a music message');
     case 'stream':
       throw new UnsupportedReplyError('WeCom apps do not stream');
+    case 'updateButton':
+      throw new UnsupportedReplyError('updateButton answers a template_card_event (passively, or through message/update_template_card with its response code)');
   }
 }
 
@@ -82,5 +86,7 @@ export function kfSendBody(reply: Reply): ActiveBody {
       throw new UnsupportedReplyError('WeChat Customer Service cannot send a template card');
     case 'stream':
       throw new UnsupportedReplyError('WeChat Customer Service does not stream');
+    case 'updateButton':
+      throw new UnsupportedReplyError('WeChat Customer Service has no template cards');
   }
 }

@@ -3,6 +3,7 @@ import type { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { messageFromXml } from '../message/fromXml.ts';
 import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../vocabulary.ts';
+import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
@@ -24,7 +25,8 @@ export interface WecomAppOptions extends CommonChannelOptions {
   kfCursorStore?: Store;
 }
 
-const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'news']);
+/** templateCard and updateButton only answer a template_card_event passively (as card updates). */
+const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'news', 'templateCard', 'updateButton']);
 
 /**
  * WeCom self-built app (企业微信自建应用): always encrypted, passive replies encrypted,
@@ -56,10 +58,18 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
     const ack = this.kfAck(fields);
     if (ack) return ack;
     const message = messageFromXml(fields, this.ref);
+    const cardEvent = message.type === 'event' && message.event === 'template_card_event';
     return {
       kind: 'message',
       message,
-      encodeReply: (reply) => encodePassive(reply, message.from, message.to, this.crypt),
+      encodeReply: (reply) => {
+        // A card answering a card click updates it (update_template_card); elsewhere a card is
+        // a new message, which only message/send can send (the caller then sends it actively).
+        if ((reply.type === 'templateCard' || reply.type === 'updateButton') && !cardEvent) {
+          throw new UnsupportedReplyError(`a ${reply.type} is a passive reply only to a template_card_event`);
+        }
+        return encodePassive(reply, message.from, message.to, this.crypt);
+      },
     };
   }
 
@@ -67,7 +77,15 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
   async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
     if (to.openKfId && this.kf) return this.kf.actions.send(to, reply, options);
     const client = this.requireClient(this.api, 'send after the reply window');
-    await client.post('cgi-bin/message/send', { touser: to.user, agentid: Number(this.options.agentId ?? to.agentId), ...wecomSendBody(reply) });
+    const agentid = Number(this.options.agentId ?? to.agentId);
+    if (reply.type === 'updateButton' || (reply.type === 'templateCard' && to.responseCode)) {
+      // A card click answered after the reply window: the event's response code updates the card, once.
+      if (!to.responseCode) throw new UnsupportedReplyError('updateButton needs the response code of a template_card_event (answer the event with it)');
+      const update = reply.type === 'updateButton' ? { button: { replace_name: reply.replaceName } } : { template_card: reply.card };
+      await client.post('cgi-bin/message/update_template_card', { userids: [to.user], agentid, response_code: to.responseCode, ...update });
+      return;
+    }
+    await client.post('cgi-bin/message/send', { touser: to.user, agentid, ...wecomSendBody(reply) });
   }
 
   /** KF customers: service_state/trans. App users: no platform notion (the bot emits an event). */

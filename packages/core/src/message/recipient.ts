@@ -15,6 +15,8 @@ export interface Recipient {
   readonly chatId?: string;
   /** WeCom AI bot: the message's response_url, the one active answer it allows. */
   readonly responseUrl?: string;
+  /** WeCom app, answering a template_card_event: its response code (message/update_template_card, once, 72 h). */
+  readonly responseCode?: string;
 }
 
 /** Options only some sends use. */
@@ -46,6 +48,7 @@ export function recipientOf(message: Message): Recipient {
     ...(message.agentId && { agentId: message.agentId }),
     ...(message.chat?.id && { chatId: message.chat.id }),
     ...(message.responseUrl && { responseUrl: message.responseUrl }),
+    ...(message.type === 'event' && message.event === 'template_card_event' && message.responseCode && { responseCode: message.responseCode }),
   };
 }
 

@@ -13,8 +13,39 @@ export class UnsupportedReplyError extends Error {
 export function passiveReplyXml(reply: Reply, to: string, from: string, now: number): string {
   const head =
     `<xml><ToUserName>${cdata(to)}</ToUserName><FromUserName>${cdata(from)}</FromUserName>` +
-    `<CreateTime>${Math.floor(now / 1000)}</CreateTime><MsgType>${cdata(reply.type)}</MsgType>`;
+    `<CreateTime>${Math.floor(now / 1000)}</CreateTime><MsgType>${cdata(MSG_TYPES[reply.type] ?? reply.type)}</MsgType>`;
   return `${head}${body(reply)}</xml>`;
+}
+
+/** MsgType of the replies whose name differs from their reply type. */
+const MSG_TYPES: Partial<Record<Reply['type'], string>> = { updateButton: 'update_button', templateCard: 'update_template_card' };
+
+/** XML element names that are not the JSON key's snake_case parts capitalised. */
+const CARD_XML_NAMES: Readonly<Record<string, string>> = { checkbox: 'CheckBox', keyname: 'KeyName', userid: 'UserId', appid: 'AppId', pagepath: 'PagePath' };
+
+/**
+ * A template card's JSON (as sent with message/send) as the `<TemplateCard>` XML of a passive
+ * update, the way doc 90241's samples spell it: each key in PascalCase (`card_type` →
+ * `CardType`, `icon_url` → `IconUrl`, `keyname` → `KeyName`), lists as the element repeated
+ * (`<ButtonList>…</ButtonList><ButtonList>…</ButtonList>`), text in CDATA, numbers and booleans
+ * bare. (AppId, PagePath and UserId follow WeChat's usual XML spelling; the card samples do not
+ * show them: unconfirmed.)
+ */
+export function templateCardXml(card: Readonly<Record<string, unknown>>): string {
+  return element('TemplateCard', card);
+}
+
+function element(name: string, value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (Array.isArray(value)) return value.map((item) => element(name, item)).join('');
+  if (typeof value === 'object') {
+    const inner = Object.entries(value as Record<string, unknown>)
+      .map(([key, child]) => element(CARD_XML_NAMES[key] ?? key.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join(''), child))
+      .join('');
+    return `<${name}>${inner}</${name}>`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return `<${name}>${String(value)}</${name}>`;
+  return `<${name}>${cdata(String(value))}</${name}>`;
 }
 
 function body(reply: Reply): string {
@@ -50,8 +81,11 @@ function body(reply: Reply): string {
     }
     case 'file':
       throw new UnsupportedReplyError('a file cannot be sent as a passive reply');
-    case 'markdown':
+    case 'updateButton':
+      return `<Button><ReplaceName>${cdata(reply.replaceName)}</ReplaceName></Button>`;
     case 'templateCard':
+      return templateCardXml(reply.card);
+    case 'markdown':
     case 'stream':
       throw new UnsupportedReplyError(`a ${reply.type} cannot be sent as a passive XML reply`);
     default:

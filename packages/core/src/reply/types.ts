@@ -35,6 +35,12 @@ export type Reply =
    */
   | { readonly type: 'templateCard'; readonly card: TemplateCard }
   /**
+   * WeCom app, answering a `template_card_event`: greys out the clicked button for the user who
+   * clicked it and shows `replaceName` on it (passive `update_button`; after the reply window,
+   * `message/update_template_card` with the event's response code).
+   */
+  | { readonly type: 'updateButton'; readonly replaceName: string }
+  /**
    * The start of a streamed answer on a channel that streams (made by `ctx.replyStream()`;
    * plugins do not build it): the channel answers with the stream's current snapshot.
    */
@@ -64,4 +70,5 @@ export const replies = {
   file: (mediaId: string): Reply => ({ type: 'file', mediaId }),
   markdown: (text: string): Reply => ({ type: 'markdown', text }),
   templateCard: (card: TemplateCard): Reply => ({ type: 'templateCard', card }),
+  updateButton: (replaceName: string): Reply => ({ type: 'updateButton', replaceName }),
 };
