@@ -92,57 +92,143 @@ export function previewOf(entry: HistoryEntry): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-/**
- * The last `size` messages of each conversation, both directions, in the store (so every
- * instance sees the same), kept `ttlMs` after the last one.
- *
- * Two stores, because every message of every user is recorded but only the conversations
- * agents have open need to survive a restart: `recent` takes everyone's (the bot's store), and
- * `kept` (the hand-off state file over a memory store; the same store otherwise) takes the
- * history of open conversations, moved there by {@link History.keep} when one opens. A
- * FileStore rewrites its file on each write, so everyone's history there made every message
- * cost a growing file rewrite.
- */
-export class History {
+/** Where the last messages of conversations are kept: in a store, or in this process. */
+interface HistoryShelf {
+  append(conversationId: string, entry: HistoryEntry): Promise<void> | void;
+  read(conversationId: string): Promise<HistoryEntry[] | undefined> | HistoryEntry[] | undefined;
+  delete(conversationId: string): Promise<void> | void;
+}
+
+/** Histories as JSON in a store (shared by instances over Redis), changed under a lock. */
+class StoreShelf implements HistoryShelf {
   constructor(
-    private readonly recent: Store,
-    private readonly kept: Store,
+    private readonly store: Store,
     private readonly locks: KeyedLocks,
     private readonly options: { size: number; ttlMs: number },
   ) {}
 
-  /** Records an entry; `open` says the conversation is open to agents (its history is kept). */
-  async append(conversationId: string, entry: HistoryEntry, open: boolean): Promise<void> {
+  append(conversationId: string, entry: HistoryEntry): Promise<void> {
+    return this.appendAll(conversationId, [entry]);
+  }
+
+  /** Appends several entries with one write (a history moving here from another shelf). */
+  async appendAll(conversationId: string, added: readonly HistoryEntry[]): Promise<void> {
     const key = historyKey(conversationId);
-    const store = open ? this.kept : this.recent;
     await this.locks.run(key, async () => {
-      const entries = (await getJson<HistoryEntry[]>(store, key)) ?? [];
-      // A redelivered message (same msgid) is not recorded twice.
-      if (entry.direction === 'in' && entries.some((e) => e.id === entry.id)) return;
-      entries.push(entry);
-      await setJson(store, key, entries.slice(-this.options.size), this.options.ttlMs);
+      const entries = (await getJson<HistoryEntry[]>(this.store, key)) ?? [];
+      const fresh = added.filter((entry) => !isRedelivery(entries, entry));
+      if (fresh.length === 0) return;
+      entries.push(...fresh);
+      await setJson(this.store, key, entries.slice(-this.options.size), this.options.ttlMs);
     });
   }
 
-  /** A conversation was opened to agents: its history so far moves to the kept store. */
+  read(conversationId: string): Promise<HistoryEntry[] | undefined> {
+    return getJson<HistoryEntry[]>(this.store, historyKey(conversationId));
+  }
+
+  delete(conversationId: string): Promise<void> {
+    return this.store.delete(historyKey(conversationId));
+  }
+}
+
+/**
+ * Histories as arrays in this process, for a bot whose store is in memory anyway: no JSON and
+ * no lock per message. Bounded: the conversations least recently written go first past
+ * `maxConversations`, and a history reads as empty `ttlMs` after its last entry.
+ */
+class ProcessShelf implements HistoryShelf {
+  readonly #histories = new Map<string, { entries: HistoryEntry[]; lastAt: number }>();
+
+  constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number }) {}
+
+  append(conversationId: string, entry: HistoryEntry): void {
+    const history = this.#live(conversationId) ?? { entries: [], lastAt: 0 };
+    if (isRedelivery(history.entries, entry)) return;
+    history.entries.push(entry);
+    if (history.entries.length > this.options.size) history.entries.shift();
+    history.lastAt = Date.now();
+    // Re-inserted so the Map's order is least recently written first.
+    this.#histories.delete(conversationId);
+    this.#histories.set(conversationId, history);
+    if (this.#histories.size > this.options.maxConversations) this.#histories.delete(this.#histories.keys().next().value!);
+  }
+
+  read(conversationId: string): HistoryEntry[] | undefined {
+    return this.#live(conversationId)?.entries.slice();
+  }
+
+  delete(conversationId: string): void {
+    this.#histories.delete(conversationId);
+  }
+
+  #live(conversationId: string): { entries: HistoryEntry[]; lastAt: number } | undefined {
+    const history = this.#histories.get(conversationId);
+    if (history && Date.now() - history.lastAt > this.options.ttlMs) {
+      this.#histories.delete(conversationId);
+      return undefined;
+    }
+    return history;
+  }
+}
+
+/**
+ * A redelivered message (same msgid) is not recorded twice. Only the last few entries are
+ * looked at: WeChat's retries come within seconds, and the core's dedup already keeps a retry
+ * from reaching the plugins; this catches what slips past it (a KF page read twice) cheaply.
+ */
+function isRedelivery(entries: readonly HistoryEntry[], entry: HistoryEntry): boolean {
+  if (entry.direction !== 'in') return false;
+  for (let i = entries.length - 1; i >= 0 && i >= entries.length - REDELIVERY_LOOKBACK; i--) if (entries[i]!.id === entry.id) return true;
+  return false;
+}
+const REDELIVERY_LOOKBACK = 10;
+
+/**
+ * The last `size` messages of each conversation, both directions, kept `ttlMs` after the last.
+ *
+ * Two shelves, because every message of every user is recorded but only the conversations
+ * agents have open need to be durable: `recent` takes everyone's, `kept` the history of open
+ * conversations, moved there by {@link History.keep} when a hand-off opens one. Over a
+ * memory store `recent` is this process's memory (no JSON, no lock a message) and `kept` the
+ * hand-off state file; over a shared store (Redis) both are that store, so every instance sees
+ * the same. A FileStore rewrites its file on each write: everyone's history there made every
+ * message cost a growing file rewrite.
+ */
+export class History {
+  readonly #recent: HistoryShelf;
+  readonly #kept: StoreShelf;
+  readonly #size: number;
+
+  constructor(options: { recent: Store | 'process'; kept: Store; locks: KeyedLocks; size: number; ttlMs: number; maxConversations?: number }) {
+    const { size, ttlMs, locks } = options;
+    this.#kept = new StoreShelf(options.kept, locks, { size, ttlMs });
+    this.#recent =
+      options.recent === 'process'
+        ? new ProcessShelf({ size, ttlMs, maxConversations: options.maxConversations ?? 100_000 })
+        : options.recent === options.kept
+          ? this.#kept
+          : new StoreShelf(options.recent, locks, { size, ttlMs });
+    this.#size = size;
+  }
+
+  /** Records an entry; `open` says the conversation is open to agents (its history is kept). */
+  append(conversationId: string, entry: HistoryEntry, open: boolean): Promise<void> | void {
+    return (open ? this.#kept : this.#recent).append(conversationId, entry);
+  }
+
+  /** A conversation was opened to agents: its history so far moves to the kept shelf. */
   async keep(conversationId: string): Promise<void> {
-    if (this.kept === this.recent) return;
-    const key = historyKey(conversationId);
-    await this.locks.run(key, async () => {
-      const recent = (await getJson<HistoryEntry[]>(this.recent, key)) ?? [];
-      if (recent.length === 0) return;
-      const kept = (await getJson<HistoryEntry[]>(this.kept, key)) ?? [];
-      const known = new Set(kept.map((e) => e.id));
-      const merged = [...kept, ...recent.filter((e) => !known.has(e.id))].sort((a, b) => a.at - b.at);
-      await setJson(this.kept, key, merged.slice(-this.options.size), this.options.ttlMs);
-      await this.recent.delete(key);
-    });
+    if (this.#recent === this.#kept) return;
+    const recent = (await this.#recent.read(conversationId)) ?? [];
+    if (recent.length === 0) return;
+    await this.#kept.appendAll(conversationId, recent);
+    await this.#recent.delete(conversationId);
   }
 
   /** The last `limit` entries, oldest first. */
-  async read(conversationId: string, limit = this.options.size): Promise<HistoryEntry[]> {
-    const key = historyKey(conversationId);
-    const entries = (await getJson<HistoryEntry[]>(this.kept, key)) ?? (this.kept === this.recent ? undefined : await getJson<HistoryEntry[]>(this.recent, key)) ?? [];
+  async read(conversationId: string, limit = this.#size): Promise<HistoryEntry[]> {
+    const entries = (await this.#kept.read(conversationId)) ?? (this.#recent === this.#kept ? undefined : await this.#recent.read(conversationId)) ?? [];
     return entries.slice(-limit);
   }
 }

@@ -45,13 +45,12 @@ export const handoff = definePlugin({
     const ownStore = inMemory && options.stateFile !== false ? new FileStore({ path: options.stateFile }) : undefined;
     const store: Store = ownStore ?? scope.store;
     const persistent = !(inMemory && !ownStore);
-    // Locks stay in the bot's store (one process owns the file anyway), and so does the
-    // history of conversations no agent has open: it is written on every message of every
-    // user, and a FileStore rewrites its whole file on each write (kept there, a message cost
-    // 129 µs → 1.4 ms in bench/callback.ts and grew with every user). See History.
+    // Locks stay in the bot's store (one process owns the file anyway). Histories: see History
+    // (everyone's recent messages in this process over a memory store; open conversations'
+    // in the state file).
     const locks = new KeyedLocks(scope.store);
     const conversations = new ConversationStore(store, locks, { idleTimeoutMs: options.idleTimeoutMs, recordTtlMs: options.historyTtlMs });
-    const history = new History(scope.store, store, locks, { size: options.historySize, ttlMs: options.historyTtlMs });
+    const history = new History({ recent: inMemory ? 'process' : store, kept: store, locks, size: options.historySize, ttlMs: options.historyTtlMs });
     // Events reach the agents of every instance through the store's pub/sub (Redis), or of
     // this process (memory, file store).
     const bus = new StoreBus(log, scope, options.redisChannel ?? 'handoff:events');
