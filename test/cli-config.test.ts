@@ -176,5 +176,6 @@ describe('the default bot', { timeout: 90_000 }, () => {
     // Nothing matches: the last resort answers the transcript as a text, never by echoing the voice.
     const other = await peer.post(peer.message('voice', { MediaId: 'media-2', Format: 'amr', Recognition: '随便说点什么吧' }));
     expect(other.reply?.['MsgType']).toBe('text');
+    expect(other.reply?.['Content']).toContain('没听懂');
   });
 });

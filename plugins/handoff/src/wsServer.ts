@@ -27,8 +27,6 @@ export interface AgentSocketOptions {
 }
 
 const PING_EVERY_MS = 30_000;
-/** Names this process in `hello`, so a console sees that the server restarted. */
-const INSTANCE = randomUUID();
 /** An agent whose socket buffers more than this is too slow to keep up: it is dropped and reconnects. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
@@ -44,6 +42,8 @@ export class AgentSocketServer {
   readonly #options: AgentSocketOptions;
   readonly #servers = new Map<Server, (request: IncomingMessage, socket: Duplex, head: Buffer) => void>();
   readonly #ping: NodeJS.Timeout;
+  /** Names this server (one per bot start) in `hello`, so a console sees that it restarted. */
+  readonly #instance = randomUUID();
 
   constructor(options: AgentSocketOptions) {
     this.#options = options;
@@ -175,7 +175,7 @@ export class AgentSocketServer {
     ws.on('error', (error) => log.warn({ agent: agent.name, err: error }, 'agent socket error'));
     void service
       .list()
-      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload, instance: INSTANCE, persistent: this.#options.persistent }))
+      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload, instance: this.#instance, persistent: this.#options.persistent }))
       .catch((error: unknown) => {
         log.error({ err: error }, 'agent hello failed');
         ws.close(1011, 'state unavailable');

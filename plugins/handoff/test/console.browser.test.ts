@@ -109,7 +109,9 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
 
     await customerSays(api, kf, 'wk-keys', 'wm-keys-1', '转人工');
     await customerSays(api, kf, 'wk-keys', 'wm-keys-2', '人工客服');
-    await expect.poll(() => page.locator('#list li').count()).toBeGreaterThanOrEqual(2);
+    // Both listed (the list may already hold the first test's conversations, so count is not enough).
+    await page.locator('#list li', { hasText: 'wm-keys-1' }).waitFor({ timeout: 10_000 });
+    await page.locator('#list li', { hasText: 'wm-keys-2' }).waitFor({ timeout: 10_000 });
 
     // 420 px: one column; the list first, the conversation (with a way back) after picking one.
     expect(await page.locator('#main').isVisible()).toBe(false);

@@ -231,6 +231,7 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     const alice2 = await agent(second);
     const hello = alice2.events[0] as unknown as { conversations: { id: string; status: string; agent?: string }[]; persistent: boolean; instance: string };
     expect(hello.persistent).toBe(true);
+    expect(hello.instance).not.toBe((alice1.events[0] as unknown as { instance: string }).instance); // another server
     expect(hello.conversations).toEqual([expect.objectContaining({ id, status: 'agent', agent: 'alice' })]);
     // Still held: the customer's next message goes to alice, not to the bot.
     await customerSays(api, second, 'wk-restart', 'wm-rose', '还在吗');
