@@ -9,7 +9,7 @@ import { FileStore } from '../store/file.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { Store } from '../store/types.ts';
 import { field, type XmlFields } from '../xml.ts';
-import { KfSyncer } from './kfSync.ts';
+import { KfSyncer, type KfEmptyCursor } from './kfSync.ts';
 import type { ChannelRuntime, KfSessions } from './types.ts';
 
 /** KF service states (kf/service_state). */
@@ -107,6 +107,7 @@ export function createKfSupport(options: {
   syncLimit?: number;
   syncLockTtlMs?: number;
   syncRetryBaseMs?: number;
+  emptyCursor?: KfEmptyCursor;
 }): KfSupport {
   const { client, runtime, channel } = options;
   const local = runtime.store instanceof MemoryStore || runtime.store instanceof FileStore;
@@ -128,6 +129,7 @@ export function createKfSupport(options: {
       limit: options.syncLimit,
       lockTtlMs: options.syncLockTtlMs,
       retryBaseMs: options.syncRetryBaseMs,
+      emptyCursor: options.emptyCursor,
       onLag: (seconds) => runtime.metrics.kfSyncLag(channel.name, seconds),
     }),
   };

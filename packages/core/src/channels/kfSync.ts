@@ -42,12 +42,34 @@ export interface KfSyncOptions {
   lockTtlMs?: number;
   /** First retry delay after a failed sync, doubling up to 60 s (default 1 s). */
   retryBaseMs?: number;
+  /** What a pass with no saved cursor does with messages sent before it: see {@link KfEmptyCursor}. */
+  emptyCursor?: KfEmptyCursor;
 }
+
+/**
+ * What a sync does when it finds no saved cursor for an account: a first start, or a store
+ * that lost its data (a Redis restarted empty, a deleted cursor file). `sync_msg` without a
+ * cursor returns the account's last 3 days, and the "answered" marks are gone too.
+ *
+ * - `'now'` (default): start from now. Messages sent more than {@link EMPTY_CURSOR_GRACE_S}
+ *   seconds before the notification that started the sync are skipped (counted in one
+ *   warning), the cursor is saved past them, and only newer ones are answered. After a Redis
+ *   wipe at most that last minute can be answered twice; nothing older is answered again.
+ * - `'history'`: answer every message `sync_msg` returns (up to 3 days back), as a bot that
+ *   must not miss what customers wrote before it was deployed would. After a wipe this answers
+ *   those 3 days again.
+ */
+export type KfEmptyCursor = 'now' | 'history';
+
+/** With `emptyCursor: 'now'`, how far before the notification messages are still answered. */
+export const EMPTY_CURSOR_GRACE_S = 60;
 
 interface SyncState {
   again: boolean;
   token: string | undefined;
   done: Promise<void>;
+  /** Epoch seconds of the notification that started this sync. */
+  since: number;
 }
 
 /** Per open_kfid: where this process has read to, and the pages not yet answered. */
@@ -106,7 +128,7 @@ export class KfSyncer {
       running.token = token ?? running.token;
       return running.done;
     }
-    const state = { again: false, token } as SyncState;
+    const state = { again: false, token, since: Date.now() / 1000 } as SyncState;
     this.#states.set(openKfId, state);
     state.done = this.#drive(openKfId, state).catch((error) => {
       if (this.#states.get(openKfId) === state) this.#states.delete(openKfId);
@@ -189,7 +211,7 @@ export class KfSyncer {
     const base = this.#options.retryBaseMs ?? 1000;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#pass(openKfId, state.token);
+        return await this.#pass(openKfId, state);
       } catch (error) {
         if (this.#stopping) throw error;
         if (state.again) {
@@ -213,13 +235,17 @@ export class KfSyncer {
     if (this.#states.get(openKfId) === state) this.#states.delete(openKfId);
   }
 
-  async #pass(openKfId: string, token: string | undefined): Promise<void> {
+  async #pass(openKfId: string, state: SyncState): Promise<void> {
     const { client, cursorStore, channel, log } = this.#options;
+    const { token } = state;
     const cursorKey = `kf:cursor:${channel.name}:${openKfId}`;
     const progress = this.#progressOf(openKfId);
     // While pages of this process are still open, the saved cursor lags behind what was
     // fetched: continue from the fetched one, or the open pages would be read again.
     let cursor = progress.openPages > 0 ? progress.fetched : await cursorStore.get(cursorKey);
+    // No cursor (first start, or a store that lost it): start from now unless told otherwise.
+    const notBefore = !cursor && (this.#options.emptyCursor ?? 'now') === 'now' ? state.since - EMPTY_CURSOR_GRACE_S : undefined;
+    let skipped = 0;
     // Once a page must stay unsaved, so must every page after it in this pass.
     let blocked = false;
     for (let page = 1; ; page++) {
@@ -229,7 +255,19 @@ export class KfSyncer {
         limit: this.#options.limit ?? 1000,
         open_kfid: openKfId,
       });
-      const taken = await this.#takePage(result.msg_list ?? []);
+      let items = result.msg_list ?? [];
+      if (notBefore !== undefined) {
+        const fresh = items.filter((item) => item.send_time >= notBefore);
+        skipped += items.length - fresh.length;
+        items = fresh;
+        if (result.has_more !== 1 && skipped > 0) {
+          log.warn(
+            { openKfId, skipped, notBefore: new Date(notBefore * 1000).toISOString() },
+            "KF sync found no saved cursor (first start, or the store lost it): started from now, older messages skipped; emptyCursor: 'history' answers them",
+          );
+        }
+      }
+      const taken = await this.#takePage(items);
       const { handed } = taken;
       blocked ||= taken.blocked;
       taken.blocked = blocked;

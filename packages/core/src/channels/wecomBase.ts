@@ -4,6 +4,7 @@ import type { Store } from '../store/types.ts';
 import { field, type XmlFields } from '../xml.ts';
 import { BaseChannel, verifyEncryptedUrl } from './base.ts';
 import { createKfSupport, kfNotification, type KfSupport } from './kf.ts';
+import type { KfEmptyCursor } from './kfSync.ts';
 import type { CallbackResult, ChannelRuntime, KfSessions, MediaType, Query, UploadFile } from './types.ts';
 
 /** What the WeCom-side channels share: encrypted callbacks, a corp API client, KF support. */
@@ -53,7 +54,7 @@ export abstract class WecomChannelBase extends BaseChannel {
   /** Creates the API client and KF support for this corp secret. */
   protected startApi(
     runtime: ChannelRuntime,
-    options: { corpId: string; secret: string; apiBaseUrl?: string; cursorStore?: Store; cursorFile?: string; syncLimit?: number; syncLockTtlMs?: number; syncRetryBaseMs?: number },
+    options: { corpId: string; secret: string; apiBaseUrl?: string; cursorStore?: Store; cursorFile?: string; syncLimit?: number; syncLockTtlMs?: number; syncRetryBaseMs?: number; emptyCursor?: KfEmptyCursor },
   ): void {
     this.#client = new WeChatApiClient({
       credential: { kind: 'wecom', corpId: options.corpId, secret: options.secret },

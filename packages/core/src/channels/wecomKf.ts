@@ -6,6 +6,7 @@ import type { Store } from '../store/types.ts';
 import { field } from '../xml.ts';
 import { openEncryptedBody, type CommonChannelOptions } from './base.ts';
 import type { KfSupport } from './kf.ts';
+import type { KfEmptyCursor } from './kfSync.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
 import { WecomChannelBase } from './wecomBase.ts';
 
@@ -28,6 +29,12 @@ export interface WecomKfOptions extends CommonChannelOptions {
   syncLockTtlMs?: number;
   /** First retry delay after a failed sync_msg, doubling up to 60 s (default 1 s). */
   syncRetryBaseMs?: number;
+  /**
+   * With no saved cursor (a first start, or a store that lost it, e.g. Redis restarted empty):
+   * `'now'` (default) skips messages sent over a minute before the notification, with one
+   * warning, and answers only newer ones; `'history'` answers all `sync_msg` returns (3 days).
+   */
+  emptyCursor?: KfEmptyCursor;
 }
 
 const NO_PASSIVE: ReadonlySet<ReplyType> = new Set();
