@@ -468,3 +468,13 @@ describe('published vectors (vectors.json)', () => {
     );
   }
 });
+
+describe('typed events no peer file has a sample of', () => {
+  it('WeCom change_external_chat (客户群变更, doc 92130): chat id, change type, update detail', () => {
+    const result = receiveWecom(
+      '<xml><ToUserName><![CDATA[toUser]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1403610513</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[CHAT_ID]]></ChatId><ChangeType><![CDATA[update]]></ChangeType><UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>1</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>Jack</Item></MemChangeList></xml>',
+    );
+    if (result.kind !== 'message') throw new Error('expected a message');
+    expect(result.message).toMatchObject({ type: 'event', event: 'change_external_chat', chatId: 'CHAT_ID', changeType: 'update', updateDetail: 'add_member' });
+  });
+});
