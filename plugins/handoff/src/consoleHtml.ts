@@ -201,6 +201,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       newWaiting: '新会话等待接入', notConnected: '未连接', connectionLost: '连接已断开',
       keys: '↑/↓ 切换会话 · Alt+↑/↓ 在输入框中切换 · Alt+T 接管 · Alt+R 交还 · Alt+C 结束 · / 回复',
       lost: '服务器已重启，会话未保存：{n} 个会话已丢失，客户再发消息时将由机器人应答。', dismiss: '知道了',
+      types: { image: '图片', voice: '语音', video: '视频', shortvideo: '小视频', file: '文件', location: '位置', link: '链接', miniprogram: '小程序', business_card: '名片', music: '音乐', news: '图文', markdown: 'Markdown', templateCard: '卡片', stream: '流式回答', other: '其他消息' },
       image: '图片', sendImage: '发送图片（JPG/PNG，也可粘贴）', imageLoading: '图片加载中…', imageFailed: '图片无法显示', uploading: '正在上传图片…', imageTooBig: '图片不能超过 {kb} KB', imageType: '只能发送 JPG 或 PNG 图片',
     },
     en: {
@@ -253,6 +254,9 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
   const statusLabel = (c) => c.status === 'agent' ? (c.agent === me ? t('you') : c.agent) : c.status === 'waiting' ? t('waiting') : t('bot');
   const shortUser = (u) => u.length > 18 ? u.slice(0, 8) + '…' + u.slice(-6) : u;
   const nameOf = (c) => c.displayName || shortUser(c.user);
+  // Message types in the page's language; the server's previews of media read "[image]".
+  const typeLabel = (type) => (TEXTS[lang].types && TEXTS[lang].types[type]) || type;
+  const previewText = (p) => { const m = /^\\[([a-z_]+)\\]$/.exec(p || ''); return m ? '[' + typeLabel(m[1]) + ']' : p || ''; };
 
   /** Puts the chosen language's texts into every marked element. */
   function applyLanguage() {
@@ -432,7 +436,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       const meta = el('span', 'meta');
       if (c.unread > 0) meta.append(el('span', 'badge', String(c.unread)));
       meta.append(el('span', 'chip ' + c.status, statusLabel(c)));
-      li.append(meta, el('span', 'preview', c.preview || ''));
+      li.append(meta, el('span', 'preview', previewText(c.preview)));
       li.title = c.channel + ' · ' + c.user;
       li.addEventListener('click', () => select(c.id));
       list.append(li);
@@ -516,7 +520,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
       const by = m.from === 'user' ? t('customer') : m.from === 'agent' ? (m.agent === me ? t('you') : m.agent) : t('bot');
       bubble.append(el('span', 'by', by + ' · ' + time(m.at)));
       if (m.type === 'image' && m.mediaId && CONFIG.mediaPath) bubble.append(imagePreview(selected, m.mediaId));
-      else bubble.append(document.createTextNode(m.text !== undefined ? m.text : '[' + m.type + (m.summary ? ': ' + m.summary : '') + ']'));
+      else bubble.append(document.createTextNode(m.text !== undefined ? m.text : '[' + typeLabel(m.type) + (m.summary ? ': ' + m.summary : '') + ']'));
       box.append(bubble);
     }
     if (atBottom || list.length < 30) box.scrollTop = box.scrollHeight;

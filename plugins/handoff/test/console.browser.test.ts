@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, CORP, customerSays, KF_SECRET, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
+import { ALICE, CORP, customerSays, KF_SECRET, pngImage, sentTexts, sleep, startKfBot, type KfBot } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CI = process.env.CI === 'true';
@@ -54,11 +54,15 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
     await page.getByRole('button', { name: '连接' }).click();
     await expect.poll(() => page.locator('#conn').textContent()).toBe('alice');
 
+    // Their WeChat nicknames, as kf/customer/batchget gives them.
+    api.profiles.kf.set('wm-customer-lin', { nickname: '林小姐' });
+    api.profiles.kf.set('wm-customer-zhao', { nickname: '赵先生' });
+
     // Some talk with the bot, then the customer asks for a human.
     await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', '你好，我周一下的订单还没发货');
     await api.waitFor(() => kf.llmCalls.length === 1);
     await customerSays(api, kf, 'wk-browser', 'wm-customer-lin', '请帮我转人工客服');
-    const item = page.locator('#list li', { hasText: 'wm-customer-lin' });
+    const item = page.locator('#list li', { hasText: '林小姐' });
     await item.waitFor({ timeout: 10_000 });
     await expect.poll(() => item.locator('.badge').textContent()).toBe('1');
     // The unread count is in the tab's title too.
@@ -81,9 +85,18 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
     expect(kf.llmCalls).toEqual(['你好，我周一下的订单还没发货']);
     expect(await page.locator('#reply').inputValue()).toBe('');
 
+    // A photo from the customer, shown in the conversation.
+    api.media.put('media-order-photo', { data: pngImage(240, 150, [250, 214, 165]), contentType: 'image/png', fileName: 'order.png' });
+    api.kf.push('wk-browser', { external_userid: 'wm-customer-lin', image: { media_id: 'media-order-photo' } });
+    await kf.notify('wk-browser');
+    await page.locator('.msg.in img.thumb').waitFor({ timeout: 10_000 });
+    // In the list as "[图片]"; read, since the agent is looking at it.
+    await expect.poll(() => item.locator('.preview').textContent()).toBe('[图片]');
+    await expect.poll(() => item.locator('.badge').count()).toBe(0);
+
     // A second customer waiting, so the screenshot shows a list.
     await customerSays(api, kf, 'wk-browser', 'wm-customer-zhao', '有人工客服吗？我收到的包裹破损了。');
-    await page.locator('#list li', { hasText: '包裹破损' }).waitFor();
+    await page.locator('#list li', { hasText: '赵先生' }).waitFor({ timeout: 10_000 });
     mkdirSync(dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot });
     expect(problems).toEqual([]);
