@@ -46,8 +46,14 @@ export function conversationIdOf(message: Message): string {
 
 /** The id of a conversation from its channel name, user and KF account. */
 export function conversationId(channel: string, user: string, openKfId?: string): string {
-  return [channel, openKfId ?? '', user].map(encodeURIComponent).join('/');
+  return `${escapePart(channel)}/${openKfId ? escapePart(openKfId) : ''}/${escapePart(user)}`;
 }
+
+/** encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged. */
+function escapePart(part: string): string {
+  return SAFE_PART.test(part) ? part : encodeURIComponent(part);
+}
+const SAFE_PART = /^[\w.~-]*$/;
 
 /** Where an agent's answer goes. */
 export function recipientOfConversation(conversation: Conversation): Recipient {

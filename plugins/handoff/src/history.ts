@@ -26,63 +26,88 @@ export interface HistoryEntry {
   readonly summary?: string;
 }
 
+/**
+ * One entry, always built with the same fields in the same order (absent ones undefined, which
+ * JSON leaves out): one hidden class for every entry keeps the per-message history code
+ * monomorphic, where spreads made a new shape per message type.
+ */
+function entry(
+  id: string,
+  at: number,
+  direction: 'in' | 'out',
+  from: Author,
+  agent: string | undefined,
+  type: string,
+  content: { text?: string | undefined; mediaId?: string | undefined; summary?: string | undefined },
+): HistoryEntry {
+  return { id, at, direction, from, agent, type, text: content.text, mediaId: content.mediaId, summary: content.summary };
+}
+
 /** The entry of a user's message; undefined for events, which are not conversation. */
 export function entryFromMessage(message: Message): HistoryEntry | undefined {
-  const base = { id: message.id, at: message.time.getTime() || Date.now(), direction: 'in' as const, from: 'user' as const, type: message.type };
+  const content = contentOfMessage(message);
+  return content && entry(message.id, message.time.getTime() || Date.now(), 'in', 'user', undefined, message.type, content);
+}
+
+function contentOfMessage(message: Message): { text?: string; mediaId?: string; summary?: string } | undefined {
   switch (message.type) {
     case 'event':
       return undefined;
     case 'text':
-      return { ...base, text: message.text };
+      return { text: message.text };
     case 'voice':
-      return { ...base, mediaId: message.mediaId, ...(message.recognition && { text: message.recognition }) };
+      return { mediaId: message.mediaId, text: message.recognition || undefined };
     case 'image':
     case 'video':
     case 'shortvideo':
+      return { mediaId: message.mediaId };
     case 'file':
-      return { ...base, mediaId: message.mediaId, ...(message.type === 'file' && message.fileName && { summary: message.fileName }) };
+      return { mediaId: message.mediaId, summary: message.fileName || undefined };
     case 'location':
-      return { ...base, summary: message.label || `${message.latitude}, ${message.longitude}` };
+      return { summary: message.label || `${message.latitude}, ${message.longitude}` };
     case 'link':
-      return { ...base, summary: `${message.title} ${message.url}`.trim() };
+      return { summary: `${message.title} ${message.url}`.trim() };
     case 'miniprogram':
-      return { ...base, summary: message.title };
+      return { summary: message.title };
     case 'business_card':
-      return { ...base, summary: message.userId };
+      return { summary: message.userId };
     case 'msgmenu':
-      return { ...base, summary: message.headContent ?? message.items.map((item) => item.content).join(' / ') };
+      return { summary: message.headContent ?? message.items.map((item) => item.content).join(' / ') };
     case 'channels':
-      return { ...base, summary: `${message.nickname} ${message.title}`.trim() };
+      return { summary: `${message.nickname} ${message.title}`.trim() };
     case 'channels_shop_product':
-      return { ...base, summary: message.title };
+      return { summary: message.title };
     case 'channels_shop_order':
-      return { ...base, summary: message.productTitles };
+      return { summary: message.productTitles };
     case 'merged_msg':
-      return { ...base, summary: message.title };
+      return { summary: message.title };
     case 'other':
-      return { ...base, summary: message.msgType };
+      return { summary: message.msgType };
   }
 }
 
 /** The entry of a reply sent to the user by the bot or an agent. */
 export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: string): HistoryEntry {
-  const base = { id: randomUUID(), at: Date.now(), direction: 'out' as const, from, ...(agent && { agent }), type: reply.type };
+  return entry(randomUUID(), Date.now(), 'out', from, agent || undefined, reply.type, contentOfReply(reply));
+}
+
+function contentOfReply(reply: Reply): { text?: string; mediaId?: string; summary?: string } {
   switch (reply.type) {
     case 'text':
     case 'markdown':
-      return { ...base, text: reply.text };
+      return { text: reply.text };
     case 'templateCard':
-      return { ...base, summary: String((reply.card['main_title'] as { title?: unknown } | undefined)?.title ?? reply.card.card_type) };
+      return { summary: String((reply.card['main_title'] as { title?: unknown } | undefined)?.title ?? reply.card.card_type) };
     case 'news':
-      return { ...base, summary: reply.articles.map((a) => a.title).join(' / ') };
+      return { summary: reply.articles.map((a) => a.title).join(' / ') };
     case 'music':
-      return { ...base, summary: reply.title ?? 'music' };
+      return { summary: reply.title ?? 'music' };
     case 'stream':
-      return { ...base, summary: 'streamed answer' };
+      return { summary: 'streamed answer' };
     case 'updateButton':
-      return { ...base, summary: reply.replaceName };
+      return { summary: reply.replaceName };
     default:
-      return { ...base, mediaId: reply.mediaId };
+      return { mediaId: reply.mediaId };
   }
 }
 
