@@ -386,7 +386,7 @@ button.primary:hover:not(:disabled) { background: var(--accent-dark); }
         const c = conversations.get(event.conversationId);
         if (c) {
           c.preview = event.message.text || event.message.summary || '[' + event.message.type + ']';
-          c.lastMessageAt = Math.max(c.lastMessageAt || 0, event.message.at);
+          c.lastMessageAt = Math.max(c.lastMessageAt || 0, event.lastMessageAt || event.message.at);
           if (event.type === 'message.in') c.unread = event.unread;
         }
         const list = histories.get(event.conversationId);

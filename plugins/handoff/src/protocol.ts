@@ -56,8 +56,10 @@ export type BroadcastEvent =
   | { readonly type: 'conversation.opened'; readonly conversation: Conversation }
   | { readonly type: 'conversation.updated'; readonly conversation: Conversation }
   | { readonly type: 'conversation.closed'; readonly conversationId: string; readonly reason: 'closed' | 'idle'; readonly by?: string }
-  | { readonly type: 'message.in'; readonly conversationId: string; readonly message: HistoryEntry; readonly unread: number }
-  | { readonly type: 'message.out'; readonly conversationId: string; readonly message: HistoryEntry };
+  // lastMessageAt: the conversation's, by the server's clock (WeChat's message times are in
+  // seconds, and a browser's clock is not the server's): what the list is sorted by.
+  | { readonly type: 'message.in'; readonly conversationId: string; readonly message: HistoryEntry; readonly unread: number; readonly lastMessageAt: number }
+  | { readonly type: 'message.out'; readonly conversationId: string; readonly message: HistoryEntry; readonly lastMessageAt: number };
 
 /** Server → one agent: the greeting, command answers. */
 export type DirectEvent =

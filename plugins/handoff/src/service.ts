@@ -74,7 +74,7 @@ export class HandoffService {
       return c;
     });
     if (!updated) return 'pass';
-    bus.publish({ type: 'message.in', conversationId: id, message: entry, unread: updated.unread });
+    bus.publish({ type: 'message.in', conversationId: id, message: entry, unread: updated.unread, lastMessageAt: updated.lastMessageAt });
     if (isHeld(updated)) {
       log.debug({ conversation: id, msgId: message.id, status: updated.status }, 'message held for a human');
       return 'held';
@@ -138,7 +138,7 @@ export class HandoffService {
       await conversations.addOpen(id);
       bus.publish({ type: 'conversation.opened', conversation });
       // The message that asked for a human was recorded before the conversation was open.
-      if (entry) bus.publish({ type: 'message.in', conversationId: id, message: entry, unread: conversation.unread });
+      if (entry) bus.publish({ type: 'message.in', conversationId: id, message: entry, unread: conversation.unread, lastMessageAt: conversation.lastMessageAt });
     } else {
       bus.publish({ type: 'conversation.updated', conversation });
     }
@@ -331,7 +331,7 @@ export class HandoffService {
       if (options.read) c.unread = 0;
       return c;
     });
-    if (conversation) bus.publish({ type: 'message.out', conversationId: id, message: entry });
+    if (conversation) bus.publish({ type: 'message.out', conversationId: id, message: entry, lastMessageAt: conversation.lastMessageAt });
     return conversation;
   }
 

@@ -132,4 +132,57 @@ describe.runIf(run)('agent console in a real browser: names, images, FAQ canned 
       await second?.bot.stop();
     }
   });
+
+  it('notifies (opt-in) of a new waiting conversation, and keeps the list\'s order while the pointer is over it', { timeout: 90_000 }, async () => {
+    const kf = await startKfBot(api);
+    try {
+      const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+      await context.grantPermissions(['notifications']);
+      // What the page asks the browser to show (headless chromium shows nothing itself).
+      await context.addInitScript({
+        content: `(() => {
+          const Native = window.Notification;
+          window.__notes = [];
+          function Recorded(title, options) { window.__notes.push({ title, body: options && options.body }); return { close() {} }; }
+          Object.defineProperty(Recorded, 'permission', { get: () => Native.permission });
+          Recorded.requestPermission = () => Native.requestPermission();
+          window.Notification = Recorded;
+        })();`,
+      });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(String(error)));
+      await page.goto(`${kf.url}/agent/?token=${ALICE}`);
+      await expect.poll(() => page.locator('#conn').textContent()).toBe('alice');
+      const notes = () => page.evaluate('window.__notes') as Promise<{ title: string; body: string }[]>;
+
+      // Not opted in: nothing.
+      expect(await page.locator('#notify').textContent()).toBe('开启新会话提醒');
+      await customerSays(api, kf, 'wk-notes', 'wm-early', '人工');
+      await page.locator('#list li', { hasText: 'wm-early' }).waitFor({ timeout: 10_000 });
+      expect(await notes()).toEqual([]);
+
+      // Opted in: a new waiting conversation is announced.
+      await page.locator('#notify').click();
+      await expect.poll(() => page.locator('#notify').textContent()).toBe('新会话提醒：已开');
+      await customerSays(api, kf, 'wk-notes', 'wm-later', '转人工');
+      await expect.poll(notes, { timeout: 10_000 }).toEqual([{ title: '新会话等待接入', body: expect.stringContaining('wm-later') }]);
+
+      // The pointer over the list: a new message for the lower conversation does not move it up…
+      const order = () => page.locator('#list li').evaluateAll((items) => items.map((li) => (li as unknown as { dataset: { id: string } }).dataset.id));
+      const [top, bottom] = await order();
+      expect(bottom).toContain('wm-early');
+      await page.locator('#list li').nth(1).hover();
+      await customerSays(api, kf, 'wk-notes', 'wm-early', '还有人吗？');
+      await expect.poll(() => page.locator('#list li').nth(1).locator('.preview').textContent(), { timeout: 10_000 }).toBe('还有人吗？');
+      expect(await order()).toEqual([top, bottom]);
+      // …until the pointer leaves: then the newest is on top.
+      await page.mouse.move(900, 600);
+      await expect.poll(order).toEqual([bottom, top]);
+      expect(problems).toEqual([]);
+      await context.close();
+    } finally {
+      await kf.bot.stop();
+    }
+  });
 });
