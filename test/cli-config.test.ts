@@ -163,7 +163,7 @@ describe('wxbot usage', { timeout: 90_000 }, () => {
 });
 
 describe('the default bot', { timeout: 90_000 }, () => {
-  it('answers an Official Account voice with Recognition from its transcript, through the rest of the chain, without OpenAI settings', async () => {
+  it('answers an Official Account voice with Recognition from its transcript, through the rest of the chain, without OpenAI settings; with no console, 人工 gets "no human available" and a start-up warning', async () => {
     const env = { ...CLEAN_ENV, WX_APP_ID: 'wx-voice', WX_TOKEN: 'voiceToken1', WX_AES_KEY: KEY };
     const bot = spawnWxbot(['start', '--config', defaultConfig, '--port', '0'], env, dir);
     running.push(bot);
@@ -177,5 +177,10 @@ describe('the default bot', { timeout: 90_000 }, () => {
     const other = await peer.post(peer.message('voice', { MediaId: 'media-2', Format: 'amr', Recognition: '随便说点什么吧' }));
     expect(other.reply?.['MsgType']).toBe('text');
     expect(other.reply?.['Content']).toContain('没听懂');
+    // No AGENT_TOKEN and not KF: nobody receives a hand-off. The start-up log says so, and a
+    // user asking for a human is told none is available instead of being promised one.
+    expect(bot.output()).toContain('hand-off words are on, but nobody can receive a hand-off');
+    const human = await peer.text('转人工');
+    expect(human.reply?.['Content']).toBe('抱歉，目前没有人工客服可以接待，请稍后再试或直接留言。');
   });
 });
