@@ -1,3 +1,5 @@
+import { owned } from './store/owned.ts';
+
 /** The XML of a callback was not acceptable. Maps to HTTP 400. */
 export class XmlError extends Error {
   override readonly name = 'XmlError';
@@ -114,8 +116,17 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     // The matching close tag: "</" name ">".
     if (text.charCodeAt(i) !== 0x3c || text.charCodeAt(i + 1) !== 0x2f || !text.startsWith(name, i + 2) || text.charCodeAt(i + 2 + name.length) !== 0x3e) return undefined;
     i += name.length + 3;
-    fields[name] = value;
+    fields[name] = ownedField(value);
   }
+}
+
+/**
+ * A field value that holds only its own characters. V8 makes a slice of 13+ characters a view
+ * into the whole text, so a field kept anywhere (a dedup key, a history entry, memory) would
+ * keep the whole decrypted message alive; shorter slices are copies already.
+ */
+function ownedField(value: string): string {
+  return value.length < 13 ? value : owned(value);
 }
 
 /** An element being read: its name, children so far, and its text pieces. */
@@ -160,7 +171,7 @@ function parseTree(text: string): XmlFields {
       if (!isBlank(frame.text) || frame.hasCdata) frame.children['#text'] = frame.hasCdata ? frame.mixed : frame.text.trim();
       return frame.children;
     }
-    return frame.hasCdata ? frame.mixed : frame.text.trim();
+    return ownedField(frame.hasCdata ? frame.mixed : frame.text.trim());
   };
   while (i < text.length) {
     const lt = text.indexOf('<', i);

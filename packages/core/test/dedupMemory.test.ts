@@ -2,7 +2,7 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
-import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, type Bot, type Store } from '../src/index.ts';
+import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, type Bot, type Message, type Store } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 /**
@@ -23,7 +23,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-async function startBot(mode: 'plain' | 'safe', store: Store) {
+async function startBot(mode: 'plain' | 'safe', store: Store, keep?: (message: Message) => void) {
   const appId = `wxmem${mode}`;
   const bot = createBot({
     channels: [officialAccount({ appId, token: 'tok', ...(mode === 'safe' && { encodingAESKey: KEY }) })],
@@ -31,7 +31,10 @@ async function startBot(mode: 'plain' | 'safe', store: Store) {
     logger: captureLogger('warn').log,
   });
   // A passive reply: its XML (kept for retries) names the sender, a field of the message.
-  bot.on('text', (ctx) => ctx.reply('ok'));
+  bot.on('text', (ctx) => {
+    keep?.(ctx.message);
+    return ctx.reply('ok');
+  });
   await bot.init();
   bots.push(bot);
   const channel = bot.channels[0]!;
@@ -66,6 +69,18 @@ describe('dedup marks and memory', () => {
       expect(perMessage).toBeLessThan(1024);
     });
   }
+
+  it('a plugin that keeps fields of every message (as a history does: id, sender, account) keeps only those, not each ~8 KB message', async () => {
+    const kept: { id: string; from: string; to: string }[] = [];
+    const { send } = await startBot('safe', new MemoryStore({ spaces: { 'dedup:': 10 } }), (m) => kept.push({ id: m.id, from: m.from, to: m.to }));
+    await send(200);
+    const before = heapAfterGc();
+    const N = 4000;
+    await send(N);
+    const perMessage = (heapAfterGc() - before) / N;
+    expect(kept).toHaveLength(N + 200);
+    expect(perMessage).toBeLessThan(1024);
+  });
 
   it("a busy hour of new messages does not evict a quiet user's memory (separate bounded spaces)", async () => {
     const store = new MemoryStore({ maxEntries: 100, spaces: { 'dedup:': 100 } });
