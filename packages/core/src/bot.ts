@@ -255,7 +255,8 @@ export class Bot extends Composer<Context> {
     const wildcard = address === '0.0.0.0' || address === '::';
     const url = `http://${wildcard ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address}:${port}`;
     for (const channel of this.channels) {
-      this.log.info({ channel: channel.name, kind: channel.kind, url: `${url}${channel.path}`, ...channel.describe() }, 'channel listening');
+      // A send-only channel (the group robot's webhook) has no callback URL.
+      this.log.info({ channel: channel.name, kind: channel.kind, ...(channel.kind !== 'wecomWebhook' && { url: `${url}${channel.path}` }), ...channel.describe() }, channel.kind === 'wecomWebhook' ? 'channel ready (send only)' : 'channel listening');
     }
     return { port, url };
   }

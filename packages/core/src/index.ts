@@ -24,6 +24,7 @@ export { officialAccount, OfficialAccountChannel, type OfficialAccountOptions } 
 export { wecomApp, WecomAppChannel, type WecomAppOptions } from './channels/wecomApp.ts';
 export { wecomKf, WecomKfChannel, type WecomKfOptions } from './channels/wecomKf.ts';
 export { wecomAiBot, WecomAiBotChannel, type WecomAiBotOptions } from './channels/aibot/channel.ts';
+export { wecomWebhook, WecomWebhookChannel, type WecomWebhookOptions, type WebhookMentions } from './channels/wecomWebhook.ts';
 export type { CommonChannelOptions } from './channels/base.ts';
 export { KfServiceState } from './channels/kf.ts';
 export type { KfSessions } from './channels/types.ts';

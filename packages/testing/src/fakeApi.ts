@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { FakeAiBotEndpoints } from './fakeAiBotApi.ts';
+import { FakeWebhookEndpoints, type FakeWebhookOptions } from './fakeWebhookApi.ts';
 
 /*
  * A fake WeChat API server (WeCom, WeChat Customer Service "KF" and Official Account) that
@@ -50,6 +51,8 @@ export interface FakeWeChatApiOptions {
    * and the least time between two (doc: 20, 30 s; defaults).
    */
   stableTokenForceLimit?: { perDay?: number; minIntervalMs?: number };
+  /** WeCom group robots: which keys exist and their rate limit (default any key, 20 a minute). */
+  webhook?: FakeWebhookOptions;
 }
 
 /** One request as the server saw it. */
@@ -239,6 +242,8 @@ export interface FakeWeChatApi {
   outage(ms: number): Promise<void>;
   /** WeCom AI bot: response_url endpoints and encrypted media URLs. */
   readonly aibot: FakeAiBotEndpoints;
+  /** WeCom group robots: webhook/send (paced at 20 a minute, 45009 past it) and webhook/upload_media. */
+  readonly webhook: FakeWebhookEndpoints;
   close(): Promise<void>;
 }
 
@@ -775,6 +780,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   readonly officialAccount = { sent: [] as Json[] };
   readonly deliveries: Delivery[] = [];
   readonly aibot = new FakeAiBotEndpoints(() => this.#url);
+  readonly webhook: FakeWebhookEndpoints;
   #url = '';
   #port = 0;
   readonly #server: Server;
@@ -793,6 +799,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     this.#ttlSeconds = options.tokenTtlSeconds ?? 7200;
     this.#overlapMs = options.officialAccountTokenOverlapMs ?? 300_000;
     this.#forceLimit = { perDay: options.stableTokenForceLimit?.perDay ?? 20, minIntervalMs: options.stableTokenForceLimit?.minIntervalMs ?? 30_000 };
+    this.webhook = new FakeWebhookEndpoints(options.webhook);
     this.kf = new KfStore(this.media, options.eventCodeTtlMs ?? 20_000);
     this.kf.onDeliver = (endpoint, body, msgid) => this.#delivered(endpoint, body, msgid);
     this.#server = createServer(this.#createApp().callback());
@@ -1002,6 +1009,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     router.get('/cgi-bin/media/get', (ctx) => this.#withToken(ctx, { family: 'any' }, () => this.#mediaGet(ctx)));
     router.post('/cgi-bin/media/upload', (ctx) => this.#withToken(ctx, { family: 'any' }, (token) => this.#mediaUpload(ctx, token)));
     this.aibot.mount(router, (ctx) => requestData(ctx).raw);
+    this.webhook.mount(router, (ctx) => requestData(ctx).raw, parseMultipart);
     app.use(router.routes());
     app.use(router.allowedMethods());
     return app;

@@ -8,4 +8,5 @@ export { makeSpeechWav, toAmr, probeAudio, checkTranscriptionAudio, type AudioPr
 export { redisReachable, shouldRunRedisTests } from './redis.ts';
 export { AiBotPeer, newAiBotMsgId, type AiBotPeerOptions, type AiBotPayload, type AiBotResponse, type AiBotExchange, type AiBotMessageOptions, type PolledStream, type StreamWatcher } from './aibotPeer.ts';
 export { FakeAiBotEndpoints, type AiBotResponse as FakeAiBotResponse } from './fakeAiBotApi.ts';
+export { FakeWebhookEndpoints, type FakeWebhookOptions, type WebhookAttempt, type WebhookUpload } from './fakeWebhookApi.ts';
 export { startFakeAiBotWs, type FakeAiBotWs, type FakeAiBotWsOptions, type ReceivedFrame, type PushedStream } from './fakeAiBotWs.ts';

@@ -9,6 +9,7 @@ const PASSIVE_TYPES: Record<ChannelKind, ReadonlySet<ReplyType>> = {
   wecomApp: new Set(['text', 'image', 'voice', 'video', 'news']),
   wecomKf: new Set(),
   wecomAiBot: new Set(['text', 'markdown', 'templateCard']),
+  wecomWebhook: new Set(),
 };
 
 /** A channel with no transport: whatever the pipeline sends is recorded. */

@@ -1,5 +1,5 @@
 /** The kinds of WeChat channel wxbot speaks. */
-export type ChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf' | 'wecomAiBot';
+export type ChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf' | 'wecomAiBot' | 'wecomWebhook';
 
 /** Which channel instance a message came through (one server may host several of a kind). */
 export interface ChannelRef {
