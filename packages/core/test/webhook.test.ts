@@ -16,21 +16,26 @@ const LIMIT = { perWindow: 5, windowMs: 400 };
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('fake png body')]);
 
 let api: FakeWeChatApi;
+/** Another robot's API with a longer window, so the other sender's burst is surely still in it when ours comes. */
+let busyApi: FakeWeChatApi;
+const BUSY_LIMIT = { perWindow: 3, windowMs: 1500 };
 let bot: Bot;
 let alerts: WecomWebhookChannel;
 let busy: WecomWebhookChannel;
 const logs = captureLogger();
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ webhook: { keys: [KEY, BUSY_KEY], ...LIMIT } });
+  api = await startFakeWeChatApi({ webhook: { keys: [KEY], ...LIMIT } });
+  busyApi = await startFakeWeChatApi({ webhook: { keys: [BUSY_KEY], ...BUSY_LIMIT } });
   alerts = wecomWebhook({ name: 'alerts', key: `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${KEY}`, apiBaseUrl: api.url, rateLimit: LIMIT });
-  busy = wecomWebhook({ name: 'busy', key: BUSY_KEY, apiBaseUrl: api.url, rateLimit: LIMIT });
+  busy = wecomWebhook({ name: 'busy', key: BUSY_KEY, apiBaseUrl: busyApi.url, rateLimit: BUSY_LIMIT });
   bot = createBot({ channels: [alerts, busy, wecomWebhook({ name: 'removed', key: 'no-such-robot', apiBaseUrl: api.url })], logger: logs.log });
   await bot.init();
 });
 afterAll(async () => {
   await bot.stop();
   await api.close();
+  await busyApi.close();
 });
 
 /** Waits for the window to be empty again, so each test starts with the full budget. */
@@ -87,13 +92,13 @@ describe('wecomWebhook: the 20-a-minute limit', () => {
 
   it('when other senders used the window up (45009), waits and retries instead of dropping', async () => {
     // Another system posting with the same key fills the window first.
-    for (let i = 0; i < LIMIT.perWindow; i++) {
-      await fetch(`${api.url}/cgi-bin/webhook/send?key=${BUSY_KEY}`, { method: 'POST', body: JSON.stringify({ msgtype: 'text', text: { content: `other ${i}` } }) });
+    for (let i = 0; i < BUSY_LIMIT.perWindow; i++) {
+      await fetch(`${busyApi.url}/cgi-bin/webhook/send?key=${BUSY_KEY}`, { method: 'POST', body: JSON.stringify({ msgtype: 'text', text: { content: `other ${i}` } }) });
     }
     await Promise.all([busy.sendText('ours 1'), busy.sendText('ours 2')]);
-    const ours = api.webhook.attempts.filter((a) => a.key === BUSY_KEY && JSON.stringify(a.body).includes('ours'));
+    const ours = busyApi.webhook.attempts.filter((a) => a.key === BUSY_KEY && JSON.stringify(a.body).includes('ours'));
     expect(ours.some((a) => a.errcode === 45009)).toBe(true);
-    expect(api.webhook.sent(BUSY_KEY).slice(-2)).toEqual([
+    expect(busyApi.webhook.sent(BUSY_KEY).slice(-2)).toEqual([
       { msgtype: 'text', text: { content: 'ours 1' } },
       { msgtype: 'text', text: { content: 'ours 2' } },
     ]);

@@ -209,8 +209,10 @@ export class WecomWebhookChannel implements Channel {
         await this.#pace();
         try {
           await this.#request('cgi-bin/webhook/send', {}, body);
+          this.#sent.push(Date.now());
           return;
         } catch (error) {
+          this.#sent.push(Date.now());
           // Someone else posting with the same key used up the minute: wait a share of it, retry.
           if (!(error instanceof WeChatApiError && error.errcode === RATE_LIMITED) || attempt >= this.#limit) throw error;
           const waitMs = Math.ceil(this.#windowMs / this.#limit);
@@ -223,17 +225,20 @@ export class WecomWebhookChannel implements Channel {
     return run;
   }
 
-  /** Waits until the window allows one more send, then counts it. */
+  /**
+   * Waits until the window allows one more send. Sends are counted when their answer is back
+   * (see #post), which is never before WeCom counted them: the window here ends no earlier than
+   * WeCom's, whatever the latency.
+   */
   async #pace(): Promise<void> {
-    const now = Date.now();
-    while (this.#sent.length > 0 && now - this.#sent[0]! >= this.#windowMs) this.#sent.shift();
-    if (this.#sent.length >= this.#limit) {
+    for (;;) {
+      const now = Date.now();
+      while (this.#sent.length > 0 && now - this.#sent[0]! >= this.#windowMs) this.#sent.shift();
+      if (this.#sent.length < this.#limit) return;
       const waitMs = this.#sent[0]! + this.#windowMs - now;
       this.#log?.info({ waitMs, queued: this.#pending }, `webhook rate limit (${this.#limit} per ${this.#windowMs / 1000} s) reached: a message waits ${waitMs} ms`);
       await this.#wait(waitMs);
-      this.#sent.shift();
     }
-    this.#sent.push(Date.now());
   }
 
   async #wait(ms: number): Promise<void> {
