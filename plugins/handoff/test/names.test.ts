@@ -64,6 +64,26 @@ describe('display names in the hand-off conversations', () => {
     expect(alice.events.slice(before).some((e) => e.type === 'conversation.updated' && (e['conversation'] as { user: string }).user === 'wm-nameless')).toBe(false);
   });
 
+  it('a refused lookup (no API permission) leaves the id, is logged once, and is not retried on the next hand-off', async () => {
+    api.profiles.kf.set('wm-refused', { nickname: '不会显示' });
+    const kf: KfBot = await startKfBot(api);
+    stops.push(() => kf.bot.stop());
+    const alice = await agent(kf.url);
+    api.failNext('/cgi-bin/kf/customer/batchget', { errcode: 48002, errmsg: 'api forbidden' });
+    const calls = callsTo('/cgi-bin/kf/customer/batchget');
+    await customerSays(api, kf, 'wk-refused', 'wm-refused', '人工');
+    const id = ((await alice.waitFor((e) => e.type === 'conversation.opened')).conversation as { id: string }).id;
+    await api.waitFor(() => kf.logs.some((l) => l['msg'] === 'display name not looked up; the console shows the user id'));
+    await alice.request({ type: 'close', conversationId: id });
+    const mark = alice.events.length;
+    await customerSays(api, kf, 'wk-refused', 'wm-refused', '人工');
+    await alice.waitFor((e) => e.type === 'conversation.opened' && (e['conversation'] as { id: string }).id === id, { from: mark });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(callsTo('/cgi-bin/kf/customer/batchget')).toBe(calls + 1);
+    expect(alice.events.some((e) => nameOf(e) === '不会显示')).toBe(false);
+    expect(kf.logs.filter((l) => l['msg'] === 'display name not looked up; the console shows the user id')).toHaveLength(1);
+  });
+
   it('Official Account: the operator\'s remark from cgi-bin/user/info (no nicknames since 2021)', async () => {
     api.profiles.officialAccount.set('o-remarked-zhao', { remark: '赵先生（VIP）' });
     const key = generateEncodingAESKey();
