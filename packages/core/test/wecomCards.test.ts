@@ -82,7 +82,13 @@ describe('WeCom app template cards', () => {
     const response = await click('approve', api.wecom.responseCode());
     expect(response.status).toBe(200);
     // WeChatPeer verified the signature and decrypted it with Tencent's own @wecom/crypto.
-    expect(response.reply).toEqual({ ToUserName: `clicker-${clicker}`, FromUserName: APP.corpId, CreateTime: expect.any(String), MsgType: 'update_button', Button: { ReplaceName: '已同意' } });
+    expect(response.reply).toEqual({
+      ToUserName: `clicker-${clicker}`,
+      FromUserName: APP.corpId,
+      CreateTime: expect.any(String),
+      MsgType: 'update_button',
+      Button: { ReplaceName: '已同意' },
+    });
   });
 
   it('answers a click with a template card as update_template_card, the card in the XML of doc 90241', async () => {

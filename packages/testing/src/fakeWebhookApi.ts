@@ -90,23 +90,29 @@ export class FakeWebhookEndpoints {
       ctx.body = answer;
     });
     router.post('/cgi-bin/webhook/upload_media', (ctx) => {
-      const key = String(ctx.query['key'] ?? '');
-      const type = String(ctx.query['type'] ?? '');
-      if (!this.#known(key)) return void (ctx.body = { errcode: 93000, errmsg: 'invalid webhook url' });
-      if (type !== 'file' && type !== 'voice') return void (ctx.body = { errcode: 40005, errmsg: `invalid media type ${type}` });
-      let part: FormPart | undefined;
+      let parts: FormPart[] = [];
       try {
-        part = parseForm(rawBody(ctx), ctx.get('content-type')).find((p) => p.name === 'media');
+        parts = parseForm(rawBody(ctx), ctx.get('content-type'));
       } catch {
-        part = undefined;
+        // no parts: answered as empty media below
       }
-      if (!part || part.data.length < 5) return void (ctx.body = { errcode: 44001, errmsg: 'empty media data (at least 5 bytes in form field "media")' });
-      if (part.data.length > LIMITS[type]) return void (ctx.body = { errcode: 40006, errmsg: `invalid file size: ${part.data.length} bytes > ${LIMITS[type]}` });
-      const mediaId = randomBytes(24).toString('hex');
-      this.#media.set(mediaId, { key, type });
-      this.uploads.push({ key, type, mediaId, fileName: part.fileName, data: Buffer.from(part.data) });
-      ctx.body = { errcode: 0, errmsg: 'ok', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) };
+      ctx.body = this.#upload(
+        String(ctx.query['key'] ?? ''),
+        String(ctx.query['type'] ?? ''),
+        parts.find((p) => p.name === 'media'),
+      );
     });
+  }
+
+  #upload(key: string, type: string, part: FormPart | undefined): Answer {
+    if (!this.#known(key)) return { errcode: 93000, errmsg: 'invalid webhook url' };
+    if (type !== 'file' && type !== 'voice') return { errcode: 40005, errmsg: `invalid media type ${type}` };
+    if (!part || part.data.length < 5) return { errcode: 44001, errmsg: 'empty media data (at least 5 bytes in form field "media")' };
+    if (part.data.length > LIMITS[type]) return { errcode: 40006, errmsg: `invalid file size: ${part.data.length} bytes > ${LIMITS[type]}` };
+    const mediaId = randomBytes(24).toString('hex');
+    this.#media.set(mediaId, { key, type });
+    this.uploads.push({ key, type, mediaId, fileName: part.fileName, data: Buffer.from(part.data) });
+    return { errcode: 0, errmsg: 'ok', type, media_id: mediaId, created_at: String(Math.floor(Date.now() / 1000)) };
   }
 
   #known(key: string): boolean {
@@ -137,7 +143,8 @@ export class FakeWebhookEndpoints {
         if (typeof text !== 'string' || text === '') return { errcode: 44004, errmsg: 'empty content' };
         if (Buffer.byteLength(text) > LIMITS[type]) return bad(`${type}.content exceeds ${LIMITS[type]} bytes`);
         for (const list of ['mentioned_list', 'mentioned_mobile_list']) {
-          if (content[list] !== undefined && !(Array.isArray(content[list]) && (content[list] as unknown[]).every((v) => typeof v === 'string'))) return bad(`${list} must be a list of strings`);
+          if (content[list] !== undefined && !(Array.isArray(content[list]) && (content[list] as unknown[]).every((v) => typeof v === 'string')))
+            return bad(`${list} must be a list of strings`);
         }
         return undefined;
       }
@@ -151,7 +158,8 @@ export class FakeWebhookEndpoints {
       case 'news': {
         const articles = content['articles'];
         if (!Array.isArray(articles) || articles.length < 1 || articles.length > 8) return bad('news.articles holds 1 to 8 articles');
-        if (!articles.every((a) => isRecord(a) && typeof a['title'] === 'string' && a['title'] !== '' && typeof a['url'] === 'string' && a['url'] !== '')) return bad('every article needs a title and a url');
+        if (!articles.every((a) => isRecord(a) && typeof a['title'] === 'string' && a['title'] !== '' && typeof a['url'] === 'string' && a['url'] !== ''))
+          return bad('every article needs a title and a url');
         return undefined;
       }
       case 'file':

@@ -84,7 +84,7 @@ export class WecomWebhookChannel implements Channel {
 
   constructor(options: WecomWebhookOptions) {
     const key = keyOf(options.key);
-    if (!key) throw new Error('wecomWebhook: key is required (the key=… of the robot\'s webhook URL)');
+    if (!key) throw new Error("wecomWebhook: key is required (the key=… of the robot's webhook URL)");
     this.#key = key;
     this.name = options.name ?? 'wecomWebhook';
     this.path = `/.wecom-webhook/${this.name}`;
@@ -187,7 +187,10 @@ export class WecomWebhookChannel implements Channel {
         return { msgtype: reply.type, [reply.type]: { media_id: reply.mediaId } };
       case 'image': {
         const image = this.#images.get(reply.mediaId);
-        if (!image) throw new UnsupportedReplyError(`channel "${this.name}": an image for the group robot must come from its uploadMedia('image', …) (or use sendImage(buffer)); "${reply.mediaId}" is not one`);
+        if (!image)
+          throw new UnsupportedReplyError(
+            `channel "${this.name}": an image for the group robot must come from its uploadMedia('image', …) (or use sendImage(buffer)); "${reply.mediaId}" is not one`,
+          );
         return imageBody(image.data);
       }
       default:
@@ -276,7 +279,12 @@ export class WecomWebhookChannel implements Channel {
       throw new WeChatApiError(endpoint, -1, 'answer is not JSON');
     }
     const errcode = Number(result['errcode'] ?? 0);
-    if (errcode !== 0) throw new WeChatApiError(endpoint, errcode, `${String(result['errmsg'] ?? '')}${errcode === 93000 ? ' (check the key: the robot may have been removed from its group)' : ''}`);
+    if (errcode !== 0)
+      throw new WeChatApiError(
+        endpoint,
+        errcode,
+        `${String(result['errmsg'] ?? '')}${errcode === 93000 ? ' (check the key: the robot may have been removed from its group)' : ''}`,
+      );
     return result;
   }
 }
@@ -310,4 +318,3 @@ function newsBody(articles: readonly Article[]): Record<string, unknown> {
 export function wecomWebhook(options: WecomWebhookOptions): WecomWebhookChannel {
   return new WecomWebhookChannel(options);
 }
-
