@@ -7,7 +7,7 @@
 import { WeChatPeer } from '@wxbot/testing';
 import { wecomApp, officialAccount, type Channel, createLogger, MemoryStore } from '@wxbot/core';
 import { Metrics } from '../packages/core/src/metrics.ts';
-import { type ChannelRuntime } from '@wxbot/core/protocol';
+import type { ChannelRuntime } from '@wxbot/core/protocol';
 
 const token = 'benchtoken';
 const encodingAESKey = 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR';

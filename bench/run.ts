@@ -36,8 +36,16 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   return {
     name,
     port,
-    cpu: () => new Promise((ok) => (cpuAnswers.push(ok), child.send('cpu'))),
-    heap: () => new Promise((ok) => (heapAnswers.push(ok), child.send('heap'))),
+    cpu: () =>
+      new Promise((ok) => {
+        cpuAnswers.push(ok);
+        child.send('cpu');
+      }),
+    heap: () =>
+      new Promise((ok) => {
+        heapAnswers.push(ok);
+        child.send('heap');
+      }),
     stop: () => child.kill('SIGKILL'),
   };
 }

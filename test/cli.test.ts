@@ -11,7 +11,9 @@ const NOT_UNDERSTOOD = '抱歉，我没听懂您的意思。您可以问我：�
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'packages/cli/bin/wxbot.mjs');
 const children: ChildProcess[] = [];
-afterAll(() => children.forEach((c) => c.kill('SIGTERM')));
+afterAll(() => {
+  for (const c of children) c.kill('SIGTERM');
+});
 
 /** Starts `wxbot start` as a user would and resolves with its URL once it listens. */
 function startBot(args: string[], env: Record<string, string>, cwd = root): Promise<{ url: string; output: () => string }> {

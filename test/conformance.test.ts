@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { encrypt as referenceEncrypt, getSignature } from '@wecom/crypto';
 import { WeChatPeer } from '@wxbot/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryStore, UnsupportedReplyError, WxCryptoError, XmlError, createLogger, officialAccount, wecomApp, type Channel, type Message, type Reply } from '@wxbot/core';
+import { MemoryStore, UnsupportedReplyError, type WxCryptoError, XmlError, createLogger, officialAccount, wecomApp, type Channel, type Message, type Reply } from '@wxbot/core';
 import { Metrics } from '../packages/core/src/metrics.ts';
 import { WXBizMsgCrypt, messageFromKf, parseXml, sortedSha1, type CallbackResult, type ChannelRuntime, type KfMessageItem } from '@wxbot/core/protocol';
 
@@ -236,7 +236,8 @@ function checkXmlEntry(entry: Entry, result: CallbackResult): void {
   if (result.kind === 'ack') {
     // A KF notification: acknowledged at once, its messages come from kf/sync_msg.
     expect(expected.event).toBe('kf_msg_or_event');
-    return checkAsserted({} as Message, parseXml(entry.input), expected.asserted, {});
+    checkAsserted({} as Message, parseXml(entry.input), expected.asserted, {});
+    return;
   }
   const { message } = result;
   const msgType = String(expected.msgType).toLowerCase();
@@ -376,17 +377,23 @@ function checkReply(entry: Entry): void {
 function checkEntry(entry: Entry): void {
   switch (entry.kind) {
     case 'oa_xml':
-      return checkXmlEntry(entry, receivePlain(entry.input));
+      checkXmlEntry(entry, receivePlain(entry.input));
+      return;
     case 'wecom_xml':
-      return checkXmlEntry(entry, receiveWecom(entry.input));
+      checkXmlEntry(entry, receiveWecom(entry.input));
+      return;
     case 'kf_json':
-      return checkKfEntry(entry);
+      checkKfEntry(entry);
+      return;
     case 'crypto':
-      return checkCrypto(entry);
+      checkCrypto(entry);
+      return;
     case 'signature':
-      return checkSignature(entry);
+      checkSignature(entry);
+      return;
     case 'reply':
-      return checkReply(entry);
+      checkReply(entry);
+      return;
     case 'reply_unsupported':
       // A reply kind wxbot has no type for: refused cleanly, never rendered as "undefined".
       expect(() => renderReply(entry)).toThrow(UnsupportedReplyError);

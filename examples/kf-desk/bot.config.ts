@@ -14,7 +14,7 @@
  * the API at http://127.0.0.1:4000, where `wxbot simulate --fake-api-port 4000` answers.
  */
 import { fileURLToPath } from 'node:url';
-import { defineConfig, definePlugin, loadDevCredentials, wecomKf, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, definePlugin, loadDevCredentials, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
@@ -62,7 +62,7 @@ const desk = definePlugin({
 export default defineConfig((): WxbotConfig => {
   const env = process.env;
   let devMode: WxbotConfig['devMode'];
-  let channel;
+  let channel: Channel;
   if (env.WECOM_KF_SECRET) {
     channel = wecomKf({
       corpId: env.WECOM_CORP_ID ?? '',

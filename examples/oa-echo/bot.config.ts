@@ -7,7 +7,7 @@
  * Credentials come from WX_APP_ID / WX_TOKEN / WX_AES_KEY (/ WX_APP_SECRET); without WX_TOKEN
  * the bot runs in dev mode with made-up ones (kept in .wxbot/dev.json).
  */
-import { defineConfig, definePlugin, loadDevCredentials, officialAccount, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, definePlugin, loadDevCredentials, officialAccount, type Channel, type WxbotConfig } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
 
 export const WELCOME = '感谢关注！我是回声机器人：发文字、图片或语音给我，我会原样发回给您。发送 /help 查看用法。';
@@ -35,7 +35,7 @@ const extras = definePlugin({
 export default defineConfig((): WxbotConfig => {
   const env = process.env;
   let devMode: WxbotConfig['devMode'];
-  let channel;
+  let channel: Channel;
   if (env.WX_TOKEN) {
     channel = officialAccount({
       appId: env.WX_APP_ID ?? '',

@@ -7,7 +7,7 @@
  *   npx wxbot start --config examples/order-dialog/bot.config.ts
  *   npx wxbot simulate -i                # in another terminal, dev mode: type /order
  */
-import { FileStore, defineConfig, definePlugin, loadDevCredentials, officialAccount, type WxbotConfig } from '@wxbot/core';
+import { FileStore, defineConfig, definePlugin, loadDevCredentials, officialAccount, type Channel, type WxbotConfig } from '@wxbot/core';
 import { defineDialog, dialogs } from '@wxbot/plugin-dialog';
 import { RedisStore } from '@wxbot/redis';
 import { findOrder } from './orders.ts';
@@ -48,7 +48,7 @@ const orderCommands = definePlugin({
 export default defineConfig((): WxbotConfig => {
   const env = process.env;
   let devMode: WxbotConfig['devMode'];
-  let channel;
+  let channel: Channel;
   if (env.WX_TOKEN) {
     channel = officialAccount({
       appId: env.WX_APP_ID ?? '',

@@ -9,7 +9,7 @@
  * Needs OPENAI_API_KEY (or OPENAI_BASE_URL of a server that needs no key). Without WECOM_TOKEN
  * the bot runs in dev mode with made-up WeCom credentials (kept in .wxbot/dev.json).
  */
-import { FileStore, defineConfig, loadDevCredentials, wecomApp, type WxbotConfig } from '@wxbot/core';
+import { FileStore, defineConfig, loadDevCredentials, wecomApp, type Channel, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { llm } from '@wxbot/plugin-llm';
 
@@ -42,7 +42,7 @@ export default defineConfig((): WxbotConfig => {
   const window = replyWindowMs(env.REPLY_WINDOW_MS);
 
   let devMode: WxbotConfig['devMode'];
-  let channel;
+  let channel: Channel;
   if (env.WECOM_TOKEN) {
     channel = wecomApp({
       corpId: env.WECOM_CORP_ID ?? '',

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateEncodingAESKey, resolveConfig } from '@wxbot/core';
+import { generateEncodingAESKey, resolveConfig, type Plugin } from '@wxbot/core';
 import {
   WeChatPeer,
   checkTranscriptionAudio,
@@ -141,7 +141,7 @@ describe('examples/kf-desk without an LLM', () => {
     const env = { WECOM_CORP_ID: CORP, WECOM_KF_SECRET: KF_SECRET, WECOM_KF_TOKEN: TOKEN, WECOM_KF_AES_KEY: KEY, OPENAI_API_KEY: '', OPENAI_BASE_URL: '', REDIS_URL: '' };
     const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
     Object.assign(process.env, env);
-    let plugins;
+    let plugins: Plugin[];
     try {
       plugins = (await resolveConfig(config)).plugins ?? [];
     } finally {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { relative } from 'node:path';
 import { decodeEncodingAESKey } from '@wxbot/core/protocol';
-import { type Channel, type Store, type WxbotConfig } from '@wxbot/core';
+import type { Channel, Store, WxbotConfig } from '@wxbot/core';
 import { envIssuesOf } from './describeError.ts';
 import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
 import { parseCommand } from './usage.ts';

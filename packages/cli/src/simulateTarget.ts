@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { decodeEncodingAESKey } from '@wxbot/core/protocol';
-import { type Channel, type DevCredentials } from '@wxbot/core';
+import type { Channel, DevCredentials } from '@wxbot/core';
 import type { PeerKind, PeerMode } from '@wxbot/testing';
 import { ConfigNotFoundError, loadConfig, releaseConfig } from './loadConfig.ts';
 import { resolvePort } from './port.ts';
@@ -153,7 +153,7 @@ function fromFlags(flags: TargetFlags): Base {
 
 /** The config's channel matching --channel (name or kind) and --path; undefined when there is no config. */
 async function fromConfig(flags: TargetFlags, cwd: string): Promise<Base | undefined> {
-  let loaded;
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
     loaded = await loadConfig(flags.config, cwd);
   } catch (error) {

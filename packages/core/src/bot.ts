@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Channel, Query } from './channels/types.ts';
 import { dedupTtlFor } from './delivery/dedup.ts';
 import { Inbound } from './delivery/inbound.ts';
-import { InProcessOutbox, type Outbox } from './delivery/outbox.ts';
+import { InProcessOutbox } from './delivery/outbox.ts';
 import { offersDeliveryEngine, type DeliveryEngine, type QueueOperations } from './delivery/engine.ts';
 import type { BotEvents } from './events.ts';
 import { createLogger, type LoggerOptions } from './logger.ts';

@@ -166,7 +166,7 @@ function parseTree(text: string): XmlFields {
     else if (Array.isArray(previous)) previous.push(value);
     else children[frame.name] = [previous, value];
   };
-  const valueOf = (frame: Frame): unknown => {
+  const valueOfFrame = (frame: Frame): unknown => {
     if (frame.children) {
       if (!isBlank(frame.text) || frame.hasCdata) frame.children['#text'] = frame.hasCdata ? frame.mixed : frame.text.trim();
       return frame.children;
@@ -209,7 +209,7 @@ function parseTree(text: string): XmlFields {
       const name = text.slice(lt + 2, close).trimEnd();
       const frame = stack.pop() ?? fail(`end tag </${name}> without a start tag`);
       if (frame.name !== name) fail(`</${name}> closes <${frame.name}>`);
-      assign(frame, valueOf(frame));
+      assign(frame, valueOfFrame(frame));
       i = close + 1;
     } else {
       let j = lt + 1;

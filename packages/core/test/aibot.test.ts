@@ -137,7 +137,7 @@ describe('WeCom AI bot, callback mode', () => {
   it('streams the first 20480 bytes of a long answer and sends the rest through response_url', async () => {
     const before = api.aibot.responses.length;
     const exchange = await peer.text('long');
-    const content = (exchange.first.reply?.['stream'] as { content: string; finish: boolean }).content;
+    const content = (exchange.first.reply?.['stream'] as { content: string; finish: boolean } | undefined)?.content ?? '';
     expect(Buffer.byteLength(content)).toBeLessThanOrEqual(20480);
     expect(Buffer.byteLength(content)).toBeGreaterThan(20480 - 3);
     const rest = await api.aibot.nextResponse(before);

@@ -40,7 +40,7 @@ class FakeChannel extends BaseChannel implements Channel {
 const job = (reply: Reply, extra: Partial<OutboxJob> = {}): OutboxJob => ({ channel: 'fake', to: { user: 'u1' }, reply, key: 'fake:m1:0', answers: 'm1', ...extra });
 const openSlot = (): PassiveSlot & { taken: Reply[] } => {
   const taken: Reply[] = [];
-  return { taken, take: (reply) => (taken.length === 0 ? (taken.push(reply), true) : false) };
+  return { taken, take: (reply) => taken.length === 0 && taken.push(reply) > 0 };
 };
 
 describe('the send rules (delivery/outbox)', () => {

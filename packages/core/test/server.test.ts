@@ -8,7 +8,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
 import { createHttpServer } from '../src/server.ts';
-import { type Query } from '../src/protocol.ts';
+import type { Query } from '../src/protocol.ts';
 import { captureLogger } from './helpers.ts';
 
 const logs = captureLogger();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestBot, text } from '@wxbot/testing';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileStore, MemoryStore, conversationKey, definePlugin, session, type Store } from '../src/index.ts';
 // Sessions across instances sharing Redis: packages/redis/test/session.test.ts.
 import { captureLogger } from './helpers.ts';

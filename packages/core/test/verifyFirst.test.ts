@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
 import { MemoryStore, WxCryptoError, XmlError, createLogger, officialAccount, wecomApp } from '../src/index.ts';
 import { Metrics } from '../src/metrics.ts';
-import { type ChannelRuntime } from '../src/protocol.ts';
+import type { ChannelRuntime } from '../src/protocol.ts';
 
 const token = 'tok';
 const encodingAESKey = 'kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR';

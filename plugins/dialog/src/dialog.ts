@@ -52,6 +52,10 @@ export interface Dialog<A = unknown> {
   enter(ctx: Context, ...args: undefined extends A ? [args?: A] : [args: A]): Promise<boolean>;
 }
 
+/** A dialog whatever its arguments: the plugin's registry holds dialogs whose arguments differ. */
+// biome-ignore lint/suspicious/noExplicitAny: an existential type; each dialog checks its own arguments where it is entered
+export type AnyDialog = Dialog<any>;
+
 /** How a run of a dialog function ended. */
 export type RunOutcome = 'waiting' | 'done' | 'gave-up';
 
@@ -66,7 +70,7 @@ export interface RunSettings {
  * current message, for the pending question) or none (entering). Mutates `state` and resolves
  * once the function finished or stopped at a question with no answer yet.
  */
-export async function runDialog(dialog: Dialog<any>, state: DialogState, ctx: Context, answer: string | undefined, settings: RunSettings): Promise<RunOutcome> {
+export async function runDialog(dialog: AnyDialog, state: DialogState, ctx: Context, answer: string | undefined, settings: RunSettings): Promise<RunOutcome> {
   let asked = 0;
   let externals = 0;
   let pending = answer;

@@ -1,6 +1,6 @@
 import { conversationKey, definePlugin, withConversation, type Context } from '@wxbot/core';
 import { z } from 'zod';
-import { runDialog, type Dialog, type DialogContext, type RunSettings } from './dialog.ts';
+import { runDialog, type AnyDialog, type Dialog, type DialogContext, type RunOutcome, type RunSettings } from './dialog.ts';
 import { deleteState, loadState, saveState, type DialogState } from './state.ts';
 import { dialogTexts } from './texts.ts';
 
@@ -8,7 +8,7 @@ import { dialogTexts } from './texts.ts';
 const RUNTIME = '@wxbot/plugin-dialog';
 
 interface Runtime extends RunSettings {
-  readonly dialogs: ReadonlyMap<string, Dialog<any>>;
+  readonly dialogs: ReadonlyMap<string, AnyDialog>;
   readonly keepMs: number;
 }
 
@@ -39,7 +39,7 @@ export function defineDialog<A = undefined>(definition: { name: string; title?: 
   return dialog;
 }
 
-async function enter(dialog: Dialog<any>, ctx: Context, args: unknown): Promise<boolean> {
+async function enter(dialog: AnyDialog, ctx: Context, args: unknown): Promise<boolean> {
   const runtime = ctx.state[RUNTIME] as Runtime | undefined;
   if (!runtime) throw new Error(`dialog "${dialog.name}" entered, but no dialogs() plugin ran before this middleware: add dialogs({ dialogs: [...] }) to the plugins, ahead of this one`);
   if (runtime.dialogs.get(dialog.name) !== dialog) throw new Error(`dialog "${dialog.name}" is not listed in dialogs({ dialogs: [...] })`);
@@ -60,8 +60,8 @@ async function enter(dialog: Dialog<any>, ctx: Context, args: unknown): Promise<
 }
 
 /** Runs the dialog one step and stores (or forgets) its state. */
-async function advance(runtime: Runtime, dialog: Dialog<any>, state: DialogState, ctx: Context, conversation: string, answer: string | undefined): Promise<void> {
-  let outcome;
+async function advance(runtime: Runtime, dialog: AnyDialog, state: DialogState, ctx: Context, conversation: string, answer: string | undefined): Promise<void> {
+  let outcome: RunOutcome;
   try {
     outcome = await runDialog(dialog, state, ctx, answer, runtime);
   } catch (error) {
@@ -78,7 +78,7 @@ async function advance(runtime: Runtime, dialog: Dialog<any>, state: DialogState
 
 const optionsSchema = z.object({
   /** The dialogs this bot can run (from {@link defineDialog}). */
-  dialogs: z.array(z.custom<Dialog<any>>((d) => typeof (d as Dialog | undefined)?.run === 'function' && typeof (d as Dialog).name === 'string', { message: 'expected a dialog from defineDialog()' })),
+  dialogs: z.array(z.custom<AnyDialog>((d) => typeof (d as Dialog | undefined)?.run === 'function' && typeof (d as Dialog).name === 'string', { message: 'expected a dialog from defineDialog()' })),
   /** Texts that leave the dialog (compared trimmed, case-insensitive). */
   cancelWords: z.array(z.string().min(1)).default(['取消', '退出', 'cancel', 'exit', '/cancel']),
   /** How long a question waits for its answer, unless `ask` says otherwise (default 5 minutes). */
@@ -106,7 +106,7 @@ export const dialogs = definePlugin({
   name: 'dialog',
   options: optionsSchema,
   setup(bot, options) {
-    const byName = new Map<string, Dialog<any>>();
+    const byName = new Map<string, AnyDialog>();
     for (const dialog of options.dialogs) {
       if (byName.has(dialog.name)) throw new Error(`two dialogs are named "${dialog.name}"`);
       byName.set(dialog.name, dialog);

@@ -91,7 +91,9 @@ export class AgentSocketServer {
     for (const ws of this.#wss.clients) ws.close(1001, 'server going away');
     // Peers that do not answer the close handshake are cut shortly after.
     const clients = [...this.#wss.clients];
-    setTimeout(() => clients.forEach((ws) => ws.terminate()), 1000).unref();
+    setTimeout(() => {
+      for (const ws of clients) ws.terminate();
+    }, 1000).unref();
   }
 
   /**

@@ -19,7 +19,10 @@ afterEach(async () => {
 
 const statusOf = (kf: KfBot, token: string) =>
   AgentClient.connect(kf.url, { token }).then(
-    (client) => (clients.push(client), 101),
+    (client) => {
+      clients.push(client);
+      return 101;
+    },
     (error: { status?: number }) => error.status ?? 0,
   );
 const refusedBadToken = (kf: KfBot) => kf.logs.filter((l) => l['msg'] === 'agent connection refused: bad or missing token').length;

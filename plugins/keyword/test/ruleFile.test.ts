@@ -28,7 +28,7 @@ describe('rule files', () => {
     expect(await replyTo('价格')).toBe('99 元');
 
     const started = Date.now();
-    await writeFile(file, yamlRule('价格', '199 元') + '  - keywords: 发货\n    reply: 48 小时内发货\n');
+    await writeFile(file, `${yamlRule('价格', '199 元')}  - keywords: 发货\n    reply: 48 小时内发货\n`);
     expect(await eventually(async () => (await replyTo('价格')) === '199 元')).toBe(true);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(await replyTo('什么时候发货')).toBe('48 小时内发货');

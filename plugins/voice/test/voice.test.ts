@@ -182,7 +182,10 @@ describe('voice plugin (in process)', () => {
     const pcm = wav.subarray(44);
     const decoded: Buffer[] = [];
     fake.transcriptions.handler = checkTranscriptionAudio(pcm.length / 2 / 22050, 0.1, '你好', { sampleRate: 16000 });
-    const withDecoder = await bot({ silkDecoder: (data) => (decoded.push(data), { pcm, sampleRate: 22050 }) }, { media: serve(silk) });
+    const withDecoder = await bot({ silkDecoder: (data) => {
+        decoded.push(data);
+        return { pcm, sampleRate: 22050 };
+      } }, { media: serve(silk) });
     expect((await withDecoder.send(voiceMessage('media-silk'))).texts).toEqual(['heard: 你好']);
     expect(decoded[0]?.equals(silk)).toBe(true);
   });

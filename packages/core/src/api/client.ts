@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import got, { RequestError, type Got, type Method } from 'got';
+import got, { RequestError, type Got, type Method, type Response } from 'got';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
 import { AccessToken, type FetchReason } from './accessToken.ts';
@@ -184,7 +184,7 @@ export class WeChatApiClient {
   }
 
   async #send(endpoint: string, spec: RequestSpec, auth: Record<string, string>): Promise<JsonBody | MediaFile> {
-    let response;
+    let response: Response<unknown>; // a Buffer: the client's responseType
     const path = endpoint.replace(/^\//, '');
     // A send may have reached WeChat before a timeout or a 5xx: retrying it would deliver the
     // message twice. Such calls are retried only when the request provably never left.

@@ -1,12 +1,12 @@
 import { WeChatApiClient, type MediaFile } from '../api/client.ts';
 import { customSendBody } from '../api/replyJson.ts';
-import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
+import type { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { signaturesEqual, sortedSha1 } from '../crypto/signature.ts';
 import { ChannelError } from '../errors.ts';
 import { messageFromXml } from '../message/fromXml.ts';
 import type { Recipient } from '../message/recipient.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
-import { parseXml } from '../xml.ts';
+import { parseXml, type XmlFields } from '../xml.ts';
 import { BaseChannel, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
 
@@ -89,7 +89,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
 
   receive(query: Query, body: string): CallbackResult {
     const encrypted = query['encrypt_type'] === 'aes';
-    let fields;
+    let fields: XmlFields;
     if (encrypted) {
       if (!this.#crypt) throw new ChannelError(400, 'encrypted callback but no EncodingAESKey is configured');
       // Compat mode also sends plaintext fields beside Encrypt: only the decrypted ones count.

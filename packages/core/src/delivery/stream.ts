@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Channel, ReplyStreamSink } from '../channels/types.ts';
+import type { Channel } from '../channels/types.ts';
 
 export type { ReplyStreamSink } from '../channels/types.ts';
 import type { Message } from '../message/types.ts';

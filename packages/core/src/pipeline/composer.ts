@@ -25,6 +25,7 @@ type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
 export class Composer<C extends Context = Context> {
   readonly #stack: Middleware<C>[] = [];
   /** Commands and the composers this one's helpers made, in registration order, for {@link Composer.commandList}. */
+  // biome-ignore lint/suspicious/noExplicitAny: child composers narrow the context type; only their command lists are read
   readonly #registry: (CommandInfo | Composer<any>)[] = [];
   #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
   /** How this composer's own stack is composed (the Bot turns on its dev checks here). */
@@ -83,11 +84,17 @@ export class Composer<C extends Context = Context> {
       const text = ctx.message.text.trim();
       for (const t of triggers) {
         if (typeof t === 'string') {
-          if (text === t) return (ctx.match = t), true;
+          if (text === t) {
+            ctx.match = t;
+            return true;
+          }
         } else {
           t.lastIndex = 0;
           const m = t.exec(text);
-          if (m) return (ctx.match = m), true;
+          if (m) {
+            ctx.match = m;
+            return true;
+          }
         }
       }
       return false;

@@ -1,4 +1,4 @@
-import got, { RequestError } from 'got';
+import got, { RequestError, type Response } from 'got';
 import { LRUCache } from 'lru-cache';
 import { WeChatApiError } from '../../api/errors.ts';
 import type { MediaFile } from '../../api/client.ts';
@@ -42,7 +42,7 @@ export class ResponseUrlSender {
 /** Downloads an encrypted AI-bot media URL (valid 5 minutes) and decrypts it with `key`. */
 export async function downloadAiBotMedia(url: string, key: Buffer): Promise<MediaFile> {
   const endpoint = `aibot media ${redactUrl(url)}`;
-  let response;
+  let response: Response<Buffer>;
   try {
     response = await got(url, { responseType: 'buffer', timeout: { request: 30_000 }, retry: { limit: 2 } });
   } catch (error) {

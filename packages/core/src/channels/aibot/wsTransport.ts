@@ -209,7 +209,10 @@ function answerFrame(message: Message, reply: Reply): { cmd: string; body?: Reco
 
 function rememberMediaKeys(json: AiBotJson, keys: LRUCache<string, Buffer>): void {
   const visit = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(visit);
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
     if (!value || typeof value !== 'object') return;
     const record = value as Record<string, unknown>;
     if (typeof record['url'] === 'string' && typeof record['aeskey'] === 'string') {
