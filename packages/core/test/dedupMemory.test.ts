@@ -63,10 +63,11 @@ describe('dedup marks and memory', () => {
       const N = 4000;
       await send(N);
       const perMessage = (heapAfterGc() - before) / N;
-      // Every mark is still held (N < the dedup space's limit): what each costs is the key,
-      // the answer and the cache's slot, a few hundred bytes; a retained message is 8 KB+.
+      // Every mark and answer is still held (N under both spaces' limits): what each message
+      // costs is its key, the encrypted answer kept for retries (~1 KB, a minute) and the
+      // caches' slots; a retained message is 8 KB more.
       expect(store.size).toBeGreaterThanOrEqual(N);
-      expect(perMessage).toBeLessThan(1024);
+      expect(perMessage).toBeLessThan(2048);
     });
   }
 
@@ -79,16 +80,40 @@ describe('dedup marks and memory', () => {
     await send(N);
     const perMessage = (heapAfterGc() - before) / N;
     expect(kept).toHaveLength(N + 200);
-    expect(perMessage).toBeLessThan(1024);
+    expect(perMessage).toBeLessThan(2048);
+  });
+
+  it('a retry gets the first answer while it is kept (a minute); later the mark alone still stops a replay', async () => {
+    const store = new MemoryStore();
+    let runs = 0;
+    const bot = createBot({ channels: [officialAccount({ appId: 'wxretry', token: 'tok' })], store, logger: captureLogger('warn').log });
+    bot.on('text', (ctx) => {
+      runs += 1;
+      return ctx.reply('first answer');
+    });
+    await bot.init();
+    bots.push(bot);
+    const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode: 'plain', token: 'tok', receiveId: 'wxretry' });
+    const { query, body } = peer.buildCallback(peer.message('text', { Content: 'hi' }, { msgId: '7200000000000000001' }));
+    const post = () => bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body);
+    const first = await post();
+    expect(first).toContain('first answer');
+    expect(await post()).toBe(first);
+    // The mark holds no copy of the reply: the answer has its own short-lived key.
+    expect(await store.get('dedup:officialAccount:7200000000000000001')).not.toContain('first answer');
+    expect(await store.get('dedup-answer:officialAccount:7200000000000000001')).toBe(first);
+    await store.delete('dedup-answer:officialAccount:7200000000000000001'); // as after its minute
+    expect(await post()).toBe('success');
+    expect(runs).toBe(1);
   });
 
   it("a busy hour of new messages does not evict a quiet user's memory (separate bounded spaces)", async () => {
-    const store = new MemoryStore({ maxEntries: 100, spaces: { 'dedup:': 100 } });
+    const store = new MemoryStore({ maxEntries: 100, spaces: { 'dedup:': 100, 'dedup-answer:': 100 } });
     await store.set('llm:memory:quiet-user', '[{"role":"user","content":"remember me"}]', 24 * 3600_000);
     const { send } = await startBot('plain', store);
     await send(1000, 'hello');
     expect(await store.get('llm:memory:quiet-user')).toBe('[{"role":"user","content":"remember me"}]');
-    // Dedup marks stay bounded by their own limit.
-    expect(store.size).toBeLessThanOrEqual(101);
+    // Dedup marks and answers stay bounded by their own limits.
+    expect(store.size).toBeLessThanOrEqual(201);
   });
 });

@@ -2,6 +2,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
+/** A mark whose answer (a passive reply) is kept under its answer key, for a short time. */
+const ANSWERED = '\u0000answered';
+/**
+ * How long a passive answer is kept for retries: WeChat retries within ~15 s (three tries, 5 s
+ * each). The mark itself lives the dedup TTL; keeping the whole encrypted reply that long cost
+ * ~1 KB of memory a message, for nothing but replays, which then get `success`.
+ */
+export const ANSWER_TTL_MS = 60_000;
+
+/** Where the answer of a dedup mark is kept: `dedup:x` → `dedup-answer:x` (a space of its own). */
+export function answerKeyOf(key: string): string {
+  return `dedup-answer:${key.startsWith('dedup:') ? key.slice(6) : key}`;
+}
 
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
 export const DEFAULT_DEDUP_TTL_MS = 5 * 60_000;
@@ -69,7 +82,13 @@ export class CallbackDedup {
   async complete(key: string, body: string): Promise<void> {
     try {
       // Store first: once the in-flight entry is gone, retries read the answer from the store.
-      await this.store.set(key, body, this.ttlMs);
+      if (body === 'success') await this.store.set(key, body, this.ttlMs);
+      else {
+        // Both writes leave at once, the answer first (one Redis connection keeps their order):
+        // a retry that sees the mark finds the answer.
+        const answer = this.store.set(answerKeyOf(key), body, ANSWER_TTL_MS);
+        await Promise.all([answer, this.store.set(key, ANSWERED, this.ttlMs)]);
+      }
     } catch (error) {
       this.onError?.(error);
     } finally {
@@ -87,6 +106,13 @@ export class CallbackDedup {
         value = await this.store.get(key);
       } catch {
         return 'success';
+      }
+      if (value === ANSWERED) {
+        try {
+          return (await this.store.get(answerKeyOf(key))) ?? 'success';
+        } catch {
+          return 'success';
+        }
       }
       if (value !== undefined && value !== PENDING) return value;
       if (value === undefined) return 'success';

@@ -14,14 +14,15 @@ export interface MemoryStoreOptions {
   /**
    * Key prefixes kept in spaces of their own, each with its own limit, so keys written for
    * every message cannot evict the others. Default {@link DEFAULT_MEMORY_SPACES}: callback dedup
-   * marks (`dedup:`) in a space of 100 000. A busy hour then evicts older dedup marks (a
-   * replay still meets the replay window), never a quiet user's memory.
+   * marks (`dedup:`) in a space of 100 000, and the passive answers kept a minute for WeChat's
+   * retries (`dedup-answer:`) in one of 10 000. A busy hour then evicts older dedup marks,
+   * never a quiet user's memory. Given spaces are added to (or resize) the default ones.
    */
   spaces?: Readonly<Record<string, number>>;
 }
 
 /** The spaces a MemoryStore keeps by default: callback dedup marks apart from everything else. */
-export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:': 100_000 };
+export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:': 100_000, 'dedup-answer:': 10_000 };
 
 type Cache = LRUCache<string, string>;
 
@@ -37,7 +38,7 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#cache = new LRUCache({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
-    this.#spaces = Object.entries(options.spaces ?? DEFAULT_MEMORY_SPACES).map(([prefix, max]) => [prefix, new LRUCache({ max, ttlAutopurge: false })]);
+    this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => [prefix, new LRUCache({ max, ttlAutopurge: false })]);
   }
 
   /** The space a key lives in. */
