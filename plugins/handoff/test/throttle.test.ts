@@ -92,7 +92,8 @@ describe('LoginThrottle', () => {
   });
 
   it('counts the TCP peer, the proxy-appended X-Forwarded-For only when trusted, IPv6 per /64', () => {
-    const request = (remoteAddress: string, forwarded?: string) => ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
+    const request = (remoteAddress: string, forwarded?: string) =>
+      ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as unknown as IncomingMessage;
     expect(clientAddress(request('10.0.0.5', '1.2.3.4, 5.6.7.8'), false)).toBe('10.0.0.5');
     expect(clientAddress(request('10.0.0.5', '1.2.3.4, 5.6.7.8'), true)).toBe('5.6.7.8');
     expect(clientAddress(request('::ffff:127.0.0.1'), false)).toBe('::ffff:127.0.0.1');
