@@ -38,6 +38,10 @@ beforeAll(async () => {
   bot.command('md', (ctx) => ctx.reply(replies.markdown('**加粗** 与 <font color="info">绿色</font>')));
   bot.command('card', (ctx) => ctx.reply(replies.templateCard(CARD)));
   bot.command('button', (ctx) => ctx.reply(replies.updateButton('不该出现')));
+  bot.command('cardtext', async (ctx) => {
+    await ctx.reply(replies.templateCard({ ...CARD, task_id: 'task-43' }));
+    await ctx.reply('卡片已发送');
+  });
   bot.event('template_card_event', async (ctx) => {
     const { eventKey, selected } = ctx.message;
     if (eventKey === 'late') await new Promise((resolve) => setTimeout(resolve, LATE_MS));
@@ -76,6 +80,13 @@ describe('WeCom app template cards', () => {
         { touser: 'user-1', agentid: APP.agentId, msgtype: 'template_card', template_card: CARD },
       ]),
     );
+  });
+
+  it('a card answering a message goes through message/send and leaves the passive reply to the text after it', async () => {
+    const response = await peer().text('/cardtext');
+    expect(response.reply).toMatchObject({ MsgType: 'text', Content: '卡片已发送' });
+    await api.waitFor(() => api.wecom.sent.some((body) => (body['template_card'] as { task_id?: string } | undefined)?.task_id === 'task-43'));
+    expect(logs.text()).not.toContain('passive reply could not be encoded');
   });
 
   it('answers a button click with an encrypted update_button (the clicked button greyed out with a new name)', async () => {

@@ -26,8 +26,12 @@ export type Query = Readonly<Record<string, string | undefined>>;
 
 /** What a POST callback turned into. */
 export type CallbackResult =
-  /** A message for the pipeline; `encodeReply` makes the passive HTTP body of a reply. */
-  | { readonly kind: 'message'; readonly message: Message; encodeReply(reply: Reply): string }
+  /**
+   * A message for the pipeline; `encodeReply` makes the passive HTTP body of a reply;
+   * `acceptsPassive`, when given, narrows `passiveReplyTypes` for this message (a WeCom app
+   * takes a card passively only as the update answering a card click).
+   */
+  | { readonly kind: 'message'; readonly message: Message; encodeReply(reply: Reply): string; acceptsPassive?(reply: Reply): boolean }
   /** Nothing for the pipeline now: answer `body` at once, then run `after` (KF sync). */
   | { readonly kind: 'ack'; readonly body: string; after?(): Promise<void> };
 

@@ -62,6 +62,9 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
     return {
       kind: 'message',
       message,
+      // A card answering a card click updates it in place; elsewhere a card is a new message,
+      // which only message/send can send: the window stays open for the replies after it.
+      acceptsPassive: (reply) => cardEvent || (reply.type !== 'templateCard' && reply.type !== 'updateButton'),
       encodeReply: (reply) => {
         // A card answering a card click updates it (update_template_card); elsewhere a card is
         // a new message, which only message/send can send (the caller then sends it actively).

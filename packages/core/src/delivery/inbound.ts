@@ -104,7 +104,7 @@ export class Inbound {
       }
       log.warn({ channel: channel.name, msgId: message.id }, 'retry of a message whose first delivery never finished: taking it over');
     }
-    const window = new PassiveWindow(channel.replyWindowMs);
+    const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive);
     let running = true;
     const run = this.run(channel, message, window);
     void run.finally(() => {

@@ -11,7 +11,11 @@ export class PassiveWindow {
   #open = true;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(ms: number) {
+  readonly #accepts: ((reply: Reply) => boolean) | undefined;
+
+  /** `accepts`: the replies this message can take passively (others go active, the window stays open). */
+  constructor(ms: number, accepts?: (reply: Reply) => boolean) {
+    this.#accepts = accepts;
     this.result = new Promise((resolve) => (this.#resolve = resolve));
     this.#timer = setTimeout(() => this.close(), ms);
   }
@@ -20,9 +24,9 @@ export class PassiveWindow {
     return this.#open;
   }
 
-  /** Takes the reply for the HTTP response; false when the window has closed already. */
+  /** Takes the reply for the HTTP response; false when the window has closed already or this message cannot take it. */
   take(reply: Reply): boolean {
-    if (!this.#open) return false;
+    if (!this.#open || this.#accepts?.(reply) === false) return false;
     this.#finish(reply);
     return true;
   }
