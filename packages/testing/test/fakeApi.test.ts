@@ -297,7 +297,13 @@ describe('fake WeChat API: kf/send_msg and session state', () => {
 
   it('lets the API send only while the session is new (0) or with the bot (1)', async () => {
     const token = await wecomToken();
-    for (const [state, errcode] of [[0, 0], [1, 0], [2, 95018], [3, 95018], [4, 95018]] as const) {
+    for (const [state, errcode] of [
+      [0, 0],
+      [1, 0],
+      [2, 95018],
+      [3, 95018],
+      [4, 95018],
+    ] as const) {
       api.kf.setState(KFID, CUSTOMER, state, state === 3 ? 'zhangsan' : undefined);
       expect((await sendText(token, `in state ${state}`)).errcode).toBe(errcode);
     }
@@ -376,7 +382,7 @@ describe('fake WeChat API: media', () => {
     expect(sent.errcode).toBe(0);
   });
 
-  it("parses the WeCom doc's own multipart sample (name=\"media\";filename=...; filelength=6)", async () => {
+  it('parses the WeCom doc\'s own multipart sample (name="media";filename=...; filelength=6)', async () => {
     const token = await wecomToken();
     const boundary = '-------------------------acebdf13572468';
     const body = Buffer.concat([
@@ -445,7 +451,7 @@ describe('fake WeChat API: who the users are', () => {
     expect((await post('/cgi-bin/kf/customer/batchget', await wecomToken(APP_SECRET), { external_userid_list: [CUSTOMER] })).errcode).toBe(48002);
   });
 
-  it('user/info answers today\'s fields: the remark, no nickname unless a fixture gives one; 40003 without openid', async () => {
+  it("user/info answers today's fields: the remark, no nickname unless a fixture gives one; 40003 without openid", async () => {
     const token = String((await get('/cgi-bin/token', { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET })).access_token);
     api.profiles.officialAccount.set('o-vip', { remark: '王总' });
     const info = await get('/cgi-bin/user/info', { access_token: token, openid: 'o-vip', lang: 'zh_CN' });
@@ -550,5 +556,54 @@ describe('fake WeChat API: faults, call log, waitFor', () => {
     const message = await api.waitFor(() => api.kf.sent[0]);
     expect(message).toMatchObject({ text: { content: 'later' } });
     await expect(api.waitFor(() => api.kf.sent.length === 5, 100)).rejects.toThrow(/waitFor: condition not met within 100 ms/);
+  });
+});
+
+describe('fake WeChat API: WeCom app card updates', () => {
+  it('an interactive card send returns a response_code that update_template_card takes once', async () => {
+    const token = await wecomToken(APP_SECRET);
+    const card = { card_type: 'button_interaction', main_title: { title: 't' }, task_id: 'tk', button_list: [{ text: 'ok', key: 'ok' }] };
+    const sent = await post('/cgi-bin/message/send', token, { touser: 'u1', agentid: 1, msgtype: 'template_card', template_card: card });
+    expect(sent).toMatchObject({ errcode: 0, response_code: expect.any(String) });
+    const notice = await post('/cgi-bin/message/send', token, {
+      touser: 'u1',
+      agentid: 1,
+      msgtype: 'template_card',
+      template_card: { card_type: 'text_notice', main_title: { title: 't' } },
+    });
+    expect(notice['response_code']).toBeUndefined();
+    const update = { userids: ['u1'], agentid: 1, response_code: sent['response_code'], button: { replace_name: '已处理' } };
+    expect(await post('/cgi-bin/message/update_template_card', token, update)).toMatchObject({ errcode: 0 });
+    expect((await post('/cgi-bin/message/update_template_card', token, update)).errmsg).toContain('response_code has been used');
+    expect((await post('/cgi-bin/message/update_template_card', token, { ...update, response_code: api.wecom.responseCode(), button: {} })).errcode).toBe(40058);
+    expect(api.wecom.cardUpdates).toEqual([update]);
+  });
+});
+
+describe('fake WeChat API: group robot webhook', () => {
+  async function webhook(key: string, body: unknown): Promise<Body> {
+    const response = await fetch(`${api.url}/cgi-bin/webhook/send?key=${key}`, { method: 'POST', body: JSON.stringify(body) });
+    return (await response.json()) as Body;
+  }
+
+  it('accepts the documented messages, checks md5 and media, and refuses the 21st of a minute with 45009', async () => {
+    await api.close();
+    api = await startFakeWeChatApi({ webhook: { keys: ['robot-1'] } });
+    expect(await webhook('robot-x', { msgtype: 'text', text: { content: 'hi' } })).toEqual({ errcode: 93000, errmsg: 'invalid webhook url' });
+    const png = Buffer.from('not really a png');
+    const md5 = (await import('node:crypto')).createHash('md5').update(png).digest('hex');
+    expect((await webhook('robot-1', { msgtype: 'image', image: { base64: png.toString('base64'), md5: '0'.repeat(32) } })).errcode).toBe(40058);
+    expect((await webhook('robot-1', { msgtype: 'image', image: { base64: png.toString('base64'), md5 } })).errcode).toBe(0);
+    expect((await webhook('robot-1', { msgtype: 'news', news: { articles: [] } })).errcode).toBe(40058);
+    expect((await webhook('robot-1', { msgtype: 'file', file: { media_id: 'never-uploaded' } })).errcode).toBe(40007);
+    const form = new FormData();
+    form.append('media', new Blob([Buffer.from('a,b\n1,2\n')]), 'data.csv');
+    const upload = (await (await fetch(`${api.url}/cgi-bin/webhook/upload_media?key=robot-1&type=file`, { method: 'POST', body: form })).json()) as Body;
+    expect(upload).toMatchObject({ errcode: 0, type: 'file', media_id: expect.any(String) });
+    expect((await webhook('robot-1', { msgtype: 'file', file: { media_id: upload['media_id'] } })).errcode).toBe(0);
+    for (let i = 0; i < 18; i++) expect((await webhook('robot-1', { msgtype: 'text', text: { content: `n${i}` } })).errcode).toBe(0);
+    expect(await webhook('robot-1', { msgtype: 'text', text: { content: 'one too many' } })).toEqual({ errcode: 45009, errmsg: 'api freq out of limit' });
+    expect(api.webhook.sent('robot-1')).toHaveLength(20);
+    expect(api.webhook.peakPerWindow('robot-1')).toBe(20);
   });
 });
