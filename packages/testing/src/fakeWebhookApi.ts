@@ -13,6 +13,7 @@ import type Koa from 'koa';
  * a wrong md5 or a bad article are not documented (unconfirmed): 40058 with a message saying which.
  */
 
+/** Which robots the fake webhook endpoints know and the send limit they enforce (45009 past it). */
 export interface FakeWebhookOptions {
   /** Keys of the robots that exist (default: any non-empty key). */
   keys?: readonly string[];
@@ -47,6 +48,7 @@ const isRecord = (value: unknown): value is Json => typeof value === 'object' &&
 const bad = (errmsg: string): Answer => ({ errcode: 40058, errmsg: `invalid parameter: ${errmsg}` });
 const LIMITS = { text: 2048, markdown: 4096, image: 2 * 1024 * 1024, file: 20 * 1024 * 1024, voice: 2 * 1024 * 1024 } as const;
 
+/** The fake API's group-robot endpoints (webhook/send, webhook/upload_media): what robots sent, limit enforced. */
 export class FakeWebhookEndpoints {
   /** Every webhook/send request in order, with the errcode it got. */
   readonly attempts: WebhookAttempt[] = [];

@@ -19,6 +19,7 @@ import type { CallbackResult, Channel, ChannelRuntime, MediaType, UploadFile } f
  * Sources: WeCom docs 91770 / 99110, the aibot-node-sdk and wecom-openclaw-plugin.
  */
 
+/** Settings of a WeCom group-robot webhook channel: its key, name, API base and send pacing. */
 export interface WecomWebhookOptions {
   /** The `key` of the robot's webhook URL (…/cgi-bin/webhook/send?key=KEY), or that whole URL. */
   key: string;
