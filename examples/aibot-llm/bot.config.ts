@@ -9,7 +9,8 @@
  *
  * Needs OPENAI_API_KEY (or OPENAI_BASE_URL of a server that needs no key). Without
  * WECOM_AIBOT_TOKEN and WECOM_AIBOT_SECRET it runs in dev mode with made-up callback
- * credentials (.wxbot/dev.json): try it with `npx wxbot simulate --channel wecomAiBot 你好`.
+ * credentials (.wxbot/dev.json): try it with
+ * `npx wxbot simulate --config examples/aibot-llm/bot.config.ts --channel wecomAiBot 你好`.
  */
 import { FileStore, defineConfig, definePlugin, loadDevCredentials, wecomAiBot, type WxbotConfig } from '@wxbot/core';
 import { llm } from '@wxbot/plugin-llm';

@@ -196,7 +196,8 @@ function fromDevFile(flags: TargetFlags, cwd: string): Base | undefined {
   if (!existsSync(file)) return undefined;
   const dev = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevCredentials>;
   const kind = kindOf(flags.channel);
-  if (kind === 'wecomKf' || kind === 'wecomAiBot') throw new Error(`dev mode has no ${kind} channel: pass --token, --aes-key${kind === 'wecomKf' ? ', --receive-id (and --secret)' : ''} or --config FILE`);
+  if (kind === 'wecomKf') throw new Error('dev mode has no wecomKf channel: pass --token, --aes-key, --receive-id (and --secret) or --config FILE');
+  // (An AI bot config in dev mode, as examples/aibot-llm, signs with the same token and key.)
   return {
     kind,
     name: kind,
