@@ -156,7 +156,9 @@ class BodyDeadlines {
       if (deadline > now) break;
       this.#reads.delete(req);
       // raw-body listens for errors while it reads: its read then fails with this status.
-      req.emit('error', new ChannelError(408, 'request body too slow'));
+      // (Never emit with no listener: that would throw here.)
+      if (req.listenerCount('error') > 0) req.emit('error', new ChannelError(408, 'request body too slow'));
+      else req.destroy();
     }
     if (this.#reads.size === 0) {
       clearInterval(this.#timer);
