@@ -157,26 +157,40 @@ class StoreShelf implements HistoryShelf {
   }
 }
 
+/** What an entry costs in memory, roughly: its object, and its texts at two bytes a character. */
+function entryBytes(entry: HistoryEntry): number {
+  return 200 + 2 * ((entry.text?.length ?? 0) + (entry.summary?.length ?? 0));
+}
+
+/** Default memory budget of everyone's recent history in process (issue 12: bounded spaces). */
+export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
+
 /**
  * Histories as arrays in this process, for a bot whose store is in memory anyway: no JSON and
  * no lock per message. Bounded: the conversations least recently written go first past
- * `maxConversations`, and a history reads as empty `ttlMs` after its last entry.
+ * `maxConversations` or past `maxBytes` of entries (every user's last `size` messages would
+ * otherwise grow with the number of users: 100 000 conversations of 50 long texts are GBs),
+ * and a history reads as empty `ttlMs` after its last entry.
  */
 class ProcessShelf implements HistoryShelf {
-  readonly #histories = new Map<string, { entries: HistoryEntry[]; lastAt: number }>();
+  readonly #histories = new Map<string, { entries: HistoryEntry[]; lastAt: number; bytes: number }>();
+  #bytes = 0;
 
-  constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number }) {}
+  constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {}
 
   append(conversationId: string, entry: HistoryEntry): void {
-    const history = this.#live(conversationId) ?? { entries: [], lastAt: 0 };
+    const history = this.#live(conversationId) ?? { entries: [], lastAt: 0, bytes: 0 };
     if (isRedelivery(history.entries, entry)) return;
     history.entries.push(entry);
-    if (history.entries.length > this.options.size) history.entries.shift();
+    this.#grow(history, entryBytes(entry));
+    if (history.entries.length > this.options.size) this.#grow(history, -entryBytes(history.entries.shift()!));
     history.lastAt = Date.now();
     // Re-inserted so the Map's order is least recently written first.
     this.#histories.delete(conversationId);
     this.#histories.set(conversationId, history);
-    if (this.#histories.size > this.options.maxConversations) this.#histories.delete(this.#histories.keys().next().value!);
+    while (this.#histories.size > this.options.maxConversations || (this.#bytes > this.options.maxBytes && this.#histories.size > 1)) {
+      this.delete(this.#histories.keys().next().value!);
+    }
   }
 
   read(conversationId: string): HistoryEntry[] | undefined {
@@ -184,13 +198,26 @@ class ProcessShelf implements HistoryShelf {
   }
 
   delete(conversationId: string): void {
+    const history = this.#histories.get(conversationId);
+    if (!history) return;
+    this.#bytes -= history.bytes;
     this.#histories.delete(conversationId);
   }
 
-  #live(conversationId: string): { entries: HistoryEntry[]; lastAt: number } | undefined {
+  /** Approximate bytes held (tests). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #grow(history: { bytes: number }, bytes: number): void {
+    history.bytes += bytes;
+    this.#bytes += bytes;
+  }
+
+  #live(conversationId: string): { entries: HistoryEntry[]; lastAt: number; bytes: number } | undefined {
     const history = this.#histories.get(conversationId);
     if (history && Date.now() - history.lastAt > this.options.ttlMs) {
-      this.#histories.delete(conversationId);
+      this.delete(conversationId);
       return undefined;
     }
     return history;
@@ -225,12 +252,12 @@ export class History {
   readonly #kept: StoreShelf;
   readonly #size: number;
 
-  constructor(options: { recent: Store | 'process'; kept: Store; locks: KeyedLocks; size: number; ttlMs: number; maxConversations?: number }) {
+  constructor(options: { recent: Store | 'process'; kept: Store; locks: KeyedLocks; size: number; ttlMs: number; maxConversations?: number; maxRecentBytes?: number }) {
     const { size, ttlMs, locks } = options;
     this.#kept = new StoreShelf(options.kept, locks, { size, ttlMs });
     this.#recent =
       options.recent === 'process'
-        ? new ProcessShelf({ size, ttlMs, maxConversations: options.maxConversations ?? 100_000 })
+        ? new ProcessShelf({ size, ttlMs, maxConversations: options.maxConversations ?? 100_000, maxBytes: options.maxRecentBytes ?? DEFAULT_RECENT_HISTORY_BYTES })
         : options.recent === options.kept
           ? this.#kept
           : new StoreShelf(options.recent, locks, { size, ttlMs });
