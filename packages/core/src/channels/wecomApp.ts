@@ -5,6 +5,7 @@ import type { Recipient, SendOptions } from '../message/recipient.ts';
 import type { HandoffOptions } from '../vocabulary.ts';
 import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
+import type { KfEmptyCursor } from './kfSync.ts';
 import type { Store } from '../store/types.ts';
 import { encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
@@ -23,6 +24,8 @@ export interface WecomAppOptions extends CommonChannelOptions {
   encodingAESKey: string;
   /** Where KF cursors are kept when this app manages a KF account (see wecomKf). */
   kfCursorStore?: Store;
+  /** With no saved KF cursor: start from now (default) or answer the history (see wecomKf's `emptyCursor`). */
+  kfEmptyCursor?: KfEmptyCursor;
 }
 
 /** templateCard and updateButton only answer a template_card_event passively (as card updates). */
@@ -49,8 +52,8 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
 
   override start(runtime: ChannelRuntime): void {
     super.start(runtime);
-    const { secret, corpId, apiBaseUrl, kfCursorStore } = this.options;
-    if (secret) this.startApi(runtime, { corpId, secret, apiBaseUrl, cursorStore: kfCursorStore });
+    const { secret, corpId, apiBaseUrl, kfCursorStore, kfEmptyCursor } = this.options;
+    if (secret) this.startApi(runtime, { corpId, secret, apiBaseUrl, cursorStore: kfCursorStore, emptyCursor: kfEmptyCursor });
   }
 
   receive(query: Query, body: string): CallbackResult {
