@@ -22,7 +22,10 @@ export interface DurableDeliveryOptions {
   /** First retry delay; doubles each attempt, at most 60 s (default 1000 ms). */
   backoffMs?: number;
   /**
-   * Per-app send rate, across every worker (BullMQ limiter on the channel's outbox queue).
+   * Per-app send rate, across every worker: sends are counted in Redis per app, and past the
+   * rate the app's outbox queue is paused with BullMQ's manual rate limit (`worker.rateLimit`).
+   * Only real sends count (BullMQ's own limiter would also count a job that only looked
+   * whether it was its conversation's turn, and stall the queue for a whole window).
    * Default 600 sends a minute (WeCom allows an app about 30 messages a minute per member
    * and a KF account 5 replies per customer message: the per-user caps are WeChat's own).
    */
@@ -103,8 +106,13 @@ export interface DeadJob {
 /** Jobs whose entry vanished before they were queued are dropped from the timeline after this. */
 const ENTRY_GRACE_MS = 10_000;
 const SENT_TTL_MS = 3 * 24 * 3600_000;
-/** A sender killed mid-send holds its key this long; then the send is tried again (the ambiguous case). */
-const SENDING_TTL_MS = 60_000;
+/** A fixed window per app: the count of sends in it, and what is left of it (ms). */
+const RATE_SCRIPT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
 const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 14 * 24 * 3600 };
 
@@ -279,8 +287,20 @@ export class DurableDelivery implements DeliveryEngine {
    * the job is in Redis; the returned function ends the lease when the run is done.
    */
   async leave(channel: Channel, message: Message): Promise<() => Promise<void>> {
-    // On the callback path, before WeChat's 5 s are up (the window closed at 4 s by default).
-    return this.#bounded('storing a slow message', () => this.#lease(channel, message), Math.min(this.#timeoutMs, 750));
+    // On the callback path: WeChat waits for its answer meanwhile.
+    let landing: Promise<() => Promise<void>> | undefined;
+    try {
+      await this.#bounded('storing a slow message', () => (landing = this.#lease(channel, message)));
+    } catch (error) {
+      if (!(error instanceof DeliveryUnavailableError)) throw error;
+      this.#attached().log.warn({ channel: channel.name, msgId: message.id }, 'durable queue unavailable: this slow message runs in memory only');
+    }
+    // A lease that lands after its deadline is still renewed while the run goes on, and ended
+    // with it: never left behind, where it would hold its conversation's turn.
+    return async () => {
+      const end = await landing?.catch(() => undefined);
+      await end?.();
+    };
   }
 
   async #lease(channel: Channel, message: Message): Promise<() => Promise<void>> {
@@ -331,9 +351,10 @@ export class DurableDelivery implements DeliveryEngine {
     this.#workers.push(inbound);
     const limit = this.#options.rateLimit ?? { max: 600, durationMs: 60_000 };
     for (const queue of this.#outboxes.values()) {
-      const worker = new Worker(queue.name, (job, token) => this.#runSend(job as Job<OutboxData>, token), {
+      const worker: Worker = new Worker(queue.name, (job, token) => this.#runSend(job as Job<OutboxData>, token, worker, limit), {
         ...common,
-        limiter: { max: limit.max, duration: limit.durationMs },
+        // Never reached by itself: the queue pauses only when #runSend calls worker.rateLimit().
+        limiter: { max: Number.MAX_SAFE_INTEGER, duration: limit.durationMs },
       });
       this.#watch(worker, log);
       this.#workers.push(worker);
@@ -437,7 +458,7 @@ export class DurableDelivery implements DeliveryEngine {
     return 'answered';
   }
 
-  async #runSend(job: Job<OutboxData>, token: string | undefined): Promise<string> {
+  async #runSend(job: Job<OutboxData>, token: string | undefined, worker: Worker, limit: { max: number; durationMs: number }): Promise<string> {
     const started = Date.now();
     const { job: send, conversation, entry, score } = job.data;
     await this.#awaitTurn(job, token, conversation, entry, score);
@@ -451,8 +472,18 @@ export class DurableDelivery implements DeliveryEngine {
     if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
     // One sender at a time per key: a job taken over while its first worker still waits for
     // WeChat (a send slower than the lock) waits instead of sending a second time.
+    // The app's send rate (every worker counts here); past it the whole queue waits, and this
+    // job goes back to the queue without spending an attempt.
+    const waitMs = await this.#rateWait(send.channel, limit);
+    if (waitMs > 0) {
+      await worker.rateLimit(waitMs);
+      throw Worker.RateLimitError();
+    }
     const sendingKey = `${this.#prefix}:sending:${send.key}`;
-    if ((await this.#redis.set(sendingKey, this.#instance, 'PX', SENDING_TTL_MS, 'NX')) !== 'OK') {
+    // The claim lasts as long as a BullMQ job lock: a live sender keeps its job lock (BullMQ
+    // renews it), so no other worker takes the job while the claim could matter; a sender that
+    // died frees both at about the same time, and the job runs again (the ambiguous case).
+    if ((await this.#redis.set(sendingKey, this.#instance, 'PX', this.#options.lockDurationMs ?? 30_000, 'NX')) !== 'OK') {
       await job.moveToDelayed(Date.now() + 500, token);
       throw new DelayedError();
     }
@@ -481,6 +512,12 @@ export class DurableDelivery implements DeliveryEngine {
     host.metrics.reply(send.channel, 'active', send.receivedAt ? (Date.now() - send.receivedAt) / 1000 : 0);
     await this.#order.leave(conversation, entry);
     return 'sent';
+  }
+
+  /** 0 when a send may go now; else how long the app's rate window still runs (ms). */
+  async #rateWait(channel: string, limit: { max: number; durationMs: number }): Promise<number> {
+    const [count, ttl] = (await this.#redis.eval(RATE_SCRIPT, 1, `${this.#prefix}:rate:${channel}`, String(limit.durationMs))) as [number, number];
+    return count > limit.max ? Math.max(1, ttl) : 0;
   }
 
   /**
