@@ -116,4 +116,32 @@ describe('dedup marks and memory', () => {
     // Dedup marks and answers stay bounded by their own limits.
     expect(store.size).toBeLessThanOrEqual(201);
   });
+
+  it('a space full of live keys warns once (replays inside the window would slip through); expired keys do not count', async () => {
+    const logs = captureLogger();
+    const store = new MemoryStore({ spaces: { 'dedup:': 5 } });
+    store.useLogger(logs.log);
+    for (let i = 0; i < 4; i++) await store.set(`dedup:short:${i}`, '1', 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The fifth key fills the space: the four expired ones make room, nothing live goes.
+    for (let i = 0; i < 3; i++) await store.set(`dedup:fresh:${i}`, '1', 60_000);
+    expect(store.size).toBe(3);
+    const warnings = () => logs.lines.filter((l) => String(l['msg']).startsWith('MemoryStore space "dedup:" is full of live keys'));
+    expect(warnings()).toEqual([]);
+
+    // Through the bot: more new messages than the space holds, all inside their TTL.
+    const botLogs = captureLogger();
+    const bot = createBot({ channels: [officialAccount({ appId: 'wxfull', token: 'tok' })], store: new MemoryStore({ spaces: { 'dedup:': 5 } }), logger: botLogs.log });
+    bot.on('text', (ctx) => ctx.reply('ok'));
+    await bot.init();
+    bots.push(bot);
+    const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode: 'plain', token: 'tok', receiveId: 'wxfull' });
+    for (let i = 0; i < 12; i++) {
+      const { query, body } = peer.buildCallback(peer.message('text', { Content: 'hi' }, { msgId: String(7_400_000_000_000_000_000n + BigInt(i)) }));
+      await bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body);
+    }
+    const full = botLogs.lines.filter((l) => String(l['msg']).startsWith('MemoryStore space "dedup:" is full of live keys'));
+    expect(full).toHaveLength(1);
+    expect(full[0]).toMatchObject({ level: 40, space: 'dedup:', max: 5 });
+  });
 });

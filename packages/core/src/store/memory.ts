@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import { owned } from './owned.ts';
 import { LocalPubSub } from './pubsub.ts';
 import type { LockRelease, Store, Subscription } from './types.ts';
@@ -26,50 +27,90 @@ export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:
 
 type Cache = LRUCache<string, string>;
 
+/** One bounded space: its keys' prefix ('' for the main space) and when it was last checked for pressure. */
+interface Space {
+  readonly prefix: string;
+  readonly cache: Cache;
+  checkedAt: number;
+  warnedAt: number;
+}
+
+const PRESSURE_CHECK_MS = 60_000;
+const PRESSURE_WARN_MS = 3600_000;
+
 /**
  * In-process store, bounded by entry count so millions of distinct message ids cannot grow
  * it without end; keys and values are copied so none keeps a message alive. Lost on restart
  * and not shared: use FileStore or RedisStore for that.
  */
 export class MemoryStore implements Store {
-  readonly #cache: Cache;
-  readonly #spaces: readonly (readonly [prefix: string, cache: Cache])[];
+  readonly #main: Space;
+  readonly #spaces: readonly Space[];
   readonly #pubsub = new LocalPubSub();
+  #log: Logger | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#cache = new LRUCache({ max: options.maxEntries ?? 100_000, ttlAutopurge: false });
-    this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => [prefix, new LRUCache({ max, ttlAutopurge: false })]);
+    const space = (prefix: string, max: number): Space => ({ prefix, cache: new LRUCache({ max, ttlAutopurge: false }), checkedAt: 0, warnedAt: -Infinity });
+    this.#main = space('', options.maxEntries ?? 100_000);
+    this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => space(prefix, max));
+  }
+
+  /** Where the store warns that a full space evicts keys before their TTL (the bot passes its logger). */
+  useLogger(log: Logger): void {
+    this.#log = log;
   }
 
   /** The space a key lives in. */
-  #of(key: string): Cache {
-    for (const [prefix, cache] of this.#spaces) if (key.startsWith(prefix)) return cache;
-    return this.#cache;
+  #of(key: string): Space {
+    for (const space of this.#spaces) if (key.startsWith(space.prefix)) return space;
+    return this.#main;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.#of(key).get(key);
+    return this.#of(key).cache.get(key);
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
-    this.#of(key).set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
+    const space = this.#of(key);
+    space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
+    if (space.cache.size === space.cache.max) this.#checkPressure(space);
   }
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
-    const cache = this.#of(key);
-    if (cache.has(key)) return false;
-    cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
+    const space = this.#of(key);
+    if (space.cache.has(key)) return false;
+    space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
+    if (space.cache.size === space.cache.max) this.#checkPressure(space);
     return true;
   }
 
+  /**
+   * A full space evicts its least recently used key on the next write: when no key in it has
+   * expired, keys go early (dedup marks: a replay inside the window is no longer caught;
+   * the main space: someone's memory is forgotten). Looked at once a minute, warned once an hour.
+   */
+  #checkPressure(space: Space): void {
+    const now = Date.now();
+    if (now - space.checkedAt < PRESSURE_CHECK_MS) return;
+    space.checkedAt = now;
+    // Expired keys stay until evicted (no timer per key): drop them, then see whether it is still full.
+    space.cache.purgeStale();
+    if (space.cache.size < space.cache.max || now - space.warnedAt < PRESSURE_WARN_MS) return;
+    space.warnedAt = now;
+    this.#log?.warn(
+      { space: space.prefix || 'main', max: space.cache.max },
+      space.prefix ? `MemoryStore space "${space.prefix}" is full of live keys: they are evicted before their TTL; raise spaces['${space.prefix}'] (or use Redis)` : 'MemoryStore is full of live keys: the least recently used are evicted before their TTL; raise maxEntries (or use Redis)',
+    );
+  }
+
   async delete(key: string): Promise<void> {
-    this.#of(key).delete(key);
+    this.#of(key).cache.delete(key);
   }
 
   async lock(key: string, ttlMs: number): Promise<LockRelease | undefined> {
     const owner = randomUUID();
     if (!(await this.setIfAbsent(key, owner, ttlMs))) return undefined;
-    const cache = this.#of(key);
+    const { cache } = this.#of(key);
     const release = async () => {
       if (cache.get(key) === owner) cache.delete(key);
     };
@@ -92,8 +133,8 @@ export class MemoryStore implements Store {
 
   /** Number of live keys over every space (for tests and metrics). */
   get size(): number {
-    let size = this.#cache.size;
-    for (const [, cache] of this.#spaces) size += cache.size;
+    let size = this.#main.cache.size;
+    for (const space of this.#spaces) size += space.cache.size;
     return size;
   }
 }
