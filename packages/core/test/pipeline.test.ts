@@ -65,6 +65,51 @@ describe('compose', () => {
     ]);
     await expect(fn({})).rejects.toThrow(/multiple times/);
   });
+
+  // A one-middleware stack runs without dispatch frames: it must behave as the general path.
+  it('one middleware: next runs the caller’s next once, a second call rejects, results and throws as await gives them', async () => {
+    const calls: unknown[][] = [];
+    const callerNext = async (...args: unknown[]) => void calls.push(args);
+    const twice = compose<object>([
+      async (_c, next) => {
+        await next();
+        await next();
+      },
+    ]);
+    await expect(twice({}, callerNext)).rejects.toThrow(/multiple times/);
+    expect(calls).toHaveLength(1);
+    // The caller's next gets the context and an empty rest, as dispatch passes them.
+    const ctx = { n: 1 };
+    await compose<object>([(_c, next) => next()])(ctx, callerNext);
+    expect(calls[1]?.[0]).toBe(ctx);
+    await expect((calls[1]?.[1] as () => Promise<void>)()).resolves.toBeUndefined();
+    // Resolves to undefined whatever the middleware returns; sync throws become rejections.
+    await expect(compose<object>([() => 42])({})).resolves.toBeUndefined();
+    const failing = compose<object>([
+      () => {
+        throw new Error('sync');
+      },
+    ]);
+    const result = failing({});
+    expect(result).toBeInstanceOf(Promise);
+    await expect(result).rejects.toThrow('sync');
+    // A next that throws synchronously rejects the middleware's await, which may catch it.
+    let caught: unknown;
+    await compose<object>([
+      async (_c, next) => {
+        try {
+          await next();
+        } catch (error) {
+          caught = error;
+        }
+      },
+    ])({}, () => {
+      throw new Error('next threw');
+    });
+    expect(caught).toEqual(new Error('next threw'));
+    // Without a caller's next, next() resolves (the end of the pipeline).
+    await expect(compose<object>([(_c, next) => next()])({})).resolves.toBeUndefined();
+  });
 });
 
 describe('Composer routing', () => {

