@@ -21,7 +21,10 @@ const child = fork(resolve(import.meta.dirname, 'servers.ts'), [server, mode], {
 const port = await new Promise<number>((ok) => child.on('message', (m: { port?: number }) => m.port !== undefined && ok(m.port)));
 const callbacks = newMessages(mode, 60_000);
 await load(port, callbacks.slice(0, 2000), { amount: 2000, connections: 16 }); // warm-up
-const result = await load(port, callbacks.slice(2000), { seconds, connections: 32 });
+// BENCH_RATE: a fixed rate (req/s) instead of as fast as it answers, to compare servers at the
+// same load (a slower server's writev costs more per response: the client is more often asleep).
+const rate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
+const result = await load(port, callbacks.slice(2000), { seconds, connections: 32, ...(rate !== undefined && { rate }) });
 console.log(`${server} ${mode}: ${Math.round(result.rps)} req/s`);
 const exited = new Promise((ok) => child.on('exit', ok));
 child.disconnect(); // servers.ts exits on disconnect, which writes the profile

@@ -21,8 +21,15 @@ export interface BenchServer {
   stop(): void;
 }
 
+/**
+ * `name` is a server of servers.ts, or `server@dir`: that server as another checkout at `dir`
+ * has it (its own bench/servers.ts, packages and dist), to compare two versions side by side
+ * in the same run (e.g. `BENCH_SERVERS=koa,wxbot,wxbot@/tmp/base`).
+ */
 export async function startServer(name: string, mode: CryptoMode, extraNodeArgs: string[] = []): Promise<BenchServer> {
-  const child = fork(resolve(import.meta.dirname, 'servers.ts'), [name, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const at = name.indexOf('@');
+  const [server, dir] = at < 0 ? [name, resolve(import.meta.dirname, '..')] : [name.slice(0, at), resolve(name.slice(at + 1))];
+  const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const cpuAnswers: ((micros: number) => void)[] = [];
   const heapAnswers: ((bytes: number) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {

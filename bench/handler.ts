@@ -1,0 +1,67 @@
+/**
+ * CPU per new message of the default bot's callback handler in-process, without HTTP: the
+ * same bot as servers.ts's `wxbot` (bot.config.ts, every feature on, info logs to stdout),
+ * each callback handed to `bot.handleCallback` as the server would, 32 at a time. What the
+ * JavaScript costs, free of the kernel's share (`writev` on loopback is a third of a profile
+ * and swings with the machine's load), so two versions compare within a few per cent.
+ *
+ *   npx tsx --conditions=@wxbot/source bench/handler.ts plain > /dev/null   # sources
+ *   npm run build && node --import tsx bench/handler.ts safe > /dev/null    # compiled dist
+ *
+ * Prints to stderr, per pass: process CPU µs (user + system, log-writing and GC threads
+ * included) and wall µs per message; then the median pass.
+ */
+import { parse as parseQuery } from 'node:querystring';
+import { BENCH, type CryptoMode } from './config.ts';
+import { median } from './run.ts';
+import { newMessages } from './traffic.ts';
+
+const mode = (process.argv[2] ?? 'plain') as CryptoMode;
+const PASSES = Number(process.env.BENCH_PASSES ?? 5);
+const PER_PASS = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const CONCURRENCY = 32;
+
+Object.assign(process.env, {
+  WX_TOKEN: BENCH.token,
+  WX_APP_ID: BENCH.appId,
+  WX_AES_KEY: mode === 'safe' ? BENCH.encodingAESKey : '',
+  AGENT_TOKEN: 'bench-agent-token',
+  LOG_LEVEL: 'info',
+  NODE_ENV: 'production',
+});
+const { createBot, resolveConfig } = await import('@wxbot/core');
+const bot = createBot(await resolveConfig((await import('../bot.config.ts')).default));
+await bot.init();
+const channel = bot.channels.find((c) => c.path === '/wx');
+if (!channel) throw new Error('no channel on /wx');
+
+async function pass(count: number): Promise<{ cpu: number; wall: number }> {
+  const callbacks = newMessages(mode, count).map(({ path, body }) => ({ query: parseQuery(path.slice(path.indexOf('?') + 1)), body }));
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < callbacks.length) {
+      const { query, body } = callbacks[next++]!;
+      const answer = await bot.handleCallback(channel, query as Record<string, string>, body);
+      if (!answer.startsWith('<xml>')) throw new Error(`not a passive reply: ${answer}`);
+      // Back to the event loop between messages, as a server's socket I/O does (timers and
+      // log writes complete there; without it thousands of log lines pile up unwritten).
+      await new Promise(setImmediate);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const used = process.cpuUsage(cpu);
+  return { cpu: (used.user + used.system) / count, wall: ((performance.now() - start) * 1000) / count };
+}
+
+await pass(Math.min(PER_PASS, 10_000)); // warm-up: JIT, caches
+const passes = [];
+for (let i = 0; i < PASSES; i++) {
+  const p = await pass(PER_PASS);
+  passes.push(p);
+  console.error(`${mode} pass ${i + 1}: CPU ${p.cpu.toFixed(1)} µs/msg, wall ${p.wall.toFixed(1)} µs/msg`);
+}
+console.error(`${mode}: median CPU ${median(passes.map((p) => p.cpu)).toFixed(1)} µs/msg, wall ${median(passes.map((p) => p.wall)).toFixed(1)} µs/msg (${PASSES} × ${PER_PASS} new messages, ${CONCURRENCY} at a time, in-process)`);
+await bot.stop();
+process.exit(0);
