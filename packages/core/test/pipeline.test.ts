@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Composer, Context, I18n, MemoryStore, compose, createBot, definePlugin, officialAccount, parseCommand, PluginOptionsError, type Message, type Reply } from '../src/index.ts';
+import { Composer, Context, I18n, MemoryStore, compose, createBot, definePlugin, officialAccount, parseCommand, PluginOptionsError, type Message, type Middleware, type Reply } from '../src/index.ts';
+import { errorBoundary } from '../src/pipeline/composer.ts';
 import { captureLogger } from './helpers.ts';
 
 const textMessage = (text: string): Message => ({
@@ -158,6 +159,80 @@ describe('Composer routing', () => {
       throw new Error('downstream');
     });
     await expect(d.middleware()(contextFor(textMessage('x')).ctx, async () => {})).rejects.toThrow('downstream');
+  });
+
+  it('errorBoundary: which errors it takes, when next runs, what it resolves to', async () => {
+    const run = async (inner: Middleware<object>, next: () => unknown, onError: (e: unknown) => unknown = () => {}) => {
+      const seen: unknown[] = [];
+      let nexts = 0;
+      const boundary = errorBoundary<object>((e) => {
+        seen.push(e);
+        return onError(e);
+      }, inner);
+      const outcome = await Promise.resolve(
+        boundary({}, () => {
+          nexts++;
+          return next();
+        }),
+      ).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      return { seen, nexts, outcome };
+    };
+    const boom = new Error('boom');
+    // Thrown synchronously before next: reported, then the pipeline goes on (next once).
+    expect(
+      await run(
+        () => {
+          throw boom;
+        },
+        () => undefined,
+      ),
+    ).toEqual({ seen: [boom], nexts: 1, outcome: { value: undefined } });
+    // Rejected after next ran: reported, next not run again.
+    expect(
+      await run(
+        async (_c, next) => {
+          await next();
+          throw boom;
+        },
+        async () => {},
+      ),
+    ).toEqual({ seen: [boom], nexts: 1, outcome: { value: undefined } });
+    // A downstream rejection, or a synchronous throw of next, is not its business.
+    expect(await run((_c, next) => next(), () => Promise.reject(boom))).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
+    expect(
+      await run(
+        (_c, next) => next(),
+        () => {
+          throw boom;
+        },
+      ),
+    ).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
+    // Caught downstream and replaced by another error: that one is the middleware's own.
+    const other = new Error('other');
+    expect(
+      await run(
+        async (_c, next) => {
+          await next().catch(() => {
+            throw other;
+          });
+        },
+        () => Promise.reject(boom),
+      ),
+    ).toEqual({ seen: [other], nexts: 1, outcome: { value: undefined } });
+    // onError failing rejects the boundary; values returned are not passed on.
+    expect(
+      await run(
+        () => Promise.reject(boom),
+        () => undefined,
+        () => {
+          throw other;
+        },
+      ),
+    ).toEqual({ seen: [boom], nexts: 0, outcome: { error: other } });
+    expect(await run(() => 42, () => undefined)).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
   });
 
   it('parseCommand', () => {
