@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { decrypt as tencentDecrypt, encrypt as tencentEncrypt } from '@wecom/crypto';
 import { WXBizMsgCrypt, WxCryptoErrorCode, decodeEncodingAESKey, sortedSha1 } from '../src/protocol.ts';
 import { WxCryptoError, generateEncodingAESKey } from '../src/index.ts';
@@ -120,3 +121,22 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
     }
   });
 });
+
+describe('sortedSha1', () => {
+  // Short parts are joined and hashed at once, long ones streamed: both must give sha1 of the
+  // parts sorted by UTF-16 code units (Array.prototype.sort) and joined.
+  const reference = (...parts: string[]) => createHash('sha1').update([...parts].sort().join(''), 'utf8').digest('hex');
+  it('is sha1 of the sorted parts joined, for short, non-ASCII and long parts', () => {
+    const cases = [
+      ['tok', '1700000000', '42'],
+      ['b', 'a', 'c', 'a'],
+      ['Z', 'a', '_', '1', ''],
+      ['令牌', 'token', '𝒳', 'ｔ', '1'],
+      ['tok', '1700000000', '42', 'x'.repeat(20_000)],
+      ['tok', '1700000000', '42', 'é'.repeat(9000)],
+    ];
+    for (const parts of cases) expect(sortedSha1(...parts)).toBe(reference(...parts));
+    expect(sortedSha1(...SAMPLE_PARTS)).toBe(SAMPLE.post.msgSignature);
+  });
+});
+const SAMPLE_PARTS = [SAMPLE.token, SAMPLE.post.timestamp, SAMPLE.post.nonce, SAMPLE.post.encrypt];
