@@ -51,7 +51,9 @@ export class HandoffService {
   async onUserMessage(message: Message): Promise<'held' | 'pass'> {
     const { conversations, history, bus, log } = this.#deps;
     const id = conversationIdOf(message);
-    await this.#pending.get(id);
+    // Awaited only when there is one: every message of every user passes here.
+    const pending = this.#pending.get(id);
+    if (pending) await pending;
     if (message.type === 'event') {
       if (message.event === 'session_status_change') await this.#onKfSessionChange(id, message.changeType, message.newServicerUserId);
       return 'pass'; // events are not conversation: the bot's plugins still see them
@@ -59,7 +61,8 @@ export class HandoffService {
     const entry = entryFromMessage(message);
     if (!entry) return 'pass';
     const current = await conversations.get(id);
-    await history.append(id, entry, current !== undefined);
+    const appended = history.append(id, entry, current !== undefined);
+    if (appended) await appended; // in-process history: nothing to wait for
     if (!current) return 'pass';
     if (isHeld(current) && !(await conversations.holdAlive(id))) {
       // The idle timer ran out before the sweeper noticed: the bot answers this message.
@@ -322,7 +325,8 @@ export class HandoffService {
   async #recordOut(id: string, entry: HistoryEntry, options: { read?: boolean } = {}): Promise<Conversation | undefined> {
     const { conversations, history, bus } = this.#deps;
     const open = (await conversations.get(id)) !== undefined;
-    await history.append(id, entry, open);
+    const appended = history.append(id, entry, open);
+    if (appended) await appended; // in-process history: nothing to wait for
     if (!open) return undefined; // not open: nobody is watching
     const conversation = await conversations.update(id, (c) => {
       if (!c) return undefined;

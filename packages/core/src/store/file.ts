@@ -43,6 +43,8 @@ export class FileStore implements Store {
   readonly #path: string;
   readonly #entries = new Map<string, Entry>();
   #loaded: Promise<void> | undefined;
+  /** The file was read (or found absent): `#load()` has nothing left to wait for. */
+  #ready = false;
   /** Tail of the write chain; never rejects, so one failed write does not block later ones. */
   #writing: Promise<void> = Promise.resolve();
   /** The queued write that has not started yet; later mutations join it instead of queuing another. */
@@ -58,19 +60,21 @@ export class FileStore implements Store {
     return this.#path;
   }
 
+  // Once loaded, every call works at once instead of after a tick (a hand-off state file is
+  // read for every message); all of them alike, so calls still take effect in call order.
   async get(key: string): Promise<string | undefined> {
-    await this.#load();
+    if (!this.#ready) await this.#load();
     return this.#live(key)?.value;
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
-    await this.#load();
+    if (!this.#ready) await this.#load();
     this.#entries.set(owned(key), entryOf(value, ttlMs));
     await this.#persist();
   }
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
-    await this.#load();
+    if (!this.#ready) await this.#load();
     // No await between the check and the set: this is what makes it atomic within the process.
     if (this.#live(key)) return false;
     this.#entries.set(owned(key), entryOf(value, ttlMs));
@@ -79,7 +83,7 @@ export class FileStore implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#load();
+    if (!this.#ready) await this.#load();
     if (this.#entries.delete(key)) await this.#persist();
   }
 
@@ -126,7 +130,9 @@ export class FileStore implements Store {
   }
 
   #load(): Promise<void> {
-    this.#loaded ??= this.#read();
+    this.#loaded ??= this.#read().then(() => {
+      this.#ready = true;
+    });
     return this.#loaded;
   }
 
