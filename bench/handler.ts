@@ -32,8 +32,9 @@ Object.assign(process.env, {
 const { createBot, resolveConfig } = await import('@wxbot/core');
 const bot = createBot(await resolveConfig((await import('../bot.config.ts')).default));
 await bot.init();
-const channel = bot.channels.find((c) => c.path === '/wx');
-if (!channel) throw new Error('no channel on /wx');
+const found = bot.channels.find((c) => c.path === '/wx');
+if (!found) throw new Error('no channel on /wx');
+const channel = found;
 
 async function pass(count: number): Promise<{ cpu: number; wall: number }> {
   const callbacks = newMessages(mode, count).map(({ path, body }) => ({ query: parseQuery(path.slice(path.indexOf('?') + 1)), body }));
@@ -62,6 +63,8 @@ for (let i = 0; i < PASSES; i++) {
   passes.push(p);
   console.error(`${mode} pass ${i + 1}: CPU ${p.cpu.toFixed(1)} µs/msg, wall ${p.wall.toFixed(1)} µs/msg`);
 }
-console.error(`${mode}: median CPU ${median(passes.map((p) => p.cpu)).toFixed(1)} µs/msg, wall ${median(passes.map((p) => p.wall)).toFixed(1)} µs/msg (${PASSES} × ${PER_PASS} new messages, ${CONCURRENCY} at a time, in-process)`);
+console.error(
+  `${mode}: median CPU ${median(passes.map((p) => p.cpu)).toFixed(1)} µs/msg, wall ${median(passes.map((p) => p.wall)).toFixed(1)} µs/msg (${PASSES} × ${PER_PASS} new messages, ${CONCURRENCY} at a time, in-process)`,
+);
 await bot.stop();
 process.exit(0);

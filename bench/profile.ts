@@ -17,7 +17,10 @@ const dir = resolve(import.meta.dirname, 'profiles');
 mkdirSync(dir, { recursive: true });
 const before = new Set(readdirSync(dir));
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
-const child = fork(resolve(import.meta.dirname, 'servers.ts'), [server, mode], { execArgv: [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+const child = fork(resolve(import.meta.dirname, 'servers.ts'), [server, mode], {
+  execArgv: [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${dir}`],
+  stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+});
 const port = await new Promise<number>((ok) => child.on('message', (m: { port?: number }) => m.port !== undefined && ok(m.port)));
 const callbacks = newMessages(mode, 60_000);
 await load(port, callbacks.slice(0, 2000), { amount: 2000, connections: 16 }); // warm-up

@@ -125,7 +125,10 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
 describe('sortedSha1', () => {
   // Short parts are joined and hashed at once, long ones streamed: both must give sha1 of the
   // parts sorted by UTF-16 code units (Array.prototype.sort) and joined.
-  const reference = (...parts: string[]) => createHash('sha1').update([...parts].sort().join(''), 'utf8').digest('hex');
+  const reference = (...parts: string[]) =>
+    createHash('sha1')
+      .update([...parts].sort().join(''), 'utf8')
+      .digest('hex');
   it('is sha1 of the sorted parts joined, for short, non-ASCII and long parts', () => {
     const cases = [
       ['tok', '1700000000', '42'],

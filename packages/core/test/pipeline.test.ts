@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Composer, Context, I18n, MemoryStore, compose, createBot, definePlugin, officialAccount, parseCommand, PluginOptionsError, type Message, type Middleware, type Reply } from '../src/index.ts';
+import {
+  Composer,
+  Context,
+  I18n,
+  MemoryStore,
+  compose,
+  createBot,
+  definePlugin,
+  officialAccount,
+  parseCommand,
+  PluginOptionsError,
+  type Message,
+  type Middleware,
+  type Reply,
+} from '../src/index.ts';
 import { errorBoundary } from '../src/pipeline/composer.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -83,7 +97,7 @@ describe('compose', () => {
     const ctx = { n: 1 };
     await compose<object>([(_c, next) => next()])(ctx, callerNext);
     expect(calls[1]?.[0]).toBe(ctx);
-    await expect((calls[1]?.[1] as () => Promise<void>)()).resolves.toBeUndefined();
+    await expect((calls[1]![1] as () => Promise<void>)()).resolves.toBeUndefined();
     // Resolves to undefined whatever the middleware returns; sync throws become rejections.
     await expect(compose<object>([() => 42])({})).resolves.toBeUndefined();
     const failing = compose<object>([
@@ -144,9 +158,12 @@ describe('Composer routing', () => {
   it('errorBoundary catches its own errors, not downstream ones, and goes on', async () => {
     const errors: unknown[] = [];
     const c = new Composer<Context>();
-    c.errorBoundary((e) => void errors.push(e), () => {
-      throw new Error('inner');
-    });
+    c.errorBoundary(
+      (e) => void errors.push(e),
+      () => {
+        throw new Error('inner');
+      },
+    );
     c.use((ctx) => ctx.reply('after'));
     const { ctx, replies } = contextFor(textMessage('x'));
     await c.middleware()(ctx, async () => {});
@@ -154,7 +171,10 @@ describe('Composer routing', () => {
     expect(replies).toHaveLength(1);
 
     const d = new Composer<Context>();
-    d.errorBoundary(() => void errors.push('wrong'), async (_ctx, next) => next());
+    d.errorBoundary(
+      () => void errors.push('wrong'),
+      async (_ctx, next) => next(),
+    );
     d.use(() => {
       throw new Error('downstream');
     });
@@ -172,7 +192,7 @@ describe('Composer routing', () => {
       const outcome = await Promise.resolve(
         boundary({}, () => {
           nexts++;
-          return next();
+          return next() as Promise<void>;
         }),
       ).then(
         (value) => ({ value }),
@@ -201,7 +221,12 @@ describe('Composer routing', () => {
       ),
     ).toEqual({ seen: [boom], nexts: 1, outcome: { value: undefined } });
     // A downstream rejection, or a synchronous throw of next, is not its business.
-    expect(await run((_c, next) => next(), () => Promise.reject(boom))).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
+    expect(
+      await run(
+        (_c, next) => next(),
+        () => Promise.reject(boom),
+      ),
+    ).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
     expect(
       await run(
         (_c, next) => next(),
@@ -232,7 +257,12 @@ describe('Composer routing', () => {
         },
       ),
     ).toEqual({ seen: [boom], nexts: 0, outcome: { error: other } });
-    expect(await run(() => 42, () => undefined)).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
+    expect(
+      await run(
+        () => 42,
+        () => undefined,
+      ),
+    ).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
   });
 
   it('parseCommand', () => {
