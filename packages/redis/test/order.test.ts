@@ -28,25 +28,29 @@ describe.runIf(run)('ConversationOrder (real Redis)', () => {
     expect(await Promise.all([order.seqOf('ch:m1'), order.seqOf('ch:m1')])).toEqual([a, a]);
   });
 
-  it("a message waits for the earlier ones; a send waits for everything before it except its own message's run", async () => {
+  it("a message waits for the earlier messages; a send waits for everything before it except its own message's run", async () => {
     const order = new ConversationOrder(redis, PREFIX);
     const conv = `c-${randomUUID()}`;
     await order.enter(conv, 'in-1', 1 * S);
     await order.enter(conv, 'out-1a', 1 * S + 1);
     await order.enter(conv, 'out-1b', 1 * S + 2);
     await order.enter(conv, 'in-2', 2 * S);
+    await order.enter(conv, 'out-2a', 2 * S + 1);
     // The first message's run and its first send may go; its second send waits for the first.
     expect(await order.blockers(conv, 'in-1', 1 * S)).toEqual([]);
     expect(await order.blockers(conv, 'out-1a', 1 * S + 1)).toEqual([]);
     expect(await order.blockers(conv, 'out-1b', 1 * S + 2)).toEqual(['out-1a']);
-    // The next message waits for all of it.
-    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual(['in-1', 'out-1a', 'out-1b']);
-    await order.leave(conv, 'out-1a');
+    // The next message waits for the earlier message's run, not for its sends; its own sends
+    // wait for every earlier send.
+    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual(['in-1']);
+    expect(await order.blockers(conv, 'out-2a', 2 * S + 1)).toEqual(['in-1', 'out-1a', 'out-1b']);
     await order.leave(conv, 'in-1');
-    expect(await order.blockers(conv, 'out-1b', 1 * S + 2)).toEqual([]);
-    expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual(['out-1b']);
-    await order.leave(conv, 'out-1b');
     expect(await order.blockers(conv, 'in-2', 2 * S)).toEqual([]);
+    expect(await order.blockers(conv, 'out-2a', 2 * S + 1)).toEqual(['out-1a', 'out-1b']);
+    await order.leave(conv, 'out-1a');
+    await order.leave(conv, 'out-1b');
+    expect(await order.blockers(conv, 'out-2a', 2 * S + 1)).toEqual([]);
+    expect(await order.head(conv, 2)).toEqual(['in-2', 'out-2a']);
   });
 
   it('entering again keeps the first place; other conversations never block', async () => {

@@ -26,8 +26,9 @@ export interface DurableDeliveryOptions {
    * rate the app's outbox queue is paused with BullMQ's manual rate limit (`worker.rateLimit`).
    * Only real sends count (BullMQ's own limiter would also count a job that only looked
    * whether it was its conversation's turn, and stall the queue for a whole window).
-   * Default 600 sends a minute (WeCom allows an app about 30 messages a minute per member
-   * and a KF account 5 replies per customer message: the per-user caps are WeChat's own).
+   * Default 10,000 sends a minute per app (the order of WeChat's per-API frequency caps; set
+   * what your account allows). Per-user caps (a KF account's 5 replies per customer message)
+   * are WeChat's own and answered with errcodes.
    */
   rateLimit?: { max: number; durationMs: number };
   /**
@@ -80,6 +81,8 @@ interface InboundData {
   score: number;
   /** Epoch ms the job was queued (wait-time metric). */
   queuedAt: number;
+  /** Queued as a lease (its message runs in the process that received it): never woken early. */
+  leased?: boolean;
 }
 
 /** The data of an outbox job: one active send. */
@@ -312,7 +315,7 @@ export class DurableDelivery implements DeliveryEngine {
     const now = Date.now();
     const entry = `${queue.name}|${id}|${now}`;
     await this.#order.enter(conversation, entry, score);
-    const job = await queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData, {
+    const job = await queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now, leased: true } satisfies InboundData, {
       jobId: id,
       delay: leaseMs,
       removeOnComplete: KEEP_COMPLETED,
@@ -326,7 +329,7 @@ export class DurableDelivery implements DeliveryEngine {
       this.#leases.delete(lease);
       await lease.end();
       // The run's sends are queued; the message itself is done.
-      await this.#order.leave(conversation, entry).catch(() => undefined);
+      await this.#finish(conversation, entry).catch(() => undefined);
     };
   }
 
@@ -349,7 +352,7 @@ export class DurableDelivery implements DeliveryEngine {
     const inbound = new Worker('inbound', (job, token) => this.#runInbound(job as Job<InboundData>, token), common);
     this.#watch(inbound, log);
     this.#workers.push(inbound);
-    const limit = this.#options.rateLimit ?? { max: 600, durationMs: 60_000 };
+    const limit = this.#options.rateLimit ?? { max: 10_000, durationMs: 60_000 };
     for (const queue of this.#outboxes.values()) {
       const worker: Worker = new Worker(queue.name, (job, token) => this.#runSend(job as Job<OutboxData>, token, worker, limit), {
         ...common,
@@ -454,7 +457,7 @@ export class DurableDelivery implements DeliveryEngine {
     } finally {
       this.#metrics?.ran('inbound', started);
     }
-    await this.#order.leave(conversation, entry);
+    await this.#finish(conversation, entry);
     return 'answered';
   }
 
@@ -465,7 +468,7 @@ export class DurableDelivery implements DeliveryEngine {
     const host = this.#attached();
     const sentKey = `${this.#prefix}:sent:${send.key}`;
     if ((await this.#redis.exists(sentKey)) === 1) {
-      await this.#order.leave(conversation, entry);
+      await this.#finish(conversation, entry);
       return 'already sent';
     }
     const channel = host.channels.find((c) => c.name === send.channel);
@@ -496,7 +499,7 @@ export class DurableDelivery implements DeliveryEngine {
       const verdict = classifySendError(error, channel.kind === 'wecomKf' || send.to.openKfId !== undefined);
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (verdict.action === 'fail' || last) {
-        await this.#order.leave(conversation, entry);
+        await this.#finish(conversation, entry);
         this.#metrics?.failed(job.queueName, verdict.reason);
         if (isHumanHoldsSession(error)) host.log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
         else host.log.error({ channel: send.channel, msgId: send.answers, key: send.key, reason: verdict.reason }, 'send failed for good; the job is kept with its reason (wxbot queue)');
@@ -510,8 +513,25 @@ export class DurableDelivery implements DeliveryEngine {
     await this.#redis.del(sendingKey).catch(() => undefined);
     this.#metrics?.ran(job.queueName, started);
     host.metrics.reply(send.channel, 'active', send.receivedAt ? (Date.now() - send.receivedAt) / 1000 : 0);
-    await this.#order.leave(conversation, entry);
+    await this.#finish(conversation, entry);
     return 'sent';
+  }
+
+  /**
+   * A job is done: it leaves its conversation's timeline, and the jobs now at the head that
+   * sleep until their next look (turn polling) are woken at once. A lease (a message running
+   * in the process that received it) is never woken.
+   */
+  async #finish(conversation: string, entry: string): Promise<void> {
+    await this.#order.leave(conversation, entry);
+    for (const next of await this.#order.head(conversation, 3)) {
+      const [queueName, id] = next.split('|');
+      const queue = queueName === this.#inbound?.name ? this.#inbound : this.#outboxes.get(queueName?.slice('outbox-'.length) ?? '');
+      if (!queue || !id) continue;
+      const job = await queue.getJob(id);
+      if (!job || (job.data as { leased?: boolean }).leased || !(await job.isDelayed())) continue;
+      await job.promote().catch(() => undefined); // it moved meanwhile: nothing to wake
+    }
   }
 
   /** 0 when a send may go now; else how long the app's rate window still runs (ms). */

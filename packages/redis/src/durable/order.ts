@@ -10,9 +10,10 @@ import type { Redis } from 'ioredis';
  * - a message gets a sequence number once (`seqOf`, the same on every instance and retry);
  *   its inbound job is entered at `seq * SLOTS`, the n-th active send answering it at
  *   `seq * SLOTS + 1 + n` (so a message's replies follow it and precede the next message's);
- * - a job may run only at its **turn**: an inbound job when nothing is before it; a send
- *   when nothing is before it but the inbound job of the message it answers (that run is
- *   what produces it);
+ * - a job may run only at its **turn**: an inbound job when no earlier *message* is still
+ *   open (the conversation's messages run one at a time, in order, while earlier replies may
+ *   still be on their way); a send when nothing is before it but the inbound job of the
+ *   message it answers (that run is what produces it), so replies go out in order;
  * - a job that is not at its turn goes back to BullMQ's delayed set for a moment; a job that
  *   finished (or failed for good) leaves the timeline, and the next one's turn comes.
  *
@@ -68,13 +69,20 @@ export class ConversationOrder {
   }
 
   /**
-   * The entries that must finish before the one at `score` may run (empty: its turn). For a
-   * send, the inbound entry of its own message (at `floor(score / SLOTS) * SLOTS`) is not a blocker.
+   * The entries that must finish before the one at `score` may run (empty: its turn), at most
+   * 8. For a send, every earlier entry but the inbound entry of its own message (at
+   * `floor(score / SLOTS) * SLOTS`); for an inbound entry, the earlier inbound entries only.
    */
   async blockers(conversation: string, entry: string, score: number): Promise<string[]> {
     const base = Math.floor(score / ConversationOrder.SLOTS) * ConversationOrder.SLOTS;
-    const own = score === base ? -1 : base;
-    return (await (this.#redis as RedisWithScripts).wxbotBlockers(this.#key(conversation), String(score), String(own), entry)) as string[];
+    const inbound = score === base;
+    const own = inbound ? -1 : base;
+    return (await (this.#redis as RedisWithScripts).wxbotBlockers(this.#key(conversation), String(score), String(own), entry, inbound ? '1' : '0', String(ConversationOrder.SLOTS))) as string[];
+  }
+
+  /** The first `count` entries still open (the ones whose turn may have come). */
+  async head(conversation: string, count: number): Promise<string[]> {
+    return this.#redis.zrange(this.#key(conversation), '0', String(count - 1));
   }
 
   /** Removes a finished (or dead) entry. */
@@ -96,7 +104,7 @@ const DAY_MS = 24 * 3600_000;
 
 type RedisWithScripts = Redis & {
   wxbotSeqOf(key: string, counter: string, ttl: string): Promise<string>;
-  wxbotBlockers(key: string, score: string, own: string, entry: string): Promise<string[]>;
+  wxbotBlockers(key: string, score: string, own: string, entry: string, inboundOnly: string, slots: string): Promise<string[]>;
 };
 
 /** Get-or-assign: the first caller for a message takes the next number, later ones read it. */
@@ -107,11 +115,19 @@ seq = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], seq, 'PX', ARGV[1])
 return tostring(seq)`;
 
-/** Entries scored below ARGV[1], except the entry itself and the one scored exactly ARGV[2] (at most 8). */
+/**
+ * Entries scored below ARGV[1], except the entry itself and the one scored exactly ARGV[2];
+ * with ARGV[4] = '1' only inbound entries (scores that are multiples of ARGV[5]). At most 8.
+ */
 const BLOCKERS = `
-local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 9)
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
 local out = {}
+local slots = tonumber(ARGV[5])
 for i = 1, #found, 2 do
-  if found[i] ~= ARGV[3] and tonumber(found[i + 1]) ~= tonumber(ARGV[2]) then table.insert(out, found[i]) end
+  local s = tonumber(found[i + 1])
+  if found[i] ~= ARGV[3] and s ~= tonumber(ARGV[2]) and (ARGV[4] ~= '1' or s % slots == 0) then
+    table.insert(out, found[i])
+    if #out >= 8 then break end
+  end
 end
 return out`;
