@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryStore } from '../store/memory.ts';
 import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
@@ -35,6 +36,8 @@ export function dedupTtlFor(channels: readonly { readonly replayWindowSeconds?: 
   return ttl;
 }
 
+const FIRST = { first: true } as const;
+
 export type Claim =
   | { readonly first: true }
   /** A retry: `response` is the HTTP body the first delivery answered (or 'success'). */
@@ -55,6 +58,11 @@ export class CallbackDedup {
 
   readonly #local = new Map<string, Promise<string>>();
   readonly #resolvers = new Map<string, (body: string) => void>();
+  /**
+   * The store, when it is in this process's memory: claims and answers are then recorded at
+   * once, without the two async frames and five promises a message the Store interface costs.
+   */
+  readonly #memory: MemoryStore | undefined;
 
   /** Told when the store fails to record an answer. */
   onError: ((error: unknown) => void) | undefined;
@@ -63,23 +71,57 @@ export class CallbackDedup {
     private readonly store: Store,
     private readonly ttlMs = DEFAULT_DEDUP_TTL_MS,
     private readonly waitMs = 4_500,
-  ) {}
+  ) {
+    // Only a MemoryStore whose writes are its own: a subclass that overrides them (to count,
+    // fail or forward writes) must see every call go through them.
+    const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
+    this.#memory = own ? store : undefined;
+  }
 
-  async claim(key: string): Promise<Claim> {
+  /** Claims `key` for this delivery; synchronous when the store is in memory. */
+  claim(key: string): Claim | Promise<Claim> {
     const inProcess = this.#local.get(key);
     if (inProcess) return { first: false, response: inProcess };
-    if (await this.store.setIfAbsent(key, PENDING, this.ttlMs)) {
-      this.#local.set(key, new Promise((resolve) => this.#resolvers.set(key, resolve)));
-      return { first: true };
-    }
-    return { first: false, response: this.#waitForStored(key) };
+    if (this.#memory) return this.#claimed(key, this.#memory.setIfAbsentNow(key, PENDING, this.ttlMs));
+    return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
+  }
+
+  #claimed(key: string, first: boolean): Claim {
+    if (!first) return { first: false, response: this.#waitForStored(key) };
+    this.#local.set(key, new Promise((resolve) => this.#resolvers.set(key, resolve)));
+    return FIRST;
   }
 
   /**
-   * Records the answer of the first delivery for its retries. Never throws: a store failure
-   * is reported through `onError` and in-process retries still get the answer.
+   * Records the answer of the first delivery for its retries. Never throws (nor rejects): a
+   * store failure is reported through `onError` and in-process retries still get the answer.
+   * Synchronous (returns undefined) when the store is in memory.
    */
-  async complete(key: string, body: string): Promise<void> {
+  complete(key: string, body: string): Promise<void> | undefined {
+    const memory = this.#memory;
+    if (!memory) return this.#completeStored(key, body);
+    try {
+      if (body === 'success') memory.setNow(key, body, this.ttlMs);
+      else {
+        memory.setNow(answerKeyOf(key), body, ANSWER_TTL_MS);
+        memory.setNow(key, ANSWERED, this.ttlMs);
+      }
+    } catch (error) {
+      this.onError?.(error);
+    } finally {
+      this.#answered(key, body);
+    }
+    return undefined;
+  }
+
+  /** Retries in this process get the answer; the in-flight entry goes. */
+  #answered(key: string, body: string): void {
+    this.#resolvers.get(key)?.(body);
+    this.#resolvers.delete(key);
+    this.#local.delete(key);
+  }
+
+  async #completeStored(key: string, body: string): Promise<void> {
     try {
       // Store first: once the in-flight entry is gone, retries read the answer from the store.
       if (body === 'success') await this.store.set(key, body, this.ttlMs);
@@ -92,9 +134,7 @@ export class CallbackDedup {
     } catch (error) {
       this.onError?.(error);
     } finally {
-      this.#resolvers.get(key)?.(body);
-      this.#resolvers.delete(key);
-      this.#local.delete(key);
+      this.#answered(key, body);
     }
   }
 

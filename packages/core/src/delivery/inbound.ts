@@ -88,7 +88,8 @@ export class Inbound {
     const key = `dedup:${channel.name}:${message.id}`;
     let claim: Claim;
     try {
-      claim = await this.#dedup.claim(key);
+      const claimed = this.#dedup.claim(key);
+      claim = claimed instanceof Promise ? await claimed : claimed;
     } catch (error) {
       // The store is down: answering matters more than dedup, so process without it.
       log.warn({ channel: channel.name, msgId: message.id, err: error }, 'dedup unavailable; processing without it');
@@ -127,7 +128,8 @@ export class Inbound {
       }
     }
     // Never throws: a store failure here must not leave retries waiting on this answer.
-    await this.#dedup.complete(key, answer);
+    const recorded = this.#dedup.complete(key, answer);
+    if (recorded) await recorded; // in memory: recorded already
     this.#logCallback(channel, message.type, message.id, started, outcome);
     return answer;
   }

@@ -71,12 +71,29 @@ export class MemoryStore implements Store {
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.setNow(key, value, ttlMs);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    return this.setIfAbsentNow(key, value, ttlMs);
+  }
+
+  /**
+   * `set`, done before returning: for the core's per-message paths (callback dedup), which
+   * skip the promise when the store is in memory.
+   * @internal
+   */
+  setNow(key: string, value: string, ttlMs?: number): void {
     const space = this.#of(key);
     space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
     if (space.cache.size === space.cache.max) this.#checkPressure(space);
   }
 
-  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+  /**
+   * `setIfAbsent`, done before returning (see {@link MemoryStore.setNow}).
+   * @internal
+   */
+  setIfAbsentNow(key: string, value: string, ttlMs?: number): boolean {
     const space = this.#of(key);
     if (space.cache.has(key)) return false;
     space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});

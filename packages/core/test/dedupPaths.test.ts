@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { CallbackDedup, answerKeyOf } from '../src/delivery/dedup.ts';
+import { MemoryStore } from '../src/index.ts';
+
+/** A MemoryStore that records its writes (overriding them: the dedup must call these). */
+class RecordingStore extends MemoryStore {
+  readonly writes: string[] = [];
+  override async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.writes.push(`set ${key}`);
+    return super.set(key, value, ttlMs);
+  }
+  override async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    this.writes.push(`setIfAbsent ${key}`);
+    return super.setIfAbsent(key, value, ttlMs);
+  }
+}
+
+/**
+ * A plain MemoryStore takes the dedup's synchronous path, any other store (a subclass that
+ * overrides its writes included) the Store interface: both must answer retries alike.
+ */
+describe.each([
+  ['MemoryStore (synchronous path)', () => new MemoryStore()],
+  ['a MemoryStore subclass overriding its writes (Store path)', () => new RecordingStore()],
+])('CallbackDedup over %s', (_name, makeStore) => {
+  it('first delivery claims; an in-process retry waits for its answer; a later retry reads it from the store', async () => {
+    const store = makeStore();
+    const dedup = new CallbackDedup(store);
+    expect(await dedup.claim('dedup:oa:1')).toEqual({ first: true });
+    const retry = await dedup.claim('dedup:oa:1');
+    expect(retry.first).toBe(false);
+    await dedup.complete('dedup:oa:1', '<xml>answer</xml>');
+    expect(retry.first === false && (await retry.response)).toBe('<xml>answer</xml>');
+    // Another instance's view: only the store.
+    const other = new CallbackDedup(store);
+    const later = await other.claim('dedup:oa:1');
+    expect(later.first === false && (await later.response)).toBe('<xml>answer</xml>');
+    expect(await store.get(answerKeyOf('dedup:oa:1'))).toBe('<xml>answer</xml>');
+    // `success` is kept as the mark itself.
+    expect(await dedup.claim('dedup:oa:2')).toEqual({ first: true });
+    await dedup.complete('dedup:oa:2', 'success');
+    const again = await other.claim('dedup:oa:2');
+    expect(again.first === false && (await again.response)).toBe('success');
+    if (store instanceof RecordingStore) {
+      expect(store.writes).toEqual([
+        'setIfAbsent dedup:oa:1',
+        `set ${answerKeyOf('dedup:oa:1')}`,
+        'set dedup:oa:1',
+        'setIfAbsent dedup:oa:1',
+        'setIfAbsent dedup:oa:2',
+        'set dedup:oa:2',
+        'setIfAbsent dedup:oa:2',
+      ]);
+    }
+  });
+
+  it('a store failure while recording the answer is reported, and in-process retries still get it', async () => {
+    const store = makeStore();
+    const failing = Object.assign(store, {
+      set: async () => {
+        throw new Error('store down');
+      },
+    });
+    const errors: unknown[] = [];
+    const dedup = new CallbackDedup(failing);
+    dedup.onError = (error) => errors.push(error);
+    expect(await dedup.claim('dedup:oa:3')).toEqual({ first: true });
+    const retry = await dedup.claim('dedup:oa:3');
+    await expect(Promise.resolve(dedup.complete('dedup:oa:3', '<xml>a</xml>'))).resolves.toBeUndefined();
+    expect(errors).toEqual([new Error('store down')]);
+    expect(retry.first === false && (await retry.response)).toBe('<xml>a</xml>');
+  });
+});
+
+it('over a plain MemoryStore, claims and answers are recorded before the calls return', () => {
+  const store = new MemoryStore();
+  const dedup = new CallbackDedup(store);
+  expect(dedup.claim('dedup:oa:9')).toEqual({ first: true });
+  expect(dedup.complete('dedup:oa:9', '<xml>x</xml>')).toBeUndefined();
+  expect(store.size).toBe(2); // the mark and the answer, written already
+});
