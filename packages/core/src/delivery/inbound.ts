@@ -113,7 +113,12 @@ export class Inbound {
       window.close();
     });
     const reply = await window.result;
-    if (running && this.#options.engine) await this.#leave(this.#options.engine, channel, message, run);
+    if (running && this.#options.engine) {
+      // A passive reply settles the window a few microtasks before the pipeline returns: only
+      // a run still going after that (a late answer after "please wait") is stored as a job.
+      if (reply) await new Promise((resolve) => setImmediate(resolve));
+      if (running) await this.#leave(this.#options.engine, channel, message, run);
+    }
     let answer = 'success';
     let outcome = reply ? 'passive' : 'no-reply';
     if (reply) {

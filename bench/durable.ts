@@ -1,0 +1,153 @@
+/**
+ * Durable delivery (issue 10) against the fake WeChat API and the real Redis (127.0.0.1:6379):
+ *
+ * 1. late-reply latency added by the queue: an Official Account handler answers after its
+ *    passive window closed; time from `ctx.reply()` to the fake API receiving custom/send,
+ *    p50/p99, durable vs in memory, in the same run;
+ * 2. KF messages per second synced and answered, from the `kf_msg_or_event` notification to
+ *    the last send_msg, with 1 worker (`wxbot start`) and 2 (`wxbot start` + `wxbot worker`),
+ *    real processes on the test fixture's bot (an echo with no delay);
+ * 3. passive-path throughput (callbacks answered in the window), durable vs in memory, as a
+ *    ratio of the same run (same process, same load generator, alternating rounds).
+ *
+ *   npm run bench:durable                      # BENCH_SECONDS=5 BENCH_KF=3000 by default
+ *
+ * Every run uses its own Redis prefix and removes its keys.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createBot, officialAccount, wecomKf, generateEncodingAESKey, type Bot } from '@wxbot/core';
+import { RedisStore } from '@wxbot/redis';
+import { WeChatPeer, startFakeWeChatApi } from '@wxbot/testing';
+import { spawnWxbot, startWxbot, stopWxbot, type WxbotProcess } from '../test/support/wxbotProcess.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const KF_MESSAGES = Number(process.env.BENCH_KF ?? 3000);
+const RUN = `wxbot-bench:${randomUUID()}:`;
+const OA = { appId: 'wx-bench-durable', appSecret: 'bench-secret', token: 'bench-token' };
+const CORP = 'ww-bench-durable';
+const KF_SECRET = 'kf-secret';
+const KF_TOKEN = 'kf-token';
+const KF_KEY = generateEncodingAESKey();
+
+const api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }, { id: CORP, secret: KF_SECRET }] });
+const pct = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
+};
+
+async function oaBot(durable: boolean, replyWindowMs: number, handler: Parameters<Bot['on']>[1]): Promise<{ bot: Bot; peer: WeChatPeer }> {
+  const bot = createBot({
+    channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs })],
+    store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: `${RUN}${randomUUID()}:`, durable: durable ? { timeoutMs: 5000 } : false }),
+    logger: { level: 'silent' },
+    devChecks: false,
+  });
+  bot.on('text', handler);
+  const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+  return { bot, peer: new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId }) };
+}
+
+// 1. Late replies: 20 users, each sends its messages one after the other.
+async function lateReplies(durable: boolean, perUser: number): Promise<number[]> {
+  const replyAt = new Map<string, number>();
+  // The window closes long before the answer, even on a busy machine: every reply is late.
+  const { bot, peer } = await oaBot(durable, 5, async (ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const text = ctx.message.type === 'text' ? ctx.message.text : '';
+    replyAt.set(text, Date.now()); // the fake API stamps arrivals with Date.now() too
+    await ctx.reply(`late:${text}`);
+  });
+  const tag = randomUUID().slice(0, 8);
+  const users = Array.from({ length: 20 }, (_, u) => `late-${tag}-${u}`);
+  await Promise.all(users.map(async (user) => {
+    for (let i = 0; i < perUser; i++) await peer.text(`${user}#${i}`, { from: user });
+  }));
+  await api.waitFor(() => users.every((u) => api.textsTo(u).length === perUser), 60_000);
+  const latencies = api.deliveries.filter((d) => users.includes(d.user)).map((d) => d.at - replyAt.get(d.text!.slice('late:'.length))!);
+  await bot.stop();
+  return latencies;
+}
+
+// 3. Passive path: concurrent callbacks answered in the window, for `seconds`.
+async function passive(durable: boolean, seconds: number): Promise<number> {
+  const { bot, peer } = await oaBot(durable, 4000, (ctx) => ctx.reply('ok'));
+  let done = 0;
+  const until = Date.now() + seconds * 1000;
+  const tag = randomUUID().slice(0, 8);
+  await Promise.all(Array.from({ length: 32 }, async (_, c) => {
+    while (Date.now() < until) {
+      const response = await peer.text('hi', { from: `p-${tag}-${c}` });
+      if (response.reply?.['Content'] === 'ok') done += 1;
+    }
+  }));
+  await bot.stop();
+  return done / seconds;
+}
+
+// 2. KF: N messages of N/10 customers, with 1 or 2 worker processes.
+async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; seconds: number }> {
+  const prefix = `${RUN}kf${workers}:`;
+  const env = {
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: prefix,
+    WECOM_CORP_ID: CORP,
+    WECOM_KF_SECRET: KF_SECRET,
+    WECOM_KF_TOKEN: KF_TOKEN,
+    WECOM_KF_AES_KEY: KF_KEY,
+    WECOM_API_BASE: api.url,
+    KF_SYNC_LIMIT: '1000',
+    SLOW_MS: '0',
+    CONCURRENCY: '32',
+    LOG_LEVEL: 'info',
+    DURABLE_TIMEOUT_MS: '5000',
+  };
+  const processes: WxbotProcess[] = [startWxbot('test/fixtures/durable.config.ts', env)];
+  try {
+    const url = await processes[0]!.ready;
+    if (workers === 2) {
+      const worker = spawnWxbot(['worker', '--config', 'test/fixtures/durable.config.ts'], env);
+      worker.ready.catch(() => undefined);
+      processes.push(worker);
+      while (!worker.output().includes('wxbot worker started')) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const openKfId = `wk-bench-${workers}-${randomUUID().slice(0, 6)}`;
+    const customers = Array.from({ length: Math.max(1, Math.round(KF_MESSAGES / 10)) }, (_, c) => `${openKfId}-c${c}`);
+    for (let i = 0; i < KF_MESSAGES; i++) api.kf.push(openKfId, { external_userid: customers[i % customers.length]!, text: { content: `m${i}` } });
+    const before = api.deliveries.length;
+    const started = Date.now();
+    const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: KF_TOKEN, encodingAESKey: KF_KEY, receiveId: CORP });
+    await peer.event('kf_msg_or_event', { Token: 'bench', OpenKfId: openKfId }, { from: 'sys' });
+    await api.waitFor(() => api.deliveries.length - before >= KF_MESSAGES, 300_000);
+    const seconds = (Date.now() - started) / 1000;
+    return { perSecond: Math.round(KF_MESSAGES / seconds), seconds };
+  } finally {
+    await Promise.all(processes.map((p) => stopWxbot(p.child)));
+  }
+}
+
+try {
+  const memoryLate = await lateReplies(false, 10);
+  const durableLate = await lateReplies(true, 10);
+  console.log(
+    `late replies (200, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
+      `added by the queue p50 ${pct(durableLate, 50) - pct(memoryLate, 50)} ms, p99 ${pct(durableLate, 99) - pct(memoryLate, 99)} ms (goal < 10 ms on loopback)`,
+  );
+
+  const rounds: { memory: number; durable: number }[] = [];
+  for (let r = 0; r < 3; r++) rounds.push({ memory: await passive(false, SECONDS), durable: await passive(true, SECONDS) });
+  const ratios = rounds.map((r) => r.durable / r.memory).sort((a, b) => a - b);
+  console.table(rounds.map((r) => ({ 'in memory req/s': Math.round(r.memory), 'durable req/s': Math.round(r.durable), ratio: (r.durable / r.memory).toFixed(2) })));
+  console.log(`passive path: durable / in memory = ${ratios[1]!.toFixed(2)} (median of 3 rounds; goal ≥ 0.90)`);
+
+  for (const workers of [1, 2] as const) {
+    const { perSecond, seconds } = await kfThroughput(workers);
+    console.log(`KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s)`);
+  }
+} finally {
+  await api.close();
+  const admin = new Redis('redis://127.0.0.1:6379');
+  const keys = await admin.keys(`${RUN}*`);
+  for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
+  admin.disconnect();
+}
