@@ -45,10 +45,16 @@ const WORD_WEIGHT = 1;
 const SEGMENTS = /\p{Script=Han}+|(?:(?!\p{Script=Han})[\p{L}\p{N}])+/gu;
 const HAN = /^\p{Script=Han}/u;
 
+/**
+ * The first characters of the fillers: a text with none of them has no filler (and removing
+ * one leaves a space, which starts none), so it skips the eleven `replaceAll` scans.
+ */
+const FILLER_START = new RegExp(`[${[...new Set(FILLERS.map((filler) => filler[0]))].join('')}]`);
+
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
   let t = fold(text);
-  for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
+  if (FILLER_START.test(t)) for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
   return t.replace(PARTICLES, ' ');
 }
 
@@ -58,22 +64,28 @@ export type Features = Map<string, number>;
 /** The weighted features of a text, before inverse document frequency. */
 export function featuresOf(text: string): Features {
   const features: Features = new Map();
-  const add = (key: string, weight: number) => features.set(key, (features.get(key) ?? 0) + weight);
   for (const [segment] of normalizeForSimilarity(text).matchAll(SEGMENTS)) {
     if (!HAN.test(segment)) {
-      add(`w:${segment}`, WORD_WEIGHT);
+      addFeature(features, `w:${segment}`, WORD_WEIGHT);
       continue;
     }
-    const chars = [...segment];
-    for (let i = 0; i < chars.length; i++) {
-      const c = chars[i] as string;
-      if (!FUNCTION_CHARS.has(c)) add(`u:${c}`, UNIGRAM_WEIGHT);
-      const next = chars[i + 1];
-      if (next === undefined) continue;
-      add(`b:${c}${next}`, FUNCTION_CHARS.has(c) && FUNCTION_CHARS.has(next) ? FUNCTION_WEIGHT : 1);
+    // Character by character (code points: a Han character may take two code units), each
+    // one's bigram with the previous, then its unigram: the order the index was built in.
+    // Read in place, not as an array of the characters (this runs for every text message).
+    let previous: string | undefined;
+    for (let i = 0; i < segment.length; ) {
+      const c = (segment.codePointAt(i) as number) > 0xffff ? segment.slice(i, i + 2) : (segment[i] as string);
+      i += c.length;
+      if (previous !== undefined) addFeature(features, `b:${previous}${c}`, FUNCTION_CHARS.has(previous) && FUNCTION_CHARS.has(c) ? FUNCTION_WEIGHT : 1);
+      if (!FUNCTION_CHARS.has(c)) addFeature(features, `u:${c}`, UNIGRAM_WEIGHT);
+      previous = c;
     }
   }
   return features;
+}
+
+function addFeature(features: Features, key: string, weight: number): void {
+  features.set(key, (features.get(key) ?? 0) + weight);
 }
 
 function norm(v: Features): number {
