@@ -30,7 +30,12 @@ const KF_SECRET = 'kf-secret';
 const KF_TOKEN = 'kf-token';
 const KF_KEY = generateEncodingAESKey();
 
-const api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }, { id: CORP, secret: KF_SECRET }] });
+const api = await startFakeWeChatApi({
+  credentials: [
+    { id: OA.appId, secret: OA.appSecret },
+    { id: CORP, secret: KF_SECRET },
+  ],
+});
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
@@ -60,9 +65,11 @@ async function lateReplies(durable: boolean, perUser: number): Promise<number[]>
   });
   const tag = randomUUID().slice(0, 8);
   const users = Array.from({ length: 20 }, (_, u) => `late-${tag}-${u}`);
-  await Promise.all(users.map(async (user) => {
-    for (let i = 0; i < perUser; i++) await peer.text(`${user}#${i}`, { from: user });
-  }));
+  await Promise.all(
+    users.map(async (user) => {
+      for (let i = 0; i < perUser; i++) await peer.text(`${user}#${i}`, { from: user });
+    }),
+  );
   await api.waitFor(() => users.every((u) => api.textsTo(u).length === perUser), 60_000);
   const latencies = api.deliveries.filter((d) => users.includes(d.user)).map((d) => d.at - replyAt.get(d.text!.slice('late:'.length))!);
   await bot.stop();
@@ -75,12 +82,14 @@ async function passive(durable: boolean, seconds: number): Promise<number> {
   let done = 0;
   const until = Date.now() + seconds * 1000;
   const tag = randomUUID().slice(0, 8);
-  await Promise.all(Array.from({ length: 32 }, async (_, c) => {
-    while (Date.now() < until) {
-      const response = await peer.text('hi', { from: `p-${tag}-${c}` });
-      if (response.reply?.['Content'] === 'ok') done += 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async (_, c) => {
+      while (Date.now() < until) {
+        const response = await peer.text('hi', { from: `p-${tag}-${c}` });
+        if (response.reply?.['Content'] === 'ok') done += 1;
+      }
+    }),
+  );
   await bot.stop();
   return done / seconds;
 }
@@ -106,10 +115,10 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
   try {
     const url = await processes[0]!.ready;
     if (workers === 2) {
-      const worker = spawnWxbot(['worker', '--config', 'test/fixtures/durable.config.ts'], env);
+      const worker = process.env.BENCH_TWO_STARTS ? startWxbot('test/fixtures/durable.config.ts', env) : spawnWxbot(['worker', '--config', 'test/fixtures/durable.config.ts'], env);
       worker.ready.catch(() => undefined);
       processes.push(worker);
-      while (!worker.output().includes('wxbot worker started')) await new Promise((resolve) => setTimeout(resolve, 50));
+      while (!/wxbot (worker )?started/.test(worker.output())) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const openKfId = `wk-bench-${workers}-${randomUUID().slice(0, 6)}`;
     const customers = Array.from({ length: Math.max(1, Math.round(KF_MESSAGES / 10)) }, (_, c) => `${openKfId}-c${c}`);
@@ -118,7 +127,21 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
     const started = Date.now();
     const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: KF_TOKEN, encodingAESKey: KF_KEY, receiveId: CORP });
     await peer.event('kf_msg_or_event', { Token: 'bench', OpenKfId: openKfId }, { from: 'sys' });
-    await api.waitFor(() => api.deliveries.length - before >= KF_MESSAGES, 300_000);
+    const progress = setInterval(() => {
+      if (process.env.BENCH_VERBOSE) console.log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${api.deliveries.length - before} answered`);
+    }, 1000);
+    await api.waitFor(() => api.deliveries.length - before >= KF_MESSAGES, 300_000).finally(() => clearInterval(progress));
+    if (process.env.BENCH_VERBOSE)
+      for (const p of processes)
+        console.log(
+          p
+            .output()
+            .split('\n')
+            .filter((l) => /"level":(40|50)/.test(l))
+            .slice(0, 5)
+            .map((l) => l.slice(0, 300))
+            .join('\n'),
+        );
     const seconds = (Date.now() - started) / 1000;
     return { perSecond: Math.round(KF_MESSAGES / seconds), seconds };
   } finally {
@@ -126,24 +149,30 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
   }
 }
 
+const parts = (process.env.BENCH_PARTS ?? 'late,passive,kf').split(',');
 try {
-  const memoryLate = await lateReplies(false, 10);
-  const durableLate = await lateReplies(true, 10);
-  console.log(
-    `late replies (200, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
-      `added by the queue p50 ${pct(durableLate, 50) - pct(memoryLate, 50)} ms, p99 ${pct(durableLate, 99) - pct(memoryLate, 99)} ms (goal < 10 ms on loopback)`,
-  );
-
-  const rounds: { memory: number; durable: number }[] = [];
-  for (let r = 0; r < 3; r++) rounds.push({ memory: await passive(false, SECONDS), durable: await passive(true, SECONDS) });
-  const ratios = rounds.map((r) => r.durable / r.memory).sort((a, b) => a - b);
-  console.table(rounds.map((r) => ({ 'in memory req/s': Math.round(r.memory), 'durable req/s': Math.round(r.durable), ratio: (r.durable / r.memory).toFixed(2) })));
-  console.log(`passive path: durable / in memory = ${ratios[1]!.toFixed(2)} (median of 3 rounds; goal ≥ 0.90)`);
-
-  for (const workers of [1, 2] as const) {
-    const { perSecond, seconds } = await kfThroughput(workers);
-    console.log(`KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s)`);
+  if (parts.includes('late')) {
+    const memoryLate = await lateReplies(false, 10);
+    const durableLate = await lateReplies(true, 10);
+    console.log(
+      `late replies (200, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
+        `added by the queue p50 ${pct(durableLate, 50) - pct(memoryLate, 50)} ms, p99 ${pct(durableLate, 99) - pct(memoryLate, 99)} ms (goal < 10 ms on loopback)`,
+    );
   }
+  if (parts.includes('passive')) {
+    const rounds: { memory: number; durable: number }[] = [];
+    for (let r = 0; r < 3; r++) rounds.push({ memory: await passive(false, SECONDS), durable: await passive(true, SECONDS) });
+    const ratios = rounds.map((r) => r.durable / r.memory).sort((a, b) => a - b);
+    console.table(rounds.map((r) => ({ 'in memory req/s': Math.round(r.memory), 'durable req/s': Math.round(r.durable), ratio: (r.durable / r.memory).toFixed(2) })));
+    console.log(`passive path: durable / in memory = ${ratios[1]!.toFixed(2)} (median of 3 rounds; goal ≥ 0.90)`);
+  }
+  if (parts.includes('kf'))
+    for (const workers of [1, 2] as const) {
+      const { perSecond, seconds } = await kfThroughput(workers);
+      console.log(
+        `KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s)`,
+      );
+    }
 } finally {
   await api.close();
   const admin = new Redis('redis://127.0.0.1:6379');

@@ -193,11 +193,12 @@ describe.runIf(run)('two instances + a worker on Redis, one SIGKILLed mid-burst'
       console.log('W:', warnings(worker).slice(-15).join('\n'));
     }
     expect(atKill).toBeLessThan(TOTAL);
+    // The worker took part to the end (a `wxbot worker` used to exit a second after starting).
+    expect(worker.child.exitCode).toBeNull();
     expect({ missing, unexplained }).toEqual({ missing: [], unexplained: [] });
     expect(twice.length).toBeLessThanOrEqual(inFlight.length);
     // Each user's answers in order (an ambiguous repeat, if any, is left out where it repeats).
     for (const user of users) expect([...new Set(api.textsTo(user))]).toEqual(Array.from({ length: PER_USER }, (_, i) => `echo:${user}#${i}`));
     expect(api.deliveries.length).toBe(TOTAL + twice.length);
-    void worker;
   }, 110_000);
 });
