@@ -53,7 +53,7 @@ async function oaBot(durable: boolean, replyWindowMs: number, handler: Parameter
   return { bot, peer: new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId }) };
 }
 
-// 1. Late replies: 20 users, each sends its messages one after the other.
+// 1. Late replies: 20 users, each sends its next message once the previous one is answered.
 async function lateReplies(durable: boolean, perUser: number): Promise<number[]> {
   const replyAt = new Map<string, number>();
   // The window closes long before the answer, even on a busy machine: every reply is late.
@@ -67,7 +67,12 @@ async function lateReplies(durable: boolean, perUser: number): Promise<number[]>
   const users = Array.from({ length: 20 }, (_, u) => `late-${tag}-${u}`);
   await Promise.all(
     users.map(async (user) => {
-      for (let i = 0; i < perUser; i++) await peer.text(`${user}#${i}`, { from: user });
+      // The next message once the previous answer is in: what is measured is the queue, not
+      // a conversation's replies waiting for each other (which in memory do not wait).
+      for (let i = 0; i < perUser; i++) {
+        await peer.text(`${user}#${i}`, { from: user });
+        await api.waitFor(() => api.textsTo(user).length > i, 30_000);
+      }
     }),
   );
   await api.waitFor(() => users.every((u) => api.textsTo(u).length === perUser), 60_000);
