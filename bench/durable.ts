@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createBot, officialAccount, wecomKf, generateEncodingAESKey, type Bot } from '@wxbot/core';
+import { createBot, officialAccount, generateEncodingAESKey, type Bot } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { WeChatPeer, startFakeWeChatApi } from '@wxbot/testing';
 import { spawnWxbot, startWxbot, stopWxbot, type WxbotProcess } from '../test/support/wxbotProcess.ts';

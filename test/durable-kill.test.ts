@@ -34,7 +34,12 @@ let openai: FakeOpenAI;
 const processes: WxbotProcess[] = [];
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: OA.appId, secret: OA.secret }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: CORP, secret: KF_SECRET },
+      { id: OA.appId, secret: OA.secret },
+    ],
+  });
   openai = await startFakeOpenAI();
   openai.chat.delayMs = LLM_MS;
   openai.chat.reply = (request) => `echo:${String(request.messages.at(-1)?.content ?? '')}`;
@@ -181,12 +186,25 @@ describe.runIf(run)('two instances + a worker on Redis, one SIGKILLed mid-burst'
         `custom/send calls ${oaCalls}; KF resends absorbed by the client msgid ${api.kf.repeatedMsgIds - kfBefore}; sends in the last 250 ms before the kill ${inFlight.length}`,
     );
     if (process.env.DURABLE_KILL_DUMP || missing.length > 0 || unexplained.length > 0) {
-      const warnings = (p: WxbotProcess) => p.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).map((l) => l.slice(0, 400));
+      const warnings = (p: WxbotProcess) =>
+        p
+          .output()
+          .split('\n')
+          .filter((l) => /"level":(40|50|60)/.test(l))
+          .map((l) => l.slice(0, 400));
       console.log('missing', missing, 'twice', twice);
       if (process.env.DURABLE_KILL_DUMP) {
         const { writeFileSync } = await import('node:fs');
-        for (const [name, p] of [['a', a], ['b', b], ['w', worker]] as const) writeFileSync(`${process.env.DURABLE_KILL_DUMP}-${name}.log`, p.output());
-        writeFileSync(`${process.env.DURABLE_KILL_DUMP}-api.json`, JSON.stringify({ t0, prefix, sent, deliveries: api.deliveries, calls: api.calls.map((c) => ({ path: c.path, at: (c as { at?: number }).at, body: c.body })) }));
+        for (const [name, p] of [
+          ['a', a],
+          ['b', b],
+          ['w', worker],
+        ] as const)
+          writeFileSync(`${process.env.DURABLE_KILL_DUMP}-${name}.log`, p.output());
+        writeFileSync(
+          `${process.env.DURABLE_KILL_DUMP}-api.json`,
+          JSON.stringify({ t0, prefix, sent, deliveries: api.deliveries, calls: api.calls.map((c) => ({ path: c.path, at: (c as { at?: number }).at, body: c.body })) }),
+        );
       }
       console.log('A:', warnings(a).slice(-15).join('\n'));
       console.log('B:', warnings(b).slice(-15).join('\n'));

@@ -106,12 +106,14 @@ describe.each<Case>([
     const first = start(env);
     await notify(await first.ready, openKfId);
     // Kill while the stream is well under way: several pages fetched, hundreds answered.
-    await api.waitFor(() => delivered() >= TOTAL / 4, 60_000).catch((error: unknown) => {
-      const paths: Record<string, number> = {};
-      for (const c of api.calls) paths[c.path] = (paths[c.path] ?? 0) + 1;
-      console.log(delivered(), paths, first.output().slice(-3000));
-      throw error;
-    });
+    await api
+      .waitFor(() => delivered() >= TOTAL / 4, 60_000)
+      .catch((error: unknown) => {
+        const paths: Record<string, number> = {};
+        for (const c of api.calls) paths[c.path] = (paths[c.path] ?? 0) + 1;
+        console.log(delivered(), paths, first.output().slice(-3000));
+        throw error;
+      });
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
     const atKill = delivered();
@@ -130,7 +132,9 @@ describe.each<Case>([
     // Resent at all (WeChat drops a repeated client msgid): at most the one message per customer
     // that was answered but not yet marked when the process died.
     expect(api.kf.repeatedMsgIds - repeatsBefore).toBeLessThanOrEqual(CUSTOMERS);
-    console.log(`KF kill -9 (${_name}): ${atKill}/${TOTAL} answered at the kill, ${TOTAL} after the restart; client msgids resent (absorbed as repeats): ${api.kf.repeatedMsgIds - repeatsBefore}`);
+    console.log(
+      `KF kill -9 (${_name}): ${atKill}/${TOTAL} answered at the kill, ${TOTAL} after the restart; client msgids resent (absorbed as repeats): ${api.kf.repeatedMsgIds - repeatsBefore}`,
+    );
     if (env.REDIS_URL) return;
     // Once the cursor is past them, the answered marks are gone: the file stays small.
     const file = JSON.parse(readFileSync(Object.values(env)[0]!, 'utf8')) as { entries: [string, string][] };

@@ -26,7 +26,11 @@ export async function queue(args: string[]): Promise<number> {
     }
     if (action === 'depth') {
       for (const [name, counts] of Object.entries(await queues.depth())) {
-        console.log(`${name.padEnd(24)} ${Object.entries(counts).map(([state, n]) => `${state} ${n}`).join('  ')}`);
+        console.log(
+          `${name.padEnd(24)} ${Object.entries(counts)
+            .map(([state, n]) => `${state} ${n}`)
+            .join('  ')}`,
+        );
       }
     } else if (action === 'list') {
       const dead = await queues.deadJobs();

@@ -147,7 +147,11 @@ export class Bot extends Composer<Context> {
     const engine = options.delivery === 'memory' ? undefined : (options.delivery ?? (offersDeliveryEngine(this.store) ? this.store.createDeliveryEngine() : undefined));
     this.#engine = engine;
     this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics));
-    engine?.attach({ channels: this.channels, log: this.log, metrics: this.metrics, run: (channel, message) => {
+    engine?.attach({
+      channels: this.channels,
+      log: this.log,
+      metrics: this.metrics,
+      run: (channel, message) => {
         const inbound = this.#started('run');
         return inbound instanceof Error ? Promise.reject(inbound) : inbound.run(channel, message, undefined);
       },
@@ -256,7 +260,10 @@ export class Bot extends Composer<Context> {
     const url = `http://${wildcard ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address}:${port}`;
     for (const channel of this.channels) {
       // A send-only channel (the group robot's webhook) has no callback URL.
-      this.log.info({ channel: channel.name, kind: channel.kind, ...(channel.kind !== 'wecomWebhook' && { url: `${url}${channel.path}` }), ...channel.describe() }, channel.kind === 'wecomWebhook' ? 'channel ready (send only)' : 'channel listening');
+      this.log.info(
+        { channel: channel.name, kind: channel.kind, ...(channel.kind !== 'wecomWebhook' && { url: `${url}${channel.path}` }), ...channel.describe() },
+        channel.kind === 'wecomWebhook' ? 'channel ready (send only)' : 'channel listening',
+      );
     }
     return { port, url };
   }
@@ -310,8 +317,7 @@ export class Bot extends Composer<Context> {
     },
     sendTo: (channelName, to, input, options) => this.sendTo(channelName, to, input, options),
     channelNamed: (name) => this.channels.find((c) => c.name === name),
-    handoffTargets: () =>
-      Object.fromEntries(this.channels.map((c) => [c.name, this.#handoffHandlers.size > 0 ? 'app' : c.canHandoff?.() ? 'platform' : 'nobody'] as const)),
+    handoffTargets: () => Object.fromEntries(this.channels.map((c) => [c.name, this.#handoffHandlers.size > 0 ? 'app' : c.canHandoff?.() ? 'platform' : 'nobody'] as const)),
     publish: (topic, message) => (this.store.publish ? this.store.publish(topic, message) : this.#localPubSub.publish(topic, message)),
     subscribe: (topic, listener): Subscription => (this.store.subscribe ? this.store.subscribe(topic, listener) : this.#localPubSub.subscribe(topic, listener)),
   };

@@ -81,9 +81,7 @@ export class RedisStore implements Store, DurableCapableStore {
     // Fail queued commands after two reconnect attempts (well under a second when the server
     // refuses connections) rather than ioredis' default of 20.
     const clientOptions = { maxRetriesPerRequest: 2 };
-    this.#client = options.url
-      ? new Redis(options.url, clientOptions)
-      : new Redis({ host: '127.0.0.1', port: 6379, ...clientOptions });
+    this.#client = options.url ? new Redis(options.url, clientOptions) : new Redis({ host: '127.0.0.1', port: 6379, ...clientOptions });
     this.#owned = true;
     // Without a listener ioredis prints every reconnect failure to stderr. Keep the latest so
     // command failures can say why the connection is down.
@@ -153,9 +151,7 @@ export class RedisStore implements Store, DurableCapableStore {
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
     const k = this.#key(key);
-    const reply = await this.#run('SET NX', () =>
-      ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs), 'NX') : this.#client.set(k, value, 'NX'),
-    );
+    const reply = await this.#run('SET NX', () => (ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs), 'NX') : this.#client.set(k, value, 'NX')));
     return reply === 'OK';
   }
 
@@ -264,7 +260,10 @@ export class RedisStore implements Store, DurableCapableStore {
         if (!this.#hung) {
           this.#hung = true;
           const { host, port } = this.#client.options;
-          this.#log?.warn({ op, timeoutMs: this.#timeoutMs, redis: `${host}:${port}` }, 'Redis did not answer in time: proceeding as if the store were down (logged once per outage)');
+          this.#log?.warn(
+            { op, timeoutMs: this.#timeoutMs, redis: `${host}:${port}` },
+            'Redis did not answer in time: proceeding as if the store were down (logged once per outage)',
+          );
         }
         reject(new StoreTimeoutError(`no answer within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);

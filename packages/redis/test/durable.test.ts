@@ -22,7 +22,12 @@ const bots: Bot[] = [];
 let testNo = 0;
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: OA.appId, secret: OA.appSecret }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: CORP, secret: KF_SECRET },
+      { id: OA.appId, secret: OA.appSecret },
+    ],
+  });
 });
 afterEach(async () => {
   await Promise.all(bots.splice(0).map((b) => b.stop()));
@@ -51,7 +56,13 @@ function slowEcho(delayMs: number | (() => number)): Plugin {
 }
 
 /** A bot on Redis (durable) with a KF and an OA channel; `prefix` shared = same queues. */
-async function startBot(options: { prefix: string; delayMs?: number | (() => number); durable?: DurableDeliveryOptions; workers?: false | { concurrency?: number }; replyWindowMs?: number }) {
+async function startBot(options: {
+  prefix: string;
+  delayMs?: number | (() => number);
+  durable?: DurableDeliveryOptions;
+  workers?: false | { concurrency?: number };
+  replyWindowMs?: number;
+}) {
   const bot = createBot({
     channels: [
       wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, syncLimit: 50 }),
@@ -127,7 +138,10 @@ describe.runIf(run)('durable delivery (BullMQ on the real Redis)', () => {
     api.kf.push(kfid, { external_userid: user, text: { content: 'hello?' } });
     api.kf.setState(kfid, user, 3, 'servicer-1');
     await notify(kfid);
-    const dead = await until(() => bot.queues!.deadJobs(), (jobs) => jobs.length > 0);
+    const dead = await until(
+      () => bot.queues!.deadJobs(),
+      (jobs) => jobs.length > 0,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sendCalls(user)).toBe(1);
     expect(dead).toEqual([expect.objectContaining({ queue: 'outbox-wecomKf', attempts: 1, reason: expect.stringContaining('errcode 95018') })]);
@@ -154,10 +168,12 @@ describe.runIf(run)('durable delivery (BullMQ on the real Redis)', () => {
     await outage;
     // Retries back off (doubling), so the first one after the API returns may come up to about
     // as long again after it.
-    await api.waitFor(() => api.textsTo(user).length === 5, 2 * outageMs + 20_000).catch(async (error: unknown) => {
-      console.log(JSON.stringify(await bot.queues!.deadJobs()), JSON.stringify(await bot.queues!.depth()), api.textsTo(user));
-      throw error;
-    });
+    await api
+      .waitFor(() => api.textsTo(user).length === 5, 2 * outageMs + 20_000)
+      .catch(async (error: unknown) => {
+        console.log(JSON.stringify(await bot.queues!.deadJobs()), JSON.stringify(await bot.queues!.depth()), api.textsTo(user));
+        throw error;
+      });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(api.textsTo(user)).toEqual([0, 1, 2, 3, 4].map((i) => `echo:o${i}`));
     // The sends did fail meanwhile (connection refused: provably not sent, so retried).

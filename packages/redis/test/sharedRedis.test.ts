@@ -19,7 +19,12 @@ describe.runIf(runRedis)('two instances sharing one Redis store', () => {
   let handled = 0;
 
   beforeAll(async () => {
-    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }, { id: KF.corpId, secret: KF.secret }] });
+    api = await startFakeWeChatApi({
+      credentials: [
+        { id: OA.appId, secret: OA.appSecret },
+        { id: KF.corpId, secret: KF.secret },
+      ],
+    });
     for (let i = 0; i < 2; i++) {
       const bot = createBot({
         channels: [officialAccount({ ...OA, apiBaseUrl: api.url }), wecomKf({ ...KF, apiBaseUrl: api.url })],

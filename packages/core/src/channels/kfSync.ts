@@ -319,7 +319,10 @@ export class KfSyncer {
         await this.#options.handOverPage(fresh);
       } catch (error) {
         // Its queue is unavailable (Redis does not answer): the page runs here, at least once.
-        this.#options.log.warn({ err: error, messages: fresh.length }, 'KF page could not be queued durably: handling it in this process (its cursor is saved once it is answered)');
+        this.#options.log.warn(
+          { err: error, messages: fresh.length },
+          'KF page could not be queued durably: handling it in this process (its cursor is saved once it is answered)',
+        );
         inProcess = true;
       }
     }

@@ -128,7 +128,14 @@ export class Inbound {
         outcome = 'active';
         log.warn({ channel: channel.name, err: error }, 'passive reply could not be encoded; sending it actively');
         // Same rules, no window: the outbox sends it through the API.
-        const job: OutboxJob = { channel: channel.name, to: recipientOf(message), reply, options: sendOptionsOf(message), key: `${channel.name}:${message.id}:passive`, answers: message.id };
+        const job: OutboxJob = {
+          channel: channel.name,
+          to: recipientOf(message),
+          reply,
+          options: sendOptionsOf(message),
+          key: `${channel.name}:${message.id}:passive`,
+          answers: message.id,
+        };
         void this.#options.outbox.send(job).catch((e: unknown) => logDeliveryFailure(log, job, e));
       }
     }
@@ -174,7 +181,9 @@ export class Inbound {
   async #leave(engine: DeliveryEngine, channel: Channel, message: Message, run: Promise<void>): Promise<void> {
     try {
       const done = await engine.leave(channel, message);
-      void run.finally(() => done().catch((error: unknown) => this.#options.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not end the lease of a finished message')));
+      void run.finally(() =>
+        done().catch((error: unknown) => this.#options.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not end the lease of a finished message')),
+      );
     } catch (error) {
       this.#options.log.warn({ channel: channel.name, msgId: message.id, err: error }, 'durable queue unavailable: this slow message runs in memory only');
     }
@@ -205,15 +214,18 @@ export class Inbound {
   #watchInFlight(): void {
     if (this.#sweeper) return;
     const slowAfter = this.#options.slowHandlerWarnMs;
-    this.#sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const run of this.#inFlight) {
-        if (run.warned || now - run.received < slowAfter) continue;
-        run.warned = true;
-        run.log.warn({ plugin: run.ctx?.plugin, ms: Math.round(now - run.received) }, 'message still in the pipeline: a plugin may hang');
-      }
-      if (this.#inFlight.size === 0) this.close();
-    }, Math.min(slowAfter, 5000));
+    this.#sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const run of this.#inFlight) {
+          if (run.warned || now - run.received < slowAfter) continue;
+          run.warned = true;
+          run.log.warn({ plugin: run.ctx?.plugin, ms: Math.round(now - run.received) }, 'message still in the pipeline: a plugin may hang');
+        }
+        if (this.#inFlight.size === 0) this.close();
+      },
+      Math.min(slowAfter, 5000),
+    );
     this.#sweeper.unref();
   }
 }

@@ -184,7 +184,11 @@ export class DurableDelivery implements DeliveryEngine {
     // An unhandled 'error' event would end the process; a Redis outage is logged instead.
     for (const queue of this.#queues()) queue.on('error', (error) => host.log.warn({ queue: queue.name, err: error }, 'queue connection error'));
     // Scraped depth has the engine's deadline: /metrics answers while Redis does not.
-    this.#metrics = new QueueMetrics(host.metrics.registry, () => (this.#down === undefined ? this.#queues() : []), (work) => settlesWithin(work, this.#timeoutMs));
+    this.#metrics = new QueueMetrics(
+      host.metrics.registry,
+      () => (this.#down === undefined ? this.#queues() : []),
+      (work) => settlesWithin(work, this.#timeoutMs),
+    );
   }
 
   // ------------------------------------------------------------------------------------------
@@ -278,7 +282,11 @@ export class DurableDelivery implements DeliveryEngine {
       const id = jobIdOf('i', `${channel.name}:${message.id}`);
       const entry = `${queue.name}|${id}|${now}`;
       entries.push({ conversation, entry, score });
-      jobs.push({ name: 'message', data: { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData, opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } } });
+      jobs.push({
+        name: 'message',
+        data: { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData,
+        opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
+      });
     }
     await this.#order.enterMany(entries);
     if (jobs.length > 0) await queue.addBulk(jobs);
@@ -323,7 +331,12 @@ export class DurableDelivery implements DeliveryEngine {
       attempts: 3,
       backoff: { type: 'exponential', delay: 1000 },
     });
-    const lease = new Lease(job, leaseMs, () => this.#down === undefined, (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'));
+    const lease = new Lease(
+      job,
+      leaseMs,
+      () => this.#down === undefined,
+      (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'),
+    );
     this.#leases.add(lease);
     return async () => {
       this.#leases.delete(lease);
@@ -501,8 +514,13 @@ export class DurableDelivery implements DeliveryEngine {
       if (verdict.action === 'fail' || last) {
         await this.#finish(conversation, entry);
         this.#metrics?.failed(job.queueName, verdict.reason);
-        if (isHumanHoldsSession(error)) host.log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
-        else host.log.error({ channel: send.channel, msgId: send.answers, key: send.key, reason: verdict.reason }, 'send failed for good; the job is kept with its reason (wxbot queue)');
+        if (isHumanHoldsSession(error))
+          host.log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+        else
+          host.log.error(
+            { channel: send.channel, msgId: send.answers, key: send.key, reason: verdict.reason },
+            'send failed for good; the job is kept with its reason (wxbot queue)',
+          );
         throw new UnrecoverableError(verdict.reason);
       }
       this.#metrics?.retried(job.queueName);
@@ -579,7 +597,14 @@ export class DurableDelivery implements DeliveryEngine {
     const out: DeadJob[] = [];
     for (const queue of this.#queues()) {
       for (const job of await queue.getFailed(0, limit - 1)) {
-        out.push({ queue: queue.name, id: String(job.id), reason: job.failedReason, attempts: job.attemptsMade, failedAt: job.finishedOn, summary: summarize(job.data as InboundData | OutboxData) });
+        out.push({
+          queue: queue.name,
+          id: String(job.id),
+          reason: job.failedReason,
+          attempts: job.attemptsMade,
+          failedAt: job.finishedOn,
+          summary: summarize(job.data as InboundData | OutboxData),
+        });
       }
     }
     return out.sort((a, b) => (b.failedAt ?? 0) - (a.failedAt ?? 0)).slice(0, limit);
@@ -612,7 +637,12 @@ export class DurableDelivery implements DeliveryEngine {
 
   #queue(name: string): Queue {
     const queue = this.#queues().find((q) => q.name === name);
-    if (!queue) throw new Error(`no queue named "${name}" (queues: ${this.#queues().map((q) => q.name).join(', ')})`);
+    if (!queue)
+      throw new Error(
+        `no queue named "${name}" (queues: ${this.#queues()
+          .map((q) => q.name)
+          .join(', ')})`,
+      );
     return queue;
   }
 
@@ -650,9 +680,12 @@ class Lease {
     available: () => boolean,
     onError: (error: unknown) => void,
   ) {
-    this.#timer = setInterval(() => {
-      if (!this.#ended && available()) this.job.changeDelay(leaseMs).catch(onError);
-    }, Math.max(100, Math.floor(leaseMs / 3)));
+    this.#timer = setInterval(
+      () => {
+        if (!this.#ended && available()) this.job.changeDelay(leaseMs).catch(onError);
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
     this.#timer.unref();
   }
 

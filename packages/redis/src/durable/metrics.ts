@@ -34,10 +34,40 @@ export class QueueMetrics {
         },
       });
     }
-    this.#wait = metric(registry, 'wxbot_job_wait_seconds', () => new Histogram({ name: 'wxbot_job_wait_seconds', help: 'Time from queueing a job to a worker starting it', labelNames: ['queue'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers }));
-    this.#run = metric(registry, 'wxbot_job_run_seconds', () => new Histogram({ name: 'wxbot_job_run_seconds', help: 'Time a worker spent on a job (pipeline or send)', labelNames: ['queue'] as const, buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120], registers }));
-    this.#retries = metric(registry, 'wxbot_job_retries_total', () => new Counter({ name: 'wxbot_job_retries_total', help: 'Sends that failed transiently and were retried', labelNames: ['queue'] as const, registers }));
-    this.#failures = metric(registry, 'wxbot_job_failures_total', () => new Counter({ name: 'wxbot_job_failures_total', help: 'Jobs that failed for good, by reason', labelNames: ['queue', 'reason'] as const, registers }));
+    this.#wait = metric(
+      registry,
+      'wxbot_job_wait_seconds',
+      () =>
+        new Histogram({
+          name: 'wxbot_job_wait_seconds',
+          help: 'Time from queueing a job to a worker starting it',
+          labelNames: ['queue'] as const,
+          buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+          registers,
+        }),
+    );
+    this.#run = metric(
+      registry,
+      'wxbot_job_run_seconds',
+      () =>
+        new Histogram({
+          name: 'wxbot_job_run_seconds',
+          help: 'Time a worker spent on a job (pipeline or send)',
+          labelNames: ['queue'] as const,
+          buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+          registers,
+        }),
+    );
+    this.#retries = metric(
+      registry,
+      'wxbot_job_retries_total',
+      () => new Counter({ name: 'wxbot_job_retries_total', help: 'Sends that failed transiently and were retried', labelNames: ['queue'] as const, registers }),
+    );
+    this.#failures = metric(
+      registry,
+      'wxbot_job_failures_total',
+      () => new Counter({ name: 'wxbot_job_failures_total', help: 'Jobs that failed for good, by reason', labelNames: ['queue', 'reason'] as const, registers }),
+    );
   }
 
   started(queue: string, job: Job, now: number): void {

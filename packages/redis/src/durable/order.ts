@@ -77,7 +77,14 @@ export class ConversationOrder {
     const base = Math.floor(score / ConversationOrder.SLOTS) * ConversationOrder.SLOTS;
     const inbound = score === base;
     const own = inbound ? -1 : base;
-    return (await (this.#redis as RedisWithScripts).wxbotBlockers(this.#key(conversation), String(score), String(own), entry, inbound ? '1' : '0', String(ConversationOrder.SLOTS))) as string[];
+    return (await (this.#redis as RedisWithScripts).wxbotBlockers(
+      this.#key(conversation),
+      String(score),
+      String(own),
+      entry,
+      inbound ? '1' : '0',
+      String(ConversationOrder.SLOTS),
+    )) as string[];
   }
 
   /** The first `count` entries still open (the ones whose turn may have come). */
