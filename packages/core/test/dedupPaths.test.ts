@@ -79,3 +79,24 @@ it('over a plain MemoryStore, claims and answers are recorded before the calls r
   expect(dedup.complete('dedup:oa:9', '<xml>x</xml>')).toBeUndefined();
   expect(store.size).toBe(2); // the mark and the answer, written already
 });
+
+it('getJson: absent, parsed, and failures (rejected, thrown, bad JSON) all as a promise', async () => {
+  const { getJson, setJson } = await import('../src/index.ts');
+  const store = new MemoryStore();
+  expect(await getJson(store, 'none')).toBeUndefined();
+  await setJson(store, 'k', { a: [1, '二'] });
+  expect(await getJson(store, 'k')).toEqual({ a: [1, '二'] });
+  await store.set('bad', '{not json');
+  await expect(getJson(store, 'bad')).rejects.toThrow(SyntaxError);
+  const throwing = Object.assign(new MemoryStore(), {
+    get: () => {
+      throw new Error('sync failure');
+    },
+  });
+  const result = getJson(throwing, 'k');
+  expect(result).toBeInstanceOf(Promise);
+  await expect(result).rejects.toThrow('sync failure');
+  // A store whose get returns a plain value (not a promise) still works, as `await` allowed.
+  const plain = Object.assign(new MemoryStore(), { get: () => '"x"' }) as unknown as MemoryStore;
+  expect(await getJson(plain, 'k')).toBe('x');
+});

@@ -56,10 +56,16 @@ export interface Subscription {
 export type LockRelease = (() => Promise<void>) & { renew?(ttlMs: number): Promise<boolean> };
 
 /** JSON helpers over a Store. */
-export async function getJson<T>(store: Store, key: string): Promise<T | undefined> {
-  const raw = await store.get(key);
-  return raw === undefined ? undefined : (JSON.parse(raw) as T);
+export function getJson<T>(store: Store, key: string): Promise<T | undefined> {
+  // A promise callback, not an async frame (the hand-off reads a record twice a message);
+  // a store that throws instead of rejecting (or returns a plain value) behaves as with await.
+  try {
+    return Promise.resolve(store.get(key)).then(parseStored) as Promise<T | undefined>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
+const parseStored = (raw: string | undefined): unknown => (raw === undefined ? undefined : JSON.parse(raw));
 
 /** Stores `value` as JSON under `key`, for `ttlMs` milliseconds when given. */
 export async function setJson(store: Store, key: string, value: unknown, ttlMs?: number): Promise<void> {
