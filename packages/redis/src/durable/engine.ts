@@ -109,13 +109,19 @@ export interface DeadJob {
 /** Jobs whose entry vanished before they were queued are dropped from the timeline after this. */
 const ENTRY_GRACE_MS = 10_000;
 const SENT_TTL_MS = 3 * 24 * 3600_000;
-/** A fixed window per app: the count of sends in it, and what is left of it (ms). */
-const RATE_SCRIPT = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
+/**
+ * Before a send, in one round trip: KEYS sent-record, the app's rate window, the send claim;
+ * ARGV window ms, max sends in it, this instance, claim ms. Returns {'sent'|'rate'|'busy'|'go', ttl}.
+ */
+const PRE_SEND_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'sent', 0} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[1]); ttl = tonumber(ARGV[1]) end
+if n > tonumber(ARGV[2]) then return {'rate', ttl} end
+if not redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return {'busy', 0} end
+return {'go', 0}`;
 const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 14 * 24 * 3600 };
 
@@ -480,26 +486,35 @@ export class DurableDelivery implements DeliveryEngine {
     await this.#awaitTurn(job, token, conversation, entry, score);
     const host = this.#attached();
     const sentKey = `${this.#prefix}:sent:${send.key}`;
-    if ((await this.#redis.exists(sentKey)) === 1) {
+    const sendingKey = `${this.#prefix}:sending:${send.key}`;
+    const channel = host.channels.find((c) => c.name === send.channel);
+    if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
+    // One round trip: sent already? Within the app's send rate (every worker counts here)? The
+    // send claim (one sender per key: a job taken over while its first worker still waits for
+    // WeChat waits instead of sending again). The claim lasts one BullMQ job lock: a live
+    // sender keeps its lock (BullMQ renews it); a sender that died frees both at about the
+    // same time, and the job runs again (the ambiguous case).
+    const [verdict, ttl] = (await this.#redis.eval(
+      PRE_SEND_SCRIPT,
+      3,
+      sentKey,
+      `${this.#prefix}:rate:${send.channel}`,
+      sendingKey,
+      String(limit.durationMs),
+      String(limit.max),
+      this.#instance,
+      String(this.#options.lockDurationMs ?? 30_000),
+    )) as [string, number];
+    if (verdict === 'sent') {
       await this.#finish(conversation, entry);
       return 'already sent';
     }
-    const channel = host.channels.find((c) => c.name === send.channel);
-    if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
-    // One sender at a time per key: a job taken over while its first worker still waits for
-    // WeChat (a send slower than the lock) waits instead of sending a second time.
-    // The app's send rate (every worker counts here); past it the whole queue waits, and this
-    // job goes back to the queue without spending an attempt.
-    const waitMs = await this.#rateWait(send.channel, limit);
-    if (waitMs > 0) {
-      await worker.rateLimit(waitMs);
+    if (verdict === 'rate') {
+      // Past the rate the whole queue waits; this job goes back without spending an attempt.
+      await worker.rateLimit(Math.max(1, ttl));
       throw Worker.RateLimitError();
     }
-    const sendingKey = `${this.#prefix}:sending:${send.key}`;
-    // The claim lasts as long as a BullMQ job lock: a live sender keeps its job lock (BullMQ
-    // renews it), so no other worker takes the job while the claim could matter; a sender that
-    // died frees both at about the same time, and the job runs again (the ambiguous case).
-    if ((await this.#redis.set(sendingKey, this.#instance, 'PX', this.#options.lockDurationMs ?? 30_000, 'NX')) !== 'OK') {
+    if (verdict === 'busy') {
       await job.moveToDelayed(Date.now() + 500, token);
       throw new DelayedError();
     }
@@ -552,20 +567,13 @@ export class DurableDelivery implements DeliveryEngine {
     }
   }
 
-  /** 0 when a send may go now; else how long the app's rate window still runs (ms). */
-  async #rateWait(channel: string, limit: { max: number; durationMs: number }): Promise<number> {
-    const [count, ttl] = (await this.#redis.eval(RATE_SCRIPT, 1, `${this.#prefix}:rate:${channel}`, String(limit.durationMs))) as [number, number];
-    return count > limit.max ? Math.max(1, ttl) : 0;
-  }
-
   /**
    * Returns when it is this job's turn in its conversation; otherwise puts the job back in
    * the delayed set for a moment (BullMQ's DelayedError, no attempt spent).
    */
   async #awaitTurn(job: Job, token: string | undefined, conversation: string, entry: string, score: number): Promise<void> {
     // A job run again after its entry was cleaned (e.g. retried by hand) takes its place back.
-    await this.#order.enter(conversation, entry, score);
-    for (const blocker of await this.#order.blockers(conversation, entry, score)) {
+    for (const blocker of await this.#order.blockers(conversation, entry, score, { enter: true })) {
       if (await this.#alive(blocker)) {
         await job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token);
         throw new DelayedError();

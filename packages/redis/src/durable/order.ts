@@ -72,8 +72,9 @@ export class ConversationOrder {
    * The entries that must finish before the one at `score` may run (empty: its turn), at most
    * 8. For a send, every earlier entry but the inbound entry of its own message (at
    * `floor(score / SLOTS) * SLOTS`); for an inbound entry, the earlier inbound entries only.
+   * `enter`: enters the entry first (as {@link enter}), in the same round trip.
    */
-  async blockers(conversation: string, entry: string, score: number): Promise<string[]> {
+  async blockers(conversation: string, entry: string, score: number, options: { enter?: boolean } = {}): Promise<string[]> {
     const base = Math.floor(score / ConversationOrder.SLOTS) * ConversationOrder.SLOTS;
     const inbound = score === base;
     const own = inbound ? -1 : base;
@@ -84,6 +85,7 @@ export class ConversationOrder {
       entry,
       inbound ? '1' : '0',
       String(ConversationOrder.SLOTS),
+      options.enter ? String(DAY_MS) : '0',
     )) as string[];
   }
 
@@ -111,7 +113,7 @@ const DAY_MS = 24 * 3600_000;
 
 type RedisWithScripts = Redis & {
   wxbotSeqOf(key: string, counter: string, ttl: string): Promise<string>;
-  wxbotBlockers(key: string, score: string, own: string, entry: string, inboundOnly: string, slots: string): Promise<string[]>;
+  wxbotBlockers(key: string, score: string, own: string, entry: string, inboundOnly: string, slots: string, enterTtl: string): Promise<string[]>;
 };
 
 /** Get-or-assign: the first caller for a message takes the next number, later ones read it. */
@@ -125,8 +127,13 @@ return tostring(seq)`;
 /**
  * Entries scored below ARGV[1], except the entry itself and the one scored exactly ARGV[2];
  * with ARGV[4] = '1' only inbound entries (scores that are multiples of ARGV[5]). At most 8.
+ * ARGV[6] other than '0': enter ARGV[3] at ARGV[1] first (kept if there), the key living ARGV[6] ms.
  */
 const BLOCKERS = `
+if ARGV[6] ~= '0' then
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
 local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
 local out = {}
 local slots = tonumber(ARGV[5])
