@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../src/index.ts';
+import { createLogger, parseCommand, type Logger, type Message } from '../src/index.ts';
 
 /** A logger whose JSON lines land in `lines`, so tests can assert on what was logged. */
 export function captureLogger(level = 'debug'): { log: Logger; lines: Record<string, unknown>[]; text: () => string } {
@@ -17,3 +17,16 @@ export function captureLogger(level = 'debug'): { log: Logger; lines: Record<str
   });
   return { log: createLogger({ level, destination }), lines, text: () => raw.join('\n') };
 }
+
+/** A text message from user `u` on the Official Account channel, its command parsed. */
+export const textMessage = (text: string): Message => ({
+  id: String(Math.random()),
+  channel: { name: 'officialAccount', kind: 'officialAccount' },
+  from: 'u',
+  to: 'gh',
+  time: new Date(),
+  raw: {},
+  type: 'text',
+  text,
+  command: parseCommand(text),
+});

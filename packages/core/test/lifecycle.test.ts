@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createBot, definePlugin, generateEncodingAESKey, officialAccount, parseCommand, type Context, type Message, type Plugin } from '../src/index.ts';
-
-const textMessage = (text: string): Message => ({
-  id: String(Math.random()),
-  channel: { name: 'officialAccount', kind: 'officialAccount' },
-  from: 'u',
-  to: 'gh',
-  time: new Date(),
-  raw: {},
-  type: 'text',
-  text,
-  command: parseCommand(text),
-});
+import { createBot, definePlugin, generateEncodingAESKey, officialAccount, type Context, type Plugin } from '../src/index.ts';
+import { textMessage } from './helpers.ts';
 
 const newBot = (plugins: Plugin[] = []) =>
   createBot({
