@@ -58,7 +58,15 @@ async function round(mode: CryptoMode): Promise<Map<string, Sample>> {
 
 /** Every server must give a correct, verifiable passive text, or its figures mean nothing. */
 async function checkAnswer(server: string, mode: CryptoMode, port: number): Promise<void> {
-  const peer = new WeChatPeer({ url: `http://127.0.0.1:${port}/wx`, kind: 'officialAccount', mode, token: BENCH.token, encodingAESKey: BENCH.encodingAESKey, receiveId: BENCH.appId, accountId: BENCH.accountId });
+  const peer = new WeChatPeer({
+    url: `http://127.0.0.1:${port}/wx`,
+    kind: 'officialAccount',
+    mode,
+    token: BENCH.token,
+    encodingAESKey: BENCH.encodingAESKey,
+    receiveId: BENCH.appId,
+    accountId: BENCH.accountId,
+  });
   const { status, reply } = await peer.text('hello bench', { from: 'o_check' });
   if (status !== 200 || reply?.['MsgType'] !== 'text' || reply['ToUserName'] !== 'o_check' || !reply['Content']) {
     throw new Error(`${server} (${mode}) did not answer a correct passive text: ${status} ${JSON.stringify(reply)}`);
@@ -75,18 +83,24 @@ for (const mode of MODES) {
   const ratio = (server: string, base: string, by: 'rps' | 'cpu') =>
     median(rounds.map((r) => (by === 'rps' ? r.get(server)!.rps / r.get(base)!.rps : r.get(base)!.cpu / r.get(server)!.cpu)));
   const hasKoa = SERVERS.includes('koa');
-  console.log(`\n${mode} mode: Official Account text → passive text, every request a new message; loopback, servers side by side, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds (medians)`);
+  console.log(
+    `\n${mode} mode: Official Account text → passive text, every request a new message; loopback, servers side by side, ${CONNECTIONS} connections each, ${SECONDS} s × ${ROUNDS} rounds (medians)`,
+  );
   console.table(
     SERVERS.map((server) => ({
       server,
       'req/s': Math.round(median(of(server).map((s) => s.rps))),
-      'req/s per round': of(server).map((s) => Math.round(s.rps)).join(' '),
+      'req/s per round': of(server)
+        .map((s) => Math.round(s.rps))
+        .join(' '),
       'p99 ms': median(of(server).map((s) => s.p99)),
       'CPU µs/req': Math.round(median(of(server).map((s) => s.cpu))),
       ...(hasKoa && { '× koa (req/s)': fixed(ratio(server, 'koa', 'rps')), '× koa (CPU)': fixed(ratio(server, 'koa', 'cpu')) }),
       errors: of(server).reduce((n, s) => n + s.errors, 0),
     })),
   );
-  if (hasKoa && SERVERS.includes('wxbot')) console.log(`${mode}: wxbot / bare Koa = ${fixed(ratio('wxbot', 'koa', 'rps'))} by req/s, ${fixed(ratio('wxbot', 'koa', 'cpu'))} by CPU per request (goal ≥ 0.80)`);
-  if (SERVERS.includes('co-wechat') && SERVERS.includes('wxbot')) console.log(`${mode}: wxbot / co-wechat = ${fixed(ratio('wxbot', 'co-wechat', 'rps'))} by req/s, ${fixed(ratio('wxbot', 'co-wechat', 'cpu'))} by CPU per request (goal > 1)`);
+  if (hasKoa && SERVERS.includes('wxbot'))
+    console.log(`${mode}: wxbot / bare Koa = ${fixed(ratio('wxbot', 'koa', 'rps'))} by req/s, ${fixed(ratio('wxbot', 'koa', 'cpu'))} by CPU per request (goal ≥ 0.80)`);
+  if (SERVERS.includes('co-wechat') && SERVERS.includes('wxbot'))
+    console.log(`${mode}: wxbot / co-wechat = ${fixed(ratio('wxbot', 'co-wechat', 'rps'))} by req/s, ${fixed(ratio('wxbot', 'co-wechat', 'cpu'))} by CPU per request (goal > 1)`);
 }

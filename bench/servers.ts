@@ -104,8 +104,13 @@ async function main(): Promise<void> {
     }
     case 'node-webot': {
       type Res = { reply(content: string): void };
-      const wechat = require('wechat') as (config: object, handle: (req: { weixin: Record<string, string> }, res: Res) => void) => (req: object, res: object, next: (error?: unknown) => void) => void;
-      const middleware = wechat({ token: BENCH.token, appid: BENCH.appId, ...(safe && { encodingAESKey: BENCH.encodingAESKey }) }, (req, res) => res.reply(req.weixin['Content'] ?? ''));
+      const wechat = require('wechat') as (
+        config: object,
+        handle: (req: { weixin: Record<string, string> }, res: Res) => void,
+      ) => (req: object, res: object, next: (error?: unknown) => void) => void;
+      const middleware = wechat({ token: BENCH.token, appid: BENCH.appId, ...(safe && { encodingAESKey: BENCH.encodingAESKey }) }, (req, res) =>
+        res.reply(req.weixin['Content'] ?? ''),
+      );
       listen(
         createServer((req, res) => {
           const url = req.url ?? '/';

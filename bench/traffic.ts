@@ -22,7 +22,15 @@ let serial = 0;
  */
 export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad = 0): Callback[] {
   const padding = pad > 0 ? ` ${'x'.repeat(pad)}` : '';
-  const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode, token: BENCH.token, encodingAESKey: BENCH.encodingAESKey, receiveId: BENCH.appId, accountId: BENCH.accountId });
+  const peer = new WeChatPeer({
+    url: 'http://unused',
+    kind: 'officialAccount',
+    mode,
+    token: BENCH.token,
+    encodingAESKey: BENCH.encodingAESKey,
+    receiveId: BENCH.appId,
+    accountId: BENCH.accountId,
+  });
   const out: Callback[] = [];
   const base = 7_000_000_000_000_000_000n + BigInt(process.pid) * 1_000_000_000n;
   for (let i = 0; i < count; i++) {

@@ -28,11 +28,14 @@ const SECRETS = {
 
 function writeConfig(name: string, body: string): string {
   const file = join(dir, name);
-  writeFileSync(file, `import { defineConfig, officialAccount, wecomAiBot, wecomApp, wecomKf } from ${core};
+  writeFileSync(
+    file,
+    `import { defineConfig, officialAccount, wecomAiBot, wecomApp, wecomKf } from ${core};
 import { RedisStore } from ${redis};
 import { echo } from ${echoPlugin};
 ${body}
-`);
+`,
+  );
   return file;
 }
 
@@ -70,7 +73,7 @@ describe('wxbot check', () => {
     expect(run.stdout).toContain('✓ channel "officialAccount": appSecret set');
     expect(run.stdout).toContain('✓ channel "wecomAiBot": EncodingAESKey is 43 characters and decodes to 32 bytes');
     expect(run.stdout).toContain('✓ channel "aibot-ws": WebSocket mode: bot id and secret set (wss://openws.work.weixin.qq.com)');
-    expect(run.stdout).toContain("✓ channel \"wecomAiBot\": answers later than the 4 s reply window go once through the message's response_url");
+    expect(run.stdout).toContain('✓ channel "wecomAiBot": answers later than the 4 s reply window go once through the message\'s response_url');
     expect(run.stdout).toContain('✓ plugins: echo');
     expect(run.stdout).toMatch(/\d+ passed, 0 warnings, 0 failed/);
     expect(run.stdout).not.toContain('✗');

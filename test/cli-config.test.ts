@@ -35,7 +35,28 @@ function writeConfig(name: string, body: string): string {
 
 /** Every variable the default config reads, unset: the test runner's own environment must not leak in. */
 const CLEAN_ENV = Object.fromEntries(
-  ['WX_APP_ID', 'WX_APP_SECRET', 'WX_TOKEN', 'WX_AES_KEY', 'WECOM_CORP_ID', 'WECOM_AGENT_ID', 'WECOM_SECRET', 'WECOM_TOKEN', 'WECOM_AES_KEY', 'WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID', 'AGENT_TOKEN', 'REDIS_URL', 'PORT'].map((name) => [name, '']),
+  [
+    'WX_APP_ID',
+    'WX_APP_SECRET',
+    'WX_TOKEN',
+    'WX_AES_KEY',
+    'WECOM_CORP_ID',
+    'WECOM_AGENT_ID',
+    'WECOM_SECRET',
+    'WECOM_TOKEN',
+    'WECOM_AES_KEY',
+    'WECOM_KF_SECRET',
+    'WECOM_KF_TOKEN',
+    'WECOM_KF_AES_KEY',
+    'OPENAI_API_KEY',
+    'OPENAI_BASE_URL',
+    'WECOM_AIBOT_TOKEN',
+    'WECOM_AIBOT_AES_KEY',
+    'WECOM_AIBOT_ID',
+    'AGENT_TOKEN',
+    'REDIS_URL',
+    'PORT',
+  ].map((name) => [name, '']),
 );
 
 /** A port nothing listens on right now. */
@@ -52,7 +73,10 @@ const oaConfig = `export default defineConfig({ channels: [officialAccount({ app
 describe('wxbot configuration errors', { timeout: 90_000 }, () => {
   it('a half-configured channel in the environment is an error naming the variable, never dev mode; check exits 1', async () => {
     const env = { ...CLEAN_ENV, WX_APP_ID: 'wx-half', WX_AES_KEY: KEY, WECOM_TOKEN: 'wecomTok1', WECOM_AES_KEY: KEY };
-    const [start, check] = await Promise.all([runWxbot(['start', '--config', defaultConfig, '--port', '0'], { env, cwd: dir }), runWxbot(['check', '--config', defaultConfig], { env, cwd: dir })]);
+    const [start, check] = await Promise.all([
+      runWxbot(['start', '--config', defaultConfig, '--port', '0'], { env, cwd: dir }),
+      runWxbot(['check', '--config', defaultConfig], { env, cwd: dir }),
+    ]);
     expect(start.code).toBe(1);
     expect(start.stderr).toContain('WX_TOKEN: missing: WX_APP_ID and WX_AES_KEY are set, so the Official Account channel needs it');
     expect(start.stderr).toContain('WECOM_CORP_ID: missing: WECOM_TOKEN and WECOM_AES_KEY are set, so the WeCom app channel needs it');
@@ -73,7 +97,10 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
   });
 
   it('a config that throws: file:line and the message; --verbose adds the stack', async () => {
-    const file = writeConfig('throws.config.ts', `type Shop = { open: boolean };\nconst shop: Shop = { open: false };\nexport default defineConfig(() => {\n  if (!shop.open) throw new Error('the shop is closed');\n  return { channels: [] };\n});`);
+    const file = writeConfig(
+      'throws.config.ts',
+      `type Shop = { open: boolean };\nconst shop: Shop = { open: false };\nexport default defineConfig(() => {\n  if (!shop.open) throw new Error('the shop is closed');\n  return { channels: [] };\n});`,
+    );
     const [plain, verbose] = await Promise.all([runWxbot(['start', '--config', file], { cwd: dir }), runWxbot(['start', '--config', file, '--verbose'], { cwd: dir })]);
     expect(plain.code).toBe(1);
     expect(plain.stderr).toContain('wxbot: throws.config.ts:7: the shop is closed');
@@ -82,7 +109,7 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
     expect(verbose.stderr).toMatch(/^\s+at .*throws\.config\.ts:7:\d+/m);
   });
 
-  it('every plugin\'s option errors at once, with a did-you-mean for a typo', async () => {
+  it("every plugin's option errors at once, with a did-you-mean for a typo", async () => {
     const file = writeConfig('typos.config.ts', oaConfig.replace('plugins: [echo()]', "plugins: [keyword({ faqTreshold: 0.5 } as never), echo({ prefx: '> ' } as never)]"));
     const [start, check] = await Promise.all([runWxbot(['start', '--config', file], { cwd: dir }), runWxbot(['check', '--config', file], { cwd: dir })]);
     expect(start.code).toBe(1);
@@ -121,7 +148,7 @@ describe('wxbot ports', { timeout: 90_000 }, () => {
     expect(other.output()).toContain(`"listening":"127.0.0.1:${new URL(url).port}"`);
   });
 
-  it('dev mode\'s banner shows the port actually bound', async () => {
+  it("dev mode's banner shows the port actually bound", async () => {
     const bot = spawnWxbot(['start', '--config', defaultConfig], { ...CLEAN_ENV, PORT: '0' }, dir);
     running.push(bot);
     const url = await bot.ready;
@@ -145,7 +172,7 @@ describe('wxbot usage', { timeout: 90_000 }, () => {
     expect(runs[5]!.stdout).toContain('--port');
   });
 
-  it('wrong usage exits 2 with the command\'s usage', async () => {
+  it("wrong usage exits 2 with the command's usage", async () => {
     const runs = await Promise.all([
       runWxbot(['start', '--bogus']),
       runWxbot(['check', '--config']),

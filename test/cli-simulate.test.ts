@@ -81,12 +81,7 @@ beforeAll(async () => {
     return result;
   };
   bot = createBot({
-    channels: [
-      officialAccount({ ...OA, apiBaseUrl, allowPlain: true }),
-      wecomApp(APP),
-      wecomKf({ ...KF, apiBaseUrl, cursorStore: new MemoryStore() }),
-      aibot,
-    ],
+    channels: [officialAccount({ ...OA, apiBaseUrl, allowPlain: true }), wecomApp(APP), wecomKf({ ...KF, apiBaseUrl, cursorStore: new MemoryStore() }), aibot],
     plugins: [twice(), streamer(), echo()],
     logger: createLogger({ level: 'silent' }),
   });

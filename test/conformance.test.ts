@@ -208,10 +208,31 @@ const CASE_FOLDED = new Set(['format']);
 
 /** The events and KF kinds issue 12 asks to be typed: they must not come out as `other`. */
 const MUST_BE_TYPED = new Set([
-  'scancode_push', 'scancode_waitmsg', 'pic_sysphoto', 'pic_photo_or_album', 'pic_weixin', 'location_select', 'view_miniprogram',
-  'masssendjobfinish', 'templatesendjobfinish', 'subscribe_msg_popup_event', 'subscribe_msg_change_event', 'subscribe_msg_sent_event',
-  'change_contact', 'change_external_contact', 'change_external_chat', 'change_external_tag', 'batch_job_result', 'taskcard_click',
-  'template_card_event', 'open_approval_change', 'msgmenu', 'channels', 'channels_shop_product', 'channels_shop_order', 'merged_msg',
+  'scancode_push',
+  'scancode_waitmsg',
+  'pic_sysphoto',
+  'pic_photo_or_album',
+  'pic_weixin',
+  'location_select',
+  'view_miniprogram',
+  'masssendjobfinish',
+  'templatesendjobfinish',
+  'subscribe_msg_popup_event',
+  'subscribe_msg_change_event',
+  'subscribe_msg_sent_event',
+  'change_contact',
+  'change_external_contact',
+  'change_external_chat',
+  'change_external_tag',
+  'batch_job_result',
+  'taskcard_click',
+  'template_card_event',
+  'open_approval_change',
+  'msgmenu',
+  'channels',
+  'channels_shop_product',
+  'channels_shop_order',
+  'merged_msg',
 ]);
 const MESSAGE_TYPE_OF: Record<string, string> = { miniprogrampage: 'miniprogram' };
 
@@ -424,7 +445,11 @@ afterAll(() => {
 
 for (const file of peers) {
   describe(`peer ${file.peer}`, () => {
-    for (const entry of file.entries) it(`${entry.kind} ${entry.id}`, counted(file.peer, () => checkEntry(entry)));
+    for (const entry of file.entries)
+      it(
+        `${entry.kind} ${entry.id}`,
+        counted(file.peer, () => checkEntry(entry)),
+      );
   });
 }
 

@@ -78,13 +78,52 @@ const peers = () => ({
 
 const HOSTILE = [
   '<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
-  '&x;', '&amp;', '&#x0;', '&#xD800;', '&lt;', ']]>', '<![CDATA[', '<!--', '-->', '<?xml version="1.0"?>',
-  `${'<a>'.repeat(200)}x${'</a>'.repeat(200)}`, '<a>'.repeat(50), '</xml>', '<xml>', '<Encrypt>QUJD</Encrypt>',
-  '<Encrypt><![CDATA[AAAA]]></Encrypt>', '<MsgType>event</MsgType>', '<Event>subscribe</Event>', '<__proto__>x</__proto__>',
-  '<constructor>x</constructor>', '<A x="1>2">v</A>', '\u0000', '\uFFFF', '😀', `<L>${'<item>1</item>'.repeat(300)}</L>`,
+  '&x;',
+  '&amp;',
+  '&#x0;',
+  '&#xD800;',
+  '&lt;',
+  ']]>',
+  '<![CDATA[',
+  '<!--',
+  '-->',
+  '<?xml version="1.0"?>',
+  `${'<a>'.repeat(200)}x${'</a>'.repeat(200)}`,
+  '<a>'.repeat(50),
+  '</xml>',
+  '<xml>',
+  '<Encrypt>QUJD</Encrypt>',
+  '<Encrypt><![CDATA[AAAA]]></Encrypt>',
+  '<MsgType>event</MsgType>',
+  '<Event>subscribe</Event>',
+  '<__proto__>x</__proto__>',
+  '<constructor>x</constructor>',
+  '<A x="1>2">v</A>',
+  '\u0000',
+  '\uFFFF',
+  '😀',
+  `<L>${'<item>1</item>'.repeat(300)}</L>`,
 ];
 const MSG_TYPES = ['text', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'event', 'miniprogrampage', 'unknown'];
-const EVENTS = ['subscribe', 'unsubscribe', 'SCAN', 'CLICK', 'VIEW', 'LOCATION', 'scancode_push', 'pic_weixin', 'location_select', 'MASSSENDJOBFINISH', 'change_contact', 'batch_job_result', 'template_card_event', 'open_approval_change', 'kf_msg_or_event', 'enter_agent', 'whatever'];
+const EVENTS = [
+  'subscribe',
+  'unsubscribe',
+  'SCAN',
+  'CLICK',
+  'VIEW',
+  'LOCATION',
+  'scancode_push',
+  'pic_weixin',
+  'location_select',
+  'MASSSENDJOBFINISH',
+  'change_contact',
+  'batch_job_result',
+  'template_card_event',
+  'open_approval_change',
+  'kf_msg_or_event',
+  'enter_agent',
+  'whatever',
+];
 
 type R = ReturnType<typeof rng>;
 
@@ -214,7 +253,9 @@ describe(`fuzz: ${INPUTS} seeded inputs across every channel (seed ${SEED})`, ()
       httpStatuses.set(response.status, (httpStatuses.get(response.status) ?? 0) + 1);
     }
     const growthMb = (heapAfterGc() - before) / 1024 / 1024;
-    console.log(`fuzz seed ${SEED}: in-process ${JSON.stringify(Object.fromEntries(statuses))}, HTTP ${JSON.stringify(Object.fromEntries(httpStatuses))}, heap after GC +${growthMb.toFixed(1)} MB`);
+    console.log(
+      `fuzz seed ${SEED}: in-process ${JSON.stringify(Object.fromEntries(statuses))}, HTTP ${JSON.stringify(Object.fromEntries(httpStatuses))}, heap after GC +${growthMb.toFixed(1)} MB`,
+    );
     expect(unmapped).toEqual([]);
     expect([...httpStatuses.keys()].filter((s) => s >= 500)).toEqual([]);
     // Accepted and refused inputs both occur (a fuzzer that only hits one side tests little).

@@ -13,26 +13,25 @@ const ENTRIES = [
   'packages/core/src/index.ts',
   'packages/core/src/protocol.ts',
   'packages/core/src/delivery.ts',
-  ...readdirSync(join(root, 'packages')).filter((p) => p !== 'core').map((p) => `packages/${p}/src/index.ts`),
+  ...readdirSync(join(root, 'packages'))
+    .filter((p) => p !== 'core')
+    .map((p) => `packages/${p}/src/index.ts`),
   ...readdirSync(join(root, 'plugins')).map((p) => `plugins/${p}/src/index.ts`),
 ].filter((entry) => existsSync(join(root, entry)));
 const src = (entry: string) => join(root, entry);
 
 /** Every name an entry point exports, with whether its declaration carries a TSDoc comment. */
 function documentation(): Map<string, { name: string; documented: boolean }[]> {
-  const program = ts.createProgram(
-    ENTRIES.map(src),
-    {
-      allowImportingTsExtensions: true,
-      noEmit: true,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      customConditions: ['@wxbot/source'],
-      target: ts.ScriptTarget.ES2022,
-      strict: true,
-      skipLibCheck: true,
-    },
-  );
+  const program = ts.createProgram(ENTRIES.map(src), {
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    customConditions: ['@wxbot/source'],
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    skipLibCheck: true,
+  });
   const checker = program.getTypeChecker();
   const result = new Map<string, { name: string; documented: boolean }[]>();
   expect(ENTRIES.length).toBeGreaterThan(10);
@@ -53,16 +52,52 @@ function documentation(): Map<string, { name: string; documented: boolean }[]> {
 
 describe('public API tiers', () => {
   it('@wxbot/core is what a bot author writes with; protocol and delivery internals stay out of it', () => {
-    for (const name of ['createBot', 'defineConfig', 'definePlugin', 'officialAccount', 'wecomKf', 'replies', 'MemoryStore', 'FileStore', 'Composer', 'session', 'WeChatApiError']) {
+    for (const name of [
+      'createBot',
+      'defineConfig',
+      'definePlugin',
+      'officialAccount',
+      'wecomKf',
+      'replies',
+      'MemoryStore',
+      'FileStore',
+      'Composer',
+      'session',
+      'WeChatApiError',
+    ]) {
       expect(core, name).toHaveProperty(name);
     }
-    for (const name of ['PassiveWindow', 'CallbackDedup', 'KfSyncer', 'cdata', 'customSendBody', 'createHttpApp', 'createHttpServer', 'Metrics', 'WXBizMsgCrypt', 'parseXml', 'planDelivery']) {
+    for (const name of [
+      'PassiveWindow',
+      'CallbackDedup',
+      'KfSyncer',
+      'cdata',
+      'customSendBody',
+      'createHttpApp',
+      'createHttpServer',
+      'Metrics',
+      'WXBizMsgCrypt',
+      'parseXml',
+      'planDelivery',
+    ]) {
       expect(core, name).not.toHaveProperty(name);
     }
   });
 
   it('@wxbot/core/protocol holds the wire protocol; @wxbot/core/delivery the engine extension points', () => {
-    for (const name of ['WXBizMsgCrypt', 'sortedSha1', 'parseXml', 'cdata', 'messageFromXml', 'messageFromKf', 'passiveReplyXml', 'customSendBody', 'kfSendBody', 'WeChatApiClient', 'BaseChannel']) {
+    for (const name of [
+      'WXBizMsgCrypt',
+      'sortedSha1',
+      'parseXml',
+      'cdata',
+      'messageFromXml',
+      'messageFromKf',
+      'passiveReplyXml',
+      'customSendBody',
+      'kfSendBody',
+      'WeChatApiClient',
+      'BaseChannel',
+    ]) {
       expect(protocol, name).toHaveProperty(name);
     }
     for (const name of ['planDelivery', 'sendNow', 'InProcessOutbox', 'sendIdOf']) expect(delivery, name).toHaveProperty(name);

@@ -28,7 +28,8 @@ const DEV_FAKE_API = 'http://127.0.0.1:4000';
 function replyWindowMs(value: string | undefined): number | undefined {
   if (!value) return undefined; // the core's default, 4000
   const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 1 || ms > 4500) throw new Error(`REPLY_WINDOW_MS must be a whole number of milliseconds from 1 to 4500 (WeChat waits 5 s at most), got "${value}"`);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 4500)
+    throw new Error(`REPLY_WINDOW_MS must be a whole number of milliseconds from 1 to 4500 (WeChat waits 5 s at most), got "${value}"`);
   return ms;
 }
 

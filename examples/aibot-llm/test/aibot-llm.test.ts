@@ -33,7 +33,7 @@ beforeAll(async () => {
   [api, openai, ws] = await Promise.all([startFakeWeChatApi(), startFakeOpenAI(), startFakeAiBotWs(BOT)]);
   openai.chat.reply = (request) => {
     const question = String(request.messages.at(-1)?.content ?? '');
-    return question.includes('[long]') ? '长'.repeat(25 * 1024 / 3) : CHUNKS.join('');
+    return question.includes('[long]') ? '长'.repeat((25 * 1024) / 3) : CHUNKS.join('');
   };
   openai.chat.chunks = (content) => (content === CHUNKS.join('') ? CHUNKS : content.match(/[\s\S]{1,1000}/g)!);
   cli = startWxbot(
@@ -93,7 +93,7 @@ describe('examples/aibot-llm', () => {
     expect(exchange.stream!.finished).toBe(true);
     const rest = await api.aibot.nextResponse(before, 15_000);
     expect(rest.body['msgtype']).toBe('markdown');
-    expect(shown + (rest.body['markdown'] as { content: string }).content).toBe('长'.repeat(25 * 1024 / 3));
+    expect(shown + (rest.body['markdown'] as { content: string }).content).toBe('长'.repeat((25 * 1024) / 3));
     expect(exchange.responseUrl).toContain(rest.responseCode);
   }, 60_000);
 

@@ -31,7 +31,6 @@ const KF_SECRET = 'kf-desk-secret';
 const TOKEN = 'kf-desk-token';
 const KEY = generateEncodingAESKey();
 
-
 const cwd = mkdtempSync(join(tmpdir(), 'wxbot-kf-desk-'));
 let api: FakeWeChatApi;
 let openai: FakeOpenAI;

@@ -23,7 +23,6 @@ const env = {
   LOG_FORMAT: 'json',
 };
 
-
 const cwd = mkdtempSync(join(tmpdir(), 'wxbot-oa-echo-'));
 let cli: WxbotProcess;
 let safe: WeChatPeer;

@@ -20,7 +20,6 @@ const KEY = generateEncodingAESKey();
 /** Short, so the test does not wait 4 s for the slow answer to miss it. */
 const REPLY_WINDOW_MS = 1500;
 
-
 /** The texts of the user messages of a chat request, oldest first. */
 const userTexts = (request: FakeChatRequest) => request.messages.filter((m) => m.role === 'user').map((m) => String(m.content));
 

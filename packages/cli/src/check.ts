@@ -7,7 +7,6 @@ import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadCo
 import { parseCommand } from './usage.ts';
 import { CHECK_USAGE } from './usageTexts.ts';
 
-
 type Status = 'ok' | 'warn' | 'fail';
 const MARK: Record<Status, string> = { ok: '✓', warn: '⚠', fail: '✗' };
 
@@ -175,7 +174,12 @@ function checkPlugins(report: Report, config: WxbotConfig): void {
     const needs = `plugin${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')} need${names.length > 1 ? '' : 's'} it`;
     const run = spawnSync(tool, ['-version'], { encoding: 'utf8', timeout: 5000 });
     if (run.error || run.status !== 0) {
-      const why = (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? (tool.includes('/') ? 'not found' : 'not found on PATH') : (run.error?.message ?? `exited with ${run.status}`);
+      const why =
+        (run.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+          ? tool.includes('/')
+            ? 'not found'
+            : 'not found on PATH'
+          : (run.error?.message ?? `exited with ${run.status}`);
       report.fail(`${tool}: ${why} (${needs})`);
     } else {
       report.ok(`${tool}: ${run.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') || 'found'}`);

@@ -71,7 +71,11 @@ export function describeActiveSend(body: Fields): string {
     case 'music':
       return `music: ${article(content['title'], content['description'], content['musicurl'])}`;
     case 'news':
-      return newsLines(items(content['articles']).filter(isFields).map((a) => article(a['title'], a['description'], a['url'])));
+      return newsLines(
+        items(content['articles'])
+          .filter(isFields)
+          .map((a) => article(a['title'], a['description'], a['url'])),
+      );
     case 'link':
     case 'textcard':
       return `${type}: ${article(content['title'], content['desc'] ?? content['description'], content['url'])}`;

@@ -87,13 +87,10 @@ export async function hostFakeApi(options: FakeApiHostOptions): Promise<FakeApiH
 /** Listens on `port` and forwards every request to `target` unchanged. */
 function forward(port: number, target: URL): Promise<Server> {
   const server = createServer((req, res) => {
-    const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
+    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

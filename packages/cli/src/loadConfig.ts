@@ -89,7 +89,11 @@ export async function loadConfig(file?: string, cwd = process.cwd()): Promise<{ 
       }
       filepath = result.filepath;
       const config = await resolveConfig(result.config as WxbotConfigInput);
-      if (!config || typeof config !== 'object') throw new ConfigLoadError(`${basename(result.filepath)}: the default export must be a config object or a function returning one (got ${config === null ? 'null' : typeof config})`, undefined);
+      if (!config || typeof config !== 'object')
+        throw new ConfigLoadError(
+          `${basename(result.filepath)}: the default export must be a config object or a function returning one (got ${config === null ? 'null' : typeof config})`,
+          undefined,
+        );
       return { config, filepath: result.filepath };
     });
   } catch (error) {

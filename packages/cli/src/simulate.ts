@@ -11,7 +11,6 @@ import { parseCommand } from './usage.ts';
 import { SIMULATE_USAGE } from './usageTexts.ts';
 import { loadTestingKit } from './testingKit.ts';
 
-
 const KF_NEEDS_FAKE_API = `wxbot simulate: WeChat Customer Service (wecomKf) has no passive replies: its callback only
 tells the bot to call kf/sync_msg, and every answer goes out through kf/send_msg. Simulate it
 with a fake WeChat API that holds the message and records the answers:
@@ -159,7 +158,8 @@ async function startFakeApi(target: SimulateTarget, port: number | undefined): P
 function warnAboutTokens(host: FakeApiHost, target: SimulateTarget): void {
   const all = host.api.tokenCalls();
   const known = target.secret ? host.api.tokenCalls(target.receiveId, target.secret) : 0;
-  if (all > known) console.log(`! the bot asked the fake API for an access token with an id or secret it does not know (${all - known} time(s)): pass its --receive-id and --secret`);
+  if (all > known)
+    console.log(`! the bot asked the fake API for an access token with an id or secret it does not know (${all - known} time(s)): pass its --receive-id and --secret`);
 }
 
 /** Sends one message of `type` built from `text` and prints the answer; false when it failed (already reported). */
@@ -188,7 +188,11 @@ async function sendWeChat(session: Session, peer: WeChatPeer, message: Simulated
   const { target, host, from } = session;
   for (const mediaId of message.mediaIds) {
     // Served by the fake API so the bot can download the media or send it back.
-    host?.api.media.put(mediaId, { data: randomBytes(64), contentType: message.msgType === 'voice' ? 'audio/amr' : 'image/png', fileName: `${mediaId}.${message.msgType === 'voice' ? 'amr' : 'png'}` });
+    host?.api.media.put(mediaId, {
+      data: randomBytes(64),
+      contentType: message.msgType === 'voice' ? 'audio/amr' : 'image/png',
+      fileName: `${mediaId}.${message.msgType === 'voice' ? 'amr' : 'png'}`,
+    });
   }
   console.log(`sent ${message.summary}`);
   try {

@@ -35,7 +35,12 @@ export function simulatedMessage(type: SimulateType, text: string, kind: string)
       const mediaId = mediaIdFor('voice');
       // WeChat fills Recognition when speech recognition is on: TEXT plays that part.
       const recognition = text ? { Recognition: text } : {};
-      return { msgType: 'voice', fields: { MediaId: mediaId, Format: 'amr', ...recognition }, mediaIds: [mediaId], summary: `voice: media_id=${mediaId}${text ? ` recognition=${text}` : ''}` };
+      return {
+        msgType: 'voice',
+        fields: { MediaId: mediaId, Format: 'amr', ...recognition },
+        mediaIds: [mediaId],
+        summary: `voice: media_id=${mediaId}${text ? ` recognition=${text}` : ''}`,
+      };
     }
     case 'event': {
       const [event = kind === 'wecomApp' ? 'enter_agent' : 'subscribe', ...key] = text.split(/\s+/).filter(Boolean);

@@ -82,7 +82,7 @@ export async function resolveTarget(flags: TargetFlags, cwd = process.cwd()): Pr
   }
   if (!base && flags.token === undefined) {
     throw new Error(
-      'no credentials to sign with: pass --token (and --aes-key, --receive-id), or --config FILE, or run it where `wxbot start` runs (bot.config.ts, or dev mode\'s .wxbot/dev.json)',
+      "no credentials to sign with: pass --token (and --aes-key, --receive-id), or --config FILE, or run it where `wxbot start` runs (bot.config.ts, or dev mode's .wxbot/dev.json)",
     );
   }
   base ??= fromFlags(flags);

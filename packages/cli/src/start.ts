@@ -35,7 +35,13 @@ export async function start(args: string[]): Promise<number> {
   }
   const bound = boundAddress(bot);
   bot.log.info({ config: filepath, listening: bound, delivery: bot.durable ? 'durable' : 'memory', url }, 'wxbot started');
-  if (config.devMode) printDevMode(url, bound, config.devMode.credentials, bot.channels.map((c) => ({ name: c.name, path: c.path })));
+  if (config.devMode)
+    printDevMode(
+      url,
+      bound,
+      config.devMode.credentials,
+      bot.channels.map((c) => ({ name: c.name, path: c.path })),
+    );
   const shutdown = async (signal: string) => {
     bot.log.info({ signal }, 'stopping');
     await bot.stop();
@@ -56,10 +62,11 @@ function boundAddress(bot: Bot): string {
 /** A listen failure in words: which port, and which setting to change. */
 function listenError(error: unknown, port: number, source: PortSource): unknown {
   const code = (error as { code?: unknown }).code;
-  const from = source === 'config' ? ' (the config\'s port: --port and PORT override it)' : '';
+  const from = source === 'config' ? " (the config's port: --port and PORT override it)" : '';
   if (code === 'EADDRINUSE') return new Error(`port ${port} is in use: set PORT or --port${from}`, { cause: error });
   if (code === 'EACCES') return new Error(`port ${port} needs more privileges (ports below 1024 usually need root): set PORT or --port${from}`, { cause: error });
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new Error(`cannot listen on that host: ${(error as Error).message} (check --host or the config's host)`, { cause: error });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new Error(`cannot listen on that host: ${(error as Error).message} (check --host or the config's host)`, { cause: error });
   return error;
 }
 

@@ -61,7 +61,9 @@ const schema = z.object({
   WX_ALLOW_PLAIN: flag,
   WX_API_BASE: httpUrl,
   WECOM_CORP_ID: text,
-  WECOM_AGENT_ID: optional(z.coerce.number({ error: 'must be the app\'s AgentId (a number)' }).int('must be the app\'s AgentId (a number)').positive('must be the app\'s AgentId (a number)')),
+  WECOM_AGENT_ID: optional(
+    z.coerce.number({ error: "must be the app's AgentId (a number)" }).int("must be the app's AgentId (a number)").positive("must be the app's AgentId (a number)"),
+  ),
   WECOM_SECRET: text,
   WECOM_TOKEN: text,
   WECOM_AES_KEY: aesKey,
@@ -99,7 +101,13 @@ function isSet(names: readonly string[]): string {
 }
 
 /** Adds "missing" issues for one channel: `needs` must be set once any of `triggers` is. */
-function requireAll(issues: EnvIssue[], env: Parsed, channel: string, triggers: readonly (keyof Parsed)[], needs: readonly { variable: keyof Parsed | string; value: unknown; why?: string }[]): boolean {
+function requireAll(
+  issues: EnvIssue[],
+  env: Parsed,
+  channel: string,
+  triggers: readonly (keyof Parsed)[],
+  needs: readonly { variable: keyof Parsed | string; value: unknown; why?: string }[],
+): boolean {
   const set = setOf(env, triggers);
   if (set.length === 0) return false;
   let complete = true;
@@ -186,15 +194,21 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
 
   // Callback mode needs the token and key; WebSocket mode (a secret) needs the bot id; both may run.
   const aibotCallback = e.WECOM_AIBOT_TOKEN !== undefined || e.WECOM_AIBOT_AES_KEY !== undefined || e.WECOM_AIBOT_SECRET === undefined;
-  const aibotComplete = requireAll(issues, e, 'WeCom AI bot', ['WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID', 'WECOM_AIBOT_SECRET'], [
-    ...(aibotCallback
-      ? [
-          { variable: 'WECOM_AIBOT_TOKEN', value: e.WECOM_AIBOT_TOKEN, why: 'the Token of its API settings (or WECOM_AIBOT_SECRET for the WebSocket mode)' },
-          { variable: 'WECOM_AIBOT_AES_KEY', value: e.WECOM_AIBOT_AES_KEY, why: 'its callbacks are always encrypted' },
-        ]
-      : []),
-    ...(e.WECOM_AIBOT_SECRET !== undefined ? [{ variable: 'WECOM_AIBOT_ID', value: e.WECOM_AIBOT_ID, why: 'the WebSocket mode logs in with the bot id and secret' }] : []),
-  ]);
+  const aibotComplete = requireAll(
+    issues,
+    e,
+    'WeCom AI bot',
+    ['WECOM_AIBOT_TOKEN', 'WECOM_AIBOT_AES_KEY', 'WECOM_AIBOT_ID', 'WECOM_AIBOT_SECRET'],
+    [
+      ...(aibotCallback
+        ? [
+            { variable: 'WECOM_AIBOT_TOKEN', value: e.WECOM_AIBOT_TOKEN, why: 'the Token of its API settings (or WECOM_AIBOT_SECRET for the WebSocket mode)' },
+            { variable: 'WECOM_AIBOT_AES_KEY', value: e.WECOM_AIBOT_AES_KEY, why: 'its callbacks are always encrypted' },
+          ]
+        : []),
+      ...(e.WECOM_AIBOT_SECRET !== undefined ? [{ variable: 'WECOM_AIBOT_ID', value: e.WECOM_AIBOT_ID, why: 'the WebSocket mode logs in with the bot id and secret' }] : []),
+    ],
+  );
   if (aibotComplete) {
     config.wecomAiBot = {
       path: '/wecom/aibot',
@@ -209,7 +223,10 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
 
   // A CorpID on its own configures nothing: say which variable would.
   if (e.WECOM_CORP_ID !== undefined && !appComplete && !kfWanted && setOf(e, appTriggers).length === 0) {
-    issues.push({ variable: 'WECOM_TOKEN', message: 'missing: WECOM_CORP_ID is set but no WeCom channel is: set WECOM_TOKEN and WECOM_AES_KEY (WeCom app) or WECOM_KF_SECRET (Customer Service)' });
+    issues.push({
+      variable: 'WECOM_TOKEN',
+      message: 'missing: WECOM_CORP_ID is set but no WeCom channel is: set WECOM_TOKEN and WECOM_AES_KEY (WeCom app) or WECOM_KF_SECRET (Customer Service)',
+    });
   }
   if (issues.length > 0) throw new EnvConfigError(issues);
 

@@ -14,7 +14,12 @@ export class Metrics {
   // The three metrics every callback touches are counted in plain numbers (metricSeries.ts)
   // and formatted when scraped; the rest are prom-client's own.
   readonly #callbacks = new SeriesCounter('wxbot_callbacks_total', 'Callbacks received, by channel and outcome (passive, no-reply, retry, ack, refused).', this.registry);
-  readonly #callbackSeconds = new SeriesHistogram('wxbot_callback_duration_seconds', 'Time from request to HTTP answer, by channel.', [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 4, 5], this.registry);
+  readonly #callbackSeconds = new SeriesHistogram(
+    'wxbot_callback_duration_seconds',
+    'Time from request to HTTP answer, by channel.',
+    [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 4, 5],
+    this.registry,
+  );
   readonly #replySeconds = new SeriesHistogram(
     'wxbot_reply_latency_seconds',
     'Time from a message entering the pipeline to each reply leaving, by channel and mode.',

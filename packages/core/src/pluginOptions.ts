@@ -110,12 +110,18 @@ export function parsePluginOptions<S extends z.ZodType>(plugin: string, schema: 
       }
     }
   }
-  if (problems.length > 0) throw new PluginOptionsError(`plugin "${plugin}": ${problems.join('; ')}`, problems.map((p) => `plugin "${plugin}": ${p}`));
+  if (problems.length > 0)
+    throw new PluginOptionsError(
+      `plugin "${plugin}": ${problems.join('; ')}`,
+      problems.map((p) => `plugin "${plugin}": ${p}`),
+    );
   return (result as { data: z.output<S> }).data;
 }
 
 /** Shared by every copy of @wxbot/core loaded in the process (a config may import its own). */
-const collector = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionErrors')] ??= new AsyncLocalStorage<PluginOptionsError[]>()) as AsyncLocalStorage<PluginOptionsError[]>;
+const collector = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionErrors')] ??= new AsyncLocalStorage<PluginOptionsError[]>()) as AsyncLocalStorage<
+  PluginOptionsError[]
+>;
 
 /**
  * While collecting (see {@link collectPluginOptionErrors}), records the error and returns

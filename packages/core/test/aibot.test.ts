@@ -25,7 +25,7 @@ beforeAll(async () => {
     await ctx.reply('迟到的回答');
     await ctx.reply('第二个回答').catch(() => ctx.log.warn('second answer refused'));
   });
-  bot.hears('long', (ctx) => ctx.reply('长'.repeat(25 * 1024 / 3)));
+  bot.hears('long', (ctx) => ctx.reply('长'.repeat((25 * 1024) / 3)));
   bot.hears('card', (ctx) => ctx.reply(replies.templateCard({ card_type: 'button_interaction', task_id: 'task-1', main_title: { title: '选一个' } })));
   bot.on('image', async (ctx) => {
     const file = await ctx.downloadMedia(ctx.message.mediaId);
@@ -34,9 +34,7 @@ beforeAll(async () => {
   bot.on('mixed', (ctx) => ctx.reply(`图文: ${ctx.message.text} + ${ctx.message.items.filter((i) => i.type === 'image').length} 图`));
   bot.on('text', (ctx) => ctx.reply(`${ctx.message.transcribedFrom ? '语音' : '文字'}: ${ctx.message.text}`));
   bot.event('enter_chat', (ctx) => ctx.reply('欢迎! 有什么可以帮你?'));
-  bot.event('template_card_event', (ctx) =>
-    ctx.reply(replies.templateCard({ card_type: ctx.message.cardType, main_title: { title: `已选 ${ctx.message.eventKey}` } })),
-  );
+  bot.event('template_card_event', (ctx) => ctx.reply(replies.templateCard({ card_type: ctx.message.cardType, main_title: { title: `已选 ${ctx.message.eventKey}` } })));
   bot.event('feedback_event', () => {});
   const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
   peer = new AiBotPeer({ url: `${url}/wecom/aibot`, ...AIBOT, api, pollIntervalMs: 20 });
@@ -83,7 +81,12 @@ describe('WeCom AI bot, callback mode', () => {
 
   it('normalizes mixed messages into text and image items', async () => {
     const exchange = await peer.exchange(
-      peer.message('mixed', { msg_item: [{ msgtype: 'text', text: { content: '看这张' } }, { msgtype: 'image', image: { url: 'https://example.invalid/i' } }] }),
+      peer.message('mixed', {
+        msg_item: [
+          { msgtype: 'text', text: { content: '看这张' } },
+          { msgtype: 'image', image: { url: 'https://example.invalid/i' } },
+        ],
+      }),
     );
     expect(exchange.first.reply).toMatchObject({ stream: { content: '图文: 看这张 + 1 图' } });
   });
@@ -142,7 +145,7 @@ describe('WeCom AI bot, callback mode', () => {
     expect(Buffer.byteLength(content)).toBeGreaterThan(20480 - 3);
     const rest = await api.aibot.nextResponse(before);
     const restText = (rest.body['markdown'] as { content: string }).content;
-    expect(content + restText).toBe('长'.repeat(25 * 1024 / 3));
+    expect(content + restText).toBe('长'.repeat((25 * 1024) / 3));
   });
 
   it('repeats the first answer to a retried msgid without running plugins again', async () => {

@@ -25,7 +25,7 @@ describe('AI-bot streams', () => {
     expect(stream.overflow).toBe('世界!');
   });
 
-  it('finishes when WeCom\'s window is about to close, keeping the rest for response_url', () => {
+  it("finishes when WeCom's window is about to close, keeping the rest for response_url", () => {
     const start = Date.now();
     const stream = new AiBotStream({ maxAgeMs: 1000 }, start);
     stream.append('早');

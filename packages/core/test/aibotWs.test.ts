@@ -57,7 +57,7 @@ describe('WeCom AI bot, WebSocket mode', () => {
     expect(logs.text()).not.toContain(BOT.secret);
   });
 
-  it('answers a text with the same plugins: a finished stream on the message\'s req_id', async () => {
+  it("answers a text with the same plugins: a finished stream on the message's req_id", async () => {
     const reqId = server.text('你好 ws');
     expect(await server.stream(reqId)).toMatchObject({ finished: true, content: '你好 ws', snapshots: ['你好 ws'] });
   });
@@ -71,7 +71,7 @@ describe('WeCom AI bot, WebSocket mode', () => {
     for (let i = 1; i < stream.snapshots.length; i++) expect(stream.snapshots[i]!.startsWith(stream.snapshots[i - 1]!)).toBe(true);
   });
 
-  it('welcomes on enter_chat and updates a clicked card on the event\'s req_id', async () => {
+  it("welcomes on enter_chat and updates a clicked card on the event's req_id", async () => {
     const welcome = await server.answer(server.event('enter_chat'));
     expect(welcome).toMatchObject({ cmd: 'aibot_respond_welcome_msg', body: { msgtype: 'text', text: { content: '欢迎使用' } } });
     const card = await server.answer(server.text('card'));

@@ -116,7 +116,12 @@ describe('WeChatApiClient', () => {
   });
 
   it("fetches Official Account tokens from /cgi-bin/token with tokenEndpoint: 'token'", async () => {
-    const c = new WeChatApiClient({ credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret', tokenEndpoint: 'token' }, baseUrl: api.url, store: new MemoryStore(), log: captureLogger().log });
+    const c = new WeChatApiClient({
+      credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret', tokenEndpoint: 'token' },
+      baseUrl: api.url,
+      store: new MemoryStore(),
+      log: captureLogger().log,
+    });
     await c.post('cgi-bin/message/custom/send', { touser: 'o1', msgtype: 'text', text: { content: 'hi' } });
     expect(api.calls.some((call) => call.path === '/cgi-bin/token' && call.query['grant_type'] === 'client_credential' && call.query['appid'] === 'wx-oa')).toBe(true);
     expect(api.calls.some((call) => call.path === '/cgi-bin/stable_token' && (call.body as { appid?: string }).appid === 'wx-oa')).toBe(false);
@@ -131,7 +136,8 @@ describe('WeChatApiClient: Official Account stable_token', () => {
     return { c, logs };
   };
   const send = (c: WeChatApiClient, content: string) => c.post('cgi-bin/message/custom/send', { touser: 'o1', msgtype: 'text', text: { content } });
-  const stableCalls = (appId: string) => api.calls.filter((call) => call.path === '/cgi-bin/stable_token' && (call.body as { appid?: string }).appid === appId).map((call) => call.body);
+  const stableCalls = (appId: string) =>
+    api.calls.filter((call) => call.path === '/cgi-bin/stable_token' && (call.body as { appid?: string }).appid === appId).map((call) => call.body);
 
   it('uses POST /cgi-bin/stable_token by default, without force_refresh; a refused token is replaced by a normal call when WeChat has a new one', async () => {
     const { c } = oaClient('wx-stable');

@@ -172,8 +172,7 @@ describe('WeCom app', () => {
 });
 
 describe('bad input', () => {
-  const post = (path: string, query: string, body: string, type = 'text/xml') =>
-    fetch(`${base}${path}?${query}`, { method: 'POST', body, headers: { 'content-type': type } });
+  const post = (path: string, query: string, body: string, type = 'text/xml') => fetch(`${base}${path}?${query}`, { method: 'POST', body, headers: { 'content-type': type } });
 
   it('wrong or missing signature: 401 and no plugin runs', async () => {
     const before = handled;

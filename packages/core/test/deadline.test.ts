@@ -12,7 +12,12 @@ let base: string;
 const logs = captureLogger();
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }, { id: WECOM.corpId, secret: WECOM.secret }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: OA.appId, secret: OA.appSecret },
+      { id: WECOM.corpId, secret: WECOM.secret },
+    ],
+  });
   bot = createBot({
     channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 300 }), wecomApp({ ...WECOM, apiBaseUrl: api.url, replyWindowMs: 300 })],
     logger: logs.log,
@@ -38,7 +43,8 @@ afterAll(async () => {
 });
 
 const oaPeer = () => new WeChatPeer({ url: `${base}/wx`, kind: 'officialAccount', token: OA.token, encodingAESKey: OA.encodingAESKey, receiveId: OA.appId, mode: 'safe' });
-const wecomPeer = () => new WeChatPeer({ url: `${base}/wecom/callback`, kind: 'wecomApp', token: WECOM.token, encodingAESKey: WECOM.encodingAESKey, receiveId: WECOM.corpId, agentId: WECOM.agentId });
+const wecomPeer = () =>
+  new WeChatPeer({ url: `${base}/wecom/callback`, kind: 'wecomApp', token: WECOM.token, encodingAESKey: WECOM.encodingAESKey, receiveId: WECOM.corpId, agentId: WECOM.agentId });
 
 describe('replies past the reply window', () => {
   it('Official Account: a slow plugin makes WeChat get success in time, and the answer arrives through message/custom/send', async () => {

@@ -6,7 +6,20 @@ import { compose } from '../src/pipeline/compose.ts';
 import { Metrics } from '../src/metrics.ts';
 import { I18n } from '../src/i18n/catalog.ts';
 import { BaseChannel, KF_SESSION_NOT_ALLOWED, type CallbackResult } from '../src/protocol.ts';
-import { MemoryStore, WeChatApiError, createBot, officialAccount, parseCommand, type Channel, type ChannelKind, type Message, type Recipient, type Reply, type ReplyType, type SendOptions } from '../src/index.ts';
+import {
+  MemoryStore,
+  WeChatApiError,
+  createBot,
+  officialAccount,
+  parseCommand,
+  type Channel,
+  type ChannelKind,
+  type Message,
+  type Recipient,
+  type Reply,
+  type ReplyType,
+  type SendOptions,
+} from '../src/index.ts';
 import { WeChatPeer } from '@wxbot/testing';
 import { captureLogger } from './helpers.ts';
 
@@ -112,7 +125,11 @@ describe('a text over one message with no active API', () => {
       expect(content.length).toBeGreaterThan(0);
       expect(Buffer.byteLength(content)).toBeLessThanOrEqual(2048);
       expect('长'.repeat(1500).startsWith(content)).toBe(true);
-      expect(logs.lines.find((l) => String(l['msg']).startsWith('reply too long for one message and the channel has no active API'))).toMatchObject({ level: 40, parts: 3, sent: 1 });
+      expect(logs.lines.find((l) => String(l['msg']).startsWith('reply too long for one message and the channel has no active API'))).toMatchObject({
+        level: 40,
+        parts: 3,
+        sent: 1,
+      });
       expect(logs.lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
     } finally {
       await bot.stop();

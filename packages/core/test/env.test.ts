@@ -15,7 +15,7 @@ function issues(env: Record<string, string>): readonly EnvIssue[] {
 }
 
 describe('envConfig', () => {
-  it('configures nothing from an empty environment (dev mode is the config\'s business), empty values counting as unset', () => {
+  it("configures nothing from an empty environment (dev mode is the config's business), empty values counting as unset", () => {
     const config = envConfig({ WX_TOKEN: '', WECOM_TOKEN: '  ', PATH: '/bin' });
     expect(config.officialAccount).toBeUndefined();
     expect(config.wecomApp).toBeUndefined();
@@ -32,7 +32,11 @@ describe('envConfig', () => {
   it('an encrypted Official Account needs its AppID; plain mode does not', () => {
     expect(issues({ WX_TOKEN: 'tok', WX_AES_KEY: KEY }).map((i) => i.variable)).toEqual(['WX_APP_ID']);
     expect(envConfig({ WX_TOKEN: 'tok' }).officialAccount).toMatchObject({ token: 'tok', appId: '', encodingAESKey: undefined, allowPlain: false });
-    expect(envConfig({ WX_TOKEN: 'tok', WX_APP_ID: 'wx1', WX_AES_KEY: KEY, WX_ALLOW_PLAIN: '1' }).officialAccount).toMatchObject({ appId: 'wx1', encodingAESKey: KEY, allowPlain: true });
+    expect(envConfig({ WX_TOKEN: 'tok', WX_APP_ID: 'wx1', WX_AES_KEY: KEY, WX_ALLOW_PLAIN: '1' }).officialAccount).toMatchObject({
+      appId: 'wx1',
+      encodingAESKey: KEY,
+      allowPlain: true,
+    });
   });
 
   it('a WeCom app without WECOM_CORP_ID is an error naming it (it used to start with corpId "")', () => {
@@ -48,22 +52,44 @@ describe('envConfig', () => {
     expect(missing.map((i) => i.variable).sort()).toEqual(['WECOM_AES_KEY', 'WECOM_AGENT_ID', 'WECOM_CORP_ID', 'WECOM_TOKEN', 'WX_APP_ID', 'WX_TOKEN']);
   });
 
-  it('Customer Service: on with its secret, token and key falling back to the app\'s; a lone CorpID says what to add', () => {
+  it("Customer Service: on with its secret, token and key falling back to the app's; a lone CorpID says what to add", () => {
     const kf = envConfig({ WECOM_CORP_ID: 'ww1', WECOM_KF_SECRET: 'kf', WECOM_KF_TOKEN: 'kt', WECOM_AES_KEY: KEY });
     expect(kf.wecomKf).toMatchObject({ corpId: 'ww1', secret: 'kf', token: 'kt', encodingAESKey: KEY, path: '/wecom/kf' });
     expect(kf.wecomApp).toBeUndefined(); // WECOM_AES_KEY served KF: no half-configured app
-    expect(issues({ WECOM_KF_SECRET: 'kf' }).map((i) => i.variable).sort()).toEqual(['WECOM_CORP_ID', 'WECOM_KF_AES_KEY', 'WECOM_KF_TOKEN']);
+    expect(
+      issues({ WECOM_KF_SECRET: 'kf' })
+        .map((i) => i.variable)
+        .sort(),
+    ).toEqual(['WECOM_CORP_ID', 'WECOM_KF_AES_KEY', 'WECOM_KF_TOKEN']);
     expect(issues({ WECOM_CORP_ID: 'ww1' })[0]!.message).toMatch(/set WECOM_TOKEN and WECOM_AES_KEY \(WeCom app\) or WECOM_KF_SECRET/);
   });
 
   it('WeCom AI bot: token and key together, either alone names the other', () => {
-    expect(envConfig({ WECOM_AIBOT_TOKEN: 'at', WECOM_AIBOT_AES_KEY: KEY, WECOM_AIBOT_SHOW_THINKING: '1' }).wecomAiBot).toMatchObject({ token: 'at', encodingAESKey: KEY, path: '/wecom/aibot', stream: { showThinking: true } });
+    expect(envConfig({ WECOM_AIBOT_TOKEN: 'at', WECOM_AIBOT_AES_KEY: KEY, WECOM_AIBOT_SHOW_THINKING: '1' }).wecomAiBot).toMatchObject({
+      token: 'at',
+      encodingAESKey: KEY,
+      path: '/wecom/aibot',
+      stream: { showThinking: true },
+    });
     expect(issues({ WECOM_AIBOT_TOKEN: 'at' }).map((i) => i.variable)).toEqual(['WECOM_AIBOT_AES_KEY']);
   });
 
   it('parses the rest: port, Redis, OpenAI, agent token, log settings', () => {
-    const config = envConfig({ PORT: '8080', REDIS_URL: 'redis://127.0.0.1:6379', OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1', OPENAI_MODEL: 'm', AGENT_TOKEN: 'a'.repeat(16), LOG_FORMAT: 'json' });
-    expect(config).toMatchObject({ port: 8080, redisUrl: 'redis://127.0.0.1:6379', openai: { baseURL: 'http://127.0.0.1:8000/v1', model: 'm' }, agentToken: 'a'.repeat(16), logFormat: 'json' });
+    const config = envConfig({
+      PORT: '8080',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      OPENAI_BASE_URL: 'http://127.0.0.1:8000/v1',
+      OPENAI_MODEL: 'm',
+      AGENT_TOKEN: 'a'.repeat(16),
+      LOG_FORMAT: 'json',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      redisUrl: 'redis://127.0.0.1:6379',
+      openai: { baseURL: 'http://127.0.0.1:8000/v1', model: 'm' },
+      agentToken: 'a'.repeat(16),
+      logFormat: 'json',
+    });
     expect(issues({ AGENT_TOKEN: 'short' }).map((i) => i.variable)).toEqual(['AGENT_TOKEN']);
   });
 

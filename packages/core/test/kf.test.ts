@@ -17,7 +17,12 @@ let api: FakeWeChatApi;
 const bots: Bot[] = [];
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: CORP, secret: APP_SECRET }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: CORP, secret: KF_SECRET },
+      { id: CORP, secret: APP_SECRET },
+    ],
+  });
 });
 afterAll(() => api.close());
 afterEach(async () => {
@@ -29,7 +34,17 @@ let kfCount = 0;
 async function startKfBot(options: { cursorFile?: string; syncLimit?: number; store?: Store; plugins?: Plugin[] } = {}) {
   const logs = captureLogger();
   const bot = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: options.cursorFile ?? join(dir, `cursor-${++kfCount}.json`), syncLimit: options.syncLimit })],
+    channels: [
+      wecomKf({
+        corpId: CORP,
+        secret: KF_SECRET,
+        token: TOKEN,
+        encodingAESKey: KEY,
+        apiBaseUrl: api.url,
+        cursorFile: options.cursorFile ?? join(dir, `cursor-${++kfCount}.json`),
+        syncLimit: options.syncLimit,
+      }),
+    ],
     plugins: [...(options.plugins ?? []), echo()],
     store: options.store,
     logger: logs.log,

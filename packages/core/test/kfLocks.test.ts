@@ -26,7 +26,18 @@ let n = 0;
 async function startKfBot(store = new MemoryStore()) {
   const logs = captureLogger();
   const bot = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: SECRET, token: 't', encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: join(dir, `c${++n}.json`), syncLockTtlMs: 600, syncRetryBaseMs: 50 })],
+    channels: [
+      wecomKf({
+        corpId: CORP,
+        secret: SECRET,
+        token: 't',
+        encodingAESKey: KEY,
+        apiBaseUrl: api.url,
+        cursorFile: join(dir, `c${++n}.json`),
+        syncLockTtlMs: 600,
+        syncRetryBaseMs: 50,
+      }),
+    ],
     plugins: [echo()],
     store,
     logger: logs.log,

@@ -29,7 +29,7 @@ describe('plugin options', () => {
     expect(error!.problems).toEqual(['plugin "strict": unknown option "treshold" (did you mean "threshold"?)', 'plugin "strict": unknown option "extra"']);
   });
 
-  it('while collecting, every plugin\'s errors are reported together, not only the first plugin\'s', async () => {
+  it("while collecting, every plugin's errors are reported together, not only the first plugin's", async () => {
     const attempt = collectPluginOptionErrors(async () => [greet({ greting: 'x' } as never), strict({ threshold: 3 }), greet({ greeting: 'ok' })]);
     const error = await attempt.then(
       () => undefined,

@@ -54,10 +54,7 @@ const logs = captureLogger();
 beforeAll(async () => {
   api = await startFakeWeChatApi();
   bot = createBot({
-    channels: [
-      wecomAiBot({ ...AIBOT }),
-      wecomAiBot({ ...AIBOT, name: 'short', path: '/aibot-short', stream: { maxAgeMs: 300 } }),
-    ],
+    channels: [wecomAiBot({ ...AIBOT }), wecomAiBot({ ...AIBOT, name: 'short', path: '/aibot-short', stream: { maxAgeMs: 300 } })],
     plugins: [streamer()],
     logger: logs.log,
   });
@@ -100,7 +97,7 @@ describe('ctx.replyStream on the WeCom AI bot', () => {
     expect(exchange.stream!.content + (rest.body['markdown'] as { content: string }).content).toBe(whole);
   });
 
-  it('finishes the stream before WeCom\'s window closes and sends what came later through response_url', async () => {
+  it("finishes the stream before WeCom's window closes and sends what came later through response_url", async () => {
     const before = api.aibot.responses.length;
     const short = new AiBotPeer({ ...peer.options, url: peer.options.url.replace('/wecom/aibot', '/aibot-short') });
     const exchange = await short.text('slow');

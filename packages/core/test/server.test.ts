@@ -40,7 +40,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-const post = (path: string, body: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'text/xml', ...headers } });
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': 'text/xml', ...headers } });
 
 describe('callback POSTs', () => {
   it('an XML answer: 200, application/xml, the query decoded for the channel', async () => {

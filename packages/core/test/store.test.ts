@@ -116,4 +116,3 @@ describe('FileStore', () => {
     expect(await readFile(path, 'utf8')).toBe('{ not json');
   });
 });
-

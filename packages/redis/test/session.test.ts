@@ -36,10 +36,12 @@ describe.runIf(runRedis)('session() on Redis, two instances', () => {
   });
 
   it('loses no update when one user’s messages land on two instances at once', async () => {
-    const kits = await Promise.all([0, 1].map(() => {
-      const store = new RedisStore({ prefix });
-      return createTestBot({ plugins: [counter({ pauseMs: 5 })], store });
-    }));
+    const kits = await Promise.all(
+      [0, 1].map(() => {
+        const store = new RedisStore({ prefix });
+        return createTestBot({ plugins: [counter({ pauseMs: 5 })], store });
+      }),
+    );
     await Promise.all(Array.from({ length: 16 }, (_, i) => kits[i % 2]!.send(text(`m${i}`, { from: 'carol' }))));
     expect((await kits[0]!.send(text('last', { from: 'carol' }))).texts).toEqual(['count 17']);
     await Promise.all(kits.map((k) => k.close()));

@@ -114,12 +114,7 @@ export function probeAudio(data: Buffer): Promise<AudioProbe> {
     // A file rather than stdin: ffprobe measures a seekable input exactly.
     const file = join(dir, 'audio');
     await writeFile(file, data);
-    const out = await run('ffprobe', [
-      '-v', 'error',
-      '-show_entries', 'format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels',
-      '-of', 'json',
-      file,
-    ]);
+    const out = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=format_name,duration:stream=codec_type,codec_name,sample_rate,channels', '-of', 'json', file]);
     const json = JSON.parse(out.toString('utf8')) as FfprobeJson;
     const stream = json.streams?.find((s) => s.codec_type === 'audio');
     const durationSeconds = Number(json.format?.duration);

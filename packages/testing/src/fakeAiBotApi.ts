@@ -102,7 +102,8 @@ export class FakeAiBotEndpoints {
         if (typeof content !== 'string' || content === '') return { errcode: 40035, errmsg: 'invalid args: markdown.content is empty' };
         if (Buffer.byteLength(content) > CONTENT_LIMIT) return { errcode: 40058, errmsg: `markdown.content exceeds ${CONTENT_LIMIT} bytes` };
       } else if (type === 'template_card') {
-        if (typeof (message['template_card'] as { card_type?: unknown } | undefined)?.card_type !== 'string') return { errcode: 40035, errmsg: 'invalid args: template_card.card_type' };
+        if (typeof (message['template_card'] as { card_type?: unknown } | undefined)?.card_type !== 'string')
+          return { errcode: 40035, errmsg: 'invalid args: template_card.card_type' };
       } else {
         return { errcode: 40008, errmsg: `invalid message type ${String(type)}` };
       }

@@ -136,7 +136,13 @@ export async function startFakeAiBotWs(options: FakeAiBotWsOptions): Promise<Fak
         subscriptions += 1;
         if (active && active !== socket) {
           const previous = active;
-          previous.send(JSON.stringify({ cmd: 'aibot_event_callback', headers: { req_id: randomBytes(8).toString('hex') }, body: { msgtype: 'event', event: { eventtype: 'disconnected_event' } } }));
+          previous.send(
+            JSON.stringify({
+              cmd: 'aibot_event_callback',
+              headers: { req_id: randomBytes(8).toString('hex') },
+              body: { msgtype: 'event', event: { eventtype: 'disconnected_event' } },
+            }),
+          );
           previous.close(1000, 'replaced');
         }
         active = socket;
@@ -199,7 +205,11 @@ export async function startFakeAiBotWs(options: FakeAiBotWsOptions): Promise<Fak
     message: (msgtype, body, o) => push('aibot_msg_callback', payload(msgtype, body, o), { kind: 'message' }),
     text: (content, o) => push('aibot_msg_callback', payload('text', { content }, o), { kind: 'message' }),
     event: (eventtype, body = {}, o) =>
-      push('aibot_event_callback', { ...payload('event', undefined, o), create_time: Math.floor(Date.now() / 1000), event: { eventtype, [eventtype]: body } }, { kind: 'event', eventtype }),
+      push(
+        'aibot_event_callback',
+        { ...payload('event', undefined, o), create_time: Math.floor(Date.now() / 1000), event: { eventtype, [eventtype]: body } },
+        { kind: 'event', eventtype },
+      ),
     stream: (reqId, timeoutMs = 10_000) =>
       until(() => [...streams.values()].find((s) => s.reqId === reqId && s.finished), timeoutMs, `no finished stream on ${reqId}`).then(({ reqId: _, ...s }) => s),
     answer: (reqId, timeoutMs = 5000) =>

@@ -71,11 +71,7 @@ export interface ApiCall {
  * A fault for {@link FakeWeChatApi.failNext}: an HTTP error status, a WeChat errcode (HTTP 200),
  * a delay before answering normally, or a dropped connection.
  */
-export type Fault =
-  | { status: 500 | 502 | 503 }
-  | { errcode: number; errmsg?: string }
-  | { delayMs: number }
-  | { drop: true };
+export type Fault = { status: 500 | 502 | 503 } | { errcode: number; errmsg?: string } | { delayMs: number } | { drop: true };
 
 /** An item of sync_msg's msg_list (KF doc "读取消息"): envelope plus a body named by msgtype. */
 export interface KfMessage {
@@ -992,9 +988,27 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     app.use((ctx, next) => this.#injectFault(ctx, next));
 
     const router = new Router();
-    router.get('/cgi-bin/gettoken', (ctx) => this.#answer(ctx, () => 'wecom', () => this.#wecomToken(ctx)));
-    router.get('/cgi-bin/token', (ctx) => this.#answer(ctx, () => 'officialAccount', () => this.#officialAccountToken(ctx)));
-    router.post('/cgi-bin/stable_token', (ctx) => this.#answer(ctx, () => 'officialAccount', () => this.#stableToken(ctx)));
+    router.get('/cgi-bin/gettoken', (ctx) =>
+      this.#answer(
+        ctx,
+        () => 'wecom',
+        () => this.#wecomToken(ctx),
+      ),
+    );
+    router.get('/cgi-bin/token', (ctx) =>
+      this.#answer(
+        ctx,
+        () => 'officialAccount',
+        () => this.#officialAccountToken(ctx),
+      ),
+    );
+    router.post('/cgi-bin/stable_token', (ctx) =>
+      this.#answer(
+        ctx,
+        () => 'officialAccount',
+        () => this.#stableToken(ctx),
+      ),
+    );
     const kf: Access = { family: 'wecom', kind: 'wecomKf' };
     this.#postJson(router, '/cgi-bin/kf/sync_msg', kf, (body) => this.kf.sync(body));
     this.#postJson(router, '/cgi-bin/kf/send_msg', kf, (body) => this.kf.send(body));
@@ -1117,7 +1131,8 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     const answer: Json = { errcode: 0, errmsg: 'ok', invaliduser: '', invalidparty: '', invalidtag: '', unlicenseduser: '', msgid: randomId(24) };
     // Doc 94888: sending a card that can call back returns a response_code for one update.
     const cardType = isRecord(accepted['template_card']) ? accepted['template_card']['card_type'] : undefined;
-    if (accepted['msgtype'] === 'template_card' && ['button_interaction', 'vote_interaction', 'multiple_interaction'].includes(String(cardType))) answer['response_code'] = this.#issueResponseCode();
+    if (accepted['msgtype'] === 'template_card' && ['button_interaction', 'vote_interaction', 'multiple_interaction'].includes(String(cardType)))
+      answer['response_code'] = this.#issueResponseCode();
     return answer;
   }
 
@@ -1148,7 +1163,8 @@ class FakeWeChatApiServer implements FakeWeChatApi {
   /** kf/customer/batchget: 1–100 external_userids; unknown ones in invalid_external_userid. */
   #kfCustomers(body: Json): Json {
     const ids = body['external_userid_list'];
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100 || !ids.every((id) => nonEmptyString(id))) fail(ERR.invalidParam, 'external_userid_list must hold 1 to 100 ids');
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100 || !ids.every((id) => nonEmptyString(id)))
+      fail(ERR.invalidParam, 'external_userid_list must hold 1 to 100 ids');
     const known = (ids as string[]).filter((id) => this.profiles.kf.has(id));
     return {
       errcode: 0,

@@ -159,10 +159,22 @@ function validateChat(body: unknown): FakeChatRequest {
   }
   if (messages === undefined) throw new ApiError(400, "Missing required parameter: 'messages'.", 'invalid_request_error', 'missing_required_parameter', 'messages');
   if (!Array.isArray(messages)) {
-    throw new ApiError(400, `Invalid type for 'messages': expected an array of objects, but got ${describeType(messages)} instead.`, 'invalid_request_error', 'invalid_type', 'messages');
+    throw new ApiError(
+      400,
+      `Invalid type for 'messages': expected an array of objects, but got ${describeType(messages)} instead.`,
+      'invalid_request_error',
+      'invalid_type',
+      'messages',
+    );
   }
   if (messages.length === 0) {
-    throw new ApiError(400, "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'invalid_request_error', 'empty_array', 'messages');
+    throw new ApiError(
+      400,
+      "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'invalid_request_error',
+      'empty_array',
+      'messages',
+    );
   }
   messages.forEach((message: unknown, i) => {
     const at = `messages[${i}]`;
@@ -228,7 +240,13 @@ async function validateTranscription(contentType: string, body: Buffer): Promise
   if (file.size > MAX_AUDIO_BYTES) throw new ApiError(413, `Maximum content size limit (${MAX_AUDIO_BYTES}) exceeded (${file.size} bytes read)`, 'server_error');
   const responseFormat = form.get('response_format') ?? 'json';
   if (typeof responseFormat !== 'string' || !RESPONSE_FORMATS.includes(responseFormat)) {
-    throw new ApiError(400, `fake OpenAI: response_format '${String(responseFormat)}' is not supported (use ${RESPONSE_FORMATS.join(', ')})`, 'invalid_request_error', null, 'response_format');
+    throw new ApiError(
+      400,
+      `fake OpenAI: response_format '${String(responseFormat)}' is not supported (use ${RESPONSE_FORMATS.join(', ')})`,
+      'invalid_request_error',
+      null,
+      'response_format',
+    );
   }
   const language = form.get('language');
   const prompt = form.get('prompt');
@@ -274,9 +292,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const apiKey = options.apiKey === undefined ? FAKE_OPENAI_API_KEY : options.apiKey;
   const closing = new AbortController();
   const failures = { chat: [] as number[], transcriptions: [] as number[] };
-  const makeFailNext = (queue: number[]) => (status: number, times = 1) => {
-    for (let i = 0; i < times; i++) queue.push(status);
-  };
+  const makeFailNext =
+    (queue: number[]) =>
+    (status: number, times = 1) => {
+      for (let i = 0; i < times; i++) queue.push(status);
+    };
 
   const chat: FakeChatEndpoint = {
     reply: (request) => `回答: ${lastUserText(request)}`,
@@ -388,7 +408,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const created = Math.floor(Date.now() / 1000);
     const event = (choices: unknown[], extra: Record<string, unknown> = {}) => {
       if (res.destroyed || res.writableEnded) return;
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: request.model, service_tier: 'default', system_fingerprint: 'fp_fake', choices, ...extra })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: request.model, service_tier: 'default', system_fingerprint: 'fp_fake', choices, ...extra })}\n\n`,
+      );
     };
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': `req_${randomBytes(12).toString('hex')}` });
     event([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);

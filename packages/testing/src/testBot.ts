@@ -1,6 +1,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BaseChannel, type CallbackResult } from '@wxbot/core/protocol';
-import { createBot, createLogger, type Bot, type Channel, type ChannelKind, type HandoffEvent, type I18nOptions, type Logger, type Message, type Recipient, type Plugin, type Reply, type ReplyType, type Store } from '@wxbot/core';
+import {
+  createBot,
+  createLogger,
+  type Bot,
+  type Channel,
+  type ChannelKind,
+  type HandoffEvent,
+  type I18nOptions,
+  type Logger,
+  type Message,
+  type Recipient,
+  type Plugin,
+  type Reply,
+  type ReplyType,
+  type Store,
+} from '@wxbot/core';
 import { text as textMessage } from './messages.ts';
 
 /** What each kind of channel can answer passively, as the real channels do. */

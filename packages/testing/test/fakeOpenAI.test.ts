@@ -17,7 +17,12 @@ describe('fake OpenAI: chat completions', () => {
   it('streams server-sent events the real SDK reads, one chunk each, with usage when asked', async () => {
     fake.chat.reply = () => '一二三四五六七八九';
     fake.chat.chunks = (content) => [content.slice(0, 3), content.slice(3, 6), content.slice(6)];
-    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '数数' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: '数数' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const deltas: string[] = [];
     let finish: string | null = null;
     let usage = 0;

@@ -41,7 +41,8 @@ export function defineDialog<A = undefined>(definition: { name: string; title?: 
 
 async function enter(dialog: AnyDialog, ctx: Context, args: unknown): Promise<boolean> {
   const runtime = ctx.state[RUNTIME] as Runtime | undefined;
-  if (!runtime) throw new Error(`dialog "${dialog.name}" entered, but no dialogs() plugin ran before this middleware: add dialogs({ dialogs: [...] }) to the plugins, ahead of this one`);
+  if (!runtime)
+    throw new Error(`dialog "${dialog.name}" entered, but no dialogs() plugin ran before this middleware: add dialogs({ dialogs: [...] }) to the plugins, ahead of this one`);
   if (runtime.dialogs.get(dialog.name) !== dialog) throw new Error(`dialog "${dialog.name}" is not listed in dialogs({ dialogs: [...] })`);
   const conversation = conversationKey(ctx.message);
   // Reentrant: inside the dialogs() middleware this conversation is already held.
@@ -78,15 +79,27 @@ async function advance(runtime: Runtime, dialog: AnyDialog, state: DialogState, 
 
 const optionsSchema = z.object({
   /** The dialogs this bot can run (from {@link defineDialog}). */
-  dialogs: z.array(z.custom<AnyDialog>((d) => typeof (d as Dialog | undefined)?.run === 'function' && typeof (d as Dialog).name === 'string', { message: 'expected a dialog from defineDialog()' })),
+  dialogs: z.array(
+    z.custom<AnyDialog>((d) => typeof (d as Dialog | undefined)?.run === 'function' && typeof (d as Dialog).name === 'string', {
+      message: 'expected a dialog from defineDialog()',
+    }),
+  ),
   /** Texts that leave the dialog (compared trimmed, case-insensitive). */
   cancelWords: z.array(z.string().min(1)).default(['取消', '退出', 'cancel', 'exit', '/cancel']),
   /** How long a question waits for its answer, unless `ask` says otherwise (default 5 minutes). */
-  timeoutMs: z.number().int().positive().default(5 * 60_000),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60_000),
   /** Invalid answers to one question before the dialog gives up (default 3). */
   maxAttempts: z.number().int().min(1).default(3),
   /** How long a timed-out dialog is remembered, to tell the user it timed out (default one day). */
-  keepMs: z.number().int().positive().default(24 * 60 * 60_000),
+  keepMs: z
+    .number()
+    .int()
+    .positive()
+    .default(24 * 60 * 60_000),
   /** How long one message may hold its conversation (see `withConversation`). */
   lockTtlMs: z.number().int().positive().optional(),
 });

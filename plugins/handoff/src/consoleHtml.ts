@@ -40,7 +40,12 @@ export interface ConsolePageOptions {
 /** The page, with the WebSocket path, the canned replies and the CSP nonce filled in. */
 export function consoleHtml(options: ConsolePageOptions): string {
   // JSON in a script: escape "<" so no value can close the script element.
-  const config = JSON.stringify({ wsPath: options.wsPath, mediaPath: options.mediaPath ?? '', maxImageKb: Math.floor((options.maxImageBytes ?? 2 * 1024 * 1024) / 1024), canned: options.cannedReplies ?? [] }).replace(/</g, '\\u003c');
+  const config = JSON.stringify({
+    wsPath: options.wsPath,
+    mediaPath: options.mediaPath ?? '',
+    maxImageKb: Math.floor((options.maxImageBytes ?? 2 * 1024 * 1024) / 1024),
+    canned: options.cannedReplies ?? [],
+  }).replace(/</g, '\\u003c');
   return PAGE.replaceAll('__NONCE__', options.nonce).replace('__CONFIG__', config);
 }
 

@@ -101,10 +101,7 @@ export class ConversationStore {
    * (undefined when there is none) and returns the new one, or undefined to leave it as is.
    * Returns what is stored afterwards.
    */
-  async update(
-    id: string,
-    change: (current: Conversation | undefined) => Conversation | undefined | Promise<Conversation | undefined>,
-  ): Promise<Conversation | undefined> {
+  async update(id: string, change: (current: Conversation | undefined) => Conversation | undefined | Promise<Conversation | undefined>): Promise<Conversation | undefined> {
     return this.locks.run(recordKey(id), async () => {
       const current = await this.get(id);
       const next = await change(current === undefined ? undefined : { ...current });

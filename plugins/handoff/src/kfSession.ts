@@ -7,7 +7,6 @@ export interface KfMove {
   readonly servicer?: string;
 }
 
-
 /**
  * Keeps WeCom's own KF session state (kf/service_state) in step with who holds a
  * conversation here. WeCom's state machine (0 new, 1 bot, 2 waiting pool, 3 servicer,

@@ -19,7 +19,9 @@ const FORMATS = [
 const SENDABLE = new Set(['image/jpeg', 'image/png']);
 
 function formatOf(data: Buffer): (typeof FORMATS)[number] | undefined {
-  return FORMATS.find((f) => data.length >= f.magic.length && f.magic.every((b, i) => data[i] === b) && (f.type !== 'image/webp' || data.subarray(8, 12).toString('latin1') === 'WEBP'));
+  return FORMATS.find(
+    (f) => data.length >= f.magic.length && f.magic.every((b, i) => data[i] === b) && (f.type !== 'image/webp' || data.subarray(8, 12).toString('latin1') === 'WEBP'),
+  );
 }
 
 type RouterContext = Parameters<RouteHandler>[0];

@@ -120,9 +120,22 @@ export const handoff = definePlugin({
         const nonce = randomBytes(16).toString('base64');
         ctx.set(consoleHeaders(nonce));
         ctx.type = 'text/html; charset=utf-8';
-        ctx.body = consoleHtml({ wsPath: options.path, mediaPath: `${consolePath.replace(/\/+$/, '')}/media`, maxImageBytes: options.maxImageBytes, nonce, cannedReplies: await cannedReplies() });
+        ctx.body = consoleHtml({
+          wsPath: options.path,
+          mediaPath: `${consolePath.replace(/\/+$/, '')}/media`,
+          maxImageBytes: options.maxImageBytes,
+          nonce,
+          cannedReplies: await cannedReplies(),
+        });
       });
-      mountMediaRoutes(scope, { base: consolePath, authenticate: (request, token) => sockets.authenticateHttp(request, token), service, maxImageBytes: options.maxImageBytes, media: (channel) => scope.media(channel), log });
+      mountMediaRoutes(scope, {
+        base: consolePath,
+        authenticate: (request, token) => sockets.authenticateHttp(request, token),
+        service,
+        maxImageBytes: options.maxImageBytes,
+        media: (channel) => scope.media(channel),
+        log,
+      });
       // "/agent" typed without its slash: send it to the page (query kept, for ?token=).
       const bare = consolePath.replace(/\/+$/, '');
       if (bare && bare !== consolePath) scope.route('GET', bare, (ctx) => ctx.redirect(consolePath + (ctx.querystring ? `?${ctx.querystring}` : '')));

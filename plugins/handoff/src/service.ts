@@ -135,7 +135,10 @@ export class HandoffService {
       return Object.assign(c, kf);
     });
     if (!conversation) return;
-    log.info({ conversation: id, status: conversation.status, reason: options.reason, handledByPlatform }, opened ? 'conversation handed to the agents' : 'conversation held again');
+    log.info(
+      { conversation: id, status: conversation.status, reason: options.reason, handledByPlatform },
+      opened ? 'conversation handed to the agents' : 'conversation held again',
+    );
     if (opened) {
       await history.keep(id);
       await conversations.addOpen(id);
@@ -251,7 +254,10 @@ export class HandoffService {
     if (conversation.status !== 'agent') conversation = await this.takeover(id, agent);
     const servicer = await kf.servicerHolding(conversation);
     if (servicer !== undefined) {
-      throw new CommandError('kf_servicer_session', `WeCom servicer ${servicer} holds this KF session and WeCom refuses API messages in it: answer in the WeCom client, or release the conversation`);
+      throw new CommandError(
+        'kf_servicer_session',
+        `WeCom servicer ${servicer} holds this KF session and WeCom refuses API messages in it: answer in the WeCom client, or release the conversation`,
+      );
     }
     try {
       await this.#deps.sendTo(conversation.channel, recipientOfConversation(conversation), reply);

@@ -177,7 +177,9 @@ export class AgentSocketServer {
     ws.on('error', (error) => log.warn({ agent: agent.name, err: error }, 'agent socket error'));
     void service
       .list()
-      .then((conversations) => send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload, instance: this.#instance, persistent: this.#options.persistent }))
+      .then((conversations) =>
+        send({ type: 'hello', protocol: PROTOCOL_VERSION, agent: { name: agent.name }, conversations, maxPayload, instance: this.#instance, persistent: this.#options.persistent }),
+      )
       .catch((error: unknown) => {
         log.error({ err: error }, 'agent hello failed');
         ws.close(1011, 'state unavailable');

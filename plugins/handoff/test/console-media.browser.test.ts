@@ -43,7 +43,7 @@ describe.runIf(run)('agent console in a real browser: names, images, FAQ canned 
     return { page, problems };
   }
 
-  it('at 420 px: the customer\'s nickname, their image as a preview, an image sent by the agent, and the FAQ\'s answers as canned replies', { timeout: 90_000 }, async () => {
+  it("at 420 px: the customer's nickname, their image as a preview, an image sent by the agent, and the FAQ's answers as canned replies", { timeout: 90_000 }, async () => {
     const kf = await startKfBot(api, { cannedReplies: () => cannedRepliesFrom(FAQ) });
     try {
       api.profiles.kf.set('wm-browser-lin', { nickname: '林小姐' });
@@ -133,7 +133,7 @@ describe.runIf(run)('agent console in a real browser: names, images, FAQ canned 
     }
   });
 
-  it('notifies (opt-in) of a new waiting conversation, and keeps the list\'s order while the pointer is over it', { timeout: 90_000 }, async () => {
+  it("notifies (opt-in) of a new waiting conversation, and keeps the list's order while the pointer is over it", { timeout: 90_000 }, async () => {
     const kf = await startKfBot(api);
     try {
       const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });

@@ -26,7 +26,12 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
 
   beforeAll(async () => {
     api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }] });
-    kf = await startKfBot(api, { cannedReplies: [{ label: '营业时间', text: '我们每天 9:00–21:00 营业。' }, { label: '退换货', text: '收货 7 天内可无理由退换。' }] });
+    kf = await startKfBot(api, {
+      cannedReplies: [
+        { label: '营业时间', text: '我们每天 9:00–21:00 营业。' },
+        { label: '退换货', text: '收货 7 天内可无理由退换。' },
+      ],
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -170,7 +175,10 @@ describe.runIf(run)('agent console in a real browser (Debian chromium)', () => {
     expect(await page.locator('#retry-text').textContent()).toMatch(/连接已断开，\d+ 秒后重试/);
     expect(await page.locator('#reply').isDisabled()).toBe(true);
     // The first wait is 1 s: on a fast machine the page may reconnect before the click lands.
-    await page.getByRole('button', { name: '立即重试' }).click({ timeout: 2000 }).catch(() => {});
+    await page
+      .getByRole('button', { name: '立即重试' })
+      .click({ timeout: 2000 })
+      .catch(() => {});
     await expect.poll(() => page.locator('#conn').textContent()).toBe('alice');
     expect(await page.locator('#retry').isVisible()).toBe(false);
     expect(await page.locator('#reply').isDisabled()).toBe(false);

@@ -63,7 +63,9 @@ export async function startKfBot(
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
   const bot = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: extra.cursorFile ?? join(dir, `cursor-${++count}.json`) })],
+    channels: [
+      wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, cursorFile: extra.cursorFile ?? join(dir, `cursor-${++count}.json`) }),
+    ],
     plugins: [
       handoff({
         agents: [
@@ -94,7 +96,9 @@ export async function customerSays(api: FakeWeChatApi, kf: KfBot, openKfId: stri
 
 /** Texts the fake KF API accepted for one customer. */
 export function sentTexts(api: FakeWeChatApi, openKfId: string, user: string): string[] {
-  return api.kf.sent.filter((m) => m['open_kfid'] === openKfId && m['touser'] === user).map((m) => (m['text'] as { content: string } | undefined)?.content ?? `[${String(m['msgtype'])}]`);
+  return api.kf.sent
+    .filter((m) => m['open_kfid'] === openKfId && m['touser'] === user)
+    .map((m) => (m['text'] as { content: string } | undefined)?.content ?? `[${String(m['msgtype'])}]`);
 }
 
 type AnyEvent = ServerEvent & Record<string, unknown>;

@@ -55,7 +55,11 @@ describe('images in the agent console (HTTP routes next to the page)', () => {
   it('an agent uploads a PNG and sends it: kf/send_msg carries the image; too big or not an image is refused', async () => {
     const { alice, id } = await handedOff('wk-img-send', 'wm-gets-photo');
     const picture = pngImage(60, 40, [7, 193, 96]);
-    const upload = await fetch(`${kf.url}/agent/media?conversation=${encodeURIComponent(id)}`, { method: 'POST', headers: { ...bearer, 'Content-Type': 'image/png' }, body: picture });
+    const upload = await fetch(`${kf.url}/agent/media?conversation=${encodeURIComponent(id)}`, {
+      method: 'POST',
+      headers: { ...bearer, 'Content-Type': 'image/png' },
+      body: picture,
+    });
     expect(upload.status).toBe(200);
     const { mediaId } = (await upload.json()) as { mediaId: string };
     expect(api.media.get(mediaId)?.data.equals(picture)).toBe(true);

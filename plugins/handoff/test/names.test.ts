@@ -13,7 +13,12 @@ const stops: (() => Promise<void>)[] = [];
 const clients: AgentClient[] = [];
 
 beforeAll(async () => {
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: OA_APP, secret: OA_SECRET, kind: 'officialAccount' }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: CORP, secret: KF_SECRET },
+      { id: OA_APP, secret: OA_SECRET, kind: 'officialAccount' },
+    ],
+  });
 });
 afterAll(() => api.close());
 afterEach(async () => {
@@ -32,7 +37,7 @@ const nameOf = (e: Record<string, unknown>) => (e['conversation'] as { displayNa
 const callsTo = (path: string) => api.calls.filter((c) => c.path === path).length;
 
 describe('display names in the hand-off conversations', () => {
-  it('KF: the customer\'s nickname from kf/customer/batchget, looked up once and cached; an unknown customer keeps the id', async () => {
+  it("KF: the customer's nickname from kf/customer/batchget, looked up once and cached; an unknown customer keeps the id", async () => {
     api.profiles.kf.set('wm-named-lin', { nickname: '林小姐' });
     const kf: KfBot = await startKfBot(api);
     stops.push(() => kf.bot.stop());
@@ -44,7 +49,9 @@ describe('display names in the hand-off conversations', () => {
     expect(callsTo('/cgi-bin/kf/customer/batchget')).toBe(1);
     // Listed with the name for a console that connects later.
     const later = await agent(kf.url);
-    expect((later.events[0] as unknown as { conversations: { id: string; displayName?: string }[] }).conversations).toEqual([expect.objectContaining({ id, displayName: '林小姐' })]);
+    expect((later.events[0] as unknown as { conversations: { id: string; displayName?: string }[] }).conversations).toEqual([
+      expect.objectContaining({ id, displayName: '林小姐' }),
+    ]);
 
     // Closed and handed off again: the name comes from the cache, not the API.
     await alice.request({ type: 'close', conversationId: id });
@@ -84,7 +91,7 @@ describe('display names in the hand-off conversations', () => {
     expect(kf.logs.filter((l) => l['msg'] === 'display name not looked up; the console shows the user id')).toHaveLength(1);
   });
 
-  it('Official Account: the operator\'s remark from cgi-bin/user/info (no nicknames since 2021)', async () => {
+  it("Official Account: the operator's remark from cgi-bin/user/info (no nicknames since 2021)", async () => {
     api.profiles.officialAccount.set('o-remarked-zhao', { remark: '赵先生（VIP）' });
     const key = generateEncodingAESKey();
     const bot: Bot = createBot({

@@ -31,7 +31,8 @@ async function agent(kf: KfBot, token = ALICE): Promise<AgentClient> {
   return client;
 }
 
-const transitionsOf = (openKfId: string) => api.kf.transitions.filter((t) => t.open_kfid === openKfId).map(({ from, to, servicer_userid }) => ({ from, to, ...(servicer_userid && { servicer_userid }) }));
+const transitionsOf = (openKfId: string) =>
+  api.kf.transitions.filter((t) => t.open_kfid === openKfId).map(({ from, to, servicer_userid }) => ({ from, to, ...(servicer_userid && { servicer_userid }) }));
 
 describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
   it('hands off on 人工, lets an agent take over and answer, holds the bot back, releases, and keeps the history', async () => {
@@ -121,7 +122,10 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     const opened = await bob.waitFor((e) => e.type === 'conversation.opened');
     const id = (opened.conversation as { id: string }).id;
 
-    expect(await bob.request({ type: 'takeover', conversationId: id })).toMatchObject({ type: 'ack', conversation: { status: 'agent', agent: 'bob', kfState: 3, servicer: BOB_WECOM } });
+    expect(await bob.request({ type: 'takeover', conversationId: id })).toMatchObject({
+      type: 'ack',
+      conversation: { status: 'agent', agent: 'bob', kfState: 3, servicer: BOB_WECOM },
+    });
     expect(transitionsOf('wk-servicer')).toEqual([{ from: 0, to: 3, servicer_userid: BOB_WECOM }]);
     expect(await bob.request({ type: 'reply', conversationId: id, text: 'hi' })).toMatchObject({ type: 'error', code: 'kf_servicer_session' });
     expect(sentTexts(api, 'wk-servicer', 'wm-ben')).not.toContain('hi');
@@ -251,7 +255,7 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     expect(volatile.logs.some((l) => l['level'] === 40 && String(l['msg']).startsWith('hand-off state is in memory'))).toBe(true);
   });
 
-  it('stopping the bot closes the agents\' sockets (1001) instead of waiting for them', async () => {
+  it("stopping the bot closes the agents' sockets (1001) instead of waiting for them", async () => {
     const kf = await startKfBot(api);
     const alice = await agent(kf);
     await kf.bot.stop();
@@ -261,7 +265,14 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
   it('refuses bad options at start-up, naming the option', () => {
     expect(() => handoff({})).toThrow(/option "agents": give at least one agent/);
     expect(() => handoff({ token: 'short' })).toThrow(/option "token"/);
-    expect(() => handoff({ agents: [{ name: 'a', token: ALICE }, { name: 'a', token: BOB }] })).toThrow(/names must be unique/);
+    expect(() =>
+      handoff({
+        agents: [
+          { name: 'a', token: ALICE },
+          { name: 'a', token: BOB },
+        ],
+      }),
+    ).toThrow(/names must be unique/);
     expect(() => handoff({ token: ALICE, consolePath: '/agent/ws' })).toThrow(/option "consolePath"/);
     expect(handoff({ token: ALICE }).name).toBe('handoff');
   });

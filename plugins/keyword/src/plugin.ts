@@ -39,9 +39,7 @@ export const keyword = definePlugin({
   name: 'keyword',
   options: optionsSchema,
   async setup(bot, options) {
-    const sources = ruleSources(options.rulesFile, options.faqFile).map(
-      ({ file, kind }) => new RuleSource({ file, kind, log: bot.log, onUpdate: () => (snapshot = build()) }),
-    );
+    const sources = ruleSources(options.rulesFile, options.faqFile).map(({ file, kind }) => new RuleSource({ file, kind, log: bot.log, onUpdate: () => (snapshot = build()) }));
     const build = (): Snapshot => ({
       rules: [...options.rules, ...sources.flatMap((s) => s.content.rules)],
       faq: buildFaqIndex([{ source: 'options', entries: options.faq }, ...sources.map((s) => ({ source: s.file, entries: s.content.faq }))]),

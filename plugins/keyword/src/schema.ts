@@ -11,8 +11,24 @@ import { keywordTexts } from './texts.ts';
 import { compileRule, RuleError, type CompiledRule, type KeywordRule, type ReplyFunction } from './rules.ts';
 
 const MESSAGE_TYPES = [
-  'text', 'mixed', 'image', 'voice', 'video', 'shortvideo', 'location', 'link', 'file', 'miniprogram', 'business_card',
-  'msgmenu', 'channels', 'channels_shop_product', 'channels_shop_order', 'merged_msg', 'event', 'other',
+  'text',
+  'mixed',
+  'image',
+  'voice',
+  'video',
+  'shortvideo',
+  'location',
+  'link',
+  'file',
+  'miniprogram',
+  'business_card',
+  'msgmenu',
+  'channels',
+  'channels_shop_product',
+  'channels_shop_order',
+  'merged_msg',
+  'event',
+  'other',
 ] as const satisfies readonly MessageType[];
 // Fails to compile if core grows a message type this list lacks.
 type Missing = Exclude<MessageType, (typeof MESSAGE_TYPES)[number]>;
@@ -91,9 +107,7 @@ function ruleShape(fromFile: boolean) {
     match: z.enum(['exact', 'contains', 'regex']).optional(),
     channels: z.array(nonBlank).optional(),
     types: z.array(z.enum(MESSAGE_TYPES)).min(1).optional(),
-    reply: fromFile
-      ? replyListSchema
-      : z.union([replyListSchema, replyFunctionSchema], { error: unionError(`${REPLY}, a list of them, or a function`) }),
+    reply: fromFile ? replyListSchema : z.union([replyListSchema, replyFunctionSchema], { error: unionError(`${REPLY}, a list of them, or a function`) }),
   });
 }
 

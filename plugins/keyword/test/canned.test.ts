@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cannedRepliesFrom } from '../src/index.ts';
 
-describe('cannedRepliesFrom (the agent console\'s canned replies from a rule/FAQ file)', () => {
+describe("cannedRepliesFrom (the agent console's canned replies from a rule/FAQ file)", () => {
   it('lists each FAQ entry under its first wording, then named rules with text replies', async () => {
     const sample = fileURLToPath(new URL('../../../examples/faq/rules.yaml', import.meta.url));
     const canned = await cannedRepliesFrom(sample);

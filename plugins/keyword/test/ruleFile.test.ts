@@ -47,7 +47,10 @@ describe('rule files', () => {
 
   it('reloads a Kubernetes-style ConfigMap mount (a symlink through a swapped ..data link)', async () => {
     // rules.yaml -> ..data/rules.yaml, ..data -> v1; an update swaps ..data to v2 by rename.
-    const versions: Array<[string, string]> = [['v1', '99 元'], ['v2', '199 元']];
+    const versions: Array<[string, string]> = [
+      ['v1', '99 元'],
+      ['v2', '199 元'],
+    ];
     for (const [version, reply] of versions) {
       await mkdir(tmp.path(version));
       await writeFile(tmp.path(`${version}/rules.yaml`), yamlRule('价格', reply));
@@ -80,7 +83,10 @@ describe('rule files', () => {
       await writeFile(file, text);
       // A write can arrive as two events (truncate, then data): look for the expected error
       // among what was logged since, rather than counting.
-      const logged = () => errors().slice(before).find((e) => e.msg.includes(expected));
+      const logged = () =>
+        errors()
+          .slice(before)
+          .find((e) => e.msg.includes(expected));
       expect(await eventually(() => logged() !== undefined), `${expected}: ${JSON.stringify(errors().map((e) => e.msg))}`).toBe(true);
       expect(logged()?.msg).toContain(`cannot load rule file ${file}`);
       expect(logged()?.msg).toContain('keeping the previous rules');

@@ -33,7 +33,15 @@ describe('keyword rules', () => {
 
   it('folds full-width latin and digits, as phone keyboards type them', async () => {
     const kit = await createTestBot({
-      plugins: [keyword({ ...none, rules: [{ keywords: 'vip', reply: 'VIP 说明' }, { keywords: '^\\d{4}$', match: 'regex', reply: '四位数' }] })],
+      plugins: [
+        keyword({
+          ...none,
+          rules: [
+            { keywords: 'vip', reply: 'VIP 说明' },
+            { keywords: '^\\d{4}$', match: 'regex', reply: '四位数' },
+          ],
+        }),
+      ],
     });
     expect((await kit.send('ＶＩＰ有什么用')).texts).toEqual(['VIP 说明']);
     expect((await kit.send('１２３４')).texts).toEqual(['四位数']);
@@ -42,7 +50,14 @@ describe('keyword rules', () => {
 
   it('takes the first matching rule, in order', async () => {
     const kit = await createTestBot({
-      plugins: [keyword({ rules: [{ keywords: '退款', reply: 'first' }, { keywords: '退款进度', reply: 'second' }] })],
+      plugins: [
+        keyword({
+          rules: [
+            { keywords: '退款', reply: 'first' },
+            { keywords: '退款进度', reply: 'second' },
+          ],
+        }),
+      ],
     });
     expect((await kit.send('退款进度')).texts).toEqual(['first']);
     await kit.close();
@@ -134,7 +149,14 @@ describe('keyword rules', () => {
   });
 
   it('refuses an invalid regex at start, naming the rule', () => {
-    expect(() => keyword({ rules: [{ keywords: 'ok', reply: 'a' }, { name: '订单号', keywords: ['ok', '([0-9'], match: 'regex', reply: 'b' }] })).toThrow(PluginOptionsError);
+    expect(() =>
+      keyword({
+        rules: [
+          { keywords: 'ok', reply: 'a' },
+          { name: '订单号', keywords: ['ok', '([0-9'], match: 'regex', reply: 'b' },
+        ],
+      }),
+    ).toThrow(PluginOptionsError);
     expect(() => keyword({ rules: [{ name: '订单号', keywords: ['ok', '([0-9'], match: 'regex', reply: 'b' }] })).toThrow(
       /plugin "keyword": option "rules\.0\.keywords\.1": rule "订单号" has an invalid regex "\(\[0-9"/,
     );

@@ -147,17 +147,11 @@ export const llm = definePlugin({
         const defaults = defaultMessages(systemPrompt, history, text);
         const messages: ChatMessage[] = buildMessages ? await beforeDeadline(() => buildMessages(ctx, history, defaults), deadline) : defaults;
         if (options.stream) {
-          const deltas = await client.chat.completions.create(
-            { model, messages, stream: true, ...(temperature !== undefined && { temperature }) },
-            { signal: deadline },
-          );
+          const deltas = await client.chat.completions.create({ model, messages, stream: true, ...(temperature !== undefined && { temperature }) }, { signal: deadline });
           streamed = await firstContent(deltas[Symbol.asyncIterator]());
           content = streamed.first;
         } else {
-          const completion = await client.chat.completions.create(
-            { model, messages, ...(temperature !== undefined && { temperature }) },
-            { signal: deadline },
-          );
+          const completion = await client.chat.completions.create({ model, messages, ...(temperature !== undefined && { temperature }) }, { signal: deadline });
           const choice = completion.choices[0];
           content = choice?.message.content?.trim() ?? '';
           if (!content) throw new LlmEmptyAnswerError(`the model answered no text (finish_reason ${choice?.finish_reason ?? 'none'})`);
@@ -196,7 +190,10 @@ export const llm = definePlugin({
             } catch (error) {
               broken = true;
               const timedOut = deadline.aborted || error instanceof APIConnectionTimeoutError;
-              ctx.log.warn({ plugin: 'llm', model, err: withoutKey(error, apiKey) }, timedOut ? `llm stream cut off after ${timeoutMs} ms; ended with the apology` : 'llm stream broke; ended with the apology');
+              ctx.log.warn(
+                { plugin: 'llm', model, err: withoutKey(error, apiKey) },
+                timedOut ? `llm stream cut off after ${timeoutMs} ms; ended with the apology` : 'llm stream broke; ended with the apology',
+              );
               yield `\n\n${apology}`;
             }
           };

@@ -64,7 +64,9 @@ export async function checkFfmpeg(configuredPath: string | undefined, pathVariab
   const version = result.code === 0 ? /^ffmpeg version (\S+)/m.exec(result.stdout)?.[1] : undefined;
   if (version === undefined) {
     const said = (result.stderr || result.stdout).trim().split('\n')[0] ?? '';
-    throw new FfmpegNotFoundError(`plugin "voice": ${where} is not a working ffmpeg (\`-version\` exited with ${result.code ?? result.signal}${said ? `: ${said}` : ''}); ${INSTALL}.`);
+    throw new FfmpegNotFoundError(
+      `plugin "voice": ${where} is not a working ffmpeg (\`-version\` exited with ${result.code ?? result.signal}${said ? `: ${said}` : ''}); ${INSTALL}.`,
+    );
   }
   const list = (await decoders)?.stdout ?? '';
   const info = { path, version, decodesAmr: /^\s*A\S*\s+(amrnb|libopencore_amrnb)\s/m.test(list) };
@@ -103,10 +105,29 @@ export async function convertToWav(input: Uint8Array, options: ConvertOptions): 
     await writeFile(inputFile, input);
     const rawInput = options.pcmSampleRate === undefined ? [] : ['-f', 's16le', '-ar', String(options.pcmSampleRate), '-ac', '1'];
     const args = [
-      '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
-      ...rawInput, '-i', inputFile,
-      '-vn', '-map_metadata', '-1', '-t', String(options.maxSeconds),
-      '-ac', '1', '-ar', String(SAMPLE_RATE), '-c:a', 'pcm_s16le', '-fflags', '+bitexact', '-f', 'wav',
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      ...rawInput,
+      '-i',
+      inputFile,
+      '-vn',
+      '-map_metadata',
+      '-1',
+      '-t',
+      String(options.maxSeconds),
+      '-ac',
+      '1',
+      '-ar',
+      String(SAMPLE_RATE),
+      '-c:a',
+      'pcm_s16le',
+      '-fflags',
+      '+bitexact',
+      '-f',
+      'wav',
       outputFile,
     ];
     let result: ToolResult;

@@ -53,7 +53,7 @@ export const voiceOptionsSchema = z
   })
   .refine((o) => !o.transcribe || o.apiKey !== undefined || o.baseURL !== undefined, {
     path: ['apiKey'],
-    message: 'give apiKey, or baseURL for a server that needs no key (or transcribe: false to use only WeChat\'s Recognition)',
+    message: "give apiKey, or baseURL for a server that needs no key (or transcribe: false to use only WeChat's Recognition)",
   })
   .refine((o) => o.transcribe || o.useRecognition, {
     path: ['transcribe'],

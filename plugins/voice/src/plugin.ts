@@ -33,7 +33,7 @@ export const voice = definePlugin({
     const { apology, echoTranscript, echoTemplate, apiKey, useRecognition } = options;
     // Without an endpoint nothing is converted: no ffmpeg to look for.
     const shared = options.transcribe ? await endpointDeps(options, bot.log) : undefined;
-    if (!shared) bot.log.info('voice: no transcription endpoint; only Official Account voice with WeChat\'s Recognition is understood');
+    if (!shared) bot.log.info("voice: no transcription endpoint; only Official Account voice with WeChat's Recognition is understood");
     /*
      * Voice messages this plugin has already taken on. Its own output is text and never
      * reaches the voice handler; this stops the one loop left, a later plugin redispatching

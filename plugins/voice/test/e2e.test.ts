@@ -46,7 +46,12 @@ beforeAll(async () => {
   // Real speech, encoded as KF voice is: AMR-NB, 8 kHz mono, 12.2 kbit/s.
   amr = await toAmr(await makeSpeechWav('你好 价格', { voice: 'zh' }));
   amrProbe = await probeAudio(amr);
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: KF_SECRET }, { id: OA.appId, secret: OA.appSecret }] });
+  api = await startFakeWeChatApi({
+    credentials: [
+      { id: CORP, secret: KF_SECRET },
+      { id: OA.appId, secret: OA.appSecret },
+    ],
+  });
   openai = await startFakeOpenAI({ apiKey: OPENAI_KEY });
   bot = createBot({
     channels: [

@@ -1,5 +1,16 @@
 import { createLogger, definePlugin, PluginOptionsError, type Channel, type MediaFile, type Message, type Plugin, type TextMessage } from '@wxbot/core';
-import { checkTranscriptionAudio, createTestBot, makeSpeechWav, probeAudio, startFakeOpenAI, text, toAmr, voice as voiceMessage, type FakeOpenAI, type TestBot } from '@wxbot/testing';
+import {
+  checkTranscriptionAudio,
+  createTestBot,
+  makeSpeechWav,
+  probeAudio,
+  startFakeOpenAI,
+  text,
+  toAmr,
+  voice as voiceMessage,
+  type FakeOpenAI,
+  type TestBot,
+} from '@wxbot/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkFfmpeg, findOnPath, sniffVoice, voice, wavSeconds, type VoiceOptions } from '../src/index.ts';
 
@@ -115,7 +126,9 @@ describe('voice plugin (in process)', () => {
 
   it('a missing ffmpeg stops start-up with the install line', async () => {
     const attempt = createTestBot({ plugins: [voice({ apiKey: KEY, ffmpegPath: '/nonexistent/bin/ffmpeg' })] });
-    await expect(attempt).rejects.toThrow(/plugin "voice": ffmpeg not found at "\/nonexistent\/bin\/ffmpeg" \(ffmpegPath\); install it: apt-get install -y ffmpeg.*or set the ffmpegPath option/);
+    await expect(attempt).rejects.toThrow(
+      /plugin "voice": ffmpeg not found at "\/nonexistent\/bin\/ffmpeg" \(ffmpegPath\); install it: apt-get install -y ffmpeg.*or set the ffmpegPath option/,
+    );
     // A program that is not ffmpeg is refused too.
     await expect(createTestBot({ plugins: [voice({ apiKey: KEY, ffmpegPath: '/bin/false' })] })).rejects.toThrow(/"\/bin\/false" \(ffmpegPath\) is not a working ffmpeg/);
   });
@@ -164,7 +177,11 @@ describe('voice plugin (in process)', () => {
     const junk = await bot({}, { media: serve(Buffer.from('this is not audio at all, just text '.repeat(20))) });
     expect((await junk.send(voiceMessage('media-junk'))).texts).toEqual([APOLOGY]);
 
-    expect(voiceLines().filter((l) => l.level >= 40).map((l) => [l['stage'], l.msg])).toEqual([
+    expect(
+      voiceLines()
+        .filter((l) => l.level >= 40)
+        .map((l) => [l['stage'], l.msg]),
+    ).toEqual([
       ['transcribe', expect.stringContaining('heard nothing')],
       ['download', expect.stringContaining('has no media API')],
       ['decode', expect.stringContaining('ffmpeg could not convert')],
@@ -176,16 +193,24 @@ describe('voice plugin (in process)', () => {
     const silk = Buffer.concat([Buffer.from([0x02]), Buffer.from('#!SILK_V3'), Buffer.alloc(64, 7)]);
     const without = await bot({}, { media: serve(silk) });
     expect((await without.send(voiceMessage('media-silk'))).texts).toEqual([APOLOGY]);
-    expect(voiceLines().find((l) => l.level === 50)).toMatchObject({ stage: 'decode', msg: expect.stringMatching(/SILK v3, which ffmpeg cannot decode; set the silkDecoder option/) });
+    expect(voiceLines().find((l) => l.level === 50)).toMatchObject({
+      stage: 'decode',
+      msg: expect.stringMatching(/SILK v3, which ffmpeg cannot decode; set the silkDecoder option/),
+    });
 
     // A decoder that hands back raw PCM (what silk-wasm gives): here, espeak's WAV samples.
     const pcm = wav.subarray(44);
     const decoded: Buffer[] = [];
     fake.transcriptions.handler = checkTranscriptionAudio(pcm.length / 2 / 22050, 0.1, '你好', { sampleRate: 16000 });
-    const withDecoder = await bot({ silkDecoder: (data) => {
-        decoded.push(data);
-        return { pcm, sampleRate: 22050 };
-      } }, { media: serve(silk) });
+    const withDecoder = await bot(
+      {
+        silkDecoder: (data) => {
+          decoded.push(data);
+          return { pcm, sampleRate: 22050 };
+        },
+      },
+      { media: serve(silk) },
+    );
     expect((await withDecoder.send(voiceMessage('media-silk'))).texts).toEqual(['heard: 你好']);
     expect(decoded[0]?.equals(silk)).toBe(true);
   });
@@ -238,7 +263,9 @@ describe('helpers', () => {
     expect(wavSeconds(Buffer.from('not a wav'))).toBeUndefined();
     expect(await findOnPath('ffmpeg', '/nonexistent:/usr/bin')).toBe('/usr/bin/ffmpeg');
     expect(await findOnPath('ffmpeg', '/nonexistent')).toBeUndefined();
-    await expect(checkFfmpeg(undefined, '/nonexistent')).rejects.toThrow(/^plugin "voice": ffmpeg not found on PATH\. .*install it: apt-get install -y ffmpeg .*or set the ffmpegPath option/);
+    await expect(checkFfmpeg(undefined, '/nonexistent')).rejects.toThrow(
+      /^plugin "voice": ffmpeg not found on PATH\. .*install it: apt-get install -y ffmpeg .*or set the ffmpegPath option/,
+    );
   });
 
   it('checkTranscriptionAudio refuses what is not audio, or not of the expected length or rate', async () => {

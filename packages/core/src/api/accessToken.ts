@@ -134,7 +134,10 @@ export class AccessToken {
   async #refreshLocally(error: unknown): Promise<string> {
     if (!this.#storeDown) {
       this.#storeDown = true;
-      this.#options.log.warn({ key: this.#options.key, err: error }, 'store unavailable: refreshing the access token locally (instances may replace each other\'s token until the store is back)');
+      this.#options.log.warn(
+        { key: this.#options.key, err: error },
+        "store unavailable: refreshing the access token locally (instances may replace each other's token until the store is back)",
+      );
     }
     return this.#remember(await this.#refresh());
   }

@@ -257,10 +257,18 @@ export class WeChatApiClient {
     const used = parseForced(raw, day);
     const { perDay, minIntervalMs } = this.#forceLimit;
     if (used.count >= perDay) {
-      throw new WeChatApiError(endpoint, -1, `access token refused, stable_token still returns it, and force_refresh was used ${used.count} times today (WeChat allows ${perDay} a day): check whether the AppSecret was reset, or wait until 00:00 Beijing time`);
+      throw new WeChatApiError(
+        endpoint,
+        -1,
+        `access token refused, stable_token still returns it, and force_refresh was used ${used.count} times today (WeChat allows ${perDay} a day): check whether the AppSecret was reset, or wait until 00:00 Beijing time`,
+      );
     }
     if (now - used.last < minIntervalMs) {
-      throw new WeChatApiError(endpoint, -1, `access token refused and stable_token still returns it; force_refresh was used ${Math.round((now - used.last) / 1000)} s ago (WeChat wants ${minIntervalMs / 1000} s between two)`);
+      throw new WeChatApiError(
+        endpoint,
+        -1,
+        `access token refused and stable_token still returns it; force_refresh was used ${Math.round((now - used.last) / 1000)} s ago (WeChat wants ${minIntervalMs / 1000} s between two)`,
+      );
     }
     await this.#store.set(key, JSON.stringify({ day, count: used.count + 1, last: now }), 26 * 60 * 60_000).catch((error: unknown) => {
       this.log.warn({ err: error }, 'could not record a forced token refresh in the store');

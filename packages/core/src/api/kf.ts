@@ -29,8 +29,7 @@ export function kfApi(client: WeChatApiClient) {
     sendMsg: (touser: string, openKfId: string, body: ActiveBody, msgid?: string) =>
       client.post<{ msgid?: string }>('cgi-bin/kf/send_msg', { touser, open_kfid: openKfId, ...(msgid && { msgid }), ...body }),
     /** Sends the one welcome (or end) message an event code allows. */
-    sendMsgOnEvent: (code: string, body: ActiveBody, msgid?: string) =>
-      client.post<{ msgid?: string }>('cgi-bin/kf/send_msg_on_event', { code, ...(msgid && { msgid }), ...body }),
+    sendMsgOnEvent: (code: string, body: ActiveBody, msgid?: string) => client.post<{ msgid?: string }>('cgi-bin/kf/send_msg_on_event', { code, ...(msgid && { msgid }), ...body }),
     /** Customers' nicknames (1–100 external_userids a call); unknown ids come back in invalid_external_userid. */
     customerBatchGet: (externalUserIds: readonly string[]) =>
       client.post<{ customer_list?: { external_userid: string; nickname?: string }[]; invalid_external_userid?: string[] }>('cgi-bin/kf/customer/batchget', {

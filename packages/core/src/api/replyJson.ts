@@ -7,8 +7,7 @@ export type ActiveBody = { msgtype: string } & Record<string, unknown>;
 const articlesOf = (reply: Extract<Reply, { type: 'news' }>) =>
   reply.articles.map((a) => ({ title: a.title, description: a.description ?? '', url: a.url ?? '', picurl: a.picUrl ?? '' }));
 
-const newsAsText = (reply: Extract<Reply, { type: 'news' }>) =>
-  reply.articles.map((a) => [a.title, a.description, a.url].filter(Boolean).join('\n')).join('\n\n');
+const newsAsText = (reply: Extract<Reply, { type: 'news' }>) => reply.articles.map((a) => [a.title, a.description, a.url].filter(Boolean).join('\n')).join('\n\n');
 
 /** Official Account `message/custom/send`. */
 export function customSendBody(reply: Reply): ActiveBody {
@@ -23,7 +22,13 @@ export function customSendBody(reply: Reply): ActiveBody {
     case 'music':
       return {
         msgtype: 'music',
-        music: { title: reply.title ?? '', description: reply.description ?? '', musicurl: reply.musicUrl ?? '', hqmusicurl: reply.hqMusicUrl ?? '', thumb_media_id: reply.thumbMediaId },
+        music: {
+          title: reply.title ?? '',
+          description: reply.description ?? '',
+          musicurl: reply.musicUrl ?? '',
+          hqmusicurl: reply.hqMusicUrl ?? '',
+          thumb_media_id: reply.thumbMediaId,
+        },
       };
     case 'news':
       return { msgtype: 'news', news: { articles: articlesOf(reply) } };

@@ -32,7 +32,7 @@ export class KfActions implements KfSessions {
   /**
    * Sends a reply: through `kf/send_msg_on_event` for the first text answer to an
    * enter_session event with a welcome code, else `kf/send_msg`, with `options.sendId` as the
- * client msgid so a resend after a crash is recognised. A refusal because a human
+   * client msgid so a resend after a crash is recognised. A refusal because a human
    * holds the session throws `WeChatApiError` 95018 (the bot logs it for replies; callers of
    * `bot.sendTo` see it).
    */

@@ -54,7 +54,17 @@ export abstract class WecomChannelBase extends BaseChannel {
   /** Creates the API client and KF support for this corp secret. */
   protected startApi(
     runtime: ChannelRuntime,
-    options: { corpId: string; secret: string; apiBaseUrl?: string; cursorStore?: Store; cursorFile?: string; syncLimit?: number; syncLockTtlMs?: number; syncRetryBaseMs?: number; emptyCursor?: KfEmptyCursor },
+    options: {
+      corpId: string;
+      secret: string;
+      apiBaseUrl?: string;
+      cursorStore?: Store;
+      cursorFile?: string;
+      syncLimit?: number;
+      syncLockTtlMs?: number;
+      syncRetryBaseMs?: number;
+      emptyCursor?: KfEmptyCursor;
+    },
   ): void {
     this.#client = new WeChatApiClient({
       credential: { kind: 'wecom', corpId: options.corpId, secret: options.secret },

@@ -29,9 +29,7 @@ export function messageFromXml(fields: XmlFields, channel: ChannelRef): Message 
     case 'text': {
       const text = field(fields, 'Content');
       const command = parseCommand(text);
-      return command
-        ? { channel, from, to, time, agentId, raw, id, type: 'text', text, command }
-        : { channel, from, to, time, agentId, raw, id, type: 'text', text };
+      return command ? { channel, from, to, time, agentId, raw, id, type: 'text', text, command } : { channel, from, to, time, agentId, raw, id, type: 'text', text };
     }
     case 'image':
       return { channel, from, to, time, agentId, raw, id, type: 'image', mediaId: field(fields, 'MediaId'), picUrl: optional(field(fields, 'PicUrl')) };
@@ -83,7 +81,18 @@ export function messageFromXml(fields: XmlFields, channel: ChannelRef): Message 
         picUrl: optional(field(fields, 'PicUrl')),
       };
     case 'file':
-      return { channel, from, to, time, agentId, raw, id, type: 'file', mediaId: field(fields, 'MediaId'), fileName: optional(field(fields, 'FileName') || field(fields, 'Title')) };
+      return {
+        channel,
+        from,
+        to,
+        time,
+        agentId,
+        raw,
+        id,
+        type: 'file',
+        mediaId: field(fields, 'MediaId'),
+        fileName: optional(field(fields, 'FileName') || field(fields, 'Title')),
+      };
     case 'miniprogrampage':
     case 'miniprogram':
       return {

@@ -79,26 +79,29 @@ export class Composer<C extends Context = Context> {
    */
   hears(trigger: Trigger | readonly Trigger[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>> {
     const triggers = Array.isArray(trigger) ? [...trigger] : [trigger as Trigger];
-    return this.filter((ctx) => {
-      if (ctx.message.type !== 'text') return false;
-      const text = ctx.message.text.trim();
-      for (const t of triggers) {
-        if (typeof t === 'string') {
-          if (text === t) {
-            ctx.match = t;
-            return true;
-          }
-        } else {
-          t.lastIndex = 0;
-          const m = t.exec(text);
-          if (m) {
-            ctx.match = m;
-            return true;
+    return this.filter(
+      (ctx) => {
+        if (ctx.message.type !== 'text') return false;
+        const text = ctx.message.text.trim();
+        for (const t of triggers) {
+          if (typeof t === 'string') {
+            if (text === t) {
+              ctx.match = t;
+              return true;
+            }
+          } else {
+            t.lastIndex = 0;
+            const m = t.exec(text);
+            if (m) {
+              ctx.match = m;
+              return true;
+            }
           }
         }
-      }
-      return false;
-    }, ...middleware);
+        return false;
+      },
+      ...middleware,
+    );
   }
 
   /**
@@ -112,12 +115,15 @@ export class Composer<C extends Context = Context> {
     const middleware = rest as Middleware<C & Context<MessageOf<'text'>>>[];
     const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
     this.#registry.push({ names: [...names], ...(description && { description }) });
-    return this.filter((ctx) => {
-      const command = ctx.message.type === 'text' ? ctx.message.command : undefined;
-      if (!command || !names.has(command.name)) return false;
-      ctx.match = command.argsText;
-      return true;
-    }, ...middleware);
+    return this.filter(
+      (ctx) => {
+        const command = ctx.message.type === 'text' ? ctx.message.command : undefined;
+        if (!command || !names.has(command.name)) return false;
+        ctx.match = command.argsText;
+        return true;
+      },
+      ...middleware,
+    );
   }
 
   /** Messages from one channel, by kind ('wecomKf') or by configured name. */

@@ -46,13 +46,7 @@ const queues = new WeakMap<Store, Map<string, Promise<void>>>();
  * Never loses a message: if the lock cannot be had within `waitMs`, or the store fails,
  * `fn` runs anyway and a warning says so.
  */
-export async function withConversation<T>(
-  store: Store,
-  key: string,
-  log: Logger,
-  fn: (scope: ConversationScope) => Promise<T>,
-  options: ConversationLockOptions = {},
-): Promise<T> {
+export async function withConversation<T>(store: Store, key: string, log: Logger, fn: (scope: ConversationScope) => Promise<T>, options: ConversationLockOptions = {}): Promise<T> {
   const current = held.getStore();
   const mine = current?.get(key);
   if (mine) return fn(mine);

@@ -58,47 +58,53 @@ export function session<S>(options: SessionOptions<S>): SessionMiddleware<S> {
     const key = keyOf(ctx);
     if (key === undefined) return next();
     const storeKey = prefix + key;
-    await withConversation(ctx.store, key, ctx.log, async (scope) => {
-      // A nested run of the same conversation (a transcript redispatched from inside this
-      // one) shares the loaded session; only the outermost run loads and saves it.
-      let loaded = scope.shared.get(storeKey) as Loaded<S | undefined> | undefined;
-      const outermost = loaded === undefined;
-      let writable = true;
-      if (!loaded) {
-        let stored: string | undefined;
+    await withConversation(
+      ctx.store,
+      key,
+      ctx.log,
+      async (scope) => {
+        // A nested run of the same conversation (a transcript redispatched from inside this
+        // one) shares the loaded session; only the outermost run loads and saves it.
+        let loaded = scope.shared.get(storeKey) as Loaded<S | undefined> | undefined;
+        const outermost = loaded === undefined;
+        let writable = true;
+        if (!loaded) {
+          let stored: string | undefined;
+          try {
+            stored = await ctx.store.get(storeKey);
+          } catch (error) {
+            // Answering matters more than the session: go on with a fresh one, and do not
+            // overwrite the real one when the store is back.
+            ctx.log.warn({ err: error }, 'session could not be loaded; this message gets a fresh one that is not saved');
+            writable = false;
+          }
+          loaded = { value: parse(stored, options.initial, ctx), stored };
+          scope.shared.set(storeKey, loaded);
+        }
+        const box = loaded;
+        Object.defineProperty(ctx, 'session', {
+          configurable: true,
+          enumerable: true,
+          get: () => box.value,
+          set: (value: S | undefined) => void (box.value = value),
+        });
+        await next();
+        if (!outermost || !writable) return;
         try {
-          stored = await ctx.store.get(storeKey);
+          if (box.value === undefined || box.value === null) {
+            if (box.stored !== undefined) await ctx.store.delete(storeKey);
+            return;
+          }
+          const json = JSON.stringify(box.value);
+          if (json === box.stored && !options.ttl) return;
+          await ctx.store.set(storeKey, json, options.ttl);
+          box.stored = json;
         } catch (error) {
-          // Answering matters more than the session: go on with a fresh one, and do not
-          // overwrite the real one when the store is back.
-          ctx.log.warn({ err: error }, 'session could not be loaded; this message gets a fresh one that is not saved');
-          writable = false;
+          ctx.log.error({ err: error }, 'session could not be saved');
         }
-        loaded = { value: parse(stored, options.initial, ctx), stored };
-        scope.shared.set(storeKey, loaded);
-      }
-      const box = loaded;
-      Object.defineProperty(ctx, 'session', {
-        configurable: true,
-        enumerable: true,
-        get: () => box.value,
-        set: (value: S | undefined) => void (box.value = value),
-      });
-      await next();
-      if (!outermost || !writable) return;
-      try {
-        if (box.value === undefined || box.value === null) {
-          if (box.stored !== undefined) await ctx.store.delete(storeKey);
-          return;
-        }
-        const json = JSON.stringify(box.value);
-        if (json === box.stored && !options.ttl) return;
-        await ctx.store.set(storeKey, json, options.ttl);
-        box.stored = json;
-      } catch (error) {
-        ctx.log.error({ err: error }, 'session could not be saved');
-      }
-    }, options.lock);
+      },
+      options.lock,
+    );
   };
   return middleware as SessionMiddleware<S>;
 }

@@ -40,7 +40,16 @@ function element(name: string, value: unknown): string {
   if (Array.isArray(value)) return value.map((item) => element(name, item)).join('');
   if (typeof value === 'object') {
     const inner = Object.entries(value as Record<string, unknown>)
-      .map(([key, child]) => element(CARD_XML_NAMES[key] ?? key.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join(''), child))
+      .map(([key, child]) =>
+        element(
+          CARD_XML_NAMES[key] ??
+            key
+              .split('_')
+              .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+              .join(''),
+          child,
+        ),
+      )
       .join('');
     return `<${name}>${inner}</${name}>`;
   }
@@ -57,10 +66,7 @@ function body(reply: Reply): string {
     case 'voice':
       return `<Voice><MediaId>${cdata(reply.mediaId)}</MediaId></Voice>`;
     case 'video':
-      return (
-        `<Video><MediaId>${cdata(reply.mediaId)}</MediaId>` +
-        `<Title>${cdata(reply.title ?? '')}</Title><Description>${cdata(reply.description ?? '')}</Description></Video>`
-      );
+      return `<Video><MediaId>${cdata(reply.mediaId)}</MediaId>` + `<Title>${cdata(reply.title ?? '')}</Title><Description>${cdata(reply.description ?? '')}</Description></Video>`;
     case 'music':
       // WeChat documents ThumbMediaId as required: refuse here rather than send "undefined".
       if (!reply.thumbMediaId) throw new UnsupportedReplyError('a music reply needs thumbMediaId');

@@ -22,17 +22,20 @@ export async function holdLock(store: Store, key: string, ttlMs: number, log: Lo
   let timer: NodeJS.Timeout | undefined;
   if (release.renew) {
     const renew = release.renew;
-    timer = setInterval(() => {
-      renew(ttlMs).then(
-        (held) => {
-          if (held || lost) return;
-          lost = true;
-          clearInterval(timer);
-          log.warn({ lock: key }, 'lock expired while held (its renewals were late): another instance may hold it now');
-        },
-        (error: unknown) => log.warn({ lock: key, err: error }, 'lock renewal failed; it expires unless a later one succeeds'),
-      );
-    }, Math.max(10, Math.floor(ttlMs / 3)));
+    timer = setInterval(
+      () => {
+        renew(ttlMs).then(
+          (held) => {
+            if (held || lost) return;
+            lost = true;
+            clearInterval(timer);
+            log.warn({ lock: key }, 'lock expired while held (its renewals were late): another instance may hold it now');
+          },
+          (error: unknown) => log.warn({ lock: key, err: error }, 'lock renewal failed; it expires unless a later one succeeds'),
+        );
+      },
+      Math.max(10, Math.floor(ttlMs / 3)),
+    );
     timer.unref();
   } else if (!warnedNoRenew.has(store)) {
     warnedNoRenew.add(store);

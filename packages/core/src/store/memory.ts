@@ -116,7 +116,9 @@ export class MemoryStore implements Store {
     space.warnedAt = now;
     this.#log?.warn(
       { space: space.prefix || 'main', max: space.cache.max },
-      space.prefix ? `MemoryStore space "${space.prefix}" is full of live keys: they are evicted before their TTL; raise spaces['${space.prefix}'] (or use Redis)` : 'MemoryStore is full of live keys: the least recently used are evicted before their TTL; raise maxEntries (or use Redis)',
+      space.prefix
+        ? `MemoryStore space "${space.prefix}" is full of live keys: they are evicted before their TTL; raise spaces['${space.prefix}'] (or use Redis)`
+        : 'MemoryStore is full of live keys: the least recently used are evicted before their TTL; raise maxEntries (or use Redis)',
     );
   }
 
