@@ -93,6 +93,34 @@ describe('wxbot CLI', () => {
     expect(result.stderr).toMatch(/plugin "echo": option "types\.0"/);
   });
 
+  it('--concurrency without durable queues is wrong usage (exit 2), not silently ignored', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'wxbot-concurrency-'));
+    const env = { ...process.env, REDIS_URL: '', WX_TOKEN: '', WECOM_TOKEN: '', WECOM_KF_SECRET: '', LOG_FORMAT: 'json' };
+    const wxbot = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', timeout: 30_000 });
+    const config = ['--config', join(root, 'bot.config.ts')];
+    try {
+      const start = wxbot('start', ...config, '--port', '0', '--concurrency', '4');
+      expect(start.status).toBe(2);
+      expect(start.stderr).toContain("wxbot start: --concurrency sizes the durable queues' workers, and this bot has none");
+      expect(start.stderr).toContain('set REDIS_URL');
+      expect(start.stdout).not.toContain('wxbot started');
+
+      const badNumber = wxbot('worker', ...config, '--concurrency', 'many');
+      expect(badNumber.status).toBe(2);
+      expect(badNumber.stderr).toContain('wxbot worker: --concurrency must be a positive whole number, not "many"');
+      expect(wxbot('worker', '--bogus').status).toBe(2);
+
+      const noQueue = wxbot('worker', ...config, '--concurrency', '2');
+      expect(noQueue.status).toBe(1);
+      expect(noQueue.stderr).toContain('wxbot worker: this bot has no durable queue');
+      expect(noQueue.stderr).toContain('set REDIS_URL');
+
+      expect(wxbot('queue', ...config, 'purge').status).toBe(2);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('keygen prints a 43-character key that decodes to 32 bytes', () => {
     const result = spawnSync(process.execPath, [bin, 'keygen'], { encoding: 'utf8' });
     const key = /EncodingAESKey:\s+(\S+)/.exec(result.stdout)![1]!;

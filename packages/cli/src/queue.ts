@@ -1,27 +1,21 @@
-import { parseArgs } from 'node:util';
 import { createBot } from '@wxbot/core';
+import { NEEDS_DURABLE_QUEUE } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
-
-const USAGE = `wxbot queue [--config FILE] [list]          failed jobs with their reasons, newest first
-wxbot queue [--config FILE] retry QUEUE ID   run a failed job again
-wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good
-wxbot queue [--config FILE] depth            jobs per queue and state`;
+import { parseCommand, UsageError } from './usage.ts';
 
 /** `wxbot queue`: what the durable queues hold, and what to do with failed jobs. */
 export async function queue(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  const { values, positionals } = parseCommand(args, { config: { type: 'string', short: 'c' } }, true);
   const [action = 'list', queueName, id] = positionals;
-  if (!['list', 'retry', 'drop', 'depth'].includes(action) || ((action === 'retry' || action === 'drop') && (!queueName || !id))) {
-    console.error(USAGE);
-    return 2;
-  }
+  if (!['list', 'retry', 'drop', 'depth'].includes(action)) throw new UsageError(`unknown action "${action}": list, depth, retry or drop`);
+  if ((action === 'retry' || action === 'drop') && (!queueName || !id)) throw new UsageError(`${action} needs the QUEUE and the ID of a job (\`wxbot queue list\` shows them)`);
   await loadDotEnv();
   const { config } = await loadConfig(values.config);
   const bot = createBot({ ...config, workers: false, logger: { level: 'warn' } });
   try {
     const queues = bot.queues;
     if (!queues) {
-      console.error('wxbot queue: this bot has no durable queue: set REDIS_URL (or give the config a RedisStore from @wxbot/redis)');
+      console.error(`wxbot queue: this bot has no durable queue: ${NEEDS_DURABLE_QUEUE}`);
       return 1;
     }
     if (action === 'depth') {

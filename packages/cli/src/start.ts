@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createBot, type Bot } from '@wxbot/core';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { resolvePort, type PortSource } from './port.ts';
+import { parseConcurrency, requireQueuesForConcurrency, stopOnSignal } from './lifecycle.ts';
 import { parseCommand } from './usage.ts';
-import { parseConcurrency } from './worker.ts';
 import { START_USAGE } from './usageTexts.ts';
 
 /** See {@link START_USAGE}. Returns the exit code (the process stays up while the bot runs). */
@@ -20,10 +20,11 @@ export async function start(args: string[]): Promise<number> {
     console.log(START_USAGE);
     return 0;
   }
+  const concurrency = parseConcurrency(values.concurrency);
   await loadDotEnv();
   const { config, filepath } = await loadConfig(values.config);
-  const concurrency = parseConcurrency(values.concurrency);
   const bot = createBot(concurrency !== undefined && config.workers !== false ? { ...config, workers: { ...config.workers, concurrency } } : config);
+  await requireQueuesForConcurrency(bot, concurrency, config.workers !== false);
   const { port, source } = resolvePort(values.port, config.port);
   const host = values.host ?? config.host;
   let url: string;
@@ -42,13 +43,7 @@ export async function start(args: string[]): Promise<number> {
       config.devMode.credentials,
       bot.channels.map((c) => ({ name: c.name, path: c.path })),
     );
-  const shutdown = async (signal: string) => {
-    bot.log.info({ signal }, 'stopping');
-    await bot.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  stopOnSignal(bot, 'stopping');
   return 0;
 }
 

@@ -33,7 +33,8 @@ Options:
                      "wxbot" key of package.json, in the working directory)
   -p, --port N       port to listen on (0: any free port)
       --host H       address to listen on (default: every interface)
-      --concurrency N  with Redis (durable delivery): jobs this process runs at once per queue
+      --concurrency N  with Redis (durable delivery): jobs this process runs at once per queue;
+                     without Redis (or with workers: false) it is wrong usage (exit 2)
       --verbose      with a config that throws, print its stack
   -h, --help         this text
 
@@ -120,18 +121,30 @@ what the bot sends there prints as "→ active: …" (the rest of an answer over
 Exit status: 0 when every message got a verified answer, 1 on an HTTP error (4xx/5xx), an
 answer that does not verify or an unreachable server, 2 on wrong usage.`;
 
+/** `wxbot worker --help`. */
 export const WORKER_USAGE = `wxbot worker — with Redis: run queue workers only (no HTTP server)
 
 Usage:
   wxbot worker [--config FILE] [--concurrency N]
 
-Runs the bot's plugins on jobs from the durable queues (messages whose window closed, KF
-messages, every active send), next to the \`wxbot start\` instances that receive callbacks.`;
+Options:
+  -c, --config FILE    the config (default: as \`wxbot start\` finds it)
+      --concurrency N  jobs this process runs at once per queue (a positive whole number)
+  -h, --help           this text
 
+Runs the bot's plugins on jobs from the durable queues (messages whose window closed, KF
+messages, every active send), next to the \`wxbot start\` instances that receive callbacks.
+
+Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore) or cannot start,
+2 on wrong usage.`;
+
+/** `wxbot queue --help`. */
 export const QUEUE_USAGE = `wxbot queue — the durable queues
 
 Usage:
   wxbot queue [--config FILE] [list]          failed jobs with their reasons, newest first
   wxbot queue [--config FILE] depth            jobs per queue and state
   wxbot queue [--config FILE] retry QUEUE ID   run a failed job again
-  wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good`;
+  wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good
+
+Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore), 2 on wrong usage.`;

@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
 import { createBot } from '@wxbot/core';
+import { NEEDS_DURABLE_QUEUE, parseConcurrency, stopOnSignal } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
+import { parseCommand } from './usage.ts';
 
 /**
  * `wxbot worker`: the bot's plugins and channels without an HTTP server, taking jobs from
@@ -8,33 +9,20 @@ import { loadConfig, loadDotEnv } from './loadConfig.ts';
  * many as the work needs next to the `wxbot start` instances that receive the callbacks.
  */
 export async function worker(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, concurrency: { type: 'string' } } });
+  const { values } = parseCommand(args, { config: { type: 'string', short: 'c' }, concurrency: { type: 'string' } });
+  // Checked before the config loads: a wrong number is wrong usage whatever the config says.
+  const concurrency = parseConcurrency(values.concurrency);
   await loadDotEnv();
   const { config, filepath } = await loadConfig(values.config);
   const bot = createBot({ ...config, workers: false });
   if (!bot.durable) {
-    console.error('wxbot worker: this bot has no durable queue: set REDIS_URL (or give the config a RedisStore from @wxbot/redis)');
+    console.error(`wxbot worker: this bot has no durable queue, so there is nothing for workers to take: ${NEEDS_DURABLE_QUEUE}`);
     await bot.stop();
     return 1;
   }
-  const concurrency = parseConcurrency(values.concurrency);
   await bot.init();
   await bot.startWorkers({ concurrency });
   bot.log.info({ config: filepath, concurrency }, 'wxbot worker started');
-  const shutdown = async (signal: string) => {
-    bot.log.info({ signal }, 'stopping: workers finish their jobs');
-    await bot.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  stopOnSignal(bot, 'stopping: workers finish their jobs');
   return 0;
-}
-
-/** `--concurrency N`: a positive whole number, or undefined for the default. */
-export function parseConcurrency(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency must be a positive whole number, not "${value}"`);
-  return n;
 }

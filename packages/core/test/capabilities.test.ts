@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, createBot, definePlugin, officialAccount, parseCommand, type Message, type Reply } from '../src/index.ts';
-import { captureLogger } from './helpers.ts';
-
-const textMessage = (text: string): Message => ({
-  id: String(Math.random()),
-  channel: { name: 'officialAccount', kind: 'officialAccount' },
-  from: 'u',
-  to: 'gh',
-  time: new Date(),
-  raw: {},
-  type: 'text',
-  text,
-  command: parseCommand(text),
-});
+import { MemoryStore, createBot, definePlugin, officialAccount, type Reply } from '../src/index.ts';
+import { captureLogger, textMessage } from './helpers.ts';
 
 describe('plugin capabilities', () => {
   it('work while the bot runs, and everything registered through them is undone when it stops', async () => {

@@ -16,19 +16,7 @@ import {
   type Reply,
 } from '../src/index.ts';
 import { errorBoundary } from '../src/pipeline/composer.ts';
-import { captureLogger } from './helpers.ts';
-
-const textMessage = (text: string): Message => ({
-  id: String(Math.random()),
-  channel: { name: 'oa', kind: 'officialAccount' },
-  from: 'u',
-  to: 'gh',
-  time: new Date(),
-  raw: {},
-  type: 'text',
-  text,
-  command: parseCommand(text),
-});
+import { captureLogger, textMessage } from './helpers.ts';
 
 function contextFor(message: Message) {
   const replies: Reply[] = [];
@@ -150,7 +138,8 @@ describe('Composer routing', () => {
     const c = new Composer<Context>();
     c.channel('wecomKf', (ctx) => ctx.reply('kf'));
     c.channel('oa', (ctx) => ctx.reply('by name'));
-    const { ctx, replies } = contextFor(textMessage('x'));
+    // A channel named apart from its kind, so only the name can match.
+    const { ctx, replies } = contextFor({ ...textMessage('x'), channel: { name: 'oa', kind: 'officialAccount' } });
     await c.middleware()(ctx, async () => {});
     expect(replies).toEqual([{ type: 'text', text: 'by name' }]);
   });
