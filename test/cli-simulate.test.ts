@@ -47,6 +47,16 @@ const streamer = definePlugin({
   },
 });
 
+/** Answers the event a channel's `--type event` sends by default, naming the event it got. */
+const welcome = definePlugin({
+  name: 'welcome',
+  setup(bot) {
+    bot.event('subscribe', (ctx) => ctx.reply('got subscribe'));
+    bot.event('enter_agent', (ctx) => ctx.reply('got enter_agent'));
+    bot.event('enter_session', (ctx) => ctx.reply(`got enter_session ${ctx.message.event === 'enter_session' ? (ctx.message.sceneParam ?? '') : ''}`));
+  },
+});
+
 /** "twice TEXT" answers twice: the first goes back passively, the second through the active API. */
 const twice = definePlugin({
   name: 'twice',
@@ -82,7 +92,7 @@ beforeAll(async () => {
   };
   bot = createBot({
     channels: [officialAccount({ ...OA, apiBaseUrl, allowPlain: true }), wecomApp(APP), wecomKf({ ...KF, apiBaseUrl, cursorStore: new MemoryStore() }), aibot],
-    plugins: [twice(), streamer(), echo()],
+    plugins: [welcome(), twice(), streamer(), echo()],
     logger: createLogger({ level: 'silent' }),
   });
   ({ url } = await bot.start({ port: 0 }));
@@ -223,6 +233,45 @@ export default { channels: [officialAccount(${JSON.stringify(OA)}), wecomApp({ n
     expect(run.stdout).toContain('→ active: text: 你好 KF  (kf/send_msg to wm-customer)');
     expect(run.stdout).not.toContain('! the bot asked the fake API');
     expect(run.code).toBe(0);
+  });
+
+  it('--type event sends the event it prints, per channel, and refuses one the channel has not', async () => {
+    const oa = await wxbot([...oaFlags(), '--type', 'event']);
+    expect(oa.stdout).toContain('sent event: subscribe');
+    expect(oa.stdout).toContain('← text: got subscribe');
+    const app = await wxbot([...appFlags(), '--type', 'event']);
+    expect(app.stdout).toContain('sent event: enter_agent');
+    expect(app.stdout).toContain('← text: got enter_agent');
+
+    const kf = await wxbot([...kfFlags(), '--secret', KF.secret, '--fake-api-port', String(fakeApiPort), '--wait', '1500', '--from', 'wm-event', '--type', 'event']);
+    expect(kf.stdout).toContain('sent event: enter_session');
+    expect(kf.stdout).not.toContain('subscribe');
+    expect(kf.stdout).toContain('→ active: text: got enter_session');
+    expect(kf.code).toBe(0);
+    const withScene = await wxbot([
+      ...kfFlags(),
+      '--secret',
+      KF.secret,
+      '--fake-api-port',
+      String(fakeApiPort),
+      '--wait',
+      '1500',
+      '--type',
+      'event',
+      'enter_session',
+      'spring-sale',
+    ]);
+    expect(withScene.stdout).toContain('sent event: enter_session spring-sale');
+    expect(withScene.stdout).toContain('→ active: text: got enter_session spring-sale');
+
+    const refused = await wxbot([...kfFlags(), '--secret', KF.secret, '--fake-api', '--type', 'event', 'subscribe']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('wxbot simulate: WeChat Customer Service (wecomKf) takes --type event "enter_session [SCENE_PARAM]" only (got "subscribe")');
+    expect(refused.stdout).not.toContain('sent ');
+
+    const help = await wxbot(['simulate', '--help']);
+    expect(help.stdout).toMatch(/wecomKf\s+enter_session \[SCENE_PARAM\] only/);
+    expect(help.stdout).toMatch(/officialAccount\s+subscribe/);
   });
 });
 

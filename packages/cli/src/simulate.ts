@@ -78,6 +78,8 @@ export async function simulate(args: string[]): Promise<number> {
     config: values.config,
     port: values.port,
   });
+  // An event the channel has not (KF has only enter_session) is wrong usage before anything is sent.
+  if (type === 'event' && target.kind !== 'wecomAiBot') simulatedMessage(type, positionals.join(' '), target.kind);
   if (target.kind === 'wecomKf' && !useFakeApi) {
     console.error(KF_NEEDS_FAKE_API);
     return 2;
@@ -215,7 +217,7 @@ async function sendKf(session: Session, message: SimulatedMessage): Promise<bool
   const peer = session.peer as WeChatPeer;
   const kf = session.host?.api.kf;
   if (!kf) throw new Error('KF needs --fake-api');
-  if (message.msgType === 'event') kf.pushEnterSession(openKfId, from);
+  if (message.msgType === 'event') kf.pushEnterSession(openKfId, from, { scene_param: String(message.fields['EventKey'] ?? '') });
   else kf.push(openKfId, kfMessageOf(message, from));
   const notification = {
     ToUserName: target.receiveId,

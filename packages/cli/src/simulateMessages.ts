@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Fields, KfMessage } from '@wxbot/testing';
+import { UsageError } from './usage.ts';
 
 /** Message types `wxbot simulate --type` sends. */
 export const SIMULATE_TYPES = ['text', 'image', 'voice', 'event', 'location', 'link'] as const;
@@ -13,6 +14,9 @@ export interface SimulatedMessage {
   mediaIds: string[];
   summary: string;
 }
+
+/** The event `--type event` sends without a name, per channel kind (the AI bot's are in simulateAiBot.ts). */
+const DEFAULT_EVENT: Record<string, string> = { officialAccount: 'subscribe', wecomApp: 'enter_agent', wecomKf: 'enter_session' };
 
 const DEFAULT_LOCATION = { latitude: 23.1066, longitude: 113.3245, label: '广州塔' };
 
@@ -43,9 +47,15 @@ export function simulatedMessage(type: SimulateType, text: string, kind: string)
       };
     }
     case 'event': {
-      const [event = kind === 'wecomApp' ? 'enter_agent' : 'subscribe', ...key] = text.split(/\s+/).filter(Boolean);
+      const [event = DEFAULT_EVENT[kind] ?? 'subscribe', ...key] = text.split(/\s+/).filter(Boolean);
       const eventKey = key.join(' ');
-      return { msgType: 'event', fields: { Event: event, ...(eventKey && { EventKey: eventKey }) }, mediaIds: [], summary: `event: ${event}${eventKey ? ` ${eventKey}` : ''}` };
+      // KF's only customer event is enter_session (the rest are WeCom's about its servicers):
+      // refuse another name instead of sending something other than what the summary says.
+      if (kind === 'wecomKf' && event !== 'enter_session') {
+        throw new UsageError(`WeChat Customer Service (wecomKf) takes --type event "enter_session [SCENE_PARAM]" only (got "${event}")`);
+      }
+      const summary = `event: ${event}${eventKey ? ` ${eventKey}` : ''}`;
+      return { msgType: 'event', fields: { Event: event, ...(eventKey && { EventKey: eventKey }) }, mediaIds: [], summary };
     }
     case 'location': {
       const { latitude, longitude, label } = parseLocation(text);
@@ -67,7 +77,8 @@ export function simulatedMessage(type: SimulateType, text: string, kind: string)
 
 /**
  * The same message as an item of KF's sync_msg (KF has no callback body of its own: the
- * callback only says messages are waiting). An event becomes an enter_session (see the caller).
+ * callback only says messages are waiting). An event (always enter_session, see
+ * {@link simulatedMessage}) is queued by the caller, with its key as the scene_param.
  */
 export function kfMessageOf(message: SimulatedMessage, from: string): Partial<KfMessage> {
   const f = message.fields;

@@ -91,8 +91,13 @@ Credentials (else the config's channel, else dev mode's .wxbot/dev.json):
   --token T  --aes-key K  --receive-id ID (AppID or CorpID)  --agent-id N  --secret S
 Message:
   --type TYPE          text (default), image, voice, event, location or link; TEXT is the text,
-                       the image's media id, the voice's recognition, "EVENT [KEY]" (default
-                       subscribe / enter_agent), "LAT,LNG [LABEL]", or a link's URL or title
+                       the image's media id, the voice's recognition, "EVENT [KEY]" (below),
+                       "LAT,LNG [LABEL]", or a link's URL or title
+Events (--type event; TEXT "EVENT [KEY]", the first named is the default):
+  officialAccount      subscribe [qrscene_KEY], unsubscribe, SCAN KEY, CLICK KEY, VIEW URL
+  wecomApp             enter_agent, click KEY, view URL
+  wecomKf              enter_session [SCENE_PARAM] only (the customer opens the chat)
+  wecomAiBot           enter_chat, template_card_event KEY [TASK_ID], feedback_event [ID]
   --from USER          sender (default user-1)
   --mode MODE          Official Account: plain, safe or compat (default safe with a key, else plain)
 Late and active answers:
@@ -112,8 +117,7 @@ and the answers show up as kf/send_msg calls.
 WeCom AI bot (wecomAiBot, callback mode: --token and --aes-key, no receive id): a text answer is
 a stream that WeCom polls; simulate polls it the same way and prints each snapshot as it grows
 ("… stream: …"), then the finished answer ("← stream (finished …)"). Types: text, voice (TEXT
-is WeCom's transcript), image, event ("enter_chat" default, "template_card_event KEY [TASK_ID]",
-"feedback_event [ID]"). With --fake-api each message carries a response_url on the fake, and
+is WeCom's transcript), image, event (above). With --fake-api each message carries a response_url on the fake, and
 what the bot sends there prints as "→ active: …" (the rest of an answer over 20480 bytes).
   --chat ID            send as a message of group chat ID (default: a single chat)
   --poll-interval MS   how often to poll a stream (default 1000; WeCom's is undocumented)
