@@ -63,7 +63,11 @@ async function drive(): Promise<void> {
     });
     const answers: ((m: { cpu?: number; url?: string }) => void)[] = [];
     child.on('message', (m: { cpu?: number; url?: string }) => answers.shift()?.(m));
-    const ask = (m: unknown) => new Promise<{ cpu?: number; url?: string }>((ok) => (answers.push(ok), child.send(m as object)));
+    const ask = (m: unknown) =>
+      new Promise<{ cpu?: number; url?: string }>((ok) => {
+        answers.push(ok);
+        child.send(m as object);
+      });
     const { url } = await new Promise<{ url?: string }>((ok) => answers.push(ok));
     const peer = url ? new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: AES_KEY, receiveId: CORP }) : undefined;
     targets.push({
@@ -91,7 +95,8 @@ async function drive(): Promise<void> {
     await api.waitFor(() => api.deliveries.length - before >= count, 600_000);
     const cpu = (await t.cpu()) / count;
     const sent = api.deliveries.slice(before);
-    if (sent.some((d) => d.endpoint !== 'kf/send_msg' || !d.text)) throw new Error(`${t.name}: unexpected delivery ${JSON.stringify(sent.find((d) => d.endpoint !== 'kf/send_msg'))}`);
+    if (sent.some((d) => d.endpoint !== 'kf/send_msg' || !d.text))
+      throw new Error(`${t.name}: unexpected delivery ${JSON.stringify(sent.find((d) => d.endpoint !== 'kf/send_msg'))}`);
     return cpu;
   }
 
@@ -115,7 +120,15 @@ async function drive(): Promise<void> {
     );
   }
   // Disconnecting lets each target exit by itself (a --cpu-prof profile is written then).
-  await Promise.all(targets.map((t) => new Promise((ok) => (t.child.once('exit', ok), t.child.disconnect()))));
+  await Promise.all(
+    targets.map(
+      (t) =>
+        new Promise((ok) => {
+          t.child.once('exit', ok);
+          t.child.disconnect();
+        }),
+    ),
+  );
   await api.close();
   process.exit(0);
 }
@@ -166,7 +179,14 @@ function bareKf(apiUrl: string): (openKfId: string) => Promise<void> {
     new Promise<Record<string, unknown>>((ok, fail) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = http.request(
-        { host: hostname, port, path, agent, method: data ? 'POST' : 'GET', headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
+        {
+          host: hostname,
+          port,
+          path,
+          agent,
+          method: data ? 'POST' : 'GET',
+          headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {},
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

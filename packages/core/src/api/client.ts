@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
 import { AccessToken, type FetchReason } from './accessToken.ts';
 import { TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
+import { HttpFailure, JsonHttp, type RawAnswer } from './http.ts';
 
 /** Whose access token: a WeCom corp secret (app or KF) or an Official Account app secret. */
 export type ApiCredential =
@@ -88,7 +89,10 @@ const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
  * an error message or a log line.
  */
 export class WeChatApiClient {
+  /** Media calls (multipart upload, file download): got, on the JSON client's connections. */
   readonly #http: Got;
+  /** JSON calls, the hot path (KF: sync_msg and send_msg per message). */
+  readonly #json: JsonHttp;
   readonly #token: AccessToken;
   readonly #credential: ApiCredential;
   readonly #store: Store;
@@ -104,10 +108,13 @@ export class WeChatApiClient {
     this.log = options.log;
     this.observer = options.observer;
     const retries = options.retries ?? 2;
+    const baseUrl = options.baseUrl ?? DEFAULT_API_BASE[options.credential.kind];
+    this.#json = new JsonHttp({ baseUrl, timeoutMs: options.timeoutMs ?? 5000, retries });
     this.#http = got.extend({
-      prefixUrl: options.baseUrl ?? DEFAULT_API_BASE[options.credential.kind],
+      prefixUrl: baseUrl,
       timeout: { request: options.timeoutMs ?? 5000 },
       responseType: 'buffer',
+      agent: this.#json.agents,
       throwHttpErrors: true,
       retry: {
         limit: retries,
@@ -184,11 +191,24 @@ export class WeChatApiClient {
   }
 
   async #send(endpoint: string, spec: RequestSpec, auth: Record<string, string>): Promise<JsonBody | MediaFile> {
-    let response: Response<unknown>; // a Buffer: the client's responseType
-    const path = endpoint.replace(/^\//, '');
+    const path = endpoint.charCodeAt(0) === 47 /* / */ ? endpoint.slice(1) : endpoint;
     // A send may have reached WeChat before a timeout or a 5xx: retrying it would deliver the
     // message twice. Such calls are retried only when the request provably never left.
     const idempotent = spec.idempotent ?? (spec.method === 'GET' || READ_ONLY_POSTS.has(path));
+    if (spec.media || spec.form) return this.#sendMedia(endpoint, path, spec, auth, idempotent);
+    let answer: RawAnswer;
+    try {
+      answer = await this.#json.request(path, searchOf(spec.query, auth), spec.json === undefined ? undefined : JSON.stringify(spec.json), idempotent);
+    } catch (error) {
+      // Only the reason: the URL holds the token (or the secret, for gettoken).
+      throw new WeChatApiError(endpoint, -1, `request failed: ${error instanceof HttpFailure ? error.reason : String(error)}`);
+    }
+    return parseAnswer(endpoint, answer.body, answer.contentType);
+  }
+
+  /** media/get and media/upload, through got (multipart, file answers): rare, not the hot path. */
+  async #sendMedia(endpoint: string, path: string, spec: RequestSpec, auth: Record<string, string>, idempotent: boolean): Promise<JsonBody | MediaFile> {
+    let response: Response<unknown>; // a Buffer: the client's responseType
     try {
       response = await this.#http(path, {
         method: spec.method,
@@ -212,11 +232,7 @@ export class WeChatApiClient {
       const plain = /filename="?([^";]+)"?/i.exec(disposition)?.[1];
       return { data: response.body as unknown as Buffer, contentType, fileName: extended ? decodeURIComponent(extended.trim()) : plain };
     }
-    try {
-      return JSON.parse((response.body as unknown as Buffer).toString('utf8')) as JsonBody;
-    } catch {
-      throw new WeChatApiError(endpoint, -1, `answer is not JSON (${contentType || 'no content type'})`);
-    }
+    return parseAnswer(endpoint, response.body as unknown as Buffer, contentType);
   }
 
   async #fetchToken(reason: FetchReason): Promise<IssuedTokenAnswer> {
@@ -273,6 +289,24 @@ export class WeChatApiClient {
     await this.#store.set(key, JSON.stringify({ day, count: used.count + 1, last: now }), 26 * 60 * 60_000).catch((error: unknown) => {
       this.log.warn({ err: error }, 'could not record a forced token refresh in the store');
     });
+  }
+}
+
+/** The query string: the call's parameters, then the token (or nothing for token fetches). */
+function searchOf(query: Record<string, string | number> | undefined, auth: Record<string, string>): string {
+  let search = '';
+  for (const params of [query, auth]) {
+    if (!params) continue;
+    for (const key in params) search += `${search ? '&' : ''}${encodeURIComponent(key)}=${encodeURIComponent(params[key]!)}`;
+  }
+  return search;
+}
+
+function parseAnswer(endpoint: string, body: Buffer, contentType: string): JsonBody {
+  try {
+    return JSON.parse(body.toString('utf8')) as JsonBody;
+  } catch {
+    throw new WeChatApiError(endpoint, -1, `answer is not JSON (${contentType || 'no content type'})`);
   }
 }
 
