@@ -113,6 +113,53 @@ describe('compose', () => {
     // Without a caller's next, next() resolves (the end of the pipeline).
     await expect(compose<object>([(_c, next) => next()])({})).resolves.toBeUndefined();
   });
+
+  // The dispatch of several middleware runs on promise callbacks (no async frames): the same
+  // contract as the one-middleware path and as `await` gives it.
+  it('several middleware: results, sync throws, a throwing next and next twice behave as with await', async () => {
+    const pass = (_c: object, next: () => Promise<void>) => next();
+    const calls: unknown[][] = [];
+    const callerNext = async (...args: unknown[]) => void calls.push(args);
+    const ctx = { n: 2 };
+    await expect(compose<object>([pass, () => 42])(ctx, callerNext)).resolves.toBeUndefined();
+    expect(calls).toHaveLength(0); // the last one did not call next
+    await expect(compose<object>([pass, pass])(ctx, callerNext)).resolves.toBeUndefined();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.[0]).toBe(ctx);
+    const failing = compose<object>([
+      pass,
+      () => {
+        throw new Error('sync');
+      },
+    ]);
+    const result = failing({});
+    expect(result).toBeInstanceOf(Promise);
+    await expect(result).rejects.toThrow('sync');
+    let caught: unknown;
+    await compose<object>([
+      pass,
+      async (_c, next) => {
+        try {
+          await next();
+        } catch (error) {
+          caught = error;
+        }
+      },
+    ])({}, () => {
+      throw new Error('next threw');
+    });
+    expect(caught).toEqual(new Error('next threw'));
+    const order: string[] = [];
+    const twice = compose<object>([
+      async (_c, next) => {
+        await next();
+        await next();
+      },
+      async () => void order.push('b'),
+    ]);
+    await expect(twice({})).rejects.toThrow(/multiple times/);
+    expect(order).toEqual(['b']);
+  });
 });
 
 describe('Composer routing', () => {
@@ -132,6 +179,34 @@ describe('Composer routing', () => {
     expect(await run('/add 1 2 3')).toEqual(['6']);
     expect(await run('/ADD 4')).toEqual(['4']);
     expect(await run('other')).toEqual(['fallback other']);
+  });
+
+  it('filter: sync and async predicates, a miss goes on, a throwing predicate rejects the pipeline', async () => {
+    const c = new Composer<Context>();
+    c.filter(
+      (ctx) => ctx.message.type === 'text' && ctx.message.text === 'sync',
+      (ctx) => ctx.reply('sync hit'),
+    );
+    c.filter(
+      async (ctx) => ctx.message.type === 'text' && ctx.message.text === 'async',
+      (ctx) => ctx.reply('async hit'),
+    );
+    c.filter((ctx) => {
+      if (ctx.message.type === 'text' && ctx.message.text === 'boom') throw new Error('predicate failed');
+      return false;
+    });
+    const run = async (text: string) => {
+      const { ctx, replies } = contextFor(textMessage(text));
+      let ended = false;
+      await c.middleware()(ctx, async () => {
+        ended = true;
+      });
+      return { texts: replies.map((r) => (r.type === 'text' ? r.text : r.type)), ended };
+    };
+    expect(await run('sync')).toEqual({ texts: ['sync hit'], ended: false });
+    expect(await run('async')).toEqual({ texts: ['async hit'], ended: false });
+    expect(await run('other')).toEqual({ texts: [], ended: true });
+    await expect(run('boom')).rejects.toThrow('predicate failed');
   });
 
   it('channel() filters by kind or name', async () => {

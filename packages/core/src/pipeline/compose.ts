@@ -30,28 +30,43 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
     // frames and their promises (measured: a third of the pipeline's allocations).
     if (only) return runOne(only, ctx, next);
     let lastIndex = -1;
-    const dispatch = async (i: number): Promise<void> => {
-      if (i <= lastIndex) throw new Error('next() called multiple times in one middleware');
+    // Promise callbacks, not an async function: a stage's round costs one promise instead of
+    // an async frame and its awaits (the bot's stages: ~1.6 KB less allocated a message).
+    // Same results: resolves to undefined, rejects when a middleware throws (synchronously
+    // too) or rejects.
+    const dispatch = (i: number): Promise<void> => {
+      if (i <= lastIndex) return Promise.reject(new Error('next() called multiple times in one middleware'));
       lastIndex = i;
       const fn = i === stack.length ? next : stack[i];
-      if (!fn) return;
+      if (!fn) return Promise.resolve();
       if (!onUnawaited || i === stack.length) {
-        await fn(ctx, () => dispatch(i + 1));
-        return;
+        try {
+          return settled(fn(ctx, () => dispatch(i + 1)));
+        } catch (error) {
+          return Promise.reject(error);
+        }
       }
-      let nextRunning = false;
-      await fn(ctx, () => {
-        nextRunning = true;
-        const rest = dispatch(i + 1);
-        // Registered before the middleware's own `await` on it, so it runs first.
-        const settle = () => void (nextRunning = false);
-        rest.then(settle, settle);
-        return rest;
-      });
-      if (nextRunning) onUnawaited(i, ctx);
+      return watched(ctx, i, fn, dispatch, onUnawaited);
     };
     return dispatch(0);
   };
+}
+
+/**
+ * A dispatch round with the dev check of {@link ComposeOptions.onUnawaitedNext}: reports the
+ * middleware at `i` when it returned while the `next()` it called was still running.
+ */
+async function watched<C>(ctx: C, i: number, fn: Middleware<C>, dispatch: (i: number) => Promise<void>, onUnawaited: (index: number, ctx: C) => void): Promise<void> {
+  let nextRunning = false;
+  await fn(ctx, () => {
+    nextRunning = true;
+    const rest = dispatch(i + 1);
+    // Registered before the middleware's own `await` on it, so it runs first.
+    const settle = () => void (nextRunning = false);
+    rest.then(settle, settle);
+    return rest;
+  });
+  if (nextRunning) onUnawaited(i, ctx);
 }
 
 /**

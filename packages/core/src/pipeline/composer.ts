@@ -53,7 +53,12 @@ export class Composer<C extends Context = Context> {
   filter<D extends C>(predicate: Predicate<C>, ...middleware: Middleware<D>[]): Composer<D> {
     const child = new Composer<D>(...middleware);
     const inner = child.middleware();
-    this.use(async (ctx, next) => ((await predicate(ctx)) ? inner(ctx as D, next) : next()));
+    // No async frame: most messages fail most filters (a text passes `on('voice')` on to the next).
+    this.use((ctx, next) => {
+      const matched = predicate(ctx);
+      if (matched instanceof Promise) return matched.then((yes) => (yes ? inner(ctx as D, next) : next()));
+      return matched ? inner(ctx as D, next) : next();
+    });
     this.#registry.push(child);
     return child;
   }
