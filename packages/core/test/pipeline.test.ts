@@ -209,6 +209,34 @@ describe('Composer routing', () => {
     await expect(run('boom')).rejects.toThrow('predicate failed');
   });
 
+  // Child composers of one middleware are flattened into their parent when it is composed.
+  it('nested composers: same order, next once, and no middleware added after the parent was composed', async () => {
+    const order: string[] = [];
+    const c = new Composer<Context>();
+    const child = c.use(async (_ctx, next) => {
+      order.push('a1');
+      await next();
+      order.push('a2');
+    });
+    const grandchild = c.use(new Composer<Context>().middleware());
+    c.use(async (_ctx, next) => {
+      order.push('b');
+      await next();
+      await next();
+    });
+    const { ctx } = contextFor(textMessage('x'));
+    let ends = 0;
+    await expect(
+      c.middleware()(ctx, async () => {
+        ends++;
+      }),
+    ).rejects.toThrow(/multiple times/);
+    expect(order).toEqual(['a1', 'b']); // a1's await next() rejected
+    expect(ends).toBe(1);
+    expect(() => child.use(async () => {})).toThrow(/after the pipeline was composed/);
+    expect(() => grandchild.use(async () => {})).toThrow(/after the pipeline was composed/);
+  });
+
   it('channel() filters by kind or name', async () => {
     const c = new Composer<Context>();
     c.channel('wecomKf', (ctx) => ctx.reply('kf'));

@@ -165,12 +165,34 @@ export class Composer<C extends Context = Context> {
 
   /** The composed middleware of this composer (composed once, on first call). */
   middleware(): Middleware<C> {
-    return (ctx, next) => {
-      this.#composed ??= compose(this.#stack, this.composeOptions);
-      return this.#composed(ctx, next);
-    };
+    const middleware: Middleware<C> = (ctx, next) => this.#compose()(ctx, next);
+    composers.set(middleware, this);
+    return middleware;
+  }
+
+  /**
+   * Composes this composer's stack (once). A child composer in it that holds a single
+   * middleware and no compose options (what every `use()`, `on()`, `hears()`… makes) is
+   * replaced by that middleware, and is composed from then on: the same calls, checks and
+   * results one layer fewer, a promise and a closure less per message each.
+   */
+  #compose(): (ctx: C, next?: Next) => Promise<void> {
+    if (this.#composed) return this.#composed;
+    const stack = this.#stack.map((middleware) => {
+      for (let child = composers.get(middleware); child && !child.composeOptions && child.#stack.length === 1; child = composers.get(middleware)) {
+        child.#compose();
+        middleware = child.#stack[0]!;
+      }
+      return middleware;
+    });
+    this.#composed = compose(stack, this.composeOptions);
+    return this.#composed;
   }
 }
+
+/** The composer each `middleware()` function comes from, for {@link Composer} to flatten. */
+// biome-ignore lint/suspicious/noExplicitAny: composers of any context type are looked up
+const composers = new WeakMap<Middleware<any>, Composer<any>>();
 
 /**
  * Middleware that runs `inner` and catches what it throws (not what runs after it via
