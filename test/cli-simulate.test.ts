@@ -272,7 +272,7 @@ export default { channels: [officialAccount(${JSON.stringify(OA)}), wecomApp({ n
     const help = await wxbot(['simulate', '--help']);
     expect(help.stdout).toMatch(/wecomKf\s+enter_session \[SCENE_PARAM\] only/);
     expect(help.stdout).toMatch(/officialAccount\s+subscribe/);
-  });
+  }, 60_000);
 });
 
 describe('wxbot simulate --channel wecomAiBot', () => {

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
 import { AiBotPeer, WeChatPeer } from '@wxbot/testing';
+import { WebSocket } from 'ws';
 
 /** The default bot's last resort, for a text nothing answered (no LLM configured). */
 const NOT_UNDERSTOOD = '抱歉，我没听懂您的意思。您可以问我：营业时间、价格、发货和快递、退款、发票、优惠活动。需要人工服务请回复“人工”。';
@@ -16,7 +18,7 @@ afterAll(() => {
 });
 
 /** Starts `wxbot start` as a user would and resolves with its URL once it listens. */
-function startBot(args: string[], env: Record<string, string>, cwd = root): Promise<{ url: string; output: () => string }> {
+function startBot(args: string[], env: Record<string, string>, cwd = root): Promise<{ url: string; output: () => string; child: ChildProcess }> {
   const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], { cwd, env: { ...process.env, ...env } });
   children.push(child);
   let output = '';
@@ -24,7 +26,7 @@ function startBot(args: string[], env: Record<string, string>, cwd = root): Prom
     const onData = (chunk: Buffer) => {
       output += chunk;
       const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"wxbot started"/.exec(output);
-      if (match) resolvePromise({ url: match[1]!, output: () => output });
+      if (match) resolvePromise({ url: match[1]!, output: () => output, child });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -87,6 +89,71 @@ describe('wxbot CLI', () => {
     }
   });
 
+  it('dev mode: an agent signs in with the printed console link and answers a user of `wxbot simulate --fake-api` end to end', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'wxbot-dev-agent-'));
+    let bot: ChildProcess | undefined;
+    try {
+      const apiPort = await freePort();
+      // Dev mode's active sends go to WX_API_BASE (default 127.0.0.1:4000), where simulate's fake API listens.
+      const env = { WX_TOKEN: '', WECOM_TOKEN: '', WECOM_KF_SECRET: '', AGENT_TOKEN: '', LOG_FORMAT: 'json', WX_API_BASE: `http://127.0.0.1:${apiPort}` };
+      const config = join(root, 'bot.config.ts');
+      const { url, output, child } = await startBot(['--config', config], env, cwd);
+      bot = child;
+      const link = /agent console\s+(http:\S+\/agent\/\?token=(\w+))/.exec(output());
+      expect(link, output()).not.toBeNull();
+      const token = link![2]!;
+      expect(output()).toContain(`WeChat API      http://127.0.0.1:${apiPort} (wxbot simulate --fake-api)`);
+      expect((await fetch(link![1]!)).status).toBe(200);
+
+      // The user asks for a person; simulate keeps its fake API up for the agent's answer.
+      const port = new URL(url).port;
+      const simulate = spawn(process.execPath, [bin, 'simulate', '--config', config, '--port', port, '--fake-api', '--wait', '60000', '人工'], {
+        cwd,
+        env: { ...process.env, ...env },
+      });
+      children.push(simulate);
+      let simulated = '';
+      const printed = (text: string) =>
+        new Promise<void>((done, fail) => {
+          const check = () => simulated.includes(text) && done();
+          simulate.stdout.on('data', (chunk: Buffer) => {
+            simulated += chunk;
+            check();
+          });
+          simulate.on('exit', () => fail(new Error(`simulate exited before printing "${text}":\n${simulated}`)));
+          check();
+        });
+      await printed('← text: 正在为您转接人工客服');
+      expect(simulated).toContain(`fake WeChat API: http://127.0.0.1:${apiPort}  (the config's apiBaseUrl: the bot sends there)`);
+
+      const agent = new WebSocket(`${url.replace('http', 'ws')}/agent/ws`, { headers: { authorization: `Bearer ${token}` } });
+      const frames: Record<string, unknown>[] = [];
+      const frame = (type: string) =>
+        new Promise<Record<string, unknown>>((done) => {
+          const found = () => frames.find((f) => f['type'] === type);
+          if (found()) return done(found()!);
+          agent.on('message', () => found() && done(found()!));
+        });
+      agent.on('message', (data) => frames.push(JSON.parse(String(data)) as Record<string, unknown>));
+      const hello = await frame('hello');
+      // The passive answer goes back before the hand-off is recorded: it may come after the hello.
+      const conversation = ((hello['conversations'] as { id: string; status: string }[])[0] ?? (await frame('conversation.opened'))['conversation']) as {
+        id: string;
+        status: string;
+      };
+      expect(conversation).toMatchObject({ id: 'officialAccount//user-1', status: 'waiting' });
+      agent.send(JSON.stringify({ type: 'reply', id: 'r1', conversationId: conversation.id, text: '您好，我是人工客服' }));
+      expect(await frame('ack')).toMatchObject({ id: 'r1' });
+      await printed('→ active: text: 您好，我是人工客服  (message/custom/send to user-1)');
+      agent.close();
+      simulate.kill('SIGTERM');
+    } finally {
+      // Stopped first: the hand-off plugin keeps its state file in the directory.
+      if (bot && bot.exitCode === null) await new Promise((done) => bot!.once('exit', done).kill('SIGTERM'));
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('stops start-up with a message naming the plugin and option when an option is wrong', () => {
     const result = spawnSync(process.execPath, [bin, 'start', '--config', 'test/fixtures/bad-option.config.ts'], { cwd: root, encoding: 'utf8' });
     expect(result.status).toBe(1);
@@ -128,3 +195,14 @@ describe('wxbot CLI', () => {
     expect(Buffer.from(`${key}=`, 'base64')).toHaveLength(32);
   });
 });
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  const server = createServer();
+  return new Promise((done) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    }),
+  );
+}

@@ -143,7 +143,13 @@ async function startFakeApi(target: SimulateTarget, port: number | undefined): P
   // Without a kind the fake lets the secret call every API, as a WeCom app secret that also
   // manages a KF account does.
   const credentials: FakeCredential[] = target.secret && target.kind !== 'wecomAiBot' ? [{ id: target.receiveId, secret: target.secret }] : [];
-  const host = await hostFakeApi({ credentials, port, print: (line) => console.log(line) });
+  // A config whose channel sends to a local API (dev mode's, say) is served where it sends.
+  const configured = port === undefined && target.kind !== 'wecomAiBot' ? localPort(target.apiBaseUrl) : undefined;
+  const host = await hostFakeApi({ credentials, port: port ?? configured, print: (line) => console.log(line) });
+  if (configured !== undefined) {
+    console.log(`fake WeChat API: ${host.url}  (the config's apiBaseUrl: the bot sends there)`);
+    return host;
+  }
   if (target.kind === 'wecomAiBot') {
     // No token or base URL to configure: each message carries its response_url on the fake.
     console.log(`fake WeCom API: ${host.url}  (serves each message's response_url and its media)`);
@@ -154,6 +160,14 @@ async function startFakeApi(target: SimulateTarget, port: number | undefined): P
     console.log('! no secret known for this channel (pass --secret): the bot cannot get an access token from the fake API, so only passive answers will show');
   }
   return host;
+}
+
+/** The port of an http://127.0.0.1:N or http://localhost:N URL, else undefined. */
+function localPort(url: string | undefined): number | undefined {
+  if (!url) return undefined;
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (parsed?.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname) || !parsed.port) return undefined;
+  return Number(parsed.port);
 }
 
 /** After the wait: a bot that asked for tokens with other credentials is the usual reason nothing showed up. */

@@ -46,6 +46,8 @@ export interface SimulateTarget {
   agentId?: string;
   /** The API secret, for the fake API's token endpoint (--fake-api). */
   secret?: string;
+  /** The channel's API base in the config (`apiBaseUrl`): where the bot sends, so where --fake-api listens. */
+  apiBaseUrl?: string;
   mode: PeerMode;
   /** Where the credentials came from, for the header line (never the credentials). */
   source: string;
@@ -61,6 +63,7 @@ interface Base {
   receiveId?: string;
   agentId?: string;
   secret?: string;
+  apiBaseUrl?: string;
   /** The config's `port`, if it has one. */
   configPort?: unknown;
   source: string;
@@ -120,6 +123,7 @@ export async function resolveTarget(flags: TargetFlags, cwd = process.cwd()): Pr
     receiveId,
     agentId: flags.agentId ?? base.agentId,
     secret: flags.secret ?? base.secret,
+    apiBaseUrl: base.apiBaseUrl,
     mode,
     source: overridden(flags) && base.source !== 'flags' ? `${base.source} + flags` : base.source,
   };
@@ -185,6 +189,7 @@ async function fromConfig(flags: TargetFlags, cwd: string): Promise<Base | undef
     receiveId: text(kind === 'officialAccount' ? options['appId'] : options['corpId']),
     agentId: text(options['agentId']),
     secret: text(kind === 'officialAccount' ? options['appSecret'] : options['secret']),
+    apiBaseUrl: text(options['apiBaseUrl']),
     configPort: config.port,
     source: `config ${relative(cwd, filepath) || filepath}`,
   };

@@ -36,13 +36,10 @@ export async function start(args: string[]): Promise<number> {
   }
   const bound = boundAddress(bot);
   bot.log.info({ config: filepath, listening: bound, delivery: bot.durable ? 'durable' : 'memory', url }, 'wxbot started');
-  if (config.devMode)
-    printDevMode(
-      url,
-      bound,
-      config.devMode.credentials,
-      bot.channels.map((c) => ({ name: c.name, path: c.path })),
-    );
+  if (config.devMode) {
+    const paths = [...bot.channels.map((c) => [c.name, c.path] as const), ...Object.entries(config.devMode.links ?? {})];
+    printDevMode(url, bound, config.devMode.credentials, paths);
+  }
   stopOnSignal(bot, 'stopping');
   return 0;
 }
@@ -65,13 +62,14 @@ function listenError(error: unknown, port: number, source: PortSource): unknown 
   return error;
 }
 
-function printDevMode(url: string, bound: string, credentials: Record<string, string>, channels: { name: string; path: string }[]): void {
+/** The banner: the made-up credentials, then each channel's URL and the config's links (the agent console). */
+function printDevMode(url: string, bound: string, credentials: Record<string, string>, paths: (readonly [label: string, path: string])[]): void {
   const lines = [
     '',
     'wxbot is running in DEV MODE: no channel was configured, so it made up credentials',
     '(kept in .wxbot/dev.json). Use them in a console or with the test peer:',
     ...Object.entries(credentials).map(([k, v]) => `  ${k.padEnd(15)} ${v}`),
-    ...channels.map((c) => `  ${c.name.padEnd(15)} ${url}${c.path}`),
+    ...paths.map(([label, path]) => `  ${label.padEnd(15)} ${url}${path}`),
     `  ${'listening on'.padEnd(15)} ${bound}`,
     '',
   ];

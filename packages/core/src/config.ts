@@ -2,8 +2,11 @@ import type { BotOptions, ListenOptions } from './bot.ts';
 
 /** What a bot.config.ts exports: the bot's options plus where to listen. */
 export interface WxbotConfig extends BotOptions, ListenOptions {
-  /** Set by the default config when it generated credentials: start-up prints them. */
-  devMode?: { readonly credentials: Record<string, string> };
+  /**
+   * Set by the default config when it generated credentials: start-up prints them, and each
+   * of `links` (a label and a path on the bot's URL, such as the agent console's) as a URL.
+   */
+  devMode?: { readonly credentials: Record<string, string>; readonly links?: Readonly<Record<string, string>> };
 }
 
 /** A config, or a function (maybe async) that builds one at start. */

@@ -34,6 +34,9 @@ export interface EnvConfig {
   wecomKf?: WecomKfOptions;
   wecomAiBot?: WecomAiBotOptions;
   redisUrl?: string;
+  /** WX_API_BASE and WECOM_API_BASE, also when no channel is configured (dev mode sends there). */
+  wxApiBase?: string;
+  wecomApiBase?: string;
   /** Present when OPENAI_API_KEY or OPENAI_BASE_URL is set. */
   openai?: { apiKey?: string; baseURL?: string; model?: string; transcribeModel?: string; systemPrompt?: string };
   agentToken?: string;
@@ -231,6 +234,8 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
   if (issues.length > 0) throw new EnvConfigError(issues);
 
   if (e.REDIS_URL) config.redisUrl = e.REDIS_URL;
+  if (e.WX_API_BASE) config.wxApiBase = e.WX_API_BASE;
+  if (e.WECOM_API_BASE) config.wecomApiBase = e.WECOM_API_BASE;
   if (e.OPENAI_API_KEY || e.OPENAI_BASE_URL) {
     config.openai = { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, transcribeModel: e.OPENAI_TRANSCRIBE_MODEL, systemPrompt: e.LLM_SYSTEM_PROMPT };
   }
