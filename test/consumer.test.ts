@@ -274,6 +274,11 @@ describe('npm create wxbot', () => {
       expect((await peer.text('你好')).reply).toMatchObject({ Content: expect.stringContaining('我是 wxbot 机器人') });
       expect((await peer.text('营业时间是几点')).reply).toMatchObject({ Content: expect.stringContaining('9:00–18:00') });
       expect((await peer.text('something else')).reply).toMatchObject({ Content: 'something else' });
+      // Dev mode's agent console: its link printed, the page served, and no warning that nobody takes hand-offs.
+      const consoleLink = /agent console\s+http:\S+(\/agent\/\?token=\w+)/.exec(output);
+      expect(consoleLink, output).not.toBeNull();
+      expect((await fetch(`${url}${consoleLink![1]}`)).status).toBe(200);
+      expect(output).not.toContain('hand-off words are on');
     },
     INSTALL_MS + CHECK_MS,
   );

@@ -28,7 +28,7 @@ export interface CreatedProject {
 
 /**
  * Writes a new bot project into `dir` (created; must be empty if it exists): bot.config.ts
- * with the default chain, a sample plugin and its test, `.env.example`, a README, and a
+ * with the default chain (channels from `envConfig()`, the agent console), a sample plugin and its test, `.env.example`, a README, and a
  * package.json depending on the @wxbot packages of this create-wxbot's version.
  */
 export async function createProject(dir: string, options: CreateProjectOptions = {}): Promise<CreatedProject> {
@@ -76,6 +76,7 @@ function projectPackage(name: string): Record<string, unknown> {
       '@wxbot/cli': wxbot,
       '@wxbot/core': wxbot,
       '@wxbot/plugin-echo': wxbot,
+      '@wxbot/plugin-handoff': wxbot,
       '@wxbot/plugin-keyword': wxbot,
       '@wxbot/plugin-llm': wxbot,
       zod: '^4.0.0',

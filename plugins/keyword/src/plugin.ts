@@ -84,7 +84,7 @@ export const keyword = definePlugin({
         if (nobody.length > 0)
           bot.log.warn(
             { channels: nobody, words: options.handoffWords.slice(0, 5) },
-            'hand-off words are on, but nobody can receive a hand-off on these channels: add the handoff plugin (agent console; AGENT_TOKEN for the default bot) or use a KF channel. Until then users asking for a human are told none is available; handoffWords: [] turns the words off',
+            "hand-off words are on, but nobody can receive a hand-off on these channels: add handoff() of @wxbot/plugin-handoff (an agent console; the repository's bot.config.ts and `npm create wxbot` projects turn it on with AGENT_TOKEN) or use a KF channel. Until then users asking for a human are told none is available; handoffWords: [] turns the words off",
           );
       });
     }
