@@ -38,6 +38,12 @@ export function dedupTtlFor(channels: readonly { readonly replayWindowSeconds?: 
 
 const FIRST = { first: true } as const;
 
+/** Retries waiting for an in-process delivery's answer. */
+interface Waiting {
+  readonly response: Promise<string>;
+  readonly resolve: (body: string) => void;
+}
+
 export type Claim =
   | { readonly first: true }
   /** A retry: `response` is the HTTP body the first delivery answered (or 'success'). */
@@ -56,8 +62,11 @@ export class CallbackDedup {
    */
   static readonly STALE = '\u0000stale';
 
-  readonly #local = new Map<string, Promise<string>>();
-  readonly #resolvers = new Map<string, (body: string) => void>();
+  /**
+   * Deliveries in flight in this process, by key: null until a retry comes and waits for the
+   * answer (a promise made only then: nearly every message finishes without one).
+   */
+  readonly #local = new Map<string, Waiting | null>();
   /**
    * The store, when it is in this process's memory: claims and answers are then recorded at
    * once, without the two async frames and five promises a message the Store interface costs.
@@ -81,15 +90,24 @@ export class CallbackDedup {
   /** Claims `key` for this delivery; synchronous when the store is in memory. */
   claim(key: string): Claim | Promise<Claim> {
     const inProcess = this.#local.get(key);
-    if (inProcess) return { first: false, response: inProcess };
+    if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
     if (this.#memory) return this.#claimed(key, this.#memory.setIfAbsentNow(key, PENDING, this.ttlMs));
     return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
 
   #claimed(key: string, first: boolean): Claim {
     if (!first) return { first: false, response: this.#waitForStored(key) };
-    this.#local.set(key, new Promise((resolve) => this.#resolvers.set(key, resolve)));
+    this.#local.set(key, null);
     return FIRST;
+  }
+
+  /** A retry waits for the in-process delivery of `key`. */
+  #wait(key: string): Waiting {
+    let resolve!: (body: string) => void;
+    const response = new Promise<string>((r) => (resolve = r));
+    const waiting = { response, resolve };
+    this.#local.set(key, waiting);
+    return waiting;
   }
 
   /**
@@ -116,8 +134,7 @@ export class CallbackDedup {
 
   /** Retries in this process get the answer; the in-flight entry goes. */
   #answered(key: string, body: string): void {
-    this.#resolvers.get(key)?.(body);
-    this.#resolvers.delete(key);
+    this.#local.get(key)?.resolve(body);
     this.#local.delete(key);
   }
 
