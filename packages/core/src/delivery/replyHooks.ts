@@ -25,16 +25,18 @@ export class HookedOutbox implements Outbox {
   send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
     const hooks = this.#hooks;
     if (hooks.length === 0) return this.#engine.send(job, passive);
-    const step = async (i: number, current: OutboxJob): Promise<void> => {
-      const hook = hooks[i];
-      if (!hook) return this.#engine.send(current, passive);
-      let called = false;
-      await hook(current, (changed) => {
-        if (called) throw new Error('a reply hook called next() twice');
-        called = true;
-        return step(i + 1, changed ?? current);
-      });
-    };
-    return step(0, job);
+    return this.#step(hooks, 0, job, passive);
+  }
+
+  /** Hook `i` on `current` (a method, not a closure made per reply). */
+  async #step(hooks: readonly Hook[], i: number, current: OutboxJob, passive: PassiveSlot | undefined): Promise<void> {
+    const hook = hooks[i];
+    if (!hook) return this.#engine.send(current, passive);
+    let called = false;
+    await hook(current, (changed) => {
+      if (called) throw new Error('a reply hook called next() twice');
+      called = true;
+      return this.#step(hooks, i + 1, changed ?? current, passive);
+    });
   }
 }

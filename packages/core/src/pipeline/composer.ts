@@ -203,33 +203,33 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
   // Written with promise callbacks, not async functions: every plugin runs inside one of
   // these for every message, and the two async frames were a tenth of a message's allocations
   // (measured). Same order of effects as `try { await inner(...) } catch { ... }`.
+  // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
+  // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
   return (ctx, next) => {
     let nextCalled = false;
     let downstreamError: { error: unknown } | undefined;
-    const rest: Next = () => {
-      nextCalled = true;
-      let result: unknown;
-      try {
-        result = next();
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      return promiseOf(result).then(toUndefined, (error: unknown) => {
-        downstreamError = { error };
-        throw error;
-      });
-    };
-    const recover = (error: unknown): Promise<void> => {
-      if (downstreamError && downstreamError.error === error) throw error;
-      return promiseOf(onError(error, ctx)).then(() => (nextCalled ? undefined : promiseOf(next()).then(toUndefined)));
-    };
     let result: unknown;
     try {
-      result = inner(ctx, rest);
+      result = inner(ctx, () => {
+        nextCalled = true;
+        let rest: unknown;
+        try {
+          rest = next();
+        } catch (error) {
+          rest = Promise.reject(error);
+        }
+        return promiseOf(rest).then(toUndefined, (error: unknown) => {
+          downstreamError = { error };
+          throw error;
+        });
+      });
     } catch (error) {
       result = Promise.reject(error);
     }
-    return promiseOf(result).then(toUndefined, recover);
+    return promiseOf(result).then(toUndefined, (error: unknown): Promise<void> => {
+      if (downstreamError && downstreamError.error === error) throw error;
+      return promiseOf(onError(error, ctx)).then(() => (nextCalled ? undefined : promiseOf(next()).then(toUndefined)));
+    });
   };
 }
 
