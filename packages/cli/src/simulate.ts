@@ -145,7 +145,16 @@ async function startFakeApi(target: SimulateTarget, port: number | undefined): P
   const credentials: FakeCredential[] = target.secret && target.kind !== 'wecomAiBot' ? [{ id: target.receiveId, secret: target.secret }] : [];
   // A config whose channel sends to a local API (dev mode's, say) is served where it sends.
   const configured = port === undefined && target.kind !== 'wecomAiBot' ? localPort(target.apiBaseUrl) : undefined;
-  const host = await hostFakeApi({ credentials, port: port ?? configured, print: (line) => console.log(line) });
+  let host: FakeApiHost;
+  try {
+    host = await hostFakeApi({ credentials, port: port ?? configured, print: (line) => console.log(line) });
+  } catch (error) {
+    if (configured === undefined) throw error;
+    throw new Error(
+      `${(error as Error).message}. That is the config's apiBaseUrl (${target.apiBaseUrl}), where the bot sends: another \`wxbot simulate --fake-api\` may be running there (it prints the bot's sends too); else stop what listens there, or move the bot's API (WX_API_BASE / WECOM_API_BASE) and simulate with the same config`,
+      { cause: error },
+    );
+  }
   if (configured !== undefined) {
     console.log(`fake WeChat API: ${host.url}  (the config's apiBaseUrl: the bot sends there)`);
     return host;
