@@ -6,7 +6,7 @@
  * hand-off word). `/help` lists the commands; unknown commands get a pointer to it.
  */
 import { fileURLToPath } from 'node:url';
-import { defineConfig, envConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, envConfig, devSetup, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
 import { handoff } from '@wxbot/plugin-handoff';
 import { cannedRepliesFrom, keyword } from '@wxbot/plugin-keyword';
@@ -15,12 +15,6 @@ import { voice } from '@wxbot/plugin-voice';
 
 /** What the sample FAQ (examples/faq/rules.yaml) answers, as the fallback names it. */
 export const SAMPLE_FAQ_TOPICS = ['营业时间', '价格', '发货和快递', '退款', '发票', '优惠活动'];
-
-/** Dev mode's made-up API secret and AgentId: the fake WeChat API of `wxbot simulate` accepts them. */
-const DEV_SECRET = 'dev-secret';
-const DEV_AGENT_ID = 1000002;
-/** Where dev mode's active sends go: `wxbot simulate --fake-api` listens there (it reads this config). */
-const DEV_FAKE_API = 'http://127.0.0.1:4000';
 
 export default defineConfig((): WxbotConfig => {
   // Parsed with a schema: a half-configured channel stops start-up (and fails `wxbot check`)
@@ -35,41 +29,14 @@ export default defineConfig((): WxbotConfig => {
   if (env.wecomAiBot) channels.push(wecomAiBot(env.wecomAiBot));
 
   let devMode: WxbotConfig['devMode'];
-  // Dev mode signs agents in with a made-up token too, so the console works out of the box.
+  // Dev mode signs agents in with a made-up token too, so the console works out of the box, and
+  // sends to the fake WeChat API of `wxbot simulate --fake-api` (see devSetup).
   let agentToken = env.agentToken;
   if (channels.length === 0) {
-    const dev = loadDevCredentials();
-    // Made-up secrets, so active sends (agent replies, late answers) go out: to a fake WeChat
-    // API on DEV_FAKE_API, which `wxbot simulate --fake-api` runs and prints.
-    // (WX_API_BASE / WECOM_API_BASE move it.)
-    const oaApi = env.wxApiBase ?? DEV_FAKE_API;
-    const wecomApi = env.wecomApiBase ?? DEV_FAKE_API;
-    channels.push(officialAccount({ path: '/wx', appId: dev.appId, appSecret: DEV_SECRET, token: dev.token, encodingAESKey: dev.encodingAESKey, apiBaseUrl: oaApi }));
-    channels.push(
-      wecomApp({
-        path: '/wecom/callback',
-        corpId: dev.corpId,
-        agentId: DEV_AGENT_ID,
-        secret: DEV_SECRET,
-        token: dev.token,
-        encodingAESKey: dev.encodingAESKey,
-        apiBaseUrl: wecomApi,
-      }),
-    );
-    channels.push(wecomAiBot({ path: '/wecom/aibot', token: dev.token, encodingAESKey: dev.encodingAESKey }));
-    agentToken ??= dev.agentToken;
-    devMode = {
-      credentials: {
-        token: dev.token,
-        encodingAESKey: dev.encodingAESKey,
-        appId: dev.appId,
-        corpId: dev.corpId,
-        secret: DEV_SECRET,
-        'WeChat API': `${oaApi} (wxbot simulate --fake-api)`,
-      },
-      // An AGENT_TOKEN of the environment is not printed; the made-up one is, in the link.
-      links: { 'agent console': env.agentToken ? '/agent/ (sign in with AGENT_TOKEN)' : `/agent/?token=${dev.agentToken}` },
-    };
+    const dev = devSetup(env, { aiBot: true });
+    channels.push(...dev.channels);
+    devMode = dev.devMode;
+    agentToken = dev.agentToken;
   }
 
   const openai = env.openai && { apiKey: env.openai.apiKey, baseURL: env.openai.baseURL };

@@ -16,6 +16,7 @@ export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
 export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
 export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export { loadDevCredentials, type DevCredentials } from './dev.ts';
+export { DEV_FAKE_API, DEV_SECRET, devSetup, type DevSetup } from './devMode.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';
 
 // Channels

@@ -9,18 +9,13 @@
  * sample plugin) → keyword rules and FAQ (faq.yaml; 人工 hands off to the agents) → an LLM when
  * OPENAI_API_KEY or OPENAI_BASE_URL is set → echo for whatever is left.
  */
-import { defineConfig, envConfig, loadDevCredentials, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
+import { defineConfig, envConfig, devSetup, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
 import { echo } from '@wxbot/plugin-echo';
 import { handoff } from '@wxbot/plugin-handoff';
 import { cannedRepliesFrom, keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { greet } from './plugins/greet.ts';
 
-/** Dev mode's made-up API secret and AgentId: the fake WeChat API of `wxbot simulate` accepts them. */
-const DEV_SECRET = 'dev-secret';
-const DEV_AGENT_ID = 1000002;
-/** Where dev mode's active sends go: `npx wxbot simulate --fake-api` listens there (it reads this config). */
-const DEV_FAKE_API = 'http://127.0.0.1:4000';
 const FAQ_FILE = 'faq.yaml';
 
 export default defineConfig((): WxbotConfig => {
@@ -32,28 +27,14 @@ export default defineConfig((): WxbotConfig => {
   if (env.wecomAiBot) channels.push(wecomAiBot(env.wecomAiBot));
 
   let devMode: WxbotConfig['devMode'];
+  // Dev mode signs agents in with a made-up token too, so the console works out of the box, and
+  // sends to the fake WeChat API of `wxbot simulate --fake-api` (see devSetup).
   let agentToken = env.agentToken;
   if (channels.length === 0) {
-    const dev = loadDevCredentials();
-    // Made-up secrets, so active sends (an agent's reply, a late answer) go out: to the fake
-    // WeChat API of `npx wxbot simulate --fake-api` (WX_API_BASE / WECOM_API_BASE move it).
-    const oaApi = env.wxApiBase ?? DEV_FAKE_API;
-    const wecomApi = env.wecomApiBase ?? DEV_FAKE_API;
-    channels.push(officialAccount({ appId: dev.appId, appSecret: DEV_SECRET, token: dev.token, encodingAESKey: dev.encodingAESKey, apiBaseUrl: oaApi }));
-    channels.push(wecomApp({ corpId: dev.corpId, agentId: DEV_AGENT_ID, secret: DEV_SECRET, token: dev.token, encodingAESKey: dev.encodingAESKey, apiBaseUrl: wecomApi }));
-    agentToken ??= dev.agentToken;
-    devMode = {
-      credentials: {
-        token: dev.token,
-        encodingAESKey: dev.encodingAESKey,
-        appId: dev.appId,
-        corpId: dev.corpId,
-        secret: DEV_SECRET,
-        'WeChat API': `${oaApi} (wxbot simulate --fake-api)`,
-      },
-      // An AGENT_TOKEN of the environment is not printed; the made-up one is, in the link.
-      links: { 'agent console': env.agentToken ? '/agent/ (sign in with AGENT_TOKEN)' : `/agent/?token=${dev.agentToken}` },
-    };
+    const dev = devSetup(env);
+    channels.push(...dev.channels);
+    devMode = dev.devMode;
+    agentToken = dev.agentToken;
   }
 
   const plugins: Plugin[] = [];
