@@ -26,7 +26,8 @@ export async function main(args: string[]): Promise<number> {
 
 Next:
   cd ${where}
-  npm install && npm start     # a bot in dev mode on made-up credentials
+  npm install && npm start     # a bot in dev mode on made-up credentials (and an agent console link)
+  npx wxbot simulate 你好       # in another terminal: talk to it as WeChat would
   npm test                     # the sample plugin's test
 `);
     return 0;

@@ -45,6 +45,14 @@ describe('createProject', () => {
   it('the command wants exactly one directory', async () => {
     expect(await main([])).toBe(2);
     expect(await main(['a', 'b'])).toBe(2);
-    expect(await main([join(work, 'from-main')])).toBe(0);
+    const printed: string[] = [];
+    const log = console.log;
+    console.log = (line: string) => void printed.push(line);
+    try {
+      expect(await main([join(work, 'from-main')])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(printed.join('\n')).toContain('npx wxbot simulate 你好');
   });
 });
