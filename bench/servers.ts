@@ -7,7 +7,9 @@
  * - `co-wechat`: the Koa middleware users pick instead of a framework, echoing;
  * - `node-webot`: node-webot's `wechat` connect middleware on `node:http`, echoing;
  * - `wxbot`: the default bot (bot.config.ts: agent console, keyword rules + FAQ, echo,
- *   metrics, info logs), all features on, logs written to stdout (here /dev/null).
+ *   metrics, info logs), all features on, logs written to stdout (here /dev/null);
+ * - for attribution only (bench/probe.ts): `wxbot-echo`, `wxbot-echo-silent`, `wxbot-silent`
+ *   and `wxbot-only` (see below).
  * The parent talks over IPC: the child sends `{ port }` once it listens, `{ cpu }` (user +
  * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap'.
  */
@@ -136,6 +138,37 @@ async function main(): Promise<void> {
       const { createBot, resolveConfig } = await import('@wxbot/core');
       const config = await resolveConfig((await import('../bot.config.ts')).default);
       const bot = createBot(config);
+      const { port } = await bot.start({ port: 0, host: '127.0.0.1' });
+      process.send?.({ port });
+      return;
+    }
+    case 'wxbot-echo':
+    case 'wxbot-echo-silent':
+    case 'wxbot-silent':
+    case 'wxbot-only': {
+      // Attribution variants, to tell what the default bot's CPU per request goes to (never
+      // compared with the other servers as "wxbot"): `wxbot-echo` is the framework with the echo
+      // plugin only; `-silent` logs at warn (no callback line); `wxbot-only` is the default bot
+      // with only the plugins named in WXBOT_BENCH_PLUGINS (e.g. keyword,voice), info logs.
+      const silent = server.endsWith('-silent');
+      Object.assign(process.env, {
+        WX_TOKEN: BENCH.token,
+        WX_APP_ID: BENCH.appId,
+        WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
+        AGENT_TOKEN: 'bench-agent-token',
+        LOG_LEVEL: silent ? 'warn' : 'info',
+        NODE_ENV: 'production',
+      });
+      const { createBot, resolveConfig, officialAccount } = await import('@wxbot/core');
+      const config = server.startsWith('wxbot-echo')
+        ? await resolveConfig({
+            channels: [officialAccount({ path: '/wx', appId: BENCH.appId, token: BENCH.token, ...(safe && { encodingAESKey: BENCH.encodingAESKey }) })],
+            plugins: [(await import('@wxbot/plugin-echo')).echo()],
+            logger: { level: silent ? 'warn' : 'info' },
+          })
+        : await resolveConfig((await import('../bot.config.ts')).default);
+      const only = process.env.WXBOT_BENCH_PLUGINS?.split(',');
+      const bot = createBot(only ? { ...config, plugins: (config.plugins ?? []).filter((p) => only.includes(p.name)) } : config);
       const { port } = await bot.start({ port: 0, host: '127.0.0.1' });
       process.send?.({ port });
       return;

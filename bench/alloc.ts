@@ -1,0 +1,105 @@
+/**
+ * Bytes allocated per new message by the default bot's `handleCallback` (in-process, as
+ * bench/handler.ts runs it), from V8's sampling heap profiler (collected objects included), and
+ * where: the functions that allocate most. Load-independent, unlike CPU time on a shared
+ * machine, so two versions compare exactly (allocation also drives GC and page clearing).
+ *
+ *   node --conditions=@wxbot/source --import tsx bench/alloc.ts plain [messages] > /dev/null
+ *   BENCH_CALLERS=1 …   # each allocating function with its caller
+ *   BENCH_NAMES=1 …     # also count closures named at run time per message (see below)
+ *
+ * BENCH_NAMES: run from sources, tsx's keepNames gives every closure assigned to a const or a
+ * property `__name(fn, "x")`, an Object.defineProperty costing ~0.3 µs; this counts those calls
+ * per message (by wrapping Object.defineProperty before anything is loaded) and where they are.
+ */
+import { Session } from 'node:inspector/promises';
+import { parse as parseQuery } from 'node:querystring';
+
+const names = new Map<string, number>();
+let countingNames = false;
+if (process.env.BENCH_NAMES) {
+  const define = Object.defineProperty;
+  Object.defineProperty = ((target: object, key: PropertyKey, descriptor: PropertyDescriptor) => {
+    if (countingNames && key === 'name' && typeof target === 'function') {
+      const caller =
+        (new Error().stack ?? '')
+          .split('\n')[3]
+          ?.trim()
+          .replace(/^.*\/(packages|plugins|node_modules)\//, '$1/') ?? '';
+      const where = `${String(descriptor.value)} @ ${caller}`;
+      names.set(where, (names.get(where) ?? 0) + 1);
+    }
+    return define(target, key, descriptor);
+  }) as typeof Object.defineProperty;
+}
+
+const { BENCH } = await import('./config.ts');
+const { newMessages } = await import('./traffic.ts');
+const mode = (process.argv[2] ?? 'plain') as 'plain' | 'safe';
+const COUNT = Number(process.argv[3] ?? 10_000);
+Object.assign(process.env, {
+  WX_TOKEN: BENCH.token,
+  WX_APP_ID: BENCH.appId,
+  WX_AES_KEY: mode === 'safe' ? BENCH.encodingAESKey : '',
+  AGENT_TOKEN: 'bench-agent-token',
+  LOG_LEVEL: 'info',
+  NODE_ENV: 'production',
+});
+const { createBot, resolveConfig } = await import('@wxbot/core');
+const bot = createBot(await resolveConfig((await import('../bot.config.ts')).default));
+await bot.init();
+const channel = bot.channels.find((c) => c.path === '/wx');
+if (!channel) throw new Error('no channel on /wx');
+
+/** `count` new messages, signed (built before sampling: the profile holds the bot's allocations only). */
+function build(count: number) {
+  return newMessages(mode, count).map(({ path, body }) => ({ query: parseQuery(path.slice(path.indexOf('?') + 1)) as Record<string, string>, body }));
+}
+
+/** The callbacks through handleCallback, 32 at a time, back to the event loop between. */
+async function pass(callbacks: ReturnType<typeof build>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < callbacks.length) {
+      const callback = callbacks[next++] as (typeof callbacks)[number];
+      const answer = await bot.handleCallback(channel as NonNullable<typeof channel>, callback.query, callback.body);
+      if (!answer.startsWith('<xml>')) throw new Error(`not a passive reply: ${answer}`);
+      await new Promise(setImmediate);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+await pass(build(COUNT)); // warm-up: JIT, caches
+const measured = build(COUNT);
+const session = new Session();
+session.connect();
+await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+countingNames = true;
+await pass(measured);
+countingNames = false;
+const { profile } = await session.post('HeapProfiler.stopSampling');
+
+type Node = (typeof profile)['head'];
+const label = (f: Node['callFrame']) =>
+  `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|packages|plugins|bench)\//, '$1/')}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+const bytes = new Map<string, number>();
+let total = 0;
+const walk = (node: Node, caller: string): void => {
+  const here = label(node.callFrame);
+  const key = process.env.BENCH_CALLERS ? `${here} ← ${caller}` : here;
+  bytes.set(key, (bytes.get(key) ?? 0) + node.selfSize);
+  total += node.selfSize;
+  for (const child of node.children) walk(child, here);
+};
+walk(profile.head, '');
+console.error(`${mode}: ${(total / COUNT / 1024).toFixed(1)} KB allocated a message (${COUNT} new messages, sampling every 256 bytes)`);
+for (const [where, b] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 25))) console.error(`${(b / COUNT).toFixed(0).padStart(7)} B  ${where}`);
+if (process.env.BENCH_NAMES) {
+  let named = 0;
+  for (const n of names.values()) named += n;
+  console.error(`closures named at run time: ${(named / COUNT).toFixed(2)} a message`);
+  for (const [where, n] of [...names].sort((x, y) => y[1] - x[1]).slice(0, 20)) console.error(`${(n / COUNT).toFixed(2).padStart(7)}  ${where}`);
+}
+await bot.stop();
+process.exit(0);
