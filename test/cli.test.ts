@@ -152,7 +152,7 @@ describe('wxbot CLI', () => {
       if (bot && bot.exitCode === null) await new Promise((done) => bot!.once('exit', done).kill('SIGTERM'));
       rmSync(cwd, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   it('stops start-up with a message naming the plugin and option when an option is wrong', () => {
     const result = spawnSync(process.execPath, [bin, 'start', '--config', 'test/fixtures/bad-option.config.ts'], { cwd: root, encoding: 'utf8' });
@@ -186,7 +186,7 @@ describe('wxbot CLI', () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   it('keygen prints a 43-character key that decodes to 32 bytes', () => {
     const result = spawnSync(process.execPath, [bin, 'keygen'], { encoding: 'utf8' });
