@@ -10,7 +10,7 @@
  *
  * Prints to stderr, per pass: process CPU µs (user + system, log-writing and GC threads
  * included) and wall µs per message; then the median pass. BENCH_LLM=1 adds the LLM plugin
- * (streaming, as bot.config.ts sets it up) on a fake OpenAI in another process; the texts the
+ * (as bot.config.ts sets it up: on this Official Account channel it asks for whole answers) on a fake OpenAI in another process; the texts the
  * rules and FAQ do not answer (80% of the bench's) go to it.
  */
 import { fork } from 'node:child_process';

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { BaseChannel, type CallbackResult } from '@wxbot/core/protocol';
+import { BaseChannel, type CallbackResult, type ReplyStreamSink } from '@wxbot/core/protocol';
 import {
   createBot,
   createLogger,
@@ -34,12 +34,31 @@ class RecordingChannel extends BaseChannel implements Channel {
   readonly kind: ChannelKind;
   readonly sink = new AsyncLocalStorage<Reply[]>();
   readonly unrouted: Reply[] = [];
+  /**
+   * Only the WeCom AI bot shows streams (`ctx.canStream`), as the real channels: a streamed
+   * reply is recorded as one text once it ends. Elsewhere the pipeline collects it.
+   */
+  readonly openStream?: () => ReplyStreamSink;
 
   constructor(kind: ChannelKind, textLimitBytes: number) {
     super({ name: 'test', path: '/test' }, { name: 'test', path: '/test' });
     this.kind = kind;
     this.textLimitBytes = textLimitBytes;
     this.passiveReplyTypes = PASSIVE_TYPES[kind];
+    if (kind === 'wecomAiBot') this.openStream = () => this.#recordedStream();
+  }
+
+  #recordedStream(): ReplyStreamSink {
+    const replies = this.sink.getStore() ?? this.unrouted;
+    let text = '';
+    return {
+      write: (chunk) => {
+        text += chunk;
+      },
+      end: async () => {
+        if (text) replies.push({ type: 'text', text });
+      },
+    };
   }
   verify(): string {
     throw new Error('the test channel has no HTTP side');

@@ -1,5 +1,6 @@
 import { definePlugin, type Context, type Logger, type MessageOf } from '@wxbot/core';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { keepAliveFetch } from './fetch.ts';
 import { ConversationMemory, memoryKey, type Turn } from './memory.ts';
 import { defaultMessages, type ChatMessage } from './messages.ts';
 import { llmOptionsSchema, type AnswerableType, type ResolvedLlmOptions } from './options.ts';
@@ -105,6 +106,7 @@ export const llm = definePlugin({
       timeout: timeoutMs,
       maxRetries: options.maxRetries,
       logger: sdkLogger(bot.log),
+      fetch: keepAliveFetch(),
     });
 
     /** Sends a fallback text; a delivery failure is logged, not thrown (nothing else to try). */
@@ -146,7 +148,9 @@ export const llm = definePlugin({
       try {
         const defaults = defaultMessages(systemPrompt, history, text);
         const messages: ChatMessage[] = buildMessages ? await beforeDeadline(() => buildMessages(ctx, history, defaults), deadline) : defaults;
-        if (options.stream) {
+        // Streamed only where the user sees it grow: elsewhere the reply is one text either way,
+        // and a whole answer costs one JSON parse instead of an event stream's per-chunk work.
+        if (options.stream && ctx.canStream) {
           const deltas = await client.chat.completions.create({ model, messages, stream: true, ...(temperature !== undefined && { temperature }) }, { signal: deadline });
           streamed = await firstContent(deltas[Symbol.asyncIterator]());
           content = streamed.first;

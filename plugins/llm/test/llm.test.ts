@@ -1,4 +1,4 @@
-import { createLogger, definePlugin, MemoryStore, PluginOptionsError, type Message, type Plugin, type Store } from '@wxbot/core';
+import { createLogger, definePlugin, MemoryStore, PluginOptionsError, type ChannelKind, type Message, type Plugin, type Store } from '@wxbot/core';
 import { createTestBot, startFakeOpenAI, text, voice, type FakeOpenAI, type TestBot } from '@wxbot/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { llm, type LlmOptions } from '../src/index.ts';
@@ -33,12 +33,13 @@ afterEach(async () => {
   await fake.close();
 });
 
-async function bot(options: Partial<LlmOptions> = {}, extra: { store?: Store; plugins?: Plugin[] } = {}): Promise<TestBot> {
+async function bot(options: Partial<LlmOptions> = {}, extra: { store?: Store; plugins?: Plugin[]; kind?: ChannelKind } = {}): Promise<TestBot> {
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } });
   const kit = await createTestBot({
     plugins: [llm({ baseURL: fake.url, apiKey: KEY, maxRetries: 0, ...options }), tail(), ...(extra.plugins ?? [])],
     logger,
     ...(extra.store && { store: extra.store }),
+    ...(extra.kind && { kind: extra.kind }),
   });
   kits.push(kit);
   return kit;
@@ -53,7 +54,6 @@ describe('llm plugin', () => {
     expect(fake.chat.requests).toEqual([
       {
         model: 'gpt-test',
-        stream: true,
         temperature: 0.3,
         messages: [
           { role: 'system', content: '你是客服助手' },
@@ -67,12 +67,16 @@ describe('llm plugin', () => {
     expect(JSON.stringify(info)).not.toContain('你好');
   });
 
-  it('streams by default (one reply where the channel does not stream), and not with stream: false', async () => {
+  it('streams by default where the channel shows streams (the AI bot); elsewhere asks for the whole answer; not with stream: false', async () => {
     fake.chat.reply = () => '第一段，第二段，第三段。';
-    const streaming = await bot({});
-    expect((await streaming.send('讲讲')).replies).toEqual([{ type: 'text', text: '第一段，第二段，第三段。' }]);
+    const aibot = await bot({}, { kind: 'wecomAiBot' });
+    expect((await aibot.send('讲讲')).replies).toEqual([{ type: 'text', text: '第一段，第二段，第三段。' }]);
     expect(fake.chat.requests.at(-1)).toMatchObject({ stream: true });
-    const plain = await bot({ stream: false });
+    // An Official Account gets one reply either way: the answer is asked whole (cheaper).
+    const oa = await bot({});
+    expect((await oa.send('讲讲')).replies).toEqual([{ type: 'text', text: '第一段，第二段，第三段。' }]);
+    expect(fake.chat.requests.at(-1)).not.toHaveProperty('stream');
+    const plain = await bot({ stream: false }, { kind: 'wecomAiBot' });
     expect((await plain.send('讲讲')).texts).toEqual(['第一段，第二段，第三段。']);
     expect(fake.chat.requests.at(-1)).not.toHaveProperty('stream');
   });
@@ -81,7 +85,7 @@ describe('llm plugin', () => {
     fake.chat.reply = () => '一二三四五六七八九十';
     fake.chat.chunks = (content) => [...content];
     fake.chat.breakAfterChunks = 3;
-    const kit = await bot({ maxRetries: 0, apology: '抱歉' });
+    const kit = await bot({ maxRetries: 0, apology: '抱歉' }, { kind: 'wecomAiBot' });
     expect((await kit.send('数到十')).texts).toEqual(['一二三\n\n抱歉']);
     fake.chat.breakAfterChunks = undefined;
     fake.chat.reply = (request) => `记得 ${request.messages.length - 1} 条`;

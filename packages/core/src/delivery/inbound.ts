@@ -297,6 +297,10 @@ class MessageRun implements ContextServices {
     return this.inbound.options.canHandoff(this.channel, this.message);
   }
 
+  canStream(): boolean {
+    return typeof this.channel.openStream === 'function';
+  }
+
   redispatch(message: Message): Promise<void> {
     return this.inbound.run(this.channel, message, this.window);
   }

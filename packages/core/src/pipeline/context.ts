@@ -31,6 +31,8 @@ export interface ContextServices {
   handoff(options: HandoffOptions): Promise<void>;
   /** Whether someone can take this conversation from `handoff` (see {@link Context.canHandoff}). */
   canHandoff(): boolean;
+  /** Whether the channel shows a streamed reply as it grows (see {@link Context.canStream}); absent: assume it does. */
+  canStream?(): boolean;
   /** Runs the whole pipeline again for another message in the same conversation. */
   redispatch(message: Message): Promise<void>;
   /** The channel's media API, when it has one. */
@@ -150,6 +152,15 @@ export class Context<M extends Message = Message> {
         return delivered;
       },
     };
+  }
+
+  /**
+   * Whether {@link Context.replyStream} shows the answer while it is being written here (the
+   * WeCom AI bot). Elsewhere the chunks are collected into one reply, so a source that can also
+   * answer whole (an LLM asked without `stream: true`) is cheaper asked that way.
+   */
+  get canStream(): boolean {
+    return this.#services.canStream?.() ?? true;
   }
 
   /**
