@@ -38,17 +38,25 @@ export class BuiltinCommands {
     return [ctx.t(coreTexts, 'helpTitle'), ...lines].join('\n');
   }
 
-  /** Runs `pipeline` with `/help` answered before it and unknown commands after it. */
-  async run(ctx: Context, pipeline: (ctx: Context, next: Next) => Promise<void>): Promise<void> {
+  /**
+   * Runs `pipeline` with `/help` answered before it and unknown commands after it. Not an async
+   * function, and the end of the pipeline is a shared no-op unless the message is a command:
+   * every message passes here (a frame and a closure less each).
+   */
+  run(ctx: Context, pipeline: (ctx: Context, next: Next) => Promise<void>): Promise<void> {
     const { message } = ctx;
     if (message.type === 'text' && this.options.help !== false && !this.#names.has('help')) {
       const asked = message.command ? message.command.name === 'help' : HELP_WORDS.has(message.text.trim().toLowerCase());
       if (asked) return ctx.reply(this.helpText(ctx));
     }
-    await pipeline(ctx, async () => {
-      if (this.options.unknown === false || message.type !== 'text' || !message.command || ctx.replies > 0) return;
-      if (this.#names.has(message.command.name)) return;
-      await ctx.reply(ctx.t(coreTexts, 'unknownCommand', { command: message.command.name }));
+    const command = message.type === 'text' ? message.command : undefined;
+    if (this.options.unknown === false || !command) return pipeline(ctx, pipelineEnd);
+    return pipeline(ctx, async () => {
+      if (ctx.replies > 0 || this.#names.has(command.name)) return;
+      await ctx.reply(ctx.t(coreTexts, 'unknownCommand', { command: command.name }));
     });
   }
 }
+
+/** The end of the pipeline for a message that is not a command: nothing to do. */
+const pipelineEnd: Next = () => Promise.resolve();
