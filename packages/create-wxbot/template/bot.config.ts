@@ -6,7 +6,7 @@
  * with `npx wxbot simulate 你好` in another terminal.
  *
  * The chain, first to last: the agent console (with AGENT_TOKEN, or dev mode) → greet (the
- * sample plugin) → keyword rules and FAQ (faq.yaml; 人工 hands off to the agents) → an LLM when
+ * sample plugin) → keyword rules and FAQ (faq.yaml, or FAQ_FILE; 人工 hands off to the agents) → an LLM when
  * OPENAI_API_KEY or OPENAI_BASE_URL is set → echo for whatever is left.
  */
 import { defineConfig, envConfig, devSetup, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
@@ -16,10 +16,15 @@ import { cannedRepliesFrom, keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { greet } from './plugins/greet.ts';
 
-const FAQ_FILE = 'faq.yaml';
-
 export default defineConfig((): WxbotConfig => {
   const env = envConfig();
+  // This project keeps its state in memory: a REDIS_URL it ignored would look like shared state.
+  if (env.redisUrl) {
+    throw new Error(
+      'REDIS_URL is set, but this project has no Redis store: `npm install @wxbot/redis` and add `store: new RedisStore({ url: env.redisUrl })` (from @wxbot/redis) to bot.config.ts, or unset REDIS_URL',
+    );
+  }
+  const faqFile = env.faqFile ?? 'faq.yaml';
   const channels: Channel[] = [];
   if (env.officialAccount) channels.push(officialAccount(env.officialAccount));
   if (env.wecomApp) channels.push(wecomApp(env.wecomApp));
@@ -40,8 +45,8 @@ export default defineConfig((): WxbotConfig => {
   const plugins: Plugin[] = [];
   // First, so a conversation an agent holds never reaches the bot's plugins. The console's
   // canned replies are the FAQ's answers.
-  if (agentToken) plugins.push(handoff({ token: agentToken, cannedReplies: () => cannedRepliesFrom(FAQ_FILE) }));
-  plugins.push(greet(), keyword({ rulesFile: FAQ_FILE }));
+  if (agentToken) plugins.push(handoff({ token: agentToken, cannedReplies: () => cannedRepliesFrom(faqFile) }));
+  plugins.push(greet(), keyword({ rulesFile: faqFile }));
   if (env.openai) plugins.push(llm({ apiKey: env.openai.apiKey, baseURL: env.openai.baseURL, model: env.openai.model, systemPrompt: env.openai.systemPrompt }));
   plugins.push(echo());
 

@@ -46,7 +46,19 @@ function logLines(): { lines: string[]; destination: Writable } {
 
 /** Loads the template's config with exactly `env` for its variables (the rest of the environment unset). */
 async function templateConfig(env: Record<string, string>): Promise<WxbotConfig> {
-  for (const name of [...ALL_CHANNEL_VARIABLES, 'AGENT_TOKEN', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PORT', 'LOG_LEVEL', 'LOG_FORMAT', 'WX_API_BASE', 'WECOM_API_BASE'])
+  for (const name of [
+    ...ALL_CHANNEL_VARIABLES,
+    'REDIS_URL',
+    'FAQ_FILE',
+    'AGENT_TOKEN',
+    'OPENAI_API_KEY',
+    'OPENAI_BASE_URL',
+    'PORT',
+    'LOG_LEVEL',
+    'LOG_FORMAT',
+    'WX_API_BASE',
+    'WECOM_API_BASE',
+  ])
     delete process.env[name];
   Object.assign(process.env, env);
   const { default: input } = (await import('../template/bot.config.ts')) as { default: Parameters<typeof resolveConfig>[0] };
@@ -67,6 +79,8 @@ describe('the template bot.config.ts', () => {
     expect(config.channels?.map((c) => c.kind)).toEqual(['officialAccount']);
     expect(config.port).toBe(4321);
     expect(config.devMode).toBeUndefined();
+    // A variable of the root README this project cannot honour is an error, not ignored.
+    await expect(templateConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).rejects.toThrow(/REDIS_URL is set, but this project has no Redis store: `npm install @wxbot\/redis`/);
   });
 
   it('names only what the project has in its start-up warnings: AGENT_TOKEN is in its .env.example, the hand-off plugin in its package', async () => {
