@@ -12,9 +12,14 @@
  *
  *   npm run bench:durable                      # BENCH_SECONDS=5 BENCH_KF=3000 by default
  *
- * Every run uses its own Redis prefix and removes its keys.
+ * Every run uses its own Redis prefix and removes its keys. On a busy machine, rates and
+ * latencies swing with the load; the KF part also prints what does not: the bot processes'
+ * CPU time per message, and Redis commands and Redis CPU per message (those two count the
+ * whole server: exact only on a Redis of your own, `BENCH_REDIS_URL=redis://127.0.0.1:6392`
+ * after `redis-server --port 6392 --save ''`).
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { createBot, officialAccount, generateEncodingAESKey, type Bot } from '@wxbot/core';
 import { RedisStore } from '@wxbot/redis';
@@ -24,6 +29,7 @@ import { spawnWxbot, startWxbot, stopWxbot, type WxbotProcess } from '../test/su
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const KF_MESSAGES = Number(process.env.BENCH_KF ?? 3000);
 const RUN = `wxbot-bench:${randomUUID()}:`;
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OA = { appId: 'wx-bench-durable', appSecret: 'bench-secret', token: 'bench-token' };
 const CORP = 'ww-bench-durable';
 const KF_SECRET = 'kf-secret';
@@ -41,10 +47,30 @@ const pct = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
 };
 
+/** CPU ms (user + system) a process spent so far, from /proc (Linux; NaN elsewhere). */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Commands run and CPU ms spent by the Redis server so far. */
+async function redisCounters(redis: Redis): Promise<{ commands: number; cpuMs: number }> {
+  const stats = await redis.info('commandstats');
+  const cpu = await redis.info('cpu');
+  let commands = 0;
+  for (const match of stats.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) commands += Number(match[1]);
+  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? Number.NaN);
+  return { commands, cpuMs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000 };
+}
+
 async function oaBot(durable: boolean, replyWindowMs: number, handler: Parameters<Bot['on']>[1]): Promise<{ bot: Bot; peer: WeChatPeer }> {
   const bot = createBot({
     channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs })],
-    store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: `${RUN}${randomUUID()}:`, durable: durable ? { timeoutMs: 5000 } : false }),
+    store: new RedisStore({ url: REDIS_URL, prefix: `${RUN}${randomUUID()}:`, durable: durable ? { timeoutMs: 5000 } : false }),
     logger: { level: 'silent' },
     devChecks: false,
   });
@@ -100,10 +126,10 @@ async function passive(durable: boolean, seconds: number): Promise<number> {
 }
 
 // 2. KF: N messages of N/10 customers, with 1 or 2 worker processes.
-async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; seconds: number }> {
+async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; seconds: number; botCpuMs: number; redisCommands: number; redisCpuMs: number }> {
   const prefix = `${RUN}kf${workers}:`;
   const env = {
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_URL,
     REDIS_PREFIX: prefix,
     WECOM_CORP_ID: CORP,
     WECOM_KF_SECRET: KF_SECRET,
@@ -129,6 +155,9 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
     const customers = Array.from({ length: Math.max(1, Math.round(KF_MESSAGES / 10)) }, (_, c) => `${openKfId}-c${c}`);
     for (let i = 0; i < KF_MESSAGES; i++) api.kf.push(openKfId, { external_userid: customers[i % customers.length]!, text: { content: `m${i}` } });
     const before = api.deliveries.length;
+    const admin = new Redis(REDIS_URL);
+    const redisBefore = await redisCounters(admin);
+    const cpuBefore = processes.map((p) => cpuMsOf(p.child.pid));
     const started = Date.now();
     const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: KF_TOKEN, encodingAESKey: KF_KEY, receiveId: CORP });
     await peer.event('kf_msg_or_event', { Token: 'bench', OpenKfId: openKfId }, { from: 'sys' });
@@ -148,7 +177,16 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
             .join('\n'),
         );
     const seconds = (Date.now() - started) / 1000;
-    return { perSecond: Math.round(KF_MESSAGES / seconds), seconds };
+    const botCpuMs = processes.reduce((sum, p, i) => sum + cpuMsOf(p.child.pid) - cpuBefore[i]!, 0);
+    const redisAfter = await redisCounters(admin);
+    admin.disconnect();
+    return {
+      perSecond: Math.round(KF_MESSAGES / seconds),
+      seconds,
+      botCpuMs: botCpuMs / KF_MESSAGES,
+      redisCommands: (redisAfter.commands - redisBefore.commands) / KF_MESSAGES,
+      redisCpuMs: (redisAfter.cpuMs - redisBefore.cpuMs) / KF_MESSAGES,
+    };
   } finally {
     await Promise.all(processes.map((p) => stopWxbot(p.child)));
   }
@@ -173,14 +211,15 @@ try {
   }
   if (parts.includes('kf'))
     for (const workers of [1, 2] as const) {
-      const { perSecond, seconds } = await kfThroughput(workers);
+      const { perSecond, seconds, botCpuMs, redisCommands, redisCpuMs } = await kfThroughput(workers);
       console.log(
-        `KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s)`,
+        `KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s); ` +
+          `per message: bot CPU ${botCpuMs.toFixed(2)} ms, Redis ${redisCommands.toFixed(1)} commands and ${redisCpuMs.toFixed(2)} ms CPU (whole server)`,
       );
     }
 } finally {
   await api.close();
-  const admin = new Redis('redis://127.0.0.1:6379');
+  const admin = new Redis(REDIS_URL);
   const keys = await admin.keys(`${RUN}*`);
   for (let i = 0; i < keys.length; i += 500) await admin.del(...keys.slice(i, i + 500));
   admin.disconnect();
