@@ -35,7 +35,7 @@ export async function start(args: string[]): Promise<number> {
     throw listenError(error, port, source);
   }
   const bound = boundAddress(bot);
-  bot.log.info({ config: filepath, listening: bound, delivery: bot.durable ? 'durable' : 'memory', url }, 'wxbot started');
+  bot.log.info({ config: filepath, listening: bound, delivery: bot.delivery, url }, 'wxbot started');
   if (config.devMode) {
     const paths = [...bot.channels.map((c) => [c.name, c.path] as const), ...Object.entries(config.devMode.links ?? {})];
     printDevMode(url, bound, config.devMode.credentials, paths);

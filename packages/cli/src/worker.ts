@@ -22,7 +22,7 @@ export async function worker(args: string[]): Promise<number> {
   }
   await bot.init();
   await bot.startWorkers({ concurrency });
-  bot.log.info({ config: filepath, concurrency }, 'wxbot worker started');
+  bot.log.info({ config: filepath, concurrency, delivery: bot.delivery }, 'wxbot worker started');
   stopOnSignal(bot, 'stopping: workers finish their jobs');
   return 0;
 }

@@ -278,6 +278,16 @@ export class Bot extends Composer<Context> {
     return this.#engine !== undefined;
   }
 
+  /**
+   * Where replies and slow messages go right now: `durable` (jobs on Redis), `memory` (no
+   * durable engine), or `memory-fallback` (the engine's Redis does not answer: this process
+   * delivers from memory until it does, see the engine's log lines).
+   */
+  get delivery(): 'durable' | 'memory' | 'memory-fallback' {
+    if (!this.#engine) return 'memory';
+    return this.#engine.unavailable ? 'memory-fallback' : 'durable';
+  }
+
   /** Failed jobs and queue depth of the durable engine (`wxbot queue`); undefined in memory mode. */
   get queues(): QueueOperations | undefined {
     return this.#engine;

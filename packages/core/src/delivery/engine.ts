@@ -43,6 +43,8 @@ export interface DeliveryEngine extends Outbox, QueueOperations {
   startWorkers(options?: { concurrency?: number }): Promise<void>;
   /** Workers finish their jobs, leases still running are handed back, connections close. */
   stop(): Promise<void>;
+  /** True while the engine cannot reach its store and delivers in this process's memory instead. */
+  readonly unavailable?: boolean;
 }
 
 /** A store that can back a durable engine (a RedisStore): the bot asks it for one (undefined: not this one). */
