@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Channel, Message } from '@wxbot/core';
 import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
@@ -110,18 +110,53 @@ export interface DeadJob {
 const ENTRY_GRACE_MS = 10_000;
 const SENT_TTL_MS = 3 * 24 * 3600_000;
 /**
- * Before a send, in one round trip: KEYS sent-record, the app's rate window, the send claim;
- * ARGV window ms, max sends in it, this instance, claim ms. Returns {'sent'|'rate'|'busy'|'go', ttl}.
+ * A send's turn and its pre-send checks in one round trip. KEYS: timeline, sent-record, rate
+ * window, send claim. ARGV: score, own inbound score, entry, slots, timeline ttl, window ms,
+ * max sends, this instance, claim ms. First the turn (as ConversationOrder's blockers, the
+ * entry entering first): entries still before it but its own message's run → {'blocked', …};
+ * then: sent already → {'sent', 0}; past the rate → {'rate', ttl of the window}; claimed by
+ * another sender → {'busy', 0}; else {'go', 0}. Nothing is counted or claimed for a job that must wait.
  */
-const PRE_SEND_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'sent', 0} end
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[1]); ttl = tonumber(ARGV[1]) end
-if n > tonumber(ARGV[2]) then return {'rate', ttl} end
-if not redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return {'busy', 0} end
+const SEND_TURN_SCRIPT = `
+redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
+local out = {'blocked'}
+for i = 1, #found, 2 do
+  if found[i] ~= ARGV[3] and tonumber(found[i + 1]) ~= tonumber(ARGV[2]) then
+    table.insert(out, found[i])
+    if #out > 8 then break end
+  end
+end
+if #out > 1 then return out end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'sent', 0} end
+local n = redis.call('INCR', KEYS[3])
+if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[3], ARGV[6]); ttl = tonumber(ARGV[6]) end
+if n > tonumber(ARGV[7]) then return {'rate', ttl} end
+if not redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[9], 'NX') then return {'busy', 0} end
 return {'go', 0}`;
+/**
+ * A job is done, in one round trip. KEYS: timeline, sent-record ('' when none), send claim,
+ * the conversation's parked set (jobs that went back to the delayed set to wait for their
+ * turn). ARGV: entry, sent ttl ms. Records the send, frees the claim, leaves the timeline,
+ * and returns those of the first three entries still open that are parked (taken out of the
+ * set): the ones to wake. Jobs that wait in the queue or run need no wake (a wake attempt
+ * each was most of a finish's cost).
+ */
+const FINISH_SCRIPT = `
+if KEYS[2] ~= '' then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[3])
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+local out = {}
+for _, entry in ipairs(redis.call('ZRANGE', KEYS[1], 0, 2)) do
+  if redis.call('SREM', KEYS[4], entry) == 1 then table.insert(out, entry) end
+end
+return out`;
 const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 14 * 24 * 3600 };
 
@@ -158,8 +193,15 @@ export class DurableDelivery implements DeliveryEngine {
   /** Why the engine is unavailable (Redis did not answer); undefined while it works. */
   #down: string | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
-  #probe: Promise<unknown> | undefined;
+  #probe: Promise<boolean> | undefined;
+  /** Set by `stop`: errors of closing connections are no outage. */
+  #stopped = false;
   readonly #timeoutMs: number;
+  /**
+   * Arrival numbers of the messages running in this process (leases and inbound jobs): their
+   * replies take their place in the timeline without asking Redis for it.
+   */
+  readonly #seqs = new Map<string, number>();
 
   constructor(options: DurableDeliveryOptions = {}) {
     this.#options = options;
@@ -169,26 +211,30 @@ export class DurableDelivery implements DeliveryEngine {
     if (options.redis instanceof Redis) {
       this.#redis = options.redis;
       this.#ownsRedis = options.ownsRedis ?? false;
-      if (this.#ownsRedis) this.#redis.on('error', () => {});
+      if (this.#ownsRedis) this.#redis.on('error', (error: Error) => this.#trouble('redis', error));
     } else {
       // BullMQ needs maxRetriesPerRequest null on the connections its workers block on.
       this.#redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
-      this.#redis.on('error', () => {}); // reconnects on its own; command failures carry the cause
+      // It reconnects on its own; a lost connection is an outage, logged once (#trouble).
+      this.#redis.on('error', (error: Error) => this.#trouble('redis', error));
       this.#ownsRedis = true;
     }
     this.#order = new ConversationOrder(this.#redis, `${this.#prefix}:order:`);
+    this.#redis.defineCommand('wxbotSendTurn', { numberOfKeys: 4, lua: SEND_TURN_SCRIPT });
+    this.#redis.defineCommand('wxbotFinish', { numberOfKeys: 4, lua: FINISH_SCRIPT });
   }
 
   /** Called once by the bot: where messages run, the channels, the log and metrics. */
   attach(host: DeliveryHost): void {
     this.#host = host;
+    if (this.#down !== undefined) this.#logDown(); // the connection failed before the bot attached
     const connection = this.#redis;
     this.#inbound = new Queue('inbound', { connection, prefix: this.#prefix });
     for (const channel of host.channels) {
       if (channel.send) this.#outboxes.set(channel.name, new Queue(`outbox-${channel.name}`, { connection, prefix: this.#prefix }));
     }
     // An unhandled 'error' event would end the process; a Redis outage is logged instead.
-    for (const queue of this.#queues()) queue.on('error', (error) => host.log.warn({ queue: queue.name, err: error }, 'queue connection error'));
+    for (const queue of this.#queues()) queue.on('error', (error) => this.#trouble(`queue ${queue.name}`, error));
     // Scraped depth has the engine's deadline: /metrics answers while Redis does not.
     this.#metrics = new QueueMetrics(
       host.metrics.registry,
@@ -227,21 +273,25 @@ export class DurableDelivery implements DeliveryEngine {
   /** The active parts of a reply as outbox jobs, in the conversation's order. */
   async #queueSends(job: OutboxJob, active: readonly OutboxJob[], queue: Queue): Promise<void> {
     const conversation = conversationOf(job.channel, job.to);
-    const base = (await this.#order.seqOf(job.answers !== undefined ? `${job.channel}:${job.answers}` : `send:${job.key}`)) * ConversationOrder.SLOTS;
+    const messageKey = job.answers !== undefined ? `${job.channel}:${job.answers}` : `send:${job.key}`;
+    const base = (this.#seqs.get(messageKey) ?? (await this.#order.seqOf(messageKey))) * ConversationOrder.SLOTS;
     const now = Date.now();
     const jobs = active.map((part) => {
       const id = jobIdOf('o', part.key);
       const score = job.answers !== undefined ? base + 1 + slotOf(part.key) : base;
       return { part, id, score, entry: `${queue.name}|${id}|${now}` };
     });
-    await this.#order.enterMany(jobs.map(({ entry, score }) => ({ conversation, entry, score })));
-    await queue.addBulk(
-      jobs.map(({ part, id, score, entry }) => ({
-        name: 'send',
-        data: { job: part, conversation, entry, score, queuedAt: now } satisfies OutboxData,
-        opts: { jobId: id, ...this.#retryOptions(), removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
-      })),
-    );
+    // One round trip: the queue shares this connection, so Redis runs the entries first.
+    await Promise.all([
+      this.#order.enterMany(jobs.map(({ entry, score }) => ({ conversation, entry, score }))),
+      queue.addBulk(
+        jobs.map(({ part, id, score, entry }) => ({
+          name: 'send',
+          data: { job: part, conversation, entry, score, queuedAt: now } satisfies OutboxData,
+          opts: { jobId: id, ...this.#retryOptions(), removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+        })),
+      ),
+    ]);
   }
 
   /**
@@ -294,8 +344,8 @@ export class DurableDelivery implements DeliveryEngine {
         opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
       });
     }
-    await this.#order.enterMany(entries);
-    if (jobs.length > 0) await queue.addBulk(jobs);
+    // One round trip (as in #queueSends): the entries land before the jobs.
+    await Promise.all([this.#order.enterMany(entries), jobs.length > 0 ? queue.addBulk(jobs) : undefined]);
   }
 
   /**
@@ -310,7 +360,8 @@ export class DurableDelivery implements DeliveryEngine {
       await this.#bounded('storing a slow message', () => (landing = this.#lease(channel, message)));
     } catch (error) {
       if (!(error instanceof DeliveryUnavailableError)) throw error;
-      this.#attached().log.warn({ channel: channel.name, msgId: message.id }, 'durable queue unavailable: this slow message runs in memory only');
+      // The outage itself was logged once; a line per message would flood the log.
+      this.#attached().log.debug({ channel: channel.name, msgId: message.id }, 'durable queue unavailable: this slow message runs in memory only');
     }
     // A lease that lands after its deadline is still renewed while the run goes on, and ended
     // with it: never left behind, where it would hold its conversation's turn.
@@ -324,28 +375,45 @@ export class DurableDelivery implements DeliveryEngine {
     const queue = this.#inboundQueue();
     const leaseMs = this.#options.leaseMs ?? 15_000;
     const conversation = conversationOf(channel.name, recipientLike(message));
-    const score = (await this.#order.seqOf(`${channel.name}:${message.id}`)) * ConversationOrder.SLOTS;
-    const id = jobIdOf('i', `${channel.name}:${message.id}`);
+    const messageKey = `${channel.name}:${message.id}`;
+    const seq = await this.#order.seqOf(messageKey);
+    const score = seq * ConversationOrder.SLOTS;
+    const id = jobIdOf('i', messageKey);
     const now = Date.now();
-    const entry = `${queue.name}|${id}|${now}`;
-    await this.#order.enter(conversation, entry, score);
-    const job = await queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now, leased: true } satisfies InboundData, {
-      jobId: id,
-      delay: leaseMs,
-      removeOnComplete: KEEP_COMPLETED,
-      removeOnFail: KEEP_FAILED,
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
+    // `L`: a lease, never woken early (#finish reads it here rather than from the job).
+    const entry = `${queue.name}|${id}|${now}|L`;
+    this.#seqs.set(messageKey, seq);
+    const [, job] = await Promise.all([
+      this.#order.enter(conversation, entry, score),
+      queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now, leased: true } satisfies InboundData, {
+        jobId: id,
+        delay: leaseMs,
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1000 },
+      }),
+    ]).catch((error: unknown) => {
+      this.#seqs.delete(messageKey);
+      throw error;
     });
     const lease = new Lease(
       job,
       leaseMs,
       () => this.#down === undefined,
-      (error) => this.#attached().log.warn({ channel: channel.name, msgId: message.id, err: error }, 'could not renew the lease of a running message; a worker may run it again'),
+      (error) => {
+        if (isConnectionError(error)) this.#trouble('lease', error);
+        else
+          this.#attached().log.warn(
+            { channel: channel.name, msgId: message.id, error: errorText(error) },
+            'could not renew the lease of a running message; a worker may run it again',
+          );
+      },
     );
     this.#leases.add(lease);
     return async () => {
       this.#leases.delete(lease);
+      this.#seqs.delete(messageKey);
       await lease.end();
       // The run's sends are queued; the message itself is done.
       await this.#finish(conversation, entry).catch(() => undefined);
@@ -367,9 +435,9 @@ export class DurableDelivery implements DeliveryEngine {
       stalledInterval: this.#options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 3,
     };
-    const log = this.#attached().log;
+    this.#attached();
     const inbound = new Worker('inbound', (job, token) => this.#runInbound(job as Job<InboundData>, token), common);
-    this.#watch(inbound, log);
+    this.#watch(inbound);
     this.#workers.push(inbound);
     const limit = this.#options.rateLimit ?? { max: 10_000, durationMs: 60_000 };
     for (const queue of this.#outboxes.values()) {
@@ -378,7 +446,7 @@ export class DurableDelivery implements DeliveryEngine {
         // Never reached by itself: the queue pauses only when #runSend calls worker.rateLimit().
         limiter: { max: Number.MAX_SAFE_INTEGER, duration: limit.durationMs },
       });
-      this.#watch(worker, log);
+      this.#watch(worker);
       this.#workers.push(worker);
     }
     try {
@@ -394,6 +462,7 @@ export class DurableDelivery implements DeliveryEngine {
    * leases of runs still going are left to expire, so a worker elsewhere takes them over.
    */
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#probeTimer);
     const log = this.#host?.log;
     const down = this.#down !== undefined;
@@ -442,20 +511,31 @@ export class DurableDelivery implements DeliveryEngine {
   }
 
   #markDown(reason: string): void {
-    if (this.#down !== undefined) return;
+    if (this.#down !== undefined || this.#stopped) return;
     this.#down = reason;
-    this.#host?.log.error(
-      { reason },
-      `durable delivery unavailable: ${reason}; falling back to in-process delivery (replies and slow messages are handled in this process's memory, not durable) until Redis answers again`,
-    );
+    this.#logDown();
     this.#probeTimer = setInterval(() => void this.#lookForRedis(), Math.max(200, Math.min(this.#timeoutMs, 1000)));
     this.#probeTimer.unref();
   }
 
+  /** The one line of an outage's start (said at attach when it started before). */
+  #logDown(): void {
+    this.#host?.log.error(
+      { reason: this.#down },
+      `durable delivery unavailable: ${this.#down}; falling back to in-process delivery (replies and slow messages are handled in this process's memory, not durable) until Redis answers again`,
+    );
+  }
+
   /** One PING at a time (a hung connection would pile them up); an answer ends the outage. */
   async #lookForRedis(): Promise<void> {
-    this.#probe ??= this.#redis.ping().finally(() => (this.#probe = undefined));
-    if (!(await settlesWithin(this.#probe, this.#timeoutMs)) || this.#down === undefined) return;
+    // Only a PONG ends the outage: a ping that fails (connection closed) keeps it.
+    this.#probe ??= this.#redis
+      .ping()
+      .then(() => true)
+      .catch(() => false)
+      .finally(() => (this.#probe = undefined));
+    const answered = (await Promise.race([this.#probe, new Promise<false>((resolve) => setTimeout(resolve, this.#timeoutMs, false).unref())])) === true;
+    if (!answered || this.#down === undefined || this.#stopped) return;
     this.#down = undefined;
     clearInterval(this.#probeTimer);
     this.#probeTimer = undefined;
@@ -471,9 +551,12 @@ export class DurableDelivery implements DeliveryEngine {
     const channel = host.channels.find((c) => c.name === channelName);
     if (!channel) throw new UnrecoverableError(`no channel named "${channelName}" in this bot`);
     this.#metrics?.started('inbound', job, started);
+    const messageKey = `${channelName}:${message.id}`;
+    this.#seqs.set(messageKey, Math.floor(score / ConversationOrder.SLOTS));
     try {
       await host.run(channel, message);
     } finally {
+      this.#seqs.delete(messageKey);
       this.#metrics?.ran('inbound', started);
     }
     await this.#finish(conversation, entry);
@@ -483,28 +566,42 @@ export class DurableDelivery implements DeliveryEngine {
   async #runSend(job: Job<OutboxData>, token: string | undefined, worker: Worker, limit: { max: number; durationMs: number }): Promise<string> {
     const started = Date.now();
     const { job: send, conversation, entry, score } = job.data;
-    await this.#awaitTurn(job, token, conversation, entry, score);
     const host = this.#attached();
     const sentKey = `${this.#prefix}:sent:${send.key}`;
     const sendingKey = `${this.#prefix}:sending:${send.key}`;
     const channel = host.channels.find((c) => c.name === send.channel);
     if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
-    // One round trip: sent already? Within the app's send rate (every worker counts here)? The
-    // send claim (one sender per key: a job taken over while its first worker still waits for
-    // WeChat waits instead of sending again). The claim lasts one BullMQ job lock: a live
-    // sender keeps its lock (BullMQ renews it); a sender that died frees both at about the
-    // same time, and the job runs again (the ambiguous case).
-    const [verdict, ttl] = (await this.#redis.eval(
-      PRE_SEND_SCRIPT,
-      3,
-      sentKey,
-      `${this.#prefix}:rate:${send.channel}`,
-      sendingKey,
-      String(limit.durationMs),
-      String(limit.max),
-      this.#instance,
-      String(this.#options.lockDurationMs ?? 30_000),
-    )) as [string, number];
+    // One round trip: its turn in the conversation (as #awaitTurn)? Sent already? Within the
+    // app's send rate (every worker counts here)? The send claim (one sender per key: a job
+    // taken over while its first worker still waits for WeChat waits instead of sending
+    // again). The claim lasts one BullMQ job lock: a live sender keeps its lock (BullMQ renews
+    // it); a sender that died frees both at about the same time, and the job runs again (the
+    // ambiguous case).
+    let verdict: string;
+    let ttl: number;
+    for (;;) {
+      const [first, ...rest] = (await (this.#redis as RedisWithEngineScripts).wxbotSendTurn(
+        this.#order.keyOf(conversation),
+        sentKey,
+        `${this.#prefix}:rate:${send.channel}`,
+        sendingKey,
+        String(score),
+        String(Math.floor(score / ConversationOrder.SLOTS) * ConversationOrder.SLOTS),
+        entry,
+        String(ConversationOrder.SLOTS),
+        String(ConversationOrder.TTL_MS),
+        String(limit.durationMs),
+        String(limit.max),
+        this.#instance,
+        String(this.#options.lockDurationMs ?? 30_000),
+      )) as [string, ...(string | number)[]];
+      if (first !== 'blocked') {
+        verdict = first;
+        ttl = Number(rest[0]);
+        break;
+      }
+      await this.#waitOrClear(job, token, conversation, rest as string[], entry);
+    }
     if (verdict === 'sent') {
       await this.#finish(conversation, entry);
       return 'already sent';
@@ -542,11 +639,9 @@ export class DurableDelivery implements DeliveryEngine {
       host.log.warn({ channel: send.channel, msgId: send.answers, attempt: job.attemptsMade + 1, reason: verdict.reason }, 'send failed; retrying with backoff');
       throw new Error(verdict.reason);
     }
-    await this.#redis.set(sentKey, '1', 'PX', SENT_TTL_MS);
-    await this.#redis.del(sendingKey).catch(() => undefined);
     this.#metrics?.ran(job.queueName, started);
     host.metrics.reply(send.channel, 'active', send.receivedAt ? (Date.now() - send.receivedAt) / 1000 : 0);
-    await this.#finish(conversation, entry);
+    await this.#finish(conversation, entry, { sentKey, sendingKey });
     return 'sent';
   }
 
@@ -555,16 +650,35 @@ export class DurableDelivery implements DeliveryEngine {
    * sleep until their next look (turn polling) are woken at once. A lease (a message running
    * in the process that received it) is never woken.
    */
-  async #finish(conversation: string, entry: string): Promise<void> {
-    await this.#order.leave(conversation, entry);
-    for (const next of await this.#order.head(conversation, 3)) {
-      const [queueName, id] = next.split('|');
-      const queue = queueName === this.#inbound?.name ? this.#inbound : this.#outboxes.get(queueName?.slice('outbox-'.length) ?? '');
-      if (!queue || !id) continue;
+  async #finish(conversation: string, entry: string, sent?: { sentKey: string; sendingKey: string }): Promise<void> {
+    // One round trip: the done-record (a send), the timeline, and who is at its head now.
+    const head = (await (this.#redis as RedisWithEngineScripts).wxbotFinish(
+      this.#order.keyOf(conversation),
+      sent?.sentKey ?? '',
+      sent?.sendingKey ?? '',
+      this.#parkedKey(conversation),
+      entry,
+      String(SENT_TTL_MS),
+    )) as string[];
+    await Promise.all(head.map((next) => this.#wake(next)));
+  }
+
+  #parkedKey(conversation: string): string {
+    return `${this.#prefix}:order:parked:${conversation}`;
+  }
+
+  /** Promotes a job at its conversation's head that sleeps until its next look at the turn. */
+  async #wake(next: string): Promise<void> {
+    const [queueName, id, , flag] = next.split('|');
+    const queue = queueName === this.#inbound?.name ? this.#inbound : this.#outboxes.get(queueName?.slice('outbox-'.length) ?? '');
+    if (!queue || !id || flag === 'L') return;
+    if (queue === this.#inbound && flag === undefined) {
+      // An inbound entry of before the lease flag: only the job says whether it is a lease.
       const job = await queue.getJob(id);
-      if (!job || (job.data as { leased?: boolean }).leased || !(await job.isDelayed())) continue;
-      await job.promote().catch(() => undefined); // it moved meanwhile: nothing to wake
+      if (!job || (job.data as { leased?: boolean }).leased) return;
     }
+    // Promote fails (caught) unless the job is delayed: it is running, waiting, or done.
+    await new Job(queue, 'wake', {}, {}, id).promote().catch(() => undefined);
   }
 
   /**
@@ -573,9 +687,28 @@ export class DurableDelivery implements DeliveryEngine {
    */
   async #awaitTurn(job: Job, token: string | undefined, conversation: string, entry: string, score: number): Promise<void> {
     // A job run again after its entry was cleaned (e.g. retried by hand) takes its place back.
-    for (const blocker of await this.#order.blockers(conversation, entry, score, { enter: true })) {
+    for (;;) {
+      const blockers = await this.#order.blockers(conversation, entry, score, { enter: true });
+      if (blockers.length === 0) return;
+      await this.#waitOrClear(job, token, conversation, blockers, entry);
+    }
+  }
+
+  /**
+   * Entries before a job: if one may still run, the job goes back to the delayed set for a
+   * moment (BullMQ's DelayedError, no attempt spent); else they were left behind (their job is
+   * done or never queued) and are removed, and the caller looks at its turn again.
+   */
+  async #waitOrClear(job: Job, token: string | undefined, conversation: string, blockers: readonly string[], entry: string): Promise<void> {
+    for (const blocker of blockers) {
       if (await this.#alive(blocker)) {
-        await job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token);
+        // Parked: the job that finishes before it wakes it (#finish); the poll is the backstop.
+        const parked = this.#parkedKey(conversation);
+        await Promise.all([
+          this.#redis.sadd(parked, entry),
+          this.#redis.pexpire(parked, ConversationOrder.TTL_MS),
+          job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token),
+        ]);
         throw new DelayedError();
       }
       await this.#order.leave(conversation, blocker);
@@ -672,10 +805,33 @@ export class DurableDelivery implements DeliveryEngine {
     return this.#inbound!;
   }
 
-  #watch(worker: Worker, log: DeliveryHost['log']): void {
-    worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'queue worker error'));
+  #watch(worker: Worker): void {
+    worker.on('error', (error) => this.#trouble(`worker ${worker.name}`, error));
+  }
+
+  /**
+   * Every error event (ioredis, BullMQ queues and workers, lease renewals) comes here. A lost
+   * connection is an outage: the first one says so once (#markDown) and the engine falls back
+   * to memory at once; the many that follow while Redis is away (every reconnect attempt of
+   * every connection) go to debug only, with their stacks. Any other error is one line
+   * without a stack (the stack at debug).
+   */
+  #trouble(source: string, error: unknown): void {
+    if (this.#stopped) return;
+    const log = this.#host?.log;
+    log?.debug({ source, err: error }, 'durable delivery: connection error');
+    if (isConnectionError(error)) {
+      this.#markDown(`lost the connection to Redis (${errorText(error)})`);
+      return;
+    }
+    log?.error({ source, error: errorText(error) }, 'durable delivery: queue error');
   }
 }
+
+type RedisWithEngineScripts = Redis & {
+  wxbotSendTurn(...args: string[]): Promise<(string | number)[]>;
+  wxbotFinish(timeline: string, sentKey: string, sendingKey: string, parked: string, entry: string, sentTtlMs: string): Promise<string[]>;
+};
 
 /** Keeps a delayed job in the future while its message runs in this process. */
 class Lease {
@@ -709,6 +865,21 @@ class Lease {
     this.#ended = true;
     clearInterval(this.#timer);
   }
+}
+
+/** Errors that mean the connection to Redis is down (not a command's own failure). */
+const CONNECTION_ERRORS =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Connection is closed|connection (lost|closed)|Stream isn't writeable|max retries per request/i;
+
+/** Whether `error` is a lost or refused connection rather than a failed command. */
+function isConnectionError(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return CONNECTION_ERRORS.test(`${typeof code === 'string' ? code : ''} ${typeof message === 'string' ? message : String(error)}`);
+}
+
+/** An error as one line (no stack: stacks go to debug). */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
 }
 
 /** Whether `promise` settles (either way) within `ms`. */

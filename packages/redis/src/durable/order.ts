@@ -25,6 +25,8 @@ import type { Redis } from 'ioredis';
 export class ConversationOrder {
   /** Room for the sends of one message between it and the next message. */
   static readonly SLOTS = 1024;
+  /** How long a timeline lives after its last entry came (a day). */
+  static readonly TTL_MS = 24 * 3600_000;
   readonly #redis: Redis;
   readonly #prefix: string;
 
@@ -64,8 +66,8 @@ export class ConversationOrder {
 
   /** Enters `entry` at `score` (kept if already there: a retry keeps its place). */
   async enter(conversation: string, entry: string, score: number): Promise<void> {
-    await this.#redis.zadd(this.#key(conversation), 'NX', score, entry);
-    await this.#redis.pexpire(this.#key(conversation), DAY_MS);
+    // Both written at once (one round trip); a caller may queue more behind them on the connection.
+    await Promise.all([this.#redis.zadd(this.#key(conversation), 'NX', score, entry), this.#redis.pexpire(this.#key(conversation), DAY_MS)]);
   }
 
   /**
@@ -104,12 +106,17 @@ export class ConversationOrder {
     return this.#redis.zrange(this.#key(conversation), '0', '-1');
   }
 
+  /** The timeline's key (for scripts that read it with other keys in one round trip). */
+  keyOf(conversation: string): string {
+    return this.#key(conversation);
+  }
+
   #key(conversation: string): string {
     return `${this.#prefix}conv:${conversation}`;
   }
 }
 
-const DAY_MS = 24 * 3600_000;
+const DAY_MS = ConversationOrder.TTL_MS;
 
 type RedisWithScripts = Redis & {
   wxbotSeqOf(key: string, counter: string, ttl: string): Promise<string>;

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { createBot, officialAccount, type Bot } from '@wxbot/core';
+import { RedisStore } from '../src/index.ts';
+import { captureLogger } from '../../core/test/helpers.ts';
+
+/**
+ * A Redis that goes away and comes back, as a restarted server does: a proxy to the shared
+ * Redis on its own port that, when stopped, drops every connection and refuses new ones
+ * (nothing listens), and when started listens on the same port again. The shared Redis
+ * itself is never touched.
+ */
+async function startRestartableRedis(): Promise<{ port: number; stop(): Promise<void>; start(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    const upstream = connect(6379, '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      sockets.delete(socket);
+      upstream.destroy();
+    });
+    upstream.on('close', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  const listen = (port: number) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  return { port, stop, start: () => listen(port), close: stop };
+}
+
+const withRedis = await shouldRunRedisTests('Redis outage logging');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.runIf(withRedis)('a Redis outage in durable mode', () => {
+  const prefix = `wxbot-test:${randomUUID()}:`;
+  const OA = { appId: 'wx-outage', appSecret: 'outage-secret', token: 'outage-token' };
+  let api: FakeWeChatApi;
+  let redis: Awaited<ReturnType<typeof startRestartableRedis>>;
+  let bot: Bot | undefined;
+  const logs = captureLogger('debug');
+
+  beforeAll(async () => {
+    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
+    redis = await startRestartableRedis();
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    await redis?.close();
+    await api?.close();
+    const admin = new Redis('redis://127.0.0.1:6379');
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  it('logs one line when it starts and one when it ends, no stack above debug, and delivers from memory meanwhile', async () => {
+    bot = createBot({
+      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 50 })],
+      store: new RedisStore({ url: `redis://127.0.0.1:${redis.port}`, prefix, commandTimeoutMs: 300, durable: { timeoutMs: 300 } }),
+      logger: logs.log,
+    });
+    bot.on('text', async (ctx) => {
+      await sleep(150); // past the window: a late reply, through the engine
+      await ctx.reply(`late:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
+    });
+    const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+    expect(bot.delivery).toBe('durable');
+    const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId });
+    await peer.text('before', { from: 'u-outage' });
+    await api.waitFor(() => api.textsTo('u-outage').includes('late:before'), 10_000);
+
+    const from = logs.lines.length;
+    await redis.stop();
+    // Every connection (the engine's, BullMQ's blocking ones, the store's) retries meanwhile.
+    await sleep(3000);
+    expect(bot.delivery).toBe('memory-fallback');
+    await peer.text('during', { from: 'u-outage' });
+    await api.waitFor(() => api.textsTo('u-outage').includes('late:during'), 10_000);
+    await redis.start();
+    await api.waitFor(() => bot!.delivery === 'durable', 10_000);
+    await peer.text('after', { from: 'u-outage' });
+    await api.waitFor(() => api.textsTo('u-outage').includes('late:after'), 10_000);
+
+    const outage = logs.lines.slice(from);
+    const loud = outage.filter((l) => Number(l['level']) >= 40);
+    const engine = loud.filter((l) => /durable delivery (unavailable|available again)/.test(String(l['msg'])));
+    expect(engine.map((l) => String(l['msg']).slice(0, 34))).toEqual(['durable delivery unavailable: lost', 'durable delivery available again: ']);
+    // Nothing else of the engine's at warn or above, and no stack but at debug.
+    expect(loud.filter((l) => /queue|worker|lease/i.test(String(l['msg'])) && !engine.includes(l))).toEqual([]);
+    // (Core's dedup says per message that it runs without its store, with the error: not the engine's.)
+    expect(outage.filter((l) => Number(l['level']) > 20 && !String(l['msg']).startsWith('dedup') && JSON.stringify(l).includes('"stack"'))).toEqual([]);
+    // The errors were there: at debug, with their stacks.
+    expect(outage.filter((l) => l['msg'] === 'durable delivery: connection error').length).toBeGreaterThan(2);
+    expect(api.textsTo('u-outage')).toEqual(['late:before', 'late:during', 'late:after']);
+  }, 30_000);
+});
