@@ -16,7 +16,7 @@ describe('greet', () => {
     expect((await kit.send('/about')).texts[0]).toContain('营业时间');
   });
 
-  it("leaves /help to the bot, which lists /about", async () => {
+  it('leaves /help to the bot, which lists /about', async () => {
     kit = await createTestBot({ plugins: [greet(), echo()] });
     expect((await kit.send('/help')).texts).toEqual(['可用命令：\n/about — 这个机器人能做什么']);
   });
