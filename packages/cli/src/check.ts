@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { relative } from 'node:path';
 import { decodeEncodingAESKey } from '@wxbot/core/protocol';
-import type { Channel, Store, WxbotConfig } from '@wxbot/core';
+import { createLogger, MemoryStore, PluginScope, type Channel, type Plugin, type Store, type WxbotConfig } from '@wxbot/core';
 import { envIssuesOf } from './describeError.ts';
 import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
 import { parseCommand } from './usage.ts';
@@ -9,6 +10,9 @@ import { CHECK_USAGE } from './usageTexts.ts';
 
 type Status = 'ok' | 'warn' | 'fail';
 const MARK: Record<Status, string> = { ok: '✓', warn: '⚠', fail: '✗' };
+
+/** How long a plugin's setup may take before it counts as hanging. */
+const SETUP_TIMEOUT_MS = 5000;
 
 /** How long a store's PING may take before it counts as unreachable. */
 const STORE_TIMEOUT_MS = 2000;
@@ -53,6 +57,7 @@ export async function check(args: string[]): Promise<number> {
     for (const channel of channels) checkChannel(report, channel);
     await checkStore(report, config.store);
     checkPlugins(report, config);
+    await checkPluginSetup(report, config);
     if (config.devMode) report.warn('dev mode: the credentials were generated (.wxbot/dev.json); configure real channels before going live');
   } finally {
     await releaseConfig(config);
@@ -185,6 +190,56 @@ function checkPlugins(report: Report, config: WxbotConfig): void {
       report.ok(`${tool}: ${run.stdout.split('\n')[0]?.replace(/ Copyright.*/, '') || 'found'}`);
     }
   }
+}
+
+/**
+ * Runs each plugin's setup as start-up would, so a setup that throws fails here, named, instead of
+ * at `wxbot start`. The scopes are dry: an in-memory store, a silent logger, nothing served or
+ * sent (routes and hooks are collected and dropped, `sendTo` refuses); what setup returned to undo
+ * is run at once.
+ */
+async function checkPluginSetup(report: Report, config: WxbotConfig): Promise<void> {
+  const plugins: readonly Plugin[] = Array.isArray(config.plugins) ? config.plugins : [];
+  if (plugins.length === 0) return;
+  const channels: readonly Channel[] = Array.isArray(config.channels) ? config.channels : [];
+  const store = new MemoryStore();
+  const log = createLogger({ level: 'silent' });
+  const noop = () => {};
+  const host: ConstructorParameters<typeof PluginScope>[3] = {
+    events: new EventEmitter(),
+    addRoute: () => noop,
+    addServerHook: () => noop,
+    addReplyHook: () => noop,
+    addHandoffHandler: () => noop,
+    sendTo: () => Promise.reject(new Error('wxbot check sends nothing')),
+    channelNamed: (name) => channels.find((c) => c.name === name),
+    handoffTargets: () => Object.fromEntries(channels.map((c) => [c.name, 'nobody'] as const)),
+    publish: async () => {},
+    subscribe: () => ({ ready: Promise.resolve(), unsubscribe: async () => {} }),
+  };
+  const failed: string[] = [];
+  for (const plugin of plugins) {
+    const scope = new PluginScope(plugin.name, log.child({ plugin: plugin.name }), store, host);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not finish within ${SETUP_TIMEOUT_MS} ms`)), SETUP_TIMEOUT_MS)));
+      const disposer = await Promise.race([Promise.resolve().then(() => plugin.setup(scope)), timeout]);
+      await disposer?.();
+      await plugin.dispose?.();
+    } catch (error) {
+      failed.push(plugin.name);
+      report.fail(`plugin "${plugin.name}" failed in setup: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (failed.length < plugins.length)
+    report.ok(
+      `plugin setup: ${plugins
+        .filter((p) => !failed.includes(p.name))
+        .map((p) => p.name)
+        .join(', ')}`,
+    );
 }
 
 function duplicates(values: readonly string[]): string[] {

@@ -2,7 +2,7 @@
  * What `wxbot start` and `wxbot worker` share: `--concurrency`, the durable-queue requirement,
  * and stopping cleanly on a signal.
  */
-import type { Bot } from '@wxbot/core';
+import type { Bot, Logger } from '@wxbot/core';
 import { UsageError } from './usage.ts';
 
 /** The fix for a bot without durable queues, as every command that needs them says it. */
@@ -40,4 +40,35 @@ export function stopOnSignal(bot: Bot, message: string): void {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+/**
+ * Keeps the process serving when plugin code fails outside the pipeline: a floating promise that
+ * rejects (`unhandledRejection`) or a throw in a timer or event callback (`uncaughtException`).
+ * Each is one error line with its stack, and the server goes on: Node's default (exit) would
+ * take every conversation down for one plugin's mistake, and the pipeline already contains what
+ * a plugin throws while it handles a message. The bot keeps its state in the store and in
+ * per-message contexts, which an escaped callback has already left; what such a callback itself
+ * held (a plugin's own timer or cache) is the plugin's to repair. Returns a function that removes
+ * the handlers again.
+ */
+export function keepServingOnEscapedErrors(log: Logger): () => void {
+  const rejection = (reason: unknown) => {
+    log.error(
+      reason instanceof Error ? { err: reason } : { reason: String(reason) },
+      'a promise rejected and nothing handled it (a plugin that does not await or catch a promise?); the bot keeps serving',
+    );
+  };
+  const exception = (error: unknown) => {
+    log.error(
+      error instanceof Error ? { err: error } : { reason: String(error) },
+      "an exception escaped a callback (a throw in a plugin's timer or event handler?); the bot keeps serving",
+    );
+  };
+  process.on('unhandledRejection', rejection);
+  process.on('uncaughtException', exception);
+  return () => {
+    process.off('unhandledRejection', rejection);
+    process.off('uncaughtException', exception);
+  };
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createBot, type Bot } from '@wxbot/core';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { resolvePort, type PortSource } from './port.ts';
-import { parseConcurrency, requireQueuesForConcurrency, stopOnSignal } from './lifecycle.ts';
+import { keepServingOnEscapedErrors, parseConcurrency, requireQueuesForConcurrency, stopOnSignal } from './lifecycle.ts';
 import { parseCommand } from './usage.ts';
 import { START_USAGE } from './usageTexts.ts';
 
@@ -25,6 +25,8 @@ export async function start(args: string[]): Promise<number> {
   const { config, filepath } = await loadConfig(values.config);
   const bot = createBot(concurrency !== undefined && config.workers !== false ? { ...config, workers: { ...config.workers, concurrency } } : config);
   await requireQueuesForConcurrency(bot, concurrency, config.workers !== false);
+  // From here on, plugin code runs: what it lets escape (a floating promise, a throw in a timer) is logged, not fatal.
+  keepServingOnEscapedErrors(bot.log);
   const { port, source } = resolvePort(values.port, config.port);
   const host = values.host ?? config.host;
   let url: string;

@@ -1,5 +1,5 @@
 import { createBot } from '@wxbot/core';
-import { NEEDS_DURABLE_QUEUE, parseConcurrency, stopOnSignal } from './lifecycle.ts';
+import { keepServingOnEscapedErrors, NEEDS_DURABLE_QUEUE, parseConcurrency, stopOnSignal } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { parseCommand } from './usage.ts';
 
@@ -20,7 +20,14 @@ export async function worker(args: string[]): Promise<number> {
     await bot.stop();
     return 1;
   }
-  await bot.init();
+  keepServingOnEscapedErrors(bot.log);
+  try {
+    await bot.init();
+  } catch (error) {
+    // A plugin whose setup threw (named in the error): nothing runs, the store closes.
+    await bot.stop().catch(() => {});
+    throw error;
+  }
   await bot.startWorkers({ concurrency });
   bot.log.info({ config: filepath, concurrency, delivery: bot.delivery }, 'wxbot worker started');
   stopOnSignal(bot, 'stopping: workers finish their jobs');

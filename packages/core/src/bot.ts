@@ -15,7 +15,18 @@ import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
-import { disposeScope, PluginScope, type Disposer, type HandoffHandler, type Plugin, type PluginHost, type PluginRoute, type ReplyHook, type ServerHook } from './plugin.ts';
+import {
+  disposeScope,
+  PluginOptionsError,
+  PluginScope,
+  type Disposer,
+  type HandoffHandler,
+  type Plugin,
+  type PluginHost,
+  type PluginRoute,
+  type ReplyHook,
+  type ServerHook,
+} from './plugin.ts';
 import { HookedOutbox } from './delivery/replyHooks.ts';
 import { LocalPubSub } from './store/pubsub.ts';
 import type { Subscription } from './store/types.ts';
@@ -178,7 +189,7 @@ export class Bot extends Composer<Context> {
     for (const plugin of this.#plugins) {
       const scope = new PluginScope(plugin.name, this.log.child({ plugin: plugin.name }), this.store, this.#host);
       this.#scopes.push(scope);
-      const disposer = await plugin.setup(scope);
+      const disposer = await setUp(plugin, scope);
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       const pluginMiddleware = scope.middleware();
@@ -426,6 +437,32 @@ export class Bot extends Composer<Context> {
     const event = { message, options, handledByPlatform };
     for (const handler of [...this.#handoffHandlers]) await handler(event);
     this.events.emit('handoff', event);
+  }
+}
+
+/**
+ * Runs a plugin's setup; what it throws comes back naming the plugin (`plugin "greet" failed in
+ * setup: …`, the original as `cause`), as start-up and `wxbot check` print it. Option errors
+ * already name their plugin and pass unchanged.
+ */
+async function setUp(plugin: Plugin, scope: PluginScope): Promise<void | Disposer> {
+  try {
+    return await plugin.setup(scope);
+  } catch (error) {
+    if (error instanceof PluginOptionsError || (error as { name?: unknown }).name === 'PluginSetupError') throw error;
+    throw new PluginSetupError(plugin.name, error);
+  }
+}
+
+/** A plugin's setup threw: the message names the plugin, `cause` is what it threw. */
+export class PluginSetupError extends Error {
+  override readonly name = 'PluginSetupError';
+  constructor(
+    /** The plugin whose setup failed. */
+    readonly plugin: string,
+    cause: unknown,
+  ) {
+    super(`plugin "${plugin}" failed in setup: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

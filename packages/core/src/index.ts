@@ -12,7 +12,7 @@
  */
 
 // The bot and its configuration
-export { Bot, createBot, type BotOptions, type ListenOptions } from './bot.ts';
+export { Bot, createBot, PluginSetupError, type BotOptions, type ListenOptions } from './bot.ts';
 export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
 export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export { loadDevCredentials, type DevCredentials } from './dev.ts';
