@@ -157,7 +157,7 @@ export class Bot extends Composer<Context> {
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
     const engine = options.delivery === 'memory' ? undefined : (options.delivery ?? (offersDeliveryEngine(this.store) ? this.store.createDeliveryEngine() : undefined));
     this.#engine = engine;
-    this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics));
+    this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics), this.log);
     engine?.attach({
       channels: this.channels,
       log: this.log,
@@ -331,7 +331,7 @@ export class Bot extends Composer<Context> {
       if (this.#server?.listening) this.#runServerHook(hook, this.#server);
       return () => void this.#serverHooks.delete(hook);
     },
-    addReplyHook: (hook: ReplyHook) => this.#outbox.add(hook),
+    addReplyHook: (hook: ReplyHook, plugin?: string) => this.#outbox.add(hook, plugin),
     addHandoffHandler: (handler) => {
       this.#handoffHandlers.add(handler);
       return () => void this.#handoffHandlers.delete(handler);

@@ -33,6 +33,7 @@ export type ServerHook = (server: Server) => void | Disposer;
  * Sees every outgoing reply, passive or active, `ctx.reply` and `sendTo` alike, in order (as
  * grammY's transformers): call `next()` to deliver it (or `next(changed)` to deliver another),
  * skip it to drop it. `reply.answers` is the id of the message answered (absent for `sendTo`).
+ * A hook that throws is logged with its plugin's name and skipped: the reply goes on unchanged.
  */
 export type ReplyHook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
 /** Takes `ctx.handoff()` in the app; see {@link PluginScope.handleHandoffs}. */
@@ -57,7 +58,7 @@ export interface PluginHost {
   readonly events: EventEmitter<BotEvents>;
   addRoute(route: PluginRoute): Disposer;
   addServerHook(hook: ServerHook): Disposer;
-  addReplyHook(hook: ReplyHook): Disposer;
+  addReplyHook(hook: ReplyHook, plugin?: string): Disposer;
   addHandoffHandler(handler: HandoffHandler): Disposer;
   sendTo(channelName: string, to: Recipient, input: ReplyInput, options?: { key?: string }): Promise<void>;
   channelNamed(name: string): Channel | undefined;
@@ -112,7 +113,7 @@ export class PluginScope extends Composer<Context> {
 
   /** Sees (and may change or drop) every outgoing reply; see {@link ReplyHook}. */
   onReply(hook: ReplyHook): void {
-    this.#undo.push(this.#host.addReplyHook(hook));
+    this.#undo.push(this.#host.addReplyHook(hook, this.pluginName));
   }
 
   /**

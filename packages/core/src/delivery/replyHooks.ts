@@ -1,25 +1,39 @@
+import type { Logger } from 'pino';
 import type { Outbox, OutboxJob, PassiveSlot } from './outbox.ts';
 
 /** See `ReplyHook` in plugin.ts: sees a reply and calls `next` to deliver it (or another). */
 type Hook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
 
+/** A hook and the plugin that registered it (named when it fails). */
+interface Entry {
+  readonly hook: Hook;
+  readonly plugin: string | undefined;
+}
+
 /**
  * An outbox with the plugins' outgoing-reply hooks in front of the engine: every reply,
  * `ctx.reply` and `sendTo`, passes them in registration order before the send rules run.
  * Engine-agnostic (it wraps any {@link Outbox}); with no hook it calls the engine directly.
+ *
+ * A hook that throws is the registering plugin's failure, not the sender's: it is logged with
+ * that plugin's name and skipped, and the reply goes on unchanged (as it reached that hook). A
+ * delivery failure (the engine's, seen through `next()`) reaches the sender as it is.
  */
 export class HookedOutbox implements Outbox {
   readonly #engine: Outbox;
-  #hooks: readonly Hook[] = [];
+  readonly #log: Logger;
+  #hooks: readonly Entry[] = [];
 
-  constructor(engine: Outbox) {
+  constructor(engine: Outbox, log: Logger) {
     this.#engine = engine;
+    this.#log = log;
   }
 
-  /** Adds a hook; returns what removes it. */
-  add(hook: Hook): () => void {
-    this.#hooks = [...this.#hooks, hook];
-    return () => void (this.#hooks = this.#hooks.filter((h) => h !== hook));
+  /** Adds a hook registered by `plugin`; returns what removes it. */
+  add(hook: Hook, plugin?: string): () => void {
+    const entry: Entry = { hook, plugin };
+    this.#hooks = [...this.#hooks, entry];
+    return () => void (this.#hooks = this.#hooks.filter((h) => h !== entry));
   }
 
   send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
@@ -29,14 +43,37 @@ export class HookedOutbox implements Outbox {
   }
 
   /** Hook `i` on `current` (a method, not a closure made per reply). */
-  async #step(hooks: readonly Hook[], i: number, current: OutboxJob, passive: PassiveSlot | undefined): Promise<void> {
-    const hook = hooks[i];
-    if (!hook) return this.#engine.send(current, passive);
-    let called = false;
-    await hook(current, (changed) => {
-      if (called) throw new Error('a reply hook called next() twice');
-      called = true;
-      return this.#step(hooks, i + 1, changed ?? current, passive);
-    });
+  async #step(hooks: readonly Entry[], i: number, current: OutboxJob, passive: PassiveSlot | undefined): Promise<void> {
+    const entry = hooks[i];
+    if (!entry) return this.#engine.send(current, passive);
+    let downstream: Promise<void> | undefined;
+    try {
+      await entry.hook(current, (changed) => {
+        if (downstream) throw new Error('a reply hook called next() twice');
+        downstream = this.#step(hooks, i + 1, changed ?? current, passive);
+        return downstream;
+      });
+    } catch (error) {
+      if (!downstream) {
+        this.#failed(entry, current, error, 'the reply goes on without it');
+        return this.#step(hooks, i + 1, current, passive);
+      }
+      // The reply went on: next()'s own rejection is the delivery's, anything else the hook's.
+      const delivery = await downstream.then(
+        () => undefined,
+        (reason: unknown) => ({ reason }),
+      );
+      if (delivery?.reason === error) throw error;
+      this.#failed(entry, current, error, 'after passing the reply on');
+      if (delivery) throw delivery.reason;
+      return;
+    }
+    // A hook that called next() without awaiting it: the sender still learns how delivery went.
+    if (downstream) await downstream;
+  }
+
+  #failed(entry: Entry, job: OutboxJob, error: unknown, what: string): void {
+    const who = entry.plugin ? `plugin "${entry.plugin}"` : 'a reply hook';
+    this.#log.error({ err: error, plugin: entry.plugin, channel: job.channel, msgId: job.answers }, `${who} failed in its reply hook (onReply); ${what}`);
   }
 }
