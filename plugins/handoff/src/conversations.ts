@@ -81,14 +81,55 @@ const heldKey = (id: string) => `handoff:held:${id}`;
  * Callers change a conversation inside {@link ConversationStore.update}, which holds its lock.
  */
 export class ConversationStore {
+  /**
+   * With `local` (a store only this process writes: memory, the hand-off state file), the ids
+   * that may have a record: read once from the open list, then kept in step by {@link save} and
+   * {@link remove}. Every message of every user asks whether its conversation has a record, and
+   * nearly always none does: this answers that without a store read. Undefined until read (or
+   * over a shared store, where another instance may open a conversation at any time).
+   */
+  #known: Set<string> | undefined;
+  /** Ids saved before the open list was read (an id reaches that list only after its record). */
+  #savedEarly: string[] | undefined;
+  #loading = false;
+
   constructor(
     private readonly store: Store,
     private readonly locks: KeyedLocks,
-    private readonly options: { idleTimeoutMs: number; recordTtlMs: number },
-  ) {}
+    private readonly options: { idleTimeoutMs: number; recordTtlMs: number; local?: boolean },
+  ) {
+    if (options.local) this.#savedEarly = [];
+  }
 
   get(id: string): Promise<Conversation | undefined> {
     return getJson<Conversation>(this.store, recordKey(id));
+  }
+
+  /**
+   * True when `id` surely has no record, known without reading the store (a local store whose
+   * open list has been read); false means "read it" ({@link get}). Synchronous: the common case
+   * of a message costs no promise.
+   */
+  surelyAbsent(id: string): boolean {
+    const known = this.#known;
+    if (known) return !known.has(id);
+    if (this.options.local && !this.#loading) this.#load();
+    return false;
+  }
+
+  /** Reads the open list once into {@link #known}; on failure the store is read per message until it works. */
+  #load(): void {
+    this.#loading = true;
+    this.openIds().then(
+      (ids) => {
+        this.#known = new Set([...ids, ...(this.#savedEarly ?? [])]);
+        this.#savedEarly = undefined;
+      },
+      () => {
+        // The state cannot be read now (the per-message read says so in the log): try again later.
+        this.#loading = false;
+      },
+    );
   }
 
   /** Whether the hold of a conversation is still alive (its idle timer has not run out). */
@@ -113,6 +154,8 @@ export class ConversationStore {
 
   /** Saves a record and keeps the hold marker in step with its status (refreshing its TTL). */
   async save(conversation: Conversation): Promise<void> {
+    this.#known?.add(conversation.id);
+    this.#savedEarly?.push(conversation.id);
     await setJson(this.store, recordKey(conversation.id), conversation, Math.max(this.options.recordTtlMs, this.options.idleTimeoutMs * 2));
     if (isHeld(conversation)) await this.store.set(heldKey(conversation.id), conversation.agent ?? '-', this.options.idleTimeoutMs);
     else await this.store.delete(heldKey(conversation.id));
@@ -123,6 +166,7 @@ export class ConversationStore {
     await this.store.delete(heldKey(id));
     await this.store.delete(recordKey(id));
     await this.#changeOpen((ids) => ids.filter((x) => x !== id));
+    this.#known?.delete(id);
   }
 
   /** Adds a conversation to the open list; true when it was not there. */

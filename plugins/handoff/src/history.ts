@@ -88,8 +88,18 @@ function contentOfMessage(message: Message): { text?: string; mediaId?: string; 
 
 /** The entry of a reply sent to the user by the bot or an agent. */
 export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: string): HistoryEntry {
-  return entry(randomUUID(), Date.now(), 'out', from, agent || undefined, reply.type, contentOfReply(reply));
+  return entry(freshId(), Date.now(), 'out', from, agent || undefined, reply.type, contentOfReply(reply));
 }
+
+/**
+ * A new entry id, unique across instances: this process's random id and a counter (a UUID a
+ * reply cost more than the rest of its entry; every bot reply is recorded).
+ */
+function freshId(): string {
+  return `${PROCESS_ID}-${(++entrySerial).toString(36)}`;
+}
+const PROCESS_ID = randomUUID();
+let entrySerial = 0;
 
 function contentOfReply(reply: Reply): { text?: string; mediaId?: string; summary?: string } {
   switch (reply.type) {

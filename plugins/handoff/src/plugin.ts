@@ -3,7 +3,7 @@
  * console page and the idle sweeper.
  */
 import { randomBytes } from 'node:crypto';
-import { definePlugin, FileStore, MemoryStore, type Store } from '@wxbot/core';
+import { definePlugin, FileStore, MemoryStore, type Context, type Store } from '@wxbot/core';
 import { StoreBus } from './bus.ts';
 import { conversationId } from './conversations.ts';
 import { consoleHeaders, consoleHtml } from './consoleHtml.ts';
@@ -49,7 +49,9 @@ export const handoff = definePlugin({
     // (everyone's recent messages in this process over a memory store; open conversations'
     // in the state file).
     const locks = new KeyedLocks(scope.store);
-    const conversations = new ConversationStore(store, locks, { idleTimeoutMs: options.idleTimeoutMs, recordTtlMs: options.historyTtlMs });
+    // Over a store only this process writes (memory, the state file), which conversations have a
+    // record is known in process: a message of a conversation with none reads nothing.
+    const conversations = new ConversationStore(store, locks, { idleTimeoutMs: options.idleTimeoutMs, recordTtlMs: options.historyTtlMs, local: inMemory });
     const history = new History({ recent: inMemory ? 'process' : store, kept: store, locks, size: options.historySize, ttlMs: options.historyTtlMs });
     // Events reach the agents of every instance through the store's pub/sub (Redis), or of
     // this process (memory, file store).
@@ -71,23 +73,41 @@ export const handoff = definePlugin({
     scope.handleHandoffs((event) => void service.onHandoff(event));
 
     // Record what the bot answers (not the agents' own sends), for the agents' history.
-    scope.onReply(async (out, next) => {
-      await next();
-      if (out.answers === undefined) return;
-      const id = conversationId(out.channel, out.to.user, out.to.openKfId);
-      await service.onBotReply(id, out.reply).catch((error: unknown) => log.warn({ err: error }, 'bot reply not recorded in the hand-off history'));
+    // Promise callbacks, not async frames: this runs for every reply.
+    const notRecorded = (error: unknown) => log.warn({ err: error }, 'bot reply not recorded in the hand-off history');
+    scope.onReply((out, next) => {
+      const sent = next();
+      if (out.answers === undefined) return sent;
+      return sent.then(() => {
+        try {
+          const recorded = service.onBotReply(conversationId(out.channel, out.to.user, out.to.openKfId), out.reply);
+          if (recorded) return recorded.catch(notRecorded);
+        } catch (error) {
+          notRecorded(error);
+        }
+      });
     });
 
-    scope.use(async (ctx, next) => {
-      let held = false;
+    const stateUnavailable = (ctx: Context, error: unknown) =>
+      // Without its state the plugin cannot know who holds the conversation: let the bot answer.
+      ctx.log.error({ err: error }, 'hand-off state unavailable; the bot answers this message');
+    scope.use((ctx, next) => {
+      let verdict: 'pass' | Promise<'held' | 'pass'>;
       try {
-        held = (await service.onUserMessage(ctx.message)) === 'held';
+        verdict = service.onUserMessage(ctx.message);
       } catch (error) {
-        // Without its state the plugin cannot know who holds the conversation: let the bot answer.
-        ctx.log.error({ err: error }, 'hand-off state unavailable; the bot answers this message');
+        stateUnavailable(ctx, error);
+        return next();
       }
-      if (held) return; // a human holds the conversation: the later plugins never see it
-      await next();
+      if (verdict === 'pass') return next();
+      return verdict.then(
+        // Held: a human holds the conversation, the later plugins never see it.
+        (v) => (v === 'held' ? undefined : next()),
+        (error: unknown) => {
+          stateUnavailable(ctx, error);
+          return next();
+        },
+      );
     });
 
     const sockets = new AgentSocketServer({

@@ -47,19 +47,35 @@ export class HandoffService {
   /**
    * Records a message from a user and tells the agents when its conversation is open.
    * Returns `held` when a human holds the conversation: the bot must not answer it.
+   * The common case (no hand-off pending, no conversation open, history in this process) is
+   * answered synchronously: every message of every user passes here.
    */
-  async onUserMessage(message: Message): Promise<'held' | 'pass'> {
-    const { conversations, history, bus, log } = this.#deps;
+  onUserMessage(message: Message): 'pass' | Promise<'held' | 'pass'> {
     const id = conversationIdOf(message);
-    // Awaited only when there is one: every message of every user passes here.
+    // Waited for only when there is one.
     const pending = this.#pending.get(id);
-    if (pending) await pending;
+    if (pending) return pending.then(() => this.#onUserMessage(id, message));
+    return this.#onUserMessage(id, message);
+  }
+
+  #onUserMessage(id: string, message: Message): 'pass' | Promise<'held' | 'pass'> {
     if (message.type === 'event') {
-      if (message.event === 'session_status_change') await this.#onKfSessionChange(id, message.changeType, message.newServicerUserId);
-      return 'pass'; // events are not conversation: the bot's plugins still see them
+      // Events are not conversation: the bot's plugins still see them.
+      if (message.event === 'session_status_change') return this.#onKfSessionChange(id, message.changeType, message.newServicerUserId).then(() => 'pass');
+      return 'pass';
     }
     const entry = entryFromMessage(message);
     if (!entry) return 'pass';
+    if (this.#deps.conversations.surelyAbsent(id)) {
+      const appended = this.#deps.history.append(id, entry, false);
+      return appended ? appended.then(() => 'pass') : 'pass';
+    }
+    return this.#onOpenMessage(id, message, entry);
+  }
+
+  /** A message whose conversation may be open (its record is read). */
+  async #onOpenMessage(id: string, message: Message, entry: HistoryEntry): Promise<'held' | 'pass'> {
+    const { conversations, history, bus, log } = this.#deps;
     const current = await conversations.get(id);
     const appended = history.append(id, entry, current !== undefined);
     if (appended) await appended; // in-process history: nothing to wait for
@@ -85,9 +101,14 @@ export class HandoffService {
     return 'pass';
   }
 
-  /** Records a reply the bot sent and shows it to the agents when the conversation is open. */
-  async onBotReply(id: string, reply: Reply): Promise<void> {
-    await this.#recordOut(id, entryFromReply(reply, 'bot'));
+  /**
+   * Records a reply the bot sent and shows it to the agents when the conversation is open;
+   * synchronous when it surely is not (see {@link onUserMessage}).
+   */
+  onBotReply(id: string, reply: Reply): void | Promise<void> {
+    const entry = entryFromReply(reply, 'bot');
+    if (this.#deps.conversations.surelyAbsent(id)) return this.#deps.history.append(id, entry, false);
+    return this.#recordOut(id, entry).then(() => undefined);
   }
 
   /** `ctx.handoff()` ran: hold the conversation and open it for the agents. */
