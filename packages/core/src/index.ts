@@ -53,9 +53,9 @@ export type { MediaFile } from './api/client.ts';
 
 // Middleware
 export { compose, type Middleware, type Next } from './pipeline/compose.ts';
-export { Composer, type CommandInfo } from './pipeline/composer.ts';
+export { Composer, type CommandInfo, type CommandContext, type HearsContext, type MatchOf } from './pipeline/composer.ts';
 export type { CommandOptions } from './pipeline/commands.ts';
-export { Context } from './pipeline/context.ts';
+export { Context, type RegExpMatch } from './pipeline/context.ts';
 export type { FlavoredMiddleware } from './pipeline/flavor.ts';
 export { conversationKey, withConversation, type ConversationLockOptions } from './pipeline/conversation.ts';
 export { session, type SessionOptions, type SessionFlavor, type SessionMiddleware } from './pipeline/session.ts';

@@ -82,7 +82,7 @@ describe('session()', () => {
       name: 'reset',
       setup(bot) {
         const s = bot.use(session({ initial: () => ({ n: 1 }) }));
-        s.command('reset', (ctx) => void (ctx.session = undefined as never));
+        s.command('reset', (ctx) => void (ctx.session = undefined));
         s.on('text', (ctx) => ctx.reply(`n=${ctx.session.n++}`));
       },
     })();

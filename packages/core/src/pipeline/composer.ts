@@ -1,12 +1,24 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
 import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
-import type { Context } from './context.ts';
+import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 
 /** A context whose message has been narrowed to `M`. */
 export type ContextOf<M extends Message> = Context<M>;
 
 type Trigger = string | RegExp;
+
+/**
+ * What `hears(trigger)` puts on `ctx.match`, by trigger: the {@link RegExpMatch} of a RegExp
+ * (its groups), the string itself for a string, either for a list that mixes them.
+ */
+export type MatchOf<T extends Trigger> = T extends RegExp ? RegExpMatch : string;
+
+/** The context of a `hears()` handler: a text message, `match` typed by the trigger. */
+export type HearsContext<C extends Context, T extends Trigger> = C & Context<MessageOf<'text'>> & { match: MatchOf<T> };
+
+/** The context of a `command()` handler: a text message, `match` the argument text (`''` when none). */
+export type CommandContext<C extends Context> = C & Context<MessageOf<'text'>> & { match: string };
 
 /** A command registered with `command()`, for `/help`. */
 export interface CommandInfo {
@@ -80,9 +92,14 @@ export class Composer<C extends Context = Context> {
 
   /**
    * Text messages matching a trigger: a string matches the whole trimmed text, a RegExp is
-   * tested (its match is put on `ctx.match`).
+   * tested. `ctx.match` is typed by the trigger (as grammY's filter queries narrow): the
+   * `RegExpExecArray` of a RegExp, with its groups; the string of a string.
+   *
+   * ```ts
+   * bot.hears(/^订单\s*(\d+)$/, (ctx) => ctx.reply(`查询 ${ctx.match[1]}`)); // ctx.match: its RegExpExecArray
+   * ```
    */
-  hears(trigger: Trigger | readonly Trigger[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>> {
+  hears<T extends Trigger>(trigger: T | readonly T[], ...middleware: Middleware<HearsContext<C, T>>[]): Composer<HearsContext<C, T>> {
     const triggers = Array.isArray(trigger) ? [...trigger] : [trigger as Trigger];
     return this.filter(
       (ctx) => {
@@ -110,14 +127,15 @@ export class Composer<C extends Context = Context> {
   }
 
   /**
-   * `/name args` commands; `ctx.match` is the argument text. With a description
-   * (`command('order', '查询订单', handler)`) the command is listed by `/help`.
+   * `/name args` commands; `ctx.match` is the argument text, typed `string` (`''` without
+   * arguments). With a description (`command('order', '查询订单', handler)`) the command is
+   * listed by `/help`.
    */
-  command(name: string | readonly string[], description: string, ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>>;
-  command(name: string | readonly string[], ...middleware: Middleware<C & Context<MessageOf<'text'>>>[]): Composer<C & Context<MessageOf<'text'>>>;
-  command(name: string | readonly string[], ...rest: (string | Middleware<C & Context<MessageOf<'text'>>>)[]): Composer<C & Context<MessageOf<'text'>>> {
+  command(name: string | readonly string[], description: string, ...middleware: Middleware<CommandContext<C>>[]): Composer<CommandContext<C>>;
+  command(name: string | readonly string[], ...middleware: Middleware<CommandContext<C>>[]): Composer<CommandContext<C>>;
+  command(name: string | readonly string[], ...rest: (string | Middleware<CommandContext<C>>)[]): Composer<CommandContext<C>> {
     const description = typeof rest[0] === 'string' ? (rest.shift() as string) : undefined;
-    const middleware = rest as Middleware<C & Context<MessageOf<'text'>>>[];
+    const middleware = rest as Middleware<CommandContext<C>>[];
     const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
     this.#registry.push({ names: [...names], ...(description && { description }) });
     return this.filter(

@@ -16,6 +16,14 @@ export type { HandoffOptions } from '../vocabulary.ts';
 export const RUNNING_PLUGIN: unique symbol = Symbol('wxbot.runningPlugin');
 
 /**
+ * What a RegExp trigger of `hears()` matched: its `RegExpExecArray` (`ctx.match[1]` is the
+ * first group). The `& object` changes nothing at run time; it lets a handler's context
+ * narrow `ctx.match` cleanly (`string & object` is `never`, so a command's `ctx.match` is
+ * exactly `string`).
+ */
+export type RegExpMatch = RegExpExecArray & object;
+
+/**
  * What a context needs from the bot and channel around it. Kept as an interface so the
  * pipeline knows nothing of HTTP, XML or AES.
  */
@@ -47,8 +55,12 @@ export interface ContextServices {
 export class Context<M extends Message = Message> {
   /** Scratch space for this message only (as Koa's `ctx.state`). */
   readonly state: Record<string, unknown> = {};
-  /** What `hears()` or `command()` matched. */
-  match: RegExpExecArray | string | undefined;
+  /**
+   * What `hears()` or `command()` matched. Typed by the helper in its handlers: the argument
+   * text (`string`, `''` without arguments) for `command()`, the {@link RegExpMatch} of a
+   * RegExp trigger (or the string of a string trigger) for `hears()`.
+   */
+  match: RegExpMatch | string | undefined;
   /** @internal Set by the bot as each plugin's stage starts; read through `plugin`. */
   [RUNNING_PLUGIN]: string | undefined;
   readonly #services: ContextServices;

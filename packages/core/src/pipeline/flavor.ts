@@ -8,7 +8,7 @@ declare const flavor: unique symbol;
  *
  * ```ts
  * const shop = bot.use(session({ initial: () => ({ cart: [] as string[] }) }));
- * shop.command('add', (ctx) => ctx.session.cart.push(ctx.match as string));
+ * shop.command('add', (ctx) => ctx.session.cart.push(ctx.match));
  * ```
  * The property exists at type level only; at run time this is plain middleware.
  */

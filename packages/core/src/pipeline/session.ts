@@ -3,9 +3,13 @@ import type { Context } from './context.ts';
 import { conversationKey, withConversation, type ConversationLockOptions } from './conversation.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 
-/** The property `session()` adds: `ctx.session`. */
+/**
+ * The property `session()` adds: `ctx.session`, read as `S`; assigning `undefined` deletes the
+ * stored session (the next message of the conversation starts from `initial()` again).
+ */
 export interface SessionFlavor<S> {
-  session: S;
+  get session(): S;
+  set session(value: S | undefined);
 }
 
 /** What `session()` returns: middleware that gives the handlers after it a typed `ctx.session`. */

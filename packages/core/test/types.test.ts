@@ -1,0 +1,68 @@
+/**
+ * Type tests: `npm run typecheck` (tsc over packages/*\/test) fails when a handler's context
+ * loses its narrowing; the vitest run checks that the same handlers see those values at run time.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { Composer, type Context, definePlugin, type MessageOf, type RegExpMatch, session } from '@wxbot/core';
+import { createTestBot } from '@wxbot/testing';
+
+describe('context types', () => {
+  it('types ctx.match by the routing helper', async () => {
+    const seen: unknown[] = [];
+    const plugin = definePlugin({
+      name: 'types',
+      setup(bot) {
+        bot.command('order', (ctx) => {
+          expectTypeOf(ctx.match).toEqualTypeOf<string>();
+          expectTypeOf(ctx.message).toEqualTypeOf<MessageOf<'text'>>();
+          seen.push(ctx.match);
+        });
+        bot.command('add', '加入', (ctx) => {
+          expectTypeOf(ctx.match).toEqualTypeOf<string>();
+          seen.push(ctx.match.toUpperCase());
+        });
+        bot.hears(/^weather (\w+)$/, (ctx) => {
+          expectTypeOf(ctx.match).toEqualTypeOf<RegExpMatch>();
+          expectTypeOf(ctx.match).toExtend<RegExpExecArray>();
+          expectTypeOf(ctx.match).toExtend<RegExpMatchArray>();
+          expectTypeOf(ctx.match[1]).toEqualTypeOf<string | undefined>();
+          seen.push(ctx.match[1]);
+        });
+        bot.hears('人工', (ctx) => {
+          expectTypeOf(ctx.match).toEqualTypeOf<string>();
+          seen.push(ctx.match);
+        });
+        bot.hears(['hi', /^hello (\w+)$/], (ctx) => {
+          expectTypeOf(ctx.match).toEqualTypeOf<string | RegExpMatch>();
+          seen.push(typeof ctx.match === 'string' ? ctx.match : ctx.match[1]);
+        });
+      },
+    });
+    const kit = await createTestBot({ plugins: [plugin()] });
+    await kit.send('/order 42 now');
+    await kit.send('/add apple');
+    await kit.send('weather Paris');
+    await kit.send('人工');
+    await kit.send('hi');
+    await kit.send('hello Bob');
+    await kit.send('/order');
+    await kit.close();
+    expect(seen).toEqual(['42 now', 'APPLE', 'Paris', '人工', 'hi', 'Bob', '']);
+  });
+
+  it('lets a handler assign undefined to ctx.session (deleting it), reading it as S', () => {
+    const bot = new Composer<Context>();
+    const counted = bot.use(session({ initial: () => ({ count: 0 }) }));
+    counted.command('reset', (ctx) => {
+      expectTypeOf(ctx.session).toEqualTypeOf<{ count: number }>();
+      ctx.session = undefined;
+      ctx.session = { count: 1 };
+      // @ts-expect-error a session is an object of the initial's shape
+      ctx.session = { count: 'one' };
+    });
+    counted.on('text', (ctx) => {
+      expectTypeOf(ctx.session.count).toEqualTypeOf<number>();
+    });
+    expect(counted).toBeInstanceOf(Composer);
+  });
+});
