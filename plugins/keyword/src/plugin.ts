@@ -5,10 +5,10 @@ import { resolve } from 'node:path';
 import { definePlugin, type Context, type ReplyInput } from '@wxbot/core';
 import { buildFaqIndex, type FaqAnswer } from './faq.ts';
 import { handoffMatcher } from './handoff.ts';
-import { matchRules, resolveReply, type CompiledRule } from './rules.ts';
+import { firstMatch, resolveReply, type CompiledRule, type RuleMatch } from './rules.ts';
 import type { RuleFileKind } from './ruleFile.ts';
 import { FALLBACK_TOPICS, optionsSchema } from './schema.ts';
-import type { FaqIndex } from './similarity.ts';
+import type { FaqHit, FaqIndex } from './similarity.ts';
 import { RuleSource } from './source.ts';
 import { MatchText } from './text.ts';
 import { keywordTexts } from './texts.ts';
@@ -89,9 +89,11 @@ export const keyword = definePlugin({
       });
     }
 
-    bot.use(async (ctx, next) => {
+    // Promise callbacks, not async frames, on the way most messages take (no rule, no FAQ
+    // entry: on to next()); what answers goes through the async functions below.
+    bot.use((ctx, next) => {
       const { message } = ctx;
-      // The text is folded once here for the hand-off words and every rule's keywords.
+      // The text is folded once here for the hand-off words, every rule's keywords and the FAQ.
       const text = message.type === 'text' ? new MatchText(message.text) : undefined;
       if (text) {
         const word = handoffWord(text);
@@ -99,8 +101,16 @@ export const keyword = definePlugin({
       }
       // One snapshot per message, so a reload in the middle cannot mix two rule sets.
       const current = snapshot;
+      const first = firstMatch(current.rules, 0, message, text);
+      if (first) return byRules(ctx, next, current, text, first);
+      return byFaqOrNext(ctx, next, current, text);
+    });
+
+    /** The matching rules in order, from the first; the FAQ and the rest when all decline. */
+    async function byRules(ctx: Context, next: () => Promise<void>, current: Snapshot, text: MatchText | undefined, first: RuleMatch): Promise<void> {
       const previousMatch = ctx.match;
-      for (const { rule, match } of matchRules(current.rules, message, text)) {
+      for (let found: RuleMatch | undefined = first; found; found = firstMatch(current.rules, found.index + 1, ctx.message, text)) {
+        const { rule, match } = found;
         ctx.match = match;
         const replies = await resolveReply(rule.reply, ctx);
         if (replies.length === 0) continue; // a reply function declined
@@ -109,18 +119,27 @@ export const keyword = definePlugin({
         return;
       }
       ctx.match = previousMatch;
-      if (message.type === 'text' && current.faq.size > 0) {
-        const hit = current.faq.best(message.text, options.faqThreshold);
-        if (hit) {
-          ctx.log.debug({ question: hit.question, score: hit.score, source: hit.value.source }, 'FAQ matched');
-          for (const reply of hit.value.answer) await ctx.reply(reply);
-          return;
-        }
+      await byFaqOrNext(ctx, next, current, text);
+    }
+
+    function byFaqOrNext(ctx: Context, next: () => Promise<void>, current: Snapshot, text: MatchText | undefined): Promise<void> {
+      const { message } = ctx;
+      if (text && current.faq.size > 0) {
+        const hit = current.faq.best(text.raw, options.faqThreshold, text.folded);
+        if (hit) return answerFaq(ctx, hit);
       }
-      await next();
+      const rest = next();
+      if (!options.fallback) return rest;
       // Nothing after this plugin answered either: say so, and what the bot can answer.
-      if (options.fallback && ctx.replies === 0 && message.type === 'text' && !message.command) await ctx.reply(notUnderstood(ctx, current));
-    });
+      return rest.then(() => {
+        if (ctx.replies === 0 && message.type === 'text' && !message.command) return ctx.reply(notUnderstood(ctx, current));
+      });
+    }
+
+    async function answerFaq(ctx: Context, hit: FaqHit<FaqAnswer>): Promise<void> {
+      ctx.log.debug({ question: hit.question, score: hit.score, source: hit.value.source }, 'FAQ matched');
+      for (const reply of hit.value.answer) await ctx.reply(reply);
+    }
 
     // The fallback text depends only on the rules loaded and the bot's language: built once per
     // (rules, language) instead of four text lookups and a join on every message it answers.

@@ -125,9 +125,10 @@ export function matchableText(message: Message): string | undefined {
   }
 }
 
-/** What matched: the rule, and the keyword or regex match (undefined for keyword-less rules). */
+/** What matched: the rule, its index, and the keyword or regex match (undefined for keyword-less rules). */
 export interface RuleMatch {
   readonly rule: CompiledRule;
+  readonly index: number;
   readonly match: RegExpExecArray | string | undefined;
 }
 
@@ -138,27 +139,30 @@ function applies(rule: CompiledRule, message: Message): boolean {
 }
 
 /**
- * The rules that match `message`, in order, lazily: the caller takes the first whose reply
- * does not decline. `prepared` is the message's text already wrapped, to share its folding.
+ * The first rule from `from` on that matches `message`, if any: the caller takes the first
+ * whose reply does not decline, asking again from the next index. `prepared` is the message's
+ * text already wrapped, to share its folding. (A plain loop, not a generator: it runs for
+ * every message.)
  */
-export function* matchRules(rules: readonly CompiledRule[], message: Message, prepared?: MatchText): Generator<RuleMatch> {
-  const raw = matchableText(message);
-  const text = raw === undefined ? undefined : prepared?.raw === raw ? prepared : new MatchText(raw);
-  for (const rule of rules) {
+export function firstMatch(rules: readonly CompiledRule[], from: number, message: Message, prepared?: MatchText): RuleMatch | undefined {
+  let text: MatchText | undefined;
+  let textRead = false;
+  for (let index = from; index < rules.length; index++) {
+    const rule = rules[index] as CompiledRule;
     if (!applies(rule, message)) continue;
-    if (rule.matchers.length === 0) {
-      yield { rule, match: undefined };
-      continue;
+    if (rule.matchers.length === 0) return { rule, index, match: undefined };
+    if (!textRead) {
+      textRead = true;
+      const raw = matchableText(message);
+      text = raw === undefined ? undefined : prepared?.raw === raw ? prepared : new MatchText(raw);
     }
     if (text === undefined) continue;
     for (const matcher of rule.matchers) {
       const match = matcher(text);
-      if (match !== undefined) {
-        yield { rule, match };
-        break;
-      }
+      if (match !== undefined) return { rule, index, match };
     }
   }
+  return undefined;
 }
 
 /** The replies a rule gives for this context; `[]` when a reply function declined. */

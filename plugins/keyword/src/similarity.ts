@@ -53,7 +53,12 @@ const FILLER_START = new RegExp(`[${[...new Set(FILLERS.map((filler) => filler[0
 
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
-  let t = fold(text);
+  return normalizeFolded(fold(text));
+}
+
+/** {@link normalizeForSimilarity} of a text already {@link fold}ed. */
+function normalizeFolded(folded: string): string {
+  let t = folded;
   if (FILLER_START.test(t)) for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
   return t.replace(PARTICLES, ' ');
 }
@@ -63,8 +68,13 @@ export type Features = Map<string, number>;
 
 /** The weighted features of a text, before inverse document frequency. */
 export function featuresOf(text: string): Features {
+  return featuresOfFolded(fold(text));
+}
+
+/** {@link featuresOf} a text already {@link fold}ed (the keyword plugin folds each message once). */
+function featuresOfFolded(folded: string): Features {
   const features: Features = new Map();
-  for (const [segment] of normalizeForSimilarity(text).matchAll(SEGMENTS)) {
+  for (const [segment] of normalizeFolded(folded).matchAll(SEGMENTS)) {
     if (!HAN.test(segment)) {
       addFeature(features, `w:${segment}`, WORD_WEIGHT);
       continue;
@@ -229,11 +239,12 @@ export class FaqIndex<T> {
   /**
    * The best-scoring paraphrase at or above `threshold`, if any; of equal scores, the one
    * indexed first (earlier entry, earlier wording). Scores only candidates (see the class).
+   * `folded`: the text already {@link fold}ed, when the caller has it.
    */
-  best(text: string, threshold: number): FaqHit<T> | undefined {
+  best(text: string, threshold: number, folded: string = fold(text)): FaqHit<T> | undefined {
     const terms: QueryTerm[] = [];
     let squares = 0;
-    for (const [key, w] of featuresOf(text)) {
+    for (const [key, w] of featuresOfFolded(folded)) {
       const weight = w * (this.#idf.get(key) ?? this.#unseenIdf);
       squares += weight * weight;
       const postings = this.#postings.get(key);
