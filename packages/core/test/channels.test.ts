@@ -140,8 +140,9 @@ describe('WeCom app', () => {
       expected = String(1e12 + i);
       echostr = encrypt(WECOM.encodingAESKey, expected, WECOM.corpId);
     }
-    const signature = getSignature(WECOM.token, '1', '2', echostr);
-    const res = await fetch(`${base}/wecom/callback?msg_signature=${signature}&timestamp=1&nonce=2&echostr=${echostr.replaceAll('=', '%3D').replaceAll('/', '%2F')}`);
+    const now = String(Math.floor(Date.now() / 1000));
+    const signature = getSignature(WECOM.token, now, '2', echostr);
+    const res = await fetch(`${base}/wecom/callback?msg_signature=${signature}&timestamp=${now}&nonce=2&echostr=${echostr.replaceAll('=', '%3D').replaceAll('/', '%2F')}`);
     expect(await res.text()).toBe(expected);
     expect(peer.options.kind).toBe('wecomApp');
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer } from '@wxbot/testing';
+import { AiBotPeer, WeChatPeer } from '@wxbot/testing';
 import { DEFAULT_REPLAY_WINDOW_SECONDS } from '../src/protocol.ts';
-import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, wecomApp, type Bot } from '../src/index.ts';
+import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, wecomAiBot, wecomApp, type Bot } from '../src/index.ts';
 import { dedupTtlFor } from '../src/delivery/dedup.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -29,6 +29,7 @@ beforeAll(async () => {
       wecomApp({ corpId: 'wwreplay', token: 't', encodingAESKey: KEY, path: '/wecom' }),
       officialAccount({ appId: 'wxreplay', token: 't', path: '/oa' }),
       officialAccount({ appId: 'wxdrift', token: 't', path: '/drift', name: 'drift', replayWindowSeconds: false }),
+      wecomAiBot({ token: 't', encodingAESKey: KEY, path: '/aibot' }),
     ],
     store,
     logger: logs.log,
@@ -42,6 +43,7 @@ beforeAll(async () => {
 afterAll(() => bot.stop());
 
 const wecom = () => new WeChatPeer({ url: `${base}/wecom`, kind: 'wecomApp', token: 't', encodingAESKey: KEY, receiveId: 'wwreplay' });
+const aibot = () => new AiBotPeer({ url: `${base}/aibot`, token: 't', encodingAESKey: KEY });
 const oa = (path = '/oa') => new WeChatPeer({ url: `${base}${path}`, kind: 'officialAccount', token: 't', receiveId: 'wx' });
 
 describe('replay window', () => {
@@ -72,6 +74,39 @@ describe('replay window', () => {
   it('refuses a timestamp that is not a number of seconds', async () => {
     const response = await wecom().post(wecom().message('text', { Content: 'x' }), { timestamp: '17e8' });
     expect(response.status).toBe(400);
+  });
+
+  it('applies to the URL verification GET as to a POST: stale, ahead and non-numeric timestamps are refused, fresh ones answered', async () => {
+    logs.lines.length = 0;
+    for (const peer of [wecom(), oa()]) {
+      const fresh = await peer.verify();
+      expect(fresh).toMatchObject({ status: 200, body: fresh.expected });
+      const stale = await peer.verify({ timestamp: stamp(-30 * 86400) });
+      expect(stale.status).toBe(401);
+      expect(stale.body).toMatch(/replay window/);
+      expect(stale.body).not.toBe(stale.expected);
+      expect((await peer.verify({ timestamp: stamp(DEFAULT_REPLAY_WINDOW_SECONDS + 60) })).status).toBe(401);
+      const notNumber = await peer.verify({ timestamp: '17e8' });
+      expect(notNumber.status).toBe(400);
+      expect(notNumber.body).toBe('timestamp is not a number of seconds');
+    }
+    // One log line per refusal, with the skew.
+    const refused = logs.lines.filter((l) => l['msg'] === 'callback refused' && l['method'] === 'GET');
+    expect(refused).toHaveLength(6);
+    expect(refused.some((l) => /^timestamp outside the replay window \(2592\d{3} s old/.test(String(l['reason'])))).toBe(true);
+    // A channel with the window off verifies an old timestamp (a server whose clock drifts).
+    expect((await oa('/drift').verify({ timestamp: stamp(-3600) })).status).toBe(200);
+  });
+
+  it('applies to the WeCom AI bot, its verification GET and its callbacks', async () => {
+    const fresh = await aibot().verify();
+    expect(fresh).toMatchObject({ status: 200, body: fresh.expected });
+    expect((await aibot().verify({ timestamp: stamp(-3600) })).status).toBe(401);
+    expect((await aibot().verify({ timestamp: 'soon' })).status).toBe(400);
+    const before = runs;
+    const payload = { msgid: 'aibot-stale', aibotid: 'b', chattype: 'single', from: { userid: 'u' }, msgtype: 'text', text: { content: 'x' } };
+    expect((await aibot().post(payload, { timestamp: stamp(-3600) })).status).toBe(401);
+    expect(runs).toBe(before);
   });
 
   it('keeps dedup marks at least as long as every window, both sides of now (24 h with a window off)', async () => {

@@ -85,8 +85,8 @@ export class AiBotPeer {
   }
 
   /** The URL verification GET; `expected` is the plaintext the bot must echo. */
-  async verify(overrides: { signature?: string } = {}): Promise<{ status: number; body: string; expected: string }> {
-    const timestamp = stamp();
+  async verify(overrides: { signature?: string; timestamp?: string } = {}): Promise<{ status: number; body: string; expected: string }> {
+    const timestamp = overrides.timestamp ?? stamp();
     const nonce = String(randomInt(1e9));
     const expected = String(randomInt(1e14));
     const echostr = encrypt(this.options.encodingAESKey, expected, '');
@@ -96,8 +96,8 @@ export class AiBotPeer {
   }
 
   /** Posts a callback carrying `payload`, as WeCom does, and returns the verified reply. */
-  async post(payload: AiBotPayload, overrides: { signature?: string; body?: string } = {}): Promise<AiBotResponse> {
-    const timestamp = stamp();
+  async post(payload: AiBotPayload, overrides: { signature?: string; body?: string; timestamp?: string } = {}): Promise<AiBotResponse> {
+    const timestamp = overrides.timestamp ?? stamp();
     const nonce = String(randomInt(1e9));
     const ciphertext = encrypt(this.options.encodingAESKey, JSON.stringify(payload), '');
     const query = new URLSearchParams({ msg_signature: overrides.signature ?? getSignature(this.options.token, timestamp, nonce, ciphertext), timestamp, nonce });

@@ -64,11 +64,17 @@ export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: stri
   return parseXml(crypt.decrypt(encrypted));
 }
 
-/** WeCom-style URL verification: check msg_signature over echostr, answer its plaintext. */
-export function verifyEncryptedUrl(crypt: WXBizMsgCrypt, query: Query): string {
+/**
+ * WeCom-style URL verification: check msg_signature over echostr, then the timestamp
+ * (`checkFresh`, as for a POST), and answer echostr's plaintext.
+ */
+export function verifyEncryptedUrl(crypt: WXBizMsgCrypt, query: Query, checkFresh: (timestamp: string) => void = () => {}): string {
   // The query decoder turned a literal '+' of the base64 into a space: put it back.
   const echostr = required(query, 'echostr', 400).replaceAll(' ', '+');
-  return crypt.open(required(query, 'msg_signature'), required(query, 'timestamp'), required(query, 'nonce'), echostr);
+  const timestamp = required(query, 'timestamp');
+  crypt.verify(required(query, 'msg_signature'), timestamp, required(query, 'nonce'), echostr);
+  checkFresh(timestamp);
+  return crypt.decrypt(echostr);
 }
 
 /** Encodes a passive reply, encrypting it when the request was encrypted. */

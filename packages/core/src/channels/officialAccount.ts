@@ -82,9 +82,10 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
     return this.#client !== undefined;
   }
 
-  /** GET verification always uses the plain signature, in every mode. */
+  /** GET verification always uses the plain signature, in every mode; the replay window applies as to a POST. */
   verify(query: Query): string {
     this.#checkPlainSignature(query);
+    this.checkFresh(required(query, 'timestamp'));
     return required(query, 'echostr', 400);
   }
 

@@ -35,7 +35,7 @@ export abstract class WecomChannelBase extends BaseChannel {
 
   /** URL verification: check msg_signature over echostr, answer its decrypted plaintext. */
   verify(query: Query): string {
-    return verifyEncryptedUrl(this.crypt, query);
+    return verifyEncryptedUrl(this.crypt, query, this.checkFresh);
   }
 
   downloadMedia(mediaId: string): Promise<MediaFile> {

@@ -109,7 +109,7 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
 
   /** URL verification: msg_signature over echostr, answered with its plaintext. */
   verify(query: Query): string {
-    return verifyEncryptedUrl(this.crypt, query);
+    return verifyEncryptedUrl(this.crypt, query, this.checkFresh);
   }
 
   receive(query: Query, body: string): CallbackResult {
@@ -168,7 +168,10 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
     }
     const encrypted = (envelope as { encrypt?: unknown } | null)?.encrypt;
     if (typeof encrypted !== 'string' || !encrypted) throw new ChannelError(400, 'missing "encrypt" field');
-    const plaintext = this.crypt.open(signature, timestamp, nonce, encrypted);
+    this.crypt.verify(signature, timestamp, nonce, encrypted);
+    // The replay window, as on every other channel's callbacks (after the signature: only then is the timestamp WeCom's).
+    this.checkFresh(timestamp);
+    const plaintext = this.crypt.decrypt(encrypted);
     let json: unknown;
     try {
       json = JSON.parse(plaintext);
