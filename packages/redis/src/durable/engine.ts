@@ -92,6 +92,26 @@ interface OutboxData {
   entry: string;
   score: number;
   queuedAt: number;
+  /**
+   * The running message's own attempt at this send failed for good (the reason): the job
+   * only records it (it fails at once, without sending) until someone retries it by hand.
+   */
+  failed?: string;
+}
+
+/** The first part of a reply that the running message tried to send itself (see `#queueSends`). */
+interface FirstPart {
+  delayMs?: number;
+  failed?: string;
+}
+
+/** A message running in this process (an inbound job, or a lease): its replies are sent from here. */
+interface RunningMessage {
+  /** Its arrival number: its replies take their place in the timeline without asking Redis. */
+  readonly seq: number;
+  readonly conversation: string;
+  /** Its replies, one after another, in the order the handler made them. */
+  chain: Promise<void>;
 }
 
 /** A dead job as `wxbot queue` shows it. */
@@ -111,15 +131,18 @@ const ENTRY_GRACE_MS = 10_000;
 const SENT_TTL_MS = 3 * 24 * 3600_000;
 /**
  * A send's turn and its pre-send checks in one round trip. KEYS: timeline, sent-record, rate
- * window, send claim. ARGV: score, own inbound score, entry, slots, timeline ttl, window ms,
- * max sends, this instance, claim ms. First the turn (as ConversationOrder's blockers, the
- * entry entering first): entries still before it but its own message's run → {'blocked', …};
+ * window, send claim. ARGV: score, own inbound score, entry ('' for a send made by the running
+ * message itself, which never enters the timeline), slots, timeline ttl, window ms, max
+ * sends, this instance, claim ms. First the turn (as ConversationOrder's blockers, the entry
+ * entering first): entries still before it but its own message's run → {'blocked', …};
  * then: sent already → {'sent', 0}; past the rate → {'rate', ttl of the window}; claimed by
  * another sender → {'busy', 0}; else {'go', 0}. Nothing is counted or claimed for a job that must wait.
  */
 const SEND_TURN_SCRIPT = `
-redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
 local out = {'blocked'}
 for i = 1, #found, 2 do
@@ -198,10 +221,10 @@ export class DurableDelivery implements DeliveryEngine {
   #stopped = false;
   readonly #timeoutMs: number;
   /**
-   * Arrival numbers of the messages running in this process (leases and inbound jobs): their
-   * replies take their place in the timeline without asking Redis for it.
+   * The messages running in this process (inbound jobs and leases), by `<channel>:<msgid>`:
+   * their replies are sent from here rather than queued (see `send`).
    */
-  readonly #seqs = new Map<string, number>();
+  readonly #running = new Map<string, RunningMessage>();
 
   constructor(options: DurableDeliveryOptions = {}) {
     this.#options = options;
@@ -247,8 +270,15 @@ export class DurableDelivery implements DeliveryEngine {
   // Producing
 
   /**
-   * The outbox: what can go passively goes (in process, the HTTP response is here); every
-   * active part becomes a job. Resolves once the jobs are in Redis.
+   * The outbox: what can go passively goes (in process, the HTTP response is here). A reply
+   * of a message that runs in this process as a job or a lease (the message is already safe
+   * in Redis: if this process dies, it runs again elsewhere and makes the same reply keys) is
+   * sent from here at once, under the same rules as an outbox job: its turn, the done-record,
+   * the send claim, the rate (one round trip before the send, one after). What cannot go at
+   * once becomes an outbox job: a reply that must wait for its turn or the rate, a send that
+   * failed transiently (retried with backoff) or for good (kept as a failed job with its
+   * reason), and every send that no running message makes (`sendTo`, an agent's reply).
+   * Resolves once every part is sent or its job is in Redis.
    */
   async send(job: OutboxJob, passive?: PassiveSlot): Promise<void> {
     const host = this.#attached();
@@ -262,33 +292,141 @@ export class DurableDelivery implements DeliveryEngine {
       await sendNow(channel, active[0]!);
       return;
     }
+    const running = job.answers !== undefined && this.#down === undefined ? this.#running.get(`${job.channel}:${job.answers}`) : undefined;
+    if (running && running.conversation === conversationOf(job.channel, job.to)) {
+      // One reply after another: the turn check of the next sees the job the previous became.
+      const sending = running.chain.then(() => this.#sendFromRun(channel, job, active, queue, running));
+      running.chain = sending.catch(() => undefined);
+      return sending;
+    }
+    await this.#queueOrSendInProcess(channel, job, active, queue);
+  }
+
+  /** The active parts as outbox jobs; from this process at once if Redis does not answer. */
+  async #queueOrSendInProcess(channel: Channel, job: OutboxJob, active: readonly OutboxJob[], queue: Queue, first?: FirstPart): Promise<void> {
     try {
-      await this.#bounded('queueing a reply', () => this.#queueSends(job, active, queue));
+      await this.#bounded('queueing a reply', () => this.#queueSends(job, active, queue, first));
     } catch (error) {
       if (!(error instanceof DeliveryUnavailableError)) throw error;
       await this.#sendInProcess(channel, job, active);
     }
   }
 
-  /** The active parts of a reply as outbox jobs, in the conversation's order. */
-  async #queueSends(job: OutboxJob, active: readonly OutboxJob[], queue: Queue): Promise<void> {
+  /**
+   * The running message's reply, part by part: at its turn (nothing open before it in the
+   * conversation but the message's own run), not sent yet, within the rate and not being sent
+   * by another process, it goes out now and leaves its done-record; else it and the parts
+   * after it become outbox jobs, as do a part whose send failed (to be retried, or kept failed
+   * with the reason, by the failure's class as a job's would be).
+   */
+  async #sendFromRun(channel: Channel, job: OutboxJob, active: readonly OutboxJob[], queue: Queue, running: RunningMessage): Promise<void> {
+    const host = this.#attached();
+    const base = running.seq * ConversationOrder.SLOTS;
+    const limit = this.#rateLimit();
+    const claimMs = String(this.#options.lockDurationMs ?? 30_000);
+    for (let i = 0; i < active.length; i++) {
+      const part = active[i]!;
+      const sentKey = `${this.#prefix}:sent:${part.key}`;
+      const sendingKey = `${this.#prefix}:sending:${part.key}`;
+      let verdict: string;
+      try {
+        const answer = await this.#bounded('checking a reply', () =>
+          (this.#redis as RedisWithEngineScripts).wxbotSendTurn(
+            this.#order.keyOf(running.conversation),
+            sentKey,
+            `${this.#prefix}:rate:${part.channel}`,
+            sendingKey,
+            String(base + 1 + slotOf(part.key)),
+            String(base),
+            '',
+            String(ConversationOrder.SLOTS),
+            String(ConversationOrder.TTL_MS),
+            String(limit.durationMs),
+            String(limit.max),
+            this.#instance,
+            claimMs,
+          ),
+        );
+        verdict = String(answer[0]);
+      } catch (error) {
+        if (!(error instanceof DeliveryUnavailableError)) throw error;
+        await this.#sendInProcess(channel, job, active.slice(i));
+        return;
+      }
+      if (verdict === 'sent') continue;
+      if (verdict !== 'go') {
+        // Its turn has not come (an earlier reply waits as a job), past the rate, or another
+        // process sends it now: the job waits for that, as any outbox job.
+        await this.#queueOrSendInProcess(channel, job, active.slice(i), queue);
+        return;
+      }
+      try {
+        await sendNow(channel, part);
+      } catch (error) {
+        this.#redis.del(sendingKey).catch(() => undefined);
+        const failure = classifySendError(error, channel.kind === 'wecomKf' || part.to.openKfId !== undefined);
+        if (failure.action === 'fail') {
+          this.#metrics?.failed(queue.name, failure.reason);
+          this.#logFailed(part, error, failure.reason);
+          // Kept as a failed job (wxbot queue lists it, and can retry it); the next parts go on.
+          await this.#queueOrSendInProcess(channel, job, [part], queue, { failed: failure.reason }).catch(() => undefined);
+          continue;
+        }
+        this.#metrics?.retried(queue.name);
+        host.log.warn({ channel: part.channel, msgId: part.answers, attempt: 1, reason: failure.reason }, 'send failed; retrying with backoff');
+        await this.#queueOrSendInProcess(channel, job, active.slice(i), queue, { delayMs: this.#options.backoffMs ?? 1000 });
+        return;
+      }
+      host.metrics.reply(part.channel, 'active', part.receivedAt ? (Date.now() - part.receivedAt) / 1000 : 0);
+      // The done-record before the next part (and before the message's job ends).
+      await this.#bounded('recording a send', () => this.#redis.pipeline().set(sentKey, '1', 'PX', SENT_TTL_MS).del(sendingKey).exec()).catch(() => undefined);
+    }
+  }
+
+  /** The one line of a send that failed for good (a human holds the KF session: a warning). */
+  #logFailed(send: OutboxJob, error: unknown, reason: string): void {
+    const log = this.#attached().log;
+    if (isHumanHoldsSession(error))
+      log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
+    else log.error({ channel: send.channel, msgId: send.answers, key: send.key, reason }, 'send failed for good; the job is kept with its reason (wxbot queue)');
+  }
+
+  #rateLimit(): { max: number; durationMs: number } {
+    return this.#options.rateLimit ?? { max: 10_000, durationMs: 60_000 };
+  }
+
+  /**
+   * The active parts of a reply as outbox jobs, in the conversation's order. `first`: the
+   * first part was tried already and failed: it waits `delayMs` (one attempt fewer left), or
+   * is kept `failed` (no place in the timeline: nothing waits for a failed job).
+   */
+  async #queueSends(job: OutboxJob, active: readonly OutboxJob[], queue: Queue, first?: FirstPart): Promise<void> {
     const conversation = conversationOf(job.channel, job.to);
     const messageKey = job.answers !== undefined ? `${job.channel}:${job.answers}` : `send:${job.key}`;
-    const base = (this.#seqs.get(messageKey) ?? (await this.#order.seqOf(messageKey))) * ConversationOrder.SLOTS;
+    const base = (this.#running.get(messageKey)?.seq ?? (await this.#order.seqOf(messageKey))) * ConversationOrder.SLOTS;
     const now = Date.now();
-    const jobs = active.map((part) => {
+    const retry = this.#retryOptions();
+    const jobs = active.map((part, i) => {
       const id = jobIdOf('o', part.key);
       const score = job.answers !== undefined ? base + 1 + slotOf(part.key) : base;
-      return { part, id, score, entry: `${queue.name}|${id}|${now}` };
+      const tried = i === 0 ? first : undefined;
+      return { part, id, score, entry: `${queue.name}|${id}|${now}`, tried };
     });
+    const entered = jobs.filter(({ tried }) => tried?.failed === undefined);
     // One round trip: the queue shares this connection, so Redis runs the entries first.
     await Promise.all([
-      this.#order.enterMany(jobs.map(({ entry, score }) => ({ conversation, entry, score }))),
+      this.#order.enterMany(entered.map(({ entry, score }) => ({ conversation, entry, score }))),
       queue.addBulk(
-        jobs.map(({ part, id, score, entry }) => ({
+        jobs.map(({ part, id, score, entry, tried }) => ({
           name: 'send',
-          data: { job: part, conversation, entry, score, queuedAt: now } satisfies OutboxData,
-          opts: { jobId: id, ...this.#retryOptions(), removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+          data: { job: part, conversation, entry, score, queuedAt: now, ...(tried?.failed !== undefined && { failed: tried.failed }) } satisfies OutboxData,
+          opts: {
+            jobId: id,
+            ...retry,
+            ...(tried?.delayMs !== undefined && { delay: tried.delayMs, attempts: Math.max(1, retry.attempts - 1) }),
+            removeOnComplete: KEEP_COMPLETED,
+            removeOnFail: KEEP_FAILED,
+          },
         })),
       ),
     ]);
@@ -382,7 +520,8 @@ export class DurableDelivery implements DeliveryEngine {
     const now = Date.now();
     // `L`: a lease, never woken early (#finish reads it here rather than from the job).
     const entry = `${queue.name}|${id}|${now}|L`;
-    this.#seqs.set(messageKey, seq);
+    const running: RunningMessage = { seq, conversation, chain: Promise.resolve() };
+    this.#running.set(messageKey, running);
     const [, job] = await Promise.all([
       this.#order.enter(conversation, entry, score),
       queue.add('message', { channel: channel.name, message, conversation, entry, score, queuedAt: now, leased: true } satisfies InboundData, {
@@ -394,7 +533,7 @@ export class DurableDelivery implements DeliveryEngine {
         backoff: { type: 'exponential', delay: 1000 },
       }),
     ]).catch((error: unknown) => {
-      this.#seqs.delete(messageKey);
+      this.#forget(messageKey, running);
       throw error;
     });
     const lease = new Lease(
@@ -412,8 +551,10 @@ export class DurableDelivery implements DeliveryEngine {
     );
     this.#leases.add(lease);
     return async () => {
+      // Its replies are sent (or queued) before the message leaves the timeline.
+      await running.chain;
+      this.#forget(messageKey, running);
       this.#leases.delete(lease);
-      this.#seqs.delete(messageKey);
       await lease.end();
       // The run's sends are queued; the message itself is done.
       await this.#finish(conversation, entry).catch(() => undefined);
@@ -439,7 +580,7 @@ export class DurableDelivery implements DeliveryEngine {
     const inbound = new Worker('inbound', (job, token) => this.#runInbound(job as Job<InboundData>, token), common);
     this.#watch(inbound);
     this.#workers.push(inbound);
-    const limit = this.#options.rateLimit ?? { max: 10_000, durationMs: 60_000 };
+    const limit = this.#rateLimit();
     for (const queue of this.#outboxes.values()) {
       const worker: Worker = new Worker(queue.name, (job, token) => this.#runSend(job as Job<OutboxData>, token, worker, limit), {
         ...common,
@@ -552,11 +693,14 @@ export class DurableDelivery implements DeliveryEngine {
     if (!channel) throw new UnrecoverableError(`no channel named "${channelName}" in this bot`);
     this.#metrics?.started('inbound', job, started);
     const messageKey = `${channelName}:${message.id}`;
-    this.#seqs.set(messageKey, Math.floor(score / ConversationOrder.SLOTS));
+    const running: RunningMessage = { seq: Math.floor(score / ConversationOrder.SLOTS), conversation, chain: Promise.resolve() };
+    this.#running.set(messageKey, running);
     try {
       await host.run(channel, message);
+      // A reply the handler did not wait for is sent (or queued) before the job ends.
+      await running.chain;
     } finally {
-      this.#seqs.delete(messageKey);
+      this.#forget(messageKey, running);
       this.#metrics?.ran('inbound', started);
     }
     await this.#finish(conversation, entry);
@@ -566,6 +710,8 @@ export class DurableDelivery implements DeliveryEngine {
   async #runSend(job: Job<OutboxData>, token: string | undefined, worker: Worker, limit: { max: number; durationMs: number }): Promise<string> {
     const started = Date.now();
     const { job: send, conversation, entry, score } = job.data;
+    // Tried by its message's run and failed for good (logged and counted then): only kept.
+    if (job.data.failed !== undefined) throw new UnrecoverableError(job.data.failed);
     const host = this.#attached();
     const sentKey = `${this.#prefix}:sent:${send.key}`;
     const sendingKey = `${this.#prefix}:sending:${send.key}`;
@@ -626,13 +772,7 @@ export class DurableDelivery implements DeliveryEngine {
       if (verdict.action === 'fail' || last) {
         await this.#finish(conversation, entry);
         this.#metrics?.failed(job.queueName, verdict.reason);
-        if (isHumanHoldsSession(error))
-          host.log.warn({ channel: send.channel, msgId: send.answers, errcode: 95018 }, 'KF reply not sent: a human servicer holds this session (or it ended)');
-        else
-          host.log.error(
-            { channel: send.channel, msgId: send.answers, key: send.key, reason: verdict.reason },
-            'send failed for good; the job is kept with its reason (wxbot queue)',
-          );
+        this.#logFailed(send, error, verdict.reason);
         throw new UnrecoverableError(verdict.reason);
       }
       this.#metrics?.retried(job.queueName);
@@ -661,6 +801,11 @@ export class DurableDelivery implements DeliveryEngine {
       String(SENT_TTL_MS),
     )) as string[];
     await Promise.all(head.map((next) => this.#wake(next)));
+  }
+
+  /** The message no longer runs here (unless another run of it took its place meanwhile). */
+  #forget(messageKey: string, running: RunningMessage): void {
+    if (this.#running.get(messageKey) === running) this.#running.delete(messageKey);
   }
 
   #parkedKey(conversation: string): string {
@@ -755,6 +900,12 @@ export class DurableDelivery implements DeliveryEngine {
   async retryJob(queueName: string, id: string): Promise<void> {
     const job = await this.#queue(queueName).getJob(id);
     if (!job) throw new Error(`no job ${id} in ${queueName}`);
+    const data = job.data as Partial<OutboxData>;
+    if (data.failed !== undefined) {
+      // A send its message's run tried: retried by hand, it sends for real.
+      const { failed: _, ...rest } = data;
+      await job.updateData(rest);
+    }
     await job.retry('failed');
   }
 
