@@ -121,6 +121,36 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
   });
 });
 
+describe('wxbot config and channel keys', { timeout: 90_000 }, () => {
+  it('a misspelt config key or channel option stops start and fails check, naming the key and what was meant', async () => {
+    const channel = writeConfig(
+      'channel-typo.config.ts',
+      `export default defineConfig({\n  channels: [officialAccount({ appid: 'wx1', token: 'tok', encodingAesKey: '${KEY}' } as never)],\n});`,
+    );
+    const config = writeConfig(
+      'config-typo.config.ts',
+      "export default defineConfig({ channels: [officialAccount({ appId: 'wx1', token: 'tok' })], prot: 3001, plugns: [echo()] } as never);",
+    );
+    const [start, check, startConfig, checkConfig] = await Promise.all([
+      runWxbot(['start', '--config', channel], { cwd: dir }),
+      runWxbot(['check', '--config', channel], { cwd: dir }),
+      runWxbot(['start', '--config', config], { cwd: dir }),
+      runWxbot(['check', '--config', config], { cwd: dir }),
+    ]);
+    const channelProblem =
+      'channel "officialAccount" (officialAccount): unknown option "appid" (did you mean "appId"?); unknown option "encodingAesKey" (did you mean "encodingAESKey"?)';
+    expect(start.code).toBe(1);
+    expect(start.stderr).toContain(`wxbot: channel-typo.config.ts:5: ${channelProblem}`);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`✗ config loads: channel-typo.config.ts:5: ${channelProblem}`);
+    const configProblem = 'config: unknown option "prot" (did you mean "port"?); unknown option "plugns" (did you mean "plugins"?)';
+    expect(startConfig.code).toBe(1);
+    expect(startConfig.stderr).toContain(`wxbot: config-typo.config.ts:4: ${configProblem}`);
+    expect(checkConfig.code).toBe(1);
+    expect(checkConfig.stdout).toContain(`✗ config loads: config-typo.config.ts:4: ${configProblem}`);
+  });
+});
+
 describe('wxbot ports', { timeout: 90_000 }, () => {
   it('start and simulate follow one rule: PORT when there is no --port; a taken port is named, with the fix', async () => {
     const file = writeConfig('port.config.ts', oaConfig);

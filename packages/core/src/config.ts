@@ -1,4 +1,8 @@
 import type { BotOptions, ListenOptions } from './bot.ts';
+import type { CommandOptions } from './pipeline/commands.ts';
+import type { I18nOptions } from './i18n/catalog.ts';
+import type { LoggerOptions } from './logger.ts';
+import { checkKeys, type KeysOf, type UnknownOptionError } from './optionKeys.ts';
 
 /** What a bot.config.ts exports: the bot's options plus where to listen. */
 export interface WxbotConfig extends BotOptions, ListenOptions {
@@ -12,12 +16,62 @@ export interface WxbotConfig extends BotOptions, ListenOptions {
 /** A config, or a function (maybe async) that builds one at start. */
 export type WxbotConfigInput = WxbotConfig | (() => WxbotConfig | Promise<WxbotConfig>);
 
-/** Typed identity helper for bot.config.ts: `export default defineConfig({ ... })`. */
-export function defineConfig<T extends WxbotConfigInput>(config: T): T {
-  return config;
+/** Every key of {@link WxbotConfig} (and of its plain-object settings). */
+const CONFIG_KEYS = {
+  channels: true,
+  plugins: true,
+  store: true,
+  logger: { level: true, destination: true, pretty: true } satisfies KeysOf<LoggerOptions>,
+  bodyLimitBytes: true,
+  bodyTimeoutMs: true,
+  slowHandlerWarnMs: true,
+  devChecks: true,
+  shutdownGraceMs: true,
+  i18n: { locale: true, texts: true } satisfies KeysOf<I18nOptions>,
+  commands: { help: true, unknown: true } satisfies KeysOf<CommandOptions>,
+  metrics: { path: true, processMetrics: true } satisfies KeysOf<Exclude<WxbotConfig['metrics'], false | undefined>>,
+  delivery: true,
+  workers: { concurrency: true } satisfies KeysOf<Exclude<WxbotConfig['workers'], false | undefined>>,
+  port: true,
+  host: true,
+  devMode: true,
+} as const satisfies KeysOf<WxbotConfig>;
+
+/**
+ * Throws {@link UnknownOptionError} when the config has a key no setting has (`prot`,
+ * `plugns`, `metrics.paht`), naming it and what was probably meant.
+ */
+export function checkConfigKeys(config: unknown): void {
+  checkKeys('config', config, CONFIG_KEYS);
 }
 
-/** Resolves a config input to the config object. */
+/**
+ * Typed helper for bot.config.ts: `export default defineConfig({ ... })`. Checks the config's
+ * keys: a misspelt one (`prot`, `plugns`) throws {@link UnknownOptionError} with a did-you-mean
+ * instead of being ignored. A function is checked on what it returns, when it is called.
+ */
+export function defineConfig<T extends WxbotConfigInput>(config: T): T {
+  if (typeof config !== 'function') {
+    checkConfigKeys(config);
+    return config;
+  }
+  const build = config as () => WxbotConfig | Promise<WxbotConfig>;
+  const checked = () => {
+    const built = build();
+    if (built instanceof Promise)
+      return built.then((value) => {
+        checkConfigKeys(value);
+        return value;
+      });
+    checkConfigKeys(built);
+    return built;
+  };
+  return checked as T;
+}
+
+/** Resolves a config input to the config object, its keys checked (see {@link defineConfig}). */
 export async function resolveConfig(input: WxbotConfigInput): Promise<WxbotConfig> {
-  return typeof input === 'function' ? input() : input;
+  const config = await (typeof input === 'function' ? input() : input);
+  checkConfigKeys(config);
+  return config;
 }

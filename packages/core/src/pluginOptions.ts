@@ -75,7 +75,7 @@ function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): Def | undefi
 const label = (path: readonly PropertyKey[]) => path.map(String).join('.');
 
 /** "unknown option "promt" (did you mean "prompt"?)", or without the hint when nothing is close. */
-function unknownOption(path: readonly PropertyKey[], key: string, known: readonly string[]): string {
+export function unknownOption(path: readonly PropertyKey[], key: string, known: readonly string[]): string {
   const guess = didYouMean(key, known);
   const full = label([...path, key]);
   return `unknown option "${full}"${guess ? ` (did you mean "${label([...path, guess])}"?)` : ''}`;

@@ -7,6 +7,7 @@ import { passiveReplyXml } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { encryptedPayload, parseXml, type XmlFields } from '../xml.ts';
 import type { ChannelRuntime, Query } from './types.ts';
+import { checkKeys, type KeyShape, type KeysOf, type UnknownOptionError } from '../optionKeys.ts';
 
 /** Options every channel takes. */
 export interface CommonChannelOptions {
@@ -33,6 +34,15 @@ export interface CommonChannelOptions {
  * skew between WeChat and this server.
  */
 export const DEFAULT_REPLAY_WINDOW_SECONDS = 5 * 60 + 15;
+
+/** The keys of {@link CommonChannelOptions}, for each channel's unknown-option check. */
+export const COMMON_CHANNEL_KEYS = {
+  apiBaseUrl: true,
+  name: true,
+  path: true,
+  replyWindowMs: true,
+  replayWindowSeconds: true,
+} as const satisfies KeysOf<CommonChannelOptions>;
 
 /** Reads a required query parameter or refuses the request. */
 export function required(query: Query, name: string, status = 401): string {
@@ -96,7 +106,12 @@ export abstract class BaseChannel {
   readonly replayWindowSeconds: number | false;
   protected runtime: ChannelRuntime | undefined;
 
-  constructor(options: CommonChannelOptions, defaults: { name: string; path: string }) {
+  /**
+   * `defaults.keys`: every option the channel takes; a key not among them (a typo such as
+   * `appid`) throws an {@link UnknownOptionError} naming it, with a did-you-mean.
+   */
+  constructor(options: CommonChannelOptions, defaults: { name: string; path: string; keys?: KeyShape }) {
+    if (defaults.keys) checkKeys(`channel "${options.name ?? defaults.name}" (${defaults.name})`, options, defaults.keys);
     this.name = options.name ?? defaults.name;
     this.path = options.path ?? defaults.path;
     this.replyWindowMs = options.replyWindowMs ?? 4000;

@@ -8,7 +8,8 @@ import type { Recipient } from '../message/recipient.ts';
 import type { Message } from '../message/types.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { parseXml, type XmlFields } from '../xml.ts';
-import { BaseChannel, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
+import { BaseChannel, COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
+import type { KeysOf } from '../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
 
 /** Settings of an Official Account channel: app id and secret, token, EncodingAESKey and mode. */
@@ -36,6 +37,16 @@ export interface OfficialAccountOptions extends CommonChannelOptions {
 
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'music', 'news']);
 
+const KEYS = {
+  ...COMMON_CHANNEL_KEYS,
+  appId: true,
+  appSecret: true,
+  token: true,
+  encodingAESKey: true,
+  allowPlain: true,
+  tokenEndpoint: true,
+} as const satisfies KeysOf<OfficialAccountOptions>;
+
 /**
  * Official Account (公众号) callbacks: plain mode (`signature`) and safe/compat mode
  * (`encrypt_type=aes`, `msg_signature`), with passive replies encrypted when the request was.
@@ -52,7 +63,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
   #client: WeChatApiClient | undefined;
 
   constructor(options: OfficialAccountOptions) {
-    super(options, { name: 'officialAccount', path: '/wx' });
+    super(options, { name: 'officialAccount', path: '/wx', keys: KEYS });
     if (!options.token) throw new Error(`channel ${this.name}: token is required`);
     this.options = options;
     this.#token = options.token;

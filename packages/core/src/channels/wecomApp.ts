@@ -7,7 +7,8 @@ import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { KfEmptyCursor } from './kfSync.ts';
 import type { Store } from '../store/types.ts';
-import { encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import { COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import type { KeysOf } from '../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
 import { WecomChannelBase } from './wecomBase.ts';
 
@@ -31,6 +32,17 @@ export interface WecomAppOptions extends CommonChannelOptions {
 /** templateCard and updateButton only answer a template_card_event passively (as card updates). */
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'image', 'voice', 'video', 'news', 'templateCard', 'updateButton']);
 
+const KEYS = {
+  ...COMMON_CHANNEL_KEYS,
+  corpId: true,
+  agentId: true,
+  secret: true,
+  token: true,
+  encodingAESKey: true,
+  kfCursorStore: true,
+  kfEmptyCursor: true,
+} as const satisfies KeysOf<WecomAppOptions>;
+
 /**
  * WeCom self-built app (企业微信自建应用): always encrypted, passive replies encrypted,
  * `message/send` after the window. A `kf_msg_or_event` arriving here (a KF account managed
@@ -44,7 +56,7 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
   protected readonly crypt: WXBizMsgCrypt;
 
   constructor(options: WecomAppOptions) {
-    super(options, { name: 'wecomApp', path: '/wecom/callback' });
+    super(options, { name: 'wecomApp', path: '/wecom/callback', keys: KEYS });
     if (!options.token || !options.encodingAESKey) throw new Error(`channel ${this.name}: token and encodingAESKey are required`);
     this.options = options;
     this.crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);

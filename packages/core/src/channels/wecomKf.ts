@@ -4,7 +4,8 @@ import type { HandoffOptions } from '../vocabulary.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { field } from '../xml.ts';
-import { openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import { COMMON_CHANNEL_KEYS, openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import type { KeysOf } from '../optionKeys.ts';
 import type { KfSupport } from './kf.ts';
 import type { KfEmptyCursor } from './kfSync.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
@@ -39,6 +40,20 @@ export interface WecomKfOptions extends CommonChannelOptions {
 
 const NO_PASSIVE: ReadonlySet<ReplyType> = new Set();
 
+const KEYS = {
+  ...COMMON_CHANNEL_KEYS,
+  corpId: true,
+  secret: true,
+  token: true,
+  encodingAESKey: true,
+  cursorStore: true,
+  cursorFile: true,
+  syncLimit: true,
+  syncLockTtlMs: true,
+  syncRetryBaseMs: true,
+  emptyCursor: true,
+} as const satisfies KeysOf<WecomKfOptions>;
+
 /**
  * WeChat Customer Service (微信客服). The callback only says "messages are waiting": it is
  * answered `success` at once, then `kf/sync_msg` fetches them and feeds the pipeline. Every
@@ -53,7 +68,7 @@ export class WecomKfChannel extends WecomChannelBase implements Channel {
   protected readonly crypt: WXBizMsgCrypt;
 
   constructor(options: WecomKfOptions) {
-    super(options, { name: 'wecomKf', path: '/wecom/kf' });
+    super(options, { name: 'wecomKf', path: '/wecom/kf', keys: KEYS });
     if (!options.token || !options.encodingAESKey || !options.secret) throw new Error(`channel ${this.name}: token, encodingAESKey and secret are required`);
     this.options = options;
     this.crypt = this.createCrypt(options.token, options.encodingAESKey, options.corpId);

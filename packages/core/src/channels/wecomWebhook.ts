@@ -8,6 +8,7 @@ import type { Recipient } from '../message/recipient.ts';
 import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Article, Reply, ReplyType, TemplateCard } from '../reply/types.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, UploadFile } from './types.ts';
+import { checkKeys, type KeysOf } from '../optionKeys.ts';
 
 /*
  * The WeCom group robot (群机器人, now 消息推送): a webhook that posts into one group chat.
@@ -43,6 +44,14 @@ export interface WebhookMentions {
 }
 
 const DEFAULT_BASE = 'https://qyapi.weixin.qq.com';
+
+const KEYS = {
+  key: true,
+  name: true,
+  apiBaseUrl: true,
+  rateLimit: { perWindow: true, windowMs: true } satisfies KeysOf<NonNullable<WecomWebhookOptions['rateLimit']>>,
+  timeoutMs: true,
+} as const satisfies KeysOf<WecomWebhookOptions>;
 /** errcode of a robot over its 20 a minute. */
 const RATE_LIMITED = 45009;
 /** Images are kept this long for a later `image` reply (WeCom's media live 3 days). */
@@ -84,6 +93,7 @@ export class WecomWebhookChannel implements Channel {
   #log: Logger | undefined;
 
   constructor(options: WecomWebhookOptions) {
+    checkKeys(`channel "${options.name ?? 'wecomWebhook'}" (wecomWebhook)`, options, KEYS);
     const key = keyOf(options.key);
     if (!key) throw new Error("wecomWebhook: key is required (the key=… of the robot's webhook URL)");
     this.#key = key;

@@ -6,7 +6,8 @@ import { messageFromAiBot, type AiBotJson } from '../../message/fromAiBot.ts';
 import type { Recipient, SendOptions } from '../../message/recipient.ts';
 import type { Message } from '../../message/types.ts';
 import type { Reply, ReplyType } from '../../reply/types.ts';
-import { BaseChannel, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
+import { BaseChannel, COMMON_CHANNEL_KEYS, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
+import type { KeysOf } from '../../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from '../types.ts';
 import type { ReplyStreamSink } from '../../delivery/stream.ts';
 import { downloadAiBotMedia, redactUrl, ResponseUrlSender } from './http.ts';
@@ -37,6 +38,17 @@ const OVERFLOW_DELAY_MS = 300;
 
 const PASSIVE: ReadonlySet<ReplyType> = new Set(['text', 'markdown', 'templateCard', 'stream']);
 
+const KEYS = {
+  ...COMMON_CHANNEL_KEYS,
+  token: true,
+  encodingAESKey: true,
+  botId: true,
+  secret: true,
+  wsUrl: true,
+  ws: { pingIntervalMs: true, reconnectBaseMs: true, reconnectMaxMs: true } satisfies KeysOf<NonNullable<WecomAiBotOptions['ws']>>,
+  stream: { limitBytes: true, maxAgeMs: true, showThinking: true } satisfies KeysOf<StreamOptions>,
+} as const satisfies KeysOf<WecomAiBotOptions>;
+
 /**
  * WeCom AI bot (智能机器人), in two transports with one message model:
  * - callback (URL) mode (`token`, `encodingAESKey`): callbacks are JSON `{"encrypt"}` with the
@@ -59,7 +71,7 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
   #ws: AiBotWsTransport | undefined;
 
   constructor(options: WecomAiBotOptions) {
-    super(options, { name: 'wecomAiBot', path: '/wecom/aibot' });
+    super(options, { name: 'wecomAiBot', path: '/wecom/aibot', keys: KEYS });
     const callbackMode = Boolean(options.token || options.encodingAESKey);
     const wsMode = Boolean(options.secret);
     if (!callbackMode && !wsMode) throw new Error(`channel ${this.name}: give token and encodingAESKey (callback mode) or botId and secret (WebSocket mode)`);
