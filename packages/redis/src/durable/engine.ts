@@ -180,6 +180,15 @@ for _, entry in ipairs(redis.call('ZRANGE', KEYS[1], 0, 2)) do
   if redis.call('SREM', KEYS[4], entry) == 1 then table.insert(out, entry) end
 end
 return out`;
+/**
+ * A running message's send went out: its done-record, and its claim freed. KEYS: sent-record,
+ * send claim. ARGV: sent ttl ms. (A script rather than a pipeline: an ioredis pipeline copies
+ * every script defined on the connection, BullMQ's too, each time one is made.)
+ */
+const SENT_SCRIPT = `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`;
 const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 };
 const KEEP_FAILED = { age: 14 * 24 * 3600 };
 
@@ -245,6 +254,7 @@ export class DurableDelivery implements DeliveryEngine {
     this.#order = new ConversationOrder(this.#redis, `${this.#prefix}:order:`);
     this.#redis.defineCommand('wxbotSendTurn', { numberOfKeys: 4, lua: SEND_TURN_SCRIPT });
     this.#redis.defineCommand('wxbotFinish', { numberOfKeys: 4, lua: FINISH_SCRIPT });
+    this.#redis.defineCommand('wxbotSent', { numberOfKeys: 2, lua: SENT_SCRIPT });
   }
 
   /** Called once by the bot: where messages run, the channels, the log and metrics. */
@@ -379,7 +389,7 @@ export class DurableDelivery implements DeliveryEngine {
       }
       host.metrics.reply(part.channel, 'active', part.receivedAt ? (Date.now() - part.receivedAt) / 1000 : 0);
       // The done-record before the next part (and before the message's job ends).
-      await this.#bounded('recording a send', () => this.#redis.pipeline().set(sentKey, '1', 'PX', SENT_TTL_MS).del(sendingKey).exec()).catch(() => undefined);
+      await this.#bounded('recording a send', () => (this.#redis as RedisWithEngineScripts).wxbotSent(sentKey, sendingKey, String(SENT_TTL_MS))).catch(() => undefined);
     }
   }
 
@@ -982,6 +992,7 @@ export class DurableDelivery implements DeliveryEngine {
 type RedisWithEngineScripts = Redis & {
   wxbotSendTurn(...args: string[]): Promise<(string | number)[]>;
   wxbotFinish(timeline: string, sentKey: string, sendingKey: string, parked: string, entry: string, sentTtlMs: string): Promise<string[]>;
+  wxbotSent(sentKey: string, sendingKey: string, sentTtlMs: string): Promise<number>;
 };
 
 /** Keeps a delayed job in the future while its message runs in this process. */
