@@ -96,9 +96,9 @@ export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: stri
  * reply cost more than the rest of its entry; every bot reply is recorded).
  */
 function freshId(): string {
-  return `${PROCESS_ID}-${(++entrySerial).toString(36)}`;
+  return ID_PREFIX + (++entrySerial).toString(36);
 }
-const PROCESS_ID = randomUUID();
+const ID_PREFIX = `${randomUUID()}-`;
 let entrySerial = 0;
 
 function contentOfReply(reply: Reply): { text?: string; mediaId?: string; summary?: string } {
@@ -176,25 +176,66 @@ function entryBytes(entry: HistoryEntry): number {
 export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
 
 /**
- * Histories as arrays in this process, for a bot whose store is in memory anyway: no JSON and
- * no lock per message. Bounded: the conversations least recently written go first past
+ * One conversation's recent entries in a ring of flat slots ({@link SLOTS} an entry, oldest at
+ * `start`), not an object each: everyone's last messages live long in the heap, and the garbage
+ * collector's work grows with the objects kept (an entry object and its boxed time were two of
+ * the four a message kept), measured.
+ */
+interface Recent {
+  readonly slots: unknown[];
+  /** The ring position of the oldest entry. */
+  start: number;
+  count: number;
+  lastAt: number;
+  bytes: number;
+}
+
+/** Slots an entry takes: id, at (from {@link AT_BASE}), direction, from, agent, type, text, mediaId, summary. */
+const SLOTS = 9;
+/** Times are kept as milliseconds after this: a small integer for ~12 days, not a boxed double. */
+const AT_BASE = Date.now();
+
+/**
+ * Histories in this process, for a bot whose store is in memory anyway: no JSON and no lock
+ * per message. Bounded: the conversations least recently written go first past
  * `maxConversations` or past `maxBytes` of entries (every user's last `size` messages would
  * otherwise grow with the number of users: 100 000 conversations of 50 long texts are GBs),
  * and a history reads as empty `ttlMs` after its last entry.
  */
 class ProcessShelf implements HistoryShelf {
-  readonly #histories = new Map<string, { entries: HistoryEntry[]; lastAt: number; bytes: number }>();
+  readonly #histories = new Map<string, Recent>();
   #bytes = 0;
 
   constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {}
 
   append(conversationId: string, entry: HistoryEntry): void {
-    const history = this.#live(conversationId) ?? { entries: [], lastAt: 0, bytes: 0 };
-    if (isRedelivery(history.entries, entry)) return;
-    history.entries.push(entry);
+    const now = Date.now();
+    const { size } = this.options;
+    let history = this.#live(conversationId, now);
+    if (!history) history = { slots: [], start: 0, count: 0, lastAt: 0, bytes: 0 };
+    else if (entry.direction === 'in' && isRecentRedelivery(history, size, entry.id)) return;
+    let at: number;
+    if (history.count < size) {
+      at = ((history.start + history.count) % size) * SLOTS;
+      history.count++;
+    } else {
+      // Full: the oldest entry's slots take the new one.
+      at = history.start * SLOTS;
+      this.#grow(history, -slotBytes(history.slots, at));
+      history.start = (history.start + 1) % size;
+    }
+    const { slots } = history;
+    slots[at] = entry.id;
+    slots[at + 1] = entry.at - AT_BASE;
+    slots[at + 2] = entry.direction;
+    slots[at + 3] = entry.from;
+    slots[at + 4] = entry.agent;
+    slots[at + 5] = entry.type;
+    slots[at + 6] = entry.text;
+    slots[at + 7] = entry.mediaId;
+    slots[at + 8] = entry.summary;
     this.#grow(history, entryBytes(entry));
-    if (history.entries.length > this.options.size) this.#grow(history, -entryBytes(history.entries.shift()!));
-    history.lastAt = Date.now();
+    history.lastAt = now;
     // Re-inserted so the Map's order is least recently written first.
     this.#histories.delete(conversationId);
     this.#histories.set(conversationId, history);
@@ -204,7 +245,26 @@ class ProcessShelf implements HistoryShelf {
   }
 
   read(conversationId: string): HistoryEntry[] | undefined {
-    return this.#live(conversationId)?.entries.slice();
+    const history = this.#live(conversationId, Date.now());
+    if (!history) return undefined;
+    const { slots, start, count } = history;
+    const { size } = this.options;
+    const out: HistoryEntry[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = ((start + i) % size) * SLOTS;
+      out.push(
+        entry(
+          slots[at] as string,
+          (slots[at + 1] as number) + AT_BASE,
+          slots[at + 2] as 'in' | 'out',
+          slots[at + 3] as Author,
+          slots[at + 4] as string | undefined,
+          slots[at + 5] as string,
+          { text: slots[at + 6] as string | undefined, mediaId: slots[at + 7] as string | undefined, summary: slots[at + 8] as string | undefined },
+        ),
+      );
+    }
+    return out;
   }
 
   delete(conversationId: string): void {
@@ -224,14 +284,29 @@ class ProcessShelf implements HistoryShelf {
     this.#bytes += bytes;
   }
 
-  #live(conversationId: string): { entries: HistoryEntry[]; lastAt: number; bytes: number } | undefined {
+  #live(conversationId: string, now: number): Recent | undefined {
     const history = this.#histories.get(conversationId);
-    if (history && Date.now() - history.lastAt > this.options.ttlMs) {
+    if (history && now - history.lastAt > this.options.ttlMs) {
       this.delete(conversationId);
       return undefined;
     }
     return history;
   }
+}
+
+/** {@link entryBytes} of the entry in `slots` at `at`. */
+function slotBytes(slots: readonly unknown[], at: number): number {
+  return 200 + 2 * (((slots[at + 6] as string | undefined)?.length ?? 0) + ((slots[at + 8] as string | undefined)?.length ?? 0));
+}
+
+/** {@link isRedelivery} over a ring: the id among the last few entries of an incoming message. */
+function isRecentRedelivery(history: Recent, size: number, id: string): boolean {
+  const { slots, start, count } = history;
+  for (let i = count - 1; i >= 0 && i >= count - REDELIVERY_LOOKBACK; i--) {
+    const at = ((start + i) % size) * SLOTS;
+    if (slots[at] === id) return true;
+  }
+  return false;
 }
 
 /**

@@ -22,6 +22,22 @@ describe("everyone's recent history in process", () => {
     expect(await history.read('oa:user1960')).toHaveLength(10);
   });
 
+  it('keeps the last `size` entries in order once a conversation has more, and skips a redelivered msgid', async () => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 5, ttlMs: 3600_000 });
+    for (let i = 0; i < 12; i++) await history.append('oa:wraps', entry(i, `text ${i}`), false);
+    expect((await history.read('oa:wraps')).map((e) => e.id)).toEqual(['m7', 'm8', 'm9', 'm10', 'm11']);
+    await history.append('oa:wraps', entry(11, 'text 11'), false); // the same msgid again
+    await history.append('oa:wraps', { id: 'r1', at: 1_700_000_000_123, direction: 'out', from: 'agent', agent: 'alice', type: 'image', mediaId: 'MEDIA' }, false);
+    const entries = await history.read('oa:wraps');
+    expect(entries.map((e) => e.id)).toEqual(['m8', 'm9', 'm10', 'm11', 'r1']);
+    expect(entries.at(-2)).toMatchObject({ id: 'm11', direction: 'in', from: 'user', type: 'text', text: 'text 11' });
+    expect(entries.at(-1)).toEqual({ id: 'r1', at: 1_700_000_000_123, direction: 'out', from: 'agent', agent: 'alice', type: 'image', mediaId: 'MEDIA' });
+    // Moved to the kept shelf as they were, in order.
+    await history.keep('oa:wraps');
+    expect((await history.read('oa:wraps')).map((e) => e.id)).toEqual(['m8', 'm9', 'm10', 'm11', 'r1']);
+  });
+
   it('a conversation opened to agents moves to the kept shelf, outside the budget', async () => {
     const store = new MemoryStore();
     const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000, maxRecentBytes: 64 * 1024 });
