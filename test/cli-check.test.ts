@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createProject } from '../packages/create-wxbot/src/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'packages/cli/bin/wxbot.mjs');
@@ -45,8 +46,8 @@ interface Run {
   stderr: string;
 }
 
-function check(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [bin, 'check', ...args], { cwd: options.cwd ?? dir, env: { ...process.env, ...options.env } });
+function check(args: string[], options: { cwd?: string; env?: Record<string, string>; baseEnv?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const child = spawn(process.execPath, [bin, 'check', ...args], { cwd: options.cwd ?? dir, env: { ...(options.baseEnv ?? process.env), ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -131,6 +132,36 @@ describe('wxbot check', () => {
     expect(badOption.stdout).toMatch(/✗ config loads: \S*bad-option\.config\.ts:7: plugin "echo": option "types\.0"/);
     expect(empty.code).toBe(1);
     expect(empty.stdout).toContain('✗ channels: none configured');
+  });
+
+  it('names the environment variable of each setting a project made by create-wxbot reads from its .env', async () => {
+    const project = await createProject(join(dir, 'made-bot'));
+    // The workspace's packages (and the @wxbot/source condition the bin registers) stand in for npm install.
+    symlinkSync(join(root, 'node_modules'), join(project.dir, 'node_modules'), 'dir');
+    // The runner's own settings must not leak in: dotenv never overrides a variable already set.
+    const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(WX_|WECOM_|OPENAI_|AGENT_TOKEN|REDIS_URL|FAQ_FILE|PORT|LOG_)/.test(name)));
+    const example = readFileSync(join(project.dir, '.env.example'), 'utf8');
+    const dotEnv = (values: Record<string, string>) =>
+      writeFileSync(
+        join(project.dir, '.env'),
+        example.replace(/^(\w+)=$/gm, (line, name: string) => (name in values ? `${name}=${values[name]}` : line)),
+      );
+
+    // Half filled: a key without the token it needs is an error naming the missing variable.
+    dotEnv({ WX_APP_ID: 'wx-made', WX_AES_KEY: SECRETS.oaKey });
+    const half = await check([], { cwd: project.dir, baseEnv });
+    expect(half.code).toBe(1);
+    expect(half.stdout).toContain('✗ environment: WX_TOKEN: missing: WX_APP_ID and WX_AES_KEY are set, so the Official Account channel needs it');
+
+    // A token alone is plain mode: what is still empty is named by its variable.
+    dotEnv({ WX_TOKEN: SECRETS.oaToken });
+    const plain = await check([], { cwd: project.dir, baseEnv });
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('✓ channel "officialAccount": token (WX_TOKEN) set');
+    expect(plain.stdout).toContain('⚠ channel "officialAccount": no EncodingAESKey (WX_AES_KEY): plain mode only');
+    expect(plain.stdout).toContain('⚠ channel "officialAccount": appId (WX_APP_ID) is empty (needed once you use safe mode or the API)');
+    expect(plain.stdout).toContain('⚠ channel "officialAccount": no appSecret (WX_APP_SECRET): answers later than the 4 s reply window');
+    expect(plain.stdout).not.toContain(SECRETS.oaToken);
   });
 
   it('warns, without failing, when the config runs in dev mode, and prints no generated credential', async () => {

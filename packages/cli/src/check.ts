@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { relative } from 'node:path';
 import { decodeEncodingAESKey } from '@wxbot/core/protocol';
-import { createLogger, MemoryStore, PluginScope, type Channel, type Plugin, type Store, type WxbotConfig } from '@wxbot/core';
+import { createLogger, envVariablesOf, MemoryStore, PluginScope, type Channel, type Plugin, type Store, type WxbotConfig } from '@wxbot/core';
 import { envIssuesOf } from './describeError.ts';
 import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
 import { parseCommand } from './usage.ts';
@@ -85,7 +85,10 @@ function checkChannelSet(report: Report, channels: readonly Channel[]): void {
   else report.ok('channel paths are unique');
 }
 
-/** Checks a built-in channel's credentials; its options are public on the channel object. */
+/**
+ * Checks a built-in channel's credentials; its options are public on the channel object. Options
+ * `envConfig()` made name their environment variable: "appId (WX_APP_ID) is empty".
+ */
 function checkChannel(report: Report, channel: Channel): void {
   const label = `channel "${channel.name}"`;
   const options = ((channel as { options?: unknown }).options ?? undefined) as Record<string, unknown> | undefined;
@@ -98,6 +101,9 @@ function checkChannel(report: Report, channel: Channel): void {
     report.warn(`${label}: ${channel.kind} is not a built-in channel; its settings are not checked`);
     return;
   }
+  const variables = envVariablesOf(options);
+  /** An option as the report names it, with its environment variable when it came from one. */
+  const named = (option: string, shown: string = option) => (variables?.[option] ? `${shown} (${variables[option]})` : shown);
   const oa = channel.kind === 'officialAccount';
   if (channel.kind === 'wecomAiBot' && text(options['secret'])) {
     // WebSocket mode: the bot id and secret log in; a token and key only matter for callbacks too.
@@ -106,23 +112,24 @@ function checkChannel(report: Report, channel: Channel): void {
   }
 
   const token = text(options['token']);
-  if (!token) report.fail(`${label}: token is empty`);
+  if (!token) report.fail(`${label}: ${named('token')} is empty`);
   // The consoles accept 3 to 32 letters and digits; another token can never be saved there.
-  else if (!/^[A-Za-z0-9]{3,32}$/.test(token)) report.warn(`${label}: token is ${token.length} characters; the WeChat consoles accept 3–32 letters and digits`);
-  else report.ok(`${label}: token set`);
+  else if (!/^[A-Za-z0-9]{3,32}$/.test(token)) report.warn(`${label}: ${named('token')} is ${token.length} characters; the WeChat consoles accept 3–32 letters and digits`);
+  else report.ok(`${label}: ${named('token')} set`);
 
   const key = text(options['encodingAESKey']);
+  const keyName = named('encodingAESKey', 'EncodingAESKey');
   if (!key) {
-    if (oa) report.warn(`${label}: no EncodingAESKey: plain mode only, callbacks travel unencrypted`);
-    else report.fail(`${label}: EncodingAESKey is empty (${channel.kind} callbacks are always encrypted)`);
+    if (oa) report.warn(`${label}: no ${keyName}: plain mode only, callbacks travel unencrypted`);
+    else report.fail(`${label}: ${keyName} is empty (${channel.kind} callbacks are always encrypted)`);
   } else if (key.length !== 43) {
-    report.fail(`${label}: EncodingAESKey is ${key.length} characters, must be 43`);
+    report.fail(`${label}: ${keyName} is ${key.length} characters, must be 43`);
   } else {
     try {
       decodeEncodingAESKey(key);
-      report.ok(`${label}: EncodingAESKey is 43 characters and decodes to 32 bytes`);
+      report.ok(`${label}: ${keyName} is 43 characters and decodes to 32 bytes`);
     } catch (error) {
-      report.fail(`${label}: EncodingAESKey: ${(error as Error).message}`);
+      report.fail(`${label}: ${keyName}: ${(error as Error).message}`);
     }
   }
 
@@ -135,13 +142,13 @@ function checkChannel(report: Report, channel: Channel): void {
   const idName = oa ? 'appId' : 'corpId';
   const secretName = oa ? 'appSecret' : 'secret';
   const secret = text(options[secretName]);
-  if (text(options[idName])) report.ok(`${label}: ${idName} set`);
+  if (text(options[idName])) report.ok(`${label}: ${named(idName)} set`);
   // Plain mode without an API needs no AppID; anything encrypted or calling the API does.
-  else if (oa && !key && !secret) report.warn(`${label}: appId is empty (needed once you use safe mode or the API)`);
-  else report.fail(`${label}: ${idName} is empty: ${key ? 'encrypted callbacks carry it as their receiveid' : 'the API needs it with the secret'}`);
+  else if (oa && !key && !secret) report.warn(`${label}: ${named(idName)} is empty (needed once you use safe mode or the API)`);
+  else report.fail(`${label}: ${named(idName)} is empty: ${key ? 'encrypted callbacks carry it as their receiveid' : 'the API needs it with the secret'}`);
 
-  if (secret) report.ok(`${label}: ${secretName} set: answers after the ${channel.replyWindowMs / 1000} s reply window can be sent`);
-  else report.warn(`${label}: no ${secretName}: answers later than the ${channel.replyWindowMs / 1000} s reply window (and media) cannot be sent`);
+  if (secret) report.ok(`${label}: ${named(secretName)} set: answers after the ${channel.replyWindowMs / 1000} s reply window can be sent`);
+  else report.warn(`${label}: no ${named(secretName)}: answers later than the ${channel.replyWindowMs / 1000} s reply window (and media) cannot be sent`);
 }
 
 async function checkStore(report: Report, store: Store | undefined): Promise<void> {

@@ -94,6 +94,25 @@ const schema = z.object({
 
 type Parsed = z.output<typeof schema>;
 
+/** Where each channel option `envConfig()` made came from; a symbol key, so spreads and `Object.keys` pass it by. */
+const ENV_VARIABLES = Symbol.for('wxbot.envVariables');
+
+/** Marks `options` with the variable each option came from (not enumerable: options compare and log as before). */
+function fromEnv<T extends object>(options: T, variables: { [K in keyof T]?: string }): T {
+  Object.defineProperty(options, ENV_VARIABLES, { value: Object.freeze({ ...variables }), enumerable: false });
+  return options;
+}
+
+/**
+ * The environment variable each option of a channel's options came from, when `envConfig()`
+ * made them (`{ appId: 'WX_APP_ID', token: 'WX_TOKEN', … }`), else undefined. `wxbot check`
+ * names them: "appId (WX_APP_ID) is empty". Read through any copy of @wxbot/core.
+ */
+export function envVariablesOf(options: unknown): Readonly<Record<string, string>> | undefined {
+  if (!options || typeof options !== 'object') return undefined;
+  return (options as { [ENV_VARIABLES]?: Readonly<Record<string, string>> })[ENV_VARIABLES];
+}
+
 /** Names of the set variables among `names`. */
 const setOf = (env: Parsed, names: readonly (keyof Parsed)[]) => names.filter((name) => env[name] !== undefined && env[name] !== false);
 
@@ -150,15 +169,18 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ...(oaNeedsId ? [{ variable: 'WX_APP_ID', value: e.WX_APP_ID, why: e.WX_AES_KEY ? 'encrypted callbacks carry it' : 'the API needs it with the secret' }] : []),
   ]);
   if (oaComplete) {
-    config.officialAccount = {
-      path: '/wx',
-      appId: e.WX_APP_ID ?? '',
-      appSecret: e.WX_APP_SECRET,
-      token: e.WX_TOKEN!,
-      encodingAESKey: e.WX_AES_KEY,
-      allowPlain: e.WX_ALLOW_PLAIN ?? false,
-      apiBaseUrl: e.WX_API_BASE,
-    };
+    config.officialAccount = fromEnv(
+      {
+        path: '/wx',
+        appId: e.WX_APP_ID ?? '',
+        appSecret: e.WX_APP_SECRET,
+        token: e.WX_TOKEN!,
+        encodingAESKey: e.WX_AES_KEY,
+        allowPlain: e.WX_ALLOW_PLAIN ?? false,
+        apiBaseUrl: e.WX_API_BASE,
+      },
+      { appId: 'WX_APP_ID', appSecret: 'WX_APP_SECRET', token: 'WX_TOKEN', encodingAESKey: 'WX_AES_KEY', allowPlain: 'WX_ALLOW_PLAIN', apiBaseUrl: 'WX_API_BASE' },
+    );
   }
 
   const kfTriggers = ['WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY'] as const;
@@ -172,15 +194,18 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ...(e.WECOM_SECRET !== undefined ? [{ variable: 'WECOM_AGENT_ID', value: e.WECOM_AGENT_ID, why: 'message/send needs it with the secret' }] : []),
   ]);
   if (appComplete) {
-    config.wecomApp = {
-      path: '/wecom/callback',
-      corpId: e.WECOM_CORP_ID!,
-      agentId: e.WECOM_AGENT_ID,
-      secret: e.WECOM_SECRET,
-      token: e.WECOM_TOKEN!,
-      encodingAESKey: e.WECOM_AES_KEY!,
-      apiBaseUrl: e.WECOM_API_BASE,
-    };
+    config.wecomApp = fromEnv(
+      {
+        path: '/wecom/callback',
+        corpId: e.WECOM_CORP_ID!,
+        agentId: e.WECOM_AGENT_ID,
+        secret: e.WECOM_SECRET,
+        token: e.WECOM_TOKEN!,
+        encodingAESKey: e.WECOM_AES_KEY!,
+        apiBaseUrl: e.WECOM_API_BASE,
+      },
+      { corpId: 'WECOM_CORP_ID', agentId: 'WECOM_AGENT_ID', secret: 'WECOM_SECRET', token: 'WECOM_TOKEN', encodingAESKey: 'WECOM_AES_KEY', apiBaseUrl: 'WECOM_API_BASE' },
+    );
   }
 
   const kfToken = e.WECOM_KF_TOKEN ?? e.WECOM_TOKEN;
@@ -192,7 +217,16 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     { variable: 'WECOM_KF_AES_KEY', value: kfKey, why: 'or WECOM_AES_KEY' },
   ]);
   if (kfComplete) {
-    config.wecomKf = { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE };
+    config.wecomKf = fromEnv(
+      { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE },
+      {
+        corpId: 'WECOM_CORP_ID',
+        secret: 'WECOM_KF_SECRET',
+        token: e.WECOM_KF_TOKEN ? 'WECOM_KF_TOKEN' : 'WECOM_TOKEN',
+        encodingAESKey: e.WECOM_KF_AES_KEY ? 'WECOM_KF_AES_KEY' : 'WECOM_AES_KEY',
+        apiBaseUrl: 'WECOM_API_BASE',
+      },
+    );
   }
 
   // Callback mode needs the token and key; WebSocket mode (a secret) needs the bot id; both may run.
@@ -213,15 +247,18 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ],
   );
   if (aibotComplete) {
-    config.wecomAiBot = {
-      path: '/wecom/aibot',
-      token: e.WECOM_AIBOT_TOKEN,
-      encodingAESKey: e.WECOM_AIBOT_AES_KEY,
-      botId: e.WECOM_AIBOT_ID,
-      secret: e.WECOM_AIBOT_SECRET,
-      wsUrl: e.WECOM_AIBOT_WS_URL,
-      stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
-    };
+    config.wecomAiBot = fromEnv(
+      {
+        path: '/wecom/aibot',
+        token: e.WECOM_AIBOT_TOKEN,
+        encodingAESKey: e.WECOM_AIBOT_AES_KEY,
+        botId: e.WECOM_AIBOT_ID,
+        secret: e.WECOM_AIBOT_SECRET,
+        wsUrl: e.WECOM_AIBOT_WS_URL,
+        stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
+      },
+      { token: 'WECOM_AIBOT_TOKEN', encodingAESKey: 'WECOM_AIBOT_AES_KEY', botId: 'WECOM_AIBOT_ID', secret: 'WECOM_AIBOT_SECRET', wsUrl: 'WECOM_AIBOT_WS_URL' },
+    );
   }
 
   // A CorpID on its own configures nothing: say which variable would.

@@ -14,7 +14,7 @@
 // The bot and its configuration
 export { Bot, createBot, PluginSetupError, type BotOptions, type ListenOptions } from './bot.ts';
 export { defineConfig, resolveConfig, type WxbotConfig, type WxbotConfigInput } from './config.ts';
-export { envConfig, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
+export { envConfig, envVariablesOf, EnvConfigError, type EnvConfig, type EnvIssue } from './env.ts';
 export { loadDevCredentials, type DevCredentials } from './dev.ts';
 export { DEV_FAKE_API, DEV_SECRET, devSetup, type DevSetup } from './devMode.ts';
 export type { BotEvents, HandoffEvent } from './events.ts';
