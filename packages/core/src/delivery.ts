@@ -8,6 +8,7 @@ export {
   planDelivery,
   partsOf,
   sendNow,
+  whyActive,
   isHumanHoldsSession,
   logDeliveryFailure,
   InProcessOutbox,

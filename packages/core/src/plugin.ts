@@ -26,6 +26,8 @@ export interface PluginRoute {
   readonly method: RouteMethod;
   readonly path: string;
   readonly handler: RouteHandler;
+  /** The plugin that registered it (named in the log line when the handler throws). */
+  readonly plugin?: string;
 }
 /** Gets the HTTP server once it listens; may return what undoes it (called when the bot stops). */
 export type ServerHook = (server: Server) => void | Disposer;
@@ -101,9 +103,12 @@ export class PluginScope extends Composer<Context> {
     },
   };
 
-  /** Serves an HTTP page (a console, a webhook) next to the callbacks. */
+  /**
+   * Serves an HTTP page (a console, a webhook) next to the callbacks. A handler that throws
+   * answers 500 `internal error` with an error line naming this plugin (`ctx.throw(4xx)` answers as thrown).
+   */
   route(method: RouteMethod, path: string, handler: RouteHandler): void {
-    this.#undo.push(this.#host.addRoute({ method, path, handler }));
+    this.#undo.push(this.#host.addRoute({ method, path, handler, plugin: this.pluginName }));
   }
 
   /** Gets the HTTP server once it listens (WebSocket upgrades); the hook may return its undo. */

@@ -168,7 +168,7 @@ describe('WeCom app', () => {
     const response = await wecomPeer().text('/music');
     expect(response.body).toBe('success');
     await new Promise((r) => setTimeout(r, 50));
-    expect(logs.text()).toMatch(/cannot send after the reply window: no API credential/);
+    expect(logs.text()).toMatch(/cannot deliver this music reply: a music reply cannot go passively on this channel, and the channel has no active API \(configure its secret\)/);
   });
 });
 

@@ -142,7 +142,7 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
 
   /** message/custom/send (within 48 hours of the user's last message). */
   async send(to: Recipient, reply: Reply): Promise<void> {
-    await this.requireClient(this.#client, 'send after the reply window').post('cgi-bin/message/custom/send', { touser: to.user, ...customSendBody(reply) });
+    await this.requireClient(this.#client, 'send through the API (message/custom/send)').post('cgi-bin/message/custom/send', { touser: to.user, ...customSendBody(reply) });
   }
 
   downloadMedia(mediaId: string): Promise<MediaFile> {

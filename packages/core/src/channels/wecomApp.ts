@@ -94,7 +94,7 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
   /** message/send to the user (KF customers go through kf/send_msg). */
   async send(to: Recipient, reply: Reply, options: SendOptions = {}): Promise<void> {
     if (to.openKfId && this.kf) return this.kf.actions.send(to, reply, options);
-    const client = this.requireClient(this.api, 'send after the reply window');
+    const client = this.requireClient(this.api, 'send through the API (message/send)');
     const agentid = Number(this.options.agentId ?? to.agentId);
     if (reply.type === 'updateButton' || (reply.type === 'templateCard' && to.responseCode)) {
       // A card click answered after the reply window: the event's response code updates the card, once.

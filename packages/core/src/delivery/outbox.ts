@@ -56,6 +56,11 @@ export interface OutboxJob {
 export interface PassiveSlot {
   /** Takes the reply for the HTTP response; false when it can no longer go there. */
   take(reply: Reply): boolean;
+  /**
+   * Why it can no longer take a reply: an earlier reply took it (`reply`), its time ran out
+   * (`timeout`), the pipeline ended (`ended`); undefined while open. Only for error messages.
+   */
+  readonly closedBy?: 'reply' | 'timeout' | 'ended' | undefined;
 }
 
 /** Delivers replies by the send rules above. Plugins never see which engine runs. */
@@ -101,19 +106,51 @@ function hasActiveApi(channel: Channel): boolean {
 }
 
 /**
- * Sends one job through the channel's active API now, with a send id derived from its key
- * (KF passes it as the client msgid, so a resend after a crash is recognised).
+ * Why `job` needs the channel's API (an active send) rather than the message's HTTP response,
+ * in words, judged after {@link planDelivery} offered it to `passive`: so that the error of a
+ * channel without an API says what really happened (a second reply, a `sendTo`, a type that
+ * cannot go passively, a window that timed out…), not always "after the reply window".
  */
-export async function sendNow(channel: Channel, job: OutboxJob): Promise<void> {
-  if (!channel.send) {
-    throw new Error(
-      job.answers === undefined
-        ? `channel "${channel.name}" has no active API`
-        : `channel "${channel.name}" cannot deliver this ${job.reply.type} reply: the passive window is closed or the type cannot be sent passively, and the channel has no active API`,
-    );
+export function whyActive(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined): string {
+  if (job.answers === undefined) return 'an unprompted send (sendTo) always goes through the API';
+  if (!passive) return 'this message has no passive reply here (its callback was answered before it ran: KF, or a queued message)';
+  if (!channel.passiveReplyTypes.has(job.reply.type)) return `a ${job.reply.type} reply cannot go passively on this channel`;
+  switch (passive.closedBy) {
+    case 'reply':
+      return 'an earlier reply to this message took its one passive answer (a message gets one; later replies go through the API)';
+    case 'timeout':
+      return `the ${channel.replyWindowMs / 1000} s reply window had closed before this reply`;
+    case 'ended':
+      return 'the callback had already been answered: this reply came after the pipeline finished (an un-awaited promise or a timer?)';
+    default:
+      return `this ${job.reply.type} reply cannot go passively for this message`;
   }
-  // inReplyTo: the AI bot's WebSocket mode answers on the message's own req_id.
-  await channel.send(job.to, job.reply, { ...job.options, sendId: sendIdOf(job.key), ...(job.answers !== undefined && { inReplyTo: job.answers }) });
+}
+
+/** The error of an active send on a channel without an API: what the send is, and why it was active. */
+function noActiveApiError(channel: Channel, job: OutboxJob, why: string | undefined, cause?: unknown): Error {
+  const what = job.answers === undefined ? `cannot send this ${job.reply.type} message` : `cannot deliver this ${job.reply.type} reply`;
+  return new Error(
+    `channel "${channel.name}" ${what}: ${why ?? 'it needs an active send'}, and the channel has no active API (configure its secret)`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * Sends one job through the channel's active API now, with a send id derived from its key
+ * (KF passes it as the client msgid, so a resend after a crash is recognised). `why` (see
+ * {@link whyActive}) goes into the error when the channel has no active API.
+ */
+export async function sendNow(channel: Channel, job: OutboxJob, why?: string): Promise<void> {
+  if (!channel.send) throw noActiveApiError(channel, job, why);
+  try {
+    // inReplyTo: the AI bot's WebSocket mode answers on the message's own req_id.
+    await channel.send(job.to, job.reply, { ...job.options, sendId: sendIdOf(job.key), ...(job.answers !== undefined && { inReplyTo: job.answers }) });
+  } catch (error) {
+    // A channel that says it has no API refused for that reason: say why the reply needed it.
+    if (channel.activeApi === false) throw noActiveApiError(channel, job, why, error);
+    throw error;
+  }
 }
 
 /** Rule 4: the platform refused because a human servicer holds the KF session (95018). */
@@ -142,7 +179,9 @@ export class InProcessOutbox implements Outbox {
     const channel = this.#channels.get(job.channel);
     if (!channel) throw new Error(`no channel named "${job.channel}"`);
     const active = planDelivery(channel, job, passive, this.#onPassive);
+    let why: string | undefined;
     if (active.length > 0 && !hasActiveApi(channel)) {
+      why = whyActive(channel, job, passive);
       const parts = partsOf(job.reply, channel).length;
       if (active.length < parts) {
         // A text longer than one message, no API to send the rest: what fits went passively.
@@ -157,7 +196,7 @@ export class InProcessOutbox implements Outbox {
     for (let i = 0; i < active.length; i++) {
       const part = active[i]!;
       try {
-        await sendNow(channel, part);
+        await sendNow(channel, part, why);
       } catch (error) {
         if (job.answers !== undefined && isHumanHoldsSession(error)) {
           this.#log.warn({ channel: channel.name, msgId: job.answers, errcode: KF_SESSION_NOT_ALLOWED }, 'KF reply not sent: a human servicer holds this session (or it ended)');

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Channel, Message } from '@wxbot/core';
-import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
+import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, whyActive, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
 import { classifySendError } from './classify.ts';
 import { QueueMetrics } from './metrics.ts';
 import { ConversationOrder } from './order.ts';
@@ -299,7 +299,7 @@ export class DurableDelivery implements DeliveryEngine {
     const queue = this.#outboxes.get(channel.name);
     if (!queue) {
       // No active API: the in-process rule's error, at once, for the caller.
-      await sendNow(channel, active[0]!);
+      await sendNow(channel, active[0]!, whyActive(channel, job, passive));
       return;
     }
     const running = job.answers !== undefined && this.#down === undefined ? this.#running.get(`${job.channel}:${job.answers}`) : undefined;
