@@ -151,4 +151,7 @@ Usage:
   wxbot queue [--config FILE] retry QUEUE ID   run a failed job again
   wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good
 
-Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore), 2 on wrong usage.`;
+retry and drop touch failed jobs only: a waiting, delayed, active or completed job is left as it is.
+
+Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore), Redis cannot be
+reached, or the job is missing or not failed; 2 on wrong usage.`;

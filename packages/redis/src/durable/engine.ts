@@ -906,10 +906,16 @@ export class DurableDelivery implements DeliveryEngine {
     return out.sort((a, b) => (b.failedAt ?? 0) - (a.failedAt ?? 0)).slice(0, limit);
   }
 
-  /** Retries a failed job (its turn and done-record rules apply again). */
+  /**
+   * Retries a failed job (its turn and done-record rules apply again). Rejects, changing
+   * nothing, when the job is not failed (waiting, active, delayed or completed) or gone.
+   */
   async retryJob(queueName: string, id: string): Promise<void> {
-    const job = await this.#queue(queueName).getJob(id);
-    if (!job) throw new Error(`no job ${id} in ${queueName}`);
+    await this.#bounded('retrying a job', () => this.#retryJob(queueName, id), this.#timeoutMs * 5);
+  }
+
+  async #retryJob(queueName: string, id: string): Promise<void> {
+    const job = await this.#failedJob(queueName, id, 'retried');
     const data = job.data as Partial<OutboxData>;
     if (data.failed !== undefined) {
       // A send its message's run tried: retried by hand, it sends for real.
@@ -919,11 +925,21 @@ export class DurableDelivery implements DeliveryEngine {
     await job.retry('failed');
   }
 
-  /** Removes a failed job for good. */
+  /**
+   * Removes a failed job for good. Rejects, changing nothing, when the job is not failed: a
+   * waiting, delayed or active job is a message or reply still to be delivered.
+   */
   async dropJob(queueName: string, id: string): Promise<void> {
+    await this.#bounded('dropping a job', async () => (await this.#failedJob(queueName, id, 'dropped')).remove(), this.#timeoutMs * 5);
+  }
+
+  /** The job `id` of `queueName` if it is failed; else an error that says what it is. */
+  async #failedJob(queueName: string, id: string, what: 'retried' | 'dropped'): Promise<Job> {
     const job = await this.#queue(queueName).getJob(id);
-    if (!job) throw new Error(`no job ${id} in ${queueName}`);
-    await job.remove();
+    if (!job) throw new Error(`no job ${id} in ${queueName} (\`wxbot queue list\` shows the failed jobs)`);
+    const state = await job.getState();
+    if (state !== 'failed') throw new Error(`job ${id} in ${queueName} is ${state}, not failed: only failed jobs can be ${what} (\`wxbot queue list\` shows them)`);
+    return job;
   }
 
   /** Jobs per state and queue. */

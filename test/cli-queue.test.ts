@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBot, generateEncodingAESKey, wecomKf, type Bot } from '@wxbot/core';
+import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { RedisStore } from '@wxbot/redis';
+import { runWxbot } from './support/wxbotProcess.ts';
+
+// `wxbot queue` as an operator runs it, against the real Redis: a bot in this process (the
+// fixture's KF channel on a key prefix of its own) leaves a failed job (95018) and a completed
+// one; the CLI, with the same settings, lists, retries and drops them, and refuses to touch a
+// job that is not failed. Keys are removed afterwards.
+
+const run = await shouldRunRedisTests('wxbot queue CLI tests');
+const prefix = `wxbot-test:${randomUUID()}:`;
+const CORP = 'ww-cli-queue';
+const SECRET = 'kf-secret';
+const TOKEN = 'kf-token';
+const KEY = generateEncodingAESKey();
+const KFID = 'wk-cli-queue';
+const CONFIG = ['--config', 'test/fixtures/durable.config.ts'];
+
+let api: FakeWeChatApi;
+let bot: Bot;
+
+beforeAll(async () => {
+  if (!run) return;
+  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }] });
+  bot = createBot({
+    channels: [wecomKf({ corpId: CORP, secret: SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url })],
+    plugins: [
+      {
+        name: 'echo',
+        setup(b) {
+          b.on('text', (ctx) => ctx.reply(`echo:${ctx.message.type === 'text' ? ctx.message.text : ''}`));
+        },
+      },
+    ],
+    store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: { backoffMs: 50, turnPollMs: 20 } }),
+    logger: { level: 'silent' },
+  });
+  const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+  const kf = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
+  // One customer answered (a completed job), one whose session a human holds (95018: failed).
+  api.kf.push(KFID, { external_userid: 'answered', text: { content: 'hi' } });
+  api.kf.push(KFID, { external_userid: 'held', text: { content: 'hello?' } });
+  api.kf.setState(KFID, 'held', 3, 'servicer-1');
+  await kf.event('kf_msg_or_event', { Token: `sync-${Date.now()}`, OpenKfId: KFID }, { from: 'sys' });
+  await api.waitFor(() => api.textsTo('answered').length === 1, 10_000);
+  await until(async () => (await bot.queues!.deadJobs()).length === 1);
+});
+afterAll(async () => {
+  await bot?.stop();
+  await api?.close();
+  if (!run) return;
+  const admin = new Redis('redis://127.0.0.1:6379');
+  const keys = await admin.keys(`${prefix}*`);
+  if (keys.length > 0) await admin.del(...keys);
+  admin.disconnect();
+});
+
+/** `wxbot queue ARGS…` with the fixture config on this test's prefix. */
+function queue(...args: string[]) {
+  return runWxbot(['queue', ...CONFIG, ...args], {
+    env: {
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: prefix,
+      WECOM_CORP_ID: CORP,
+      WECOM_KF_SECRET: SECRET,
+      WECOM_KF_TOKEN: TOKEN,
+      WECOM_KF_AES_KEY: KEY,
+      API_BASE: api.url,
+    },
+  });
+}
+
+/** A job of `queueName` in `state`, read in Redis (BullMQ keeps completed and failed jobs in sorted sets). */
+async function jobIn(queueName: string, state: 'completed' | 'failed'): Promise<string | undefined> {
+  const admin = new Redis('redis://127.0.0.1:6379');
+  try {
+    return (await admin.zrange(`${prefix}q:${queueName}:${state}`, '0', '0'))[0];
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Polls `done` until it holds (10 s at most). */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+describe.runIf(run)('wxbot queue (real Redis)', { timeout: 60_000 }, () => {
+  it('lists the failed job with its reason; retry and drop refuse a job that is not failed and leave it alone', async () => {
+    const list = await queue('list');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(
+      /outbox-wecomKf \S+ {2}\S+ {2}attempts 1\n {2}wecomKf → held: text "echo:hello\?"\n {2}reason: errcode 95018: a human servicer holds the KF session/,
+    );
+
+    const completed = await jobIn('inbound', 'completed');
+    expect(completed).toBeDefined();
+    const retry = await queue('retry', 'inbound', completed!);
+    expect(retry.code).toBe(1);
+    expect(retry.stderr).toContain(`job ${completed} in inbound is completed, not failed: only failed jobs can be retried`);
+    const drop = await queue('drop', 'inbound', completed!);
+    expect(drop.code).toBe(1);
+    expect(drop.stderr).toContain(`job ${completed} in inbound is completed, not failed: only failed jobs can be dropped`);
+    // Still there, still completed: dropping it would have removed a job that is not dead.
+    expect(await jobIn('inbound', 'completed')).toBe(completed);
+
+    const missing = await queue('drop', 'inbound', 'no-such-job');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no job no-such-job in inbound');
+  });
+
+  it('retry runs a failed job again (sent once the human hands the session back); drop removes one for good', async () => {
+    const failed = await jobIn('outbox-wecomKf', 'failed');
+    expect(failed).toBeDefined();
+    api.kf.setState(KFID, 'held', 1);
+    const retry = await queue('retry', 'outbox-wecomKf', failed!);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain(`retrying outbox-wecomKf ${failed}`);
+    await api.waitFor(() => api.textsTo('held').length === 1, 10_000);
+    expect(api.textsTo('held')).toEqual(['echo:hello?']);
+
+    // A second failure, dropped.
+    api.kf.setState(KFID, 'held', 3, 'servicer-1');
+    await bot.sendTo('wecomKf', { user: 'held', openKfId: KFID }, 'are you there?');
+    await until(async () => (await bot.queues!.deadJobs()).length === 1);
+    const dead = (await bot.queues!.deadJobs())[0]!;
+    const drop = await queue('drop', dead.queue, dead.id);
+    expect(drop.code).toBe(0);
+    expect(drop.stdout).toContain(`dropped ${dead.queue} ${dead.id}`);
+    expect(await bot.queues!.deadJobs()).toEqual([]);
+    expect((await queue('list')).stdout).toContain('no failed jobs');
+  });
+
+  it('an unreachable Redis is one line and exit 1, for every action (retry and drop used to wait forever)', async () => {
+    const port = await freePort();
+    for (const args of [['list'], ['depth'], ['retry', 'inbound', 'x'], ['drop', 'inbound', 'x']]) {
+      const result = await runWxbot(['queue', ...CONFIG, ...args], {
+        env: { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: prefix, WECOM_CORP_ID: CORP, WECOM_KF_SECRET: SECRET, WECOM_KF_TOKEN: TOKEN, WECOM_KF_AES_KEY: KEY },
+      });
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `wxbot queue: cannot reach Redis at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port} (check REDIS_URL, or the config's RedisStore)`,
+      );
+      // Nothing about a running bot's fallback to in-process delivery.
+      expect(result.stdout).toBe('');
+    }
+  });
+});
