@@ -56,7 +56,32 @@ export class Inbound {
   constructor(options: InboundOptions) {
     this.#options = options;
     this.#dedup = new CallbackDedup(options.store, options.dedupTtlMs);
-    this.#dedup.onError = (error) => options.log.warn({ err: error }, 'dedup store failed to record an answer; a retry on another instance may run again');
+    this.#dedup.onError = (error) => this.#dedupFailed(error, 'could not record an answer; a retry on another instance may run again');
+  }
+
+  /** Set while the dedup store fails: its outage is one warning when it starts and one when it ends. */
+  #dedupDown: { readonly since: number; failures: number } | undefined;
+
+  /** A dedup store failure: the first of an outage is a warning, every one a debug line with its stack. */
+  #dedupFailed(error: unknown, what: string, context?: Record<string, unknown>): void {
+    const { log } = this.#options;
+    if (!this.#dedupDown) {
+      this.#dedupDown = { since: Date.now(), failures: 0 };
+      log.warn(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'dedup store unavailable: messages are processed without dedup (a retry of one may run again) until it answers again; each failure is logged at debug',
+      );
+    }
+    this.#dedupDown.failures++;
+    log.debug({ ...context, err: error }, `dedup store failed: ${what}`);
+  }
+
+  /** The dedup store answered: ends an outage (its one closing line). */
+  #dedupAnswered(): void {
+    const down = this.#dedupDown;
+    if (!down) return;
+    this.#dedupDown = undefined;
+    this.#options.log.warn({ downMs: Date.now() - down.since, failures: down.failures }, 'dedup store answers again: retries are recognised again');
   }
 
   get options(): InboundOptions {
@@ -90,9 +115,10 @@ export class Inbound {
     try {
       const claimed = this.#dedup.claim(key);
       claim = claimed instanceof Promise ? await claimed : claimed;
+      if (this.#dedupDown) this.#dedupAnswered();
     } catch (error) {
       // The store is down: answering matters more than dedup, so process without it.
-      log.warn({ channel: channel.name, msgId: message.id, err: error }, 'dedup unavailable; processing without it');
+      this.#dedupFailed(error, 'processing this message without dedup', { channel: channel.name, msgId: message.id });
       claim = { first: true };
     }
     if (!claim.first) {
