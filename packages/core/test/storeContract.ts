@@ -54,6 +54,16 @@ export function storeContract(harness: StoreHarness): void {
       await expect(store.delete('never-set')).resolves.toBeUndefined();
     });
 
+    it('getMany (where offered): the values in order, undefined for missing and expired keys', async () => {
+      if (!store.getMany) return;
+      await store.set('m:a', '1');
+      await store.set('m:gone', 'x', 30);
+      await store.set('m:c', '3');
+      await sleep(80);
+      expect(await store.getMany(['m:c', 'm:missing', 'm:a', 'm:gone'])).toEqual(['3', undefined, '1', undefined]);
+      expect(await store.getMany([])).toEqual([]);
+    });
+
     it('round-trips JSON through getJson and setJson', async () => {
       await setJson(store, 'json', { cursor: 'abc', n: 3 });
       expect(await getJson(store, 'json')).toEqual({ cursor: 'abc', n: 3 });

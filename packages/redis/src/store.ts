@@ -144,6 +144,13 @@ export class RedisStore implements Store, DurableCapableStore {
     return value ?? undefined;
   }
 
+  /** Several keys with one MGET, in order. */
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.#run('MGET', () => this.#client.mget(keys.map((key) => this.#key(key))));
+    return values.map((value) => value ?? undefined);
+  }
+
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     const k = this.#key(key);
     await this.#run('SET', () => (ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs)) : this.#client.set(k, value)));

@@ -7,6 +7,11 @@
  */
 export interface Store {
   get(key: string): Promise<string | undefined>;
+  /**
+   * Several keys in one request (a store behind a server: one round trip), in order. Optional:
+   * callers fall back to `get` one key at a time.
+   */
+  getMany?(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /** Sets the key only if it is absent; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;

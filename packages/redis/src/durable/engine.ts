@@ -112,6 +112,12 @@ interface RunningMessage {
   readonly conversation: string;
   /** Its replies, one after another, in the order the handler made them. */
   chain: Promise<void>;
+  /**
+   * A send that went out and whose done-record is not written yet: written with the end of
+   * the message (one round trip) when that follows in the same turn of the event loop, as
+   * after a handler's last reply; else on its own at the next turn (or before the next send).
+   */
+  unrecorded?: { sentKey: string; sendingKey: string };
 }
 
 /** A dead job as `wxbot queue` shows it. */
@@ -338,6 +344,7 @@ export class DurableDelivery implements DeliveryEngine {
       const part = active[i]!;
       const sentKey = `${this.#prefix}:sent:${part.key}`;
       const sendingKey = `${this.#prefix}:sending:${part.key}`;
+      await this.#record(running);
       let verdict: string;
       try {
         const answer = await this.#bounded('checking a reply', () =>
@@ -388,9 +395,18 @@ export class DurableDelivery implements DeliveryEngine {
         return;
       }
       host.metrics.reply(part.channel, 'active', part.receivedAt ? (Date.now() - part.receivedAt) / 1000 : 0);
-      // The done-record before the next part (and before the message's job ends).
-      await this.#bounded('recording a send', () => (this.#redis as RedisWithEngineScripts).wxbotSent(sentKey, sendingKey, String(SENT_TTL_MS))).catch(() => undefined);
+      // The done-record: with the message's end if that comes in this turn, else at the next.
+      running.unrecorded = { sentKey, sendingKey };
+      setImmediate(() => void this.#record(running));
     }
+  }
+
+  /** Writes the running message's pending done-record, if any (see `RunningMessage.unrecorded`). */
+  async #record(running: RunningMessage): Promise<void> {
+    const sent = running.unrecorded;
+    if (!sent) return;
+    running.unrecorded = undefined;
+    await this.#bounded('recording a send', () => (this.#redis as RedisWithEngineScripts).wxbotSent(sent.sentKey, sent.sendingKey, String(SENT_TTL_MS))).catch(() => undefined);
   }
 
   /** The one line of a send that failed for good (a human holds the KF session: a warning). */
@@ -565,9 +581,10 @@ export class DurableDelivery implements DeliveryEngine {
       await running.chain;
       this.#forget(messageKey, running);
       this.#leases.delete(lease);
-      await lease.end();
-      // The run's sends are queued; the message itself is done.
-      await this.#finish(conversation, entry).catch(() => undefined);
+      const sent = running.unrecorded;
+      running.unrecorded = undefined;
+      // The run's sends are out or queued; the message itself is done (both on the connection at once).
+      await Promise.all([lease.end(), this.#finish(conversation, entry, sent).catch(() => undefined)]);
     };
   }
 
@@ -705,15 +722,20 @@ export class DurableDelivery implements DeliveryEngine {
     const messageKey = `${channelName}:${message.id}`;
     const running: RunningMessage = { seq: Math.floor(score / ConversationOrder.SLOTS), conversation, chain: Promise.resolve() };
     this.#running.set(messageKey, running);
+    let sent: RunningMessage['unrecorded'];
     try {
       await host.run(channel, message);
       // A reply the handler did not wait for is sent (or queued) before the job ends.
       await running.chain;
+      sent = running.unrecorded;
+      running.unrecorded = undefined;
     } finally {
       this.#forget(messageKey, running);
       this.#metrics?.ran('inbound', started);
+      void this.#record(running);
     }
-    await this.#finish(conversation, entry);
+    // Its last send's done-record, the timeline and the parked jobs in one round trip.
+    await this.#finish(conversation, entry, sent);
     return 'answered';
   }
 
