@@ -31,15 +31,41 @@ export async function requireQueuesForConcurrency(bot: Bot, concurrency: number 
   );
 }
 
-/** On SIGINT or SIGTERM: logs `message`, stops the bot (its jobs and sends finish), exits 0. */
-export function stopOnSignal(bot: Bot, message: string): void {
+/** What {@link stopOnSignal} says, and what else it closes. */
+export interface StopOnSignalOptions {
+  /** The line when the signal comes ("stopping: workers finish their jobs"). */
+  stopping: string;
+  /** The line once everything is closed, just before the exit ("wxbot worker stopped"). */
+  stopped: string;
+  /** Closed before the bot (a metrics server). */
+  close?: () => Promise<void>;
+}
+
+/**
+ * On SIGINT or SIGTERM: logs `stopping`, stops the bot (its jobs and sends finish, or are
+ * handed back), logs `stopped` with the time it took, exits 0. A second signal meanwhile
+ * exits at once (1), with a line saying what that leaves: jobs still running are taken over
+ * by another worker once their locks expire.
+ */
+export function stopOnSignal(bot: Bot, options: StopOnSignalOptions): void {
+  let since: number | undefined;
   const shutdown = async (signal: string) => {
-    bot.log.info({ signal }, message);
+    if (since !== undefined) {
+      bot.log.warn(
+        { signal, afterMs: Date.now() - since },
+        'second signal: exiting now without waiting; jobs still running are run again by another worker once their locks expire',
+      );
+      process.exit(1);
+    }
+    since = Date.now();
+    bot.log.info({ signal }, options.stopping);
+    await options.close?.().catch(() => undefined);
     await bot.stop();
+    bot.log.info({ signal, ms: Date.now() - since }, options.stopped);
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 /**

@@ -32,7 +32,8 @@ export function resolvePort(flag: string | undefined, configPort: unknown, env: 
   return { port: DEFAULT_PORT, source: 'default' };
 }
 
-function parsePort(text: string): number | undefined {
+/** A port number 0–65535 written in decimal, or undefined. */
+export function parsePort(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
   return port <= 65535 ? port : undefined;

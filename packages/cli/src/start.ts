@@ -42,7 +42,10 @@ export async function start(args: string[]): Promise<number> {
     const paths = [...bot.channels.map((c) => [c.name, c.path] as const), ...Object.entries(config.devMode.links ?? {})];
     printDevMode(url, bound, config.devMode.credentials, paths);
   }
-  stopOnSignal(bot, 'stopping');
+  stopOnSignal(bot, {
+    stopping: bot.durable ? 'stopping: messages in progress and queue workers get to finish' : 'stopping: messages in progress get to finish',
+    stopped: 'wxbot stopped',
+  });
   return 0;
 }
 

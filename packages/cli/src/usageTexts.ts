@@ -13,7 +13,7 @@ Usage:
                                                        and print its answer (-i: one per stdin line;
                                                        --fake-api: also its active sends)
   wxbot check [--config FILE]                          verify a config without starting the server
-  wxbot worker [--config FILE] [--concurrency N]       with Redis: queue workers only, no HTTP
+  wxbot worker [--config FILE] [--concurrency N]       with Redis: queue workers only (no callbacks)
   wxbot queue [--config FILE] [list|depth|retry|drop]  failed jobs with their reasons; retry or drop
   wxbot help [COMMAND]                                 this text, or a command's (also: wxbot COMMAND --help)
 
@@ -129,18 +129,23 @@ answer that does not verify or an unreachable server, 2 on wrong usage.`;
 export const WORKER_USAGE = `wxbot worker — with Redis: run queue workers only (no HTTP server)
 
 Usage:
-  wxbot worker [--config FILE] [--concurrency N]
+  wxbot worker [--config FILE] [--concurrency N] [--metrics-port N [--host H]]
 
 Options:
-  -c, --config FILE    the config (default: as \`wxbot start\` finds it)
-      --concurrency N  jobs this process runs at once per queue (a positive whole number)
-  -h, --help           this text
+  -c, --config FILE     the config (default: as \`wxbot start\` finds it)
+      --concurrency N   jobs this process runs at once per queue (a positive whole number)
+      --metrics-port N  serve this process's /metrics (its jobs' wait and run times, retries,
+                        failures by reason; queue depth) and /healthz on port N
+      --host H          address the metrics listen on (default: every interface)
+  -h, --help            this text
 
 Runs the bot's plugins on jobs from the durable queues (messages whose window closed, KF
 messages, every active send), next to the \`wxbot start\` instances that receive callbacks.
+SIGTERM or SIGINT: workers finish their jobs (10 s at most, then those jobs run again on
+another worker), then "wxbot worker stopped"; a second signal exits at once.
 
-Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore) or cannot start,
-2 on wrong usage.`;
+Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore) or cannot start
+(a taken metrics port), 2 on wrong usage.`;
 
 /** `wxbot queue --help`. */
 export const QUEUE_USAGE = `wxbot queue — the durable queues

@@ -641,8 +641,16 @@ export class DurableDelivery implements DeliveryEngine {
       log?.warn({ waitedMs: grace }, 'queue workers did not finish within the stop deadline: disconnecting them; their jobs run again on another worker');
       for (const worker of workers) void worker.disconnect().catch(() => undefined);
     }
+    const handedBack = this.#leases.size;
     for (const lease of this.#leases) lease.abandon();
     this.#leases.clear();
+    if (handedBack > 0) {
+      const leaseMs = this.#options.leaseMs ?? 15_000;
+      log?.warn(
+        { messages: handedBack, leaseMs },
+        `${handedBack} message${handedBack === 1 ? '' : 's'} still running here handed back: a worker runs ${handedBack === 1 ? 'it' : 'them'} again once the lease expires (within ${Math.ceil(leaseMs / 1000)} s)`,
+      );
+    }
     const queues = this.#queues();
     if (!(await settlesWithin(Promise.all(queues.map((q) => q.close())), this.#timeoutMs)) && this.#ownsRedis) {
       for (const queue of queues) void queue.disconnect().catch(() => undefined);
