@@ -114,7 +114,8 @@ export const keyword = definePlugin({
         ctx.match = match;
         const replies = await resolveReply(rule.reply, ctx);
         if (replies.length === 0) continue; // a reply function declined
-        ctx.log.debug({ rule: rule.label, source: rule.source }, 'keyword rule matched');
+        // Checked first: ctx.log makes the message's child logger, for a line that is mostly off.
+        if (bot.log.isLevelEnabled('debug')) ctx.log.debug({ rule: rule.label, source: rule.source }, 'keyword rule matched');
         for (const reply of replies) await ctx.reply(reply);
         return;
       }
@@ -137,7 +138,7 @@ export const keyword = definePlugin({
     }
 
     async function answerFaq(ctx: Context, hit: FaqHit<FaqAnswer>): Promise<void> {
-      ctx.log.debug({ question: hit.question, score: hit.score, source: hit.value.source }, 'FAQ matched');
+      if (bot.log.isLevelEnabled('debug')) ctx.log.debug({ question: hit.question, score: hit.score, source: hit.value.source }, 'FAQ matched');
       for (const reply of hit.value.answer) await ctx.reply(reply);
     }
 
