@@ -101,8 +101,9 @@ export const voice = definePlugin({
 /** What transcribing through the endpoint needs: a working ffmpeg (checked now) and a client. */
 async function endpointDeps(options: ResolvedVoiceOptions, log: Logger): Promise<Omit<RecognizeDeps, 'download'>> {
   const ffmpeg = await checkFfmpeg(options.ffmpegPath);
-  log.info({ plugin: 'voice', ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'voice: ffmpeg ready');
-  if (!ffmpeg.decodesAmr) log.warn({ plugin: 'voice', ffmpeg: ffmpeg.path }, 'voice: this ffmpeg has no AMR-NB decoder; KF and WeCom voice will get the apology');
+  // `log` is the plugin's own (it names the plugin already: a second `plugin` key would repeat it in the JSON).
+  log.info({ ffmpeg: ffmpeg.path, version: ffmpeg.version }, 'voice: ffmpeg ready');
+  if (!ffmpeg.decodesAmr) log.warn({ ffmpeg: ffmpeg.path }, 'voice: this ffmpeg has no AMR-NB decoder; KF and WeCom voice will get the apology');
   return {
     ffmpegPath: ffmpeg.path,
     ffmpegTimeoutMs: options.ffmpegTimeoutMs,
