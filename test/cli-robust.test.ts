@@ -125,3 +125,12 @@ describe('a plugin whose setup throws', () => {
     expect(ok.stdout).not.toContain('failed in setup');
   });
 });
+
+describe('wxbot console', () => {
+  it('is no command: the CLI says where the agent console is and how to talk to the bot (exit 2)', async () => {
+    const run = await runWxbot(['console']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('wxbot unknown command "console": the agent console is a web page of the running bot: start it (`npm start` or `wxbot start`)');
+    expect(run.stderr).toContain('`wxbot simulate -i --fake-api`');
+  });
+});

@@ -53,7 +53,12 @@ describe('wxbot CLI', () => {
     // The default chain: the sample FAQ file answers; what nothing answers gets "没听懂" (no echo).
     expect((await oa.text('营业时间是什么时候')).reply?.['Content']).toMatch(/营业时间/);
     expect((await oa.text('echo this back')).reply).toMatchObject({ Content: NOT_UNDERSTOOD });
-    expect((await oa.text('/help')).reply?.['Content']).toMatch(/命令/);
+    // /help lists the root bot's commands; /faq names the FAQ's questions (/human: in the dev-mode test, whose cwd is a temporary one).
+    const help = String((await oa.text('/help')).reply?.['Content']);
+    expect(help).toContain('可用命令：');
+    expect(help).toContain('/faq /问题 — 看看我能回答哪些问题');
+    expect(help).toContain('/human /人工 — 转人工客服');
+    expect((await oa.text('/faq')).reply?.['Content']).toMatch(/^您可以问我：\n1\. 你们几点开门\n/);
     expect((await oa.text('/frobnicate')).reply).toMatchObject({ Content: '没有 /frobnicate 这个命令。发送 /help 查看可用命令。' });
     const wecom = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token: env.WECOM_TOKEN, encodingAESKey: env.WECOM_AES_KEY, receiveId: env.WECOM_CORP_ID });
     expect((await wecom.text('echo on wecom')).reply).toMatchObject({ Content: NOT_UNDERSTOOD });
@@ -84,6 +89,8 @@ describe('wxbot CLI', () => {
       expect(output()).toMatch(/wecomAiBot\s+http:\S+\/wecom\/aibot/);
       const aibot = new AiBotPeer({ url: `${url}/wecom/aibot`, token, encodingAESKey: key });
       expect((await aibot.text('dev mode AI bot')).first.reply).toMatchObject({ stream: { content: NOT_UNDERSTOOD } });
+      // /human hands the conversation to the agent console dev mode turns on (its hold is kept in this cwd's .wxbot/).
+      expect((await peer.text('/human')).reply).toMatchObject({ Content: '正在为您转接人工客服，请稍候。' });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

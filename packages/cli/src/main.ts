@@ -16,6 +16,15 @@ const COMMANDS: Record<string, Command> = {
   queue: { usage: QUEUE_USAGE, run: async (args) => (await import('./queue.ts')).queue(args) },
 };
 
+/**
+ * Commands people guess that wxbot has not, and where what they want is. `console`: the agent
+ * console is a page of the running bot, not a command.
+ */
+const GUESSES: Record<string, string> = {
+  console:
+    'the agent console is a web page of the running bot: start it (`npm start` or `wxbot start`) and open the "agent console" link it prints (/agent/, with AGENT_TOKEN or dev mode); to talk to the bot as a WeChat user, run `wxbot simulate -i --fake-api` in another terminal',
+};
+
 /** The CLI entry: returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name = 'help', ...rest] = argv;
@@ -31,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = COMMANDS[name];
-  if (!command) return usageError(`unknown command "${name}"`, USAGE);
+  if (!command) return usageError(`unknown command "${name}"${Object.hasOwn(GUESSES, name) ? `: ${GUESSES[name]}` : ''}`, USAGE);
   const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (options.includes('--help') || options.includes('-h')) {
     console.log(command.usage);

@@ -3,6 +3,7 @@
  * secret): the error says why the reply needed the API, and a plugin's page that throws is
  * logged with the plugin's name.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
 import { createBot, definePlugin, officialAccount, type Bot } from '../src/index.ts';
@@ -103,3 +104,31 @@ describe("a plugin's route", () => {
 async function until(what: () => boolean): Promise<void> {
   for (let i = 0; i < 100 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
 }
+
+describe('an API base where nothing listens (dev mode without `wxbot simulate --fake-api`)', () => {
+  it('the send error says what to start', async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    const quiet = createBot({
+      channels: [officialAccount({ appId: 'wxrefused', appSecret: 'refused-secret-value', token: 't', apiBaseUrl: `http://127.0.0.1:${port}` })],
+      logger: captureLogger().log,
+    });
+    await quiet.init();
+    try {
+      const error = await quiet.sendTo('officialAccount', { user: 'u' }, 'hello').then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toMatch(
+        new RegExp(
+          `request failed: ECONNREFUSED \\(nothing listens at http://127\\.0\\.0\\.1:${port}, the channel's apiBaseUrl: dev mode sends there, to the fake WeChat API of \`wxbot simulate --fake-api\`; is it running\\?\\)`,
+        ),
+      );
+      expect(error?.message).not.toContain('refused-secret-value');
+    } finally {
+      await quiet.stop();
+    }
+  });
+});

@@ -37,6 +37,25 @@ export interface ForceRefreshLimit {
 /** WeChat's API hosts per platform; tests and proxies point `apiBase` elsewhere. */
 export const DEFAULT_API_BASE = { wecom: 'https://qyapi.weixin.qq.com', officialAccount: 'https://api.weixin.qq.com' } as const;
 
+/**
+ * The hint after `request failed: ECONNREFUSED` when the API base is not WeChat's: nothing listens
+ * there. On this machine that is most often dev mode's fake WeChat API, which `wxbot simulate
+ * --fake-api` runs. Only the origin is named (never a path or credentials).
+ */
+function refusedHint(baseUrl: string, kind: keyof typeof DEFAULT_API_BASE): string {
+  if (baseUrl === DEFAULT_API_BASE[kind]) return '';
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return '';
+  }
+  const local = ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0'].includes(url.hostname);
+  return local
+    ? ` (nothing listens at ${url.origin}, the channel's apiBaseUrl: dev mode sends there, to the fake WeChat API of \`wxbot simulate --fake-api\`; is it running?)`
+    : ` (nothing listens at ${url.origin}, the channel's apiBaseUrl)`;
+}
+
 /** What a `WeChatApiClient` needs: its credential, store (for the token), logger, API base, timeout and retries. */
 export interface ApiClientOptions {
   credential: ApiCredential;
@@ -100,6 +119,8 @@ export class WeChatApiClient {
   readonly #forceLimit: Required<ForceRefreshLimit>;
   readonly log: Logger;
   observer: ApiCallObserver | undefined;
+  /** Said after a refused connection to an API base of the config's own (a fake API, a proxy): what to check. */
+  readonly #refusedHint: string;
 
   constructor(options: ApiClientOptions) {
     this.#credential = options.credential;
@@ -109,6 +130,7 @@ export class WeChatApiClient {
     this.observer = options.observer;
     const retries = options.retries ?? 2;
     const baseUrl = options.baseUrl ?? DEFAULT_API_BASE[options.credential.kind];
+    this.#refusedHint = refusedHint(baseUrl, options.credential.kind);
     this.#json = new JsonHttp({ baseUrl, timeoutMs: options.timeoutMs ?? 5000, retries });
     this.#http = got.extend({
       prefixUrl: baseUrl,
@@ -201,7 +223,8 @@ export class WeChatApiClient {
       answer = await this.#json.request(path, searchOf(spec.query, auth), spec.json === undefined ? undefined : JSON.stringify(spec.json), idempotent);
     } catch (error) {
       // Only the reason: the URL holds the token (or the secret, for gettoken).
-      throw new WeChatApiError(endpoint, -1, `request failed: ${error instanceof HttpFailure ? error.reason : String(error)}`);
+      const reason = error instanceof HttpFailure ? error.reason : String(error);
+      throw new WeChatApiError(endpoint, -1, `request failed: ${reason}${reason === 'ECONNREFUSED' ? this.#refusedHint : ''}`);
     }
     return parseAnswer(endpoint, answer.body, answer.contentType);
   }
@@ -220,7 +243,7 @@ export class WeChatApiClient {
     } catch (error) {
       // got's errors carry the request options (with the token): keep only what is safe.
       const reason = error instanceof RequestError ? (error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message)) : String(error);
-      throw new WeChatApiError(endpoint, -1, `request failed: ${reason}`);
+      throw new WeChatApiError(endpoint, -1, `request failed: ${reason}${reason === 'ECONNREFUSED' ? this.#refusedHint : ''}`);
     }
     const contentType = String(response.headers['content-type'] ?? '');
     // media/get answers an error as JSON (sometimes labelled text/plain); a user's own .txt or
