@@ -344,7 +344,7 @@ export class DurableDelivery implements DeliveryEngine {
       const part = active[i]!;
       const sentKey = `${this.#prefix}:sent:${part.key}`;
       const sendingKey = `${this.#prefix}:sending:${part.key}`;
-      await this.#record(running);
+      if (running.unrecorded) await this.#record(running);
       let verdict: string;
       try {
         const answer = await this.#bounded('checking a reply', () =>
@@ -397,7 +397,7 @@ export class DurableDelivery implements DeliveryEngine {
       host.metrics.reply(part.channel, 'active', part.receivedAt ? (Date.now() - part.receivedAt) / 1000 : 0);
       // The done-record: with the message's end if that comes in this turn, else at the next.
       running.unrecorded = { sentKey, sendingKey };
-      setImmediate(() => void this.#record(running));
+      setImmediate(() => running.unrecorded && void this.#record(running));
     }
   }
 
@@ -740,7 +740,7 @@ export class DurableDelivery implements DeliveryEngine {
     } finally {
       this.#forget(messageKey, running);
       this.#metrics?.ran('inbound', started);
-      void this.#record(running);
+      if (running.unrecorded) void this.#record(running);
     }
     // Its last send's done-record, the timeline and the parked jobs in one round trip.
     await this.#finish(conversation, entry, sent);
