@@ -65,7 +65,8 @@ describe('wxbot start keeps serving when plugin code fails outside the pipeline'
   setup(bot) {
     bot.hears('boom', async (ctx) => {
       // Neither awaited nor caught: what a plugin author forgets.
-      void Promise.reject(new Error('floating promise rejected'));
+      // An HTTP client's error carries its request, credentials included: never logged.
+      void Promise.reject(Object.assign(new Error('floating promise rejected'), { config: { headers: { Authorization: 'Bearer sk-careless-secret' } } }));
       setTimeout(() => {
         throw new Error('timer callback threw');
       }, 1);
@@ -94,6 +95,7 @@ describe('wxbot start keeps serving when plugin code fails outside the pipeline'
     expect((rejection[0]!['err'] as { stack: string }).stack).toContain('careless.config.ts');
     expect((exception[0]!['err'] as { stack: string }).stack).toContain('careless.config.ts');
     expect(bot.output()).not.toContain(TOKEN);
+    expect(bot.output()).not.toContain('sk-careless-secret');
   });
 });
 
