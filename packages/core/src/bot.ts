@@ -33,7 +33,7 @@ import type { Subscription } from './store/types.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
 import { recipientOf, type Recipient } from './message/recipient.ts';
 import { createHttpServer } from './server.ts';
-import { httpErrorOf } from './errors.ts';
+import { mountRoute } from './routes.ts';
 import { Metrics } from './metrics.ts';
 import { MemoryStore } from './store/memory.ts';
 import type { Store } from './store/types.ts';
@@ -284,22 +284,8 @@ export class Bot extends Composer<Context> {
   get routes(): readonly ((router: Router) => void)[] {
     return [...this.#routes].map(
       (route) => (router: Router) =>
-        void router[route.method.toLowerCase() as 'get'](route.path, (ctx) => (route.plugin === undefined ? route.handler(ctx) : this.#runRoute(route, ctx))),
+        mountRoute(router, route, { log: this.log, bodyLimitBytes: this.#options.bodyLimitBytes, onFailure: (plugin) => this.metrics.pluginError(plugin) }),
     );
-  }
-
-  /** A plugin's page: what its handler throws (other than a 4xx it means) is logged with the plugin's name, and answers 500. */
-  async #runRoute(route: PluginRoute, ctx: Parameters<PluginRoute['handler']>[0]): Promise<void> {
-    try {
-      await route.handler(ctx);
-    } catch (error) {
-      if (httpErrorOf(error)) throw error;
-      this.metrics.pluginError(route.plugin);
-      this.log.error({ err: error, plugin: route.plugin, method: ctx.method, path: ctx.path }, `plugin "${route.plugin}" failed in its route ${route.method} ${route.path}`);
-      ctx.status = 500;
-      ctx.type = 'text/plain';
-      ctx.body = 'internal error';
-    }
   }
 
   /** Whether delivery is durable (jobs on Redis) rather than in this process's memory. */

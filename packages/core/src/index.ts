@@ -41,6 +41,8 @@ export {
   type Disposer,
   type RouteMethod,
   type RouteHandler,
+  type RouteContext,
+  type RouteOptions,
   type ServerHook,
   type ReplyHook,
   type HandoffHandler,

@@ -19,14 +19,45 @@ import type { MediaType, UploadFile } from './vocabulary.ts';
 
 /** HTTP methods a plugin route may answer. */
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-/** A plugin page's handler: a Koa router context (`ctx.params`, `ctx.query`, `ctx.body`…). */
-export type RouteHandler = (ctx: RouterContext) => unknown;
-/** An HTTP route a plugin registered. */
+
+/**
+ * What a route handler gets: the Koa router context, with
+ * - `ctx.params` (path parameters: `/orders/:id` → `ctx.params.id`), `ctx.query`, `ctx.get(header)`;
+ * - `ctx.request.body`: the parsed body of a POST, PUT, PATCH or DELETE: an object (or array)
+ *   for `application/json`, an object of strings for `application/x-www-form-urlencoded`, the
+ *   output of the route's `body` schema when it has one; `undefined` for any other content
+ *   type, whose bytes stay unread on `ctx.req` (an image upload);
+ * - the answer: `ctx.status`, `ctx.body` (a string, a Buffer, or an object sent as JSON),
+ *   `ctx.set(header, value)`, `ctx.redirect(url)`; `ctx.throw(404, 'no such order')` answers 404.
+ */
+export type RouteContext<Body = unknown> = Omit<RouterContext, 'request'> & { request: Omit<RouterContext['request'], 'body'> & { body: Body } };
+
+/**
+ * A plugin route's handler (may be async). What it throws is answered 500 `internal error`
+ * and logged once with the plugin's name, method and path (an error of `ctx.throw(4xx)`: its
+ * status and message).
+ */
+export type RouteHandler<Body = unknown> = (ctx: RouteContext<Body>) => unknown;
+
+/** How a route reads its request body. */
+export interface RouteOptions<S extends z.ZodType = z.ZodType> {
+  /**
+   * Largest JSON or form body in bytes (default: the bot's `bodyLimitBytes`, 1 MiB); a larger
+   * one is answered 413 before the handler runs.
+   */
+  bodyLimitBytes?: number;
+  /** A zod schema the parsed body must pass (else 400 naming each problem); the handler gets its output. */
+  body?: S;
+}
+
+/** An HTTP route a plugin registered (internal: plugins call {@link PluginScope.route}). */
 export interface PluginRoute {
   readonly method: RouteMethod;
   readonly path: string;
-  readonly handler: RouteHandler;
-  /** The plugin that registered it (named in the log line when the handler throws). */
+  // biome-ignore lint/suspicious/noExplicitAny: a route's body type is its own; the server hands it the parsed body
+  readonly handler: RouteHandler<any>;
+  readonly options?: RouteOptions;
+  /** The plugin that registered it, for its log lines (absent: the bot's own, as /metrics). */
   readonly plugin?: string;
 }
 /** Gets the HTTP server once it listens; may return what undoes it (called when the bot stops). */
@@ -104,11 +135,21 @@ export class PluginScope extends Composer<Context> {
   };
 
   /**
-   * Serves an HTTP page (a console, a webhook) next to the callbacks. A handler that throws
-   * answers 500 `internal error` with an error line naming this plugin (`ctx.throw(4xx)` answers as thrown).
+   * Serves an HTTP route (a console, a webhook, an API) next to the callbacks, on the bot's
+   * port, until the bot stops. `path` is a @koa/router path (`/orders/:id`). The handler gets a
+   * {@link RouteContext}: JSON and form bodies parsed (up to `options.bodyLimitBytes`, default
+   * the bot's 1 MiB: 413 past it, 400 for broken JSON), checked by `options.body` (a zod schema)
+   * when given; what it throws is a 500 and one log line naming this plugin.
+   *
+   * ```ts
+   * scope.route('POST', '/notify/:user', async (ctx) => {
+   *   await scope.sendTo('wecomApp', { user: ctx.params.user }, ctx.request.body.text);
+   *   ctx.body = { ok: true };
+   * }, { body: z.object({ text: z.string().min(1) }) });
+   * ```
    */
-  route(method: RouteMethod, path: string, handler: RouteHandler): void {
-    this.#undo.push(this.#host.addRoute({ method, path, handler, plugin: this.pluginName }));
+  route<S extends z.ZodType = z.ZodUnknown>(method: RouteMethod, path: string, handler: RouteHandler<z.output<S>>, options?: RouteOptions<S>): void {
+    this.#undo.push(this.#host.addRoute({ method, path, handler, plugin: this.pluginName, ...(options && { options }) }));
   }
 
   /** Gets the HTTP server once it listens (WebSocket upgrades); the hook may return its undo. */

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { createBot, definePlugin, officialAccount, type Bot } from '../src/index.ts';
+import { captureLogger } from './helpers.ts';
+
+const logs = captureLogger();
+let bot: Bot;
+let url: string;
+const received: unknown[] = [];
+
+const api = definePlugin({
+  name: 'orders',
+  setup(scope) {
+    scope.route('POST', '/echo', (ctx) => {
+      expectTypeOf(ctx.request.body).toEqualTypeOf<unknown>();
+      received.push(ctx.request.body);
+      ctx.body = { got: ctx.request.body ?? null };
+    });
+    scope.route(
+      'POST',
+      '/orders/:id',
+      (ctx) => {
+        expectTypeOf(ctx.request.body).toEqualTypeOf<{ qty: number }>();
+        ctx.body = { id: ctx.params['id'], qty: ctx.request.body.qty * 2 };
+      },
+      { body: z.object({ qty: z.coerce.number().int().positive() }), bodyLimitBytes: 64 },
+    );
+    scope.route('GET', '/boom', () => {
+      throw new Error('the database is down');
+    });
+    scope.route('GET', '/missing', (ctx) => ctx.throw(404, 'no such order'));
+    scope.route('PUT', '/raw', async (ctx) => {
+      // A body that is neither JSON nor a form stays unread for the handler.
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+      ctx.body = { body: ctx.request.body ?? null, bytes: Buffer.concat(chunks).length };
+    });
+  },
+});
+
+beforeAll(async () => {
+  bot = createBot({ channels: [officialAccount({ appId: 'a', token: 't' })], plugins: [api()], logger: logs.log, metrics: false });
+  ({ url } = await bot.start({ port: 0, host: '127.0.0.1' }));
+});
+afterAll(() => bot.stop());
+
+const post = (path: string, body: string, type: string, method = 'POST') => fetch(`${url}${path}`, { method, body, headers: { 'content-type': type } });
+
+describe('plugin routes', () => {
+  it('hand the handler a parsed JSON or form body', async () => {
+    const json = await post('/echo', JSON.stringify({ text: '你好', n: [1, 2] }), 'application/json');
+    expect(json.status).toBe(200);
+    expect(await json.json()).toEqual({ got: { text: '你好', n: [1, 2] } });
+    const form = await post('/echo', 'text=hi&tag=a&tag=b', 'application/x-www-form-urlencoded');
+    expect(await form.json()).toEqual({ got: { text: 'hi', tag: ['a', 'b'] } });
+    const raw = await post('/raw', 'PNGDATA', 'image/png', 'PUT');
+    expect(await raw.json()).toEqual({ body: null, bytes: 7 });
+  });
+
+  it("check the body against the route's schema and give the handler its output", async () => {
+    const ok = await post('/orders/42', JSON.stringify({ qty: '3' }), 'application/json');
+    expect(await ok.json()).toEqual({ id: '42', qty: 6 });
+    const bad = await post('/orders/42', JSON.stringify({ qty: -1 }), 'application/json');
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/^qty: /);
+    expect(logs.lines.some((l) => l['msg'] === 'plugin "orders": POST /orders/:id refused a request body' && l['status'] === 400)).toBe(true);
+  });
+
+  it('refuse broken JSON (400) and a body over the limit (413), naming the plugin in the log', async () => {
+    const broken = await post('/echo', '{"text":', 'application/json');
+    expect(broken.status).toBe(400);
+    const big = await post('/orders/1', JSON.stringify({ qty: 1, pad: 'x'.repeat(100) }), 'application/json');
+    expect(big.status).toBe(413);
+    expect(await big.text()).toBe('request body over 64 bytes');
+    expect(logs.lines.filter((l) => l['plugin'] === 'orders' && l['status'] === 413)).toHaveLength(1);
+  });
+
+  it('answer a handler that throws with 500, logging the plugin, method and path once; ctx.throw(404) with its status', async () => {
+    const boom = await fetch(`${url}/boom`);
+    expect(boom.status).toBe(500);
+    expect(await boom.text()).toBe('internal error');
+    const line = logs.lines.find((l) => l['msg'] === 'plugin "orders" failed in its route GET /boom');
+    expect(line).toMatchObject({ plugin: 'orders', method: 'GET', path: '/boom', level: 50 });
+    expect(logs.text()).not.toContain('callback failed');
+    const missing = await fetch(`${url}/missing`);
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe('no such order');
+  });
+});
