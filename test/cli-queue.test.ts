@@ -164,3 +164,42 @@ describe.runIf(run)('wxbot queue (real Redis)', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe.runIf(run)('wxbot queue --all (real Redis)', { timeout: 120_000 }, () => {
+  it('retry --all runs every failed job of a queue again, drop --all removes them; both say how many', async () => {
+    // Whatever the tests before left (this one may run alone).
+    for (const job of await bot.queues!.deadJobs()) await bot.queues!.dropJob(job.queue, job.id);
+    api.kf.setState(KFID, 'held', 3, 'servicer-1');
+    for (const text of ['a', 'b', 'c']) await bot.sendTo('wecomKf', { user: 'held', openKfId: KFID }, `all:${text}`);
+    await until(async () => (await bot.queues!.deadJobs()).length === 3);
+
+    expect((await queue('retry', '--all', 'outbox-nope')).stderr).toContain('no queue named "outbox-nope"');
+    expect((await queue('retry', '--all', 'outbox-wecomKf', 'some-id')).code).toBe(2);
+    expect((await queue('list', '--all')).code).toBe(2);
+
+    api.kf.setState(KFID, 'held', 1);
+    const retry = await queue('retry', '--all', 'outbox-wecomKf');
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain('3 failed jobs in outbox-wecomKf queued again');
+    await api.waitFor(() => api.textsTo('held').filter((t) => t.startsWith('all:')).length === 3, 10_000);
+    expect(
+      api
+        .textsTo('held')
+        .filter((t) => t.startsWith('all:'))
+        .sort(),
+    ).toEqual(['all:a', 'all:b', 'all:c']);
+
+    api.kf.setState(KFID, 'held', 3, 'servicer-1');
+    for (const text of ['d', 'e']) await bot.sendTo('wecomKf', { user: 'held', openKfId: KFID }, `all:${text}`);
+    await until(async () => (await bot.queues!.deadJobs()).length === 2);
+    const limited = await queue('list', '--limit', '1');
+    expect(limited.stdout.match(/reason: errcode 95018/g)).toHaveLength(1);
+    expect(limited.stdout).toContain('(the newest 1 of 2 failed jobs');
+    expect((await queue('list', '--limit', '0')).code).toBe(2);
+    const drop = await queue('drop', '--all');
+    expect(drop.code).toBe(0);
+    expect(drop.stdout).toContain('2 failed jobs dropped');
+    expect(await bot.queues!.deadJobs()).toEqual([]);
+    expect((await queue('drop', '--all')).stdout).toContain('no failed jobs');
+  });
+});

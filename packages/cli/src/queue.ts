@@ -1,14 +1,23 @@
 import { createBot, type Store } from '@wxbot/core';
+import type { QueueOperations } from '@wxbot/core/delivery';
 import { NEEDS_DURABLE_QUEUE } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { parseCommand, UsageError } from './usage.ts';
 
 /** `wxbot queue`: what the durable queues hold, and what to do with failed jobs. */
 export async function queue(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(args, { config: { type: 'string', short: 'c' } }, true);
+  const { values, positionals } = parseCommand(args, { config: { type: 'string', short: 'c' }, all: { type: 'boolean', default: false }, limit: { type: 'string' } }, true);
   const [action = 'list', queueName, id] = positionals;
   if (!['list', 'retry', 'drop', 'depth'].includes(action)) throw new UsageError(`unknown action "${action}": list, depth, retry or drop`);
-  if ((action === 'retry' || action === 'drop') && (!queueName || !id)) throw new UsageError(`${action} needs the QUEUE and the ID of a job (\`wxbot queue list\` shows them)`);
+  const bulk = action === 'retry' || action === 'drop';
+  if (values.all && !bulk) throw new UsageError(`--all goes with retry or drop, not ${action}`);
+  if (values.all && id !== undefined) throw new UsageError(`${action} --all takes at most a QUEUE, not a job ID`);
+  if (bulk && !values.all && (!queueName || !id))
+    throw new UsageError(`${action} needs the QUEUE and the ID of a job (\`wxbot queue list\` shows them), or --all [QUEUE] for every failed job`);
+  if (!bulk && queueName !== undefined) throw new UsageError(`${action} takes no QUEUE or ID`);
+  if (values.limit !== undefined && action !== 'list') throw new UsageError(`--limit goes with list, not ${action}`);
+  const limit = values.limit === undefined ? LIST_LIMIT : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, not "${values.limit}"`);
   await loadDotEnv();
   const { config } = await loadConfig(values.config);
   // No log: this command's outcome is what it prints. (The engine's own lines, such as
@@ -34,12 +43,18 @@ export async function queue(args: string[]): Promise<number> {
         );
       }
     } else if (action === 'list') {
-      const dead = await queues.deadJobs();
+      const dead = await queues.deadJobs(limit);
       if (dead.length === 0) console.log('no failed jobs');
       for (const job of dead) {
         const when = job.failedAt ? new Date(job.failedAt).toISOString() : '?';
         console.log(`${job.queue} ${job.id}  ${when}  attempts ${job.attempts}\n  ${job.summary}\n  reason: ${job.reason}`);
       }
+      if (dead.length === limit) {
+        const total = Object.values(await queues.depth()).reduce((sum, counts) => sum + (counts['failed'] ?? 0), 0);
+        if (total > dead.length) console.log(`(the newest ${dead.length} of ${total} failed jobs: --limit N shows more, \`wxbot queue depth\` counts them per queue)`);
+      }
+    } else if (values.all) {
+      return await everyFailedJob(queues, action as 'retry' | 'drop', queueName);
     } else if (action === 'retry') {
       await queues.retryJob(queueName!, id!);
       console.log(`retrying ${queueName} ${id}: queued again; a running \`wxbot start\` or \`wxbot worker\` runs it`);
@@ -54,6 +69,43 @@ export async function queue(args: string[]): Promise<number> {
 }
 
 const PING_TIMEOUT_MS = 3000;
+/** Failed jobs `list` prints by default (the newest). */
+const LIST_LIMIT = 100;
+/** Failed jobs `--all` takes at most in one run (BullMQ keeps failed jobs 14 days). */
+const ALL_LIMIT = 100_000;
+
+/**
+ * `retry --all [QUEUE]` / `drop --all [QUEUE]`: every failed job (of QUEUE), one at a time, as
+ * `retry QUEUE ID` would. Exit 1 if any of them could not be retried or dropped (each said).
+ */
+async function everyFailedJob(queues: QueueOperations, action: 'retry' | 'drop', queueName: string | undefined): Promise<number> {
+  if (queueName !== undefined) {
+    const names = Object.keys(await queues.depth());
+    if (!names.includes(queueName)) {
+      console.error(`wxbot queue: no queue named "${queueName}" (queues: ${names.join(', ')})`);
+      return 1;
+    }
+  }
+  const dead = (await queues.deadJobs(ALL_LIMIT)).filter((job) => queueName === undefined || job.queue === queueName);
+  const where = queueName === undefined ? '' : ` in ${queueName}`;
+  if (dead.length === 0) {
+    console.log(`no failed jobs${where}`);
+    return 0;
+  }
+  let done = 0;
+  for (const job of dead) {
+    try {
+      await (action === 'retry' ? queues.retryJob(job.queue, job.id) : queues.dropJob(job.queue, job.id));
+      done += 1;
+    } catch (error) {
+      console.error(`wxbot queue: ${job.queue} ${job.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const failed = dead.length - done;
+  const what = action === 'retry' ? 'queued again (a running `wxbot start` or `wxbot worker` runs them)' : 'dropped';
+  console.log(`${done} failed job${done === 1 ? '' : 's'}${where} ${what}${failed > 0 ? `; ${failed} could not be (above)` : ''}`);
+  return failed > 0 ? 1 : 0;
+}
 
 /** Why the store's Redis cannot be used (no answer to PING in time, a refused connection), or undefined. */
 async function redisUnreachable(store: Store): Promise<string | undefined> {

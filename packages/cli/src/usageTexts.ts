@@ -151,12 +151,15 @@ Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore) or
 export const QUEUE_USAGE = `wxbot queue — the durable queues
 
 Usage:
-  wxbot queue [--config FILE] [list]          failed jobs with their reasons, newest first
-  wxbot queue [--config FILE] depth            jobs per queue and state
-  wxbot queue [--config FILE] retry QUEUE ID   run a failed job again
-  wxbot queue [--config FILE] drop QUEUE ID    remove a failed job for good
+  wxbot queue [--config FILE] [list] [--limit N]  failed jobs with their reasons, newest first
+  wxbot queue [--config FILE] depth               jobs per queue and state
+  wxbot queue [--config FILE] retry QUEUE ID      run a failed job again
+  wxbot queue [--config FILE] drop QUEUE ID       remove a failed job for good
+  wxbot queue [--config FILE] retry --all [QUEUE] run every failed job (of QUEUE) again, e.g. after an outage
+  wxbot queue [--config FILE] drop --all [QUEUE]  remove every failed job (of QUEUE)
 
 retry and drop touch failed jobs only: a waiting, delayed, active or completed job is left as it is.
+list prints the newest 100 (--limit N) and says how many there are in all.
 
 Exit status: 1 when the bot has no durable queue (no REDIS_URL or RedisStore), Redis cannot be
 reached, or the job is missing or not failed; 2 on wrong usage.`;
