@@ -81,6 +81,31 @@ describe('a reply that needs the API on a channel without one says why', () => {
   });
 });
 
+describe('a reply after an await that outlasted the window', () => {
+  it('says the window had closed, with its length', async () => {
+    const slow: string[] = [];
+    const quick = createBot({
+      channels: [officialAccount({ appId: 'wxslow', token: 't', replyWindowMs: 100 })],
+      logger: captureLogger().log,
+    });
+    quick.on('text', async (ctx) => {
+      await new Promise((r) => setTimeout(r, 250)); // a slow lookup
+      await ctx.reply('finally').catch((error: unknown) => void slow.push((error as Error).message));
+    });
+    const { url } = await quick.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const response = await new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: 't', receiveId: 'wxslow' }).text('slow');
+      expect(response.body).toBe('success');
+      await until(() => slow.length > 0);
+      expect(slow).toEqual([
+        'channel "officialAccount" cannot deliver this text reply: the 0.1 s reply window had closed before this reply, and the channel has no active API (configure its secret)',
+      ]);
+    } finally {
+      await quick.stop();
+    }
+  });
+});
+
 describe("a plugin's route", () => {
   it('that throws answers 500 with one error line naming the plugin', async () => {
     logs.lines.length = 0;
