@@ -89,7 +89,7 @@ describe('wxbot start keeps serving when plugin code fails outside the pipeline'
     const exception = lines.filter((l) => JSON.stringify(l).includes('timer callback threw'));
     expect(rejection).toHaveLength(1);
     expect(exception).toHaveLength(1);
-    expect(rejection[0]).toMatchObject({ level: 50, msg: expect.stringMatching(/nothing handled it.*keeps serving/) });
+    expect(rejection[0]).toMatchObject({ level: 50, err: { type: 'Error' }, msg: expect.stringMatching(/nothing handled it.*keeps serving/) });
     expect(exception[0]).toMatchObject({ level: 50, msg: expect.stringMatching(/escaped a callback.*keeps serving/) });
     // The stack says where: the config's plugin.
     expect((rejection[0]!['err'] as { stack: string }).stack).toContain('careless.config.ts');

@@ -2,7 +2,7 @@
  * What `wxbot start` and `wxbot worker` share: `--concurrency`, the durable-queue requirement,
  * and stopping cleanly on a signal.
  */
-import type { Bot, Logger } from '@wxbot/core';
+import { loggableError, type Bot, type Logger } from '@wxbot/core';
 import { UsageError } from './usage.ts';
 
 /** The fix for a bot without durable queues, as every command that needs them says it. */
@@ -81,13 +81,13 @@ export function stopOnSignal(bot: Bot, options: StopOnSignalOptions): void {
 export function keepServingOnEscapedErrors(log: Logger): () => void {
   const rejection = (reason: unknown) => {
     log.error(
-      reason instanceof Error ? { err: safeError(reason) } : { reason: String(reason) },
+      reason instanceof Error ? { err: loggableError(reason) } : { reason: String(reason) },
       'a promise rejected and nothing handled it (a plugin that does not await or catch a promise?); the bot keeps serving',
     );
   };
   const exception = (error: unknown) => {
     log.error(
-      error instanceof Error ? { err: safeError(error) } : { reason: String(error) },
+      error instanceof Error ? { err: loggableError(error) } : { reason: String(error) },
       "an exception escaped a callback (a throw in a plugin's timer or event handler?); the bot keeps serving",
     );
   };
@@ -96,23 +96,5 @@ export function keepServingOnEscapedErrors(log: Logger): () => void {
   return () => {
     process.off('unhandledRejection', rejection);
     process.off('uncaughtException', exception);
-  };
-}
-
-/**
- * What of an escaped error is logged: its type, code, message and stack (and its causes'), not
- * its other properties. An HTTP client's error carries the request it made (headers with an
- * `Authorization: Bearer …`, a URL with a key), which the logger's redaction paths cannot
- * foresee for an error from code wxbot does not know.
- */
-function safeError(error: Error, depth = 0): Record<string, unknown> {
-  const code = (error as { code?: unknown }).code;
-  const cause = error.cause;
-  return {
-    type: error.name,
-    message: error.message,
-    stack: error.stack,
-    ...((typeof code === 'string' || typeof code === 'number') && { code }),
-    ...(cause instanceof Error && depth < 3 && { cause: safeError(cause, depth + 1) }),
   };
 }

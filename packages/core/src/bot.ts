@@ -10,7 +10,7 @@ import { Inbound } from './delivery/inbound.ts';
 import { InProcessOutbox } from './delivery/outbox.ts';
 import { offersDeliveryEngine, type DeliveryEngine, type QueueOperations } from './delivery/engine.ts';
 import type { BotEvents } from './events.ts';
-import { createLogger, type LoggerOptions } from './logger.ts';
+import { createLogger, loggableError, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
@@ -430,7 +430,7 @@ export class Bot extends Composer<Context> {
 
   #reportError(error: unknown, ctx: Context, plugin: string | undefined): void {
     this.metrics.pluginError(plugin);
-    ctx.log.error({ err: error, plugin }, plugin ? `plugin "${plugin}" failed` : 'middleware failed');
+    ctx.log.error({ err: loggableError(error), plugin }, plugin ? `plugin "${plugin}" failed` : 'middleware failed');
     this.events.emit('pluginError', { error, message: ctx.message, plugin });
   }
 

@@ -90,7 +90,7 @@ export {
 export { getJson, setJson, type Store, type LockRelease, type Subscription } from './store/types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
-export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
+export { createLogger, loggableError, type Logger, type LoggerOptions } from './logger.ts';
 
 // Errors
 export { ChannelError } from './errors.ts';

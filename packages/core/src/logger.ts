@@ -75,3 +75,27 @@ function loadPinoPretty(): PinoPretty | undefined {
     throw error;
   }
 }
+
+/** Property names of an error that are never logged (they may hold a credential). */
+const SECRET_PROPERTY = /secret|token|key|password|authorization|cookie/i;
+
+/**
+ * What of an error thrown by plugin code is logged: its type, message, stack, causes and
+ * plain-value properties (`errcode`, `endpoint`, `status`…), not object properties. An HTTP
+ * client's error carries the request it made (`config.headers.Authorization`, a URL with a
+ * key), which the redaction paths cannot foresee for code wxbot does not know. The bot logs
+ * plugin failures through it; a plugin logging an error of a library it calls may too:
+ * `log.error({ err: loggableError(error) }, 'lookup failed')`.
+ */
+export function loggableError(error: unknown, depth = 0): unknown {
+  if (!(error instanceof Error)) return error;
+  const out: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack };
+  for (const [key, value] of Object.entries(error)) {
+    if (key in out || SECRET_PROPERTY.test(key)) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = value;
+  }
+  if (error.cause !== undefined && depth < 3) out['cause'] = error.cause instanceof Error ? loggableError(error.cause, depth + 1) : String(error.cause);
+  // pino's error serializer names the type after the constructor: the original one's.
+  Object.defineProperty(out, 'constructor', { value: error.constructor, enumerable: false });
+  return out;
+}

@@ -6,6 +6,7 @@
 import type Router from '@koa/router';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import type { Logger } from 'pino';
+import { loggableError } from './logger.ts';
 import type { PluginRoute } from './plugin.ts';
 
 /** Bodies a route parses unless it says otherwise (as callbacks: 1 MiB). */
@@ -78,7 +79,7 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
         return;
       }
       onFailure?.(route.plugin);
-      log.error({ ...where, err: error }, `${who} failed in its route ${route.method} ${route.path}`);
+      log.error({ ...where, err: loggableError(error) }, `${who} failed in its route ${route.method} ${route.path}`);
       ctx.status = 500;
       ctx.body = 'internal error';
     }

@@ -31,13 +31,19 @@ const author = definePlugin({
       late = new Promise((done) => setTimeout(() => void ctx.reply('too late').catch(recordFailure).then(done), 20));
     });
     scope.route('GET', '/author/boom', () => {
-      throw new Error('route exploded');
+      throw leaky('route exploded');
+    });
+    scope.hears('leak', () => {
+      throw leaky('handler exploded');
     });
     scope.route('GET', '/author/missing', (ctx) => {
       ctx.throw(404, 'no such thing');
     });
   },
 });
+
+/** An error as HTTP clients make them: it carries the request, credentials included. */
+const leaky = (message: string) => Object.assign(new Error(message), { code: 'EBOOM', config: { headers: { Authorization: 'Bearer sk-leaky-secret' } }, apiKey: 'sk-leaky-key' });
 
 let bot: Bot;
 let base: string;
@@ -115,7 +121,16 @@ describe("a plugin's route", () => {
     const errors = logs.lines.filter((l) => l['level'] === 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ plugin: 'author', method: 'GET', path: '/author/boom', msg: 'plugin "author" failed in its route GET /author/boom' });
-    expect((errors[0]!['err'] as { message: string }).message).toBe('route exploded');
+    expect(errors[0]!['err']).toMatchObject({ type: 'Error', message: 'route exploded', code: 'EBOOM', stack: expect.stringContaining('replyErrors.test.ts') });
+    expect(logs.text()).not.toContain('sk-leaky');
+  });
+
+  it("a handler's error is logged without the request it carries", async () => {
+    logs.lines.length = 0;
+    expect((await peer.text('leak')).body).toBe('success');
+    await until(() => logs.lines.some((l) => l['level'] === 50));
+    expect(logs.lines.find((l) => l['level'] === 50)).toMatchObject({ plugin: 'author', err: { message: 'handler exploded', code: 'EBOOM' } });
+    expect(logs.text()).not.toContain('sk-leaky');
   });
 
   it('that throws a 4xx answers it as meant, without an error line', async () => {

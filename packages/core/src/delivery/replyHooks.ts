@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { loggableError } from '../logger.ts';
 import type { Outbox, OutboxJob, PassiveSlot } from './outbox.ts';
 
 /** See `ReplyHook` in plugin.ts: sees a reply and calls `next` to deliver it (or another). */
@@ -74,6 +75,6 @@ export class HookedOutbox implements Outbox {
 
   #failed(entry: Entry, job: OutboxJob, error: unknown, what: string): void {
     const who = entry.plugin ? `plugin "${entry.plugin}"` : 'a reply hook';
-    this.#log.error({ err: error, plugin: entry.plugin, channel: job.channel, msgId: job.answers }, `${who} failed in its reply hook (onReply); ${what}`);
+    this.#log.error({ err: loggableError(error), plugin: entry.plugin, channel: job.channel, msgId: job.answers }, `${who} failed in its reply hook (onReply); ${what}`);
   }
 }
