@@ -228,6 +228,8 @@ export class DurableDelivery implements DeliveryEngine {
   readonly #workers: Worker[] = [];
   #metrics: QueueMetrics | undefined;
   readonly #leases = new Set<Lease>();
+  /** Channels whose jobs reached this process without it having them (said once each). */
+  readonly #missingChannels = new Set<string>();
   /** Why the engine is unavailable (Redis did not answer); undefined while it works. */
   #down: string | undefined;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -606,6 +608,7 @@ export class DurableDelivery implements DeliveryEngine {
     this.#attached();
     const inbound = new Worker('inbound', (job, token) => this.#runInbound(job as Job<InboundData>, token), common);
     this.#watch(inbound);
+    inbound.on('failed', (job, error) => this.#inboundFailed(job as Job<InboundData> | undefined, error));
     this.#workers.push(inbound);
     const limit = this.#rateLimit();
     for (const queue of this.#outboxes.values()) {
@@ -623,6 +626,36 @@ export class DurableDelivery implements DeliveryEngine {
       if (!(error instanceof DeliveryUnavailableError)) throw error;
       // Logged once; the workers take jobs by themselves once Redis answers.
     }
+  }
+
+  /**
+   * A message job that threw (sends count their own failures in #runSend): counted as a retry
+   * or, on its last attempt or an unrecoverable error, as a failure by reason, with a line. A
+   * job for a channel this process does not have (a worker started without the environment
+   * of the web instances) says so once per channel: it fails every such job.
+   */
+  #inboundFailed(job: Job<InboundData> | undefined, error: Error): void {
+    if (!job || this.#stopped) return;
+    const log = this.#host?.log;
+    const reason = error.message || error.name;
+    const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) {
+      this.#metrics?.retried('inbound');
+      log?.warn({ channel: job.data.channel, msgId: job.data.message?.id, attempt: job.attemptsMade, reason }, 'message job failed; retrying with backoff');
+      return;
+    }
+    this.#metrics?.failed('inbound', reason);
+    const channel = job.data.channel;
+    if (this.#host && !this.#host.channels.some((c) => c.name === channel)) {
+      if (this.#missingChannels.has(channel)) return;
+      this.#missingChannels.add(channel);
+      log?.error(
+        { channel, channels: this.#host.channels.map((c) => c.name) },
+        `a message of channel "${channel}" reached this process, whose config has no such channel: its jobs fail here (listed by \`wxbot queue\`). Give this process the same channel settings as the web instances, then \`wxbot queue retry --all inbound\``,
+      );
+      return;
+    }
+    log?.error({ channel, msgId: job.data.message?.id, reason }, 'message job failed for good; it is kept with its reason (wxbot queue)');
   }
 
   /**
