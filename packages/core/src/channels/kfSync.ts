@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { WeChatApiClient } from '../api/client.ts';
+import { WeChatApiError } from '../api/errors.ts';
 import { kfApi } from '../api/kf.ts';
 import { messageFromKf, type KfMessageItem } from '../message/fromKf.ts';
 import type { ChannelRef, Message } from '../message/types.ts';
@@ -132,7 +133,7 @@ export class KfSyncer {
     this.#states.set(openKfId, state);
     state.done = this.#drive(openKfId, state).catch((error) => {
       if (this.#states.get(openKfId) === state) this.#states.delete(openKfId);
-      this.#options.log.error({ openKfId, err: error }, 'KF sync failed');
+      this.#options.log.error({ openKfId, ...failure(error) }, 'KF sync failed');
     });
     return state.done;
   }
@@ -215,11 +216,11 @@ export class KfSyncer {
       } catch (error) {
         if (this.#stopping) throw error;
         if (state.again) {
-          this.#options.log.warn({ openKfId, err: error }, 'KF sync failed; a newer notification takes over');
+          this.#options.log.warn({ openKfId, ...failure(error) }, 'KF sync failed; a newer notification takes over');
           return;
         }
         const delay = Math.min(RETRY_MAX_MS, base * 2 ** attempt);
-        this.#options.log.warn({ openKfId, attempt: attempt + 1, retryInMs: delay, err: error }, 'KF sync failed; retrying');
+        this.#options.log.warn({ openKfId, attempt: attempt + 1, retryInMs: delay, ...failure(error) }, 'KF sync failed; retrying');
         await this.#sleepUnlessNotified(state, delay);
       }
     }
@@ -403,4 +404,13 @@ interface TakenPage {
 /** The durable "this message was answered" mark. */
 function doneKey(channel: string, msgid: string): string {
   return `kf:done:${channel}:${msgid}`;
+}
+
+/**
+ * What a failed sync logs: WeChat's answer (an errcode, a refused connection) is the whole
+ * story, one line without a stack (a line per retry while the API is down); anything else is a
+ * bug worth its stack.
+ */
+function failure(error: unknown): { error: string } | { err: unknown } {
+  return error instanceof WeChatApiError ? { error: error.message } : { err: error };
 }
