@@ -251,7 +251,7 @@ describe('npm create wxbot', () => {
       await runOk('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, timeoutMs: INSTALL_MS });
 
       const test = await runOk('npm', ['test'], { cwd: project });
-      expect(stripVTControlCharacters(test.stdout)).toMatch(/Tests\s+2 passed/);
+      expect(stripVTControlCharacters(test.stdout)).toMatch(/Tests\s+3 passed/);
       await runOk('npm', ['run', 'typecheck'], { cwd: project });
 
       // npm start with no channel configured: dev mode on made-up credentials, answering as WeChat expects.

@@ -7,7 +7,7 @@ const shop = definePlugin({
   name: 'shop',
   setup(bot) {
     bot.command('order', '查询订单', (ctx) => ctx.reply(`订单 ${ctx.match}`));
-    bot.channel('test').command(['cart', 'c'], '查看购物车', (ctx) => ctx.reply('购物车是空的'));
+    bot.channel('officialAccount').command(['cart', 'c'], '查看购物车', (ctx) => ctx.reply('购物车是空的'));
     bot.command('secret', (ctx) => ctx.reply('undocumented'));
     bot.command('quiet', '什么也不说', async () => {});
   },

@@ -31,7 +31,7 @@ describe('session()', () => {
     expect((await kit.send(text('a', { from: 'alice' }))).texts).toEqual(['count 1']);
     expect((await kit.send(text('b', { from: 'alice' }))).texts).toEqual(['count 2']);
     expect((await kit.send(text('c', { from: 'bob' }))).texts).toEqual(['count 1']);
-    const stored = await kit.bot.store.get(`session:${conversationKey(text('x', { from: 'alice', channel: { name: 'test', kind: 'officialAccount' } }))}`);
+    const stored = await kit.bot.store.get(`session:${conversationKey(text('x', { from: 'alice', channel: { name: 'officialAccount', kind: 'officialAccount' } }))}`);
     expect(JSON.parse(stored!)).toEqual({ count: 2, seen: ['a', 'b'] });
     await kit.close();
   });

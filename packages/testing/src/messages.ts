@@ -12,7 +12,7 @@ export interface MessageEnvelope {
 let counter = 0;
 const envelope = (e: MessageEnvelope = {}) => ({
   id: e.id ?? `test-${Date.now()}-${++counter}`,
-  channel: e.channel ?? { name: 'test', kind: 'officialAccount' as ChannelKind },
+  channel: e.channel ?? { name: 'officialAccount', kind: 'officialAccount' as ChannelKind },
   from: e.from ?? 'user-1',
   to: e.to ?? 'bot',
   time: new Date(),

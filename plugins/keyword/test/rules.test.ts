@@ -66,14 +66,14 @@ describe('keyword rules', () => {
   it('filters by channel kind or name', async () => {
     const rules = [
       { keywords: '发票', channels: ['wecomKf'], reply: 'KF 发票' },
-      { keywords: '发票', channels: ['test'], reply: '按名称' }, // createTestBot's channel is named "test"
+      { keywords: '发票', channels: ['shop'], reply: '按名称' },
       { keywords: '地址', channels: ['wecomApp'], reply: '企业微信' },
     ];
     const kf = await createTestBot({ kind: 'wecomKf', plugins: [keyword({ ...none, rules })] });
     expect((await kf.send('发票')).texts).toEqual(['KF 发票']);
     expect((await kf.send('地址')).texts).toEqual([]);
     await kf.close();
-    const oa = await createTestBot({ plugins: [keyword({ ...none, rules })] });
+    const oa = await createTestBot({ name: 'shop', plugins: [keyword({ ...none, rules })] });
     expect((await oa.send('发票')).texts).toEqual(['按名称']);
     await oa.close();
   });

@@ -162,7 +162,7 @@ describe('llm plugin', () => {
     await kit.send('q1');
     await kit.send('q2');
     expect(fake.chat.requests[1]?.messages).toEqual([{ role: 'user', content: 'q2' }]);
-    expect(await store.get('llm:memory:test:user-1')).toBeUndefined();
+    expect(await store.get('llm:memory:officialAccount:user-1')).toBeUndefined();
   });
 
   it('forgets turns older than ttlMs', async () => {
@@ -189,7 +189,7 @@ describe('llm plugin', () => {
       { role: 'assistant', content: '回答: 第一句' },
       { role: 'user', content: '第二句' },
     ]);
-    expect(JSON.parse((await store.get('llm:memory:test:user-1'))!)).toMatchObject({ v: 1, turns: [{ user: '第一句' }, { user: '第二句' }] });
+    expect(JSON.parse((await store.get('llm:memory:officialAccount:user-1'))!)).toMatchObject({ v: 1, turns: [{ user: '第一句' }, { user: '第二句' }] });
   });
 
   it('answers an API error with the apology and one log line, without the key or next()', async () => {

@@ -63,7 +63,7 @@ async function bot(options: Partial<VoiceOptions> = {}, extra: { media?: (mediaI
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } });
   const kit = await createTestBot({ plugins: [voice({ baseURL: fake.url, apiKey: KEY, maxRetries: 0, ...options }), ...(extra.plugins ?? [heard()])], logger, kind: 'wecomKf' });
   kits.push(kit);
-  // The recording channel has no media API; give it one, as a WeCom or KF channel has.
+  // The recording channel serves only the media given to createTestBot; this stands in for media/get.
   if (extra.media) (kit.bot.channels[0] as Channel).downloadMedia = extra.media;
   return kit;
 }
@@ -183,7 +183,7 @@ describe('voice plugin (in process)', () => {
         .map((l) => [l['stage'], l.msg]),
     ).toEqual([
       ['transcribe', expect.stringContaining('heard nothing')],
-      ['download', expect.stringContaining('has no media API')],
+      ['download', expect.stringContaining('the test channel has no media "media-none"')],
       ['decode', expect.stringContaining('ffmpeg could not convert')],
     ]);
     expect(seen).toHaveLength(0);
