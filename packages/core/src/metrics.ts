@@ -52,29 +52,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Series looked up by a plain string key, so a callback builds no labels object.
-  readonly #children = new Map<string, CounterSeries | HistogramSeries>();
-
-  #child<T>(key: string, make: () => T): T {
-    let child = this.#children.get(key) as T | undefined;
-    if (!child) {
-      child = make();
-      this.#children.set(key, child as never);
-    }
-    return child;
-  }
+  // Series looked up by their label values, one map level a label, so a callback builds no
+  // labels object, no key string and no closure (the label values are the channel's name and
+  // constant outcomes, whose hashes V8 keeps).
+  readonly #callbackSeries = new Map<string, Map<string, CounterSeries>>();
+  readonly #callbackSecondsSeries = new Map<string, HistogramSeries>();
+  readonly #replySeries = new Map<string, Map<string, HistogramSeries>>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'wxbot_' });
   }
 
   callback(channel: string, outcome: string, seconds: number): void {
-    this.#child(`cb\0${channel}\0${outcome}`, () => this.#callbacks.series({ channel, outcome })).inc();
-    this.#child(`cbs\0${channel}`, () => this.#callbackSeconds.series({ channel })).observe(seconds);
+    let byOutcome = this.#callbackSeries.get(channel);
+    if (!byOutcome) this.#callbackSeries.set(channel, (byOutcome = new Map()));
+    let count = byOutcome.get(outcome);
+    if (!count) byOutcome.set(outcome, (count = this.#callbacks.series({ channel, outcome })));
+    count.inc();
+    let duration = this.#callbackSecondsSeries.get(channel);
+    if (!duration) this.#callbackSecondsSeries.set(channel, (duration = this.#callbackSeconds.series({ channel })));
+    duration.observe(seconds);
   }
 
   reply(channel: string, mode: ReplyMode, seconds: number): void {
-    this.#child(`rs\0${channel}\0${mode}`, () => this.#replySeconds.series({ channel, mode })).observe(seconds);
+    let byMode = this.#replySeries.get(channel);
+    if (!byMode) this.#replySeries.set(channel, (byMode = new Map()));
+    let latency = byMode.get(mode);
+    if (!latency) byMode.set(mode, (latency = this.#replySeconds.series({ channel, mode })));
+    latency.observe(seconds);
   }
 
   pluginError(plugin: string | undefined): void {
