@@ -80,8 +80,10 @@ describe('wxbot CLI', () => {
 
   it('runs in dev mode with generated credentials when no channel is configured', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'wxbot-dev-'));
+    let bot: ChildProcess | undefined;
     try {
-      const { url, output } = await startBot(['--config', join(root, 'bot.config.ts')], { WX_TOKEN: '', WECOM_TOKEN: '', WECOM_KF_SECRET: '', LOG_FORMAT: 'json' }, cwd);
+      const { url, output, child } = await startBot(['--config', join(root, 'bot.config.ts')], { WX_TOKEN: '', WECOM_TOKEN: '', WECOM_KF_SECRET: '', LOG_FORMAT: 'json' }, cwd);
+      bot = child;
       const token = /token\s+(\S+)/.exec(output())![1]!;
       const key = /encodingAESKey\s+(\S+)/.exec(output())![1]!;
       const peer = new WeChatPeer({ url: `${url}/wecom/callback`, kind: 'wecomApp', token, encodingAESKey: key, receiveId: 'wwdev0000000000000' });
@@ -92,6 +94,12 @@ describe('wxbot CLI', () => {
       // /human hands the conversation to the agent console dev mode turns on (its hold is kept in this cwd's .wxbot/).
       expect((await peer.text('/human')).reply).toMatchObject({ Content: '正在为您转接人工客服，请稍候。' });
     } finally {
+      // Stopped first: it writes its hand-off state into the directory until it exits.
+      if (bot && bot.exitCode === null) {
+        const exited = new Promise((done) => bot!.once('exit', done));
+        bot.kill('SIGTERM');
+        await exited;
+      }
       rmSync(cwd, { recursive: true, force: true });
     }
   });
