@@ -52,7 +52,8 @@ describe.runIf(withRedis)('graceful stop in durable mode', () => {
     const logs = captureLogger('info');
     const stopping = bot(logs.log, false);
     const { url } = await stopping.start({ port: 0, host: '127.0.0.1' });
-    await bot(captureLogger('info').log, true).start({ port: 0, host: '127.0.0.1' });
+    const taker = bot(captureLogger('info').log, true);
+    await taker.start({ port: 0, host: '127.0.0.1' });
     const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId });
     const answer = await peer.text('slow', { from: 'u-stop' });
     expect(answer.body).toBe('success'); // the window closed: the message runs under a lease
@@ -69,5 +70,10 @@ describe.runIf(withRedis)('graceful stop in durable mode', () => {
     await api.waitFor(() => api.textsTo('u-stop').length === 1, 15_000);
     await sleep(500);
     expect(api.textsTo('u-stop')).toEqual(['late:slow']);
+    // The run is counted; a wait is not (the lease's last renewal, where it would start, is
+    // recorded nowhere: it used to be measured from the lease's first deadline).
+    const metrics = await taker.metrics.registry.metrics();
+    expect(metrics).toMatch(/^wxbot_job_run_seconds_count\{queue="inbound"\} 1$/m);
+    expect(metrics).not.toMatch(/^wxbot_job_wait_seconds_count\{queue="inbound"\}/m);
   });
 });

@@ -40,7 +40,7 @@ export class QueueMetrics {
       () =>
         new Histogram({
           name: 'wxbot_job_wait_seconds',
-          help: 'Time from queueing a job to a worker starting it',
+          help: 'Time from a job becoming runnable (queued, or its delay over) to a worker starting it; leases taken over from a stopped process are not counted',
           labelNames: ['queue'] as const,
           buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
           registers,
@@ -71,8 +71,13 @@ export class QueueMetrics {
   }
 
   started(queue: string, job: Job, now: number): void {
-    const queuedAt = (job.data as { queuedAt?: number }).queuedAt ?? job.timestamp;
-    // A lease or a retry waits on purpose: count the wait from when the job became runnable.
+    const { queuedAt = job.timestamp, leased } = job.data as { queuedAt?: number; leased?: boolean };
+    // A lease taken over (its process stopped renewing it) became runnable when its last
+    // renewal ran out, a moment nothing records (BullMQ's changeDelay keeps the first
+    // timestamp, so timestamp + delay is the first deadline, not the last): its "wait" would be
+    // the whole time the message ran before. Not a queue wait: not counted.
+    if (leased) return;
+    // A retry or a delayed send waits on purpose: count the wait from when the job became runnable.
     const since = Math.max(queuedAt, job.processedOn ?? 0, job.timestamp + (job.delay ?? 0));
     if (job.attemptsMade === 0) this.#wait.observe({ queue }, Math.max(0, now - Math.min(since, now)) / 1000);
   }
