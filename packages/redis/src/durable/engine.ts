@@ -644,7 +644,9 @@ export class DurableDelivery implements DeliveryEngine {
       log?.warn({ channel: job.data.channel, msgId: job.data.message?.id, attempt: job.attemptsMade, reason }, 'message job failed; retrying with backoff');
       return;
     }
-    this.#metrics?.failed('inbound', reason);
+    // The label: wxbot's own reasons are fixed texts; anything else by its type only (a
+    // message may hold a job id, one series per job).
+    this.#metrics?.failed('inbound', error.name === 'UnrecoverableError' ? reason : `error: ${error.name}`);
     const channel = job.data.channel;
     if (this.#host && !this.#host.channels.some((c) => c.name === channel)) {
       if (this.#missingChannels.has(channel)) return;
