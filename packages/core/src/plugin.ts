@@ -143,7 +143,7 @@ export class PluginScope extends Composer<Context> {
    *
    * ```ts
    * scope.route('POST', '/notify/:user', async (ctx) => {
-   *   await scope.sendTo('wecomApp', { user: ctx.params.user }, ctx.request.body.text);
+   *   await scope.sendTo('wecomApp', { user: ctx.params['user']! }, ctx.request.body.text);
    *   ctx.body = { ok: true };
    * }, { body: z.object({ text: z.string().min(1) }) });
    * ```
