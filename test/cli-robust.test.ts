@@ -136,3 +136,17 @@ describe('wxbot console', () => {
     expect(run.stderr).toContain('`wxbot simulate -i --fake-api`');
   });
 });
+
+describe('stopping', () => {
+  it('a plugin whose dispose throws: SIGTERM still ends the process (exit 1, one line), not held up by the escaped-error handlers', async () => {
+    const file = writeConfig('dispose-throws.config.ts', `const careless = definePlugin({ name: 'sticky', setup() {}, dispose() { throw new Error('dispose exploded'); } });`);
+    const bot = start(file);
+    await bot.ready;
+    const exited = new Promise<number | null>((done) => bot.child.once('exit', (code) => done(code)));
+    bot.child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    const failed = logLines(bot.output()).filter((l) => l['msg'] === 'stopping failed; exiting anyway');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 50, err: { message: 'dispose exploded' } });
+  });
+});

@@ -43,7 +43,7 @@ export interface StopOnSignalOptions {
 
 /**
  * On SIGINT or SIGTERM: logs `stopping`, stops the bot (its jobs and sends finish, or are
- * handed back), logs `stopped` with the time it took, exits 0. A second signal meanwhile
+ * handed back), logs `stopped` with the time it took, exits 0 (1 when stopping fails). A second signal
  * exits at once (1), with a line saying what that leaves: jobs still running are taken over
  * by another worker once their locks expire.
  */
@@ -60,7 +60,13 @@ export function stopOnSignal(bot: Bot, options: StopOnSignalOptions): void {
     since = Date.now();
     bot.log.info({ signal }, options.stopping);
     await options.close?.().catch(() => undefined);
-    await bot.stop();
+    try {
+      await bot.stop();
+    } catch (error) {
+      // Exit either way: a rejection here would otherwise only be logged (keepServingOnEscapedErrors).
+      bot.log.error({ signal, err: loggableError(error) }, 'stopping failed; exiting anyway');
+      process.exit(1);
+    }
     bot.log.info({ signal, ms: Date.now() - since }, options.stopped);
     process.exit(0);
   };
