@@ -203,3 +203,23 @@ describe.runIf(run)('wxbot queue --all (real Redis)', { timeout: 120_000 }, () =
     expect((await queue('drop', '--all')).stdout).toContain('no failed jobs');
   });
 });
+
+describe.runIf(run)('wxbot queue / worker on a Redis store without durable delivery', { timeout: 60_000 }, () => {
+  it('say that durable delivery is off in the config, not to set a REDIS_URL that is set', async () => {
+    const env = {
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: prefix,
+      DURABLE_OFF: '1',
+      WECOM_CORP_ID: CORP,
+      WECOM_KF_SECRET: SECRET,
+      WECOM_KF_TOKEN: TOKEN,
+      WECOM_KF_AES_KEY: KEY,
+    };
+    for (const command of ['queue', 'worker']) {
+      const result = await runWxbot([command, ...CONFIG], { env });
+      expect(result.code, command).toBe(1);
+      expect(result.stderr, command).toContain("the config's store is on Redis but durable delivery is off (RedisStore durable: false, or the bot option delivery: 'memory')");
+      expect(result.stderr, command).not.toContain('set REDIS_URL');
+    }
+  });
+});

@@ -8,6 +8,16 @@ import { UsageError } from './usage.ts';
 /** The fix for a bot without durable queues, as every command that needs them says it. */
 export const NEEDS_DURABLE_QUEUE = 'set REDIS_URL (or give the config a RedisStore from @wxbot/redis)';
 
+/**
+ * Why `bot` has no durable queue, and the fix: no Redis ({@link NEEDS_DURABLE_QUEUE}), or a
+ * Redis store (a store behind a server answers PING) whose durable delivery the config turned off.
+ */
+export function whyNoDurableQueue(bot: Bot): string {
+  if (typeof bot.store.ping === 'function')
+    return "the config's store is on Redis but durable delivery is off (RedisStore durable: false, or the bot option delivery: 'memory'): remove that";
+  return NEEDS_DURABLE_QUEUE;
+}
+
 /** `--concurrency N`: a positive whole number, or undefined for the default. */
 export function parseConcurrency(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -27,7 +37,7 @@ export async function requireQueuesForConcurrency(bot: Bot, concurrency: number 
   throw new UsageError(
     bot.durable
       ? "--concurrency sizes this process's queue workers, and the config turns them off (workers: false): run `wxbot worker --concurrency N` instead"
-      : `--concurrency sizes the durable queues' workers, and this bot has none (messages are handled as they arrive): ${NEEDS_DURABLE_QUEUE}, or leave out --concurrency`,
+      : `--concurrency sizes the durable queues' workers, and this bot has none (messages are handled as they arrive): ${whyNoDurableQueue(bot)}, or leave out --concurrency`,
   );
 }
 

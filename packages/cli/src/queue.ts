@@ -1,6 +1,6 @@
 import { createBot, type Store } from '@wxbot/core';
 import type { QueueOperations } from '@wxbot/core/delivery';
-import { NEEDS_DURABLE_QUEUE } from './lifecycle.ts';
+import { whyNoDurableQueue } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { parseCommand, UsageError } from './usage.ts';
 
@@ -26,7 +26,7 @@ export async function queue(args: string[]): Promise<number> {
   try {
     const queues = bot.queues;
     if (!queues) {
-      console.error(`wxbot queue: this bot has no durable queue: ${NEEDS_DURABLE_QUEUE}`);
+      console.error(`wxbot queue: this bot has no durable queue: ${whyNoDurableQueue(bot)}`);
       return 1;
     }
     const unreachable = await redisUnreachable(bot.store);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBot, type Bot } from '@wxbot/core';
-import { keepServingOnEscapedErrors, NEEDS_DURABLE_QUEUE, parseConcurrency, stopOnSignal } from './lifecycle.ts';
+import { keepServingOnEscapedErrors, whyNoDurableQueue, parseConcurrency, stopOnSignal } from './lifecycle.ts';
 import { loadConfig, loadDotEnv } from './loadConfig.ts';
 import { parsePort } from './port.ts';
 import { parseCommand, UsageError } from './usage.ts';
@@ -28,7 +28,7 @@ export async function worker(args: string[]): Promise<number> {
   if (metricsPort !== undefined && config.metrics === false) throw new UsageError('--metrics-port serves the metrics, and the config turns them off (metrics: false)');
   const bot = createBot({ ...config, workers: false });
   if (!bot.durable) {
-    console.error(`wxbot worker: this bot has no durable queue, so there is nothing for workers to take: ${NEEDS_DURABLE_QUEUE}`);
+    console.error(`wxbot worker: this bot has no durable queue, so there is nothing for workers to take: ${whyNoDurableQueue(bot)}`);
     await bot.stop();
     return 1;
   }
