@@ -80,9 +80,11 @@ async function oaBot(durable: boolean, replyWindowMs: number, handler: Parameter
 }
 
 // 1. Late replies: 20 users, each sends its next message once the previous one is answered.
-async function lateReplies(durable: boolean, perUser: number): Promise<number[]> {
+async function lateReplies(durable: boolean, perUser: number): Promise<{ latencies: number[]; passive: number }> {
   const replyAt = new Map<string, number>();
-  // The window closes long before the answer, even on a busy machine: every reply is late.
+  // The window closes long before the answer: every reply is late. (On a machine at load ~10,
+  // an event-loop stall now and then still lets a reply take the window: that answer comes in
+  // the HTTP response, is counted apart, and is not a sample.)
   const { bot, peer } = await oaBot(durable, 5, async (ctx) => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     const text = ctx.message.type === 'text' ? ctx.message.text : '';
@@ -91,20 +93,28 @@ async function lateReplies(durable: boolean, perUser: number): Promise<number[]>
   });
   const tag = randomUUID().slice(0, 8);
   const users = Array.from({ length: 20 }, (_, u) => `late-${tag}-${u}`);
+  const sent = new Map(users.map((u) => [u, 0]));
+  let passive = 0;
   await Promise.all(
     users.map(async (user) => {
       // The next message once the previous answer is in: what is measured is the queue, not
       // a conversation's replies waiting for each other (which in memory do not wait).
       for (let i = 0; i < perUser; i++) {
-        await peer.text(`${user}#${i}`, { from: user });
-        await api.waitFor(() => api.textsTo(user).length > i, 30_000);
+        const response = await peer.text(`${user}#${i}`, { from: user });
+        if (response.reply) {
+          passive += 1;
+          continue;
+        }
+        const expected = sent.get(user)! + 1;
+        sent.set(user, expected);
+        await api.waitFor(() => api.textsTo(user).length >= expected, 30_000);
       }
     }),
   );
-  await api.waitFor(() => users.every((u) => api.textsTo(u).length === perUser), 60_000);
+  await api.waitFor(() => users.every((u) => api.textsTo(u).length === sent.get(u)), 60_000);
   const latencies = api.deliveries.filter((d) => users.includes(d.user)).map((d) => d.at - replyAt.get(d.text!.slice('late:'.length))!);
   await bot.stop();
-  return latencies;
+  return { latencies, passive };
 }
 
 // 3. Passive path: concurrent callbacks answered in the window, for `seconds`.
@@ -195,10 +205,11 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
 const parts = (process.env.BENCH_PARTS ?? 'late,passive,kf').split(',');
 try {
   if (parts.includes('late')) {
-    const memoryLate = await lateReplies(false, 10);
-    const durableLate = await lateReplies(true, 10);
+    const { latencies: memoryLate, passive: memoryPassive } = await lateReplies(false, 10);
+    const { latencies: durableLate, passive: durablePassive } = await lateReplies(true, 10);
+    if (memoryPassive + durablePassive > 0) console.log(`late replies that took the 5 ms window after all (event-loop stalls): in memory ${memoryPassive}, durable ${durablePassive} of 200`);
     console.log(
-      `late replies (200, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
+      `late replies (${memoryLate.length} + ${durableLate.length}, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
         `added by the queue p50 ${pct(durableLate, 50) - pct(memoryLate, 50)} ms, p99 ${pct(durableLate, 99) - pct(memoryLate, 99)} ms (goal < 10 ms on loopback)`,
     );
   }

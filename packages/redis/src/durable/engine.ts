@@ -206,9 +206,12 @@ const KEEP_FAILED = { age: 14 * 24 * 3600 };
  *   still runs (a lease: the job waits, delayed, while the process that runs it renews it;
  *   when that process dies, a worker runs the message), a redispatch. Job ids are derived
  *   from channel + msgid, so a retry or a second instance queues a message once.
- * - **Outbox jobs** (`<prefix>:outbox-<channel>`, one queue per app for its rate limiter):
- *   every active send, under the reply's deterministic key. A send that succeeded leaves a
- *   done-record (`sent:<key>`): a job run again after a crash does not send again. KF sends
+ * - **Sends**: a reply of a message running here (an inbound job or a lease) is sent by that
+ *   run, under the reply's deterministic key, with the checks a job makes; **outbox jobs**
+ *   (`<prefix>:outbox-<channel>`, one queue per app for its rate limiter) carry the sends
+ *   that must wait (turn, rate, another sender), be retried, or be kept failed, and every
+ *   send no running message makes. A send that succeeded leaves a done-record
+ *   (`sent:<key>`): a message or job run again after a crash does not send again. KF sends
  *   carry a client msgid derived from the key, which WeChat uses to recognise a resend.
  * - **Order**: a conversation's jobs take turns through {@link ConversationOrder}.
  * - **Failures**: transient errcodes and network errors retry with exponential backoff;
