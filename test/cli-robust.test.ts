@@ -4,6 +4,7 @@
  * and at `wxbot check`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -148,5 +149,20 @@ describe('stopping', () => {
     const failed = logLines(bot.output()).filter((l) => l['msg'] === 'stopping failed; exiting anyway');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ level: 50, err: { message: 'dispose exploded' } });
+  });
+});
+
+describe('wxbot simulate with no bot running', () => {
+  it('says what to start (exit 1)', async () => {
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    const run = await runWxbot(
+      ['simulate', '--config', writeConfig('simulate.config.ts', `const careless = definePlugin({ name: 'quiet', setup() {} });`), '--port', String(port), 'hi'],
+      { cwd: dir },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`✗ cannot reach http://127.0.0.1:${port}/wx: ECONNREFUSED (is the bot running? start it with \`npm start\` or \`wxbot start\``);
   });
 });

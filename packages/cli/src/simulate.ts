@@ -269,7 +269,9 @@ function reportFailure(error: unknown, target: SimulateTarget): false {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (error instanceof TypeError && cause) {
     // fetch() says only "fetch failed"; the reason (ECONNREFUSED…) is in its cause.
-    console.error(`✗ cannot reach ${target.callbackUrl}: ${cause.code ?? cause.message ?? String(cause)} (is the bot running? wxbot start)`);
+    console.error(
+      `✗ cannot reach ${target.callbackUrl}: ${cause.code ?? cause.message ?? String(cause)} (is the bot running? start it with \`npm start\` or \`wxbot start\`; --port, PORT or --url if it listens elsewhere)`,
+    );
   } else {
     console.error(`✗ the answer does not verify: ${(error as Error).message ?? String(error)}`);
   }
