@@ -395,7 +395,11 @@ export class DurableDelivery implements DeliveryEngine {
           continue;
         }
         this.#metrics?.retried(queue.name);
-        host.log.warn({ channel: part.channel, msgId: part.answers, attempt: 1, reason: failure.reason }, 'send failed; retrying with backoff');
+        const of = this.#retryOptions().attempts;
+        host.log.warn(
+          { channel: part.channel, msgId: part.answers, attempt: 1, of, retryInMs: this.#options.backoffMs ?? 1000, reason: failure.reason },
+          'send failed; retrying with backoff',
+        );
         await this.#queueOrSendInProcess(channel, job, active.slice(i), queue, { delayMs: this.#options.backoffMs ?? 1000 });
         return;
       }
@@ -854,7 +858,11 @@ export class DurableDelivery implements DeliveryEngine {
         throw new UnrecoverableError(verdict.reason);
       }
       this.#metrics?.retried(job.queueName);
-      host.log.warn({ channel: send.channel, msgId: send.answers, attempt: job.attemptsMade + 1, reason: verdict.reason }, 'send failed; retrying with backoff');
+      // Numbered over the whole send: a job queued after its message's run tried once has one attempt fewer.
+      const of = this.#retryOptions().attempts;
+      const attempt = job.attemptsMade + 1 + Math.max(0, of - (job.opts.attempts ?? of));
+      const retryInMs = Math.round((this.#options.backoffMs ?? 1000) * 2 ** job.attemptsMade); // BullMQ's exponential backoff
+      host.log.warn({ channel: send.channel, msgId: send.answers, attempt, of, retryInMs, reason: verdict.reason }, 'send failed; retrying with backoff');
       throw new Error(verdict.reason);
     }
     this.#metrics?.ran(job.queueName, started);
