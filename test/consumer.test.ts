@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { generateEncodingAESKey } from '@wxbot/core';
 import { WeChatPeer } from '@wxbot/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cleanEnv, run, runOk } from './support/npm.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -144,7 +144,8 @@ console.log('listening ' + url);
       const response = await peer.text('你好, installed wxbot');
       expect(response.status).toBe(200);
       expect(response.reply).toMatchObject({ MsgType: 'text', Content: 'echo: 你好, installed wxbot' });
-      expect(bot.output()).toContain('pretty logs need the optional package pino-pretty (npm install --save-dev pino-pretty)');
+      // Log lines reach stdout in batches (at most 100 ms late, see createLogger): wait for the line.
+      await vi.waitFor(() => expect(bot.output()).toContain('pretty logs need the optional package pino-pretty (npm install --save-dev pino-pretty)'), { timeout: 2000 });
     },
     CHECK_MS,
   );
