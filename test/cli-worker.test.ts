@@ -126,6 +126,20 @@ describe.runIf(run)('wxbot worker (real Redis)', { timeout: 90_000 }, () => {
     expect(await web.queues!.depth()).toMatchObject({ inbound: { waiting: 0, active: 0, failed: 0 } });
   });
 
+  it('a second SIGTERM while jobs still run exits at once (1), saying what that leaves', async () => {
+    const w = worker('--concurrency', '4');
+    await until(() => lines(w).find((l) => l.msg === 'wxbot worker started'));
+    api.kf.push(KFID, { external_userid: 'c4', text: { content: 'c4' } });
+    await notify();
+    await until(async () => ((await web.queues!.depth())['inbound']?.['active'] === 1 ? true : undefined));
+    const exited = new Promise<number | null>((done) => w.child.once('exit', done));
+    w.child.kill('SIGTERM');
+    await until(() => lines(w).find((l) => l.msg === 'stopping: workers finish their jobs'));
+    w.child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(lines(w).at(-1)).toMatchObject({ level: 40, signal: 'SIGTERM', msg: expect.stringContaining('second signal: exiting now without waiting') });
+  });
+
   it('a wrong --metrics-port is wrong usage (exit 2); a taken one says so (exit 1)', async () => {
     const wrong = await runWxbot(['worker', '--config', 'test/fixtures/durable.config.ts', '--metrics-port', 'abc'], { env: env() });
     expect(wrong.code).toBe(2);

@@ -41,6 +41,9 @@ Options:
 Port: --port, else the PORT environment variable, else the config's port, else 3000.
 A .env file in the working directory is loaded first.
 
+SIGTERM or SIGINT stops gracefully: callbacks in progress get 5 s, queue workers (with Redis)
+finish their jobs (10 s at most), then "wxbot stopped"; a second signal exits at once.
+
 Exit status: 1 when the bot cannot start (a config error, a taken port), 2 on wrong usage.`;
 
 /** `wxbot keygen --help`. */
