@@ -10,4 +10,6 @@ RUN npm ci --omit=dev --no-audit --no-fund
 ENV NODE_ENV=production PORT=3000
 EXPOSE 3000
 HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["npm", "start"]
+# node itself, in exec form: it gets SIGTERM and stops gracefully. Under `npm start` the signal
+# stops npm's `sh -c`, and wxbot never hears of it (it is killed with the container).
+CMD ["node", "packages/cli/bin/wxbot.mjs", "start"]
