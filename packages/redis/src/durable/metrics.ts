@@ -22,7 +22,7 @@ export class QueueMetrics {
     if (!existing) {
       new Gauge({
         name: 'wxbot_queue_jobs',
-        help: 'Jobs in the durable queues, by queue and state',
+        help: 'Jobs in the durable queues, by queue and state (read from Redis: the same on every process)',
         labelNames: ['queue', 'state'] as const,
         registers,
         async collect() {
@@ -61,7 +61,13 @@ export class QueueMetrics {
     this.#retries = metric(
       registry,
       'wxbot_job_retries_total',
-      () => new Counter({ name: 'wxbot_job_retries_total', help: 'Sends that failed transiently and were retried', labelNames: ['queue'] as const, registers }),
+      () =>
+        new Counter({
+          name: 'wxbot_job_retries_total',
+          help: 'Tries that failed transiently and will be retried (sends, and message jobs on queue="inbound")',
+          labelNames: ['queue'] as const,
+          registers,
+        }),
     );
     this.#failures = metric(
       registry,
