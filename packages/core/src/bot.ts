@@ -44,51 +44,51 @@ import type { HandoffOptions } from './vocabulary.ts';
 export interface BotOptions {
   channels: Channel[];
   /** Plugins, in the order their middleware runs (after anything added with `bot.use`). */
-  plugins?: Plugin[];
+  plugins?: Plugin[] | undefined;
   /** Shared state; in-memory by default. */
-  store?: Store;
+  store?: Store | undefined;
   /** A pino logger, or options for the default one. */
-  logger?: Logger | LoggerOptions;
+  logger?: Logger | LoggerOptions | undefined;
   /** Largest callback body in bytes (default 1 MiB). */
-  bodyLimitBytes?: number;
+  bodyLimitBytes?: number | undefined;
   /** How long a callback's body may take to arrive (default 10 s); then 408 and the connection closed. */
-  bodyTimeoutMs?: number;
+  bodyTimeoutMs?: number | undefined;
   /** How long a message may run in the pipeline before a "hung" warning (default 60 s). */
-  slowHandlerWarnMs?: number;
+  slowHandlerWarnMs?: number | undefined;
   /**
    * Development checks on every message (a plugin's forgotten `await next()`). Default: on
    * unless NODE_ENV is 'production', where they would only cost time on the callback path.
    */
-  devChecks?: boolean;
+  devChecks?: boolean | undefined;
   /** How long `stop()` waits for messages still in the pipeline (default 5 s). */
-  shutdownGraceMs?: number;
+  shutdownGraceMs?: number | undefined;
   /**
    * The language of what the framework and its plugins say to users (zh-CN by default, `en`
    * available) and texts to say instead, by `namespace.key`: `{ locale: 'en', texts: {
    * 'core.unknownCommand': 'No /{command} here.' } }`.
    */
-  i18n?: I18nOptions;
+  i18n?: I18nOptions | undefined;
   /** The bot's own `/help` and unknown-command answers (both on by default). */
-  commands?: CommandOptions;
+  commands?: CommandOptions | undefined;
   /** Prometheus metrics at `path` (default `/metrics`); `false` turns the route off. */
-  metrics?: false | { path?: string; processMetrics?: boolean };
+  metrics?: false | { path?: string; processMetrics?: boolean } | undefined;
   /**
    * Where replies and slow messages go. Default: a durable engine when the store offers one
    * (a RedisStore from `@wxbot/redis`), else in process. `'memory'` keeps the in-process one
    * even with Redis.
    */
-  delivery?: DeliveryEngine | 'memory';
+  delivery?: DeliveryEngine | 'memory' | undefined;
   /**
    * Durable mode only: whether `start()` also runs workers in this process (default on, with
    * `concurrency` jobs at a time per queue). `wxbot worker` runs them without HTTP.
    */
-  workers?: false | { concurrency?: number };
+  workers?: false | { concurrency?: number } | undefined;
 }
 
 /** Where `bot.start()` listens: port (default 3000) and host (default every interface). */
 export interface ListenOptions {
-  port?: number;
-  host?: string;
+  port?: number | undefined;
+  host?: string | undefined;
 }
 
 const isLogger = (value: unknown): value is Logger => typeof (value as Logger | undefined)?.child === 'function';

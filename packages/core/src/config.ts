@@ -10,7 +10,7 @@ export interface WxbotConfig extends BotOptions, ListenOptions {
    * Set by the default config when it generated credentials: start-up prints them, and each
    * of `links` (a label and a path on the bot's URL, such as the agent console's) as a URL.
    */
-  devMode?: { readonly credentials: Record<string, string>; readonly links?: Readonly<Record<string, string>> };
+  devMode?: { readonly credentials: Record<string, string>; readonly links?: Readonly<Record<string, string>> } | undefined;
 }
 
 /** A config, or a function (maybe async) that builds one at start. */

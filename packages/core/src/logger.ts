@@ -7,14 +7,14 @@ export type Logger = PinoLogger;
 /** How `createLogger` logs: level, where lines go, and pretty output for development. */
 export interface LoggerOptions {
   /** pino level: 'info' by default, 'silent' to mute. */
-  level?: string;
+  level?: string | undefined;
   /** Where lines go (default stdout). Tests pass a stream to read them. */
-  destination?: pino.DestinationStream;
+  destination?: pino.DestinationStream | undefined;
   /**
    * Human-readable coloured lines instead of JSON, for dev mode. Needs the optional package
    * `pino-pretty`; without it the logger writes JSON and says how to install it.
    */
-  pretty?: boolean;
+  pretty?: boolean | undefined;
 }
 
 /**

@@ -67,8 +67,9 @@ export type ServerHook = (server: Server) => void | Disposer;
  * grammY's transformers): call `next()` to deliver it (or `next(changed)` to deliver another),
  * skip it to drop it. `reply.answers` is the id of the message answered (absent for `sendTo`).
  * A hook that throws is logged with its plugin's name and skipped: the reply goes on unchanged.
+ * It may be synchronous: `scope.onReply((job, next) => { seen.push(job.reply.type); return next(); })`.
  */
-export type ReplyHook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
+export type ReplyHook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => void | Promise<void>;
 /** Takes `ctx.handoff()` in the app; see {@link PluginScope.handleHandoffs}. */
 export type HandoffHandler = (event: HandoffEvent) => void | Promise<void>;
 /**

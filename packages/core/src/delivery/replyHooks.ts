@@ -3,7 +3,7 @@ import { loggableError } from '../logger.ts';
 import type { Outbox, OutboxJob, PassiveSlot } from './outbox.ts';
 
 /** See `ReplyHook` in plugin.ts: sees a reply and calls `next` to deliver it (or another). */
-type Hook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => Promise<void>;
+type Hook = (reply: OutboxJob, next: (reply?: OutboxJob) => Promise<void>) => void | Promise<void>;
 
 /** A hook and the plugin that registered it (named when it fails). */
 interface Entry {
