@@ -74,7 +74,8 @@ export function featuresOf(text: string): Features {
 /** {@link featuresOf} a text already {@link fold}ed (the keyword plugin folds each message once). */
 function featuresOfFolded(folded: string): Features {
   const features: Features = new Map();
-  for (const [segment] of normalizeFolded(folded).matchAll(SEGMENTS)) {
+  // match() with the global flag: the segments as strings, without an iterator and a match array each.
+  for (const segment of normalizeFolded(folded).match(SEGMENTS) ?? []) {
     if (!HAN.test(segment)) {
       addFeature(features, `w:${segment}`, WORD_WEIGHT);
       continue;
