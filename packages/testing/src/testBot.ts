@@ -174,6 +174,12 @@ export interface TestBot {
   readonly handoffs: HandoffEvent[];
   /** What plugins sent with `sendTo` (not answers to a message), in order, during a message or not. */
   readonly sent: SentMessage[];
+  /**
+   * What plugins' message handlers threw, in order (the bot logs it, silently in a test bot,
+   * and the message gets no answer from that plugin): a handler that answered nothing can be
+   * asked why with `expect(kit.errors).toEqual([])`.
+   */
+  readonly errors: readonly { readonly plugin: string | undefined; readonly error: unknown; readonly message: Message }[];
   /** What plugins uploaded with `uploadMedia`, with the media id each got. */
   readonly uploads: readonly { mediaId: string; type: MediaType; file: UploadFile }[];
   /** Sends a message (or a text) and resolves when the pipeline is done with it. */
@@ -211,6 +217,8 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
   });
   const handoffs: HandoffEvent[] = [];
   bot.events.on('handoff', (e) => void handoffs.push(e));
+  const errors: { plugin: string | undefined; error: unknown; message: Message }[] = [];
+  bot.events.on('pluginError', ({ plugin, error, message }) => void errors.push({ plugin, error, message }));
   await bot.init();
   let listening: Promise<string> | undefined;
   return {
@@ -218,6 +226,7 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
     channelName: channel.name,
     handoffs,
     sent: channel.sentTo,
+    errors,
     uploads: channel.uploads,
     async send(input) {
       const base = typeof input === 'string' ? textMessage(input) : input;
@@ -229,6 +238,7 @@ export async function createTestBot(options: TestBotOptions): Promise<TestBot> {
       return { replies, passive, active, texts: replies.flatMap((r) => (r.type === 'text' ? [r.text] : [])) };
     },
     async request(method, path, request = {}) {
+      if (!path.startsWith('/')) throw new TypeError(`kit.request: the path must start with "/" (got "${path}"), as the route's: kit.request('${method}', '/${path}')`);
       listening ??= bot.start({ port: 0, host: '127.0.0.1' }).then(({ url }) => url);
       const url = await listening;
       const json = request.body !== undefined && typeof request.body === 'object' && !Buffer.isBuffer(request.body);

@@ -56,6 +56,10 @@ describe('createTestBot', () => {
     expect(kit.uploads).toEqual([{ mediaId: 'test-media-1', type: 'image', file: { data: png, fileName: 'copy.png', contentType: 'image/png' } }]);
     // An id nobody gave: the plugin's download rejects (its error is logged, nothing answers).
     expect((await kit.send(image('unknown'))).replies).toEqual([]);
+    // …and kit.errors says why.
+    expect(kit.errors).toHaveLength(1);
+    expect(kit.errors[0]).toMatchObject({ plugin: 'notifier', message: { type: 'image', mediaId: 'unknown' } });
+    expect(String(kit.errors[0]?.error)).toContain('unknown');
     await kit.close();
   });
 
@@ -69,6 +73,9 @@ describe('createTestBot', () => {
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/^text: /);
     expect((await kit.request('GET', '/healthz')).text).toBe('ok');
+    // A path without its leading slash: said so, not fetch's "Failed to parse URL from http://127.0.0.1:PORTnotify/u1".
+    await expect(kit.request('POST', 'notify/u1')).rejects.toThrow(`kit.request: the path must start with "/" (got "notify/u1"), as the route's: kit.request('POST', '/notify/u1')`);
+    expect(kit.errors).toEqual([]);
     await kit.close();
   });
 });
