@@ -158,7 +158,7 @@ export class Bot extends Composer<Context> {
     this.metrics = new Metrics({ processMetrics: options.metrics !== false && options.metrics?.processMetrics });
     const engine = options.delivery === 'memory' ? undefined : (options.delivery ?? (offersDeliveryEngine(this.store) ? this.store.createDeliveryEngine() : undefined));
     this.#engine = engine;
-    this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics), this.log);
+    this.#outbox = new HookedOutbox(engine ?? new InProcessOutbox(this.channels, this.log, this.metrics), this.log, options.devChecks ?? process.env.NODE_ENV !== 'production');
     engine?.attach({
       channels: this.channels,
       log: this.log,

@@ -65,7 +65,8 @@ export type ServerHook = (server: Server) => void | Disposer;
 /**
  * Sees every outgoing reply, passive or active, `ctx.reply` and `sendTo` alike, in order (as
  * grammY's transformers): call `next()` to deliver it (or `next(changed)` to deliver another),
- * skip it to drop it. `reply.answers` is the id of the message answered (absent for `sendTo`).
+ * skip it to drop it (with `devChecks`, the default outside production, the first drop of each
+ * hook is warned about: a forgotten `next()` drops every reply). `reply.answers` is the id of the message answered (absent for `sendTo`).
  * A hook that throws is logged with its plugin's name and skipped: the reply goes on unchanged.
  * It may be synchronous: `scope.onReply((job, next) => { seen.push(job.reply.type); return next(); })`.
  */

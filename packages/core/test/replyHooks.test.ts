@@ -77,3 +77,41 @@ describe('a reply hook (onReply) that throws', () => {
     expect(errors()).toMatchObject([{ plugin: 'stamp' }]);
   });
 });
+
+describe('a reply hook (onReply) that returns without calling next()', () => {
+  const dropper = definePlugin({
+    name: 'dropper',
+    setup(scope) {
+      scope.onReply(async () => {}); // forgot next(): every reply is dropped
+    },
+  });
+
+  it('drops the reply, and outside production says so once, naming the plugin', async () => {
+    const own = captureLogger();
+    const quiet = createBot({ channels: [officialAccount({ appId: 'wxdrop', token: 't' })], plugins: [dropper(), echoing()], logger: own.log, devChecks: true });
+    const { url } = await quiet.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const dropPeer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: 't', receiveId: 'wxdrop' });
+      expect((await dropPeer.text('one')).reply).toBeUndefined();
+      expect((await dropPeer.text('two')).reply).toBeUndefined();
+      const warnings = own.lines.filter((l) => l['level'] === 40 && String(l['msg']).includes('reply hook'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ plugin: 'dropper', msg: expect.stringContaining('plugin "dropper" dropped a reply in its reply hook (onReply): the hook returned without calling next()') });
+    } finally {
+      await quiet.stop();
+    }
+  });
+
+  it('with devChecks off (production) drops it silently', async () => {
+    const own = captureLogger();
+    const quiet = createBot({ channels: [officialAccount({ appId: 'wxdrop', token: 't' })], plugins: [dropper(), echoing()], logger: own.log, devChecks: false });
+    const { url } = await quiet.start({ port: 0, host: '127.0.0.1' });
+    try {
+      const dropPeer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: 't', receiveId: 'wxdrop' });
+      expect((await dropPeer.text('one')).reply).toBeUndefined();
+      expect(own.lines.filter((l) => String(l['msg']).includes('reply hook'))).toEqual([]);
+    } finally {
+      await quiet.stop();
+    }
+  });
+});

@@ -24,10 +24,14 @@ export class HookedOutbox implements Outbox {
   readonly #engine: Outbox;
   readonly #log: Logger;
   #hooks: readonly Entry[] = [];
+  /** Development checks: a hook that drops a reply (returns without next()) is warned about once. */
+  readonly #devChecks: boolean;
+  readonly #warnedDrop = new WeakSet<Entry>();
 
-  constructor(engine: Outbox, log: Logger) {
+  constructor(engine: Outbox, log: Logger, devChecks = false) {
     this.#engine = engine;
     this.#log = log;
+    this.#devChecks = devChecks;
   }
 
   /** Adds a hook registered by `plugin`; returns what removes it. */
@@ -71,6 +75,15 @@ export class HookedOutbox implements Outbox {
     }
     // A hook that called next() without awaiting it: the sender still learns how delivery went.
     if (downstream) await downstream;
+    else if (this.#devChecks && !this.#warnedDrop.has(entry)) {
+      // Dropping is allowed, but a forgotten next() drops every reply without a word.
+      this.#warnedDrop.add(entry);
+      const who = entry.plugin ? `plugin "${entry.plugin}"` : 'a reply hook';
+      this.#log.warn(
+        { plugin: entry.plugin, channel: current.channel, msgId: current.answers },
+        `${who} dropped a reply in its reply hook (onReply): the hook returned without calling next(). Return next() to deliver it; a hook meant to drop replies can ignore this (said once; devChecks: false or NODE_ENV=production turns it off)`,
+      );
+    }
   }
 
   #failed(entry: Entry, job: OutboxJob, error: unknown, what: string): void {
