@@ -96,7 +96,10 @@ describe('a reply hook (onReply) that returns without calling next()', () => {
       expect((await dropPeer.text('two')).reply).toBeUndefined();
       const warnings = own.lines.filter((l) => l['level'] === 40 && String(l['msg']).includes('reply hook'));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatchObject({ plugin: 'dropper', msg: expect.stringContaining('plugin "dropper" dropped a reply in its reply hook (onReply): the hook returned without calling next()') });
+      expect(warnings[0]).toMatchObject({
+        plugin: 'dropper',
+        msg: expect.stringContaining('plugin "dropper" dropped a reply in its reply hook (onReply): the hook returned without calling next()'),
+      });
     } finally {
       await quiet.stop();
     }
