@@ -74,7 +74,9 @@ describe('createTestBot', () => {
     expect(bad.text).toMatch(/^text: /);
     expect((await kit.request('GET', '/healthz')).text).toBe('ok');
     // A path without its leading slash: said so, not fetch's "Failed to parse URL from http://127.0.0.1:PORTnotify/u1".
-    await expect(kit.request('POST', 'notify/u1')).rejects.toThrow(`kit.request: the path must start with "/" (got "notify/u1"), as the route's: kit.request('POST', '/notify/u1')`);
+    await expect(kit.request('POST', 'notify/u1')).rejects.toThrow(
+      `kit.request: the path must start with "/" (got "notify/u1"), as the route's: kit.request('POST', '/notify/u1')`,
+    );
     expect(kit.errors).toEqual([]);
     await kit.close();
   });
