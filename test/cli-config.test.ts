@@ -167,7 +167,10 @@ describe('wxbot ports', { timeout: 90_000 }, () => {
 
     const taken = await runWxbot(['start', '--config', file], { env: { PORT: String(port) }, cwd: dir });
     expect(taken.code).toBe(1);
-    expect(taken.stderr).toContain(`wxbot: port ${port} is in use: set PORT or --port`);
+    expect(taken.stderr).toContain(`wxbot: port ${port} (from PORT=${port}) is in use (another wxbot still running?): choose another PORT, or --port`);
+    const takenFlag = await runWxbot(['start', '--config', file, '--port', String(port)], { cwd: dir });
+    expect(takenFlag.code).toBe(1);
+    expect(takenFlag.stderr).toContain(`wxbot: port ${port} (from --port) is in use (another wxbot still running?): choose another --port`);
     expect(taken.stderr).not.toContain('EADDRINUSE');
 
     // --port beats PORT.

@@ -60,7 +60,12 @@ function boundAddress(bot: Bot): string {
 function listenError(error: unknown, port: number, source: PortSource): unknown {
   const code = (error as { code?: unknown }).code;
   const from = source === 'config' ? " (the config's port: --port and PORT override it)" : '';
-  if (code === 'EADDRINUSE') return new Error(`port ${port} is in use: set PORT or --port${from}`, { cause: error });
+  if (code === 'EADDRINUSE') {
+    // Name the setting that chose the port: "set PORT" to someone whose PORT chose it says nothing.
+    const chosen = source === 'PORT' ? ` (from PORT=${port})` : source === '--port' ? ' (from --port)' : '';
+    const fix = source === '--port' ? 'choose another --port' : source === 'PORT' ? 'choose another PORT, or --port' : `set PORT or --port${from}`;
+    return new Error(`port ${port}${chosen} is in use (another wxbot still running?): ${fix}`, { cause: error });
+  }
   if (code === 'EACCES') return new Error(`port ${port} needs more privileges (ports below 1024 usually need root): set PORT or --port${from}`, { cause: error });
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
     return new Error(`cannot listen on that host: ${(error as Error).message} (check --host or the config's host)`, { cause: error });
