@@ -207,7 +207,8 @@ try {
   if (parts.includes('late')) {
     const { latencies: memoryLate, passive: memoryPassive } = await lateReplies(false, 10);
     const { latencies: durableLate, passive: durablePassive } = await lateReplies(true, 10);
-    if (memoryPassive + durablePassive > 0) console.log(`late replies that took the 5 ms window after all (event-loop stalls): in memory ${memoryPassive}, durable ${durablePassive} of 200`);
+    if (memoryPassive + durablePassive > 0)
+      console.log(`late replies that took the 5 ms window after all (event-loop stalls): in memory ${memoryPassive}, durable ${durablePassive} of 200`);
     console.log(
       `late replies (${memoryLate.length} + ${durableLate.length}, reply() → fake API): in memory p50 ${pct(memoryLate, 50)} ms p99 ${pct(memoryLate, 99)} ms; durable p50 ${pct(durableLate, 50)} ms p99 ${pct(durableLate, 99)} ms; ` +
         `added by the queue p50 ${pct(durableLate, 50) - pct(memoryLate, 50)} ms, p99 ${pct(durableLate, 99) - pct(memoryLate, 99)} ms (goal < 10 ms on loopback)`,
