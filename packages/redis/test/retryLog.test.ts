@@ -30,7 +30,7 @@ describe.runIf(withRedis)('send retries in the log', () => {
     admin.disconnect();
   });
 
-  it('45009 three times: tries 1, 2, 3 of 10, with the backoff before each next one; sent once', { timeout: 20_000 }, async () => {
+  it('45009 three times: tries 1, 2, 3 of 10, the backoff doubling before each next one; sent once', { timeout: 20_000 }, async () => {
     const logs = captureLogger('info');
     bot = createBot({
       channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 100 })],
@@ -48,9 +48,15 @@ describe.runIf(withRedis)('send retries in the log', () => {
     const retries = logs.lines.filter((l) => l['msg'] === 'send failed; retrying with backoff');
     expect(retries.map(({ attempt, of, retryInMs, reason }) => ({ attempt, of, retryInMs, reason }))).toEqual([
       { attempt: 1, of: 10, retryInMs: 50, reason: 'errcode 45009' },
-      { attempt: 2, of: 10, retryInMs: 50, reason: 'errcode 45009' },
-      { attempt: 3, of: 10, retryInMs: 100, reason: 'errcode 45009' },
+      { attempt: 2, of: 10, retryInMs: 100, reason: 'errcode 45009' },
+      { attempt: 3, of: 10, retryInMs: 200, reason: 'errcode 45009' },
     ]);
     expect(api.textsTo('u-retry')).toEqual(['late']);
+    // And BullMQ waited so (lower bounds only, whatever the machine's speed): the schedule of
+    // a job that made the first try itself, although that try was the running message's own.
+    const at = api.calls.filter((c) => c.path === '/cgi-bin/message/custom/send' && (c.body as { touser?: string }).touser === 'u-retry').map((c) => c.at);
+    expect(at).toHaveLength(4);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(100);
+    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(200);
   });
 });

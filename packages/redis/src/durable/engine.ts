@@ -458,7 +458,13 @@ export class DurableDelivery implements DeliveryEngine {
           opts: {
             jobId: id,
             ...retry,
-            ...(tried?.delayMs !== undefined && { delay: tried.delayMs, attempts: Math.max(1, retry.attempts - 1) }),
+            // Tried once already: one attempt fewer, and the backoff one doubling on, so the
+            // send keeps the schedule of a job that made that first try (1, 2, 4, … × backoffMs).
+            ...(tried?.delayMs !== undefined && {
+              delay: tried.delayMs,
+              attempts: Math.max(1, retry.attempts - 1),
+              backoff: { ...retry.backoff, delay: retry.backoff.delay * 2 },
+            }),
             removeOnComplete: KEEP_COMPLETED,
             removeOnFail: KEEP_FAILED,
           },
@@ -861,7 +867,8 @@ export class DurableDelivery implements DeliveryEngine {
       // Numbered over the whole send: a job queued after its message's run tried once has one attempt fewer.
       const of = this.#retryOptions().attempts;
       const attempt = job.attemptsMade + 1 + Math.max(0, of - (job.opts.attempts ?? of));
-      const retryInMs = Math.round((this.#options.backoffMs ?? 1000) * 2 ** job.attemptsMade); // BullMQ's exponential backoff
+      const backoffMs = (job.opts.backoff as { delay?: number } | undefined)?.delay ?? this.#options.backoffMs ?? 1000;
+      const retryInMs = Math.round(backoffMs * 2 ** job.attemptsMade); // BullMQ's exponential backoff
       host.log.warn({ channel: send.channel, msgId: send.answers, attempt, of, retryInMs, reason: verdict.reason }, 'send failed; retrying with backoff');
       throw new Error(verdict.reason);
     }
