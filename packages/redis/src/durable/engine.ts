@@ -245,6 +245,8 @@ export class DurableDelivery implements DeliveryEngine {
    * their replies are sent from here rather than queued (see `send`).
    */
   readonly #running = new Map<string, RunningMessage>();
+  /** Timeline entries of inbound jobs running in this process, and whether a job waits for one. */
+  readonly #localRuns = new Map<string, { done: Promise<void>; waited: boolean }>();
 
   constructor(options: DurableDeliveryOptions = {}) {
     this.#options = options;
@@ -778,6 +780,7 @@ export class DurableDelivery implements DeliveryEngine {
     const messageKey = `${channelName}:${message.id}`;
     const running: RunningMessage = { seq: Math.floor(score / ConversationOrder.SLOTS), conversation, chain: Promise.resolve() };
     this.#running.set(messageKey, running);
+    const local = this.#runHere(entry);
     let sent: RunningMessage['unrecorded'];
     try {
       await host.run(channel, message);
@@ -790,9 +793,30 @@ export class DurableDelivery implements DeliveryEngine {
       this.#metrics?.ran('inbound', started);
       if (running.unrecorded) void this.#record(running);
     }
-    // Its last send's done-record, the timeline and the parked jobs in one round trip.
-    await this.#finish(conversation, entry, sent);
+    try {
+      // Its last send's done-record, the timeline and the parked jobs in one round trip.
+      await this.#finish(conversation, entry, sent);
+    } finally {
+      local.end();
+    }
     return 'answered';
+  }
+
+  /**
+   * Marks a timeline entry as running in this process until `end`: the next job of its
+   * conversation that this process takes waits here for it rather than going back to the
+   * queue (where it would wait behind every other job before it is looked at again).
+   */
+  #runHere(entry: string): { end(): void } {
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => (end = resolve));
+    this.#localRuns.set(entry, { done, waited: false });
+    return {
+      end: () => {
+        this.#localRuns.delete(entry);
+        end();
+      },
+    };
   }
 
   async #runSend(job: Job<OutboxData>, token: string | undefined, worker: Worker, limit: { max: number; durationMs: number }): Promise<string> {
@@ -939,6 +963,14 @@ export class DurableDelivery implements DeliveryEngine {
    */
   async #waitOrClear(job: Job, token: string | undefined, conversation: string, blockers: readonly string[], entry: string): Promise<void> {
     for (const blocker of blockers) {
+      const local = this.#localRuns.get(blocker);
+      if (local && !local.waited) {
+        // Running here: wait for it in process (one waiter a run, so waiting jobs never take
+        // most of the concurrency), then look at the turn again. Bounded, as the turn poll is.
+        local.waited = true;
+        await settlesWithin(local.done, (this.#options.lockDurationMs ?? 30_000) / 2);
+        return;
+      }
       if (await this.#alive(blocker)) {
         // Parked: the job that finishes before it wakes it (#finish); the poll is the backstop.
         const parked = this.#parkedKey(conversation);
