@@ -30,7 +30,15 @@ export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
  * - the answer: `ctx.status`, `ctx.body` (a string, a Buffer, or an object sent as JSON),
  *   `ctx.set(header, value)`, `ctx.redirect(url)`; `ctx.throw(404, 'no such order')` answers 404.
  */
-export type RouteContext<Body = unknown> = Omit<RouterContext, 'request'> & { request: Omit<RouterContext['request'], 'body'> & { body: Body } };
+export type RouteContext<Body = unknown> = OmitKnown<RouterContext, 'request'> & { request: OmitKnown<RouterContext['request'], 'body'> & { body: Body } };
+
+/**
+ * `Omit` for a type with an index signature (Koa's context has `[key: string]: any`): plain
+ * `Omit` maps over `keyof T`, which is then `string`, and keeps only the index signature, so
+ * `ctx.params`, `ctx.query` and `ctx.status` were all `any`. This keeps the named properties
+ * and the index signature.
+ */
+type OmitKnown<T, K extends PropertyKey> = { [P in keyof T as P extends K ? never : P]: T[P] };
 
 /**
  * A plugin route's handler (may be async). What it throws is answered 500 `internal error`
