@@ -28,6 +28,7 @@ import {
   type ServerHook,
 } from './plugin.ts';
 import { HookedOutbox } from './delivery/replyHooks.ts';
+import { didYouMean } from './pluginOptions.ts';
 import { LocalPubSub } from './store/pubsub.ts';
 import type { Subscription } from './store/types.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
@@ -413,9 +414,18 @@ export class Bot extends Composer<Context> {
    * Sends to a user without a message to answer (an agent's reply, a notification), through
    * the channel's active API, by the same rules as replies (long texts are split). Errors
    * reach the caller, KF's 95018 (a human servicer holds the session) included. `key` names
-   * the send for a durable outbox (idempotency); by default every call is a new send.
+   * the send for a durable outbox (idempotency); by default every call is a new send. A
+   * `channelName` no channel has rejects at once, naming the bot's channels (and the likely one).
    */
   async sendTo(channelName: string, to: Recipient, input: ReplyInput, options: { key?: string } = {}): Promise<void> {
+    if (!this.channels.some((c) => c.name === channelName)) {
+      // A name is easy to get wrong ('wecom' for 'wecomApp', a kind for a renamed channel): say which there are.
+      const names = this.channels.map((c) => c.name);
+      const guess = didYouMean(channelName, names);
+      throw new Error(
+        `no channel named "${channelName}"${guess ? ` (did you mean "${guess}"?)` : ''}: sendTo takes a channel's name; this bot's channels are ${names.length ? names.map((n) => `"${n}"`).join(', ') : 'none'}`,
+      );
+    }
     await this.#outbox.send({ channel: channelName, to, reply: toReply(input), key: options.key ?? `${channelName}:send:${randomUUID()}` });
   }
 

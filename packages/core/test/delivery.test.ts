@@ -83,7 +83,8 @@ describe('the send rules (delivery/outbox)', () => {
       { to: { user: 'u9' }, reply: { type: 'text', text: 'ABCDEFGHIJ' } },
       { to: { user: 'u9' }, reply: { type: 'text', text: 'KLMNO' } },
     ]);
-    await expect(bot.sendTo('nope', { user: 'u9' }, 'x')).rejects.toThrow('no channel named "nope"');
+    await expect(bot.sendTo('nope', { user: 'u9' }, 'x')).rejects.toThrow('no channel named "nope": sendTo takes a channel\'s name; this bot\'s channels are "fake"');
+    await expect(bot.sendTo('fak', { user: 'u9' }, 'x')).rejects.toThrow('no channel named "fak" (did you mean "fake"?)');
     await bot.stop();
   });
 
