@@ -106,9 +106,11 @@ Events (--type event; TEXT "EVENT [KEY]", the first named is the default):
   --mode MODE          Official Account: plain, safe or compat (default safe with a key, else plain)
 Late and active answers:
   --fake-api           run a fake WeChat API and print every active send it gets
-                       ("→ active: …"); the bot must be started with its API base pointing at it:
+                       ("→ active: …"). It listens where the config's channel sends when that is
+                       on this machine (dev mode: http://127.0.0.1:4000, nothing to set); else on
+                       a random port, and the bot must be started pointing at it:
                        WX_API_BASE=URL WECOM_API_BASE=URL wxbot start
-  --fake-api-port N    listen there (default random): start the bot with that URL once, then
+  --fake-api-port N    listen on port N instead: start the bot with that URL once, then
                        simulate as often as you like
   --wait MS            how long to wait for late answers (default 6000)
   --open-kfid ID       KF account (default a fresh wk-simulate-… each run, so the bot's stored
