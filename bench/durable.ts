@@ -16,7 +16,8 @@
  * latencies swing with the load; the KF part also prints what does not: the bot processes'
  * CPU time per message, and Redis commands and Redis CPU per message (those two count the
  * whole server: exact only on a Redis of your own, `BENCH_REDIS_URL=redis://127.0.0.1:6392`
- * after `redis-server --port 6392 --save ''`).
+ * after `redis-server --port 6392 --save ''`). `PROF_DIR=/tmp/prof` makes every `wxbot`
+ * process it starts write a V8 CPU profile there (`--cpu-prof`) when it stops.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';

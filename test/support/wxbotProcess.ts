@@ -21,7 +21,8 @@ export function startWxbot(config: string, env: Record<string, string>, cwd: str
 
 /** Runs `wxbot ARGS…` (a `start` without --port, say); `ready` resolves if it starts a server. */
 export function spawnWxbot(args: string[], env: Record<string, string>, cwd: string = repoRoot): WxbotProcess {
-  const child = spawn(process.execPath, [bin, ...args], {
+  // PROF_DIR: each process writes a V8 CPU profile there when it exits (benchmarks).
+  const child = spawn(process.execPath, [...(process.env.PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR}`] : []), bin, ...args], {
     cwd,
     env: { ...process.env, LOG_FORMAT: 'json', ...env },
   });
