@@ -328,6 +328,15 @@ export class Bot extends Composer<Context> {
   readonly #host: PluginHost = {
     events: this.events,
     addRoute: (route) => {
+      // A path without its slash never matches, and a second route on a taken method and path
+      // never runs (the first answers): both were silent 404s or wrong answers.
+      if (!route.path.startsWith('/')) throw new Error(`route path must start with "/" (got ${JSON.stringify(route.path)}): scope.route('${route.method}', '/${route.path}', …)`);
+      for (const other of this.#routes) {
+        if (other.method === route.method && other.path === route.path) {
+          const owner = other.plugin ? `plugin "${other.plugin}"` : 'the bot itself';
+          throw new Error(`${route.method} ${route.path} is already a route of ${owner}: each method and path can have one handler`);
+        }
+      }
       this.#routes.add(route);
       return () => void this.#routes.delete(route);
     },

@@ -87,3 +87,34 @@ describe('plugin routes', () => {
     expect(await missing.text()).toBe('no such order');
   });
 });
+
+describe('route registration', () => {
+  const routeOf = (name: string, path: string) =>
+    definePlugin({
+      name,
+      setup(scope) {
+        scope.route('GET', path, (ctx) => {
+          ctx.body = name;
+        });
+      },
+    });
+
+  it('refuses a second route on a taken method and path, naming the plugin that has it (the first answered, silently)', async () => {
+    const twice = createBot({
+      channels: [officialAccount({ appId: 'wxr', token: 't' })],
+      plugins: [routeOf('first', '/r')(), routeOf('second', '/r')()],
+      logger: captureLogger().log,
+    });
+    await expect(twice.init()).rejects.toThrow('plugin "second" failed in setup: GET /r is already a route of plugin "first": each method and path can have one handler');
+    await twice.stop();
+    const metrics = createBot({ channels: [officialAccount({ appId: 'wxr', token: 't' })], plugins: [routeOf('mine', '/metrics')()], logger: captureLogger().log });
+    await expect(metrics.init()).rejects.toThrow('GET /metrics is already a route of the bot itself');
+    await metrics.stop();
+  });
+
+  it('refuses a path without its leading slash (it never matched: a silent 404)', async () => {
+    const slashless = createBot({ channels: [officialAccount({ appId: 'wxr', token: 't' })], plugins: [routeOf('nos', 'orders')()], logger: captureLogger().log });
+    await expect(slashless.init()).rejects.toThrow(`plugin "nos" failed in setup: route path must start with "/" (got "orders"): scope.route('GET', '/orders', …)`);
+    await slashless.stop();
+  });
+});
