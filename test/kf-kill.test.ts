@@ -107,7 +107,8 @@ describe.each<Case>([
     await notify(await first.ready, openKfId);
     // Kill while the stream is well under way: several pages fetched, hundreds answered.
     await api
-      .waitFor(() => delivered() >= TOTAL / 4, 60_000)
+      // Generous: on a loaded 2-core machine the Redis case's first quarter took up to ~70 s.
+      .waitFor(() => delivered() >= TOTAL / 4, 120_000)
       .catch((error: unknown) => {
         const paths: Record<string, number> = {};
         for (const c of api.calls) paths[c.path] = (paths[c.path] ?? 0) + 1;
@@ -121,7 +122,7 @@ describe.each<Case>([
 
     const second = start(env);
     await notify(await second.ready, openKfId);
-    await api.waitFor(() => delivered() >= TOTAL, 90_000);
+    await api.waitFor(() => delivered() >= TOTAL, 150_000);
     await new Promise((resolve) => setTimeout(resolve, 300)); // anything repeated late would show now
     await stopWxbot(second.child);
 
@@ -140,5 +141,5 @@ describe.each<Case>([
     const file = JSON.parse(readFileSync(Object.values(env)[0]!, 'utf8')) as { entries: [string, string][] };
     expect(file.entries.filter(([key]) => key.startsWith('kf:done:'))).toEqual([]);
     expect(file.entries.some(([key]) => key === `kf:cursor:wecomKf:${openKfId}`)).toBe(true);
-  }, 180_000);
+  }, 300_000);
 });
