@@ -5,7 +5,7 @@ import type { Channel, Message } from '@wxbot/core';
 import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, whyActive, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
 import { classifySendError } from './classify.ts';
 import { QueueMetrics } from './metrics.ts';
-import { ConversationOrder } from './order.ts';
+import { BLOCKERS_LUA, ConversationOrder } from './order.ts';
 
 /** How {@link DurableDelivery} connects, names its queues, retries, limits and bounds its waits on Redis. */
 export interface DurableDeliveryOptions {
@@ -139,25 +139,17 @@ const SENT_TTL_MS = 3 * 24 * 3600_000;
  * A send's turn and its pre-send checks in one round trip. KEYS: timeline, sent-record, rate
  * window, send claim. ARGV: score, own inbound score, entry ('' for a send made by the running
  * message itself, which never enters the timeline), slots, timeline ttl, window ms, max
- * sends, this instance, claim ms. First the turn (as ConversationOrder's blockers, the entry
- * entering first): entries still before it but its own message's run → {'blocked', …};
+ * sends, this instance, claim ms. First the turn ({@link BLOCKERS_LUA}, the entry entering
+ * first): entries still before it but its own message's run → {'blocked', …};
  * then: sent already → {'sent', 0}; past the rate → {'rate', ttl of the window}; claimed by
  * another sender → {'busy', 0}; else {'go', 0}. Nothing is counted or claimed for a job that must wait.
  */
-const SEND_TURN_SCRIPT = `
-if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+const SEND_TURN_SCRIPT = `${BLOCKERS_LUA}
+local out = blockers(KEYS[1], ARGV[1], ARGV[2], ARGV[3], false, ARGV[4], ARGV[3] ~= '' and ARGV[5] or nil)
+if #out > 0 then
+  table.insert(out, 1, 'blocked')
+  return out
 end
-local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
-local out = {'blocked'}
-for i = 1, #found, 2 do
-  if found[i] ~= ARGV[3] and tonumber(found[i + 1]) ~= tonumber(ARGV[2]) then
-    table.insert(out, found[i])
-    if #out > 8 then break end
-  end
-end
-if #out > 1 then return out end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'sent', 0} end
 local n = redis.call('INCR', KEYS[3])
 if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end

@@ -132,23 +132,37 @@ redis.call('SET', KEYS[1], seq, 'PX', ARGV[1])
 return tostring(seq)`;
 
 /**
- * Entries scored below ARGV[1], except the entry itself and the one scored exactly ARGV[2];
- * with ARGV[4] = '1' only inbound entries (scores that are multiples of ARGV[5]). At most 8.
- * ARGV[6] other than '0': enter ARGV[3] at ARGV[1] first (kept if there), the key living ARGV[6] ms.
+ * The turn check, as a Lua fragment that defines `local function blockers(key, score, own,
+ * entry, inboundOnly, slots, enterTtl)`: the entries of timeline `key` scored below `score`,
+ * except `entry` itself and the one scored exactly `own`; with `inboundOnly` only inbound
+ * entries (scores that are multiples of `slots`). At most 8. `enterTtl` (ms) given: enters
+ * `entry` at `score` first (kept if there), the key living `enterTtl` ms. Scripts that need
+ * the turn (ConversationOrder's `blockers`, the engine's send check) are built from it, so
+ * there is one copy of the rule.
  */
-const BLOCKERS = `
-if ARGV[6] ~= '0' then
-  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-end
-local found = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, 512)
-local out = {}
-local slots = tonumber(ARGV[5])
-for i = 1, #found, 2 do
-  local s = tonumber(found[i + 1])
-  if found[i] ~= ARGV[3] and s ~= tonumber(ARGV[2]) and (ARGV[4] ~= '1' or s % slots == 0) then
-    table.insert(out, found[i])
-    if #out >= 8 then break end
+export const BLOCKERS_LUA = `
+local function blockers(key, score, own, entry, inboundOnly, slots, enterTtl)
+  if enterTtl then
+    redis.call('ZADD', key, 'NX', score, entry)
+    redis.call('PEXPIRE', key, enterTtl)
   end
-end
-return out`;
+  local found = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. score, 'WITHSCORES', 'LIMIT', 0, 512)
+  local out = {}
+  local ownScore = tonumber(own)
+  local slotCount = tonumber(slots)
+  for i = 1, #found, 2 do
+    local s = tonumber(found[i + 1])
+    if found[i] ~= entry and s ~= ownScore and (not inboundOnly or s % slotCount == 0) then
+      table.insert(out, found[i])
+      if #out >= 8 then break end
+    end
+  end
+  return out
+end`;
+
+/**
+ * {@link BLOCKERS_LUA} for `ConversationOrder.blockers`. KEYS: timeline. ARGV: score, own,
+ * entry, '1' for inbound entries only, slots, ttl to enter the entry first ('0': don't).
+ */
+const BLOCKERS = `${BLOCKERS_LUA}
+return blockers(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[5], ARGV[6] ~= '0' and ARGV[6] or nil)`;
