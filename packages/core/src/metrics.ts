@@ -45,6 +45,12 @@ export class Metrics {
     labelNames: ['channel'] as const,
     registers: [this.registry],
   });
+  readonly #kfCursorDropped = new Counter({
+    name: 'wxbot_kf_cursor_dropped_total',
+    help: 'KF sync cursors WeChat rejected (errcode 50100, invalid or expired) that were dropped, the sync starting again from now, by channel.',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
   readonly #pluginErrors = new Counter({
     name: 'wxbot_plugin_errors_total',
     help: 'Errors thrown by plugins (or middleware), by plugin.',
@@ -88,6 +94,10 @@ export class Metrics {
 
   kfSyncLag(channel: string, seconds: number): void {
     this.#kfSyncLag.set({ channel }, seconds);
+  }
+
+  kfCursorDropped(channel: string): void {
+    this.#kfCursorDropped.inc({ channel });
   }
 
   /** An observer for {@link WeChatApiClient}. */

@@ -56,7 +56,7 @@ async function startKfBot(options: { cursorFile?: string; syncLimit?: number; st
   const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
   const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
   const notify = (openKfId: string) => peer.event('kf_msg_or_event', { Token: `sync-token-${Date.now()}`, OpenKfId: openKfId }, { from: 'sys' });
-  return { bot, peer, notify, logs };
+  return { bot, peer, notify, logs, url };
 }
 
 const sentTo = (openKfId: string) => api.kf.sent.filter((m) => m['open_kfid'] === openKfId);
@@ -105,6 +105,39 @@ describe('WeChat Customer Service', () => {
     await api.waitFor(() => sentTo('wk-restart').length === 8);
     await new Promise((r) => setTimeout(r, 100));
     expect(textsTo('wk-restart')).toEqual([...[0, 1, 2, 3, 4].map((i) => `before ${i}`), ...[0, 1, 2].map((i) => `after ${i}`)]);
+  });
+
+  it('a cursor WeChat rejects (50100, expired) is dropped once, counted, and the sync goes on from now', async () => {
+    const cursorFile = join(dir, 'expired.json');
+    const first = await startKfBot({ cursorFile });
+    api.kf.push('wk-expired', { text: { content: 'first' } });
+    await first.notify('wk-expired');
+    await api.waitFor(() => sentTo('wk-expired').length === 1);
+    await first.bot.stop();
+    bots.splice(bots.indexOf(first.bot), 1);
+
+    // WeChat no longer takes the saved cursor; meanwhile an old message (an hour ago) and a new one.
+    api.kf.expireCursors();
+    api.kf.push('wk-expired', { text: { content: 'an hour ago' }, send_time: Math.floor(Date.now() / 1000) - 3600 });
+    api.kf.push('wk-expired', { text: { content: 'new' } });
+    const repeats = api.kf.repeatedMsgIds;
+    const second = await startKfBot({ cursorFile });
+    await second.notify('wk-expired');
+    await api.waitFor(() => sentTo('wk-expired').length === 2, 5000);
+    // The new cursor works: one more message is one more sync, no rejection.
+    api.kf.push('wk-expired', { text: { content: 'later' } });
+    await second.notify('wk-expired');
+    await api.waitFor(() => sentTo('wk-expired').length === 3, 5000);
+    expect(textsTo('wk-expired')).toEqual(['first', 'new', 'later']);
+    // 'first' (within the minute before the notification) went again with its msgid: absorbed.
+    expect(api.kf.repeatedMsgIds - repeats).toBeLessThanOrEqual(1);
+    const warnings = second.logs.lines.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('KF sync cursor rejected by WeChat'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ level: 40, errcode: 50100, openKfId: 'wk-expired' });
+    const metrics = await (await fetch(`${second.url}/metrics`)).text();
+    expect(metrics).toContain('wxbot_kf_cursor_dropped_total{channel="wecomKf"} 1');
+    // Rejected once, not retried: one sync_msg answered 50100 in this process.
+    expect(metrics).toMatch(/wxbot_api_calls_total\{endpoint="[^"]*sync_msg",result="50100"\} 1\n/);
   });
 
   it('a burst of 50 notifications causes no parallel syncs of one open_kfid', async () => {

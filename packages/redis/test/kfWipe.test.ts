@@ -57,7 +57,7 @@ describe.runIf(runRedis)('a Redis restarted empty (KF cursor and marks gone)', (
     const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: KF.token, encodingAESKey: KF.encodingAESKey, receiveId: KF.corpId });
     let n = 0;
     const notify = (openKfId: string) => peer.event('kf_msg_or_event', { Token: `tok-${++n}`, OpenKfId: openKfId }, { from: 'sys' });
-    return { bot, logs, notify, handled };
+    return { bot, logs, notify, handled, url };
   }
 
   const answered = (openKfId: string) => api.kf.sent.filter((m) => m['open_kfid'] === openKfId).map((m) => (m['text'] as { content: string }).content);
@@ -97,6 +97,42 @@ describe.runIf(runRedis)('a Redis restarted empty (KF cursor and marks gone)', (
     await api.waitFor(() => answered('wk-wipe-now').length === 5);
     await idle(second.bot);
     expect(answered('wk-wipe-now').at(-1)).toBe('re: later');
+  });
+
+  it('a cursor WeChat rejects (50100, expired) is dropped from Redis once, counted, and the sync goes on from now', async () => {
+    const first = await start();
+    const history = [0, 1, 2].map((i) => api.kf.push('wk-expired', { text: { content: `old ${i}` } }));
+    await first.notify('wk-expired');
+    await api.waitFor(() => answered('wk-expired').length === 3);
+    await idle(first.bot);
+    const saved = await redis.get(`${prefix}kf:cursor:wecomKf:wk-expired`);
+    expect(saved).toBeTruthy();
+    for (const message of history) message.send_time -= 600;
+    await first.bot.stop();
+
+    api.kf.expireCursors(); // WeChat no longer takes the saved cursor
+    const second = await start();
+    api.kf.push('wk-expired', { text: { content: 'new' } });
+    await second.notify('wk-expired');
+    await api.waitFor(() => answered('wk-expired').length === 4, 5000);
+    await idle(second.bot);
+    expect(second.handled).toEqual(['new']);
+    const cursor = await redis.get(`${prefix}kf:cursor:wecomKf:wk-expired`);
+    expect(cursor).toBeTruthy();
+    expect(cursor).not.toBe(saved);
+    expect(second.logs.filter((l) => String(l['msg']).startsWith('KF sync cursor rejected by WeChat'))).toEqual([
+      expect.objectContaining({ level: 40, openKfId: 'wk-expired', errcode: 50100 }),
+    ]);
+    const metrics = await (await fetch(`${second.url}/metrics`)).text();
+    expect(metrics).toContain('wxbot_kf_cursor_dropped_total{channel="wecomKf"} 1');
+    expect(metrics).toMatch(/wxbot_api_calls_total\{endpoint="[^"]*sync_msg",result="50100"\} 1\n/);
+    // The new cursor works: the next notification answers only what is new, no rejection.
+    api.kf.push('wk-expired', { text: { content: 'later' } });
+    await second.notify('wk-expired');
+    await api.waitFor(() => answered('wk-expired').length === 5, 5000);
+    await idle(second.bot);
+    expect(answered('wk-expired')).toEqual(['re: old 0', 're: old 1', 're: old 2', 're: new', 're: later']);
+    expect(await (await fetch(`${second.url}/metrics`)).text()).toMatch(/result="50100"\} 1\n/);
   });
 
   it("emptyCursor: 'history' answers what sync_msg returns from the start (the documented cost after a wipe)", async () => {

@@ -121,6 +121,12 @@ export interface FakeKf {
   maxConcurrentSyncs(openKfId: string): number;
   /** Delay applied inside every sync_msg (while counted in flight), to expose parallel syncs. */
   syncDelayMs: number;
+  /**
+   * Makes every next_cursor issued so far invalid, as WeChat's expiry of an old cursor would:
+   * sync_msg with one of them answers errcode 50100 (分页查询的游标无效). Cursors issued after
+   * this call work; a sync without a cursor starts from the oldest message, as always.
+   */
+  expireCursors(): void;
   /** Bodies of accepted send_msg requests. */
   readonly sent: readonly Record<string, unknown>[];
   /** Bodies of accepted send_msg_on_event requests. */
@@ -541,6 +547,8 @@ const DEFAULT_CUSTOMER = 'wm-customer-1';
 class KfStore implements FakeKf {
   syncCalls = 0;
   syncDelayMs = 0;
+  /** Cursors carry the generation they were issued in; older ones are expired (50100). */
+  #cursorGeneration = 0;
   readonly sent: Json[] = [];
   readonly sentOnEvent: Json[] = [];
   repeatedMsgIds = 0;
@@ -636,7 +644,7 @@ class KfStore implements FakeKf {
       return {
         errcode: 0,
         errmsg: 'ok',
-        next_cursor: encodeCursor(page.at(-1)?.seq ?? after),
+        next_cursor: encodeCursor(page.at(-1)?.seq ?? after, this.#cursorGeneration),
         has_more: matching.length > limit ? 1 : 0,
         msg_list: page.map((entry) => entry.message),
       };
@@ -709,18 +717,23 @@ class KfStore implements FakeKf {
     return code;
   }
 
+  expireCursors(): void {
+    this.#cursorGeneration++;
+  }
+
   #decodeCursor(cursor: unknown): number {
     if (cursor === undefined || cursor === null || cursor === '') return 0;
-    const match = typeof cursor === 'string' ? /^wxfake:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('latin1')) : null;
-    const seq = Number(match?.[1] ?? Number.NaN);
+    const match = typeof cursor === 'string' ? /^wxfake:(?:(\d+):)?(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('latin1')) : null;
+    const seq = Number(match?.[2] ?? Number.NaN);
     if (!Number.isSafeInteger(seq) || seq > this.#log.length) fail(ERR.invalidCursor);
+    if (Number(match?.[1] ?? 0) < this.#cursorGeneration) fail(ERR.invalidCursor, 'cursor expired');
     return seq;
   }
 }
 
 /** Cursors are opaque to clients; this one encodes the sequence number of the last item read. */
-function encodeCursor(seq: number): string {
-  return Buffer.from(`wxfake:${seq}`, 'latin1').toString('base64url');
+function encodeCursor(seq: number, generation: number): string {
+  return Buffer.from(`wxfake:${generation}:${seq}`, 'latin1').toString('base64url');
 }
 
 function sessionKey(openKfId: string, externalUserId: string): string {

@@ -244,6 +244,16 @@ describe('fake WeChat API: kf/sync_msg', () => {
     expect((await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID, cursor: 'garbage' })).errcode).toBe(50100);
   });
 
+  it('expires the cursors it issued: 50100 for those, later ones work', async () => {
+    const token = await wecomToken();
+    const old = (await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID })).next_cursor;
+    expect((await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID, cursor: old })).errcode).toBe(0);
+    api.kf.expireCursors();
+    expect(await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID, cursor: old })).toMatchObject({ errcode: 50100, errmsg: expect.stringContaining('cursor expired') });
+    const fresh = (await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID })).next_cursor;
+    expect((await post('/cgi-bin/kf/sync_msg', token, { open_kfid: KFID, cursor: fresh })).errcode).toBe(0);
+  });
+
   it('records concurrent syncs per open_kfid', async () => {
     const token = await wecomToken();
     api.kf.syncDelayMs = 100;

@@ -131,6 +131,7 @@ export function createKfSupport(options: {
       retryBaseMs: options.syncRetryBaseMs,
       emptyCursor: options.emptyCursor,
       onLag: (seconds) => runtime.metrics.kfSyncLag(channel.name, seconds),
+      onCursorDropped: () => runtime.metrics.kfCursorDropped(channel.name),
     }),
   };
 }

@@ -45,6 +45,8 @@ export interface KfSyncOptions {
   retryBaseMs?: number;
   /** What a pass with no saved cursor does with messages sent before it: see {@link KfEmptyCursor}. */
   emptyCursor?: KfEmptyCursor;
+  /** Told each time WeChat rejected a saved cursor and it was dropped (metrics). */
+  onCursorDropped?(): void;
 }
 
 /**
@@ -65,6 +67,12 @@ export type KfEmptyCursor = 'now' | 'history';
 /** With `emptyCursor: 'now'`, how far before the notification messages are still answered. */
 export const EMPTY_CURSOR_GRACE_S = 60;
 
+/**
+ * WeCom's 分页查询的游标无效 (global errcode list, doc 90313): sync_msg refuses the cursor (one
+ * too old, or not from this account). Retrying it can never work.
+ */
+export const INVALID_CURSOR_ERRCODE = 50100;
+
 interface SyncState {
   again: boolean;
   token: string | undefined;
@@ -81,6 +89,8 @@ interface Progress {
   openPages: number;
   /** Saves cursors in page order. Never rejects. */
   commits: Promise<void>;
+  /** Bumped when a rejected cursor is dropped: commits of pages read before then save nothing. */
+  generation: number;
 }
 
 /** How long an "answered" mark lives if its page is never committed (it is deleted when it is). */
@@ -245,26 +255,42 @@ export class KfSyncer {
     // fetched: continue from the fetched one, or the open pages would be read again.
     let cursor = progress.openPages > 0 ? progress.fetched : await cursorStore.get(cursorKey);
     // No cursor (first start, or a store that lost it): start from now unless told otherwise.
-    const notBefore = !cursor && (this.#options.emptyCursor ?? 'now') === 'now' ? state.since - EMPTY_CURSOR_GRACE_S : undefined;
+    let notBefore = !cursor && (this.#options.emptyCursor ?? 'now') === 'now' ? state.since - EMPTY_CURSOR_GRACE_S : undefined;
     let skipped = 0;
+    let dropped = false;
     // Once a page must stay unsaved, so must every page after it in this pass.
     let blocked = false;
     for (let page = 1; ; page++) {
-      const result = await kfApi(client).syncMsg({
-        ...(cursor && { cursor }),
-        ...(token && { token }),
-        limit: this.#options.limit ?? 1000,
-        open_kfid: openKfId,
-      });
+      let result: Awaited<ReturnType<ReturnType<typeof kfApi>['syncMsg']>>;
+      try {
+        result = await kfApi(client).syncMsg({
+          ...(cursor && { cursor }),
+          ...(token && { token }),
+          limit: this.#options.limit ?? 1000,
+          open_kfid: openKfId,
+        });
+      } catch (error) {
+        if (!cursor || !(error instanceof WeChatApiError) || error.errcode !== INVALID_CURSOR_ERRCODE) throw error;
+        // WeChat will never take this cursor again (expired, or not this account's): retrying
+        // it would fail once a minute forever. Drop it and sync from now, as with no cursor.
+        await this.#dropCursor(openKfId, cursorKey, progress, error);
+        cursor = undefined;
+        notBefore = state.since - EMPTY_CURSOR_GRACE_S;
+        dropped = true;
+        continue;
+      }
       let items = result.msg_list ?? [];
       if (notBefore !== undefined) {
-        const fresh = items.filter((item) => item.send_time >= notBefore);
+        const since = notBefore;
+        const fresh = items.filter((item) => item.send_time >= since);
         skipped += items.length - fresh.length;
         items = fresh;
         if (result.has_more !== 1 && skipped > 0) {
           log.warn(
             { openKfId, skipped, notBefore: new Date(notBefore * 1000).toISOString() },
-            "KF sync found no saved cursor (first start, or the store lost it): started from now, older messages skipped; emptyCursor: 'history' answers them",
+            dropped
+              ? 'KF sync restarted from now after WeChat rejected its cursor: older messages skipped'
+              : "KF sync found no saved cursor (first start, or the store lost it): started from now, older messages skipped; emptyCursor: 'history' answers them",
           );
         }
       }
@@ -280,6 +306,23 @@ export class KfSyncer {
       log.debug({ openKfId, page, handed, hasMore: result.has_more === 1 }, 'KF page synced');
       if (result.has_more !== 1) return;
     }
+  }
+
+  /**
+   * A cursor WeChat rejected (50100): forgotten here and in the cursor store, and pages read
+   * with it that are still open will not save theirs (their answers still go out). Said in one
+   * warning and counted (`wxbot_kf_cursor_dropped_total`).
+   */
+  async #dropCursor(openKfId: string, cursorKey: string, progress: Progress, error: WeChatApiError): Promise<void> {
+    const { cursorStore, log } = this.#options;
+    progress.generation += 1;
+    progress.fetched = undefined;
+    await cursorStore.delete(cursorKey);
+    this.#options.onCursorDropped?.();
+    log.warn(
+      { openKfId, errcode: error.errcode, errmsg: error.errmsg, notBeforeS: EMPTY_CURSOR_GRACE_S },
+      `KF sync cursor rejected by WeChat (errcode ${error.errcode}: invalid or expired cursor): dropped, syncing again from now; messages sent more than ${EMPTY_CURSOR_GRACE_S} s before the notification are skipped`,
+    );
   }
 
   /**
@@ -352,10 +395,12 @@ export class KfSyncer {
   #commitWhenAnswered(progress: Progress, cursorKey: string, cursor: string, page: TakenPage): void {
     const { cursorStore, channel, log } = this.#options;
     progress.openPages += 1;
+    const { generation } = progress;
     progress.commits = progress.commits
       .then(() => Promise.all(page.waits))
       .then(async () => {
-        if (page.blocked) return;
+        // A page read with a cursor WeChat rejected since: its cursor must not come back.
+        if (page.blocked || progress.generation !== generation) return;
         await cursorStore.set(cursorKey, cursor);
         await Promise.all(page.marks.map((msgid) => cursorStore.delete(doneKey(channel.name, msgid))));
       })
@@ -366,7 +411,7 @@ export class KfSyncer {
   #progressOf(openKfId: string): Progress {
     let progress = this.#progress.get(openKfId);
     if (!progress) {
-      progress = { fetched: undefined, openPages: 0, commits: Promise.resolve() };
+      progress = { fetched: undefined, openPages: 0, commits: Promise.resolve(), generation: 0 };
       this.#progress.set(openKfId, progress);
     }
     return progress;
