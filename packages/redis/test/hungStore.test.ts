@@ -69,6 +69,14 @@ describe('a Redis that hangs', () => {
     expect(outage).toHaveLength(1);
     expect(logs.text()).not.toContain('hello'); // message text never logged
   });
+
+  it('/metrics answers, with no queue depth and wxbot_queue_up 0 (nothing read from Redis)', async () => {
+    const started = Date.now();
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(text).toMatch(/^wxbot_queue_up 0$/m);
+    expect(text).not.toMatch(/^wxbot_queue_jobs\{/m);
+  });
 });
 
 /**

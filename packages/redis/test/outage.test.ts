@@ -81,15 +81,28 @@ describe.runIf(withRedis)('a Redis outage in durable mode', () => {
     await peer.text('before', { from: 'u-outage' });
     await api.waitFor(() => api.textsTo('u-outage').includes('late:before'), 10_000);
 
+    const scrape = async () => (await fetch(`${url}/metrics`)).text();
+    const depthLines = (text: string) => text.split('\n').filter((line) => line.startsWith('wxbot_queue_jobs{'));
+    const upBefore = await scrape();
+    expect(upBefore).toMatch(/^wxbot_queue_up 1$/m);
+    expect(depthLines(upBefore).length).toBeGreaterThan(0);
+
     const from = logs.lines.length;
     await redis.stop();
     // Every connection (the engine's, BullMQ's blocking ones, the store's) retries meanwhile.
     await sleep(3000);
     expect(bot.delivery).toBe('memory-fallback');
+    // The depth gauge does not repeat the last counts it read: it is absent, and up says 0.
+    const down = await scrape();
+    expect(down).toMatch(/^wxbot_queue_up 0$/m);
+    expect(depthLines(down)).toEqual([]);
     await peer.text('during', { from: 'u-outage' });
     await api.waitFor(() => api.textsTo('u-outage').includes('late:during'), 10_000);
     await redis.start();
     await api.waitFor(() => bot!.delivery === 'durable', 10_000);
+    const upAgain = await scrape();
+    expect(upAgain).toMatch(/^wxbot_queue_up 1$/m);
+    expect(depthLines(upAgain).length).toBeGreaterThan(0);
     await peer.text('after', { from: 'u-outage' });
     await api.waitFor(() => api.textsTo('u-outage').includes('late:after'), 10_000);
 

@@ -276,7 +276,7 @@ export class DurableDelivery implements DeliveryEngine {
     // Scraped depth has the engine's deadline: /metrics answers while Redis does not.
     this.#metrics = new QueueMetrics(
       host.metrics.registry,
-      () => (this.#down === undefined ? this.#queues() : []),
+      () => (this.#down === undefined ? this.#queues() : undefined),
       (work) => settlesWithin(work, this.#timeoutMs),
     );
   }

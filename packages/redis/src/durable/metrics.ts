@@ -12,25 +12,41 @@ export class QueueMetrics {
   readonly #failures: Counter<'queue' | 'reason'>;
 
   /**
-   * `queues`: the queues to count at scrape time; `within`: whether a read settles within the
-   * engine's deadline (a Redis that does not answer leaves the last counts in place).
+   * `queues`: the queues to count at scrape time, or undefined while the engine is unavailable
+   * (Redis does not answer); `within`: whether a read settles within the engine's deadline.
+   * A scrape that cannot read the depths leaves `wxbot_queue_jobs` absent (never the last
+   * counts, which would lie during an outage) and says so in `wxbot_queue_up` 0.
    */
-  constructor(registry: Registry, queues: () => Queue[], within: (work: Promise<unknown>) => Promise<boolean>) {
+  constructor(registry: Registry, queues: () => Queue[] | undefined, within: (work: Promise<unknown>) => Promise<boolean>) {
     const registers = [registry];
     // One registry per bot: a second engine on the same bot (tests) reuses the metrics.
     const existing = registry.getSingleMetric('wxbot_queue_jobs');
     if (!existing) {
+      // Both gauges are collected from one read per scrape (prom-client collects them concurrently).
+      let reading: Promise<Depths | undefined> | undefined;
+      const read = (): Promise<Depths | undefined> => {
+        reading ??= readDepths(queues(), within).finally(() => setImmediate(() => (reading = undefined)));
+        return reading;
+      };
       new Gauge({
         name: 'wxbot_queue_jobs',
-        help: 'Jobs in the durable queues, by queue and state (read from Redis: the same on every process)',
+        help: 'Jobs in the durable queues, by queue and state (read from Redis: the same on every process); absent when Redis did not answer (see wxbot_queue_up)',
         labelNames: ['queue', 'state'] as const,
         registers,
         async collect() {
-          const read = Promise.all(queues().map(async (queue) => [queue.name, await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')] as const));
-          if (!(await within(read))) return;
-          for (const [name, counts] of await read) {
+          const depths = await read();
+          this.reset();
+          for (const [name, counts] of depths ?? []) {
             for (const [state, count] of Object.entries(counts)) this.set({ queue: name, state }, count);
           }
+        },
+      });
+      new Gauge({
+        name: 'wxbot_queue_up',
+        help: '1 when this scrape read the durable queues from Redis; 0 when Redis did not answer within the deadline or durable delivery is unavailable (falling back to memory): wxbot_queue_jobs is then absent',
+        registers,
+        async collect() {
+          this.set((await read()) ? 1 : 0);
         },
       });
     }
@@ -99,6 +115,21 @@ export class QueueMetrics {
   failed(queue: string, reason: string): void {
     // The reason without free text after the errcode's name keeps the label set small.
     this.#failures.inc({ queue, reason: reason.split(' (')[0]!.slice(0, 80) });
+  }
+}
+
+type Depths = (readonly [string, Record<string, number>])[];
+
+/** The depth of every queue, or undefined when the engine is unavailable or Redis does not answer in time. */
+async function readDepths(queues: Queue[] | undefined, within: (work: Promise<unknown>) => Promise<boolean>): Promise<Depths | undefined> {
+  if (!queues) return undefined;
+  const read = Promise.all(queues.map(async (queue) => [queue.name, await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')] as const));
+  read.catch(() => undefined); // it may fail after the deadline
+  if (!(await within(read))) return undefined;
+  try {
+    return await read;
+  } catch {
+    return undefined;
   }
 }
 
