@@ -29,6 +29,7 @@ import {
 } from './plugin.ts';
 import { HookedOutbox } from './delivery/replyHooks.ts';
 import { didYouMean } from './pluginOptions.ts';
+import { checkKeys, type KeysOf } from './optionKeys.ts';
 import { LocalPubSub } from './store/pubsub.ts';
 import type { Subscription } from './store/types.ts';
 import { toReply, type Reply, type ReplyInput } from './reply/types.ts';
@@ -92,6 +93,31 @@ export interface ListenOptions {
   host?: string | undefined;
 }
 
+/**
+ * Every key `createBot` takes (and, with `devMode`, every key of a config, which
+ * `defineConfig` checks against the same list): its options, and those a whole config adds,
+ * since `wxbot start` passes one. A misspelt key is an {@link UnknownOptionError}.
+ */
+export const BOT_KEYS = {
+  channels: true,
+  plugins: true,
+  store: true,
+  logger: { level: true, destination: true, pretty: true } satisfies KeysOf<LoggerOptions>,
+  bodyLimitBytes: true,
+  bodyTimeoutMs: true,
+  slowHandlerWarnMs: true,
+  devChecks: true,
+  shutdownGraceMs: true,
+  i18n: { locale: true, texts: true } satisfies KeysOf<I18nOptions>,
+  commands: { help: true, unknown: true } satisfies KeysOf<CommandOptions>,
+  metrics: { path: true, processMetrics: true } satisfies KeysOf<Exclude<BotOptions['metrics'], false | undefined>>,
+  delivery: true,
+  workers: { concurrency: true } satisfies KeysOf<Exclude<BotOptions['workers'], false | undefined>>,
+  port: true,
+  host: true,
+  devMode: true,
+} as const satisfies KeysOf<BotOptions & ListenOptions & { devMode?: unknown }>;
+
 const isLogger = (value: unknown): value is Logger => typeof (value as Logger | undefined)?.child === 'function';
 
 /**
@@ -140,6 +166,7 @@ export class Bot extends Composer<Context> {
 
   constructor(options: BotOptions) {
     super();
+    checkKeys('createBot options', options, BOT_KEYS);
     this.#options = options;
     const names = new Set<string>();
     const paths = new Set<string>();

@@ -1,7 +1,4 @@
-import type { BotOptions, ListenOptions } from './bot.ts';
-import type { CommandOptions } from './pipeline/commands.ts';
-import type { I18nOptions } from './i18n/catalog.ts';
-import type { LoggerOptions } from './logger.ts';
+import { BOT_KEYS, type BotOptions, type ListenOptions } from './bot.ts';
 import { checkKeys, type KeysOf, type UnknownOptionError } from './optionKeys.ts';
 
 /** What a bot.config.ts exports: the bot's options plus where to listen. */
@@ -16,26 +13,8 @@ export interface WxbotConfig extends BotOptions, ListenOptions {
 /** A config, or a function (maybe async) that builds one at start. */
 export type WxbotConfigInput = WxbotConfig | (() => WxbotConfig | Promise<WxbotConfig>);
 
-/** Every key of {@link WxbotConfig} (and of its plain-object settings). */
-const CONFIG_KEYS = {
-  channels: true,
-  plugins: true,
-  store: true,
-  logger: { level: true, destination: true, pretty: true } satisfies KeysOf<LoggerOptions>,
-  bodyLimitBytes: true,
-  bodyTimeoutMs: true,
-  slowHandlerWarnMs: true,
-  devChecks: true,
-  shutdownGraceMs: true,
-  i18n: { locale: true, texts: true } satisfies KeysOf<I18nOptions>,
-  commands: { help: true, unknown: true } satisfies KeysOf<CommandOptions>,
-  metrics: { path: true, processMetrics: true } satisfies KeysOf<Exclude<WxbotConfig['metrics'], false | undefined>>,
-  delivery: true,
-  workers: { concurrency: true } satisfies KeysOf<Exclude<WxbotConfig['workers'], false | undefined>>,
-  port: true,
-  host: true,
-  devMode: true,
-} as const satisfies KeysOf<WxbotConfig>;
+/** Every key of {@link WxbotConfig} (and of its plain-object settings): the keys `createBot` takes. */
+const CONFIG_KEYS = BOT_KEYS satisfies KeysOf<WxbotConfig>;
 
 /**
  * Throws {@link UnknownOptionError} when the config has a key no setting has (`prot`,

@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { defineConfig, officialAccount, resolveConfig, UnknownOptionError, wecomAiBot, wecomApp, wecomKf, wecomWebhook, type WxbotConfig } from '@wxbot/core';
+import {
+  Bot,
+  createBot,
+  defineConfig,
+  officialAccount,
+  resolveConfig,
+  UnknownOptionError,
+  wecomAiBot,
+  wecomApp,
+  wecomKf,
+  wecomWebhook,
+  type BotOptions,
+  type WxbotConfig,
+} from '@wxbot/core';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 /** Options as a JavaScript config (or a spread object) passes them: no excess-property check. */
@@ -92,5 +105,27 @@ describe('unknown config keys', () => {
       devMode: { credentials: {} },
     });
     expect((await resolveConfig(config)).port).toBe(3000);
+  });
+});
+
+describe('unknown createBot options', () => {
+  const channels = () => [officialAccount({ appId: 'wx1', token: 'tok' })];
+
+  it('createBot and new Bot name a misspelt option, with a did-you-mean, as defineConfig does', () => {
+    expect(() => createBot(loose<BotOptions>({ channels: channels(), plugns: [], shutdownGraceMS: 1 }))).toThrow(
+      new UnknownOptionError(['unknown option "plugns" (did you mean "plugins"?)', 'unknown option "shutdownGraceMS" (did you mean "shutdownGraceMs"?)'], 'createBot options'),
+    );
+    expect(() => createBot(loose<BotOptions>({ channels: channels(), metrics: { paht: '/m' } }))).toThrow(
+      'createBot options: unknown option "metrics.paht" (did you mean "metrics.path"?)',
+    );
+    expect(() => new Bot(loose<BotOptions>({ channels: channels(), workers: { concurency: 2 } }))).toThrow(
+      'createBot options: unknown option "workers.concurency" (did you mean "workers.concurrency"?)',
+    );
+  });
+
+  it('takes a whole config (as `wxbot start` passes it) and a pino logger', () => {
+    const config = defineConfig({ channels: channels(), port: 3000, host: '127.0.0.1', logger: { level: 'silent' }, devMode: { credentials: {} } });
+    expect(createBot(config).channels).toHaveLength(1);
+    expect(createBot({ channels: channels(), logger: createBot(config).log }).channels).toHaveLength(1);
   });
 });
