@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { shouldRunRedisTests } from '@wxbot/testing';
 import { createProject } from '../packages/create-wxbot/src/index.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -100,9 +101,34 @@ describe('wxbot check', () => {
     const run = await check(['--config', file]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/✗ store: RedisStore at 127\.0\.0\.1:1 is unreachable: connect ECONNREFUSED/);
+    expect(run.stdout).toContain('✗ durable delivery: on, but its Redis at 127.0.0.1:1 is unreachable: a running bot would deliver from its own memory');
     expect(run.stdout).not.toContain('hunter2');
     expect(Date.now() - started).toBeLessThan(15_000);
   });
+
+  it('says whether delivery is durable: Redis reachable, its queues, the workers', async () => {
+    const prefix = `wxbot-test:check-${process.pid}-${Date.now()}:`;
+    const redisStore = (durable: string) => `new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: '${prefix}', durable: ${durable} })`;
+    const configs = {
+      memory: `export default defineConfig({ channels: ${goodChannels} });`,
+      durable: `export default defineConfig({ channels: ${goodChannels}, store: ${redisStore('{}')} });`,
+      tuned: `export default defineConfig({ channels: ${goodChannels}, store: ${redisStore('{ concurrency: 4 }')}, workers: false });`,
+      off: `export default defineConfig({ channels: ${goodChannels}, store: ${redisStore('false')} });`,
+    };
+    const runs = await Promise.all(Object.entries(configs).map(([name, body]) => check(['--config', writeConfig(`delivery-${name}.config.ts`, body)])));
+    const [memory, durable, tuned, off] = runs.map((r) => r.stdout);
+    expect(memory).toContain('✓ delivery: in process memory (no Redis): a crash loses replies not yet sent');
+    if (!(await shouldRunRedisTests('wxbot check: durable delivery'))) return;
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    expect(durable).toContain(
+      '✓ durable delivery: on (Redis at 127.0.0.1:6379): queues inbound (waiting 0, active 0, delayed 0, failed 0), outbox-officialAccount (waiting 0, active 0, delayed 0, failed 0), outbox-corp-app (waiting 0, active 0, delayed 0, failed 0)',
+    );
+    expect(durable).toContain('✓ queue workers: each `wxbot start` runs 16 jobs at a time per queue');
+    expect(tuned).toContain('✓ durable delivery: on (Redis at 127.0.0.1:6379): queues inbound');
+    expect(tuned).toContain('⚠ queue workers: off in `wxbot start` (workers: false): run `wxbot worker` somewhere');
+    expect(off).toContain('✓ delivery: in process memory: the store is on Redis but durable delivery is off (RedisStore durable: false)');
+    expect(off).not.toContain('durable delivery: on');
+  }, 90_000); // four wxbot processes at once on a loaded machine
 
   it('fails duplicate paths, a missing receive id and a voice plugin without ffmpeg; warns about missing secrets', async () => {
     const file = writeConfig(
@@ -122,6 +148,7 @@ describe('wxbot check', () => {
     expect(run.stdout).toContain('✗ channel "b": appId is empty');
     expect(run.stdout).toContain('⚠ channel "a": no appSecret: answers later than the 4 s reply window');
     expect(run.stdout).toContain('✗ ffmpeg: not found on PATH (plugin "voice" needs it');
+    expect(run.stdout).toContain('✓ delivery: in process memory (no Redis)');
     expect(run.stdout).toMatch(/\d+ passed, 2 warnings, 3 failed/);
   });
 

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { relative } from 'node:path';
+import { offersDeliveryEngine } from '@wxbot/core/delivery';
 import { decodeEncodingAESKey } from '@wxbot/core/protocol';
-import { createLogger, envVariablesOf, MemoryStore, PluginScope, type Channel, type Plugin, type Store, type WxbotConfig } from '@wxbot/core';
+import { createBot, createLogger, envVariablesOf, MemoryStore, PluginScope, type Channel, type Plugin, type Store, type WxbotConfig } from '@wxbot/core';
 import { envIssuesOf } from './describeError.ts';
 import { ConfigLoadError, loadConfig, loadDotEnv, releaseConfig } from './loadConfig.ts';
 import { parseCommand } from './usage.ts';
@@ -55,7 +56,8 @@ export async function check(args: string[]): Promise<number> {
     const channels: readonly Channel[] = Array.isArray(config.channels) ? config.channels : [];
     checkChannelSet(report, channels);
     for (const channel of channels) checkChannel(report, channel);
-    await checkStore(report, config.store);
+    const storeAnswers = await checkStore(report, config.store);
+    await checkDelivery(report, config, storeAnswers);
     checkPlugins(report, config);
     await checkPluginSetup(report, config);
     if (config.devMode) report.warn('dev mode: the credentials were generated (.wxbot/dev.json); configure real channels before going live');
@@ -151,17 +153,18 @@ function checkChannel(report: Report, channel: Channel): void {
   else report.warn(`${label}: no ${named(secretName)}: answers later than the ${channel.replyWindowMs / 1000} s reply window (and media) cannot be sent`);
 }
 
-async function checkStore(report: Report, store: Store | undefined): Promise<void> {
+/** Checks the store; false when it is behind a server that does not answer. */
+async function checkStore(report: Report, store: Store | undefined): Promise<boolean> {
   if (!store) {
     report.ok('store: in memory (default; state is lost on restart and not shared between instances)');
-    return;
+    return true;
   }
   const name = store.constructor.name;
   // A store behind a server (RedisStore of @wxbot/redis) offers ping(); the CLI needs no
   // dependency on it to check one.
   if (typeof store.ping !== 'function') {
     report.ok(`store: ${name}`);
-    return;
+    return true;
   }
   const where = store.location ? ` at ${store.location}` : '';
   let timer: NodeJS.Timeout | undefined;
@@ -169,10 +172,74 @@ async function checkStore(report: Report, store: Store | undefined): Promise<voi
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${STORE_TIMEOUT_MS} ms`)), STORE_TIMEOUT_MS)));
     await Promise.race([store.ping(), timeout]);
     report.ok(`store: ${name}${where} answers PING`);
+    return true;
   } catch (error) {
     report.fail(`store: ${name}${where} is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether delivery is durable, as `wxbot start` would run it: the bot the config makes (no
+ * server, no workers, silent) says whether it has a durable engine; if so its queues are read
+ * from Redis (job counts per state) and the workers' concurrency is said.
+ */
+async function checkDelivery(report: Report, config: WxbotConfig, storeAnswers: boolean): Promise<void> {
+  if (config.delivery === 'memory') {
+    report.ok("delivery: in process memory (delivery: 'memory'): a crash loses replies not yet sent and slow messages still running");
+    return;
+  }
+  const store = config.store;
+  const where = store?.location ? ` at ${store.location}` : '';
+  if (!config.delivery && !offersDeliveryEngine(store)) {
+    report.ok('delivery: in process memory (no Redis): a crash loses replies not yet sent and slow messages still running; a RedisStore (REDIS_URL) makes it durable');
+    return;
+  }
+  let bot: ReturnType<typeof createBot>;
+  try {
+    bot = createBot({ ...config, workers: false, logger: { level: 'silent' } });
+  } catch (error) {
+    report.warn(`delivery: not checked (the bot could not be made: ${error instanceof Error ? error.message : String(error)})`);
+    return;
+  }
+  try {
+    const queues = bot.queues;
+    if (!queues) {
+      report.ok(
+        'delivery: in process memory: the store is on Redis but durable delivery is off (RedisStore durable: false); a crash loses replies not yet sent and slow messages still running',
+      );
+      return;
+    }
+    if (!storeAnswers) {
+      report.fail(`durable delivery: on, but its Redis${where} is unreachable: a running bot would deliver from its own memory (not durable) until Redis answers`);
+      return;
+    }
+    let depth: Record<string, Record<string, number>>;
+    try {
+      depth = await queues.depth();
+    } catch (error) {
+      report.fail(`durable delivery: on, but its queues could not be read from Redis${where}: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const counts = (c: Record<string, number>) => ['waiting', 'active', 'delayed', 'failed'].map((state) => `${state} ${c[state] ?? 0}`).join(', ');
+    report.ok(
+      `durable delivery: on (Redis${where}): queues ${Object.entries(depth)
+        .map(([name, c]) => `${name} (${counts(c)})`)
+        .join(', ')}`,
+    );
+    const failed = Object.values(depth).reduce((sum, c) => sum + (c['failed'] ?? 0), 0);
+    if (failed > 0) report.warn(`durable queues: ${failed} failed job${failed === 1 ? '' : 's'} kept (\`wxbot queue list\` says why, \`wxbot queue retry --all\` runs them again)`);
+    const workers = config.workers;
+    const concurrency = (workers === false ? undefined : workers?.concurrency) ?? queues.workerConcurrency;
+    if (workers === false) report.warn('queue workers: off in `wxbot start` (workers: false): run `wxbot worker` somewhere, or no queued job is ever taken');
+    else
+      report.ok(
+        `queue workers: each \`wxbot start\` runs ${concurrency ?? 'the default number of'} jobs at a time per queue (\`wxbot worker --concurrency N\` runs more elsewhere)`,
+      );
+  } finally {
+    await bot.stop().catch(() => undefined);
   }
 }
 

@@ -68,7 +68,8 @@ Options:
 
 Prints one line per check (✓ passed, ⚠ warning, ✗ failed): the config loads (every problem of the
 environment and of the plugins' options, each on its line), channels and their keys, the store
-(Redis answers PING), the programs plugins run (ffmpeg), each plugin's setup (run on an in-memory
+(Redis answers PING), whether delivery is durable (its queues and their jobs per state, the
+workers' concurrency), the programs plugins run (ffmpeg), each plugin's setup (run on an in-memory
 store, serving and sending nothing). Secrets are never printed.
 
 Exit status: 0 when nothing failed, 1 when a check failed, 2 on wrong usage.`;

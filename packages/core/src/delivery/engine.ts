@@ -33,6 +33,8 @@ export interface QueueOperations {
   retryJob(queue: string, id: string): Promise<void>;
   dropJob(queue: string, id: string): Promise<void>;
   depth(): Promise<Record<string, Record<string, number>>>;
+  /** Jobs a process's workers run at once per queue when the bot's `workers` option says nothing (`wxbot check`). */
+  readonly workerConcurrency?: number;
 }
 
 /** A durable delivery engine; see the module comment. */

@@ -603,7 +603,7 @@ export class DurableDelivery implements DeliveryEngine {
   /** Starts the workers (inbound and every outbox) in this process. */
   async startWorkers(options: { concurrency?: number } = {}): Promise<void> {
     const connection = this.#redis;
-    const concurrency = options.concurrency ?? this.#options.concurrency ?? 16;
+    const concurrency = options.concurrency ?? this.workerConcurrency;
     const common = {
       connection,
       prefix: this.#prefix,
@@ -698,6 +698,11 @@ export class DurableDelivery implements DeliveryEngine {
       for (const queue of queues) void queue.disconnect().catch(() => undefined);
     }
     if (this.#ownsRedis && !(await settlesWithin(this.#redis.quit(), this.#timeoutMs))) this.#redis.disconnect();
+  }
+
+  /** Jobs a process's workers run at once per queue unless `startWorkers` is told otherwise. */
+  get workerConcurrency(): number {
+    return this.#options.concurrency ?? 16;
   }
 
   /** Whether the engine is unavailable (Redis did not answer in time) and delivery runs in memory. */
