@@ -151,6 +151,33 @@ describe('wxbot config and channel keys', { timeout: 90_000 }, () => {
   });
 });
 
+describe('wxbot channel errors', { timeout: 90_000 }, () => {
+  it("every wrong channel's error at once, with the plugins', each at its line", async () => {
+    const file = writeConfig(
+      'channels.config.ts',
+      [
+        'export default defineConfig({',
+        '  channels: [',
+        "    officialAccount({ appid: 'wx1', token: 'tok' } as never),",
+        "    officialAccount({ name: 'second', path: '/second', appId: 'wx2', token: '' }),",
+        '  ],',
+        "  plugins: [echo({ prefx: '> ' } as never)],",
+        '});',
+      ].join('\n'),
+    );
+    const [start, check] = await Promise.all([runWxbot(['start', '--config', file], { cwd: dir }), runWxbot(['check', '--config', file], { cwd: dir })]);
+    const problems = [
+      'channels.config.ts:6: channel "officialAccount" (officialAccount): unknown option "appid" (did you mean "appId"?)',
+      'channels.config.ts:7: channel second: token is required',
+      'channels.config.ts:9: plugin "echo": unknown option "prefx" (did you mean "prefix"?)',
+    ];
+    expect(start.code).toBe(1);
+    for (const problem of problems) expect(start.stderr).toContain(problem);
+    expect(check.code).toBe(1);
+    for (const problem of problems) expect(check.stdout).toContain(`✗ config loads: ${problem}`);
+  });
+});
+
 describe('wxbot ports', { timeout: 90_000 }, () => {
   it('start and simulate follow one rule: PORT when there is no --port; a taken port is named, with the fix', async () => {
     const file = writeConfig('port.config.ts', oaConfig);

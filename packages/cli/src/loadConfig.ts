@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { collectPluginOptionErrors, PluginOptionsError, resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
+import { collectPluginOptionErrors, ConfigErrors, PluginOptionsError, resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 
 /**
@@ -75,7 +75,7 @@ export class ConfigNotFoundError extends Error {
 /**
  * Loads bot.config.ts / .mjs / .js or the `wxbot` key of package.json. A config that throws
  * (on import, or its function when called) becomes a {@link ConfigLoadError} naming the line
- * of the config; wrong plugin options of every plugin come as one {@link PluginOptionsError}.
+ * of the config; the errors of every wrong plugin and channel come together, a line each.
  */
 export async function loadConfig(file?: string, cwd = process.cwd()): Promise<{ config: WxbotConfig; filepath: string }> {
   const wanted = file ? resolve(cwd, file) : undefined;
@@ -124,11 +124,13 @@ function locationIn(error: unknown, filepath: string, cwd: string): string | und
 /** Puts the config's file:line in front of an error thrown while it loaded. */
 function located(error: unknown, filepath: string | undefined, cwd: string): unknown {
   if (error instanceof ConfigNotFoundError || error instanceof ConfigLoadError || !filepath) return error;
-  if (error instanceof PluginOptionsError) {
+  // Several wrong plugins or channels: one line per problem, each at its factory's line.
+  if (error instanceof PluginOptionsError || error instanceof ConfigErrors) {
     const parts = error.errors.length > 0 ? error.errors : [error];
     const lines = parts.flatMap((part) => {
       const at = locationIn(part, filepath, cwd);
-      return part.problems.map((problem) => (at ? `${at}: ${problem}` : problem));
+      const problems = part instanceof PluginOptionsError ? part.problems : [part.message];
+      return problems.map((problem) => (at ? `${at}: ${problem}` : problem));
     });
     return new ConfigLoadError(lines.join('\n'), parts.map((p) => p.stack).join('\n'), { cause: error });
   }

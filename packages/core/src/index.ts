@@ -49,7 +49,7 @@ export {
   type HandoffTarget,
   type MediaApi,
 } from './plugin.ts';
-export { collectPluginOptionErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
+export { collectPluginOptionErrors, ConfigErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
 export { UnknownOptionError } from './optionKeys.ts';
 export type { HandoffOptions, MediaType, UploadFile } from './vocabulary.ts';
 export type { MediaFile } from './api/client.ts';

@@ -5,7 +5,7 @@ import { Composer } from './pipeline/composer.ts';
 import type { Context } from './pipeline/context.ts';
 import type { Store } from './store/types.ts';
 import type { BotEvents } from './events.ts';
-import { parsePluginOptions, PluginOptionsError, recordPluginOptionsError } from './pluginOptions.ts';
+import { parsePluginOptions, PluginOptionsError, recordConfigError } from './pluginOptions.ts';
 import type { Server } from 'node:http';
 import type { RouterContext } from '@koa/router';
 import type { MediaFile } from './api/client.ts';
@@ -292,7 +292,7 @@ export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S
         parsed = parsePluginOptions(definition.name, definition.options, options);
       } catch (error) {
         // While a config loads, every plugin's errors are gathered and reported together.
-        if (!(error instanceof PluginOptionsError) || !recordPluginOptionsError(error)) throw error;
+        if (!(error instanceof PluginOptionsError) || !recordConfigError(error)) throw error;
         return { name: definition.name, setup: () => Promise.reject(error) };
       }
     }

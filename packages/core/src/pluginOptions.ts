@@ -118,16 +118,31 @@ export function parsePluginOptions<S extends z.ZodType>(plugin: string, schema: 
   return (result as { data: z.output<S> }).data;
 }
 
+/**
+ * Several things a config builds were wrong (plugins' options, channels' settings), collected
+ * while it loaded (see {@link collectPluginOptionErrors}): `errors` holds each one's own error,
+ * thrown where its factory was called, in the order they were met.
+ */
+export class ConfigErrors extends Error {
+  override readonly name = 'ConfigErrors';
+  /** One line per problem, each naming its plugin or channel. */
+  readonly problems: readonly string[];
+  constructor(readonly errors: readonly Error[]) {
+    const problems = errors.flatMap((e) => (e instanceof PluginOptionsError ? e.problems : [e.message]));
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
+}
+
 /** Shared by every copy of @wxbot/core loaded in the process (a config may import its own). */
-const collector = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionErrors')] ??= new AsyncLocalStorage<PluginOptionsError[]>()) as AsyncLocalStorage<
-  PluginOptionsError[]
->;
+const collector = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionErrors')] ??= new AsyncLocalStorage<Error[]>()) as AsyncLocalStorage<Error[]>;
 
 /**
- * While collecting (see {@link collectPluginOptionErrors}), records the error and returns
- * true instead of letting the factory throw.
+ * While collecting (see {@link collectPluginOptionErrors}), records the error of a plugin's
+ * options or of a channel's settings and returns true: the factory then returns a stand-in
+ * instead of throwing. Else false (the factory throws).
  */
-export function recordPluginOptionsError(error: PluginOptionsError): boolean {
+export function recordConfigError(error: Error): boolean {
   const errors = collector.getStore();
   if (!errors) return false;
   errors.push(error);
@@ -135,14 +150,23 @@ export function recordPluginOptionsError(error: PluginOptionsError): boolean {
 }
 
 /**
- * Runs `build` (loading a config) with plugin factories that record wrong options instead of
- * throwing, then throws one {@link PluginOptionsError} naming every wrong option of every plugin.
+ * Runs `build` (loading a config) with plugin and channel factories that record their errors
+ * instead of throwing, then throws them all: a {@link PluginOptionsError} naming every wrong
+ * option when only plugins were wrong (one error: that error), else {@link ConfigErrors}. An
+ * error `build` itself throws after some were recorded (the config used a stand-in) comes last.
  */
 export async function collectPluginOptionErrors<T>(build: () => Promise<T>): Promise<T> {
-  const errors: PluginOptionsError[] = [];
-  const result = await collector.run(errors, build);
+  const errors: Error[] = [];
+  let result: T;
+  try {
+    result = await collector.run(errors, build);
+  } catch (error) {
+    if (errors.length === 0) throw error;
+    throw new ConfigErrors([...errors, error instanceof Error ? error : new Error(String(error))]);
+  }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {
+    if (!errors.every((e) => e instanceof PluginOptionsError)) throw new ConfigErrors(errors);
     const problems = errors.flatMap((e) => e.problems);
     throw new PluginOptionsError(problems.join('\n'), problems, errors);
   }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   Bot,
+  collectPluginOptionErrors,
+  ConfigErrors,
   createBot,
+  definePlugin,
   defineConfig,
   officialAccount,
   resolveConfig,
@@ -127,5 +131,53 @@ describe('unknown createBot options', () => {
     const config = defineConfig({ channels: channels(), port: 3000, host: '127.0.0.1', logger: { level: 'silent' }, devMode: { credentials: {} } });
     expect(createBot(config).channels).toHaveLength(1);
     expect(createBot({ channels: channels(), logger: createBot(config).log }).channels).toHaveLength(1);
+  });
+});
+
+describe('several wrong channels while a config loads', () => {
+  const greet = definePlugin({ name: 'greet', options: z.object({ greeting: z.string().optional() }), setup() {} });
+
+  it("every channel's error is reported, with the plugins' (not only the first channel's)", async () => {
+    const attempt = collectPluginOptionErrors(async () => ({
+      channels: [
+        officialAccount(loose({ appid: 'wx1', token: 'tok' })),
+        wecomApp(loose({ corpId: 'ww', token: 'tok' })),
+        wecomKf({ corpId: 'ww', secret: 's', token: 't', encodingAESKey: KEY }),
+      ],
+      plugins: [greet(loose({ greting: 'x' }))],
+    }));
+    const error = await attempt.then(
+      () => undefined,
+      (e: unknown) => e as ConfigErrors,
+    );
+    expect(error).toBeInstanceOf(ConfigErrors);
+    expect(error!.problems).toEqual([
+      'channel "officialAccount" (officialAccount): unknown option "appid" (did you mean "appId"?)',
+      'channel wecomApp: token and encodingAESKey are required',
+      'plugin "greet": unknown option "greting" (did you mean "greeting"?)',
+    ]);
+    expect(error!.errors.map((e) => e.name)).toEqual(['UnknownOptionError', 'Error', 'PluginOptionsError']);
+    expect(error!.message).toBe(error!.problems.join('\n'));
+  });
+
+  it('one wrong channel is its own error; outside collection a factory throws at once', async () => {
+    await expect(collectPluginOptionErrors(async () => [wecomApp(loose({ corpId: 'ww', token: 'tok' }))])).rejects.toThrow(
+      new Error('channel wecomApp: token and encodingAESKey are required'),
+    );
+    expect(() => wecomApp(loose({ corpId: 'ww', token: 'tok' }))).toThrow('channel wecomApp: token and encodingAESKey are required');
+  });
+
+  it('a config that trips over a wrong channel it built still reports that channel first', async () => {
+    const attempt = collectPluginOptionErrors(async () => {
+      const oa = officialAccount(loose({ token: '' }));
+      return { channels: [oa], port: (oa.options as unknown as { port: number }).port.toFixed() };
+    });
+    const error = await attempt.then(
+      () => undefined,
+      (e: unknown) => e as ConfigErrors,
+    );
+    expect(error).toBeInstanceOf(ConfigErrors);
+    expect(error!.problems[0]).toBe('channel officialAccount: token is required');
+    expect(error!.errors[1]).toBeInstanceOf(TypeError);
   });
 });

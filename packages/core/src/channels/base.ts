@@ -6,7 +6,8 @@ import type { ChannelKind, ChannelRef } from '../message/types.ts';
 import { passiveReplyXml } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { encryptedPayload, parseXml, type XmlFields } from '../xml.ts';
-import type { ChannelRuntime, Query } from './types.ts';
+import type { Channel, ChannelRuntime, Query } from './types.ts';
+import { recordConfigError } from '../pluginOptions.ts';
 import { checkKeys, type KeyShape, type KeysOf, type UnknownOptionError } from '../optionKeys.ts';
 
 /** Options every channel takes. */
@@ -162,5 +163,52 @@ export abstract class BaseChannel {
   protected requireClient(client: WeChatApiClient | undefined, what: string): WeChatApiClient {
     if (!client) throw new Error(`channel "${this.name}" cannot ${what}: no API credential (secret) is configured`);
     return client;
+  }
+}
+
+/**
+ * What a channel factory returns while a config loads (see `collectPluginOptionErrors`) when
+ * the channel's settings are wrong: the error is recorded, to be reported with every other
+ * channel's and plugin's, and any use of this stand-in throws it.
+ */
+class FailedChannel implements Channel {
+  readonly replyWindowMs = 0;
+  readonly passiveReplyTypes: ReadonlySet<ReplyType> = new Set();
+  readonly textLimitBytes = 0;
+  constructor(
+    readonly kind: ChannelKind,
+    readonly name: string,
+    readonly path: string,
+    readonly error: Error,
+  ) {}
+  get ref(): ChannelRef {
+    return { name: this.name, kind: this.kind };
+  }
+  start(): never {
+    throw this.error;
+  }
+  verify(): never {
+    throw this.error;
+  }
+  receive(): never {
+    throw this.error;
+  }
+  describe(): never {
+    throw this.error;
+  }
+}
+
+/**
+ * A channel factory's body: `build()`, whose error (wrong settings) is thrown at once, except
+ * while a config loads, where it is recorded and a stand-in returned, so that the errors of
+ * every channel are reported together rather than the first one's alone.
+ */
+export function buildChannel<T extends Channel>(kind: ChannelKind, options: unknown, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof Error) || !recordConfigError(error)) throw error;
+    const { name, path } = (options ?? {}) as { name?: unknown; path?: unknown };
+    return new FailedChannel(kind, typeof name === 'string' ? name : kind, typeof path === 'string' ? path : '', error) as unknown as T;
   }
 }

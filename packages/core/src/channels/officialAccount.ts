@@ -8,7 +8,7 @@ import type { Recipient } from '../message/recipient.ts';
 import type { Message } from '../message/types.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { parseXml, type XmlFields } from '../xml.ts';
-import { BaseChannel, COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
+import { buildChannel, BaseChannel, COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, required, type CommonChannelOptions } from './base.ts';
 import type { KeysOf } from '../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, Query, UploadFile } from './types.ts';
 
@@ -184,5 +184,5 @@ export class OfficialAccountChannel extends BaseChannel implements Channel {
 
 /** An Official Account channel (default path `/wx`). */
 export function officialAccount(options: OfficialAccountOptions): OfficialAccountChannel {
-  return new OfficialAccountChannel(options);
+  return buildChannel('officialAccount', options, () => new OfficialAccountChannel(options));
 }

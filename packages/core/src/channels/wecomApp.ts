@@ -7,7 +7,7 @@ import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { KfEmptyCursor } from './kfSync.ts';
 import type { Store } from '../store/types.ts';
-import { COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import { buildChannel, COMMON_CHANNEL_KEYS, encodePassive, openEncryptedBody, type CommonChannelOptions } from './base.ts';
 import type { KeysOf } from '../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from './types.ts';
 import { WecomChannelBase } from './wecomBase.ts';
@@ -130,5 +130,5 @@ export class WecomAppChannel extends WecomChannelBase implements Channel {
 
 /** A WeCom self-built app channel (default path `/wecom/callback`). */
 export function wecomApp(options: WecomAppOptions): WecomAppChannel {
-  return new WecomAppChannel(options);
+  return buildChannel('wecomApp', options, () => new WecomAppChannel(options));
 }

@@ -4,7 +4,7 @@ import type { HandoffOptions } from '../vocabulary.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import { field } from '../xml.ts';
-import { COMMON_CHANNEL_KEYS, openEncryptedBody, type CommonChannelOptions } from './base.ts';
+import { buildChannel, COMMON_CHANNEL_KEYS, openEncryptedBody, type CommonChannelOptions } from './base.ts';
 import type { KeysOf } from '../optionKeys.ts';
 import type { KfSupport } from './kf.ts';
 import type { KfEmptyCursor } from './kfSync.ts';
@@ -117,5 +117,5 @@ export class WecomKfChannel extends WecomChannelBase implements Channel {
 
 /** A WeChat Customer Service channel (default path `/wecom/kf`). */
 export function wecomKf(options: WecomKfOptions): WecomKfChannel {
-  return new WecomKfChannel(options);
+  return buildChannel('wecomKf', options, () => new WecomKfChannel(options));
 }

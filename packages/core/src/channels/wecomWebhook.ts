@@ -9,6 +9,7 @@ import { UnsupportedReplyError } from '../reply/passiveXml.ts';
 import type { Article, Reply, ReplyType, TemplateCard } from '../reply/types.ts';
 import type { CallbackResult, Channel, ChannelRuntime, MediaType, UploadFile } from './types.ts';
 import { checkKeys, type KeysOf } from '../optionKeys.ts';
+import { buildChannel } from './base.ts';
 
 /*
  * The WeCom group robot (群机器人, now 消息推送): a webhook that posts into one group chat.
@@ -327,5 +328,5 @@ function newsBody(articles: readonly Article[]): Record<string, unknown> {
 
 /** A WeCom group robot (webhook) as a send-only channel. */
 export function wecomWebhook(options: WecomWebhookOptions): WecomWebhookChannel {
-  return new WecomWebhookChannel(options);
+  return buildChannel('wecomWebhook', options, () => new WecomWebhookChannel(options));
 }

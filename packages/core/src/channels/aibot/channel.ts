@@ -6,7 +6,7 @@ import { messageFromAiBot, type AiBotJson } from '../../message/fromAiBot.ts';
 import type { Recipient, SendOptions } from '../../message/recipient.ts';
 import type { Message } from '../../message/types.ts';
 import type { Reply, ReplyType } from '../../reply/types.ts';
-import { BaseChannel, COMMON_CHANNEL_KEYS, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
+import { buildChannel, BaseChannel, COMMON_CHANNEL_KEYS, required, stampAndNonce, verifyEncryptedUrl, type CommonChannelOptions } from '../base.ts';
 import type { KeysOf } from '../../optionKeys.ts';
 import type { CallbackResult, Channel, ChannelRuntime, Query } from '../types.ts';
 import type { ReplyStreamSink } from '../../delivery/stream.ts';
@@ -259,5 +259,5 @@ export class WecomAiBotChannel extends BaseChannel implements Channel {
 
 /** A WeCom AI bot channel in callback mode (default path `/wecom/aibot`). */
 export function wecomAiBot(options: WecomAiBotOptions): WecomAiBotChannel {
-  return new WecomAiBotChannel(options);
+  return buildChannel('wecomAiBot', options, () => new WecomAiBotChannel(options));
 }
