@@ -85,28 +85,42 @@ export function parseFlatXml(text: string): XmlFields | undefined {
   i += 5;
   const fields: XmlFields = {};
   let count = 0;
+  // The names of the last document, in order: while this one follows them, each start tag is
+  // checked against its expected name instead of being scanned, sliced and looked up.
+  const expected = lastNames;
+  let following = true;
   for (;;) {
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;
     if (text.startsWith('</xml>', i)) {
       for (i += 6; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return undefined;
+      if (!following || count !== expected.length) lastNames = count <= MAX_EXPECTED_NAMES ? Object.keys(fields) : [];
       return fields;
     }
     if (text.charCodeAt(i) !== 0x3c /* < */) return undefined;
-    const close = text.indexOf('>', i);
-    if (close < 0 || !isName(text, i + 1, close)) return undefined;
-    const name = nameOf(text.slice(i + 1, close));
-    if (Object.hasOwn(fields, name) || name === '__proto__') return undefined;
+    let name = following ? expected[count] : undefined;
+    let close: number;
+    if (name !== undefined && text.charCodeAt(i + 1 + name.length) === 0x3e /* > */ && text.startsWith(name, i + 1)) {
+      // A name has no '>': this is the first '>' after '<', as below. The expected names are
+      // the keys of a document read before: distinct, none of them __proto__.
+      close = i + 1 + name.length;
+    } else {
+      following = false;
+      close = text.indexOf('>', i);
+      if (close < 0 || !isName(text, i + 1, close)) return undefined;
+      name = nameOf(text.slice(i + 1, close));
+      if (Object.hasOwn(fields, name) || name === '__proto__') return undefined;
+    }
     if (++count > XML_LIMITS.maxElements) throw new XmlError(`more than ${XML_LIMITS.maxElements} elements`);
     i = close + 1;
     let value = '';
-    if (text.startsWith('<![CDATA[', i)) {
+    if (text.charCodeAt(i + 1) === 0x21 /* ! */ && text.startsWith('<![CDATA[', i)) {
       // Adjacent CDATA sections join up (that is how a literal "]]>" is written).
-      while (text.startsWith('<![CDATA[', i)) {
+      do {
         const end = text.indexOf(']]>', i + 9);
         if (end < 0) return undefined;
         value += text.slice(i + 9, end);
         i = end + 3;
-      }
+      } while (text.charCodeAt(i + 1) === 0x21 && text.startsWith('<![CDATA[', i));
     } else {
       const end = text.indexOf('<', i);
       if (end < 0) return undefined;
@@ -114,11 +128,15 @@ export function parseFlatXml(text: string): XmlFields | undefined {
       i = end;
     }
     // The matching close tag: "</" name ">".
-    if (text.charCodeAt(i) !== 0x3c || text.charCodeAt(i + 1) !== 0x2f || !text.startsWith(name, i + 2) || text.charCodeAt(i + 2 + name.length) !== 0x3e) return undefined;
+    if (text.charCodeAt(i) !== 0x3c || text.charCodeAt(i + 1) !== 0x2f || text.charCodeAt(i + 2 + name.length) !== 0x3e || !text.startsWith(name, i + 2)) return undefined;
     i += name.length + 3;
     fields[name] = ownedField(value);
   }
 }
+
+/** The element names of the last document {@link parseFlatXml} read (none past this many). */
+let lastNames: readonly string[] = [];
+const MAX_EXPECTED_NAMES = 64;
 
 /**
  * Element names met so far, one string each: a field stored under a name seen before skips

@@ -40,6 +40,41 @@ describe('flat XML fast path', () => {
     expect(viaTree).toEqual(parseFlatXml(doc));
   });
 
+  it('reads each document alike whatever document it read before (it expects the names of the last one)', () => {
+    // Names that follow the last document's, then leave them: longer, shorter, a prefix, another
+    // order, fewer, more, a repeat, an attribute on an expected name.
+    const variants = [
+      '<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o2]]></FromUserName><CreateTime>1700000001</CreateTime><MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://x]]></PicUrl><MsgId>2</MsgId><MediaId>m</MediaId></xml>',
+      '<xml><ToUserNameX>1</ToUserNameX><FromUser>2</FromUser></xml>',
+      '<xml><ToUser>1</ToUser><FromUserName>2</FromUserName></xml>',
+      '<xml><FromUserName>2</FromUserName><ToUserName>1</ToUserName></xml>',
+      '<xml><ToUserName>1</ToUserName></xml>',
+      '<xml><ToUserName>1</ToUserName><ToUserName>2</ToUserName></xml>',
+      '<xml><ToUserName x="1">1</ToUserName></xml>',
+      '<xml><ToUserName>1</ToUserNam></xml>',
+      '<xml> <A> 1 </A>\n<B><![CDATA[2]]></B> </xml>',
+      '<xml><A>1</A><B>2</B><C>3</C></xml>',
+    ];
+    const docs = [...FLAT_DOCS, ...variants, ...NOT_FLAT];
+    const expected = new Map(
+      docs.map((doc) => [
+        doc,
+        NOT_FLAT.includes(doc) || doc.includes('ToUserName>1</ToUserName><ToUserName') || doc.includes('x="1"') || doc.includes('</ToUserNam>')
+          ? undefined
+          : viaParser(doc) === ''
+            ? {}
+            : viaParser(doc),
+      ]),
+    );
+    for (const before of docs) {
+      for (const doc of docs) {
+        parseFlatXml(before);
+        expect(parseFlatXml(doc), `${doc} after ${before}`).toEqual(expected.get(doc));
+        expect(parseFlatXml(doc), `${doc} twice`).toEqual(expected.get(doc));
+      }
+    }
+  });
+
   it('decodes entities outside CDATA on both paths, never inside CDATA, never declared ones', () => {
     expect(parseXml('<xml><Content>a &amp; b &lt;c&gt; &quot;&apos; &#x4F60;&#22909;</Content></xml>')).toEqual({ Content: 'a & b <c> "\' 你好' });
     expect(parseXml('<xml><!-- --><Content>a &amp; b</Content><N><M>&lt;</M></N></xml>')).toEqual({ Content: 'a & b', N: { M: '<' } });
