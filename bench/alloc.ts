@@ -7,6 +7,9 @@
  *   node --conditions=@wxbot/source --import tsx bench/alloc.ts plain [messages] > /dev/null
  *   BENCH_CALLERS=1 …   # each allocating function with its caller
  *   BENCH_NAMES=1 …     # also count closures named at run time per message (see below)
+ *   BENCH_LIVE=1 …      # what is still alive after the pass and a full GC: what each message
+ *                       # leaves in the heap (dedup marks, answers kept for retries, histories),
+ *                       # which every scavenge copies and promotes
  *
  * BENCH_NAMES: run from sources, tsx's keepNames gives every closure assigned to a const or a
  * property `__name(fn, "x")`, an Object.defineProperty costing ~0.3 µs; this counts those calls
@@ -74,10 +77,15 @@ await pass(build(COUNT)); // warm-up: JIT, caches
 const measured = build(COUNT);
 const session = new Session();
 session.connect();
-await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+const live = Boolean(process.env.BENCH_LIVE);
+await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: !live, includeObjectsCollectedByMinorGC: !live });
 countingNames = true;
 await pass(measured);
 countingNames = false;
+if (live) {
+  await new Promise((resolve) => setTimeout(resolve, 200)); // log lines written, windows closed
+  await session.post('HeapProfiler.collectGarbage');
+}
 const { profile } = await session.post('HeapProfiler.stopSampling');
 
 type Node = (typeof profile)['head'];
@@ -93,7 +101,7 @@ const walk = (node: Node, caller: string): void => {
   for (const child of node.children) walk(child, here);
 };
 walk(profile.head, '');
-console.error(`${mode}: ${(total / COUNT / 1024).toFixed(1)} KB allocated a message (${COUNT} new messages, sampling every 256 bytes)`);
+console.error(`${mode}: ${(total / COUNT / 1024).toFixed(1)} KB ${live ? 'still alive after GC' : 'allocated'} a message (${COUNT} new messages, sampling every 256 bytes)`);
 for (const [where, b] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(process.env.TOP ?? 25))) console.error(`${(b / COUNT).toFixed(0).padStart(7)} B  ${where}`);
 if (process.env.BENCH_NAMES) {
   let named = 0;

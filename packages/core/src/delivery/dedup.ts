@@ -1,9 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryStore } from '../store/memory.ts';
+import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
+import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
-/** A mark whose answer (a passive reply) is kept under its answer key, for a short time. */
+/**
+ * A mark whose answer (a passive reply) is kept for a short time: under its answer key in the
+ * store, or beside a MemoryStore (see {@link KeptAnswers}).
+ */
 const ANSWERED = '\u0000answered';
 /**
  * How long a passive answer is kept for retries: WeChat retries within ~15 s (three tries, 5 s
@@ -44,6 +48,108 @@ interface Waiting {
   readonly resolve: (body: string) => void;
 }
 
+/**
+ * The passive answers of the callbacks recorded in one MemoryStore, kept for WeChat's retries:
+ * each as the HTTP body alone (a flat copy of the string, so nothing of its request stays
+ * alive), under its mark's key, for {@link ANSWER_TTL_MS} to a third more. Kept in generations
+ * of plain Maps, the youngest taking the new answers and the oldest dropped whole, rather than
+ * in an LRU with a time to live per key: an answer is one Map entry, with no copy of its key
+ * (the mark's own) and no clock or list work, and nothing is deleted one by one but the
+ * oldest when there are more than `max` (the store's `dedup-answer:` space size).
+ */
+export class KeptAnswers {
+  static readonly GENERATIONS = 4;
+  /** Youngest first. */
+  readonly #generations: Map<string, string>[] = [];
+  /** How long the youngest generation takes new answers. */
+  readonly #spanMs: number;
+  /** When the youngest generation began. */
+  #since = performance.now();
+  #size = 0;
+  /** Where eviction goes on in the oldest generation (a Map iterator skips deleted keys cheaply). */
+  #evicting: { readonly generation: Map<string, string>; keys: MapIterator<string> } | undefined;
+
+  constructor(
+    lifetimeMs: number,
+    private readonly max: number,
+  ) {
+    for (let i = 0; i < KeptAnswers.GENERATIONS; i++) this.#generations.push(new Map());
+    // An answer lives while its generation is one of the newest: (GENERATIONS - 1) spans at least.
+    this.#spanMs = lifetimeMs / (KeptAnswers.GENERATIONS - 1);
+  }
+
+  get size(): number {
+    this.#turn();
+    return this.#size;
+  }
+
+  set(key: string, body: string): void {
+    this.#turn();
+    const youngest = this.#generations[0]!;
+    const before = youngest.size;
+    youngest.set(key, body);
+    this.#size += youngest.size - before;
+    if (this.#size > this.max) this.#evictOldest();
+  }
+
+  get(key: string): string | undefined {
+    this.#turn();
+    for (const generation of this.#generations) {
+      const body = generation.get(key);
+      if (body !== undefined) return body;
+    }
+    return undefined;
+  }
+
+  /** Starts a new generation for every span gone by since the youngest began, dropping the oldest. */
+  #turn(): void {
+    const elapsed = performance.now() - this.#since;
+    if (elapsed < this.#spanMs) return;
+    const spans = Math.floor(elapsed / this.#spanMs);
+    const generations = this.#generations;
+    for (let i = 0; i < Math.min(spans, generations.length); i++) {
+      this.#size -= generations.pop()!.size;
+      generations.unshift(new Map());
+    }
+    this.#since += spans * this.#spanMs;
+    this.#evicting = undefined;
+  }
+
+  #evictOldest(): void {
+    const generations = this.#generations;
+    for (let i = generations.length - 1; i >= 0; i--) {
+      const generation = generations[i]!;
+      if (generation.size === 0) continue;
+      if (this.#evicting?.generation !== generation) this.#evicting = { generation, keys: generation.keys() };
+      let next = this.#evicting.keys.next();
+      // An iterator that ran out before keys were added to its (youngest) generation.
+      if (next.done) next = (this.#evicting.keys = generation.keys()).next();
+      generation.delete(next.value!);
+      this.#size--;
+      return;
+    }
+  }
+}
+
+/** The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process). */
+interface MemoryDedup {
+  readonly store: MemoryStore;
+  /** Deliveries in flight, by key (see CallbackDedup's `#local`). */
+  readonly inFlight: Map<string, Waiting | null>;
+  readonly answers: KeptAnswers;
+}
+
+const memoryDedups = new WeakMap<MemoryStore, MemoryDedup>();
+
+function memoryDedupOf(store: MemoryStore): MemoryDedup {
+  let state = memoryDedups.get(store);
+  if (!state) {
+    const max = store.limitOf('dedup-answer:') ?? DEFAULT_MEMORY_SPACES['dedup-answer:']!;
+    memoryDedups.set(store, (state = { store, inFlight: new Map(), answers: new KeptAnswers(ANSWER_TTL_MS, max) }));
+  }
+  return state;
+}
+
 export type Claim =
   | { readonly first: true }
   /** A retry: `response` is the HTTP body the first delivery answered (or 'success'). */
@@ -64,14 +170,17 @@ export class CallbackDedup {
 
   /**
    * Deliveries in flight in this process, by key: null until a retry comes and waits for the
-   * answer (a promise made only then: nearly every message finishes without one).
+   * answer (a promise made only then: nearly every message finishes without one). Over a
+   * MemoryStore, the store's (shared by every dedup over it): the claim of a delivery in flight.
    */
-  readonly #local = new Map<string, Waiting | null>();
+  readonly #local: Map<string, Waiting | null>;
   /**
    * The store, when it is in this process's memory: claims and answers are then recorded at
-   * once, without the two async frames and five promises a message the Store interface costs.
+   * once, without the two async frames and five promises a message the Store interface costs,
+   * and a message costs one write to the store: its claim, while it runs, is its in-flight
+   * entry (no other process sees the store), and its answer is kept beside the store.
    */
-  readonly #memory: MemoryStore | undefined;
+  readonly #memory: MemoryDedup | undefined;
 
   /** Told when the store fails to record an answer. */
   onError: ((error: unknown) => void) | undefined;
@@ -84,14 +193,21 @@ export class CallbackDedup {
     // Only a MemoryStore whose writes are its own: a subclass that overrides them (to count,
     // fail or forward writes) must see every call go through them.
     const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
-    this.#memory = own ? store : undefined;
+    this.#memory = own ? memoryDedupOf(store) : undefined;
+    this.#local = this.#memory?.inFlight ?? new Map();
   }
 
   /** Claims `key` for this delivery; synchronous when the store is in memory. */
   claim(key: string): Claim | Promise<Claim> {
     const inProcess = this.#local.get(key);
     if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
-    if (this.#memory) return this.#claimed(key, this.#memory.setIfAbsentNow(key, PENDING, this.ttlMs));
+    const memory = this.#memory;
+    if (memory) {
+      const mark = memory.store.getNow(key);
+      if (mark === undefined) return this.#claimed(key, true);
+      if (mark === PENDING) return this.#claimed(key, false); // written through the Store interface
+      return { first: false, response: Promise.resolve(mark === ANSWERED ? (memory.answers.get(key) ?? 'success') : mark) };
+    }
     return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
 
@@ -119,10 +235,13 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (!memory) return this.#completeStored(key, body);
     try {
-      if (body === 'success') memory.setNow(key, body, this.ttlMs);
+      // One copy of the key (it is a view into the message), for the mark and the answer; the
+      // mark's value a constant, the answer a flat copy of the body.
+      const own = owned(key);
+      if (body === 'success') memory.store.setOwnNow(own, 'success', this.ttlMs);
       else {
-        memory.setNow(answerKeyOf(key), body, ANSWER_TTL_MS);
-        memory.setNow(key, ANSWERED, this.ttlMs);
+        memory.answers.set(own, owned(body));
+        memory.store.setOwnNow(own, ANSWERED, this.ttlMs);
       }
     } catch (error) {
       this.onError?.(error);
@@ -165,6 +284,7 @@ export class CallbackDedup {
         return 'success';
       }
       if (value === ANSWERED) {
+        if (this.#memory) return this.#memory.answers.get(key) ?? 'success';
         try {
           return (await this.store.get(answerKeyOf(key))) ?? 'success';
         } catch {

@@ -16,8 +16,9 @@ export interface MemoryStoreOptions {
    * Key prefixes kept in spaces of their own, each with its own limit, so keys written for
    * every message cannot evict the others. Default {@link DEFAULT_MEMORY_SPACES}: callback dedup
    * marks (`dedup:`) in a space of 100 000, and the passive answers kept a minute for WeChat's
-   * retries (`dedup-answer:`) in one of 10 000. A busy hour then evicts older dedup marks,
-   * never a quiet user's memory. Given spaces are added to (or resize) the default ones.
+   * retries (`dedup-answer:`) in one of 10 000 (the callback dedup keeps them beside the store,
+   * 60 to 80 s each, at most that many). A busy hour then evicts older dedup marks, never a
+   * quiet user's memory. Given spaces are added to (or resize) the default ones.
    */
   spaces?: Readonly<Record<string, number>>;
 }
@@ -87,6 +88,35 @@ export class MemoryStore implements Store {
     const space = this.#of(key);
     space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
     if (space.cache.size === space.cache.max) this.#checkPressure(space);
+  }
+
+  /**
+   * The value of `key`, read before returning, or undefined (an expired key is gone). For the
+   * callback dedup, as {@link MemoryStore.setNow}.
+   * @internal
+   */
+  getNow(key: string): string | undefined {
+    return this.#of(key).cache.get(key);
+  }
+
+  /**
+   * `set` of a key and a value that are the caller's own copies already (see owned.ts), done
+   * before returning: the callback dedup records a message's mark with it, copying its key
+   * once for the mark and the answer kept beside it, its value a constant.
+   * @internal
+   */
+  setOwnNow(key: string, value: string, ttlMs: number): void {
+    const space = this.#of(key);
+    space.cache.set(key, value, { ttl: ttlMs });
+    if (space.cache.size === space.cache.max) this.#checkPressure(space);
+  }
+
+  /**
+   * The most keys the space of keys starting with `prefix` holds, if there is such a space.
+   * @internal
+   */
+  limitOf(prefix: string): number | undefined {
+    return this.#spaces.find((space) => space.prefix === prefix)?.cache.max;
   }
 
   /**
