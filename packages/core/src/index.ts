@@ -84,6 +84,7 @@ export {
   type I18nOptions,
   type ParamsOf,
   type PlaceholdersOf,
+  type TextRef,
 } from './i18n/index.ts';
 
 // Stores and logs

@@ -1,7 +1,7 @@
 import { createTestBot } from '@wxbot/testing';
 import { echo } from '@wxbot/plugin-echo';
 import { describe, expect, it } from 'vitest';
-import { definePlugin } from '../src/index.ts';
+import { defineCatalog, definePlugin } from '../src/index.ts';
 
 const shop = definePlugin({
   name: 'shop',
@@ -59,5 +59,20 @@ describe('commands with descriptions, /help and unknown commands', () => {
     const empty = await createTestBot({ plugins: [] });
     expect((await empty.send('/help')).texts).toEqual(['这里暂时没有可用的命令，直接发消息给我就好。']);
     await empty.close();
+  });
+
+  it('a description may be a text of a catalog: said in the bot’s language, overridable', async () => {
+    const texts = defineCatalog('tidy', { 'zh-CN': { cleanHelp: '清空记录' }, en: { cleanHelp: 'Clear the history' } });
+    const tidy = definePlugin({ name: 'tidy', setup: (bot) => void bot.command('clean', { catalog: texts, key: 'cleanHelp' }, (ctx) => ctx.reply('ok')) });
+    for (const [i18n, line] of [
+      [{}, '/clean — 清空记录'],
+      [{ locale: 'en' }, '/clean — Clear the history'],
+      [{ texts: { 'tidy.cleanHelp': '全部删掉' } }, '/clean — 全部删掉'],
+    ] as const) {
+      const kit = await createTestBot({ plugins: [tidy()], i18n });
+      expect((await kit.send('/help')).texts[0]!.split('\n')[1]).toBe(line);
+      expect((await kit.send('/clean')).texts).toEqual(['ok']);
+      await kit.close();
+    }
   });
 });

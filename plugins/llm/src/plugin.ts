@@ -101,7 +101,7 @@ function sdkLogger(log: Logger) {
  * plugins: [llm({ baseURL: 'http://127.0.0.1:11434/v1', model: 'qwen2.5' })] // local, no key
  * ```
  *
- * `/reset` forgets the sender's conversation. Other commands and other message types go to
+ * `/reset` forgets the sender's conversation (listed by `/help`). Other commands and other message types go to
  * the next middleware. A failed or slow call gets the `apology` and one log line, never a
  * crash; nothing after this plugin runs for a message it answered.
  */
@@ -240,12 +240,10 @@ export const llm = definePlugin({
       }
     };
 
+    bot.command('reset', { catalog: llmTexts, key: 'resetHelp' }, (ctx) => reset(ctx));
     bot.on(['text', 'voice'], async (ctx, next) => {
       const { message } = ctx;
-      if (message.type === 'text' && message.command) {
-        if (message.command.name === 'reset') return reset(ctx);
-        return next();
-      }
+      if (message.type === 'text' && message.command) return next();
       const text = inputOf(message, types);
       if (text === undefined) return next();
       await answer(ctx, text);

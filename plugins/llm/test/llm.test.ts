@@ -278,6 +278,17 @@ describe('llm plugin', () => {
     expect(lines.find((l) => l.msg === 'llm memory could not be read; answering without it')?.err?.message).toBe('store down');
   });
 
+  it("/help lists /reset with a description in the bot's language", async () => {
+    const kit = await bot();
+    expect((await kit.send('/help')).texts).toEqual([expect.stringContaining('/reset — 忘掉之前的对话，重新开始')]);
+    const en = await createTestBot({ plugins: [llm({ baseURL: fake.url, apiKey: KEY })], i18n: { locale: 'en' } });
+    kits.push(en);
+    expect((await en.send('/help')).texts).toEqual([expect.stringContaining('/reset — Forget our conversation so far and start again')]);
+    const renamed = await createTestBot({ plugins: [llm({ baseURL: fake.url, apiKey: KEY })], i18n: { texts: { 'llm.resetHelp': '重来' } } });
+    kits.push(renamed);
+    expect((await renamed.send('/help')).texts).toEqual([expect.stringContaining('/reset — 重来')]);
+  });
+
   it('passes other commands and other message types to the next middleware', async () => {
     const kit = await bot();
     // (`/help` itself is answered by the bot before any plugin.)

@@ -35,6 +35,15 @@ export interface Catalog<T extends Texts = Texts> {
 }
 
 /**
+ * A text of a catalog named for later, said in the bot's language (its override as
+ * `namespace.key` included): a command's description for `/help`, say.
+ */
+export interface TextRef<T extends Texts = Texts> {
+  readonly catalog: Catalog<T>;
+  readonly key: keyof T & string;
+}
+
+/**
  * Defines a catalog:
  *
  * ```ts

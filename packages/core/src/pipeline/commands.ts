@@ -32,9 +32,11 @@ export class BuiltinCommands {
 
   /** The `/help` text in the bot's language. */
   helpText(ctx: Context): string {
-    const described = this.#commands.filter((c): c is CommandInfo & { description: string } => c.description !== undefined);
+    const described = this.#commands.filter((c): c is CommandInfo & { description: NonNullable<CommandInfo['description']> } => c.description !== undefined);
     if (described.length === 0) return ctx.t(coreTexts, 'helpEmpty');
-    const lines = described.map((c) => ctx.t(coreTexts, 'helpLine', { command: c.names.join(' /'), description: c.description }));
+    const lines = described.map(({ names, description }) =>
+      ctx.t(coreTexts, 'helpLine', { command: names.join(' /'), description: typeof description === 'string' ? description : ctx.i18n.raw(description.catalog, description.key) }),
+    );
     return [ctx.t(coreTexts, 'helpTitle'), ...lines].join('\n');
   }
 

@@ -2,6 +2,7 @@ import type { EventName, Message, MessageOf, MessageType } from '../message/type
 import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
+import type { TextRef, Texts } from '../i18n/catalog.ts';
 
 /** A context whose message has been narrowed to `M`. */
 export type ContextOf<M extends Message> = Context<M>;
@@ -24,8 +25,8 @@ export type CommandContext<C extends Context> = C & Context<MessageOf<'text'>> &
 export interface CommandInfo {
   /** Its names, without the slash, lower case. */
   readonly names: readonly string[];
-  /** What `/help` says about it; commands without one are left out of the list. */
-  readonly description?: string;
+  /** What `/help` says about it (a text of a catalog: in the bot's language); commands without one are left out of the list. */
+  readonly description?: string | TextRef;
 }
 type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
 
@@ -129,12 +130,14 @@ export class Composer<C extends Context = Context> {
   /**
    * `/name args` commands; `ctx.match` is the argument text, typed `string` (`''` without
    * arguments). With a description (`command('order', '查询订单', handler)`) the command is
-   * listed by `/help`.
+   * listed by `/help`; a plugin that speaks several languages names a text of its catalog
+   * instead (`command('reset', { catalog: texts, key: 'resetHelp' }, handler)`).
    */
-  command(name: string | readonly string[], description: string, ...middleware: Middleware<CommandContext<C>>[]): Composer<CommandContext<C>>;
+  command<T extends Texts>(name: string | readonly string[], description: string | TextRef<T>, ...middleware: Middleware<CommandContext<C>>[]): Composer<CommandContext<C>>;
   command(name: string | readonly string[], ...middleware: Middleware<CommandContext<C>>[]): Composer<CommandContext<C>>;
-  command(name: string | readonly string[], ...rest: (string | Middleware<CommandContext<C>>)[]): Composer<CommandContext<C>> {
-    const description = typeof rest[0] === 'string' ? (rest.shift() as string) : undefined;
+  command(name: string | readonly string[], ...rest: (string | TextRef | Middleware<CommandContext<C>>)[]): Composer<CommandContext<C>> {
+    // Middleware are functions: a string or an object first is the description.
+    const description = typeof rest[0] === 'function' ? undefined : (rest.shift() as string | TextRef | undefined);
     const middleware = rest as Middleware<CommandContext<C>>[];
     const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
     this.#registry.push({ names: [...names], ...(description && { description }) });
