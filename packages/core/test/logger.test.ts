@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { callbackLine, createLogger } from '../src/logger.ts';
 
 const loggerModule = fileURLToPath(new URL('../src/logger.ts', import.meta.url));
 
@@ -35,5 +37,51 @@ describe('createLogger on stdout', () => {
       .map((line) => JSON.parse(line) as { i: number; token: string });
     expect(lines.map((l) => l.i)).toEqual([...Array(50).keys()]);
     expect(lines.every((l) => l.token === '[redacted]')).toBe(true);
+  });
+});
+
+describe('the callback line', () => {
+  /** A createLogger logger whose raw lines land in `raw`. */
+  function rawLogger(level = 'info') {
+    const raw: string[] = [];
+    const destination = { write: (line: string) => void raw.push(line) };
+    return { log: createLogger({ level, destination }), raw };
+  }
+
+  afterEach(() => vi.restoreAllMocks());
+
+  it("is, byte for byte, the line pino writes for log.info({ channel, type, id, ms, outcome }, 'callback')", () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_767_225_600_123);
+    const { log, raw } = rawLogger();
+    const line = callbackLine(log);
+    const cases: [string, string, string | undefined, number, string][] = [
+      ['officialAccount', 'text', '7100000000000000001', 0.4, 'passive'],
+      ['wecomApp', 'notification', undefined, 12, 'ack'],
+      ['客服', 'event', 'a"quoted\\back\nslash\u0001', 1234.5, 'no-reply'],
+      ['oa', 'x'.repeat(150), 'id with spaces and 中文', -0, 'retry'],
+    ];
+    for (const [channel, type, id, ms, outcome] of cases) {
+      log.info({ channel, type, id, ms, outcome }, 'callback');
+      line(channel, type, id, ms, outcome);
+      const [theirs, ours] = raw.splice(0);
+      expect(ours).toBe(theirs);
+    }
+    // Bindings set later and the level still count.
+    log.setBindings({ instance: 'b' });
+    log.info({ channel: 'oa', type: 'text', id: '1', ms: 1, outcome: 'passive' }, 'callback');
+    line('oa', 'text', '1', 1, 'passive');
+    expect(raw[1]).toBe(raw[0]);
+    expect(JSON.parse(raw[1]!)).toMatchObject({ instance: 'b', channel: 'oa', msg: 'callback' });
+    raw.length = 0;
+    log.level = 'warn';
+    line('oa', 'text', '1', 1, 'passive');
+    expect(raw).toEqual([]);
+  });
+
+  it("goes through log.info on a logger createLogger did not make (the user's own pino, with its options)", () => {
+    const raw: string[] = [];
+    const theirs = pino({ base: null, formatters: { level: (label) => ({ severity: label }) }, messageKey: 'message' }, { write: (l: string) => void raw.push(l) });
+    callbackLine(theirs)('oa', 'text', '1', 2, 'passive');
+    expect(JSON.parse(raw[0]!)).toMatchObject({ severity: 'info', channel: 'oa', type: 'text', id: '1', ms: 2, outcome: 'passive', message: 'callback' });
   });
 });

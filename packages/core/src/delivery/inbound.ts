@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { MediaFile } from '../api/client.ts';
 import type { Channel, Query } from '../channels/types.ts';
+import { callbackLine, type CallbackLine } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { recipientOf, sendOptionsOf, type Recipient } from '../message/recipient.ts';
 import type { Message } from '../message/types.ts';
@@ -53,8 +54,12 @@ export class Inbound {
   readonly #inFlight = new Set<MessageRun>();
   #sweeper: NodeJS.Timeout | undefined;
 
+  /** Writes the line `#logCallback` logs (see callbackLine). */
+  readonly #callbackLine: CallbackLine;
+
   constructor(options: InboundOptions) {
     this.#options = options;
+    this.#callbackLine = callbackLine(options.log);
     this.#dedup = new CallbackDedup(options.store, options.dedupTtlMs);
     this.#dedup.onError = (error) => this.#dedupFailed(error, 'could not record an answer; a retry on another instance may run again');
   }
@@ -230,7 +235,7 @@ export class Inbound {
   #logCallback(channel: Channel, type: string, id: string | undefined, started: number, outcome: string): void {
     const ms = performance.now() - started;
     this.#options.metrics.callback(channel.name, outcome, ms / 1000);
-    this.#options.log.info({ channel: channel.name, type, id, ms: Math.round(ms * 10) / 10, outcome }, 'callback');
+    this.#callbackLine(channel.name, type, id, Math.round(ms * 10) / 10, outcome);
   }
 
   /**
