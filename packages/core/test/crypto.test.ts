@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { decrypt as tencentDecrypt, encrypt as tencentEncrypt } from '@wecom/crypto';
-import { WXBizMsgCrypt, WxCryptoErrorCode, decodeEncodingAESKey, sortedSha1 } from '../src/protocol.ts';
+import { WXBizMsgCrypt, WxCryptoErrorCode, decodeEncodingAESKey, signaturesEqual, sortedSha1 } from '../src/protocol.ts';
 import { WxCryptoError, generateEncodingAESKey } from '../src/index.ts';
 
 // Published sample of the WeCom developer documentation (加解密方案说明), also used by the
@@ -191,6 +191,26 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
       const code = codeOf(() => crypt.decrypt(Buffer.alloc(64, i + 1).toString('base64')));
       expect([WxCryptoErrorCode.IllegalBuffer, WxCryptoErrorCode.ValidateReceiveIdError]).toContain(code);
     }
+  });
+});
+
+describe('signaturesEqual', () => {
+  const sig = sortedSha1('tok', '1700000000', '42');
+  it('is true only for the same hex digest (any case)', () => {
+    expect(signaturesEqual(sig, sig)).toBe(true);
+    expect(signaturesEqual(sig, sig.toUpperCase())).toBe(true);
+    expect(signaturesEqual(sig, undefined)).toBe(false);
+    expect(signaturesEqual(sig, '')).toBe(false);
+    expect(signaturesEqual(sig, sig.slice(0, -1))).toBe(false);
+    expect(signaturesEqual(sig, `${sig}0`)).toBe(false);
+    for (let i = 0; i < sig.length; i++) {
+      const other = sig[i] === '0' ? '1' : '0';
+      expect(signaturesEqual(sig, `${sig.slice(0, i)}${other}${sig.slice(i + 1)}`)).toBe(false);
+    }
+    // Not hex at all, same length in characters: non-ASCII, one that lower-cases longer (İ → i̇).
+    expect(signaturesEqual(sig, `${sig.slice(0, -1)}é`)).toBe(false);
+    expect(signaturesEqual(sig, `${sig.slice(0, -1)}İ`)).toBe(false);
+    expect(signaturesEqual(`${sig.slice(0, -2)}i̇`, `${sig.slice(0, -2)}İ`)).toBe(true);
   });
 });
 
