@@ -191,6 +191,21 @@ describe('wxbot check', () => {
     expect(plain.stdout).not.toContain(SECRETS.oaToken);
   });
 
+  it('names the variables of channel options a config spread from envConfig(), and not those it changed', async () => {
+    const file = writeConfig(
+      'spread.config.ts',
+      `import { envConfig } from ${core};
+const env = envConfig();
+export default defineConfig({ channels: [officialAccount({ ...env.officialAccount!, name: 'shop', path: '/shop', appId: 'wx-own' })] });`,
+    );
+    const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(WX_|WECOM_)/.test(name)));
+    const run = await check(['--config', file], { baseEnv, env: { WX_TOKEN: SECRETS.oaToken, WX_APP_ID: 'wx-env' } });
+    expect(run.stdout).toContain('✓ channel "shop": token (WX_TOKEN) set');
+    expect(run.stdout).toContain('⚠ channel "shop": no EncodingAESKey (WX_AES_KEY): plain mode only');
+    // Its own appId, not WX_APP_ID's: named as the option only.
+    expect(run.stdout).toContain('✓ channel "shop": appId set');
+  });
+
   it('warns, without failing, when the config runs in dev mode, and prints no generated credential', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'wxbot-check-dev-'));
     try {

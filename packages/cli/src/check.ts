@@ -89,7 +89,8 @@ function checkChannelSet(report: Report, channels: readonly Channel[]): void {
 
 /**
  * Checks a built-in channel's credentials; its options are public on the channel object. Options
- * `envConfig()` made name their environment variable: "appId (WX_APP_ID) is empty".
+ * holding what `envConfig()` made of the environment (spread or copied too) name their variable:
+ * "appId (WX_APP_ID) is empty".
  */
 function checkChannel(report: Report, channel: Channel): void {
   const label = `channel "${channel.name}"`;
@@ -103,9 +104,9 @@ function checkChannel(report: Report, channel: Channel): void {
     report.warn(`${label}: ${channel.kind} is not a built-in channel; its settings are not checked`);
     return;
   }
-  const variables = envVariablesOf(options);
+  const variables = envVariablesOf(channel.kind, options);
   /** An option as the report names it, with its environment variable when it came from one. */
-  const named = (option: string, shown: string = option) => (variables?.[option] ? `${shown} (${variables[option]})` : shown);
+  const named = (option: string, shown: string = option) => (variables[option] ? `${shown} (${variables[option]})` : shown);
   const oa = channel.kind === 'officialAccount';
   if (channel.kind === 'wecomAiBot' && text(options['secret'])) {
     // WebSocket mode: the bot id and secret log in; a token and key only matter for callbacks too.

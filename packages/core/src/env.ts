@@ -8,6 +8,7 @@ import type { OfficialAccountOptions } from './channels/officialAccount.ts';
 import type { WecomAppOptions } from './channels/wecomApp.ts';
 import type { WecomKfOptions } from './channels/wecomKf.ts';
 import type { WecomAiBotOptions } from './channels/aibot/channel.ts';
+import type { ChannelKind } from './message/types.ts';
 
 /** One problem with the environment: the variable and what is wrong. */
 export interface EnvIssue {
@@ -94,23 +95,42 @@ const schema = z.object({
 
 type Parsed = z.output<typeof schema>;
 
-/** Where each channel option `envConfig()` made came from; a symbol key, so spreads and `Object.keys` pass it by. */
-const ENV_VARIABLES = Symbol.for('wxbot.envVariables');
+/** The channel kinds `envConfig()` configures. */
+type EnvChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf' | 'wecomAiBot';
 
-/** Marks `options` with the variable each option came from (not enumerable: options compare and log as before). */
-function fromEnv<T extends object>(options: T, variables: { [K in keyof T]?: string }): T {
-  Object.defineProperty(options, ENV_VARIABLES, { value: Object.freeze({ ...variables }), enumerable: false });
-  return options;
+/** The variable each option came from. */
+type VariablesOf<T> = { readonly [K in keyof T]?: string };
+
+/** What the environment made: the config, and the variable each channel option came from. */
+interface ParsedEnv {
+  readonly config: EnvConfig;
+  readonly variables: { [K in EnvChannelKind]?: VariablesOf<NonNullable<EnvConfig[K]>> };
 }
 
+const CHANNEL_KINDS: Readonly<Record<EnvChannelKind, true>> = { officialAccount: true, wecomApp: true, wecomKf: true, wecomAiBot: true };
+
 /**
- * The environment variable each option of a channel's options came from, when `envConfig()`
- * made them (`{ appId: 'WX_APP_ID', token: 'WX_TOKEN', … }`), else undefined. `wxbot check`
- * names them: "appId (WX_APP_ID) is empty". Read through any copy of @wxbot/core.
+ * The environment variable each option of a channel's `options` holds, judged by value: the
+ * options `envConfig(env)` makes for a channel of `kind`, compared one by one with `options`
+ * (`{ appId: 'WX_APP_ID', token: 'WX_TOKEN', … }`). A config that spreads, copies or rebuilds
+ * them keeps the names of the options it kept; an option it changed has none. Empty when the
+ * environment configures no channel of that kind, or does not parse. `wxbot check` names
+ * them: "appId (WX_APP_ID) is empty".
  */
-export function envVariablesOf(options: unknown): Readonly<Record<string, string>> | undefined {
-  if (!options || typeof options !== 'object') return undefined;
-  return (options as { [ENV_VARIABLES]?: Readonly<Record<string, string>> })[ENV_VARIABLES];
+export function envVariablesOf(kind: ChannelKind, options: unknown, env: Record<string, string | undefined> = process.env): Readonly<Record<string, string>> {
+  if (!options || typeof options !== 'object' || !Object.hasOwn(CHANNEL_KINDS, kind)) return {};
+  let parsed: ParsedEnv;
+  try {
+    parsed = parseEnv(env);
+  } catch {
+    return {};
+  }
+  const made = parsed.config[kind as EnvChannelKind] as Record<string, unknown> | undefined;
+  const variables = parsed.variables[kind as EnvChannelKind] as Readonly<Record<string, string>> | undefined;
+  if (!made || !variables) return {};
+  const given = options as Record<string, unknown>;
+  // Same value as the environment made (undefined too: an option the variable would set).
+  return Object.fromEntries(Object.entries(variables).filter(([option]) => Object.is(given[option], made[option])));
 }
 
 /** Names of the set variables among `names`. */
@@ -154,6 +174,11 @@ function requireAll(
  * | WeCom AI bot | WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY, WECOM_AIBOT_ID, WECOM_AIBOT_SECRET | callback mode: WECOM_AIBOT_TOKEN, WECOM_AIBOT_AES_KEY; WebSocket mode (a secret): WECOM_AIBOT_ID |
  */
 export function envConfig(env: Record<string, string | undefined> = process.env): EnvConfig {
+  return parseEnv(env).config;
+}
+
+/** {@link envConfig}, and the variable each channel option came from (see {@link envVariablesOf}). */
+function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
   const result = schema.safeParse(env);
   if (!result.success) {
     throw new EnvConfigError(result.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '(environment)'), message: issue.message })));
@@ -161,6 +186,7 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
   const e = result.data;
   const issues: EnvIssue[] = [];
   const config: EnvConfig = { port: e.PORT, host: e.HOST, logLevel: e.LOG_LEVEL ?? 'info', logFormat: e.LOG_FORMAT };
+  const variables: ParsedEnv['variables'] = {};
 
   const oaTriggers = ['WX_APP_ID', 'WX_TOKEN', 'WX_AES_KEY', 'WX_APP_SECRET'] as const;
   const oaNeedsId = e.WX_AES_KEY !== undefined || e.WX_APP_SECRET !== undefined;
@@ -169,18 +195,23 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ...(oaNeedsId ? [{ variable: 'WX_APP_ID', value: e.WX_APP_ID, why: e.WX_AES_KEY ? 'encrypted callbacks carry it' : 'the API needs it with the secret' }] : []),
   ]);
   if (oaComplete) {
-    config.officialAccount = fromEnv(
-      {
-        path: '/wx',
-        appId: e.WX_APP_ID ?? '',
-        appSecret: e.WX_APP_SECRET,
-        token: e.WX_TOKEN!,
-        encodingAESKey: e.WX_AES_KEY,
-        allowPlain: e.WX_ALLOW_PLAIN ?? false,
-        apiBaseUrl: e.WX_API_BASE,
-      },
-      { appId: 'WX_APP_ID', appSecret: 'WX_APP_SECRET', token: 'WX_TOKEN', encodingAESKey: 'WX_AES_KEY', allowPlain: 'WX_ALLOW_PLAIN', apiBaseUrl: 'WX_API_BASE' },
-    );
+    config.officialAccount = {
+      path: '/wx',
+      appId: e.WX_APP_ID ?? '',
+      appSecret: e.WX_APP_SECRET,
+      token: e.WX_TOKEN!,
+      encodingAESKey: e.WX_AES_KEY,
+      allowPlain: e.WX_ALLOW_PLAIN ?? false,
+      apiBaseUrl: e.WX_API_BASE,
+    };
+    variables.officialAccount = {
+      appId: 'WX_APP_ID',
+      appSecret: 'WX_APP_SECRET',
+      token: 'WX_TOKEN',
+      encodingAESKey: 'WX_AES_KEY',
+      allowPlain: 'WX_ALLOW_PLAIN',
+      apiBaseUrl: 'WX_API_BASE',
+    };
   }
 
   const kfTriggers = ['WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY'] as const;
@@ -194,18 +225,23 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ...(e.WECOM_SECRET !== undefined ? [{ variable: 'WECOM_AGENT_ID', value: e.WECOM_AGENT_ID, why: 'message/send needs it with the secret' }] : []),
   ]);
   if (appComplete) {
-    config.wecomApp = fromEnv(
-      {
-        path: '/wecom/callback',
-        corpId: e.WECOM_CORP_ID!,
-        agentId: e.WECOM_AGENT_ID,
-        secret: e.WECOM_SECRET,
-        token: e.WECOM_TOKEN!,
-        encodingAESKey: e.WECOM_AES_KEY!,
-        apiBaseUrl: e.WECOM_API_BASE,
-      },
-      { corpId: 'WECOM_CORP_ID', agentId: 'WECOM_AGENT_ID', secret: 'WECOM_SECRET', token: 'WECOM_TOKEN', encodingAESKey: 'WECOM_AES_KEY', apiBaseUrl: 'WECOM_API_BASE' },
-    );
+    config.wecomApp = {
+      path: '/wecom/callback',
+      corpId: e.WECOM_CORP_ID!,
+      agentId: e.WECOM_AGENT_ID,
+      secret: e.WECOM_SECRET,
+      token: e.WECOM_TOKEN!,
+      encodingAESKey: e.WECOM_AES_KEY!,
+      apiBaseUrl: e.WECOM_API_BASE,
+    };
+    variables.wecomApp = {
+      corpId: 'WECOM_CORP_ID',
+      agentId: 'WECOM_AGENT_ID',
+      secret: 'WECOM_SECRET',
+      token: 'WECOM_TOKEN',
+      encodingAESKey: 'WECOM_AES_KEY',
+      apiBaseUrl: 'WECOM_API_BASE',
+    };
   }
 
   const kfToken = e.WECOM_KF_TOKEN ?? e.WECOM_TOKEN;
@@ -217,16 +253,14 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     { variable: 'WECOM_KF_AES_KEY', value: kfKey, why: 'or WECOM_AES_KEY' },
   ]);
   if (kfComplete) {
-    config.wecomKf = fromEnv(
-      { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE },
-      {
-        corpId: 'WECOM_CORP_ID',
-        secret: 'WECOM_KF_SECRET',
-        token: e.WECOM_KF_TOKEN ? 'WECOM_KF_TOKEN' : 'WECOM_TOKEN',
-        encodingAESKey: e.WECOM_KF_AES_KEY ? 'WECOM_KF_AES_KEY' : 'WECOM_AES_KEY',
-        apiBaseUrl: 'WECOM_API_BASE',
-      },
-    );
+    config.wecomKf = { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE };
+    variables.wecomKf = {
+      corpId: 'WECOM_CORP_ID',
+      secret: 'WECOM_KF_SECRET',
+      token: e.WECOM_KF_TOKEN ? 'WECOM_KF_TOKEN' : 'WECOM_TOKEN',
+      encodingAESKey: e.WECOM_KF_AES_KEY ? 'WECOM_KF_AES_KEY' : 'WECOM_AES_KEY',
+      apiBaseUrl: 'WECOM_API_BASE',
+    };
   }
 
   // Callback mode needs the token and key; WebSocket mode (a secret) needs the bot id; both may run.
@@ -247,18 +281,22 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
     ],
   );
   if (aibotComplete) {
-    config.wecomAiBot = fromEnv(
-      {
-        path: '/wecom/aibot',
-        token: e.WECOM_AIBOT_TOKEN,
-        encodingAESKey: e.WECOM_AIBOT_AES_KEY,
-        botId: e.WECOM_AIBOT_ID,
-        secret: e.WECOM_AIBOT_SECRET,
-        wsUrl: e.WECOM_AIBOT_WS_URL,
-        stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
-      },
-      { token: 'WECOM_AIBOT_TOKEN', encodingAESKey: 'WECOM_AIBOT_AES_KEY', botId: 'WECOM_AIBOT_ID', secret: 'WECOM_AIBOT_SECRET', wsUrl: 'WECOM_AIBOT_WS_URL' },
-    );
+    config.wecomAiBot = {
+      path: '/wecom/aibot',
+      token: e.WECOM_AIBOT_TOKEN,
+      encodingAESKey: e.WECOM_AIBOT_AES_KEY,
+      botId: e.WECOM_AIBOT_ID,
+      secret: e.WECOM_AIBOT_SECRET,
+      wsUrl: e.WECOM_AIBOT_WS_URL,
+      stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
+    };
+    variables.wecomAiBot = {
+      token: 'WECOM_AIBOT_TOKEN',
+      encodingAESKey: 'WECOM_AIBOT_AES_KEY',
+      botId: 'WECOM_AIBOT_ID',
+      secret: 'WECOM_AIBOT_SECRET',
+      wsUrl: 'WECOM_AIBOT_WS_URL',
+    };
   }
 
   // A CorpID on its own configures nothing: say which variable would.
@@ -278,5 +316,5 @@ export function envConfig(env: Record<string, string | undefined> = process.env)
   }
   if (e.AGENT_TOKEN) config.agentToken = e.AGENT_TOKEN;
   if (e.FAQ_FILE) config.faqFile = e.FAQ_FILE;
-  return config;
+  return { config, variables };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envConfig, EnvConfigError, type EnvIssue } from '../src/env.ts';
+import { envConfig, EnvConfigError, envVariablesOf, type EnvIssue } from '../src/env.ts';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 
@@ -104,5 +104,32 @@ describe('envConfig', () => {
     })();
     expect(error?.message).toBeTruthy();
     expect(error?.message).not.toContain(secret);
+  });
+
+  it('envVariablesOf names the variable of each option the environment set, through spreads and copies, not of options changed since', () => {
+    const env = { WX_TOKEN: 'tok42', WX_APP_ID: 'wx1', WX_APP_SECRET: 's', WECOM_CORP_ID: 'ww', WECOM_KF_SECRET: 'kf', WECOM_TOKEN: 'apptok', WECOM_AES_KEY: KEY };
+    const made = envConfig(env);
+    expect(envVariablesOf('officialAccount', made.officialAccount, env)).toEqual({
+      appId: 'WX_APP_ID',
+      appSecret: 'WX_APP_SECRET',
+      token: 'WX_TOKEN',
+      encodingAESKey: 'WX_AES_KEY',
+      allowPlain: 'WX_ALLOW_PLAIN',
+      apiBaseUrl: 'WX_API_BASE',
+    });
+    const spread = { ...made.officialAccount, name: 'shop', appId: 'wx-own' };
+    expect(envVariablesOf('officialAccount', spread, env)).toEqual({
+      appSecret: 'WX_APP_SECRET',
+      token: 'WX_TOKEN',
+      encodingAESKey: 'WX_AES_KEY',
+      allowPlain: 'WX_ALLOW_PLAIN',
+      apiBaseUrl: 'WX_API_BASE',
+    });
+    expect(envVariablesOf('officialAccount', structuredClone(made.officialAccount), env)['token']).toBe('WX_TOKEN');
+    // KF's token and key fall back to the app's: named by the variable that set them.
+    expect(envVariablesOf('wecomKf', { ...made.wecomKf }, env)).toMatchObject({ secret: 'WECOM_KF_SECRET', token: 'WECOM_TOKEN', encodingAESKey: 'WECOM_AES_KEY' });
+    // A kind the environment does not configure, or an environment that does not parse: nothing.
+    expect(envVariablesOf('wecomAiBot', { token: 'tok42' }, env)).toEqual({});
+    expect(envVariablesOf('officialAccount', made.officialAccount, { ...env, PORT: 'x' })).toEqual({});
   });
 });
