@@ -11,10 +11,11 @@
  *    ratio of the same run (same process, same load generator, alternating rounds).
  *
  *   npm run bench:durable                      # BENCH_SECONDS=5 BENCH_KF=3000 by default
+ *   BENCH_PARTS=kf BENCH_KF_WORKERS=1 npm run bench:durable   # the KF part, one worker process only
  *
  * Every run uses its own Redis prefix and removes its keys. On a busy machine, rates and
  * latencies swing with the load; the KF part also prints what does not: the bot processes'
- * CPU time per message, and Redis commands and Redis CPU per message (those two count the
+ * CPU time and read/write system calls per message, and Redis commands and Redis CPU per message (those two count the
  * whole server: exact only on a Redis of your own, `BENCH_REDIS_URL=redis://127.0.0.1:6392`
  * after `redis-server --port 6392 --save ''`). `PROF_DIR=/tmp/prof` makes every `wxbot`
  * process it starts write a V8 CPU profile there (`--cpu-prof`) when it stops.
@@ -53,6 +54,16 @@ function cpuMsOf(pid: number | undefined): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Read and write system calls (socket reads and writes included) a process made so far, from /proc (Linux; NaN elsewhere). */
+function syscallsOf(pid: number | undefined): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return Number(/^syscr: (\d+)/m.exec(io)?.[1]) + Number(/^syscw: (\d+)/m.exec(io)?.[1]);
   } catch {
     return Number.NaN;
   }
@@ -137,7 +148,7 @@ async function passive(durable: boolean, seconds: number): Promise<number> {
 }
 
 // 2. KF: N messages of N/10 customers, with 1 or 2 worker processes.
-async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; seconds: number; botCpuMs: number; redisCommands: number; redisCpuMs: number }> {
+async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; seconds: number; botCpuMs: number; botSyscalls: number; redisCommands: number; redisCpuMs: number }> {
   const prefix = `${RUN}kf${workers}:`;
   const env = {
     REDIS_URL,
@@ -169,6 +180,7 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
     const admin = new Redis(REDIS_URL);
     const redisBefore = await redisCounters(admin);
     const cpuBefore = processes.map((p) => cpuMsOf(p.child.pid));
+    const syscallsBefore = processes.map((p) => syscallsOf(p.child.pid));
     const started = Date.now();
     const peer = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: KF_TOKEN, encodingAESKey: KF_KEY, receiveId: CORP });
     await peer.event('kf_msg_or_event', { Token: 'bench', OpenKfId: openKfId }, { from: 'sys' });
@@ -189,12 +201,14 @@ async function kfThroughput(workers: 1 | 2): Promise<{ perSecond: number; second
         );
     const seconds = (Date.now() - started) / 1000;
     const botCpuMs = processes.reduce((sum, p, i) => sum + cpuMsOf(p.child.pid) - cpuBefore[i]!, 0);
+    const botSyscalls = processes.reduce((sum, p, i) => sum + syscallsOf(p.child.pid) - syscallsBefore[i]!, 0);
     const redisAfter = await redisCounters(admin);
     admin.disconnect();
     return {
       perSecond: Math.round(KF_MESSAGES / seconds),
       seconds,
       botCpuMs: botCpuMs / KF_MESSAGES,
+      botSyscalls: botSyscalls / KF_MESSAGES,
       redisCommands: (redisAfter.commands - redisBefore.commands) / KF_MESSAGES,
       redisCpuMs: (redisAfter.cpuMs - redisBefore.cpuMs) / KF_MESSAGES,
     };
@@ -223,11 +237,11 @@ try {
     console.log(`passive path: durable / in memory = ${ratios[1]!.toFixed(2)} (median of 3 rounds; goal ≥ 0.90)`);
   }
   if (parts.includes('kf'))
-    for (const workers of [1, 2] as const) {
-      const { perSecond, seconds, botCpuMs, redisCommands, redisCpuMs } = await kfThroughput(workers);
+    for (const workers of (process.env.BENCH_KF_WORKERS ?? '1,2').split(',').map(Number) as (1 | 2)[]) {
+      const { perSecond, seconds, botCpuMs, botSyscalls, redisCommands, redisCpuMs } = await kfThroughput(workers);
       console.log(
         `KF: ${KF_MESSAGES} messages synced and answered in ${seconds.toFixed(1)} s with ${workers} worker process${workers === 2 ? 'es' : ''}: ${perSecond}/s (goal ≥ 1000/s); ` +
-          `per message: bot CPU ${botCpuMs.toFixed(2)} ms, Redis ${redisCommands.toFixed(1)} commands and ${redisCpuMs.toFixed(2)} ms CPU (whole server)`,
+          `per message: bot CPU ${botCpuMs.toFixed(2)} ms and ${botSyscalls.toFixed(1)} read/write system calls, Redis ${redisCommands.toFixed(1)} commands and ${redisCpuMs.toFixed(2)} ms CPU (whole server)`,
       );
     }
 } finally {
