@@ -136,6 +136,13 @@ export class ConfigErrors extends Error {
 
 /** Shared by every copy of @wxbot/core loaded in the process (a config may import its own). */
 const collector = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionErrors')] ??= new AsyncLocalStorage<Error[]>()) as AsyncLocalStorage<Error[]>;
+/**
+ * Collections under way (shared as the storage is). The storage is disabled when the last one
+ * ends: an enabled AsyncLocalStorage keeps Node's promise hooks on for the rest of the process
+ * (on Node < 22 a hook call for every promise made; about a tenth of a KF message's CPU in
+ * `wxbot start`, which loads its config through here).
+ */
+const collecting = ((globalThis as Record<symbol, unknown>)[Symbol.for('wxbot.pluginOptionCollections')] ??= { running: 0 }) as { running: number };
 
 /**
  * While collecting (see {@link collectPluginOptionErrors}), records the error of a plugin's
@@ -157,12 +164,15 @@ export function recordConfigError(error: Error): boolean {
  */
 export async function collectPluginOptionErrors<T>(build: () => Promise<T>): Promise<T> {
   const errors: Error[] = [];
+  collecting.running += 1;
   let result: T;
   try {
     result = await collector.run(errors, build);
   } catch (error) {
     if (errors.length === 0) throw error;
     throw new ConfigErrors([...errors, error instanceof Error ? error : new Error(String(error))]);
+  } finally {
+    if (--collecting.running === 0) collector.disable();
   }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {

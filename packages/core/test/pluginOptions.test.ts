@@ -1,3 +1,4 @@
+import { executionAsyncId } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { collectPluginOptionErrors, definePlugin, didYouMean, PluginOptionsError } from '../src/index.ts';
@@ -41,6 +42,31 @@ describe('plugin options', () => {
     // Outside collection the factory throws at once, as before.
     expect(() => strict({ threshold: 3 })).toThrow(PluginOptionsError);
     await expect(collectPluginOptionErrors(async () => greet({ greeting: 'fine' }).name)).resolves.toBe('greet');
+  });
+
+  it('a collection leaves no promise tracking behind (an enabled AsyncLocalStorage hooks every promise of the process)', async () => {
+    /** Whether promise continuations run as async resources of their own (promise hooks on). */
+    const promisesTracked = async () => {
+      await Promise.resolve();
+      const first = executionAsyncId();
+      await Promise.resolve();
+      return executionAsyncId() !== first;
+    };
+    expect(await promisesTracked()).toBe(false); // nothing else in this test process tracks them
+    await collectPluginOptionErrors(async () => greet({ greeting: 'ok' }));
+    await expect(collectPluginOptionErrors(async () => greet({ greting: 'x' } as never))).rejects.toThrow(PluginOptionsError);
+    expect(await promisesTracked()).toBe(false);
+    // Two at once: the first to end leaves the other's collection working.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow = collectPluginOptionErrors(async () => {
+      await held;
+      return greet({ greting: 'late' } as never);
+    });
+    await collectPluginOptionErrors(async () => greet({ greeting: 'ok' }));
+    release();
+    await expect(slow).rejects.toThrow('unknown option "greting"');
+    expect(await promisesTracked()).toBe(false);
   });
 
   it('didYouMean: case, swapped letters, one typo per three letters at most', () => {
