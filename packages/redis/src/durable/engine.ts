@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Channel, Message } from '@wxbot/core';
 import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, whyActive, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
 import { classifySendError } from './classify.ts';
+import { coalesceWrites } from './coalesce.ts';
 import { QueueMetrics } from './metrics.ts';
 import { BLOCKERS_LUA, ConversationOrder } from './order.ts';
 
@@ -256,6 +257,8 @@ export class DurableDelivery implements DeliveryEngine {
       this.#redis.on('error', (error: Error) => this.#trouble('redis', error));
       this.#ownsRedis = true;
     }
+    // Its own connection (or one handed over): a turn's commands leave in one write.
+    if (this.#ownsRedis) coalesceWrites(this.#redis);
     this.#order = new ConversationOrder(this.#redis, `${this.#prefix}:order:`);
     this.#redis.defineCommand('wxbotSendTurn', { numberOfKeys: 4, lua: SEND_TURN_SCRIPT });
     this.#redis.defineCommand('wxbotFinish', { numberOfKeys: 4, lua: FINISH_SCRIPT });
