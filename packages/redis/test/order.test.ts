@@ -28,6 +28,28 @@ describe.runIf(run)('ConversationOrder (real Redis)', () => {
     expect(await Promise.all([order.seqOf('ch:m1'), order.seqOf('ch:m1')])).toEqual([a, a]);
   });
 
+  it('a page: arrival numbers as seqOf gives them (one per message, kept), entries at their place, in one command', async () => {
+    const order = new ConversationOrder(redis, PREFIX);
+    const [c1, c2] = [`c-${randomUUID()}`, `c-${randomUUID()}`];
+    const known = await order.seqOf('page:m0');
+    const seqs = await order.enterPage([
+      { messageKey: 'page:m1', conversation: c1, entry: 'in|m1' },
+      { messageKey: 'page:m0', conversation: c2, entry: 'in|m0' },
+      { messageKey: 'page:m2', conversation: c1, entry: 'in|m2' },
+      { messageKey: 'page:m1', conversation: c1, entry: 'in|m1' },
+    ]);
+    expect(seqs[1]).toBe(known);
+    expect(seqs[2]).toBe(seqs[0]! + 1);
+    expect(seqs[3]).toBe(seqs[0]);
+    expect(await order.seqOf('page:m2')).toBe(seqs[2]);
+    expect(await redis.zrange(order.keyOf(c1), '0', '-1', 'WITHSCORES')).toEqual(['in|m1', String(seqs[0]! * S), 'in|m2', String(seqs[2]! * S)]);
+    expect(await redis.zrange(order.keyOf(c2), '0', '-1', 'WITHSCORES')).toEqual(['in|m0', String(known * S)]);
+    const ttl = await redis.pttl(order.keyOf(c1));
+    expect(ttl).toBeGreaterThan(ConversationOrder.TTL_MS - 60_000);
+    expect(await redis.pttl(`${PREFIX}seq:page:m2`)).toBeGreaterThan(ConversationOrder.TTL_MS - 60_000);
+    expect(await order.enterPage([])).toEqual([]);
+  });
+
   it("a message waits for the earlier messages; a send waits for everything before it except its own message's run", async () => {
     const order = new ConversationOrder(redis, PREFIX);
     const conv = `c-${randomUUID()}`;

@@ -504,24 +504,22 @@ export class DurableDelivery implements DeliveryEngine {
 
   async #queueMessages(channel: Channel, messages: readonly Message[]): Promise<void> {
     const queue = this.#inboundQueue();
+    if (messages.length === 0) return;
     const now = Date.now();
-    const jobs = [];
-    const entries = [];
-    const seqs = await this.#order.seqsOf(messages.map((message) => `${channel.name}:${message.id}`));
-    for (const [i, message] of messages.entries()) {
-      const conversation = conversationOf(channel.name, recipientLike(message));
-      const score = seqs[i]! * ConversationOrder.SLOTS;
-      const id = jobIdOf('i', `${channel.name}:${message.id}`);
-      const entry = `${queue.name}|${id}|${now}`;
-      entries.push({ conversation, entry, score });
-      jobs.push({
+    const page = messages.map((message) => {
+      const messageKey = `${channel.name}:${message.id}`;
+      const id = jobIdOf('i', messageKey);
+      return { message, messageKey, id, conversation: conversationOf(channel.name, recipientLike(message)), entry: `${queue.name}|${id}|${now}` };
+    });
+    // The arrival numbers and the timeline entries in one command; then the jobs.
+    const seqs = await this.#order.enterPage(page);
+    await queue.addBulk(
+      page.map(({ message, id, conversation, entry }, i) => ({
         name: 'message',
-        data: { channel: channel.name, message, conversation, entry, score, queuedAt: now } satisfies InboundData,
+        data: { channel: channel.name, message, conversation, entry, score: seqs[i]! * ConversationOrder.SLOTS, queuedAt: now } satisfies InboundData,
         opts: { jobId: id, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED, attempts: 3, backoff: { type: 'exponential', delay: 1000 } },
-      });
-    }
-    // One round trip (as in #queueSends): the entries land before the jobs.
-    await Promise.all([this.#order.enterMany(entries), jobs.length > 0 ? queue.addBulk(jobs) : undefined]);
+      })),
+    );
   }
 
   /**
