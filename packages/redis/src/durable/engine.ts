@@ -165,7 +165,8 @@ return {'go', 0}`;
  * turn). ARGV: entry, sent ttl ms. Records the send, frees the claim, leaves the timeline,
  * and returns those of the first three entries still open that are parked (taken out of the
  * set): the ones to wake. Jobs that wait in the queue or run need no wake (a wake attempt
- * each was most of a finish's cost).
+ * each was most of a finish's cost). With nothing parked (most finishes: a burst's jobs wait
+ * in process), two commands instead of up to six.
  */
 const FINISH_SCRIPT = `
 if KEYS[2] ~= '' then
@@ -173,8 +174,9 @@ if KEYS[2] ~= '' then
   redis.call('DEL', KEYS[3])
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[4], ARGV[1])
 local out = {}
+if redis.call('EXISTS', KEYS[4]) == 0 then return out end
+redis.call('SREM', KEYS[4], ARGV[1])
 for _, entry in ipairs(redis.call('ZRANGE', KEYS[1], 0, 2)) do
   if redis.call('SREM', KEYS[4], entry) == 1 then table.insert(out, entry) end
 end
