@@ -116,6 +116,60 @@ describe('callback POSTs', () => {
     expect(logs.lines.some((l) => l['msg'] === 'callback refused' && l['status'] === 408)).toBe(true);
   });
 
+  /** Writes `parts` to a fresh connection (`pauseMs` apart) and resolves with all it got back once it closes or has `responses` responses. */
+  const raw = (parts: string[], responses: number, pauseMs = 0) =>
+    new Promise<string>((resolve) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      let received = '';
+      const done = () => {
+        socket.destroy();
+        resolve(received);
+      };
+      socket.on('data', (chunk) => {
+        received += String(chunk);
+        if (received.split('HTTP/1.1 ').length - 1 >= responses && /\r\n\r\n[^]*$/.test(received)) setTimeout(done, 50);
+      });
+      socket.on('close', done);
+      void (async () => {
+        for (const part of parts) {
+          socket.write(part);
+          if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+        }
+      })();
+    });
+  const head = (length: number | 'chunked') =>
+    `POST /wx?signature=s&timestamp=1&nonce=n HTTP/1.1\r\nHost: x\r\n${length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\n\r\n`;
+
+  it('a body read whole whether it comes with its headers, after them, in pieces or chunked', async () => {
+    const body = '<xml><Content><![CDATA[你好]]></Content></xml>';
+    const bytes = Buffer.byteLength(body);
+    const cases: [string[], number][] = [
+      [[head(bytes) + body], 0], // one read: taken at once
+      [[head(bytes), body], 30], // headers first, then the body
+      [[head(bytes) + body.slice(0, 10), body.slice(10)], 30], // in two pieces
+      [[`${head('chunked')}${bytes.toString(16)}\r\n${body}\r\n0\r\n\r\n`], 0], // chunked, one read
+      [[`${head('chunked')}5\r\n${body.slice(0, 5)}\r\n`, `${(bytes - Buffer.byteLength(body.slice(0, 5))).toString(16)}\r\n${body.slice(5)}\r\n0\r\n\r\n`], 30],
+    ];
+    for (const [parts, pause] of cases) {
+      const before = calls.length;
+      expect(await raw(parts, 1, pause)).toMatch(/^HTTP\/1\.1 200 /);
+      expect(calls.length).toBe(before + 1);
+      expect(calls.at(-1)?.body).toBe(body);
+    }
+  });
+
+  it('two requests in one write (pipelined) each get their own body', async () => {
+    const before = calls.length;
+    const answer = await raw([`${head(6)}quiet!${head(5)}quiet`], 2);
+    expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    expect(calls.slice(before).map((c) => c.body)).toEqual(['quiet!', 'quiet']);
+  });
+
+  it('Content-Length: 0 is an empty body', async () => {
+    const answer = await raw([head(0)], 1);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 [^]*empty body$/);
+  });
+
   it('a channel path with a trailing slash or another case is not the callback', async () => {
     const count = calls.length;
     expect((await post('/wx/', 'x')).status).toBe(404);
