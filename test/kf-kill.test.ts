@@ -104,6 +104,7 @@ describe.each<Case>([
     const env: Record<string, string> = storeEnv(mkdtempSync(join(dir, 'run-')));
 
     const first = start(env);
+    const startedAt = Date.now();
     await notify(await first.ready, openKfId);
     // Kill while the stream is well under way: several pages fetched, hundreds answered.
     await api
@@ -118,11 +119,13 @@ describe.each<Case>([
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
     const atKill = delivered();
+    const killedAt = Date.now();
     expect(atKill).toBeLessThan(TOTAL);
 
     const second = start(env);
     await notify(await second.ready, openKfId);
     await api.waitFor(() => delivered() >= TOTAL, 150_000);
+    const doneAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 300)); // anything repeated late would show now
     await stopWxbot(second.child);
 
@@ -134,7 +137,7 @@ describe.each<Case>([
     // that was answered but not yet marked when the process died.
     expect(api.kf.repeatedMsgIds - repeatsBefore).toBeLessThanOrEqual(CUSTOMERS);
     console.log(
-      `KF kill -9 (${_name}): ${atKill}/${TOTAL} answered at the kill, ${TOTAL} after the restart; client msgids resent (absorbed as repeats): ${api.kf.repeatedMsgIds - repeatsBefore}`,
+      `KF kill -9 (${_name}): ${atKill}/${TOTAL} answered at the kill (${((killedAt - startedAt) / 1000).toFixed(1)} s), ${TOTAL} after the restart (${((doneAt - killedAt) / 1000).toFixed(1)} s more); client msgids resent (absorbed as repeats): ${api.kf.repeatedMsgIds - repeatsBefore}`,
     );
     if (env.REDIS_URL) return;
     // Once the cursor is past them, the answered marks are gone: the file stays small.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBot, generateEncodingAESKey, officialAccount, wecomKf, type Bot, type Plugin } from '@wxbot/core';
@@ -116,6 +117,29 @@ describe.runIf(run)('durable delivery (BullMQ on the real Redis)', () => {
     await notify(kfid);
     await api.waitFor(() => users.every((u) => api.textsTo(u).length === 10), 20_000);
     for (const user of users) expect(api.textsTo(user)).toEqual(Array.from({ length: 10 }, (_, i) => `echo:${i}`));
+  });
+
+  it("in one process, a conversation's burst waits here for its turn: no job goes back to the queue", async () => {
+    // Back to the queue (BullMQ's delayed set) a waiting job went behind every other queued
+    // job before it was looked at again: kf-kill's 2,040 jobs took 49–130 s. Each time a job
+    // is taken, BullMQ counts it in attemptsStarted: 1 for every job when none went back.
+    const { prefix, kfid } = fresh();
+    const { notify } = await startBot({ prefix, delayMs: () => 2 + Math.random() * 5, durable: { concurrency: 8 } });
+    const users = ['u1', 'u2', 'u3'].map((u) => `${kfid}-${u}`);
+    for (let i = 0; i < 20; i++) for (const user of users) api.kf.push(kfid, { external_userid: user, text: { content: `${i}` } });
+    await notify(kfid);
+    await api.waitFor(() => users.every((u) => api.textsTo(u).length === 20), 30_000);
+    for (const user of users) expect(api.textsTo(user)).toEqual(Array.from({ length: 20 }, (_, i) => `echo:${i}`));
+    const inbound = new Queue('inbound', { connection: new Redis('redis://127.0.0.1:6379'), prefix: `${prefix}q` });
+    try {
+      const jobs = await inbound.getCompleted(0, -1);
+      expect(jobs).toHaveLength(60);
+      const taken = jobs.map((job) => job.attemptsStarted);
+      expect(taken.filter((n) => n !== 1)).toEqual([]);
+    } finally {
+      await inbound.close();
+      await inbound.disconnect();
+    }
   });
 
   it('45009 then ok: the send is retried with backoff and delivered once', async () => {

@@ -240,8 +240,16 @@ export class DurableDelivery implements DeliveryEngine {
    * their replies are sent from here rather than queued (see `send`).
    */
   readonly #running = new Map<string, RunningMessage>();
-  /** Timeline entries of inbound jobs running in this process, and whether a job waits for one. */
-  readonly #localRuns = new Map<string, { done: Promise<void>; waited: boolean }>();
+  /**
+   * Jobs this process holds, running or waiting here for their turn, by timeline entry: a job
+   * whose turn waits for some of them waits for them here, in order, rather than going back
+   * to the queue (behind every other job) to be looked at again.
+   */
+  readonly #here = new Map<string, HeldJob>();
+  /** Jobs waiting here for their turn, per conversation (at most half the concurrency each). */
+  readonly #waitingHere = new Map<string, number>();
+  /** Jobs this process's workers run at once per queue (set by `startWorkers`). */
+  #concurrency = 16;
 
   constructor(options: DurableDeliveryOptions = {}) {
     this.#options = options;
@@ -607,6 +615,7 @@ export class DurableDelivery implements DeliveryEngine {
   async startWorkers(options: { concurrency?: number } = {}): Promise<void> {
     const connection = this.#redis;
     const concurrency = options.concurrency ?? this.workerConcurrency;
+    this.#concurrency = concurrency;
     const common = {
       connection,
       prefix: this.#prefix,
@@ -770,8 +779,17 @@ export class DurableDelivery implements DeliveryEngine {
 
   async #runInbound(job: Job<InboundData>, token: string | undefined): Promise<string> {
     const started = Date.now();
-    const { channel: channelName, conversation, entry, score } = job.data;
     const message = messageFromJob(job.data.message);
+    const held = this.#hold(job.data.entry);
+    try {
+      return await this.#runInboundHeld(job, token, started, message);
+    } finally {
+      held.end();
+    }
+  }
+
+  async #runInboundHeld(job: Job<InboundData>, token: string | undefined, started: number, message: Message): Promise<string> {
+    const { channel: channelName, conversation, entry, score } = job.data;
     await this.#awaitTurn(job, token, conversation, entry, score);
     const host = this.#attached();
     const channel = host.channels.find((c) => c.name === channelName);
@@ -780,7 +798,6 @@ export class DurableDelivery implements DeliveryEngine {
     const messageKey = `${channelName}:${message.id}`;
     const running: RunningMessage = { seq: Math.floor(score / ConversationOrder.SLOTS), conversation, chain: Promise.resolve() };
     this.#running.set(messageKey, running);
-    const local = this.#runHere(entry);
     let sent: RunningMessage['unrecorded'];
     try {
       await host.run(channel, message);
@@ -793,42 +810,58 @@ export class DurableDelivery implements DeliveryEngine {
       this.#metrics?.ran('inbound', started);
       if (running.unrecorded) void this.#record(running);
     }
-    try {
-      // Its last send's done-record, the timeline and the parked jobs in one round trip.
-      await this.#finish(conversation, entry, sent);
-    } finally {
-      local.end();
-    }
+    // Its last send's done-record, the timeline and the parked jobs in one round trip (the
+    // jobs waiting here for it look at their turn once it is out of the timeline: `held.end`).
+    await this.#finish(conversation, entry, sent);
     return 'answered';
   }
 
   /**
-   * Marks a timeline entry as running in this process until `end`: the next job of its
-   * conversation that this process takes waits here for it rather than going back to the
-   * queue (where it would wait behind every other job before it is looked at again).
+   * Marks a timeline entry as held by this process (its job runs here, or waits here for its
+   * turn) until `end`, which every job of the conversation waiting here for it sees.
    */
-  #runHere(entry: string): { end(): void } {
-    let end!: () => void;
-    const done = new Promise<void>((resolve) => (end = resolve));
-    this.#localRuns.set(entry, { done, waited: false });
-    return {
+  #hold(entry: string): HeldJob {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const held: HeldJob = {
+      done,
       end: () => {
-        this.#localRuns.delete(entry);
-        end();
+        if (this.#here.get(entry) === held) this.#here.delete(entry);
+        resolve();
       },
     };
+    this.#here.set(entry, held);
+    return held;
   }
 
   async #runSend(job: Job<OutboxData>, token: string | undefined, worker: Worker, limit: { max: number; durationMs: number }): Promise<string> {
     const started = Date.now();
-    const { job: send, conversation, entry, score } = job.data;
+    const { job: send, entry } = job.data;
     // Tried by its message's run and failed for good (logged and counted then): only kept.
     if (job.data.failed !== undefined) throw new UnrecoverableError(job.data.failed);
     const host = this.#attached();
-    const sentKey = `${this.#prefix}:sent:${send.key}`;
-    const sendingKey = `${this.#prefix}:sending:${send.key}`;
     const channel = host.channels.find((c) => c.name === send.channel);
     if (!channel) throw new UnrecoverableError(`no channel named "${send.channel}" in this bot`);
+    const held = this.#hold(entry);
+    try {
+      return await this.#runSendHeld(job, token, worker, limit, channel, started);
+    } finally {
+      held.end();
+    }
+  }
+
+  async #runSendHeld(
+    job: Job<OutboxData>,
+    token: string | undefined,
+    worker: Worker,
+    limit: { max: number; durationMs: number },
+    channel: Channel,
+    started: number,
+  ): Promise<string> {
+    const { job: send, conversation, entry, score } = job.data;
+    const host = this.#attached();
+    const sentKey = `${this.#prefix}:sent:${send.key}`;
+    const sendingKey = `${this.#prefix}:sending:${send.key}`;
     // One round trip: its turn in the conversation (as #awaitTurn)? Sent already? Within the
     // app's send rate (every worker counts here)? The send claim (one sender per key: a job
     // taken over while its first worker still waits for WeChat waits instead of sending
@@ -962,16 +995,25 @@ export class DurableDelivery implements DeliveryEngine {
    * done or never queued) and are removed, and the caller looks at its turn again.
    */
   async #waitOrClear(job: Job, token: string | undefined, conversation: string, blockers: readonly string[], entry: string): Promise<void> {
-    for (const blocker of blockers) {
-      const local = this.#localRuns.get(blocker);
-      if (local && !local.waited) {
-        // Running here: wait for it in process (one waiter a run, so waiting jobs never take
-        // most of the concurrency), then look at the turn again. Bounded, as the turn poll is.
-        local.waited = true;
-        await settlesWithin(local.done, (this.#options.lockDurationMs ?? 30_000) / 2);
-        return;
+    // Blockers held here (running, or waiting here themselves): wait for them in process, then
+    // look at the turn again. A conversation's jobs queue up here in order and each starts as
+    // soon as the one before it ends; only half the concurrency may wait so per conversation,
+    // so the others keep running. (Its BullMQ lock is renewed meanwhile; bounded all the same.)
+    const here = blockers.map((blocker) => this.#here.get(blocker)).filter((held) => held !== undefined);
+    const waiting = this.#waitingHere.get(conversation) ?? 0;
+    if (here.length > 0 && waiting < Math.max(1, Math.floor(this.#concurrency / 2))) {
+      this.#waitingHere.set(conversation, waiting + 1);
+      try {
+        await settlesWithin(Promise.all(here.map((held) => held.done)), (this.#options.lockDurationMs ?? 30_000) / 2);
+      } finally {
+        const left = (this.#waitingHere.get(conversation) ?? 1) - 1;
+        if (left > 0) this.#waitingHere.set(conversation, left);
+        else this.#waitingHere.delete(conversation);
       }
-      if (await this.#alive(blocker)) {
+      return;
+    }
+    for (const blocker of blockers) {
+      if (this.#here.has(blocker) || (await this.#alive(blocker))) {
         // Parked: the job that finishes before it wakes it (#finish); the poll is the backstop.
         const parked = this.#parkedKey(conversation);
         await Promise.all([
@@ -1125,6 +1167,12 @@ type RedisWithEngineScripts = Redis & {
   wxbotFinish(timeline: string, sentKey: string, sendingKey: string, parked: string, entry: string, sentTtlMs: string): Promise<string[]>;
   wxbotSent(sentKey: string, sendingKey: string, sentTtlMs: string): Promise<number>;
 };
+
+/** A job this process holds (running, or waiting here for its turn): `done` settles at `end`. */
+interface HeldJob {
+  readonly done: Promise<void>;
+  end(): void;
+}
 
 /** Keeps a delayed job in the future while its message runs in this process. */
 class Lease {
