@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncodingAESKey } from '@wxbot/core';
-import { WeChatPeer, newMsgId, shouldRunRedisTests, startFakeOpenAI, startFakeWeChatApi, type FakeOpenAI, type FakeWeChatApi } from '@wxbot/testing';
+import { WeChatPeer, newMsgId, shouldRunRedisTests, startFakeOpenAI, startFakeWeChatApi, type Delivery, type FakeOpenAI, type FakeWeChatApi } from '@wxbot/testing';
 import { spawnWxbot, startWxbot, stopWxbot, type WxbotProcess } from './support/wxbotProcess.ts';
 
 // Issue 10's proof: two `wxbot start` instances and one `wxbot worker` share the real Redis
@@ -176,18 +176,35 @@ describe.runIf(run)('two instances + a worker on Redis, one SIGKILLed mid-burst'
 
     const missing = users.flatMap((user) => Array.from({ length: PER_USER }, (_, i) => `echo:${user}#${i}`).filter((text) => !api.textsTo(user).includes(text)));
     const twice = users.flatMap((user) => api.textsTo(user).filter((text, i, all) => all.indexOf(text) !== i));
-    // The one double that cannot be ruled out: a send that reached WeChat just before the kill,
-    // whose done-record A never wrote; the worker that takes the job over sends it again (an
-    // Official Account's custom/send has no idempotency key; KF's client msgid absorbs it).
-    // The window ends once this process has seen A exit (+100 ms), not at the kill: the fake API
-    // runs in this process, and on a loaded machine it reads a request A wrote before it died
-    // only after the kill call returned (seen in CI: A's send stamped after killedAt).
-    const inFlight = api.deliveries.filter((d) => d.at > killedAt - 250 && d.at <= exitedAt + 100).map((d) => d.text);
-    const unexplained = twice.filter((text) => !inFlight.includes(text));
+    // Which process made each send: wxbot's API requests carry `wxbot (pid N)` as User-Agent.
+    const names = new Map<number | undefined, string>([
+      [a.child.pid, 'a'],
+      [b.child.pid, 'b'],
+      [worker.child.pid, 'w'],
+    ]);
+    const senderOf = (d: Delivery) => names.get(Number(/\(pid (\d+)\)/.exec(d.userAgent ?? '')?.[1])) ?? `unknown (${d.userAgent})`;
+    // The one double that cannot be ruled out: a send A made just before the kill, whose
+    // done-record A never wrote; the process that takes the job over (B or the worker) sends it
+    // again (an Official Account's custom/send has no idempotency key; KF's client msgid absorbs
+    // it). So a double is explained only if its first copy came from A, within the window, and
+    // every other copy from another process. The window ends once this process has seen A exit
+    // (+100 ms), not at the kill: the fake API runs in this process, and on a loaded machine it
+    // reads a request A wrote before it died only after the kill call returned.
+    const inWindow = (d: Delivery) => d.at > killedAt - 250 && d.at <= exitedAt + 100;
+    const inFlight = api.deliveries.filter((d) => senderOf(d) === 'a' && inWindow(d)).map((d) => d.text);
+    const copiesOf = (text: string | undefined) => api.deliveries.filter((d) => d.text === text).sort((x, y) => x.at - y.at);
+    const explained = (text: string) => {
+      const [first, ...again] = copiesOf(text);
+      return first !== undefined && senderOf(first) === 'a' && inWindow(first) && again.every((d) => senderOf(d) !== 'a');
+    };
+    const unexplained = twice.filter((text) => !explained(text));
+    const bySender: Record<string, number> = {};
+    for (const d of api.deliveries) bySender[senderOf(d)] = (bySender[senderOf(d)] ?? 0) + 1;
     const oaCalls = api.calls.filter((c) => c.path === '/cgi-bin/message/custom/send').length;
     console.log(
       `durable kill: ${atKill}/${TOTAL} delivered at the kill; after: ${api.deliveries.length} deliveries, missing ${missing.length}, twice ${twice.length}; ` +
-        `custom/send calls ${oaCalls}; KF resends absorbed by the client msgid ${api.kf.repeatedMsgIds - kfBefore}; sends from 250 ms before the kill to 100 ms after A's exit was seen ${inFlight.length}`,
+        `custom/send calls ${oaCalls}; KF resends absorbed by the client msgid ${api.kf.repeatedMsgIds - kfBefore}; A's sends from 250 ms before the kill to 100 ms after its exit was seen ${inFlight.length}; ` +
+        `sent by ${JSON.stringify(bySender)}; doubles ${JSON.stringify(twice.map((text) => copiesOf(text).map((d) => `${senderOf(d)} +${d.at - killedAt} ms`)))} (relative to the kill; A's exit seen +${exitedAt - killedAt} ms)`,
     );
     if (process.env.DURABLE_KILL_DUMP || missing.length > 0 || unexplained.length > 0) {
       const warnings = (p: WxbotProcess) =>
@@ -200,9 +217,8 @@ describe.runIf(run)('two instances + a worker on Redis, one SIGKILLed mid-burst'
       for (const text of twice)
         console.log(
           text,
-          'delivered at',
-          api.deliveries.filter((d) => d.text === text).map((d) => d.at - t0),
-          'ms',
+          'delivered',
+          copiesOf(text).map((d) => `by ${senderOf(d)} at ${d.at - t0} ms`),
         );
       if (process.env.DURABLE_KILL_DUMP) {
         const { writeFileSync } = await import('node:fs');
@@ -224,6 +240,8 @@ describe.runIf(run)('two instances + a worker on Redis, one SIGKILLed mid-burst'
     expect(atKill).toBeLessThan(TOTAL);
     // The worker took part to the end (a `wxbot worker` used to exit a second after starting).
     expect(worker.child.exitCode).toBeNull();
+    // Every send is attributed to one of the three processes.
+    expect(Object.keys(bySender).filter((name) => !['a', 'b', 'w'].includes(name))).toEqual([]);
     expect({ missing, unexplained }).toEqual({ missing: [], unexplained: [] });
     expect(twice.length).toBeLessThanOrEqual(inFlight.length);
     // Each user's answers in order (an ambiguous repeat, if any, is left out where it repeats).

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +66,8 @@ export interface ApiCall {
   body: unknown;
   /** Date.now() when the request arrived. */
   at: number;
+  /** Its User-Agent header (wxbot sends `wxbot (pid N)`). */
+  userAgent?: string;
 }
 
 /**
@@ -157,6 +160,8 @@ export interface Delivery {
   /** KF: the msgid answered (the client's when it sent one). */
   msgid: string | undefined;
   at: number;
+  /** The User-Agent of the request that made it (wxbot sends `wxbot (pid N)`: which process sent it). */
+  userAgent: string | undefined;
 }
 
 /** A file served by media/get. */
@@ -780,6 +785,8 @@ function firstQuery(ctx: Koa.Context, name: string): string | undefined {
 
 class FakeWeChatApiServer implements FakeWeChatApi {
   readonly calls: ApiCall[] = [];
+  /** The request being handled, in its async context. */
+  readonly #request = new AsyncLocalStorage<Koa.Context>();
   readonly media = new MediaStore();
   readonly profiles: FakeProfiles = { officialAccount: new Map(), kf: new Map() };
   readonly kf: KfStore;
@@ -848,7 +855,8 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     const msgtype = String(body['msgtype']);
     const content = body[msgtype];
     const text = msgtype === 'text' && isRecord(content) ? String(content['content']) : undefined;
-    this.deliveries.push({ endpoint, user: typeof body['touser'] === 'string' ? body['touser'] : '', msgtype, text, msgid, at: Date.now() });
+    const userAgent = this.#request.getStore()?.get('user-agent') || undefined;
+    this.deliveries.push({ endpoint, user: typeof body['touser'] === 'string' ? body['touser'] : '', msgtype, text, msgid, at: Date.now(), userAgent });
   }
 
   tokenCalls(id?: string, secret?: string): number {
@@ -1048,7 +1056,7 @@ class FakeWeChatApiServer implements FakeWeChatApi {
     ctx.state['fakeWeChat'] = { raw } satisfies RequestData;
     const query: Record<string, string> = {};
     for (const name of Object.keys(ctx.query)) query[name] = name === 'access_token' ? '[redacted]' : (firstQuery(ctx, name) ?? '');
-    this.calls.push({ method: ctx.method, path: ctx.path, query, body: describeBody(ctx, raw), at: Date.now() });
+    this.calls.push({ method: ctx.method, path: ctx.path, query, body: describeBody(ctx, raw), at: Date.now(), userAgent: ctx.get('user-agent') || undefined });
     if (ctx.path === '/cgi-bin/gettoken' || ctx.path === '/cgi-bin/token') {
       const wecom = ctx.path === '/cgi-bin/gettoken';
       this.#tokenRequests.push({ id: query[wecom ? 'corpid' : 'appid'] ?? '', secret: query[wecom ? 'corpsecret' : 'secret'] ?? '' });
@@ -1057,7 +1065,8 @@ class FakeWeChatApiServer implements FakeWeChatApi {
       const json = isRecord(body) ? body : {};
       this.#tokenRequests.push({ id: String(json['appid'] ?? ''), secret: String(json['secret'] ?? ''), stable: { forced: json['force_refresh'] === true } });
     }
-    await next();
+    // The request's headers, for what the handlers record (deliveries) without a context at hand.
+    await this.#request.run(ctx, next);
   }
 
   async #injectFault(ctx: Koa.Context, next: Koa.Next): Promise<void> {

@@ -101,6 +101,18 @@ describe('fake WeChat API: access tokens', () => {
     expect(custom.errcode).toBe(40001);
   });
 
+  it('records the User-Agent of the request behind each delivery and call (which process sent it)', async () => {
+    const oa = String((await get('/cgi-bin/token', { grant_type: 'client_credential', appid: APPID, secret: OA_SECRET })).access_token);
+    const response = await fetch(`${api.url}/cgi-bin/message/custom/send?access_token=${encodeURIComponent(oa)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'wxbot (pid 4242)' },
+      body: JSON.stringify({ touser: 'o-ua', msgtype: 'text', text: { content: 'from 4242' } }),
+    });
+    expect(((await response.json()) as Body).errcode).toBe(0);
+    expect(api.deliveries.find((d) => d.user === 'o-ua')).toMatchObject({ text: 'from 4242', userAgent: 'wxbot (pid 4242)' });
+    expect(api.calls.at(-1)).toMatchObject({ path: '/cgi-bin/message/custom/send', userAgent: 'wxbot (pid 4242)' });
+  });
+
   it('a new Official Account token replaces the old one after the overlap', async () => {
     await api.close();
     api = await startFakeWeChatApi({ credentials: [{ id: APPID, secret: OA_SECRET }], officialAccountTokenOverlapMs: 0 });
@@ -546,13 +558,14 @@ describe('fake WeChat API: faults, call log, waitFor', () => {
     const token = await wecomToken();
     await sendText(token, 'logged');
     expect(api.calls).toEqual([
-      { method: 'GET', path: '/cgi-bin/gettoken', query: { corpid: CORP, corpsecret: KF_SECRET }, body: undefined, at: expect.any(Number) },
+      { method: 'GET', path: '/cgi-bin/gettoken', query: { corpid: CORP, corpsecret: KF_SECRET }, body: undefined, at: expect.any(Number), userAgent: 'node' },
       {
         method: 'POST',
         path: '/cgi-bin/kf/send_msg',
         query: { access_token: '[redacted]' },
         body: { touser: CUSTOMER, open_kfid: KFID, msgtype: 'text', text: { content: 'logged' } },
         at: expect.any(Number),
+        userAgent: 'node',
       },
     ]);
     expect(JSON.stringify(api.calls)).not.toContain(token);

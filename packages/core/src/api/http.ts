@@ -2,6 +2,12 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/**
+ * Sent with every API request: the process id tells a bot's instances apart in a proxy's log
+ * (and lets the fake API say which process made each send).
+ */
+const USER_AGENT = `wxbot (pid ${process.pid})`;
+
 /** Settings of a {@link JsonHttp}: where, how long an attempt may take, how often to retry. */
 export interface JsonHttpOptions {
   /** Origin and optional path prefix, e.g. `https://qyapi.weixin.qq.com` or `http://proxy/wx`. */
@@ -126,7 +132,7 @@ export class JsonHttp {
           path,
           method: body ? 'POST' : 'GET',
           agent: this.#agent,
-          headers: body ? { 'content-type': 'application/json', 'content-length': body.length, 'user-agent': 'wxbot' } : { 'user-agent': 'wxbot' },
+          headers: body ? { 'content-type': 'application/json', 'content-length': body.length, 'user-agent': USER_AGENT } : { 'user-agent': USER_AGENT },
         },
         (response) => {
           answered = true;
