@@ -136,7 +136,7 @@ export class Inbound {
       }
       log.warn({ channel: channel.name, msgId: message.id }, 'retry of a message whose first delivery never finished: taking it over');
     }
-    const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive);
+    const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive, started);
     let running = true;
     const run = this.run(channel, message, window);
     void run.finally(() => {
@@ -225,10 +225,11 @@ export class Inbound {
     while (this.#inFlight.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
-  /** Stops the hung-message sweeper. */
+  /** Stops the hung-message sweeper, and the passive windows' timers if no window is open. */
   close(): void {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    PassiveWindow.releaseTimers();
   }
 
   /** One line per callback (never its text) and the matching metrics. */
