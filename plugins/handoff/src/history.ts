@@ -95,8 +95,8 @@ export function entryFromReply(reply: Reply, from: 'bot' | 'agent', agent?: stri
  * A new entry id, unique across instances: this process's random id and a counter (a UUID a
  * reply cost more than the rest of its entry; every bot reply is recorded).
  */
-function freshId(): string {
-  return ID_PREFIX + (++entrySerial).toString(36);
+function freshId(serial = ++entrySerial): string {
+  return ID_PREFIX + serial.toString(36);
 }
 const ID_PREFIX = `${randomUUID()}-`;
 let entrySerial = 0;
@@ -168,8 +168,8 @@ class StoreShelf implements HistoryShelf {
 }
 
 /** What an entry costs in memory, roughly: its object, and its texts at two bytes a character. */
-function entryBytes(entry: HistoryEntry): number {
-  return 200 + 2 * ((entry.text?.length ?? 0) + (entry.summary?.length ?? 0));
+function textBytes(text: string | undefined, summary: string | undefined): number {
+  return 200 + 2 * ((text?.length ?? 0) + (summary?.length ?? 0));
 }
 
 /** Default memory budget of everyone's recent history in process (issue 12: bounded spaces). */
@@ -179,18 +179,28 @@ export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
  * One conversation's recent entries in a ring of flat slots ({@link SLOTS} an entry, oldest at
  * `start`), not an object each: everyone's last messages live long in the heap, and the garbage
  * collector's work grows with the objects kept (an entry object and its boxed time were two of
- * the four a message kept), measured.
+ * the four a message kept), measured. Linked from the least to the most recently written
+ * (`older`, `newer`), so that a write moves its conversation to the end without taking it out
+ * of the map and putting it back (a Map's delete leaves a hole, and the holes made it rebuild
+ * its table every few thousand messages).
  */
-interface Recent {
-  readonly slots: unknown[];
+class Recent {
+  readonly slots: unknown[] = [];
   /** The ring position of the oldest entry. */
-  start: number;
-  count: number;
-  lastAt: number;
-  bytes: number;
+  start = 0;
+  count = 0;
+  lastAt = 0;
+  bytes = 0;
+  older: Recent | undefined = undefined;
+  newer: Recent | undefined = undefined;
+  constructor(readonly conversationId: string) {}
 }
 
-/** Slots an entry takes: id, at (from {@link AT_BASE}), direction, from, agent, type, text, mediaId, summary. */
+/**
+ * Slots an entry takes: id, at (from {@link AT_BASE}), direction, from, agent, type, text,
+ * mediaId, summary. The id of a reply this process recorded is its serial number, made into
+ * its string id ({@link freshId}) only when read: most replies are never read.
+ */
 const SLOTS = 9;
 /** Times are kept as milliseconds after this: a small integer for ~12 days, not a boxed double. */
 const AT_BASE = Date.now();
@@ -204,16 +214,66 @@ const AT_BASE = Date.now();
  */
 class ProcessShelf implements HistoryShelf {
   readonly #histories = new Map<string, Recent>();
+  /** The least and the most recently written conversations. */
+  #oldest: Recent | undefined;
+  #newest: Recent | undefined;
   #bytes = 0;
 
   constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {}
 
   append(conversationId: string, entry: HistoryEntry): void {
+    this.#write(conversationId, Date.now(), entry.id, entry.at, entry.direction, entry.from, entry.agent, entry.type, entry.text, entry.mediaId, entry.summary);
+  }
+
+  /** Records a user's message straight from it (a text builds no entry). Not for events. */
+  appendMessage(conversationId: string, message: Message): void {
+    if (message.type !== 'text') {
+      const entry = entryFromMessage(message);
+      if (entry) this.append(conversationId, entry);
+      return;
+    }
     const now = Date.now();
+    this.#write(conversationId, now, message.id, message.time.getTime() || now, 'in', 'user', undefined, 'text', message.text, undefined, undefined);
+  }
+
+  /** Records a reply straight from it (a text builds no entry, and its id is made when read). */
+  appendReply(conversationId: string, reply: Reply, from: 'bot' | 'agent', agent?: string): void {
+    const now = Date.now();
+    if (reply.type !== 'text' && reply.type !== 'markdown') {
+      const content = contentOfReply(reply);
+      this.#write(conversationId, now, ++entrySerial, now, 'out', from, agent || undefined, reply.type, content.text, content.mediaId, content.summary);
+      return;
+    }
+    this.#write(conversationId, now, ++entrySerial, now, 'out', from, agent || undefined, reply.type, reply.text, undefined, undefined);
+  }
+
+  #write(
+    conversationId: string,
+    now: number,
+    id: string | number,
+    entryAt: number,
+    direction: 'in' | 'out',
+    from: Author,
+    agent: string | undefined,
+    type: string,
+    text: string | undefined,
+    mediaId: string | undefined,
+    summary: string | undefined,
+  ): void {
     const { size } = this.options;
     let history = this.#live(conversationId, now);
-    if (!history) history = { slots: [], start: 0, count: 0, lastAt: 0, bytes: 0 };
-    else if (entry.direction === 'in' && isRecentRedelivery(history, size, entry.id)) return;
+    if (!history) {
+      history = new Recent(conversationId);
+      this.#histories.set(conversationId, history);
+    } else {
+      if (direction === 'in' && isRecentRedelivery(history, size, id)) return;
+      this.#unlink(history);
+    }
+    // The most recently written last; the least recently written go first.
+    history.older = this.#newest;
+    if (this.#newest) this.#newest.newer = history;
+    else this.#oldest = history;
+    this.#newest = history;
     let at: number;
     if (history.count < size) {
       at = ((history.start + history.count) % size) * SLOTS;
@@ -225,22 +285,19 @@ class ProcessShelf implements HistoryShelf {
       history.start = (history.start + 1) % size;
     }
     const { slots } = history;
-    slots[at] = entry.id;
-    slots[at + 1] = entry.at - AT_BASE;
-    slots[at + 2] = entry.direction;
-    slots[at + 3] = entry.from;
-    slots[at + 4] = entry.agent;
-    slots[at + 5] = entry.type;
-    slots[at + 6] = entry.text;
-    slots[at + 7] = entry.mediaId;
-    slots[at + 8] = entry.summary;
-    this.#grow(history, entryBytes(entry));
+    slots[at] = id;
+    slots[at + 1] = entryAt - AT_BASE;
+    slots[at + 2] = direction;
+    slots[at + 3] = from;
+    slots[at + 4] = agent;
+    slots[at + 5] = type;
+    slots[at + 6] = text;
+    slots[at + 7] = mediaId;
+    slots[at + 8] = summary;
+    this.#grow(history, textBytes(text, summary));
     history.lastAt = now;
-    // Re-inserted so the Map's order is least recently written first.
-    this.#histories.delete(conversationId);
-    this.#histories.set(conversationId, history);
     while (this.#histories.size > this.options.maxConversations || (this.#bytes > this.options.maxBytes && this.#histories.size > 1)) {
-      this.delete(this.#histories.keys().next().value!);
+      this.delete(this.#oldest!.conversationId);
     }
   }
 
@@ -252,9 +309,10 @@ class ProcessShelf implements HistoryShelf {
     const out: HistoryEntry[] = [];
     for (let i = 0; i < count; i++) {
       const at = ((start + i) % size) * SLOTS;
+      const id = slots[at] as string | number;
       out.push(
         entry(
-          slots[at] as string,
+          typeof id === 'number' ? freshId(id) : id,
           (slots[at + 1] as number) + AT_BASE,
           slots[at + 2] as 'in' | 'out',
           slots[at + 3] as Author,
@@ -272,11 +330,21 @@ class ProcessShelf implements HistoryShelf {
     if (!history) return;
     this.#bytes -= history.bytes;
     this.#histories.delete(conversationId);
+    this.#unlink(history);
   }
 
   /** Approximate bytes held (tests). */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  #unlink(history: Recent): void {
+    const { older, newer } = history;
+    if (older) older.newer = newer;
+    else this.#oldest = newer;
+    if (newer) newer.older = older;
+    else this.#newest = older;
+    history.older = history.newer = undefined;
   }
 
   #grow(history: { bytes: number }, bytes: number): void {
@@ -294,17 +362,22 @@ class ProcessShelf implements HistoryShelf {
   }
 }
 
-/** {@link entryBytes} of the entry in `slots` at `at`. */
+/** {@link textBytes} of the entry in `slots` at `at`. */
 function slotBytes(slots: readonly unknown[], at: number): number {
-  return 200 + 2 * (((slots[at + 6] as string | undefined)?.length ?? 0) + ((slots[at + 8] as string | undefined)?.length ?? 0));
+  return textBytes(slots[at + 6] as string | undefined, slots[at + 8] as string | undefined);
 }
 
-/** {@link isRedelivery} over a ring: the id among the last few entries of an incoming message. */
-function isRecentRedelivery(history: Recent, size: number, id: string): boolean {
+/**
+ * {@link isRedelivery} over a ring: the id among the last few entries of an incoming message.
+ * Replies' ids are numbers there, so only the user's messages' ids are compared as strings.
+ */
+function isRecentRedelivery(history: Recent, size: number, id: string | number): boolean {
   const { slots, start, count } = history;
-  for (let i = count - 1; i >= 0 && i >= count - REDELIVERY_LOOKBACK; i--) {
-    const at = ((start + i) % size) * SLOTS;
-    if (slots[at] === id) return true;
+  const last = Math.max(0, count - REDELIVERY_LOOKBACK);
+  for (let i = count - 1; i >= last; i--) {
+    let at = start + i;
+    if (at >= size) at -= size;
+    if (slots[at * SLOTS] === id) return true;
   }
   return false;
 }
@@ -352,6 +425,24 @@ export class History {
   /** Records an entry; `open` says the conversation is open to agents (its history is kept). */
   append(conversationId: string, entry: HistoryEntry, open: boolean): Promise<void> | void {
     return (open ? this.#kept : this.#recent).append(conversationId, entry);
+  }
+
+  /**
+   * Records a user's message (not an event) of a conversation not open to agents: every
+   * message of every user comes here, and in process a text is recorded without an entry.
+   */
+  appendMessage(conversationId: string, message: Message): Promise<void> | void {
+    const recent = this.#recent;
+    if (recent instanceof ProcessShelf) return recent.appendMessage(conversationId, message);
+    const entry = entryFromMessage(message);
+    if (entry) return recent.append(conversationId, entry);
+  }
+
+  /** Records a bot's reply in a conversation not open to agents, as {@link appendMessage}. */
+  appendReply(conversationId: string, reply: Reply, from: 'bot' | 'agent'): Promise<void> | void {
+    const recent = this.#recent;
+    if (recent instanceof ProcessShelf) return recent.appendReply(conversationId, reply, from);
+    return recent.append(conversationId, entryFromReply(reply, from));
   }
 
   /** A conversation was opened to agents: its history so far moves to the kept shelf. */

@@ -64,12 +64,13 @@ export class HandoffService {
       if (message.event === 'session_status_change') return this.#onKfSessionChange(id, message.changeType, message.newServicerUserId).then(() => 'pass');
       return 'pass';
     }
-    const entry = entryFromMessage(message);
-    if (!entry) return 'pass';
     if (this.#deps.conversations.surelyAbsent(id)) {
-      const appended = this.#deps.history.append(id, entry, false);
+      // In process, a text is recorded without building its entry.
+      const appended = this.#deps.history.appendMessage(id, message);
       return appended ? appended.then(() => 'pass') : 'pass';
     }
+    const entry = entryFromMessage(message);
+    if (!entry) return 'pass';
     return this.#onOpenMessage(id, message, entry);
   }
 
@@ -106,9 +107,8 @@ export class HandoffService {
    * synchronous when it surely is not (see {@link onUserMessage}).
    */
   onBotReply(id: string, reply: Reply): void | Promise<void> {
-    const entry = entryFromReply(reply, 'bot');
-    if (this.#deps.conversations.surelyAbsent(id)) return this.#deps.history.append(id, entry, false);
-    return this.#recordOut(id, entry).then(() => undefined);
+    if (this.#deps.conversations.surelyAbsent(id)) return this.#deps.history.appendReply(id, reply, 'bot');
+    return this.#recordOut(id, entryFromReply(reply, 'bot')).then(() => undefined);
   }
 
   /** `ctx.handoff()` ran: hold the conversation and open it for the agents. */
