@@ -1,4 +1,5 @@
 import { MemoryStore } from '@wxbot/core';
+import { image, text } from '@wxbot/testing';
 import { describe, expect, it } from 'vitest';
 import { History, type HistoryEntry } from '../src/history.ts';
 import { KeyedLocks } from '../src/locks.ts';
@@ -45,5 +46,47 @@ describe("everyone's recent history in process", () => {
     await history.keep('oa:held');
     for (let c = 0; c < 500; c++) await history.append(`oa:user${c}`, entry(100 + c, 'x'.repeat(500)), false);
     expect((await history.read('oa:held')).map((e) => e.text)).toEqual(['help me']);
+  });
+});
+
+describe('recording straight from messages and replies', () => {
+  it('reads back as entries: the message, the replies with ids that stay the same, a redelivery skipped past replies', async () => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000 });
+    const sent = new Date(1_700_000_000_000);
+    const message = { ...text('你好', { id: 'msg-1', from: 'u1' }), time: sent };
+    history.appendMessage('oa:u1', message);
+    history.appendReply('oa:u1', { type: 'text', text: '您好' }, 'bot');
+    history.appendReply('oa:u1', { type: 'news', articles: [{ title: 'A' }, { title: 'B' }] }, 'bot');
+    history.appendMessage('oa:u1', message); // redelivered after two replies
+    history.appendMessage('oa:u1', image('MEDIA', { id: 'msg-2', from: 'u1' }));
+    const entries = await history.read('oa:u1');
+    expect(entries.map((e) => [e.direction, e.from, e.type, e.text ?? e.summary ?? e.mediaId])).toEqual([
+      ['in', 'user', 'text', '你好'],
+      ['out', 'bot', 'text', '您好'],
+      ['out', 'bot', 'news', 'A / B'],
+      ['in', 'user', 'image', 'MEDIA'],
+    ]);
+    expect(entries[0]).toEqual({ id: 'msg-1', at: sent.getTime(), direction: 'in', from: 'user', type: 'text', text: '你好' });
+    const [, first, second] = entries;
+    expect(typeof first?.id).toBe('string');
+    expect(first?.id).not.toBe(second?.id);
+    expect((await history.read('oa:u1')).map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    // Moved to the kept shelf as they read.
+    await history.keep('oa:u1');
+    expect(await history.read('oa:u1')).toEqual(entries);
+  });
+
+  it('a conversation written again is the most recent: the budget takes the others first', async () => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000, maxConversations: 3 });
+    for (const user of ['a', 'b', 'c']) history.appendMessage(`oa:${user}`, text('x', { from: user }));
+    history.appendReply('oa:a', { type: 'text', text: 'y' }, 'bot'); // a is now the most recent
+    history.appendMessage('oa:d', text('x', { from: 'd' })); // over the cap: b goes
+    expect((await history.read('oa:b')).length).toBe(0);
+    expect((await history.read('oa:a')).length).toBe(2);
+    history.appendMessage('oa:e', text('x', { from: 'e' })); // then c
+    expect((await history.read('oa:c')).length).toBe(0);
+    expect((await history.read('oa:a')).length).toBe(2);
   });
 });
