@@ -1,6 +1,7 @@
 /**
  * Hand-off words: texts by which a user asks for a human.
  */
+import { Occurrences } from './occurrences.ts';
 import { fold, foldExact, type MatchText } from './text.ts';
 
 /** `'contains'`: the text contains a word; `'exact'`: the text is one (edge punctuation ignored). */
@@ -12,10 +13,10 @@ export function handoffMatcher(words: readonly string[], mode: HandoffMatch): (t
     const wanted = new Map(words.map((w) => [foldExact(w), w]));
     return (text) => wanted.get(text.exact);
   }
-  const folded = words.map((w) => [fold(w), w] as const);
+  // The first word, in the given order, that the text contains: all looked for in one pass.
+  const occurrences = new Occurrences(words.map(fold));
   return (text) => {
-    const t = text.folded;
-    for (const [f, word] of folded) if (t.includes(f)) return word;
-    return undefined;
+    const i = occurrences.first(text.folded);
+    return i < 0 ? undefined : words[i];
   };
 }

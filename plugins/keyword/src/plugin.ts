@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { definePlugin, type Context, type ReplyInput } from '@wxbot/core';
 import { buildFaqIndex, type FaqAnswer } from './faq.ts';
 import { handoffMatcher } from './handoff.ts';
-import { firstMatch, resolveReply, type CompiledRule, type RuleMatch } from './rules.ts';
+import { resolveReply, RuleSet, type RuleMatch } from './rules.ts';
 import type { RuleFileKind } from './ruleFile.ts';
 import { FALLBACK_TOPICS, optionsSchema } from './schema.ts';
 import type { FaqHit, FaqIndex } from './similarity.ts';
@@ -15,7 +15,7 @@ import { keywordTexts } from './texts.ts';
 
 /** Everything a message is matched against, swapped whole on reload. */
 interface Snapshot {
-  readonly rules: readonly CompiledRule[];
+  readonly rules: RuleSet;
   readonly faq: FaqIndex<FaqAnswer>;
 }
 
@@ -41,7 +41,7 @@ export const keyword = definePlugin({
   async setup(bot, options) {
     const sources = ruleSources(options.rulesFile, options.faqFile).map(({ file, kind }) => new RuleSource({ file, kind, log: bot.log, onUpdate: () => (snapshot = build()) }));
     const build = (): Snapshot => ({
-      rules: [...options.rules, ...sources.flatMap((s) => s.content.rules)],
+      rules: new RuleSet([...options.rules, ...sources.flatMap((s) => s.content.rules)]),
       faq: buildFaqIndex([{ source: 'options', entries: options.faq }, ...sources.map((s) => ({ source: s.file, entries: s.content.faq }))]),
     });
     let snapshot = build();
@@ -101,7 +101,7 @@ export const keyword = definePlugin({
       }
       // One snapshot per message, so a reload in the middle cannot mix two rule sets.
       const current = snapshot;
-      const first = firstMatch(current.rules, 0, message, text);
+      const first = current.rules.firstMatch(0, message, text);
       if (first) return byRules(ctx, next, current, text, first);
       return byFaqOrNext(ctx, next, current, text);
     });
@@ -109,7 +109,7 @@ export const keyword = definePlugin({
     /** The matching rules in order, from the first; the FAQ and the rest when all decline. */
     async function byRules(ctx: Context, next: () => Promise<void>, current: Snapshot, text: MatchText | undefined, first: RuleMatch): Promise<void> {
       const previousMatch = ctx.match;
-      for (let found: RuleMatch | undefined = first; found; found = firstMatch(current.rules, found.index + 1, ctx.message, text)) {
+      for (let found: RuleMatch | undefined = first; found; found = current.rules.firstMatch(found.index + 1, ctx.message, text)) {
         const { rule, match } = found;
         ctx.match = match;
         const replies = await resolveReply(rule.reply, ctx);

@@ -2,6 +2,7 @@
  * Keyword rules: what a rule is, how it is compiled once, and how a message is matched.
  */
 import type { Context, Message, MessageType, ReplyInput } from '@wxbot/core';
+import { Occurrences } from './occurrences.ts';
 import { fold, foldExact, MatchText } from './text.ts';
 
 /** How a rule's string keywords are compared with the message text. */
@@ -40,6 +41,11 @@ export interface KeywordRule {
 /** Matches one keyword against a message text (folded once for all keywords). */
 type Matcher = (text: MatchText) => RegExpExecArray | string | undefined;
 
+/** One keyword of a compiled rule: what it is, and what the text is compared with. */
+export type CompiledKeyword =
+  | { readonly mode: 'contains' | 'exact'; readonly keyword: string; readonly wanted: string }
+  | { readonly mode: 'regex'; readonly keyword: string | RegExp; readonly regex: RegExp };
+
 /** A rule ready to match: regexes compiled, keywords folded, filters as sets. */
 export interface CompiledRule {
   /** The rule's name, or `rules[<index>]`. */
@@ -48,6 +54,8 @@ export interface CompiledRule {
   readonly source: string;
   /** Empty: the rule matches any message of its types. */
   readonly matchers: readonly Matcher[];
+  /** The keywords the matchers test, in order ({@link RuleSet} matches them all at once). */
+  readonly keywords: readonly CompiledKeyword[];
   readonly channels: ReadonlySet<string> | undefined;
   readonly types: ReadonlySet<string>;
   readonly reply: RuleReply;
@@ -64,7 +72,7 @@ export class RuleError extends Error {
   }
 }
 
-function compileMatcher(keyword: string | RegExp, mode: MatchMode, label: string, index: number): Matcher {
+function compileKeyword(keyword: string | RegExp, mode: MatchMode, label: string, index: number): CompiledKeyword {
   if (keyword instanceof RegExp || mode === 'regex') {
     let regex: RegExp;
     try {
@@ -73,13 +81,18 @@ function compileMatcher(keyword: string | RegExp, mode: MatchMode, label: string
     } catch (error) {
       throw new RuleError(`rule "${label}" has an invalid regex ${JSON.stringify(String(keyword))}: ${(error as Error).message}`, ['keywords', index]);
     }
+    return { mode: 'regex', keyword, regex };
+  }
+  return { mode, keyword, wanted: mode === 'exact' ? foldExact(keyword) : fold(keyword) };
+}
+
+function matcherOf(k: CompiledKeyword): Matcher {
+  if (k.mode === 'regex') {
+    const { regex } = k;
     return (text) => regex.exec(text.nfkc) ?? undefined;
   }
-  if (mode === 'exact') {
-    const wanted = foldExact(keyword);
-    return (text) => (text.exact === wanted ? keyword : undefined);
-  }
-  const wanted = fold(keyword);
+  const { keyword, wanted } = k;
+  if (k.mode === 'exact') return (text) => (text.exact === wanted ? keyword : undefined);
   return (text) => (text.folded.includes(wanted) ? keyword : undefined);
 }
 
@@ -90,10 +103,12 @@ function compileMatcher(keyword: string | RegExp, mode: MatchMode, label: string
 export function compileRule(rule: KeywordRule, label: string, source = 'options'): CompiledRule {
   const keywords = rule.keywords === undefined ? [] : Array.isArray(rule.keywords) ? rule.keywords : [rule.keywords as string | RegExp];
   const mode = rule.match ?? 'contains';
+  const compiled = keywords.map((k: string | RegExp, i: number) => compileKeyword(k, mode, label, i));
   return {
     label,
     source,
-    matchers: keywords.map((k: string | RegExp, i: number) => compileMatcher(k, mode, label, i)),
+    matchers: compiled.map(matcherOf),
+    keywords: compiled,
     channels: rule.channels && rule.channels.length > 0 ? new Set(rule.channels) : undefined,
     types: new Set(rule.types ?? ['text']),
     reply: rule.reply,
@@ -139,10 +154,119 @@ function applies(rule: CompiledRule, message: Message): boolean {
 }
 
 /**
- * The first rule from `from` on that matches `message`, if any: the caller takes the first
- * whose reply does not decline, asking again from the next index. `prepared` is the message's
- * text already wrapped, to share its folding. (A plain loop, not a generator: it runs for
- * every message.)
+ * A list of rules compiled into one matcher: the `contains` keywords of every rule are looked
+ * for in one pass over the folded text ({@link Occurrences}), the `exact` ones with one map
+ * lookup, and only the rules with a keyword found, a regex or no keyword at all are looked at
+ * one by one. Same answers as trying every rule's keywords in order ({@link firstMatch}).
+ */
+export class RuleSet {
+  readonly rules: readonly CompiledRule[];
+  /** Each keyword of each rule, in order, numbered: rule `r`'s are `#firstKeyword[r]` up to `#firstKeyword[r + 1]`. */
+  readonly #keywords: CompiledKeyword[] = [];
+  readonly #firstKeyword: number[] = [];
+  /** The `contains` keywords' folded forms, and the number of each. */
+  readonly #contains: Occurrences;
+  readonly #containsIds: number[] = [];
+  /** An `exact` keyword's folded form → the numbers of the keywords that are it, ascending. */
+  readonly #exact = new Map<string, number[]>();
+  /** The rules that must be looked at whatever the text: a regex keyword, or none. */
+  readonly #always: number[] = [];
+  /** Keyword number → its rule. */
+  readonly #ruleOf: number[] = [];
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.rules = rules;
+    const contains: string[] = [];
+    rules.forEach((rule, r) => {
+      this.#firstKeyword.push(this.#keywords.length);
+      if (rule.keywords.length === 0 || rule.keywords.some((k) => k.mode === 'regex')) this.#always.push(r);
+      for (const k of rule.keywords) {
+        const id = this.#keywords.push(k) - 1;
+        this.#ruleOf.push(r);
+        if (k.mode === 'contains') {
+          contains.push(k.wanted);
+          this.#containsIds.push(id);
+        } else if (k.mode === 'exact') {
+          let ids = this.#exact.get(k.wanted);
+          if (!ids) this.#exact.set(k.wanted, (ids = []));
+          ids.push(id);
+        }
+      }
+    });
+    this.#firstKeyword.push(this.#keywords.length);
+    this.#contains = new Occurrences(contains);
+  }
+
+  /**
+   * The first rule from `from` on that matches `message`, if any: the caller takes the first
+   * whose reply does not decline, asking again from the next index. `prepared` is the
+   * message's text already wrapped, to share its folding and what was found in it.
+   */
+  firstMatch(from: number, message: Message, prepared?: MatchText): RuleMatch | undefined {
+    const { rules } = this;
+    // Rule by rule up to the first that applies and has keywords, as firstMatch: the text is read there.
+    let index = from;
+    for (; index < rules.length; index++) {
+      const rule = rules[index] as CompiledRule;
+      if (!applies(rule, message)) continue;
+      if (rule.keywords.length === 0) return { rule, index, match: undefined };
+      break;
+    }
+    if (index >= rules.length) return undefined;
+    const raw = matchableText(message);
+    const text = raw === undefined ? undefined : prepared?.raw === raw ? prepared : new MatchText(raw);
+    const found = text === undefined ? undefined : this.#found(text);
+    // From there, only the rules of `#always` and those of a keyword found, ascending.
+    const always = this.#always;
+    const ruleOf = this.#ruleOf;
+    let a = 0;
+    while (a < always.length && always[a]! < index) a++;
+    let f = 0;
+    for (;;) {
+      if (found !== undefined) while (f < found.length && ruleOf[found[f]!]! < index) f++;
+      const fromAlways = a < always.length ? always[a]! : rules.length;
+      const fromFound = found !== undefined && f < found.length ? ruleOf[found[f]!]! : rules.length;
+      const r = Math.min(fromAlways, fromFound);
+      if (r >= rules.length) return undefined;
+      if (r === fromAlways) a++;
+      index = r + 1;
+      const rule = rules[r] as CompiledRule;
+      if (!applies(rule, message)) continue;
+      if (rule.keywords.length === 0) return { rule, index: r, match: undefined };
+      if (text === undefined) continue;
+      const end = this.#firstKeyword[r + 1]!;
+      for (let id = this.#firstKeyword[r]!; id < end; id++) {
+        const k = this.#keywords[id]!;
+        if (k.mode === 'regex') {
+          const match = k.regex.exec(text.nfkc);
+          if (match) return { rule, index: r, match };
+        } else if (found?.includes(id)) {
+          return { rule, index: r, match: k.keyword };
+        }
+      }
+    }
+  }
+
+  /** The numbers of the `contains` and `exact` keywords the text matches, ascending; once a text. */
+  #found(text: MatchText): readonly number[] | undefined {
+    if (text.rulesOf === this) return text.rulesFound;
+    let found: number[] | undefined;
+    const contains = this.#contains.size > 0 ? this.#contains.all(text.folded) : undefined;
+    if (contains) found = contains.map((i) => this.#containsIds[i]!);
+    const exact = this.#exact.size > 0 ? this.#exact.get(text.exact) : undefined;
+    if (exact) {
+      found = found ? [...found, ...exact] : [...exact];
+      found.sort((x, y) => x - y);
+    }
+    text.rulesOf = this;
+    text.rulesFound = found;
+    return found;
+  }
+}
+
+/**
+ * The first rule from `from` on that matches `message`, trying each rule's keywords in turn
+ * (the reference {@link RuleSet.firstMatch} is tested against).
  */
 export function firstMatch(rules: readonly CompiledRule[], from: number, message: Message, prepared?: MatchText): RuleMatch | undefined {
   let text: MatchText | undefined;

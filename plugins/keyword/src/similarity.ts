@@ -19,6 +19,7 @@
  *
  * The score is the cosine of the two weighted vectors, in [0, 1].
  */
+import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER } from './chars.ts';
 import { fold } from './text.ts';
 
 /** Politeness and filler that never identifies a question; removed before tokenizing. */
@@ -33,7 +34,7 @@ const PARTICLES = /[吗嘛呢吧啊呀哦哈啦]+(?=$|[^\p{Script=Han}])|[呀啊
  * words, modal verbs, aspect and structural particles). A bigram made only of them
  * ("怎么", "可以", "了怎", "么办", "你们") is a function bigram; alone they are not features.
  */
-const FUNCTION_CHARS = new Set([...'的了是我你您们他她它这那哪里么怎什吗呢吧啊呀哦嘛可以能会要想得在有没不就都也还和与或如何样多少个些请问下办']);
+const FUNCTION_CHARS = '的了是我你您们他她它这那哪里么怎什吗呢吧啊呀哦嘛可以能会要想得在有没不就都也还和与或如何样多少个些请问下办';
 
 /** Weight of a function bigram relative to a content bigram. */
 const FUNCTION_WEIGHT = 0.3;
@@ -42,64 +43,168 @@ const UNIGRAM_WEIGHT = 0.6;
 /** Weight of a latin/digit word. */
 const WORD_WEIGHT = 1;
 
-const SEGMENTS = /\p{Script=Han}+|(?:(?!\p{Script=Han})[\p{L}\p{N}])+/gu;
-const HAN = /^\p{Script=Han}/u;
-
 /**
- * The first characters of the fillers: a text with none of them has no filler (and removing
- * one leaves a space, which starts none), so it skips the eleven `replaceAll` scans.
+ * What the tokenizer asks of a character, by its UTF-16 unit (all of these are in the BMP):
+ * a function character, a particle ({@link PARTICLES}: at a run's end, or anywhere), the first
+ * character of a filler.
  */
-const FILLER_START = new RegExp(`[${[...new Set(FILLERS.map((filler) => filler[0]))].join('')}]`);
+const FUNCTION = 1;
+const PARTICLE = 2;
+const PARTICLE_ANYWHERE = 4;
+const FILLER_START = 8;
+const CHAR_FLAGS = new Uint8Array(0x10000);
+for (const c of FUNCTION_CHARS) CHAR_FLAGS[c.charCodeAt(0)]! |= FUNCTION;
+for (const c of '吗嘛呢吧啊呀哦哈啦') CHAR_FLAGS[c.charCodeAt(0)]! |= PARTICLE;
+for (const c of '呀啊啦') CHAR_FLAGS[c.charCodeAt(0)]! |= PARTICLE_ANYWHERE;
+for (const filler of FILLERS) CHAR_FLAGS[filler.charCodeAt(0)]! |= FILLER_START;
+
+const isFunction = (codePoint: number): boolean => codePoint < 0x10000 && (CHAR_FLAGS[codePoint]! & FUNCTION) !== 0;
 
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
-  return normalizeFolded(fold(text));
-}
-
-/** {@link normalizeForSimilarity} of a text already {@link fold}ed. */
-function normalizeFolded(folded: string): string {
-  let t = folded;
-  if (FILLER_START.test(t)) for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
+  let t = fold(text);
+  for (const filler of FILLERS) t = t.replaceAll(filler, ' ');
   return t.replace(PARTICLES, ' ');
 }
 
 /** A sparse feature vector: feature → weight. */
 export type Features = Map<string, number>;
 
-/** The weighted features of a text, before inverse document frequency. */
-export function featuresOf(text: string): Features {
-  return featuresOfFolded(fold(text));
+/**
+ * The tokenizer's output for one text, in scratch arrays reused by every text (the scan is
+ * synchronous): each feature occurrence in order, as a kind and two numbers. A Han unigram is
+ * its code point (`b` = -1), a bigram its two code points, a word its start and end in the
+ * folded text. Nothing is built per occurrence: no feature string, no segment string, no Map.
+ */
+const UNIGRAM = 0;
+const BIGRAM = 1;
+const WORD = 2;
+let occurrenceKind = new Uint8Array(64);
+let occurrenceA = new Int32Array(64);
+let occurrenceB = new Int32Array(64);
+let occurrenceWeight = new Float64Array(64);
+let occurrences = 0;
+/** Code units of the folded text dropped as a filler or particle (they separate segments). */
+let dropped = new Uint8Array(64);
+
+function occur(kind: number, a: number, b: number, weight: number): void {
+  if (occurrences === occurrenceKind.length) {
+    const size = occurrences * 2;
+    occurrenceKind = grown(occurrenceKind, new Uint8Array(size));
+    occurrenceA = grown(occurrenceA, new Int32Array(size));
+    occurrenceB = grown(occurrenceB, new Int32Array(size));
+    occurrenceWeight = grown(occurrenceWeight, new Float64Array(size));
+  }
+  occurrenceKind[occurrences] = kind;
+  occurrenceA[occurrences] = a;
+  occurrenceB[occurrences] = b;
+  occurrenceWeight[occurrences++] = weight;
 }
 
-/** {@link featuresOf} a text already {@link fold}ed (the keyword plugin folds each message once). */
-function featuresOfFolded(folded: string): Features {
-  const features: Features = new Map();
-  // match() with the global flag: the segments as strings, without an iterator and a match array each.
-  for (const segment of normalizeFolded(folded).match(SEGMENTS) ?? []) {
-    if (!HAN.test(segment)) {
-      addFeature(features, `w:${segment}`, WORD_WEIGHT);
-      continue;
+function grown<A extends Uint8Array | Int32Array | Float64Array>(from: A, to: A): A {
+  to.set(from);
+  return to;
+}
+
+/**
+ * Tokenizes a folded text into the scratch arrays: fillers and particles dropped as
+ * {@link normalizeForSimilarity} drops them (each filler in turn, leftmost first, never across
+ * one already dropped; then the particles), then the segments of `\p{Script=Han}+` and of
+ * non-Han `[\p{L}\p{N}]+`, in one pass over the text, character classes read from a table.
+ * The occurrences come in the order the first version's `featuresOf` added them.
+ */
+function scan(folded: string): void {
+  occurrences = 0;
+  const n = folded.length;
+  if (dropped.length < n) dropped = new Uint8Array(Math.max(n, dropped.length * 2));
+  dropped.fill(0, 0, n);
+  let fillerStart = false;
+  for (let i = 0; i < n; i++) {
+    const c = folded.charCodeAt(i);
+    if ((CHAR_FLAGS[c]! & FILLER_START) !== 0) {
+      fillerStart = true;
+      break;
     }
-    // Character by character (code points: a Han character may take two code units), each
-    // one's bigram with the previous, then its unigram: the order the index was built in.
-    // Read in place, not as an array of the characters (this runs for every text message).
-    let previous: string | undefined;
-    for (let i = 0; i < segment.length; ) {
-      const c = (segment.codePointAt(i) as number) > 0xffff ? segment.slice(i, i + 2) : (segment[i] as string);
-      i += c.length;
-      if (previous !== undefined) addFeature(features, `b:${previous}${c}`, FUNCTION_CHARS.has(previous) && FUNCTION_CHARS.has(c) ? FUNCTION_WEIGHT : 1);
-      if (!FUNCTION_CHARS.has(c)) addFeature(features, `u:${c}`, UNIGRAM_WEIGHT);
+  }
+  if (fillerStart) dropFillers(folded);
+  let segment = 0; // 0: between segments; HAN; LETTER_OR_NUMBER
+  let segmentStart = 0;
+  let previous = -1; // the previous character of this Han segment
+  let particlesDecidedTo = 0; // the particle runs before this are decided
+  for (let i = 0; i < n; ) {
+    const c = codePointAt(folded, i);
+    const width = c > 0xffff ? 2 : 1;
+    if (i >= particlesDecidedTo && c < 0x10000 && (CHAR_FLAGS[c]! & PARTICLE) !== 0 && dropped[i] === 0) particlesDecidedTo = dropParticles(folded, i);
+    const classes = dropped[i] !== 0 ? 0 : classesOf(c);
+    const kind = classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
+    if (kind !== segment) {
+      if (segment === LETTER_OR_NUMBER) occur(WORD, segmentStart, i, WORD_WEIGHT);
+      segment = kind;
+      segmentStart = i;
+      previous = -1;
+    }
+    if (kind === HAN) {
+      // Each character's bigram with the previous, then its unigram: the order the index was built in.
+      if (previous >= 0) occur(BIGRAM, previous, c, isFunction(previous) && isFunction(c) ? FUNCTION_WEIGHT : 1);
+      if (!isFunction(c)) occur(UNIGRAM, c, -1, UNIGRAM_WEIGHT);
       previous = c;
     }
+    i += width;
+  }
+  if (segment === LETTER_OR_NUMBER) occur(WORD, segmentStart, n, WORD_WEIGHT);
+}
+
+/** Marks the fillers, as `replaceAll` of each in turn would replace them (see {@link scan}). */
+function dropFillers(folded: string): void {
+  for (const filler of FILLERS) {
+    let from = 0;
+    for (;;) {
+      const at = folded.indexOf(filler, from);
+      if (at < 0) break;
+      const end = at + filler.length;
+      let free = true;
+      for (let i = at; i < end; i++) if (dropped[i] !== 0) free = false;
+      if (!free) {
+        from = at + 1;
+        continue;
+      }
+      dropped.fill(1, at, end);
+      from = end;
+    }
+  }
+}
+
+/**
+ * Decides the run of particles that starts at `start` ({@link PARTICLES}): all dropped when
+ * the run ends the text or is followed by a non-Han character (a dropped filler counts as a
+ * space); else only its 呀/啊/啦. Returns the run's end.
+ */
+function dropParticles(folded: string, start: number): number {
+  const n = folded.length;
+  let end = start;
+  while (end < n && dropped[end] === 0 && (CHAR_FLAGS[folded.charCodeAt(end)]! & PARTICLE) !== 0) end++;
+  const atEnd = end === n || dropped[end] !== 0 || (classesOf(codePointAt(folded, end)) & HAN) === 0;
+  if (atEnd) dropped.fill(1, start, end);
+  else for (let i = start; i < end; i++) if ((CHAR_FLAGS[folded.charCodeAt(i)]! & PARTICLE_ANYWHERE) !== 0) dropped[i] = 1;
+  return end;
+}
+
+/** The weighted features of a text, before inverse document frequency. */
+export function featuresOf(text: string): Features {
+  const folded = fold(text);
+  scan(folded);
+  const features: Features = new Map();
+  for (let o = 0; o < occurrences; o++) {
+    const a = occurrenceA[o]!;
+    const b = occurrenceB[o]!;
+    const kind = occurrenceKind[o]!;
+    const key = kind === WORD ? `w:${folded.slice(a, b)}` : kind === BIGRAM ? `b:${String.fromCodePoint(a, b)}` : `u:${String.fromCodePoint(a)}`;
+    features.set(key, (features.get(key) ?? 0) + occurrenceWeight[o]!);
   }
   return features;
 }
 
-function addFeature(features: Features, key: string, weight: number): void {
-  features.set(key, (features.get(key) ?? 0) + weight);
-}
-
-function norm(v: Features): number {
+function norm(v: Features | Map<number, number>): number {
   let sum = 0;
   for (const w of v.values()) sum += w * w;
   return Math.sqrt(sum);
@@ -142,15 +247,94 @@ interface IndexedQuestion<T> {
   readonly question: string;
   readonly value: T;
   readonly norm: number;
-  /** The paraphrase's weighted vector, to finish a candidate's score. */
-  readonly vector: Features;
+  /** The paraphrase's weighted vector (feature number → weight), to finish a candidate's score. */
+  readonly vector: Map<number, number>;
 }
 
-/** A query feature with the paraphrases that have it. */
-interface QueryTerm {
-  readonly weight: number;
-  readonly postings: ReadonlyArray<readonly [number, number]>;
-  readonly key: string;
+/**
+ * Han unigrams and bigrams as pairs of code points (a unigram's second is -1) → a number, in
+ * an open-addressing table of typed arrays: looked up without building the feature's string.
+ * `clear()` empties it in O(1) (entries of an older generation count as free).
+ */
+class PairTable {
+  #a = new Int32Array(16);
+  #b = new Int32Array(16);
+  #value = new Int32Array(16);
+  #generation = new Int32Array(16);
+  #current = 1;
+  #size = 0;
+
+  get(a: number, b: number): number {
+    const mask = this.#a.length - 1;
+    for (let i = pairHash(a, b) & mask; ; i = (i + 1) & mask) {
+      if (this.#generation[i] !== this.#current) return -1;
+      if (this.#a[i] === a && this.#b[i] === b) return this.#value[i]!;
+    }
+  }
+
+  /** Sets a pair not in the table. */
+  add(a: number, b: number, value: number): void {
+    if (2 * (this.#size + 1) > this.#a.length) this.#grow();
+    const mask = this.#a.length - 1;
+    let i = pairHash(a, b) & mask;
+    while (this.#generation[i] === this.#current) i = (i + 1) & mask;
+    this.#a[i] = a;
+    this.#b[i] = b;
+    this.#value[i] = value;
+    this.#generation[i] = this.#current;
+    this.#size++;
+  }
+
+  clear(): void {
+    this.#size = 0;
+    if (++this.#current === 0x7fffffff) {
+      this.#generation.fill(0);
+      this.#current = 1;
+    }
+  }
+
+  #grow(): void {
+    const [a, b, value, generation, current] = [this.#a, this.#b, this.#value, this.#generation, this.#current];
+    const size = a.length * 2;
+    this.#a = new Int32Array(size);
+    this.#b = new Int32Array(size);
+    this.#value = new Int32Array(size);
+    this.#generation = new Int32Array(size);
+    this.#current = 1;
+    this.#size = 0;
+    for (let i = 0; i < a.length; i++) if (generation[i] === current) this.add(a[i]!, b[i]!, value[i]!);
+  }
+}
+
+function pairHash(a: number, b: number): number {
+  const h = Math.imul(a ^ Math.imul(b, 0x27d4eb2d), 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
+/**
+ * A message's distinct features in order of first occurrence, with their summed weights and
+ * their numbers in the index (-1: no entry has it). Scratch shared by every index (a query is
+ * synchronous). Features no entry has are told apart by `unseenPairs` and `unseenWords`.
+ */
+let queryFeature = new Int32Array(64);
+let queryWeight = new Float64Array(64);
+/** The query's features some entry has, sorted for {@link FaqIndex.best}. */
+let termFeature = new Int32Array(64);
+let termWeight = new Float64Array(64);
+let termLength = new Int32Array(64);
+const unseenPairs = new PairTable();
+/** The first few unseen words of a query as ranges of its text (compared in place), the rest in a map. */
+const UNSEEN_WORD_RANGES = 16;
+const unseenWordStart = new Int32Array(UNSEEN_WORD_RANGES);
+const unseenWordEnd = new Int32Array(UNSEEN_WORD_RANGES);
+const unseenWordSlot = new Int32Array(UNSEEN_WORD_RANGES);
+const unseenWords = new Map<string, number>();
+
+/** Whether `text[a … b]` and `text[c … d]` are the same characters. */
+function sameRange(text: string, a: number, b: number, c: number, d: number): boolean {
+  if (b - a !== d - c) return false;
+  for (let i = 0; i < b - a; i++) if (text.charCodeAt(a + i) !== text.charCodeAt(c + i)) return false;
+  return true;
 }
 
 /**
@@ -165,14 +349,37 @@ interface QueryTerm {
  * threshold, candidates come from the remaining (rarer, mostly bigram) lists, and each
  * candidate's score is then finished exactly with the skipped features. Same answer as
  * scoring everything, measured in bench/faq.ts.
+ *
+ * Features are numbered when the index is built; a message's are looked up by their code
+ * points (Han) or text (latin and digit words) without building a feature string, summed in
+ * typed arrays, and its dot products are added up in typed arrays: a message allocates
+ * nothing but its words' strings. The arithmetic is the first version's, in the same order,
+ * so the scores are the same to the last bit (tested).
  */
 export class FaqIndex<T> {
-  readonly #idf = new Map<string, number>();
+  /** Feature number → its inverse document frequency. */
+  readonly #idf: Float64Array;
   /** The weight of a query feature no entry has. */
   readonly #unseenIdf: number;
   readonly #questions: IndexedQuestion<T>[] = [];
-  /** feature → [paraphrase index, weight] pairs, in paraphrase order. */
-  readonly #postings = new Map<string, Array<readonly [number, number]>>();
+  /** Han unigram or bigram → feature number. */
+  readonly #pairs = new PairTable();
+  /** Latin/digit word → feature number. */
+  readonly #words = new Map<string, number>();
+  /** The longest of `#words` (a longer word is surely not one). */
+  #longestWord = 0;
+  /** Feature `f`'s postings are `#postingQuestion[#postingStart[f] … #postingStart[f + 1]]`, in paraphrase order. */
+  readonly #postingStart: Int32Array;
+  readonly #postingQuestion: Int32Array;
+  readonly #postingWeight: Float64Array;
+  /** Per query: which features were seen (this query's generation), and where in its list. */
+  readonly #featureSeen: Int32Array;
+  readonly #featureSlot: Int32Array;
+  /** Per query: the candidates' partial dot products (valid when `#dotSeen` is the generation). */
+  readonly #dots: Float64Array;
+  readonly #dotSeen: Int32Array;
+  readonly #candidates: Int32Array;
+  #generation = 0;
   /** Each entry's first wording, to tell users what can be asked. */
   readonly #firstWordings: string[];
 
@@ -194,25 +401,59 @@ export class FaqIndex<T> {
     }
     // Smoothed idf as scikit-learn's: ln((1+N)/(1+df)) + 1, never zero.
     const n = entries.length;
-    for (const [k, d] of df) this.#idf.set(k, Math.log((1 + n) / (1 + d)) + 1);
+    const numbers = new Map<string, number>();
+    this.#idf = new Float64Array(df.size);
+    for (const [k, d] of df) {
+      const f = numbers.size;
+      numbers.set(k, f);
+      this.#idf[f] = Math.log((1 + n) / (1 + d)) + 1;
+      if (k.startsWith('w:')) {
+        this.#words.set(k.slice(2), f);
+        this.#longestWord = Math.max(this.#longestWord, k.length - 2);
+      } else {
+        const a = k.codePointAt(2)!;
+        this.#pairs.add(a, k.startsWith('b:') ? k.codePointAt(a > 0xffff ? 4 : 3)! : -1, f);
+      }
+    }
     // A query word no entry has cannot match, but it does dilute the score. How rare it
     // really is is unknown, so it weighs as a word shared by half of the entries: neither
     // as heavy as the rarest FAQ word (long questions with extra words would score too low)
     // nor as light as the commonest.
     this.#unseenIdf = Math.log((1 + n) / (1 + n / 2)) + 1;
+    const postings: Array<Array<readonly [number, number]>> = Array.from({ length: df.size }, () => []);
     entries.forEach((entry, i) => {
       for (const { question, features } of perEntry[i] ?? []) {
-        const vector = this.#weigh(features);
+        const vector = new Map<number, number>();
+        for (const [k, w] of features) {
+          const f = numbers.get(k)!;
+          vector.set(f, w * this.#idf[f]!);
+        }
         const length = norm(vector);
         if (length === 0) continue; // only fillers and punctuation: nothing to match on
         const id = this.#questions.push({ question, value: entry.value, norm: length, vector }) - 1;
-        for (const [k, w] of vector) {
-          let list = this.#postings.get(k);
-          if (!list) this.#postings.set(k, (list = []));
-          list.push([id, w]);
-        }
+        for (const [f, w] of vector) postings[f]!.push([id, w]);
       }
     });
+    this.#postingStart = new Int32Array(df.size + 1);
+    let total = 0;
+    postings.forEach((list, f) => {
+      this.#postingStart[f] = total;
+      total += list.length;
+    });
+    this.#postingStart[df.size] = total;
+    this.#postingQuestion = new Int32Array(total);
+    this.#postingWeight = new Float64Array(total);
+    postings.forEach((list, f) => {
+      list.forEach(([id, w], j) => {
+        this.#postingQuestion[this.#postingStart[f]! + j] = id;
+        this.#postingWeight[this.#postingStart[f]! + j] = w;
+      });
+    });
+    this.#featureSeen = new Int32Array(df.size);
+    this.#featureSlot = new Int32Array(df.size);
+    this.#dots = new Float64Array(this.#questions.length);
+    this.#dotSeen = new Int32Array(this.#questions.length);
+    this.#candidates = new Int32Array(this.#questions.length);
   }
 
   /** How many paraphrases are indexed. */
@@ -222,17 +463,22 @@ export class FaqIndex<T> {
 
   /** Every paraphrase sharing a feature with `text`, with its score, best first (for tuning). */
   scores(text: string): FaqHit<T>[] {
-    const query = this.#weigh(featuresOf(text));
-    const queryNorm = norm(query);
+    const folded = fold(text);
+    const count = this.#query(folded);
+    const queryNorm = this.#queryNorm(count);
     if (queryNorm === 0) return [];
-    const dots = new Map<number, number>();
-    for (const [k, w] of query) {
-      for (const [id, qw] of this.#postings.get(k) ?? []) dots.set(id, (dots.get(id) ?? 0) + w * qw);
+    const generation = this.#generation;
+    let candidates = 0;
+    for (let s = 0; s < count; s++) {
+      const f = queryFeature[s]!;
+      if (f < 0) continue;
+      candidates = this.#addPostings(f, queryWeight[s]! * this.#idf[f]!, generation, candidates);
     }
     const hits: (FaqHit<T> & { id: number })[] = [];
-    for (const [id, d] of dots) {
+    for (let c = 0; c < candidates; c++) {
+      const id = this.#candidates[c]!;
       const q = this.#questions[id]!;
-      hits.push({ id, value: q.value, question: q.question, score: d / (queryNorm * q.norm) });
+      hits.push({ id, value: q.value, question: q.question, score: this.#dots[id]! / (queryNorm * q.norm) });
     }
     return hits.sort((a, b) => b.score - a.score || a.id - b.id).map(({ id: _, ...hit }) => hit);
   }
@@ -243,40 +489,49 @@ export class FaqIndex<T> {
    * `folded`: the text already {@link fold}ed, when the caller has it.
    */
   best(text: string, threshold: number, folded: string = fold(text)): FaqHit<T> | undefined {
-    const terms: QueryTerm[] = [];
-    let squares = 0;
-    for (const [key, w] of featuresOfFolded(folded)) {
-      const weight = w * (this.#idf.get(key) ?? this.#unseenIdf);
-      squares += weight * weight;
-      const postings = this.#postings.get(key);
-      if (postings) terms.push({ key, weight, postings });
-    }
-    const queryNorm = Math.sqrt(squares);
+    const count = this.#query(folded);
+    const queryNorm = this.#queryNorm(count);
     if (queryNorm === 0) return undefined;
-    // Longest lists first: skip them while a paraphrase sharing only those stays below the bar.
-    terms.sort((a, b) => b.postings.length - a.postings.length);
+    // The features some entry has, as terms (feature, weight), in order of first occurrence.
+    const idf = this.#idf;
+    const start = this.#postingStart;
+    if (termFeature.length < count) {
+      termFeature = new Int32Array(queryFeature.length);
+      termWeight = new Float64Array(queryFeature.length);
+      termLength = new Int32Array(queryFeature.length);
+    }
+    let terms = 0;
+    for (let s = 0; s < count; s++) {
+      const f = queryFeature[s]!;
+      if (f < 0 || start[f + 1]! === start[f]!) continue;
+      termFeature[terms] = f;
+      termWeight[terms] = queryWeight[s]! * idf[f]!;
+      termLength[terms++] = start[f + 1]! - start[f]!;
+    }
+    // Longest lists first (of equal lengths, the first occurring first); skip them while a
+    // paraphrase sharing only those stays below the bar.
+    sortTerms(terms);
     const bar = threshold * queryNorm;
     let skipped = 0;
     let skippedSquares = 0;
-    while (skipped < terms.length) {
-      const w = terms[skipped]!.weight;
+    while (skipped < terms) {
+      const w = termWeight[skipped]!;
       if (Math.sqrt(skippedSquares + w * w) >= bar) break;
       skippedSquares += w * w;
       skipped++;
     }
-    const dots = new Map<number, number>();
-    for (let t = skipped; t < terms.length; t++) {
-      const { weight, postings } = terms[t]!;
-      for (const [id, qw] of postings) dots.set(id, (dots.get(id) ?? 0) + weight * qw);
-    }
+    const generation = this.#generation;
+    let candidates = 0;
+    for (let t = skipped; t < terms; t++) candidates = this.#addPostings(termFeature[t]!, termWeight[t]!, generation, candidates);
     let bestId = -1;
     let bestScore = -1;
-    for (const [id, partial] of dots) {
+    for (let c = 0; c < candidates; c++) {
+      const id = this.#candidates[c]!;
       const q = this.#questions[id]!;
-      let d = partial;
+      let d = this.#dots[id]!;
       for (let t = 0; t < skipped; t++) {
-        const other = q.vector.get(terms[t]!.key);
-        if (other !== undefined) d += terms[t]!.weight * other;
+        const other = q.vector.get(termFeature[t]!);
+        if (other !== undefined) d += termWeight[t]! * other;
       }
       const score = d / (queryNorm * q.norm);
       if (score >= threshold && (score > bestScore || (score === bestScore && id < bestId))) {
@@ -289,9 +544,139 @@ export class FaqIndex<T> {
     return { value: q.value, question: q.question, score: bestScore };
   }
 
-  #weigh(features: Features): Features {
-    const out: Features = new Map();
-    for (const [k, w] of features) out.set(k, w * (this.#idf.get(k) ?? this.#unseenIdf));
-    return out;
+  /**
+   * Tokenizes the query into `queryFeature`/`queryWeight`: its distinct features in order of
+   * first occurrence, weights summed; starts a new generation. Returns how many.
+   */
+  #query(folded: string): number {
+    scan(folded);
+    if (++this.#generation === 0x7fffffff) {
+      this.#featureSeen.fill(0);
+      this.#dotSeen.fill(0);
+      this.#generation = 1;
+    }
+    const generation = this.#generation;
+    const seen = this.#featureSeen;
+    const slot = this.#featureSlot;
+    if (queryFeature.length < occurrences) {
+      queryFeature = new Int32Array(occurrenceKind.length);
+      queryWeight = new Float64Array(occurrenceKind.length);
+    }
+    unseenPairs.clear();
+    let unseenWordRanges = 0;
+    let count = 0;
+    const words = this.#words;
+    for (let o = 0; o < occurrences; o++) {
+      const kind = occurrenceKind[o]!;
+      const a = occurrenceA[o]!;
+      const b = occurrenceB[o]!;
+      const w = occurrenceWeight[o]!;
+      let f: number;
+      if (kind === WORD) {
+        f = words.size > 0 && b - a <= this.#longestWord ? (words.get(folded.slice(a, b)) ?? -1) : -1;
+        if (f < 0) {
+          // A word no entry has: it weighs in the query's norm, once however often it occurs.
+          let at = -1;
+          for (let r = 0; r < unseenWordRanges; r++) {
+            if (sameRange(folded, a, b, unseenWordStart[r]!, unseenWordEnd[r]!)) {
+              at = unseenWordSlot[r]!;
+              break;
+            }
+          }
+          if (at < 0 && unseenWordRanges === UNSEEN_WORD_RANGES) at = unseenWords.get(folded.slice(a, b)) ?? -1;
+          if (at >= 0) queryWeight[at]! += w;
+          else {
+            if (unseenWordRanges < UNSEEN_WORD_RANGES) {
+              unseenWordStart[unseenWordRanges] = a;
+              unseenWordEnd[unseenWordRanges] = b;
+              unseenWordSlot[unseenWordRanges++] = count;
+            } else unseenWords.set(folded.slice(a, b), count);
+            queryFeature[count] = -1;
+            queryWeight[count++] = w;
+          }
+          continue;
+        }
+      } else {
+        f = this.#pairs.get(a, b);
+      }
+      if (f >= 0) {
+        if (seen[f] === generation) queryWeight[slot[f]!]! += w;
+        else {
+          seen[f] = generation;
+          slot[f] = count;
+          queryFeature[count] = f;
+          queryWeight[count++] = w;
+        }
+        continue;
+      }
+      // A Han feature no entry has: likewise.
+      const at = unseenPairs.get(a, b);
+      if (at >= 0) queryWeight[at]! += w;
+      else {
+        unseenPairs.add(a, b, count);
+        queryFeature[count] = -1;
+        queryWeight[count++] = w;
+      }
+    }
+    if (unseenWords.size > 0) unseenWords.clear();
+    return count;
+  }
+
+  /** The query's norm, its features' squares summed in order of first occurrence. */
+  #queryNorm(count: number): number {
+    let squares = 0;
+    for (let s = 0; s < count; s++) {
+      const f = queryFeature[s]!;
+      const weight = queryWeight[s]! * (f >= 0 ? this.#idf[f]! : this.#unseenIdf);
+      squares += weight * weight;
+    }
+    return Math.sqrt(squares);
+  }
+
+  /** Adds feature `f`'s postings × `weight` to the candidates' dot products; returns the candidate count. */
+  #addPostings(f: number, weight: number, generation: number, candidates: number): number {
+    const dots = this.#dots;
+    const dotSeen = this.#dotSeen;
+    const end = this.#postingStart[f + 1]!;
+    for (let p = this.#postingStart[f]!; p < end; p++) {
+      const id = this.#postingQuestion[p]!;
+      const x = weight * this.#postingWeight[p]!;
+      if (dotSeen[id] === generation) dots[id]! += x;
+      else {
+        dotSeen[id] = generation;
+        dots[id] = x;
+        this.#candidates[candidates++] = id;
+      }
+    }
+    return candidates;
+  }
+}
+
+/** Sorts the first `count` terms by posting list length, longest first, stably. */
+function sortTerms(count: number): void {
+  if (count > 32) {
+    const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => termLength[y]! - termLength[x]! || x - y);
+    const [feature, weight, length] = [termFeature.slice(0, count), termWeight.slice(0, count), termLength.slice(0, count)];
+    order.forEach((t, i) => {
+      termFeature[i] = feature[t]!;
+      termWeight[i] = weight[t]!;
+      termLength[i] = length[t]!;
+    });
+    return;
+  }
+  // Insertion sort: a message has a few terms.
+  for (let i = 1; i < count; i++) {
+    const f = termFeature[i]!;
+    const w = termWeight[i]!;
+    const l = termLength[i]!;
+    let j = i - 1;
+    for (; j >= 0 && termLength[j]! < l; j--) {
+      termFeature[j + 1] = termFeature[j]!;
+      termWeight[j + 1] = termWeight[j]!;
+      termLength[j + 1] = termLength[j]!;
+    }
+    termFeature[j + 1] = f;
+    termWeight[j + 1] = w;
+    termLength[j + 1] = l;
   }
 }

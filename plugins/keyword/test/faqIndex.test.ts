@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FaqIndex } from '../src/index.ts';
+import { FirstFaqIndex } from './fixtures/firstFaqIndex.ts';
 import { FAQ, HITS, MISSES } from './fixtures/paraphrases.ts';
+import { randomTexts } from './fixtures/randomTexts.ts';
 import { syntheticFaq } from './fixtures/synthetic.ts';
 
 /** The answer of scoring every paraphrase that shares a feature: what best() must equal. */
@@ -45,5 +47,45 @@ describe('FaqIndex.best scores only candidates, with the same answer as scoring 
       { questions: ['几点开门'], value: 'second' },
     ]);
     expect(index.best('几点开门', 0.5)?.value).toBe('first');
+  });
+});
+
+describe('FaqIndex, without a feature string or a Map a message', () => {
+  /** Same value, wording and score to the last bit as the first version's index. */
+  function expectSame<T>(texts: readonly string[], entries: readonly { questions: string[]; value: T }[], thresholds: readonly number[]) {
+    const index = new FaqIndex(entries);
+    const first = new FirstFaqIndex(entries);
+    for (const text of texts) {
+      for (const threshold of thresholds) expect(index.best(text, threshold), `${text} @${threshold}`).toEqual(first.best(text, threshold));
+      expect(index.scores(text), text).toEqual(first.scores(text));
+    }
+  }
+
+  it('answers as the first version on the shop FAQ, with random texts and the bench texts', () => {
+    const entries = Object.entries(FAQ).map(([value, questions]) => ({ questions, value }));
+    const bench = ['你好，想问一下 wxbot 12', '这个东西能不能再便宜点 3', '我的订单 SF-20261130 到哪了', 'hello there', '周末有人吗'];
+    expectSame([...HITS.map(([t]) => t), ...MISSES, ...bench, ...randomTexts(3000, 5)], entries, [0, 0.3, 0.5, 0.8]);
+  });
+
+  it('answers as the first version with latin words in the entries and repeated words in the texts', () => {
+    const entries = [
+      { questions: ['VIP 会员 vip 价格', 'vip 多少钱'], value: 'vip' },
+      { questions: ['iphone 15 pro 保修', 'iPhone 维修'], value: 'repair' },
+      { questions: ['618 活动', '双11 618 优惠'], value: 'sale' },
+      ...Object.entries(FAQ).map(([value, questions]) => ({ questions, value })),
+    ];
+    const texts = [
+      'vip vip 价格',
+      'VIP会员',
+      'iphone iphone iphone 坏了',
+      '618 618 活动 abc abc abc',
+      ...Array.from({ length: 40 }, (_, i) => `w${i % 20} x${i} `.repeat(3) + 'vip'),
+    ];
+    expectSame([...texts, ...randomTexts(2000, 6)], entries, [0, 0.2, 0.5]);
+  });
+
+  it('answers as the first version on 1,000 made-up entries', () => {
+    const faq = syntheticFaq(1000, 100);
+    expectSame([...faq.hits.map(([t]) => t), ...faq.misses], faq.entries, [0.3, 0.5]);
   });
 });

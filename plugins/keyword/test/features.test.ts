@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { featuresOf, normalizeForSimilarity } from '../src/similarity.ts';
 import { fold } from '../src/text.ts';
 import { FAQ, HITS, MISSES } from './fixtures/paraphrases.ts';
+import { randomTexts } from './fixtures/randomTexts.ts';
 import { syntheticFaq } from './fixtures/synthetic.ts';
 
 /**
@@ -64,6 +65,7 @@ describe('featuresOf', () => {
     '！？。',
     '的的的了了了',
     '吗吧呢啊呀',
+    ...randomTexts(2000, 9),
   ];
 
   it('gives the features of the first version, in order, with the same weights', () => {
