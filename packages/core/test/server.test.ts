@@ -7,7 +7,8 @@ import type { Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
-import { createHttpServer } from '../src/server.ts';
+import { parse as parseQuery } from 'node:querystring';
+import { createHttpServer, queryOf } from '../src/server.ts';
 import type { Query } from '../src/protocol.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -175,6 +176,39 @@ describe('callback POSTs', () => {
     expect((await post('/wx/', 'x')).status).toBe(404);
     expect((await post('/WX', 'x')).status).toBe(404);
     expect(calls.length).toBe(count);
+  });
+});
+
+describe('the callback query', () => {
+  it('is what node:querystring makes of it, for any query', () => {
+    const many = (n: number, piece: (i: number) => string) => Array.from({ length: n }, (_, i) => piece(i)).join('&');
+    const queries = [
+      'signature=abc&timestamp=1&nonce=2&openid=o_x-Y',
+      '',
+      'a',
+      'a=',
+      '=a',
+      '=',
+      '&',
+      '&&a=1&&',
+      'a=1&a=2&a=3',
+      'a=&a',
+      'a=1=2',
+      'a&b=2&',
+      'a=1&=',
+      '__proto__=x&constructor=1&toString=2&hasOwnProperty=3',
+      'x=%41&y=%zz',
+      'x=a+b',
+      'nonce=n%20n',
+      many(1005, (i) => `k${i}=${i}`),
+      `${many(1005, () => '')}a=1`,
+      `a=1&${'&'.repeat(999)}b=2`,
+    ];
+    for (const query of queries) {
+      const ours = queryOf(query);
+      expect(Object.getPrototypeOf(ours), query.slice(0, 30)).toBe(null);
+      expect(Object.entries(ours), query.slice(0, 30)).toEqual(Object.entries(parseQuery(query)));
+    }
   });
 });
 
