@@ -197,7 +197,11 @@ export class CallbackDedup {
     this.#local = this.#memory?.inFlight ?? new Map();
   }
 
-  /** Claims `key` for this delivery; synchronous when the store is in memory. */
+  /**
+   * Claims `key` for this delivery; synchronous when the store is in memory. Over a MemoryStore
+   * the key is kept as given, as its mark's (and answer's) key: pass a string of its own (see
+   * owned.ts), not one built from a message's fields, which would keep the message alive.
+   */
   claim(key: string): Claim | Promise<Claim> {
     const inProcess = this.#local.get(key);
     if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
@@ -235,13 +239,12 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (!memory) return this.#completeStored(key, body);
     try {
-      // One copy of the key (it is a view into the message), for the mark and the answer; the
-      // mark's value a constant, the answer a flat copy of the body.
-      const own = owned(key);
-      if (body === 'success') memory.store.setOwnNow(own, 'success', this.ttlMs);
+      // The key as given (its caller's own string, see `claim`) for the mark and the answer;
+      // the mark's value a constant, the answer a flat copy of the body.
+      if (body === 'success') memory.store.setOwnNow(key, 'success', this.ttlMs);
       else {
-        memory.answers.set(own, owned(body));
-        memory.store.setOwnNow(own, ANSWERED, this.ttlMs);
+        memory.answers.set(key, owned(body));
+        memory.store.setOwnNow(key, ANSWERED, this.ttlMs);
       }
     } catch (error) {
       this.onError?.(error);

@@ -14,6 +14,7 @@ import { recipientOf, sendOptionsOf, type Recipient } from '../message/recipient
 import type { Message } from '../message/types.ts';
 import { Context, type ContextServices } from '../pipeline/context.ts';
 import type { Reply } from '../reply/types.ts';
+import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
@@ -115,7 +116,9 @@ export class Inbound {
       return result.body;
     }
     const { message } = result;
-    const key = `dedup:${channel.name}:${message.id}`;
+    // One flat copy (the id is a view into the message): the dedup keeps it as the mark's key,
+    // and each Map it goes through hashes it once.
+    const key = owned(`dedup:${channel.name}:${message.id}`);
     let claim: Claim;
     try {
       const claimed = this.#dedup.claim(key);
