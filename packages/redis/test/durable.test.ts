@@ -142,6 +142,30 @@ describe.runIf(run)('durable delivery (BullMQ on the real Redis)', () => {
     }
   });
 
+  it('a reply waiting for a message that runs in another process waits for it from where it is, not from the back of the queue', async () => {
+    // Two instances on one Redis; a user's first message runs 1 s in A (a lease), the second
+    // 0.4 s in B: B's reply must wait for A's and becomes an outbox job. It used to go back to
+    // the delayed set every turn poll (20 ms here), taken again each time.
+    const { prefix } = fresh();
+    const a = await startBot({ prefix, delayMs: 1000 });
+    const b = await startBot({ prefix, delayMs: 400 });
+    const user = `oa-other-${prefix.length}-${testNo}`;
+    const first = a.oa.text('first', { from: user });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await Promise.all([first, b.oa.text('second', { from: user })]);
+    await api.waitFor(() => api.textsTo(user).length === 2, 10_000);
+    expect(api.textsTo(user)).toEqual(['echo:first', 'echo:second']);
+    const outbox = new Queue('outbox-officialAccount', { connection: new Redis('redis://127.0.0.1:6379'), prefix: `${prefix}q` });
+    try {
+      const jobs = await outbox.getCompleted(0, -1);
+      expect(jobs.length).toBeGreaterThan(0);
+      expect(jobs.map((job) => job.attemptsStarted).filter((n) => n !== 1)).toEqual([]);
+    } finally {
+      await outbox.close();
+      await outbox.disconnect();
+    }
+  });
+
   it('45009 then ok: the send is retried with backoff and delivered once', async () => {
     const { prefix, kfid } = fresh();
     const { notify } = await startBot({ prefix });

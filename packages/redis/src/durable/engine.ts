@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomUUID } from 'node:crypto';
 import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -1000,42 +1001,59 @@ export class DurableDelivery implements DeliveryEngine {
     // soon as the one before it ends; only half the concurrency may wait so per conversation,
     // so the others keep running. (Its BullMQ lock is renewed meanwhile; bounded all the same.)
     const here = blockers.map((blocker) => this.#here.get(blocker)).filter((held) => held !== undefined);
-    const waiting = this.#waitingHere.get(conversation) ?? 0;
-    if (here.length > 0 && waiting < Math.max(1, Math.floor(this.#concurrency / 2))) {
-      this.#waitingHere.set(conversation, waiting + 1);
-      try {
-        await settlesWithin(Promise.all(here.map((held) => held.done)), (this.#options.lockDurationMs ?? 30_000) / 2);
-      } finally {
-        const left = (this.#waitingHere.get(conversation) ?? 1) - 1;
-        if (left > 0) this.#waitingHere.set(conversation, left);
-        else this.#waitingHere.delete(conversation);
-      }
+    const mayWait = (this.#waitingHere.get(conversation) ?? 0) < Math.max(1, Math.floor(this.#concurrency / 2));
+    if (here.length > 0 && mayWait) {
+      await this.#waitHere(conversation, settlesWithin(Promise.all(here.map((held) => held.done)), (this.#options.lockDurationMs ?? 30_000) / 2));
       return;
     }
     for (const blocker of blockers) {
-      if (this.#here.has(blocker) || (await this.#alive(blocker))) {
-        // Parked: the job that finishes before it wakes it (#finish); the poll is the backstop.
-        const parked = this.#parkedKey(conversation);
-        await Promise.all([
-          this.#redis.sadd(parked, entry),
-          this.#redis.pexpire(parked, ConversationOrder.TTL_MS),
-          job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token),
-        ]);
-        throw new DelayedError();
+      const state = this.#here.has(blocker) ? 'held' : await this.#stateOf(blocker);
+      if (state === 'gone') {
+        await this.#order.leave(conversation, blocker);
+        continue;
       }
-      await this.#order.leave(conversation, blocker);
+      if (state === 'running' && mayWait) {
+        // Running in another process (a job, or a message under its lease): look at the turn
+        // again in a moment, from here, rather than from the back of the queue.
+        await this.#waitHere(conversation, sleep(this.#options.turnPollMs ?? 50));
+        return;
+      }
+      // Parked: the job that finishes before it wakes it (#finish); the poll is the backstop.
+      const parked = this.#parkedKey(conversation);
+      await Promise.all([
+        this.#redis.sadd(parked, entry),
+        this.#redis.pexpire(parked, ConversationOrder.TTL_MS),
+        job.moveToDelayed(Date.now() + (this.#options.turnPollMs ?? 50), token),
+      ]);
+      throw new DelayedError();
     }
   }
 
-  /** Whether a timeline entry's job may still run (else it is finished or was never queued). */
-  async #alive(entry: string): Promise<boolean> {
-    const [queueName, id, at] = entry.split('|');
+  /** Waits for `until` as one of the conversation's jobs waiting in this process for their turn. */
+  async #waitHere(conversation: string, until: Promise<unknown>): Promise<void> {
+    this.#waitingHere.set(conversation, (this.#waitingHere.get(conversation) ?? 0) + 1);
+    try {
+      await until;
+    } finally {
+      const left = (this.#waitingHere.get(conversation) ?? 1) - 1;
+      if (left > 0) this.#waitingHere.set(conversation, left);
+      else this.#waitingHere.delete(conversation);
+    }
+  }
+
+  /**
+   * Where a timeline entry's job is: `gone` (finished, or never queued), `running` (a worker
+   * runs it, or its message runs under a lease), or `queued` (waiting or delayed in a queue).
+   */
+  async #stateOf(entry: string): Promise<'gone' | 'running' | 'queued'> {
+    const [queueName, id, at, flag] = entry.split('|');
     const queue = queueName === this.#inbound?.name ? this.#inbound : [...this.#outboxes.values()].find((q) => q.name === queueName);
-    if (!queue || !id) return false;
+    if (!queue || !id) return 'gone';
     const state = await queue.getJobState(id);
-    if (state === 'completed' || state === 'failed') return false;
-    if (state === 'unknown') return Date.now() - Number(at) < ENTRY_GRACE_MS;
-    return true;
+    if (state === 'completed' || state === 'failed') return 'gone';
+    if (state === 'unknown') return Date.now() - Number(at) < ENTRY_GRACE_MS ? 'queued' : 'gone';
+    // A lease is a delayed job while its message runs in the process that received it.
+    return state === 'active' || (flag === 'L' && state === 'delayed') ? 'running' : 'queued';
   }
 
   // ------------------------------------------------------------------------------------------
