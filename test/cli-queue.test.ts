@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBot, generateEncodingAESKey, wecomKf, type Bot } from '@wxbot/core';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { createBot, type Bot } from '@wxbot/core';
+import { shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { RedisStore } from '@wxbot/redis';
+import { removeKeys } from '../packages/redis/test/fixture.ts';
+import { DURABLE_CONFIG, durableFixture } from './support/durableFixture.ts';
 import { runWxbot } from './support/wxbotProcess.ts';
 
 // `wxbot queue` as an operator runs it, against the real Redis: a bot in this process (the
@@ -13,22 +14,17 @@ import { runWxbot } from './support/wxbotProcess.ts';
 // job that is not failed. Keys are removed afterwards.
 
 const run = await shouldRunRedisTests('wxbot queue CLI tests');
-const prefix = `wxbot-test:${randomUUID()}:`;
-const CORP = 'ww-cli-queue';
-const SECRET = 'kf-secret';
-const TOKEN = 'kf-token';
-const KEY = generateEncodingAESKey();
-const KFID = 'wk-cli-queue';
-const CONFIG = ['--config', 'test/fixtures/durable.config.ts'];
+const fixture = durableFixture('cli-queue');
+const { prefix, kfid: KFID } = fixture;
 
 let api: FakeWeChatApi;
 let bot: Bot;
 
 beforeAll(async () => {
   if (!run) return;
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }] });
+  api = await startFakeWeChatApi({ credentials: [{ id: fixture.corpId, secret: fixture.secret }] });
   bot = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url })],
+    channels: [fixture.channel(api.url)],
     plugins: [
       {
         name: 'echo',
@@ -41,38 +37,23 @@ beforeAll(async () => {
     logger: { level: 'silent' },
   });
   const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
-  const kf = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
   // One customer answered (a completed job), one whose session a human holds (95018: failed).
   api.kf.push(KFID, { external_userid: 'answered', text: { content: 'hi' } });
   api.kf.push(KFID, { external_userid: 'held', text: { content: 'hello?' } });
   api.kf.setState(KFID, 'held', 3, 'servicer-1');
-  await kf.event('kf_msg_or_event', { Token: `sync-${Date.now()}`, OpenKfId: KFID }, { from: 'sys' });
+  await fixture.notify(url);
   await api.waitFor(() => api.textsTo('answered').length === 1, 10_000);
   await until(async () => (await bot.queues!.deadJobs()).length === 1);
 });
 afterAll(async () => {
   await bot?.stop();
   await api?.close();
-  if (!run) return;
-  const admin = new Redis('redis://127.0.0.1:6379');
-  const keys = await admin.keys(`${prefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
+  if (run) await removeKeys(prefix);
 });
 
 /** `wxbot queue ARGS…` with the fixture config on this test's prefix. */
 function queue(...args: string[]) {
-  return runWxbot(['queue', ...CONFIG, ...args], {
-    env: {
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      REDIS_PREFIX: prefix,
-      WECOM_CORP_ID: CORP,
-      WECOM_KF_SECRET: SECRET,
-      WECOM_KF_TOKEN: TOKEN,
-      WECOM_KF_AES_KEY: KEY,
-      API_BASE: api.url,
-    },
-  });
+  return runWxbot(['queue', ...DURABLE_CONFIG, ...args], { env: fixture.env(api.url) });
 }
 
 /** A job of `queueName` in `state`, read in Redis (BullMQ keeps completed and failed jobs in sorted sets). */
@@ -152,9 +133,7 @@ describe.runIf(run)('wxbot queue (real Redis)', { timeout: 60_000 }, () => {
   it('an unreachable Redis is one line and exit 1, for every action (retry and drop used to wait forever)', async () => {
     const port = await freePort();
     for (const args of [['list'], ['depth'], ['retry', 'inbound', 'x'], ['drop', 'inbound', 'x']]) {
-      const result = await runWxbot(['queue', ...CONFIG, ...args], {
-        env: { REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_PREFIX: prefix, WECOM_CORP_ID: CORP, WECOM_KF_SECRET: SECRET, WECOM_KF_TOKEN: TOKEN, WECOM_KF_AES_KEY: KEY },
-      });
+      const result = await runWxbot(['queue', ...DURABLE_CONFIG, ...args], { env: { ...fixture.env(), REDIS_URL: `redis://127.0.0.1:${port}` } });
       expect(result.code, args.join(' ')).toBe(1);
       expect(result.stderr.trim()).toBe(
         `wxbot queue: cannot reach Redis at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port} (check REDIS_URL, or the config's RedisStore)`,
@@ -206,17 +185,9 @@ describe.runIf(run)('wxbot queue --all (real Redis)', { timeout: 120_000 }, () =
 
 describe.runIf(run)('wxbot queue / worker on a Redis store without durable delivery', { timeout: 60_000 }, () => {
   it('say that durable delivery is off in the config, not to set a REDIS_URL that is set', async () => {
-    const env = {
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      REDIS_PREFIX: prefix,
-      DURABLE_OFF: '1',
-      WECOM_CORP_ID: CORP,
-      WECOM_KF_SECRET: SECRET,
-      WECOM_KF_TOKEN: TOKEN,
-      WECOM_KF_AES_KEY: KEY,
-    };
+    const env = { ...fixture.env(), DURABLE_OFF: '1' };
     for (const command of ['queue', 'worker']) {
-      const result = await runWxbot([command, ...CONFIG], { env });
+      const result = await runWxbot([command, ...DURABLE_CONFIG], { env });
       expect(result.code, command).toBe(1);
       expect(result.stderr, command).toContain("the config's store is on Redis but durable delivery is off (RedisStore durable: false, or the bot option delivery: 'memory')");
       expect(result.stderr, command).not.toContain('set REDIS_URL');

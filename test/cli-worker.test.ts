@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBot, generateEncodingAESKey, wecomKf, type Bot } from '@wxbot/core';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { createBot, type Bot } from '@wxbot/core';
+import { shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { RedisStore } from '@wxbot/redis';
+import { removeKeys } from '../packages/redis/test/fixture.ts';
+import { DURABLE_CONFIG, durableFixture } from './support/durableFixture.ts';
 import { runWxbot, spawnWxbot, stopWxbot, type WxbotProcess } from './support/wxbotProcess.ts';
 
 // `wxbot worker` as an operator runs it next to a web instance, on the real Redis: its
@@ -12,12 +12,8 @@ import { runWxbot, spawnWxbot, stopWxbot, type WxbotProcess } from './support/wx
 // key prefix of this test's own, removed afterwards); the worker runs the fixture's slow echo.
 
 const run = await shouldRunRedisTests('wxbot worker CLI tests');
-const prefix = `wxbot-test:${randomUUID()}:`;
-const CORP = 'ww-cli-worker';
-const SECRET = 'kf-secret';
-const TOKEN = 'kf-token';
-const KEY = generateEncodingAESKey();
-const KFID = 'wk-cli-worker';
+const fixture = durableFixture('cli-worker');
+const { prefix, kfid: KFID } = fixture;
 const SLOW_MS = 1500;
 
 let api: FakeWeChatApi;
@@ -27,43 +23,32 @@ const processes: WxbotProcess[] = [];
 
 beforeAll(async () => {
   if (!run) return;
-  api = await startFakeWeChatApi({ credentials: [{ id: CORP, secret: SECRET }] });
+  api = await startFakeWeChatApi({ credentials: [{ id: fixture.corpId, secret: fixture.secret }] });
   web = createBot({
-    channels: [wecomKf({ corpId: CORP, secret: SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url })],
+    channels: [fixture.channel(api.url)],
     plugins: [],
     store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix }),
     logger: { level: 'silent' },
     workers: false,
   });
   const { url } = await web.start({ port: 0, host: '127.0.0.1' });
-  const kf = new WeChatPeer({ url: `${url}/wecom/kf`, kind: 'wecomKf', token: TOKEN, encodingAESKey: KEY, receiveId: CORP });
-  notify = () => kf.event('kf_msg_or_event', { Token: `sync-${Date.now()}`, OpenKfId: KFID }, { from: 'sys' });
+  notify = () => fixture.notify(url);
 });
 afterAll(async () => {
   await Promise.all(processes.map((p) => stopWxbot(p.child)));
   await web?.stop();
   await api?.close();
-  if (!run) return;
-  const admin = new Redis('redis://127.0.0.1:6379');
-  const keys = await admin.keys(`${prefix}*`);
-  if (keys.length > 0) await admin.del(...keys);
-  admin.disconnect();
+  if (run) await removeKeys(prefix);
 });
 
 const env = (): Record<string, string> => ({
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  REDIS_PREFIX: prefix,
-  WECOM_CORP_ID: CORP,
-  WECOM_KF_SECRET: SECRET,
-  WECOM_KF_TOKEN: TOKEN,
-  WECOM_KF_AES_KEY: KEY,
-  API_BASE: api.url,
+  ...fixture.env(api.url),
   SLOW_MS: String(SLOW_MS),
   LOG_LEVEL: 'info',
 });
 
 function worker(...args: string[]): WxbotProcess {
-  const p = spawnWxbot(['worker', '--config', 'test/fixtures/durable.config.ts', ...args], env());
+  const p = spawnWxbot(['worker', ...DURABLE_CONFIG, ...args], env());
   p.ready.catch(() => undefined); // a worker serves no callbacks: `ready` never resolves
   processes.push(p);
   return p;

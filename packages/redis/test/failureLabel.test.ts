@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shouldRunRedisTests } from '@wxbot/testing';
 import { officialAccount, type Message } from '@wxbot/core';
 import { Metrics } from '../../core/src/metrics.ts';
 import { captureLogger } from '../../core/test/helpers.ts';
 import { DurableDelivery } from '../src/index.ts';
+import { removeKeys } from './fixture.ts';
 
 // The reason label of message jobs that failed for good (wxbot_job_failures_total) is one of
 // wxbot's own reasons or else the error's type name: an error whose text carries a message's
@@ -24,10 +24,7 @@ describe.runIf(withRedis)('the reason label of failed message jobs', () => {
 
   afterAll(async () => {
     await engine?.stop();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
+    await removeKeys(prefix);
   });
 
   it('an error of the handler run is counted by its type, never by its text', { timeout: 30_000 }, async () => {

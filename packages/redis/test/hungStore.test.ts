@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { createBot, generateEncodingAESKey, officialAccount, wecomApp, type Bot } from '@wxbot/core';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
+import { createBot, generateEncodingAESKey, wecomApp, type Bot } from '@wxbot/core';
 import { RedisStore, StoreTimeoutError } from '../src/index.ts';
 import { captureLogger } from '../../core/test/helpers.ts';
+import { durableSetup, lateReplyBot } from './fixture.ts';
 
 /**
  * A "Redis" that accepts connections and never answers: what a stopped (SIGSTOP), paused or
@@ -114,36 +114,24 @@ async function startSwitchingProxy(): Promise<{ port: number; forward(): void; c
 const withRedis = await shouldRunRedisTests('durable mode on a hung Redis');
 
 describe.runIf(withRedis)('durable mode on a Redis that hangs, then answers again', () => {
-  const prefix = `wxbot-test:${randomUUID()}:`;
   const OA = { appId: 'wx-hung', appSecret: 'hung-secret', token: 'hung-token' };
-  let api: FakeWeChatApi;
+  const setup = durableSetup([{ id: OA.appId, secret: OA.appSecret }]);
+  const { prefix } = setup;
   let proxy: Awaited<ReturnType<typeof startSwitchingProxy>>;
-  let durableBot: Bot | undefined;
   const durableLogs = captureLogger('info');
 
   beforeAll(async () => {
-    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
     proxy = await startSwitchingProxy();
-  });
-  afterAll(async () => {
-    await durableBot?.stop();
-    await proxy?.close();
-    await api?.close();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
+    setup.onClose(() => proxy.close());
   });
 
   it('starts, answers slow messages from this process, says so once, queues durably again once Redis answers, and stops', async () => {
-    durableBot = createBot({
-      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 100 })],
-      store: new RedisStore({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 300, durable: { leaseMs: 1000 } }),
-      logger: durableLogs.log,
-    });
-    durableBot.on('text', async (ctx) => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await ctx.reply(`late:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
+    const { api } = setup;
+    const durableBot = lateReplyBot(setup, OA, {
+      replyWindowMs: 100,
+      delayMs: 300,
+      store: { url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 300, durable: { leaseMs: 1000 } },
+      bot: { logger: durableLogs.log },
     });
     // start() finishes although no Redis command is ever answered.
     const { url } = await durableBot.start({ port: 0, host: '127.0.0.1' });

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { describe, expect, it } from 'vitest';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
 import { createBot, generateEncodingAESKey, officialAccount, wecomKf, type Bot, type Channel } from '@wxbot/core';
 import { RedisStore } from '../src/index.ts';
 import { captureLogger } from '../../core/test/helpers.ts';
+import { durableSetup } from './fixture.ts';
 
 // A worker started without the web instances' channel settings (a host missing the KF
 // variables, say) takes the channel's message jobs from the shared queue and cannot run them.
@@ -20,37 +19,22 @@ const KFID = 'wk-missing';
 const OA = { appId: 'wx-missing', appSecret: 'oa-secret', token: 'oa-token' };
 
 describe.runIf(withRedis)('a worker without a channel of the web instances', () => {
-  const prefix = `wxbot-test:${randomUUID()}:`;
-  let api: FakeWeChatApi;
-  const bots: Bot[] = [];
-
-  beforeAll(async () => {
-    api = await startFakeWeChatApi({
-      credentials: [
-        { id: CORP, secret: SECRET },
-        { id: OA.appId, secret: OA.appSecret },
-      ],
-    });
-  });
-  afterAll(async () => {
-    await Promise.all(bots.map((b) => b.stop()));
-    await api?.close();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
-  });
+  const setup = durableSetup([
+    { id: CORP, secret: SECRET },
+    { id: OA.appId, secret: OA.appSecret },
+  ]);
 
   function bot(channels: Channel[], logger: ReturnType<typeof captureLogger>['log'], workers: boolean): Bot {
-    const b = createBot({ channels, store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: { turnPollMs: 20 } }), logger, workers: workers ? {} : false });
+    const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: setup.prefix, durable: { turnPollMs: 20 } });
+    const b = createBot({ channels, store, logger, workers: workers ? {} : false });
     b.on('text', (ctx) => ctx.reply(`echo:${ctx.message.type === 'text' ? ctx.message.text : ''}`));
-    bots.push(b);
-    return b;
+    return setup.keep(b);
   }
-  const kf = () => wecomKf({ corpId: CORP, secret: SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url });
-  const oa = () => officialAccount({ ...OA, apiBaseUrl: api.url });
+  const kf = () => wecomKf({ corpId: CORP, secret: SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: setup.api.url });
+  const oa = () => officialAccount({ ...OA, apiBaseUrl: setup.api.url });
 
   it('one error line naming the channel and the fix, failures counted by reason; retried once a worker has the channel', { timeout: 30_000 }, async () => {
+    const { api } = setup;
     const web = bot([kf(), oa()], captureLogger('silent').log, false);
     const { url } = await web.start({ port: 0, host: '127.0.0.1' });
     const logs = captureLogger('info');

@@ -1,12 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { createBot, officialAccount, type Bot } from '@wxbot/core';
-import { RedisStore } from '../src/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
 import { captureLogger } from '../../core/test/helpers.ts';
+import { durableSetup, lateReplyBot } from './fixture.ts';
 
 /**
  * A Redis that goes away and comes back, as a restarted server does: a proxy to the shared
@@ -44,36 +41,23 @@ const withRedis = await shouldRunRedisTests('Redis outage logging');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(withRedis)('a Redis outage in durable mode', () => {
-  const prefix = `wxbot-test:${randomUUID()}:`;
   const OA = { appId: 'wx-outage', appSecret: 'outage-secret', token: 'outage-token' };
-  let api: FakeWeChatApi;
+  const setup = durableSetup([{ id: OA.appId, secret: OA.appSecret }]);
   let redis: Awaited<ReturnType<typeof startRestartableRedis>>;
-  let bot: Bot | undefined;
   const logs = captureLogger('debug');
 
   beforeAll(async () => {
-    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
     redis = await startRestartableRedis();
-  });
-  afterAll(async () => {
-    await bot?.stop();
-    await redis?.close();
-    await api?.close();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
+    setup.onClose(() => redis.close());
   });
 
   it('logs one line when it starts and one when it ends, no stack above debug, and delivers from memory meanwhile', async () => {
-    bot = createBot({
-      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 50 })],
-      store: new RedisStore({ url: `redis://127.0.0.1:${redis.port}`, prefix, commandTimeoutMs: 300, durable: { timeoutMs: 300 } }),
-      logger: logs.log,
-    });
-    bot.on('text', async (ctx) => {
-      await sleep(150); // past the window: a late reply, through the engine
-      await ctx.reply(`late:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
+    const { api } = setup;
+    const bot = lateReplyBot(setup, OA, {
+      replyWindowMs: 50,
+      delayMs: 150,
+      store: { url: `redis://127.0.0.1:${redis.port}`, commandTimeoutMs: 300, durable: { timeoutMs: 300 } },
+      bot: { logger: logs.log },
     });
     const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
     expect(bot.delivery).toBe('durable');
@@ -99,7 +83,7 @@ describe.runIf(withRedis)('a Redis outage in durable mode', () => {
     await peer.text('during', { from: 'u-outage' });
     await api.waitFor(() => api.textsTo('u-outage').includes('late:during'), 10_000);
     await redis.start();
-    await api.waitFor(() => bot!.delivery === 'durable', 10_000);
+    await api.waitFor(() => bot.delivery === 'durable', 10_000);
     const upAgain = await scrape();
     expect(upAgain).toMatch(/^wxbot_queue_up 1$/m);
     expect(depthLines(upAgain).length).toBeGreaterThan(0);

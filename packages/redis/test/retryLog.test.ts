@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { createBot, officialAccount, type Bot } from '@wxbot/core';
-import { RedisStore } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
 import { captureLogger } from '../../core/test/helpers.ts';
+import { durableSetup, lateReplyBot } from './fixture.ts';
 
 // What an operator reads while a send is retried: each try numbered over the whole send (the
 // running message's own try, then the outbox job's), out of how many, and when the next comes.
@@ -13,34 +10,13 @@ import { captureLogger } from '../../core/test/helpers.ts';
 const withRedis = await shouldRunRedisTests('retry log lines');
 
 describe.runIf(withRedis)('send retries in the log', () => {
-  const prefix = `wxbot-test:${randomUUID()}:`;
   const OA = { appId: 'wx-retrylog', appSecret: 'retry-secret', token: 'retry-token' };
-  let api: FakeWeChatApi;
-  let bot: Bot | undefined;
-
-  beforeAll(async () => {
-    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
-  });
-  afterAll(async () => {
-    await bot?.stop();
-    await api?.close();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
-  });
+  const setup = durableSetup([{ id: OA.appId, secret: OA.appSecret }]);
 
   it('45009 three times: tries 1, 2, 3 of 10, the backoff doubling before each next one; sent once', { timeout: 20_000 }, async () => {
+    const { api } = setup;
     const logs = captureLogger('info');
-    bot = createBot({
-      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 100 })],
-      store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: { backoffMs: 50, turnPollMs: 20 } }),
-      logger: logs.log,
-    });
-    bot.on('text', async (ctx) => {
-      await new Promise((resolve) => setTimeout(resolve, 200)); // past the window: a late reply
-      await ctx.reply('late');
-    });
+    const bot = lateReplyBot(setup, OA, { replyWindowMs: 100, delayMs: 200, store: { durable: { backoffMs: 50, turnPollMs: 20 } }, bot: { logger: logs.log } });
     const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
     api.failNext('/message/custom/send', { errcode: 45009, errmsg: 'api freq out of limit' }, 3);
     await new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId }).text('hi', { from: 'u-retry' });
@@ -51,7 +27,7 @@ describe.runIf(withRedis)('send retries in the log', () => {
       { attempt: 2, of: 10, retryInMs: 100, reason: 'errcode 45009' },
       { attempt: 3, of: 10, retryInMs: 200, reason: 'errcode 45009' },
     ]);
-    expect(api.textsTo('u-retry')).toEqual(['late']);
+    expect(api.textsTo('u-retry')).toEqual(['late:hi']);
     // And BullMQ waited so (lower bounds only, whatever the machine's speed): the schedule of
     // a job that made the first try itself, although that try was the running message's own.
     const at = api.calls.filter((c) => c.path === '/cgi-bin/message/custom/send' && (c.body as { touser?: string }).touser === 'u-retry').map((c) => c.at);

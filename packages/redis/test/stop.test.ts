@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WeChatPeer, shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
-import { createBot, officialAccount, type Bot } from '@wxbot/core';
-import { RedisStore } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
+import type { Bot } from '@wxbot/core';
 import { captureLogger } from '../../core/test/helpers.ts';
+import { durableSetup, lateReplyBot } from './fixture.ts';
 
 // Graceful stop with a message still running past its shutdown grace: the instance hands the
 // message back (its lease is no longer renewed), says so in one line, and another instance
@@ -14,38 +12,18 @@ const withRedis = await shouldRunRedisTests('graceful stop hand-back');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(withRedis)('graceful stop in durable mode', () => {
-  const prefix = `wxbot-test:${randomUUID()}:`;
   const OA = { appId: 'wx-stop', appSecret: 'stop-secret', token: 'stop-token' };
   const LEASE_MS = 1000;
-  let api: FakeWeChatApi;
-  const bots: Bot[] = [];
-
-  beforeAll(async () => {
-    api = await startFakeWeChatApi({ credentials: [{ id: OA.appId, secret: OA.appSecret }] });
-  });
-  afterAll(async () => {
-    await Promise.all(bots.map((b) => b.stop()));
-    await api?.close();
-    const admin = new Redis('redis://127.0.0.1:6379');
-    const keys = await admin.keys(`${prefix}*`);
-    if (keys.length > 0) await admin.del(...keys);
-    admin.disconnect();
-  });
+  const setup = durableSetup([{ id: OA.appId, secret: OA.appSecret }]);
 
   function bot(logger: ReturnType<typeof captureLogger>['log'], workers: boolean): Bot {
-    const b = createBot({
-      channels: [officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: 100 })],
-      store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: { leaseMs: LEASE_MS, turnPollMs: 20, stalledIntervalMs: 1000 } }),
-      logger,
-      shutdownGraceMs: 100,
-      workers: workers ? {} : false,
+    // Answers past the window and past the shutdown grace.
+    return lateReplyBot(setup, OA, {
+      replyWindowMs: 100,
+      delayMs: 1500,
+      store: { durable: { leaseMs: LEASE_MS, turnPollMs: 20, stalledIntervalMs: 1000 } },
+      bot: { logger, shutdownGraceMs: 100, workers: workers ? {} : false },
     });
-    b.on('text', async (ctx) => {
-      await sleep(1500); // past the window and past the shutdown grace
-      await ctx.reply(`late:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
-    });
-    bots.push(b);
-    return b;
   }
 
   it('a message still running is handed back with one line, and another instance answers it once', { timeout: 30_000 }, async () => {
@@ -67,9 +45,9 @@ describe.runIf(withRedis)('graceful stop in durable mode', () => {
         msg: '1 message still running here handed back: a worker runs it again once the lease expires (within 1 s)',
       }),
     ]);
-    await api.waitFor(() => api.textsTo('u-stop').length === 1, 15_000);
+    await setup.api.waitFor(() => setup.api.textsTo('u-stop').length === 1, 15_000);
     await sleep(500);
-    expect(api.textsTo('u-stop')).toEqual(['late:slow']);
+    expect(setup.api.textsTo('u-stop')).toEqual(['late:slow']);
     // The run is counted; a wait is not (the lease's last renewal, where it would start, is
     // recorded nowhere: it used to be measured from the lease's first deadline).
     const metrics = await taker.metrics.registry.metrics();
