@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shouldRunRedisTests } from '@wxbot/testing';
+import { WeChatPeer, shouldRunRedisTests } from '@wxbot/testing';
 import { officialAccount, type Message } from '@wxbot/core';
 import { Metrics } from '../../core/src/metrics.ts';
 import { captureLogger } from '../../core/test/helpers.ts';
 import { DurableDelivery } from '../src/index.ts';
-import { removeKeys } from './fixture.ts';
+import { durableSetup, lateReplyBot, removeKeys } from './fixture.ts';
 
-// The reason label of message jobs that failed for good (wxbot_job_failures_total) is one of
+// The reason label of jobs that failed for good (wxbot_job_failures_total: message jobs and sends) is one of
 // wxbot's own reasons or else the error's type name: an error whose text carries a message's
 // details (an id, a time) would otherwise make one series per message. Real Redis, a key
 // prefix of this test's own (removed afterwards).
@@ -59,5 +59,29 @@ describe.runIf(withRedis)('the reason label of failed message jobs', () => {
       'wxbot_job_failures_total{queue="inbound",reason="error: Error"} 2',
       'wxbot_job_failures_total{queue="inbound",reason="error: QuotaExceeded"} 1',
     ]);
+  });
+});
+
+describe.runIf(withRedis)('the reason label of failed sends', () => {
+  const OA = { appId: 'wx-label-send', appSecret: 'label-secret', token: 'label-token' };
+  const setup = durableSetup([{ id: OA.appId, secret: OA.appSecret }]);
+
+  it('a send that fails for good with an error of its own is counted by its type; the dead job keeps the text', { timeout: 30_000 }, async () => {
+    const bot = lateReplyBot(setup, OA, { replyWindowMs: 50, delayMs: 150, store: { durable: { turnPollMs: 20 } }, bot: { logger: captureLogger('silent').log } });
+    // Not a WeChat error (a bug in a channel, say): it fails at once, its text naming the user and time.
+    (bot.channels[0] as unknown as { send: (to: { user: string }) => Promise<void> }).send = async (to) => {
+      throw new Error(`cannot send to ${to.user} at ${Date.now()}`);
+    };
+    const { url } = await bot.start({ port: 0, host: '127.0.0.1' });
+    const peer = new WeChatPeer({ url: `${url}/wx`, kind: 'officialAccount', token: OA.token, receiveId: OA.appId });
+    for (const user of ['u-a', 'u-b']) expect((await peer.text('hi', { from: user })).body).toBe('success');
+    const deadline = Date.now() + 15_000;
+    while ((await bot.queues!.deadJobs()).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await bot.queues!.deadJobs()).map((j) => j.reason).sort()).toEqual([
+      expect.stringMatching(/^error: cannot send to u-a at \d+$/),
+      expect.stringMatching(/^error: cannot send to u-b at \d+$/),
+    ]);
+    const failures = (await bot.metrics.registry.metrics()).split('\n').filter((line) => line.startsWith('wxbot_job_failures_total{'));
+    expect(failures).toEqual(['wxbot_job_failures_total{queue="outbox-officialAccount",reason="error: Error"} 2']);
   });
 });

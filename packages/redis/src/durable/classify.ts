@@ -6,8 +6,13 @@ import { TOKEN_ERRCODES, WeChatApiError } from '@wxbot/core/protocol';
  *   request provably never left, or it may have left but the send is idempotent);
  * - `fail`: no later attempt can succeed, or a repeat could deliver twice; the job fails at
  *   once, with `reason` (kept on the dead job and counted in the metrics).
+ *
+ * `label`: what the failure metrics count it as when `reason` carries an error's own text (an
+ * error other than WeChat's: its type), so that no text makes a label value of its own.
  */
-export type SendVerdict = { readonly action: 'retry'; readonly reason: string } | { readonly action: 'fail'; readonly reason: string };
+export type SendVerdict =
+  | { readonly action: 'retry'; readonly reason: string; readonly label?: string }
+  | { readonly action: 'fail'; readonly reason: string; readonly label?: string };
 
 /** WeChat says "busy" or "too fast": -1 system busy, 45009 API quota, 45011 too frequent, 45033 KF send quota. */
 const TRANSIENT_ERRCODES: ReadonlySet<number> = new Set([-1, 45009, 45011, 45033]);
@@ -32,7 +37,11 @@ const PERMANENT_NAMES: Readonly<Record<number, string>> = {
  * 5xx) may be retried; for other sends it fails rather than risk a double message.
  */
 export function classifySendError(error: unknown, idempotent: boolean): SendVerdict {
-  if (!(error instanceof WeChatApiError)) return { action: 'fail', reason: `error: ${error instanceof Error ? error.message : String(error)}` };
+  if (!(error instanceof WeChatApiError)) {
+    return error instanceof Error
+      ? { action: 'fail', reason: `error: ${error.message}`, label: `error: ${error.name}` }
+      : { action: 'fail', reason: `error: ${String(error)}`, label: 'error' };
+  }
   const { errcode, errmsg } = error;
   if (errcode === -1 && errmsg.startsWith('request failed:')) {
     if (NOT_SENT.test(errmsg)) return { action: 'retry', reason: `network: ${errmsg.slice('request failed: '.length)}` };

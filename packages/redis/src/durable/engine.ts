@@ -396,7 +396,7 @@ export class DurableDelivery implements DeliveryEngine {
         this.#redis.del(sendingKey).catch(() => undefined);
         const failure = classifySendError(error, channel.kind === 'wecomKf' || part.to.openKfId !== undefined);
         if (failure.action === 'fail') {
-          this.#metrics?.failed(queue.name, failure.reason);
+          this.#metrics?.failed(queue.name, failure.label ?? failure.reason);
           this.#logFailed(part, error, failure.reason);
           // Kept as a failed job (wxbot queue lists it, and can retry it); the next parts go on.
           await this.#queueOrSendInProcess(channel, job, [part], queue, { failed: failure.reason }).catch(() => undefined);
@@ -917,7 +917,7 @@ export class DurableDelivery implements DeliveryEngine {
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (verdict.action === 'fail' || last) {
         await this.#finish(conversation, entry);
-        this.#metrics?.failed(job.queueName, verdict.reason);
+        this.#metrics?.failed(job.queueName, verdict.label ?? verdict.reason);
         this.#logFailed(send, error, verdict.reason);
         throw new UnrecoverableError(verdict.reason);
       }
