@@ -11,7 +11,7 @@ function runLogging(body: string): Promise<string> {
   const script = `const { createLogger } = await import(${JSON.stringify(loggerModule)}); const log = createLogger({ level: 'info' }); ${body}`;
   return new Promise((resolve, reject) =>
     execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) =>
-      error ? reject(error) : resolve(stdout),
+      error ? reject(Object.assign(error, { stdout })) : resolve(stdout),
     ),
   );
 }
@@ -27,6 +27,20 @@ describe('createLogger on stdout', () => {
       .map((line) => JSON.parse(line) as { i: number; text: string; msg: string; app: string });
     expect(lines).toHaveLength(3000);
     expect(lines).toEqual(lines.map((_, i) => expect.objectContaining({ i, text: `你好 wxbot ${i}`, msg: 'callback', app: 'wxbot' })));
+  });
+
+  it('writes the last few lines (under the ~4 KB gathered before a write) on process.exit(), on a natural end, and after an uncaught exception', async () => {
+    const lines = (out: string) =>
+      out
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { i: number }).i);
+    expect(lines(await runLogging(`for (let i = 0; i < 3; i++) log.info({ i }, 'line'); process.exit(0);`))).toEqual([0, 1, 2]);
+    expect(lines(await runLogging(`for (let i = 0; i < 3; i++) log.info({ i }, 'line');`))).toEqual([0, 1, 2]);
+    const crashed = await runLogging(`for (let i = 0; i < 3; i++) log.info({ i }, 'line'); setTimeout(() => { throw new Error('boom'); }, 1);`).catch(
+      (error: Error & { stdout?: string }) => error.stdout ?? '',
+    );
+    expect(lines(crashed)).toEqual([0, 1, 2]);
   });
 
   it('keeps writing lines logged across event-loop turns, and redacts secrets', async () => {
