@@ -150,7 +150,10 @@ class WindowClock {
       }
       this.#head++;
     }
-    if (this.#open === 0) return this.#reset();
+    if (this.#open === 0) {
+      this.#reset();
+      return;
+    }
     // Slots before the head are empty: drop them once they are most of the queue.
     if (this.#head > 1024 && this.#head * 2 > windows.length) {
       windows.splice(0, this.#head);
