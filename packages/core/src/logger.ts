@@ -65,18 +65,25 @@ export function callbackLine(log: Logger): CallbackLine {
   }
   const { lsCacheSym, timeSym, chindingsSym, endSym, streamSym, needsMetadataGsym } = pino.symbols;
   const internals = log as unknown as Record<symbol, unknown>;
-  const channels = new Map<string, string>();
+  // Channel names, message types and outcomes repeat: each is escaped once (at most 256 kept).
+  const quoted = new Map<string, string>();
+  const quote = (s: string): string => {
+    let q = quoted.get(s);
+    if (q === undefined) {
+      q = jsonString(s);
+      if (quoted.size < 256) quoted.set(s, q);
+    }
+    return q;
+  };
   return (channel, type, id, ms, outcome) => {
     if (log.levelVal > 30) return;
     const stream = internals[streamSym] as pino.DestinationStream & Record<symbol, unknown>;
     if (stream[needsMetadataGsym]) return log.info({ channel, type, id, ms, outcome }, 'callback');
-    let quoted = channels.get(channel);
-    if (quoted === undefined) channels.set(channel, (quoted = jsonString(channel)));
     const time = (internals[timeSym] as () => string)();
     const level = (internals[lsCacheSym] as Record<number, string>)[30];
     const idPart = id === undefined ? '' : `,"id":${jsonString(id)}`;
     stream.write(
-      `${level}${time}${internals[chindingsSym] as string},"channel":${quoted},"type":${jsonString(type)}${idPart},"ms":${ms},"outcome":${jsonString(outcome)},"msg":"callback"${internals[endSym] as string}`,
+      `${level}${time}${internals[chindingsSym] as string},"channel":${quote(channel)},"type":${quote(type)}${idPart},"ms":${ms},"outcome":${quote(outcome)},"msg":"callback"${internals[endSym] as string}`,
     );
   };
 }

@@ -48,6 +48,8 @@ export class MemoryStore implements Store {
   readonly #main: Space;
   readonly #spaces: readonly Space[];
   readonly #pubsub = new LocalPubSub();
+  /** The options of the last `setOwnNow`. */
+  #ownTtl: { readonly ttl: number } = { ttl: 0 };
   #log: Logger | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -107,7 +109,9 @@ export class MemoryStore implements Store {
    */
   setOwnNow(key: string, value: string, ttlMs: number): void {
     const space = this.#of(key);
-    space.cache.set(key, value, { ttl: ttlMs });
+    // The same options object while the TTL is the same (the dedup's always is): none a message.
+    if (this.#ownTtl.ttl !== ttlMs) this.#ownTtl = { ttl: ttlMs };
+    space.cache.set(key, value, this.#ownTtl);
     if (space.cache.size === space.cache.max) this.#checkPressure(space);
   }
 
