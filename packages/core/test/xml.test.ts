@@ -2,6 +2,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { XML_LIMITS, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
+import { hasDeclaration } from '../src/xml.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
 const reference = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: false, ignoreDeclaration: true, ignorePiTags: true });
@@ -81,6 +82,45 @@ describe('flat XML fast path', () => {
     expect(parseXml('<xml><Content><![CDATA[a &amp; b]]></Content></xml>')).toEqual({ Content: 'a &amp; b' });
     expect(decodeEntities('&unknown; &#0; &#xD800; & x')).toBe('&unknown; &#0; &#xD800; & x');
     expect(() => parseXml('<!DOCTYPE x [<!ENTITY e "boom">]><xml><A>&e;</A></xml>')).toThrow(/DOCTYPE/);
+  });
+
+  it('finds a DOCTYPE or ENTITY declaration exactly where /<!(?:DOCTYPE|ENTITY)/i does', () => {
+    const reference = /<!(?:DOCTYPE|ENTITY)/i;
+    const texts = [
+      '',
+      '<!',
+      '<!DOCTYPE',
+      '<!doctype x>',
+      '<!DocType',
+      '<!DOCTYP',
+      '<!ENTITY',
+      '<!entity',
+      '<!ENTIT',
+      '<!<!DOCTYPE',
+      '<! DOCTYPE',
+      '<!-- DOCTYPE -->',
+      'x<!ENTITYy',
+      '<![CDATA[<!EnTiTy e "x">]]>',
+      '<!\u017Fntity',
+      '<!DOCTYPE'.replace('T', '\u0174'),
+      '<!doc\u212Aype',
+      '<!ENTİTY',
+      '<!DOCTYPE'.toLowerCase().replace('d', 'D'),
+      '<xml><A><![CDATA[a]]></A><B><![CDATA[b]]></B></xml>',
+      `${'<!'.repeat(1000)}entity`,
+      '@!DOCTYPE <@DOCTYPE <!DOCTYPE'.slice(0, 20),
+    ];
+    for (const text of texts) expect(hasDeclaration(text), JSON.stringify(text)).toBe(reference.test(text));
+    // Every character in each letter's place: only the letter's two cases match.
+    for (let code = 0; code < 0x2200; code++) {
+      const c = String.fromCharCode(code);
+      for (const word of ['<!DOCTYPE', '<!ENTITY']) {
+        for (let at = 2; at < word.length; at++) {
+          const text = word.slice(0, at) + c + word.slice(at + 1);
+          if (hasDeclaration(text) !== reference.test(text)) expect(hasDeclaration(text), JSON.stringify(text)).toBe(reference.test(text));
+        }
+      }
+    }
   });
 
   it('caps depth and element count of what it parses', () => {
