@@ -235,12 +235,14 @@ const NO_BODY = Buffer.alloc(0);
  * not the declared length, a decoder set): raw-body then reads it, with its checks and errors.
  * Saves raw-body's per-request listeners, closures, async resource and stream events.
  */
-async function bodyAtHand(req: IncomingMessage, length: number | undefined, limit: number): Promise<Buffer | undefined> {
+export async function bodyAtHand(req: IncomingMessage, length: number | undefined, limit: number): Promise<Buffer | undefined> {
   await undefined; // the parser pushes what this read holds before this resumes
   const size = req.readableLength;
   // All of it: the parser has ended the message, or holds the Content-Length's bytes (it never
-  // pushes more than that into a body; it ends the message right after).
-  const all = length === undefined ? req.complete : length === size;
+  // pushes more than that into a body; it ends the message right after). With Transfer-Encoding
+  // too (refused by Node's parser unless it runs with --insecure-http-parser, which then reads
+  // it chunked), only the end of the message counts.
+  const all = length === undefined || req.headers['transfer-encoding'] !== undefined ? req.complete : length === size;
   if (!all || req.readableEncoding !== null || req.readableFlowing || req.destroyed || size > limit) return undefined;
   if (size === 0) return NO_BODY;
   return req.read() as Buffer; // paused and without a decoder: everything it holds, as one Buffer

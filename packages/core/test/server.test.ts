@@ -8,7 +8,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
 import { parse as parseQuery } from 'node:querystring';
-import { createHttpServer, queryOf } from '../src/server.ts';
+import { bodyAtHand, createHttpServer, queryOf } from '../src/server.ts';
 import type { Query } from '../src/protocol.ts';
 import { captureLogger } from './helpers.ts';
 
@@ -176,6 +176,34 @@ describe('callback POSTs', () => {
     expect((await post('/wx/', 'x')).status).toBe(404);
     expect((await post('/WX', 'x')).status).toBe(404);
     expect(calls.length).toBe(count);
+  });
+});
+
+describe('the body at hand', () => {
+  // A stand-in for the request stream as the parser left it.
+  const request = (fields: { size: number; complete: boolean; headers?: Record<string, string> }) =>
+    ({
+      readableLength: fields.size,
+      complete: fields.complete,
+      readableEncoding: null,
+      readableFlowing: null,
+      destroyed: false,
+      headers: fields.headers ?? {},
+      read: () => Buffer.alloc(fields.size, 0x61),
+    }) as unknown as Parameters<typeof bodyAtHand>[0];
+
+  it('is taken when the parser holds the Content-Length bytes or ended the message, else left to raw-body', async () => {
+    expect((await bodyAtHand(request({ size: 5, complete: false }), 5, 1024))?.toString()).toBe('aaaaa');
+    expect(await bodyAtHand(request({ size: 3, complete: false }), 5, 1024)).toBeUndefined();
+    expect((await bodyAtHand(request({ size: 3, complete: true }), undefined, 1024))?.toString()).toBe('aaa');
+    expect(await bodyAtHand(request({ size: 3, complete: false }), undefined, 1024)).toBeUndefined();
+    expect(await bodyAtHand(request({ size: 5, complete: true }), 5, 4)).toBeUndefined(); // over the limit: raw-body's 413
+  });
+
+  it('with Transfer-Encoding beside Content-Length (an insecure parser reads it chunked), only a complete message is taken', async () => {
+    const chunked = { 'transfer-encoding': 'chunked', 'content-length': '5' };
+    expect(await bodyAtHand(request({ size: 5, complete: false, headers: chunked }), 5, 1024)).toBeUndefined();
+    expect((await bodyAtHand(request({ size: 5, complete: true, headers: chunked }), 5, 1024))?.toString()).toBe('aaaaa');
   });
 });
 
