@@ -108,6 +108,13 @@ describe('KeptAnswers', () => {
     expect(answers.size).toBe(0);
   });
 
+  it('gives back the answer as it was given: Chinese, emoji, XML', () => {
+    const answers = new KeptAnswers(60_000, 10);
+    const body = '<xml><Content><![CDATA[您好 😀 营业时间 9:00–21:00]]></Content></xml>';
+    answers.set('k', body);
+    expect(answers.get('k')).toBe(body);
+  });
+
   it('holds at most `max` answers, dropping the oldest first', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const answers = new KeptAnswers(60_000, 3);

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
-import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
@@ -50,8 +49,11 @@ interface Waiting {
 
 /**
  * The passive answers of the callbacks recorded in one MemoryStore, kept for WeChat's retries:
- * each as the HTTP body alone (a flat copy of the string, so nothing of its request stays
- * alive), under its mark's key, for {@link ANSWER_TTL_MS} to a third more. Kept in generations
+ * each as the HTTP body alone, in UTF-8 bytes (a slice of Node's buffer pool: the bytes live
+ * outside the JavaScript heap, which the collector then neither copies nor promotes; a string
+ * of the body, two bytes a character for a Chinese reply, was ~0.6 KB a message promoted), under
+ * its mark's key, for {@link ANSWER_TTL_MS} to a third more. Nothing of its request stays alive.
+ * A retry gets the bytes decoded: what the first answer's bytes on the wire were. Kept in generations
  * of plain Maps, the youngest taking the new answers and the oldest dropped whole, rather than
  * in an LRU with a time to live per key: an answer is one Map entry, with no copy of its key
  * (the mark's own) and no clock or list work, and nothing is deleted one by one but the
@@ -60,14 +62,14 @@ interface Waiting {
 export class KeptAnswers {
   static readonly GENERATIONS = 4;
   /** Youngest first. */
-  readonly #generations: Map<string, string>[] = [];
+  readonly #generations: Map<string, Buffer>[] = [];
   /** How long the youngest generation takes new answers. */
   readonly #spanMs: number;
   /** When the youngest generation began. */
   #since = performance.now();
   #size = 0;
   /** Where eviction goes on in the oldest generation (a Map iterator skips deleted keys cheaply). */
-  #evicting: { readonly generation: Map<string, string>; keys: MapIterator<string> } | undefined;
+  #evicting: { readonly generation: Map<string, Buffer>; keys: MapIterator<string> } | undefined;
 
   constructor(
     lifetimeMs: number,
@@ -87,7 +89,7 @@ export class KeptAnswers {
     this.#turn();
     const youngest = this.#generations[0]!;
     const before = youngest.size;
-    youngest.set(key, body);
+    youngest.set(key, Buffer.from(body));
     this.#size += youngest.size - before;
     if (this.#size > this.max) this.#evictOldest();
   }
@@ -96,7 +98,7 @@ export class KeptAnswers {
     this.#turn();
     for (const generation of this.#generations) {
       const body = generation.get(key);
-      if (body !== undefined) return body;
+      if (body !== undefined) return body.toString();
     }
     return undefined;
   }
@@ -240,10 +242,10 @@ export class CallbackDedup {
     if (!memory) return this.#completeStored(key, body);
     try {
       // The key as given (its caller's own string, see `claim`) for the mark and the answer;
-      // the mark's value a constant, the answer a flat copy of the body.
+      // the mark's value a constant, the answer the body's bytes.
       if (body === 'success') memory.store.setOwnNow(key, 'success', this.ttlMs);
       else {
-        memory.answers.set(key, owned(body));
+        memory.answers.set(key, body);
         memory.store.setOwnNow(key, ANSWERED, this.ttlMs);
       }
     } catch (error) {
