@@ -200,3 +200,27 @@ describe('compose: the unawaited next() check', () => {
     await expect(plain({})).resolves.toBeUndefined();
   });
 });
+
+describe('the passive window closes when the pipeline ends', () => {
+  it('a callback nothing answers (or whose handler throws) gets "success" at once, not at the end of its window', async () => {
+    const logs = captureLogger();
+    // An hour's window: were it left open when the pipeline ended, the callback would outlast the test.
+    const bot = createBot({ channels: [officialAccount({ appId: 'wx-window', token: 'tok', replyWindowMs: 3_600_000 })], logger: logs.log });
+    bot.on('text', (ctx) => {
+      if (ctx.message.text === 'boom') throw new Error('handler failed');
+    });
+    await bot.init();
+    try {
+      const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode: 'plain', token: 'tok', receiveId: 'wx-window' });
+      for (const [text, msgId] of [
+        ['quiet', '99001'],
+        ['boom', '99002'],
+      ]) {
+        const { query, body } = peer.buildCallback(peer.message('text', { Content: text }, { msgId }));
+        expect(await bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body)).toBe('success');
+      }
+    } finally {
+      await bot.stop();
+    }
+  });
+});
