@@ -1,21 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import { shouldRunRedisTests } from '@wxbot/testing';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { coalesceWrites } from '../src/durable/coalesce.ts';
+import { redisTestConnection } from './fixture.ts';
 
-const PREFIX = `wxbot-test:${randomUUID()}:`;
-const run = await shouldRunRedisTests('coalesceWrites tests');
-const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, lazyConnect: true });
-redis.on('error', () => undefined);
-
-afterAll(async () => {
-  if (run) {
-    const keys = await redis.keys(`${PREFIX}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  redis.disconnect();
-});
+const { prefix: PREFIX, run, redis } = await redisTestConnection('coalesceWrites tests', { lazyConnect: true });
 
 /** Counts the writes that reach the connection's socket (one system call each). */
 function countWrites(client: Redis): { readonly count: number } {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
+import { shouldRunRedisTests, startFakeWeChatApi, type FakeWeChatApi } from '@wxbot/testing';
 import { createBot, officialAccount, type Bot, type BotOptions } from '@wxbot/core';
 import { RedisStore, type RedisStoreOptions } from '../src/index.ts';
 
@@ -14,6 +14,36 @@ export async function removeKeys(prefix: string): Promise<void> {
   } finally {
     admin.disconnect();
   }
+}
+
+/** A test file's own connection to the shared Redis, with its own key prefix (see {@link redisTestConnection}). */
+export interface RedisTestConnection {
+  /** The file's own key prefix; its keys are removed after the file's tests. */
+  readonly prefix: string;
+  /** Whether Redis answers (the tests run only then). */
+  readonly run: boolean;
+  /** The connection, disconnected after the file's tests. */
+  readonly redis: Redis;
+}
+
+/**
+ * A connection for a test file that talks to Redis directly: a prefix of its own, removed with
+ * the connection after the tests. `lazyConnect` leaves connecting to the test (one that counts
+ * what reaches the socket from the first command on).
+ */
+export async function redisTestConnection(what: string, options: { lazyConnect?: boolean } = {}): Promise<RedisTestConnection> {
+  const prefix = `wxbot-test:${randomUUID()}:`;
+  const run = await shouldRunRedisTests(what);
+  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, lazyConnect: options.lazyConnect ?? !run });
+  redis.on('error', () => undefined);
+  afterAll(async () => {
+    if (run) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    redis.disconnect();
+  });
+  return { prefix, run, redis };
 }
 
 /** What a durable test of one describe block works with (see {@link durableSetup}). */

@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import { shouldRunRedisTests } from '@wxbot/testing';
+import { describe, expect, it } from 'vitest';
 import { ConversationOrder } from '../src/durable/order.ts';
+import { redisTestConnection } from './fixture.ts';
 
-const PREFIX = `wxbot-test:${randomUUID()}:`;
-const run = await shouldRunRedisTests('ConversationOrder tests');
-const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, lazyConnect: !run });
-redis.on('error', () => undefined);
-
-afterAll(async () => {
-  if (run) {
-    const keys = await redis.keys(`${PREFIX}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  redis.disconnect();
-});
+const { prefix: PREFIX, run, redis } = await redisTestConnection('ConversationOrder tests');
 
 describe.runIf(run)('ConversationOrder (real Redis)', () => {
   const S = ConversationOrder.SLOTS;
