@@ -91,10 +91,9 @@ describe('WXBizMsgCrypt round trips and agrees with Tencent @wecom/crypto', () =
   });
 });
 
-describe('WXBizMsgCrypt keeps one cipher and one decipher across messages', () => {
-  // The kept CBC cipher chains each message from the last block of the one before; what goes in
-  // and out must still be exactly what a fresh cipher with the IV gives, whatever came before
-  // (other lengths, failed decryptions, the other direction).
+describe('WXBizMsgCrypt gives the same bytes whatever messages came before', () => {
+  // What goes in and out must be exactly what a fresh cipher with the IV gives, whatever came
+  // before (other lengths, failed decryptions, the other direction).
   const key = generateEncodingAESKey();
   const texts = ['', 'a', '你好，世界', 'x'.repeat(31), 'y'.repeat(32), '😀'.repeat(300), 'z'.repeat(4000)];
 

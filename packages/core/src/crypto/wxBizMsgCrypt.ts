@@ -1,4 +1,4 @@
-import { type Cipher, createCipheriv, createDecipheriv, type Decipher, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { WxCryptoError, WxCryptoErrorCode } from './errors.ts';
 import { decodeEncodingAESKey } from './keys.ts';
 import { signaturesEqual, sortedSha1 } from './signature.ts';
@@ -27,13 +27,6 @@ function random16(): Buffer {
  * Used by WeCom apps, WeChat Customer Service and Official Accounts in safe/compat mode.
  *
  * All failures throw {@link WxCryptoError} with the sample code's error codes.
- *
- * One cipher and one decipher per instance, kept across messages and never finalised:
- * `createCipheriv`/`createDecipheriv` cost ~3–4 µs a message (OpenSSL context and key
- * schedule), three times the AES of a callback (measured). Kept, a CBC cipher chains from the
- * last block of the previous message instead of the IV; only a message's first block depends on
- * that, and it is put right with one 16-byte XOR each way (see {@link WXBizMsgCrypt.encrypt} and
- * {@link WXBizMsgCrypt.decrypt}): the bytes in and out are those of a fresh cipher with the IV.
  */
 export class WXBizMsgCrypt {
   readonly #token: string;
@@ -41,12 +34,6 @@ export class WXBizMsgCrypt {
   readonly #iv: Buffer;
   readonly receiveId: string;
   readonly #receiveIdBytes: Buffer;
-  #cipher: Cipher | undefined;
-  /** The block the kept cipher chains the next message from: the last ciphertext block it produced (the IV at first). */
-  readonly #cipherChain = Buffer.alloc(16);
-  #decipher: Decipher | undefined;
-  /** The block the kept decipher chains the next message from: the last ciphertext block it was fed (the IV at first). */
-  readonly #decipherChain = Buffer.alloc(16);
 
   constructor(token: string, encodingAESKey: string, receiveId: string) {
     this.#token = token;
@@ -54,26 +41,6 @@ export class WXBizMsgCrypt {
     this.#iv = this.#key.subarray(0, 16);
     this.receiveId = receiveId;
     this.#receiveIdBytes = Buffer.from(receiveId, 'utf8');
-  }
-
-  /** The kept CBC cipher (made again after a failure, chaining from the IV). */
-  #cipherNow(): Cipher {
-    if (this.#cipher) return this.#cipher;
-    const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
-    cipher.setAutoPadding(false);
-    this.#iv.copy(this.#cipherChain);
-    this.#cipher = cipher;
-    return cipher;
-  }
-
-  /** The kept CBC decipher (made again after a failure, chaining from the IV). */
-  #decipherNow(): Decipher {
-    if (this.#decipher) return this.#decipher;
-    const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
-    decipher.setAutoPadding(false);
-    this.#iv.copy(this.#decipherChain);
-    this.#decipher = decipher;
-    return decipher;
   }
 
   /** msg_signature over token, timestamp, nonce and the ciphertext. */
@@ -90,43 +57,18 @@ export class WXBizMsgCrypt {
 
   /** Encrypts `message` for this receiveId; `random` is fixed only by tests of published vectors. */
   encrypt(message: string, random: Buffer = random16()): string {
-    if (random.length !== 16) return this.#encryptFresh(message, random);
-    // random(16) | uint32be(len) | msg | receiveId | PKCS#7 padding, written into one buffer.
+    // random | uint32be(len) | msg | receiveId | PKCS#7 padding, written into one buffer.
     const bodyLength = Buffer.byteLength(message, 'utf8');
     const receiveId = this.#receiveIdBytes;
-    const plainLength = 20 + bodyLength + receiveId.length;
+    const head = random.length;
+    const plainLength = head + 4 + bodyLength + receiveId.length;
     const padLength = PAD_BLOCK - (plainLength % PAD_BLOCK);
     const padded = Buffer.allocUnsafe(plainLength + padLength);
-    padded.writeUInt32BE(bodyLength, 16);
-    padded.write(message, 20, bodyLength, 'utf8');
-    receiveId.copy(padded, 20 + bodyLength);
+    random.copy(padded, 0);
+    padded.writeUInt32BE(bodyLength, head);
+    padded.write(message, head + 4, bodyLength, 'utf8');
+    receiveId.copy(padded, head + 4 + bodyLength);
     padded.fill(padLength, plainLength);
-    let encrypted: Buffer;
-    try {
-      const cipher = this.#cipherNow();
-      // The kept cipher XORs the first block with its chain block, not the IV: XOR both in
-      // beforehand, so the block it encrypts is random ^ IV, as a fresh cipher's.
-      const chain = this.#cipherChain;
-      const iv = this.#iv;
-      for (let k = 0; k < 16; k++) padded[k] = random[k]! ^ iv[k]! ^ chain[k]!;
-      encrypted = cipher.update(padded);
-      if (encrypted.length !== padded.length) throw new Error('the cipher held back part of the message');
-    } catch (error) {
-      this.#cipher = undefined; // its chain is unknown now: start again from the IV
-      throw error;
-    }
-    encrypted.copy(this.#cipherChain, 0, encrypted.length - 16);
-    return encrypted.toString('base64');
-  }
-
-  /** `encrypt` with a fresh cipher, for a `random` that is not 16 bytes (laid out as given). */
-  #encryptFresh(message: string, random: Buffer): string {
-    const body = Buffer.from(message, 'utf8');
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32BE(body.length, 0);
-    const plain = Buffer.concat([random, length, body, this.#receiveIdBytes]);
-    const padLength = PAD_BLOCK - (plain.length % PAD_BLOCK);
-    const padded = Buffer.concat([plain, Buffer.alloc(padLength, padLength)]);
     const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
     cipher.setAutoPadding(false);
     return Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64');
@@ -152,18 +94,12 @@ export class WXBizMsgCrypt {
     }
     let plain: Buffer;
     try {
-      plain = this.#decipherNow().update(data);
-      if (plain.length !== data.length) throw new Error('the decipher held back part of the message');
+      const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
+      decipher.setAutoPadding(false);
+      plain = Buffer.concat([decipher.update(data), decipher.final()]);
     } catch {
-      this.#decipher = undefined; // its chain is unknown now: start again from the IV
       throw new WxCryptoError(WxCryptoErrorCode.DecryptAESError, 'AES decryption failed');
     }
-    // The kept decipher XORed the first block with its chain block, not the IV: put it right
-    // (that block is the random prefix, dropped below, but the plaintext stays exact).
-    const chain = this.#decipherChain;
-    const iv = this.#iv;
-    for (let k = 0; k < 16; k++) plain[k] = plain[k]! ^ chain[k]! ^ iv[k]!;
-    data.copy(chain, 0, data.length - 16);
     const pad = plain[plain.length - 1] ?? 0;
     if (pad < 1 || pad > PAD_BLOCK || pad > plain.length) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'invalid PKCS#7 padding');
