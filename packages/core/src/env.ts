@@ -98,13 +98,51 @@ type Parsed = z.output<typeof schema>;
 /** The channel kinds `envConfig()` configures. */
 type EnvChannelKind = 'officialAccount' | 'wecomApp' | 'wecomKf' | 'wecomAiBot';
 
-/** The variable each option came from. */
-type VariablesOf<T> = { readonly [K in keyof T]?: string };
+/** Where an option comes from: its variable, or several where the first one set wins (KF's token falls back to the app's). */
+type Source = keyof Parsed | readonly (keyof Parsed)[];
+type SourceValue<S> = S extends readonly (infer V extends keyof Parsed)[] ? Parsed[V] : S extends keyof Parsed ? Parsed[S] : never;
+
+/**
+ * The variable each channel option reads. This one table makes both the options (`envConfig`)
+ * and their names (`envVariablesOf`, which `wxbot check` shows), so the two cannot disagree.
+ */
+const CHANNEL_SOURCES = {
+  officialAccount: { appId: 'WX_APP_ID', appSecret: 'WX_APP_SECRET', token: 'WX_TOKEN', encodingAESKey: 'WX_AES_KEY', allowPlain: 'WX_ALLOW_PLAIN', apiBaseUrl: 'WX_API_BASE' },
+  wecomApp: { corpId: 'WECOM_CORP_ID', agentId: 'WECOM_AGENT_ID', secret: 'WECOM_SECRET', token: 'WECOM_TOKEN', encodingAESKey: 'WECOM_AES_KEY', apiBaseUrl: 'WECOM_API_BASE' },
+  wecomKf: {
+    corpId: 'WECOM_CORP_ID',
+    secret: 'WECOM_KF_SECRET',
+    token: ['WECOM_KF_TOKEN', 'WECOM_TOKEN'],
+    encodingAESKey: ['WECOM_KF_AES_KEY', 'WECOM_AES_KEY'],
+    apiBaseUrl: 'WECOM_API_BASE',
+  },
+  wecomAiBot: { token: 'WECOM_AIBOT_TOKEN', encodingAESKey: 'WECOM_AIBOT_AES_KEY', botId: 'WECOM_AIBOT_ID', secret: 'WECOM_AIBOT_SECRET', wsUrl: 'WECOM_AIBOT_WS_URL' },
+} as const satisfies { [K in EnvChannelKind]: { [O in keyof NonNullable<EnvConfig[K]>]?: Source } };
+
+/** A channel's options as its variables set them (undefined where unset), and the variable of each. */
+interface ChannelEnv<K extends EnvChannelKind> {
+  readonly values: { -readonly [O in keyof (typeof CHANNEL_SOURCES)[K]]: SourceValue<(typeof CHANNEL_SOURCES)[K][O]> };
+  readonly variables: Readonly<Record<string, string>>;
+}
+
+/** Reads a channel's options from the parsed environment through {@link CHANNEL_SOURCES}. */
+function channelEnv<K extends EnvChannelKind>(e: Parsed, kind: K): ChannelEnv<K> {
+  const values: Record<string, unknown> = {};
+  const variables: Record<string, string> = {};
+  for (const [option, source] of Object.entries(CHANNEL_SOURCES[kind]) as [string, Source][]) {
+    const names = typeof source === 'string' ? [source] : source;
+    // The first one set (with none set the channel is incomplete and never made: the last, unused).
+    const variable = names.find((name) => e[name] !== undefined) ?? names[names.length - 1]!;
+    values[option] = e[variable];
+    variables[option] = variable;
+  }
+  return { values: values as ChannelEnv<K>['values'], variables };
+}
 
 /** What the environment made: the config, and the variable each channel option came from. */
 interface ParsedEnv {
   readonly config: EnvConfig;
-  readonly variables: { [K in EnvChannelKind]?: VariablesOf<NonNullable<EnvConfig[K]>> };
+  readonly variables: { [K in EnvChannelKind]?: Readonly<Record<string, string>> };
 }
 
 const CHANNEL_KINDS: Readonly<Record<EnvChannelKind, true>> = { officialAccount: true, wecomApp: true, wecomKf: true, wecomAiBot: true };
@@ -195,23 +233,9 @@ function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
     ...(oaNeedsId ? [{ variable: 'WX_APP_ID', value: e.WX_APP_ID, why: e.WX_AES_KEY ? 'encrypted callbacks carry it' : 'the API needs it with the secret' }] : []),
   ]);
   if (oaComplete) {
-    config.officialAccount = {
-      path: '/wx',
-      appId: e.WX_APP_ID ?? '',
-      appSecret: e.WX_APP_SECRET,
-      token: e.WX_TOKEN!,
-      encodingAESKey: e.WX_AES_KEY,
-      allowPlain: e.WX_ALLOW_PLAIN ?? false,
-      apiBaseUrl: e.WX_API_BASE,
-    };
-    variables.officialAccount = {
-      appId: 'WX_APP_ID',
-      appSecret: 'WX_APP_SECRET',
-      token: 'WX_TOKEN',
-      encodingAESKey: 'WX_AES_KEY',
-      allowPlain: 'WX_ALLOW_PLAIN',
-      apiBaseUrl: 'WX_API_BASE',
-    };
+    const oa = channelEnv(e, 'officialAccount');
+    config.officialAccount = { path: '/wx', ...oa.values, appId: oa.values.appId ?? '', token: oa.values.token!, allowPlain: oa.values.allowPlain ?? false };
+    variables.officialAccount = oa.variables;
   }
 
   const kfTriggers = ['WECOM_KF_SECRET', 'WECOM_KF_TOKEN', 'WECOM_KF_AES_KEY'] as const;
@@ -225,27 +249,14 @@ function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
     ...(e.WECOM_SECRET !== undefined ? [{ variable: 'WECOM_AGENT_ID', value: e.WECOM_AGENT_ID, why: 'message/send needs it with the secret' }] : []),
   ]);
   if (appComplete) {
-    config.wecomApp = {
-      path: '/wecom/callback',
-      corpId: e.WECOM_CORP_ID!,
-      agentId: e.WECOM_AGENT_ID,
-      secret: e.WECOM_SECRET,
-      token: e.WECOM_TOKEN!,
-      encodingAESKey: e.WECOM_AES_KEY!,
-      apiBaseUrl: e.WECOM_API_BASE,
-    };
-    variables.wecomApp = {
-      corpId: 'WECOM_CORP_ID',
-      agentId: 'WECOM_AGENT_ID',
-      secret: 'WECOM_SECRET',
-      token: 'WECOM_TOKEN',
-      encodingAESKey: 'WECOM_AES_KEY',
-      apiBaseUrl: 'WECOM_API_BASE',
-    };
+    const app = channelEnv(e, 'wecomApp');
+    config.wecomApp = { path: '/wecom/callback', ...app.values, corpId: app.values.corpId!, token: app.values.token!, encodingAESKey: app.values.encodingAESKey! };
+    variables.wecomApp = app.variables;
   }
 
-  const kfToken = e.WECOM_KF_TOKEN ?? e.WECOM_TOKEN;
-  const kfKey = e.WECOM_KF_AES_KEY ?? e.WECOM_AES_KEY;
+  const kf = channelEnv(e, 'wecomKf');
+  const kfToken = kf.values.token;
+  const kfKey = kf.values.encodingAESKey;
   const kfComplete = requireAll(issues, e, 'Customer Service (KF)', kfTriggers, [
     { variable: 'WECOM_CORP_ID', value: e.WECOM_CORP_ID, why: 'encrypted callbacks carry it' },
     { variable: 'WECOM_KF_SECRET', value: e.WECOM_KF_SECRET, why: 'kf/sync_msg and kf/send_msg need it' },
@@ -253,14 +264,8 @@ function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
     { variable: 'WECOM_KF_AES_KEY', value: kfKey, why: 'or WECOM_AES_KEY' },
   ]);
   if (kfComplete) {
-    config.wecomKf = { path: '/wecom/kf', corpId: e.WECOM_CORP_ID!, secret: e.WECOM_KF_SECRET!, token: kfToken!, encodingAESKey: kfKey!, apiBaseUrl: e.WECOM_API_BASE };
-    variables.wecomKf = {
-      corpId: 'WECOM_CORP_ID',
-      secret: 'WECOM_KF_SECRET',
-      token: e.WECOM_KF_TOKEN ? 'WECOM_KF_TOKEN' : 'WECOM_TOKEN',
-      encodingAESKey: e.WECOM_KF_AES_KEY ? 'WECOM_KF_AES_KEY' : 'WECOM_AES_KEY',
-      apiBaseUrl: 'WECOM_API_BASE',
-    };
+    config.wecomKf = { path: '/wecom/kf', ...kf.values, corpId: kf.values.corpId!, secret: kf.values.secret!, token: kfToken!, encodingAESKey: kfKey! };
+    variables.wecomKf = kf.variables;
   }
 
   // Callback mode needs the token and key; WebSocket mode (a secret) needs the bot id; both may run.
@@ -281,22 +286,10 @@ function parseEnv(env: Record<string, string | undefined>): ParsedEnv {
     ],
   );
   if (aibotComplete) {
-    config.wecomAiBot = {
-      path: '/wecom/aibot',
-      token: e.WECOM_AIBOT_TOKEN,
-      encodingAESKey: e.WECOM_AIBOT_AES_KEY,
-      botId: e.WECOM_AIBOT_ID,
-      secret: e.WECOM_AIBOT_SECRET,
-      wsUrl: e.WECOM_AIBOT_WS_URL,
-      stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false },
-    };
-    variables.wecomAiBot = {
-      token: 'WECOM_AIBOT_TOKEN',
-      encodingAESKey: 'WECOM_AIBOT_AES_KEY',
-      botId: 'WECOM_AIBOT_ID',
-      secret: 'WECOM_AIBOT_SECRET',
-      wsUrl: 'WECOM_AIBOT_WS_URL',
-    };
+    const aibot = channelEnv(e, 'wecomAiBot');
+    // `stream` is an object made afresh each parse, so no variable names it (envVariablesOf compares by identity).
+    config.wecomAiBot = { path: '/wecom/aibot', ...aibot.values, stream: { showThinking: e.WECOM_AIBOT_SHOW_THINKING ?? false } };
+    variables.wecomAiBot = aibot.variables;
   }
 
   // A CorpID on its own configures nothing: say which variable would.

@@ -132,4 +132,56 @@ describe('envConfig', () => {
     expect(envVariablesOf('wecomAiBot', { token: 'tok42' }, env)).toEqual({});
     expect(envVariablesOf('officialAccount', made.officialAccount, { ...env, PORT: 'x' })).toEqual({});
   });
+
+  it('envConfig and envVariablesOf agree for every channel: each option holds the value of the variable it is named after', () => {
+    // Each variable its own value, so an option named after the wrong variable shows.
+    const env = {
+      WX_APP_ID: 'wx-id',
+      WX_APP_SECRET: 'wx-secret',
+      WX_TOKEN: 'wxtoken',
+      WX_AES_KEY: KEY,
+      WX_API_BASE: 'http://wx.test/',
+      WECOM_CORP_ID: 'corp',
+      WECOM_AGENT_ID: '7',
+      WECOM_SECRET: 'app-secret',
+      WECOM_TOKEN: 'apptoken',
+      WECOM_AES_KEY: KEY.replace('a', 'b'),
+      WECOM_API_BASE: 'http://wecom.test/',
+      WECOM_KF_SECRET: 'kf-secret',
+      WECOM_KF_TOKEN: 'kftoken',
+      WECOM_KF_AES_KEY: KEY.replace('a', 'c'),
+      WECOM_AIBOT_TOKEN: 'bottoken',
+      WECOM_AIBOT_AES_KEY: KEY.replace('a', 'd'),
+      WECOM_AIBOT_ID: 'bot-id',
+      WECOM_AIBOT_SECRET: 'bot-secret',
+      WECOM_AIBOT_WS_URL: 'wss://bot.test/',
+    };
+    const made = envConfig(env);
+    expect(made.wecomApp).toMatchObject({ corpId: 'corp', agentId: 7, secret: 'app-secret', token: 'apptoken', apiBaseUrl: 'http://wecom.test/' });
+    expect(envVariablesOf('wecomApp', made.wecomApp, env)).toEqual({
+      corpId: 'WECOM_CORP_ID',
+      agentId: 'WECOM_AGENT_ID',
+      secret: 'WECOM_SECRET',
+      token: 'WECOM_TOKEN',
+      encodingAESKey: 'WECOM_AES_KEY',
+      apiBaseUrl: 'WECOM_API_BASE',
+    });
+    expect(made.wecomKf).toMatchObject({ corpId: 'corp', secret: 'kf-secret', token: 'kftoken', encodingAESKey: env.WECOM_KF_AES_KEY, apiBaseUrl: 'http://wecom.test/' });
+    expect(envVariablesOf('wecomKf', made.wecomKf, env)).toEqual({
+      corpId: 'WECOM_CORP_ID',
+      secret: 'WECOM_KF_SECRET',
+      token: 'WECOM_KF_TOKEN',
+      encodingAESKey: 'WECOM_KF_AES_KEY',
+      apiBaseUrl: 'WECOM_API_BASE',
+    });
+    expect(made.wecomAiBot).toMatchObject({ token: 'bottoken', encodingAESKey: env.WECOM_AIBOT_AES_KEY, botId: 'bot-id', secret: 'bot-secret', wsUrl: 'wss://bot.test/' });
+    expect(envVariablesOf('wecomAiBot', made.wecomAiBot, env)).toEqual({
+      token: 'WECOM_AIBOT_TOKEN',
+      encodingAESKey: 'WECOM_AIBOT_AES_KEY',
+      botId: 'WECOM_AIBOT_ID',
+      secret: 'WECOM_AIBOT_SECRET',
+      wsUrl: 'WECOM_AIBOT_WS_URL',
+    });
+    expect(made.officialAccount).toMatchObject({ appId: 'wx-id', appSecret: 'wx-secret', token: 'wxtoken', encodingAESKey: KEY, apiBaseUrl: 'http://wx.test/' });
+  });
 });
