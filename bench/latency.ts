@@ -5,12 +5,16 @@
  * (goal: wxbot's ≤ the floor's). Not side by side: two servers at half the floor's maximum
  * each, plus two load generators, are the whole of a small machine (on 2 cores the floor's
  * p99 went to 1.2–1.5 s that way, measured), and that measures the overload, not the servers.
+ * A second table has, per server and round, what its own process saw in the fixed-rate window
+ * (watch.ts): CPU µs a request, how busy its loop was, the loop's delay (p50/p99/max ms) and GC
+ * pauses by kind (scavenges, mark-compacts: count, sum and longest ms), which move far less
+ * with the machine's load than the client's p99.
  *
  *   npx tsx bench/latency.ts            # safe mode
  *   BENCH_MODE=plain npx tsx bench/latency.ts
  */
 import type { CryptoMode } from './config.ts';
-import { load, median, startServer } from './run.ts';
+import { type BenchServer, load, median, startServer } from './run.ts';
 import { newMessages } from './traffic.ts';
 
 const MODE = (process.env.BENCH_MODE ?? 'safe') as CryptoMode;
@@ -18,6 +22,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const rows = [];
+const inside: Record<string, string | number>[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const floor = await startServer('koa', MODE);
   const wxbot = await startServer('wxbot', MODE);
@@ -28,10 +33,29 @@ for (let round = 0; round < ROUNDS; round++) {
     const max = await load(floor.port, newMessages(MODE, 25_000 * 5), { seconds: 5, connections: 32 });
     const rate = Math.max(1, Math.round(max.rps / 2));
     const count = Math.ceil(rate * SECONDS * 1.2);
-    const atRate = (port: number) => load(port, newMessages(MODE, count), { seconds: SECONDS, connections: 32, rate });
-    const f = round % 2 === 0 ? await atRate(floor.port) : undefined;
-    const w = await atRate(wxbot.port);
-    const f2 = f ?? (await atRate(floor.port));
+    const atRate = async (server: BenchServer) => {
+      const traffic = newMessages(MODE, count);
+      await server.cpu();
+      server.watch();
+      const result = await load(server.port, traffic, { seconds: SECONDS, connections: 32, rate });
+      const cpu = (await server.cpu()) / result.count;
+      const w = await server.watched();
+      const pauses = (p: { count: number; totalMs: number; maxMs: number }) => `${p.count} / ${Math.round(p.totalMs)} / ${p.maxMs.toFixed(1)}`;
+      inside.push({
+        round,
+        server: server.name,
+        'p99 ms': result.p99,
+        'CPU µs/req': Math.round(cpu),
+        busy: w.busy,
+        'loop p50/p99/max ms': `${w.loop.p50} / ${w.loop.p99} / ${w.loop.max}`,
+        'scavenge n/sum/max ms': pauses(w.scavenge),
+        'mark-compact n/sum/max ms': pauses(w.markCompact),
+      });
+      return result;
+    };
+    const f = round % 2 === 0 ? await atRate(floor) : undefined;
+    const w = await atRate(wxbot);
+    const f2 = f ?? (await atRate(floor));
     if (f2.errors || w.errors) throw new Error(`errors at the fixed rate: floor ${f2.errors}, wxbot ${w.errors}`);
     rows.push({
       'floor max req/s': Math.round(max.rps),
@@ -49,6 +73,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 console.table(rows);
+console.table(inside);
 console.log(
   `${MODE}: median p99 at half the floor's max: wxbot ${median(rows.map((r) => r['wxbot p99 ms']))} ms, floor ${median(rows.map((r) => r['floor p99 ms']))} ms (goal: wxbot ≤ floor)`,
 );

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import type { CryptoMode } from './config.ts';
 import type { Callback } from './traffic.ts';
+import type { Watched } from './watch.ts';
 
 /** Node flags of the server processes (tsx until the packages run compiled). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
@@ -18,6 +19,10 @@ export interface BenchServer {
   cpu(): Promise<number>;
   /** Heap bytes in use after a full GC (needs --expose-gc). */
   heap(): Promise<number>;
+  /** Starts a window of the server's event-loop delay and GC pauses (see watch.ts). */
+  watch(): void;
+  /** What the server's loop and GC did since `watch()`. */
+  watched(): Promise<Watched>;
   stop(): void;
 }
 
@@ -32,11 +37,13 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const cpuAnswers: ((micros: number) => void)[] = [];
   const heapAnswers: ((bytes: number) => void)[] = [];
+  const watchAnswers: ((watched: Watched) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number; heap?: number }) => {
+    child.on('message', (m: { port?: number; cpu?: number; heap?: number; watched?: Watched }) => {
       if (m.port !== undefined) ok(m.port);
       if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
       if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);
+      if (m.watched !== undefined) watchAnswers.shift()?.(m.watched);
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
@@ -52,6 +59,12 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
       new Promise((ok) => {
         heapAnswers.push(ok);
         child.send('heap');
+      }),
+    watch: () => child.send('watch'),
+    watched: () =>
+      new Promise((ok) => {
+        watchAnswers.push(ok);
+        child.send('watched');
       }),
     stop: () => child.kill('SIGKILL'),
   };

@@ -11,13 +11,16 @@
  * - for attribution only (bench/probe.ts): `wxbot-echo`, `wxbot-echo-silent`, `wxbot-silent`
  *   and `wxbot-only` (see below).
  * The parent talks over IPC: the child sends `{ port }` once it listens, `{ cpu }` (user +
- * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap'.
+ * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap';
+ * 'watch' starts a window of event-loop delay and GC pauses (watch.ts), 'watched' answers
+ * `{ watched }`, what the window saw.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import Koa from 'koa';
 import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core/protocol';
 import { BENCH, type CryptoMode } from './config.ts';
+import * as watch from './watch.ts';
 
 const [server = 'wxbot', crypto = 'safe'] = process.argv.slice(2) as [string, CryptoMode];
 const safe = crypto === 'safe';
@@ -31,6 +34,8 @@ process.on('message', (ask) => {
     process.send?.({ heap: process.memoryUsage().heapUsed });
     return;
   }
+  if (ask === 'watch') return watch.start();
+  if (ask === 'watched') return void process.send?.({ watched: watch.watched() });
   if (ask !== 'cpu') return;
   const used = process.cpuUsage(lastCpu);
   lastCpu = process.cpuUsage();
