@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
+import { BufferedResponse, DECODED_HEADERS, withHeaders } from './response.ts';
 
 /** The `fetch` signature the openai SDK takes (`new OpenAI({ fetch })`). */
 export type FetchLike = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -61,9 +62,7 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
         done();
         return resolve('redirect');
       }
-      const responseHeaders = new Headers();
       const raw = incoming.rawHeaders;
-      for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!);
       const encoding = String(incoming.headers['content-encoding'] ?? '').toLowerCase();
       const decoder =
         encoding === 'gzip' || encoding === 'x-gzip'
@@ -73,20 +72,18 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
             : encoding === 'br'
               ? zlib.createBrotliDecompress()
               : undefined;
-      if (decoder) {
-        responseHeaders.delete('content-encoding');
-        responseHeaders.delete('content-length');
-      }
+      // A decoded answer's length and encoding are no longer those of its bytes, as with fetch.
+      const skip = decoder ? DECODED_HEADERS : undefined;
       const source: NodeJS.ReadableStream = decoder ? incoming.pipe(decoder) : incoming;
       if (decoder) incoming.on('error', (error) => decoder.destroy(error));
-      const init = { status, statusText: incoming.statusMessage ?? '', headers: responseHeaders };
-      const nullBody = status === 204 || status === 304 || init.status < 200;
+      const statusText = incoming.statusMessage ?? '';
+      const nullBody = status === 204 || status === 304 || status < 200;
       if (nullBody) {
         incoming.resume();
         done();
-        return resolve(new Response(null, init));
+        return resolve(withHeaders(new Response(null, { status, statusText }), raw, skip));
       }
-      if (/^text\/event-stream/i.test(responseHeaders.get('content-type') ?? '')) {
+      if (/^text\/event-stream/i.test(String(incoming.headers['content-type'] ?? ''))) {
         // Passed on as it comes: a streamed answer is shown while it is being written.
         // `open` guards the controller: chunks may still arrive after the reader cancelled.
         let open = true;
@@ -116,14 +113,14 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
             request.destroy();
           },
         });
-        return resolve(new Response(stream, init));
+        return resolve(withHeaders(new Response(stream, { status, statusText }), raw, skip));
       }
       // A JSON answer is small: read whole, it costs one Response over bytes instead of a stream.
       const chunks: Buffer[] = [];
       source.on('data', (chunk: Buffer) => chunks.push(chunk));
       source.on('end', () => {
         done();
-        resolve(new Response(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), init));
+        resolve(new BufferedResponse(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), status, statusText, raw, skip) as unknown as Response);
       });
       source.on('error', (error) => {
         done();
