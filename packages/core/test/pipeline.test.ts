@@ -355,6 +355,18 @@ describe('Composer routing', () => {
         () => undefined,
       ),
     ).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
+    // next() twice: the second call is refused (as a composed stack refuses it), its rejection
+    // the middleware's own error; the rest ran once.
+    const twice = await run(
+      async (_c, next) => {
+        await next();
+        await next();
+      },
+      async () => {},
+    );
+    expect(twice.nexts).toBe(1);
+    expect(twice.outcome).toEqual({ value: undefined });
+    expect(String(twice.seen[0])).toMatch(/next\(\) called multiple times/);
   });
 
   it('parseCommand', () => {
@@ -412,6 +424,37 @@ describe('plugins', () => {
     expect(failures).toEqual(['broken']);
     expect(logs.lines.some((l) => l['plugin'] === 'broken' && l['msg'] === 'plugin "broken" failed')).toBe(true);
     await bot.stop();
+  });
+
+  it('a plugin whose middleware calls next() twice fails by name; the later plugins run once (one middleware or several)', async () => {
+    for (const middlewareCount of [1, 2]) {
+      const logs = captureLogger();
+      const greedy = definePlugin({
+        name: 'greedy',
+        setup(bot) {
+          if (middlewareCount === 2) bot.use((_ctx, next) => next());
+          bot.use(async (_ctx, next) => {
+            await next();
+            await next();
+          });
+        },
+      });
+      const bot = createBot({
+        channels: [officialAccount({ appId: 'a', token: 't' })],
+        plugins: [greedy(), greet({ greeting: 'hello', times: 1 })],
+        logger: logs.log,
+      });
+      const failures: unknown[] = [];
+      bot.events.on('pluginError', (e) => void failures.push([e.plugin, String(e.error)]));
+      await bot.init();
+      const channel = bot.channels[0]!;
+      const sent: Reply[] = [];
+      (channel as { send?: unknown }).send = async (_to: unknown, r: Reply) => void sent.push(r);
+      await bot.dispatch(channel, textMessage('hi'));
+      expect(sent).toEqual([{ type: 'text', text: 'hello' }]);
+      expect(failures).toEqual([['greedy', 'Error: next() called multiple times in one middleware']]);
+      await bot.stop();
+    }
   });
 
   it('runs dispose() and the disposer setup returned when the bot stops', async () => {
