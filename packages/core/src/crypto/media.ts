@@ -1,4 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
+import { aes256CbcNoPadding } from './cbc.ts';
 import { WxCryptoError, WxCryptoErrorCode } from './errors.ts';
 
 /**
@@ -14,9 +14,7 @@ export function decryptAiBotMedia(data: Buffer, key: Buffer): Buffer {
   }
   let plain: Buffer;
   try {
-    const decipher = createDecipheriv('aes-256-cbc', key, key.subarray(0, 16));
-    decipher.setAutoPadding(false);
-    plain = Buffer.concat([decipher.update(data), decipher.final()]);
+    plain = aes256CbcNoPadding('decrypt', key, key.subarray(0, 16), data);
   } catch {
     throw new WxCryptoError(WxCryptoErrorCode.DecryptAESError, 'media AES decryption failed');
   }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { aes256CbcNoPadding } from './cbc.ts';
 import { WxCryptoError, WxCryptoErrorCode } from './errors.ts';
 import { decodeEncodingAESKey } from './keys.ts';
 import { signaturesEqual, sortedSha1 } from './signature.ts';
@@ -69,9 +70,7 @@ export class WXBizMsgCrypt {
     padded.write(message, head + 4, bodyLength, 'utf8');
     receiveId.copy(padded, head + 4 + bodyLength);
     padded.fill(padLength, plainLength);
-    const cipher = createCipheriv('aes-256-cbc', this.#key, this.#iv);
-    cipher.setAutoPadding(false);
-    return Buffer.concat([cipher.update(padded), cipher.final()]).toString('base64');
+    return aes256CbcNoPadding('encrypt', this.#key, this.#iv, padded).toString('base64');
   }
 
   /**
@@ -94,9 +93,7 @@ export class WXBizMsgCrypt {
     }
     let plain: Buffer;
     try {
-      const decipher = createDecipheriv('aes-256-cbc', this.#key, this.#iv);
-      decipher.setAutoPadding(false);
-      plain = Buffer.concat([decipher.update(data), decipher.final()]);
+      plain = aes256CbcNoPadding('decrypt', this.#key, this.#iv, data);
     } catch {
       throw new WxCryptoError(WxCryptoErrorCode.DecryptAESError, 'AES decryption failed');
     }
@@ -104,19 +101,19 @@ export class WXBizMsgCrypt {
     if (pad < 1 || pad > PAD_BLOCK || pad > plain.length) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'invalid PKCS#7 padding');
     }
-    const content = plain.subarray(0, plain.length - pad);
-    if (content.length < 20) {
+    // Offsets into the plaintext, decoded by range: no subarray views a message.
+    const end = plain.length - pad;
+    if (end < 20) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'plaintext too short');
     }
-    const length = content.readUInt32BE(16);
-    if (length > content.length - 20) {
+    const length = plain.readUInt32BE(16);
+    if (length > end - 20) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'message length field exceeds the plaintext');
     }
-    const receiveId = content.subarray(20 + length).toString('utf8');
-    if (receiveId !== this.receiveId) {
+    if (plain.toString('utf8', 20 + length, end) !== this.receiveId) {
       throw new WxCryptoError(WxCryptoErrorCode.ValidateReceiveIdError, 'receiveid does not match the configured one');
     }
-    return content.subarray(20, 20 + length).toString('utf8');
+    return plain.toString('utf8', 20, 20 + length);
   }
 
   /** Verifies the signature, then decrypts. */
