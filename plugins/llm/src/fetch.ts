@@ -36,18 +36,53 @@ export function keepAliveFetch(): FetchLike {
   };
 }
 
+/** Where a URL's requests go, as node:http options: parsed once, the SDK asks for the same few URLs. */
+interface Target {
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+}
+const targets = new Map<string, Target | null>();
+
+/** The URL's target, or null when its credentials need node:http's own handling (Basic auth). */
+function targetOf(url: string): Target | null {
+  let target = targets.get(url);
+  if (target === undefined) {
+    const parsed = new URL(url);
+    const hostname = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+    target = parsed.username || parsed.password ? null : { host: parsed.host, hostname, port: parsed.port, path: `${parsed.pathname}${parsed.search}` };
+    if (targets.size >= 64) targets.clear(); // a bound, should URLs ever vary (query strings)
+    targets.set(url, target);
+  }
+  return target;
+}
+
 function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init: RequestInit, body: string | Uint8Array | undefined | null): Promise<Response | 'redirect'> {
   const { signal } = init;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
-    const headers: Record<string, string> = {};
-    (init.headers instanceof Headers ? init.headers : new Headers(init.headers)).forEach((value, name) => {
-      headers[name] = value;
-    });
     const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined;
-    if (data) headers['content-length'] = String(data.length);
-    headers['accept-encoding'] ??= 'gzip, deflate, br';
-    const request = (protocol === 'https:' ? https : http).request(url, { method: init.method ?? 'GET', headers, agent });
+    const target = targetOf(url);
+    // The headers as one flat list, written as they are (node:http still checks each name and
+    // value): a header object costs a setHeader call each, ~15 for the SDK's.
+    const headers: string[] = [];
+    let host = false;
+    let acceptEncoding = false;
+    (init.headers instanceof Headers ? init.headers : new Headers(init.headers)).forEach((value, name) => {
+      if (name === 'content-length') return;
+      if (name === 'host') host = true;
+      else if (name === 'accept-encoding') acceptEncoding = true;
+      headers.push(name, value);
+    });
+    if (data) headers.push('content-length', String(data.length));
+    if (!acceptEncoding) headers.push('accept-encoding', 'gzip, deflate, br');
+    if (target && !host) headers.push('host', target.host);
+    const method = init.method ?? 'GET';
+    const client = protocol === 'https:' ? https : http;
+    const request = target
+      ? client.request({ hostname: target.hostname, port: target.port, path: target.path, method, headers, agent })
+      : client.request(url, { method, headers: Object.fromEntries(pairs(headers)), agent });
     const onAbort = () => request.destroy(abortError(signal!) as Error);
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => signal?.removeEventListener('abort', onAbort);
@@ -135,6 +170,11 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
     });
     request.end(data);
   });
+}
+
+/** [name, value] pairs of a flat header list. */
+function* pairs(flat: readonly string[]): Generator<[string, string]> {
+  for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
 }
 
 /** What fetch rejects with on abort: the signal's reason, else an `AbortError`. */

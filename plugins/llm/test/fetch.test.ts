@@ -102,4 +102,29 @@ describe('keepAliveFetch (the openai SDK’s fetch)', () => {
     expect(await (await fetch(`${s.url}/new`)).json()).toEqual({ at: '/new' });
     expect(await (await fetch(`${s.url}/old`, { method: 'POST', body: '{}' })).json()).toEqual({ at: '/new' });
   });
+
+  it('sends Host, Content-Length and the caller’s Accept-Encoding as fetch would; credentials in the URL as Basic auth', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const s = await server(async (req, res) => {
+      seen.push({ ...req.headers, 'x-path': req.url });
+      await readBody(req);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    const fetch = keepAliveFetch();
+    const body = '{"text":"你好"}';
+    await (await fetch(`${s.url}/v1/chat/completions?api-version=1`, { method: 'POST', headers: { 'content-type': 'application/json', 'Content-Length': '1' }, body })).json();
+    await (await fetch(`${s.url}/v1/models`, { headers: { 'accept-encoding': 'identity' } })).json();
+    const withCredentials = s.url.replace('http://', 'http://user:pass@');
+    await (await fetch(`${withCredentials}/v1/models`)).json();
+    expect(seen[0]).toMatchObject({
+      'x-path': '/v1/chat/completions?api-version=1',
+      host: s.url.slice('http://'.length),
+      'content-length': String(Buffer.byteLength(body)),
+      'accept-encoding': 'gzip, deflate, br',
+    });
+    expect(seen[1]).toMatchObject({ host: s.url.slice('http://'.length), 'accept-encoding': 'identity' });
+    expect(seen[1]).not.toHaveProperty('content-length');
+    expect(seen[2]).toMatchObject({ authorization: `Basic ${Buffer.from('user:pass').toString('base64')}` });
+  });
 });
