@@ -1,4 +1,4 @@
-import { getJson, setJson, type Store } from '@wxbot/core';
+import type { Store } from '@wxbot/core';
 
 /** One exchange of a conversation: what the user said and what the model answered. */
 export interface Turn {
@@ -40,6 +40,9 @@ const isTurn = (value: unknown): value is Turn => {
  * a store that keeps keys longer than asked.
  */
 export class ConversationMemory {
+  /** The stored text last read and the turns in it: `append` parses again only if it changed. */
+  #read: { key: string; raw: string | undefined; turns: Turn[] } | undefined;
+
   constructor(
     readonly store: Store,
     readonly options: MemoryOptions,
@@ -50,24 +53,41 @@ export class ConversationMemory {
   /** The conversation's live turns, oldest first, at most `options.turns`. */
   async load(key: string): Promise<Turn[]> {
     if (this.options.turns <= 0) return [];
-    const stored = await getJson<Partial<Stored>>(this.store, key);
-    // Anything unreadable (another version, a hand edit) counts as no memory rather than an error.
-    const turns = Array.isArray(stored?.turns) ? stored.turns.filter(isTurn) : [];
-    const oldest = this.now() - this.options.ttlMs;
-    return turns.filter((t) => t.at > oldest).slice(-this.options.turns);
+    return this.#live(key, await this.store.get(key));
   }
 
   /** Adds a turn and trims the conversation to `options.turns`. */
   async append(key: string, turn: Turn): Promise<void> {
     if (this.options.turns <= 0) return;
     // Read again rather than reuse what the prompt was built from: another message of the same
-    // user may have finished meanwhile, and its turn must not be overwritten.
-    const turns = [...(await this.load(key)), turn].slice(-this.options.turns);
-    await setJson(this.store, key, { v: 1, turns } satisfies Stored, this.options.ttlMs);
+    // user may have finished meanwhile, and its turn must not be overwritten. Unchanged (the
+    // usual case) it is not parsed twice.
+    const turns = [...this.#live(key, await this.store.get(key)), turn].slice(-this.options.turns);
+    await this.store.set(key, JSON.stringify({ v: 1, turns } satisfies Stored), this.options.ttlMs);
   }
 
   /** Forgets the conversation. */
   async clear(key: string): Promise<void> {
     await this.store.delete(key);
   }
+
+  /** The live turns of the stored text (parsed unless it is the text read last). */
+  #live(key: string, raw: string | undefined): Turn[] {
+    const read = this.#read;
+    const all = read && read.key === key && read.raw === raw ? read.turns : parseTurns(raw);
+    this.#read = { key, raw, turns: all };
+    const oldest = this.now() - this.options.ttlMs;
+    return all.filter((t) => t.at > oldest).slice(-this.options.turns);
+  }
+}
+
+/**
+ * The readable turns of a stored conversation: anything unreadable inside valid JSON (another
+ * version, a hand edit) counts as no memory rather than an error; bad JSON throws, as a store
+ * failure does.
+ */
+function parseTurns(raw: string | undefined): Turn[] {
+  if (raw === undefined) return [];
+  const stored = JSON.parse(raw) as Partial<Stored> | null;
+  return Array.isArray(stored?.turns) ? stored.turns.filter(isTurn) : [];
 }

@@ -6,10 +6,14 @@ export type ChatMessage = ChatCompletionMessageParam;
 
 /** The turns as alternating user / assistant messages, oldest first. */
 export function historyMessages(history: readonly Turn[]): ChatMessage[] {
-  return history.flatMap((turn): ChatMessage[] => [
-    { role: 'user', content: turn.user },
-    { role: 'assistant', content: turn.assistant },
-  ]);
+  const messages: ChatMessage[] = [];
+  pushTurns(messages, history);
+  return messages;
+}
+
+// Plain loops: the request is built once per answer, and flatMap / spread made a throwaway array per turn.
+function pushTurns(messages: ChatMessage[], history: readonly Turn[]): void {
+  for (const turn of history) messages.push({ role: 'user', content: turn.user }, { role: 'assistant', content: turn.assistant });
 }
 
 /**
@@ -17,5 +21,8 @@ export function historyMessages(history: readonly Turn[]): ChatMessage[] {
  * any), the remembered turns, then the new user text — always last.
  */
 export function defaultMessages(systemPrompt: string | undefined, history: readonly Turn[], text: string): ChatMessage[] {
-  return [...(systemPrompt ? [{ role: 'system', content: systemPrompt } satisfies ChatMessage] : []), ...historyMessages(history), { role: 'user', content: text }];
+  const messages: ChatMessage[] = systemPrompt ? [{ role: 'system', content: systemPrompt }] : [];
+  pushTurns(messages, history);
+  messages.push({ role: 'user', content: text });
+  return messages;
 }
