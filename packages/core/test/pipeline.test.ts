@@ -426,6 +426,26 @@ describe('plugins', () => {
     await bot.stop();
   });
 
+  it('a failure outside every plugin (bot.use), thrown or rejected, is reported once and the message still ends', async () => {
+    const logs = captureLogger();
+    const bot = createBot({ channels: [officialAccount({ appId: 'a', token: 't' })], logger: logs.log });
+    bot.use((ctx) => {
+      if (ctx.text === 'sync') throw new Error('thrown');
+      return Promise.reject(new Error('rejected'));
+    });
+    const failures: unknown[] = [];
+    bot.events.on('pluginError', (e) => void failures.push([e.plugin, String(e.error)]));
+    await bot.init();
+    const channel = bot.channels[0]!;
+    await expect(bot.dispatch(channel, textMessage('sync'))).resolves.toBeDefined();
+    await expect(bot.dispatch(channel, textMessage('async'))).resolves.toBeDefined();
+    expect(failures).toEqual([
+      [undefined, 'Error: thrown'],
+      [undefined, 'Error: rejected'],
+    ]);
+    await bot.stop();
+  });
+
   it('a plugin whose middleware calls next() twice fails by name; the later plugins run once (one middleware or several)', async () => {
     for (const middlewareCount of [1, 2]) {
       const logs = captureLogger();

@@ -142,10 +142,12 @@ export class Inbound {
     const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive, started);
     let running = true;
     const run = this.run(channel, message, window);
-    void run.finally(() => {
+    // `run` never rejects: one callback for both, not finally()'s three closures and extra promise.
+    const ended = () => {
       running = false;
       window.close();
-    });
+    };
+    void run.then(ended, ended);
     const reply = await window.result;
     if (running && this.#options.engine) {
       // A passive reply settles the window a few microtasks before the pipeline returns: only
@@ -191,20 +193,33 @@ export class Inbound {
     return { passive: window ? await window.result : undefined };
   }
 
-  /** Runs the pipeline on a fresh context; never rejects (failures go to `reportError`). */
-  async run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
+  /**
+   * Runs the pipeline on a fresh context; never rejects (failures go to `reportError`). Promise
+   * callbacks, not an async frame (every message): the same as `try { await pipeline(ctx) }
+   * catch { reportError } finally { delete }`.
+   */
+  run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
     const run = new MessageRun(this, channel, message, window);
     const ctx: Context = new Context(message, run);
     run.ctx = ctx;
     this.#inFlight.add(run);
     this.#watchInFlight();
+    let done: Promise<void>;
     try {
-      await this.#options.pipeline(ctx);
+      done = this.#options.pipeline(ctx);
     } catch (error) {
-      this.#options.reportError(error, ctx, ctx.plugin);
-    } finally {
-      this.#inFlight.delete(run);
+      done = Promise.reject(error);
     }
+    return Promise.resolve(done).then(
+      () => void this.#inFlight.delete(run),
+      (error: unknown) => {
+        try {
+          this.#options.reportError(error, ctx, ctx.plugin);
+        } finally {
+          this.#inFlight.delete(run);
+        }
+      },
+    );
   }
 
   /**
