@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { Occurrences } from '../src/occurrences.ts';
+
+/** What `includes` says, string by string: the answer Occurrences must give in one pass. */
+const expectedAll = (strings: readonly string[], text: string) => strings.flatMap((s, i) => (text.includes(s) ? [i] : []));
+
+describe('Occurrences', () => {
+  it('all() and first() agree with includes() on random texts and string lists (shared prefixes, repeats, empty strings)', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 48271) % 2147483647;
+      return seed % n;
+    };
+    // A small alphabet (with a letter beyond the bit filter's 1024 and one aliasing it) makes overlaps and prefixes common.
+    const alphabet = ['a', 'b', 'c', '你', String.fromCharCode('a'.charCodeAt(0) + 1024)];
+    const word = (max: number) => Array.from({ length: random(max + 1) }, () => alphabet[random(alphabet.length)]).join('');
+    for (let round = 0; round < 2000; round++) {
+      const strings = Array.from({ length: 1 + random(8) }, () => word(3));
+      const occurrences = new Occurrences(strings);
+      for (let t = 0; t < 5; t++) {
+        const text = word(12);
+        const all = expectedAll(strings, text);
+        expect(occurrences.all(text) ?? [], `${JSON.stringify(strings)} in ${text}`).toEqual(all);
+        expect(occurrences.first(text), `${JSON.stringify(strings)} in ${text}`).toBe(all.length > 0 ? all[0] : -1);
+      }
+    }
+  });
+
+  it('an empty string is in every text, but first() still finds a lower index that matches', () => {
+    const occurrences = new Occurrences(['x', 'ab', '', 'b']);
+    expect(occurrences.all('zzz')).toEqual([2]);
+    expect(occurrences.all('abc')).toEqual([1, 2, 3]);
+    expect(occurrences.first('zzz')).toBe(2);
+    expect(occurrences.first('abc')).toBe(1);
+    expect(occurrences.first('b')).toBe(2);
+    expect(new Occurrences(['a']).all('bcd')).toBeUndefined();
+    expect(new Occurrences(['a']).first('bcd')).toBe(-1);
+  });
+});
