@@ -88,7 +88,7 @@ export {
 } from './i18n/index.ts';
 
 // Stores and logs
-export { getJson, setJson, type Store, type LockRelease, type Subscription } from './store/types.ts';
+export { getJson, setJson, type Store, type StoreEntry, type LockRelease, type Subscription } from './store/types.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory.ts';
 export { FileStore, type FileStoreOptions } from './store/file.ts';
 export { createLogger, loggableError, type Logger, type LoggerOptions } from './logger.ts';

@@ -64,6 +64,19 @@ export function storeContract(harness: StoreHarness): void {
       expect(await store.getMany([])).toEqual([]);
     });
 
+    it('setMany (where offered): every key with its own TTL, none for an entry without', async () => {
+      if (!store.setMany) return;
+      await store.setMany([
+        { key: 's:short', value: 'gone soon', ttlMs: 500 },
+        { key: 's:long', value: '答复 ✓', ttlMs: 60_000 },
+        { key: 's:ever', value: 'kept' },
+      ]);
+      expect([await store.get('s:short'), await store.get('s:long'), await store.get('s:ever')]).toEqual(['gone soon', '答复 ✓', 'kept']);
+      await sleep(600);
+      expect([await store.get('s:short'), await store.get('s:long'), await store.get('s:ever')]).toEqual([undefined, '答复 ✓', 'kept']);
+      await expect(store.setMany([])).resolves.toBeUndefined();
+    });
+
     it('round-trips JSON through getJson and setJson', async () => {
       await setJson(store, 'json', { cursor: 'abc', n: 3 });
       expect(await getJson(store, 'json')).toEqual({ cursor: 'abc', n: 3 });

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { LockRelease, Logger, Store, Subscription } from '@wxbot/core';
+import type { LockRelease, Logger, Store, StoreEntry, Subscription } from '@wxbot/core';
 import type { DeliveryEngine, DurableCapableStore } from '@wxbot/core/delivery';
 import { DurableDelivery, type DurableDeliveryOptions } from './durable/engine.ts';
 
@@ -40,6 +40,17 @@ export class StoreTimeoutError extends Error {
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 /** Compare-and-extend: renews the lock only while it still holds our token. */
 const RENEW_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/**
+ * Several SETs as one command (setMany): each key with its value and TTL in ms ('0': none).
+ * A script runs whole, so a reader sees all of them or none, in one round trip and one reply.
+ */
+const SET_MANY_SCRIPT = `for i = 1, #KEYS do
+  local ttl = ARGV[2 * i]
+  if ttl == '0' then redis.call('set', KEYS[i], ARGV[2 * i - 1]) else redis.call('set', KEYS[i], ARGV[2 * i - 1], 'px', ttl) end
+end
+return #KEYS`;
+/** Its SHA1, for EVALSHA: the script is sent once per server, not with every call. */
+const SET_MANY_SHA = createHash('sha1').update(SET_MANY_SCRIPT).digest('hex');
 
 /**
  * Store on Redis, shared by every bot instance that uses the same server and prefix. TTLs,
@@ -154,6 +165,29 @@ export class RedisStore implements Store, DurableCapableStore {
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     const k = this.#key(key);
     await this.#run('SET', () => (ttlMs ? this.#client.set(k, value, 'PX', px(ttlMs)) : this.#client.set(k, value)));
+  }
+
+  /**
+   * Several keys in one command (a script: all or none, one round trip), with their TTLs. The
+   * dedup records a passive answer and its mark with it.
+   */
+  async setMany(entries: readonly StoreEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const { key, value, ttlMs } of entries) {
+      keys.push(this.#key(key));
+      args.push(value, ttlMs ? px(ttlMs) : 0);
+    }
+    await this.#run('SET many', async () => {
+      try {
+        return await this.#client.evalsha(SET_MANY_SHA, keys.length, ...keys, ...args);
+      } catch (error) {
+        // A server that has not seen the script yet (or flushed its scripts) gets it once.
+        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+        return this.#client.eval(SET_MANY_SCRIPT, keys.length, ...keys, ...args);
+      }
+    });
   }
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {

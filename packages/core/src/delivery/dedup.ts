@@ -266,7 +266,13 @@ export class CallbackDedup {
     try {
       // Store first: once the in-flight entry is gone, retries read the answer from the store.
       if (body === 'success') await this.store.set(key, body, this.ttlMs);
-      else {
+      else if (this.store.setMany) {
+        // One request (RedisStore: one command) writes both, all or none: a retry that sees the mark finds the answer.
+        await this.store.setMany([
+          { key: answerKeyOf(key), value: body, ttlMs: ANSWER_TTL_MS },
+          { key, value: ANSWERED, ttlMs: this.ttlMs },
+        ]);
+      } else {
         // Both writes leave at once, the answer first (one Redis connection keeps their order):
         // a retry that sees the mark finds the answer.
         const answer = this.store.set(answerKeyOf(key), body, ANSWER_TTL_MS);
@@ -281,10 +287,16 @@ export class CallbackDedup {
 
   async #waitForStored(key: string): Promise<string> {
     const deadline = Date.now() + this.waitMs;
+    // A store that reads several keys in one request reads the answer with the mark: one round trip a look.
+    const withAnswer = this.#memory === undefined && this.store.getMany !== undefined ? [key, answerKeyOf(key)] : undefined;
     for (;;) {
       let value: string | undefined;
       try {
-        value = await this.store.get(key);
+        if (withAnswer) {
+          const [mark, answer] = await this.store.getMany!(withAnswer);
+          if (mark === ANSWERED) return answer ?? 'success';
+          value = mark;
+        } else value = await this.store.get(key);
       } catch {
         return 'success';
       }

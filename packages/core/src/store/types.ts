@@ -13,6 +13,12 @@ export interface Store {
    */
   getMany?(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /**
+   * Several keys in one request (a store behind a server: one round trip), written in order,
+   * all or none: a reader never sees one without the others. Optional: callers fall back to
+   * `set` one key at a time.
+   */
+  setMany?(entries: readonly StoreEntry[]): Promise<void>;
   /** Sets the key only if it is absent; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   delete(key: string): Promise<void>;
@@ -40,6 +46,13 @@ export interface Store {
   publish?(topic: string, message: string): Promise<void>;
   /** Listens on `topic` (publisher included). See {@link Subscription}. */
   subscribe?(topic: string, listener: (message: string) => void): Subscription;
+}
+
+/** One key of {@link Store.setMany}: its value, and how long it lives (for ever when left out). */
+export interface StoreEntry {
+  readonly key: string;
+  readonly value: string;
+  readonly ttlMs?: number;
 }
 
 /** A subscription made with {@link Store.subscribe}. */

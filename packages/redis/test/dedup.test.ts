@@ -1,0 +1,75 @@
+import type { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ANSWER_TTL_MS, CallbackDedup, answerKeyOf } from '../../core/src/delivery/dedup.ts';
+import { RedisStore } from '../src/index.ts';
+import { redisTestConnection } from './fixture.ts';
+
+// Callback dedup over Redis, as two bot processes sharing it see it: each its own RedisStore (own connection).
+const { prefix, run, redis } = await redisTestConnection('Redis dedup tests');
+const stores: RedisStore[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+/** A process's dedup: its own store on the shared Redis and prefix, and the commands its connection sends. */
+function instance(waitMs = 4_500): { dedup: CallbackDedup; sent: string[] } {
+  const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: false });
+  stores.push(store);
+  const client = store.client as Redis & { sendCommand: (command: { name: string }, ...rest: unknown[]) => unknown };
+  const sent: string[] = [];
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, ...rest) => {
+    sent.push(command.name);
+    return send(command, ...rest);
+  };
+  return { dedup: new CallbackDedup(store, 300_000, waitMs), sent };
+}
+
+describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
+  it('one command a step: claim (SET NX), answer with its mark (one script), a retry elsewhere reads both at once (MGET)', async () => {
+    const a = instance();
+    const b = instance();
+    // Connects, and loads the script where the server does not know it yet; counted from here.
+    await a.dedup.claim('dedup:oa:1');
+    await a.dedup.complete('dedup:oa:1', 'x');
+    a.sent.length = 0;
+    expect(await a.dedup.claim('dedup:oa:2')).toEqual({ first: true });
+    expect(a.sent).toEqual(['set']);
+    a.sent.length = 0;
+    // A retry in the other process while the first is in flight: not handled again, it waits for the answer.
+    const retry = await b.dedup.claim('dedup:oa:2');
+    expect(retry.first).toBe(false);
+    b.sent.length = 0;
+    await a.dedup.complete('dedup:oa:2', '<xml>答复</xml>');
+    expect(a.sent).toEqual(['evalsha']);
+    expect(retry.first === false && (await retry.response)).toBe('<xml>答复</xml>');
+    expect(b.sent.every((name) => name === 'mget')).toBe(true);
+    expect(b.sent.length).toBeGreaterThan(0);
+    // A later retry: one look, both keys.
+    b.sent.length = 0;
+    const later = await b.dedup.claim('dedup:oa:2');
+    expect(later.first === false && (await later.response)).toBe('<xml>答复</xml>');
+    expect(b.sent).toEqual(['set', 'mget']);
+    // Mark for the dedup TTL, answer for ANSWER_TTL_MS.
+    expect(await redis.pttl(`${prefix}dedup:oa:2`)).toBeGreaterThan(ANSWER_TTL_MS);
+    const answerTtl = await redis.pttl(`${prefix}${answerKeyOf('dedup:oa:2')}`);
+    expect(answerTtl).toBeGreaterThan(0);
+    expect(answerTtl).toBeLessThanOrEqual(ANSWER_TTL_MS);
+    // `success` is the mark itself: one SET, no answer key.
+    await a.dedup.claim('dedup:oa:3');
+    a.sent.length = 0;
+    await a.dedup.complete('dedup:oa:3', 'success');
+    expect(a.sent).toEqual(['set']);
+    expect(await redis.exists(`${prefix}${answerKeyOf('dedup:oa:3')}`)).toBe(0);
+    const again = await b.dedup.claim('dedup:oa:3');
+    expect(again.first === false && (await again.response)).toBe('success');
+  });
+
+  it('a delivery still in flight elsewhere when the wait ends is reported stale, not handled a second time', async () => {
+    const a = instance();
+    const b = instance(200);
+    expect(await a.dedup.claim('dedup:oa:held')).toEqual({ first: true });
+    const retry = await b.dedup.claim('dedup:oa:held');
+    expect(retry.first === false && (await retry.response)).toBe(CallbackDedup.STALE);
+  });
+});
