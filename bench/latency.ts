@@ -7,7 +7,8 @@
  * p99 went to 1.2–1.5 s that way, measured), and that measures the overload, not the servers.
  * A second table has, per server and round, what its own process saw in the fixed-rate window
  * (watch.ts): CPU µs a request, how busy its loop was, the loop's delay (p50/p99/max ms) and GC
- * pauses by kind (scavenges, mark-compacts: count, sum and longest ms), which move far less
+ * pauses by kind (scavenges, mark-compacts: count, sum and longest ms) and the bytes scavenges
+ * promoted a request, which move far less
  * with the machine's load than the client's p99.
  *
  *   npx tsx bench/latency.ts            # safe mode
@@ -50,6 +51,7 @@ for (let round = 0; round < ROUNDS; round++) {
         'loop p50/p99/max ms': `${w.loop.p50} / ${w.loop.p99} / ${w.loop.max}`,
         'scavenge n/sum/max ms': pauses(w.scavenge),
         'mark-compact n/sum/max ms': pauses(w.markCompact),
+        'promoted B/req': Math.round(w.promotedBytes / result.count),
       });
       return result;
     };

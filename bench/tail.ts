@@ -3,7 +3,8 @@
  * `server@dir`, see run.ts) at the same fixed rate, one at a time, order swapped every pair,
  * every request a new message: from inside each server's process (watch.ts) the event loop's
  * delay (p99 and worst, ms) and GC pauses by kind (scavenges and mark-compacts: count, sum,
- * longest), with CPU µs a request and the client's p99. The in-process figures move far less
+ * longest), the bytes scavenges promoted a request and the young generation's survivors
+ * (bytes: independent of the machine's load), with CPU µs a request and the client's p99. The in-process figures move far less
  * with a shared machine's load than the client's p99; medians of the pairs are printed.
  *
  *   npx tsx --conditions=@wxbot/source bench/tail.ts wxbot wxbot@/path/to/other/checkout [plain|safe] [rate]
@@ -22,6 +23,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 interface Run extends Watched {
   cpu: number;
   p99: number;
+  /** Bytes promoted by scavenges a request. */
+  promoted: number;
 }
 const runs: Record<string, Run[]> = { [a]: [], [b]: [] };
 for (let pair = 0; pair < PAIRS; pair++) {
@@ -36,10 +39,11 @@ for (let pair = 0; pair < PAIRS; pair++) {
       const result = await load(server.port, traffic, { seconds: SECONDS, connections: 32, rate });
       if (result.errors) throw new Error(`${name}: ${result.errors} errors`);
       const cpu = (await server.cpu()) / result.count;
-      const run = { ...(await server.watched()), cpu, p99: result.p99 };
+      const watched = await server.watched();
+      const run = { ...watched, cpu, p99: result.p99, promoted: watched.promotedBytes / result.count };
       runs[name]!.push(run);
       console.error(
-        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), client p99 ${run.p99} ms`,
+        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), promoted ${Math.round(run.promoted)} B/req, young survivors ${Math.round(run.survivedBytes / 1024)} KB, client p99 ${run.p99} ms`,
       );
     } finally {
       server.stop();
@@ -59,6 +63,8 @@ console.table(
     'scavenge max ms': m(name, (r) => r.scavenge.maxMs),
     'mark-compacts': m(name, (r) => r.markCompact.count),
     'mark-compact max ms': m(name, (r) => r.markCompact.maxMs),
+    'promoted B/req': Math.round(m(name, (r) => r.promoted)),
+    'survivors KB': Math.round(m(name, (r) => r.survivedBytes) / 1024),
     'client p99 ms': m(name, (r) => r.p99),
   })),
 );

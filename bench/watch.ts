@@ -5,6 +5,7 @@
  * measures the machine; these are measured inside the server, so they move far less with the
  * load. Nothing runs until the first `start()` (servers not asked pay nothing).
  */
+import { GCProfiler } from 'node:v8';
 import { constants, type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 
 /** GC pauses of one kind in the window: how many, their sum and the longest, in ms. */
@@ -26,6 +27,13 @@ export interface Watched {
   markCompact: Pauses;
   /** Incremental marking steps and weak callbacks. */
   other: Pauses;
+  /**
+   * Bytes scavenges moved into the old generation (its growth across each, large objects
+   * included), and what the young generation still held after them, on average: what the
+   * server keeps past a scavenge, in bytes, which no machine load changes (v8.GCProfiler).
+   */
+  promotedBytes: number;
+  survivedBytes: number;
 }
 
 const pauses = (): Pauses => ({ count: 0, totalMs: 0, maxMs: 0 });
@@ -33,6 +41,11 @@ const pauses = (): Pauses => ({ count: 0, totalMs: 0, maxMs: 0 });
 let histogram: IntervalHistogram | undefined;
 let utilization: EventLoopUtilization | undefined;
 let gc = { scavenge: pauses(), markCompact: pauses(), other: pauses() };
+let profiler: GCProfiler | undefined;
+
+type SpaceStats = { spaceName: string; spaceUsedSize: number }[];
+const used = (spaces: SpaceStats, name: string) => spaces.find((s) => s.spaceName === name)?.spaceUsedSize ?? 0;
+const old = (spaces: SpaceStats) => used(spaces, 'old_space') + used(spaces, 'large_object_space');
 
 function add(p: Pauses, ms: number): void {
   p.count++;
@@ -55,12 +68,24 @@ export function start(): void {
   histogram.reset();
   histogram.enable();
   gc = { scavenge: pauses(), markCompact: pauses(), other: pauses() };
+  profiler?.stop();
+  profiler = new GCProfiler();
+  profiler.start();
   utilization = performance.eventLoopUtilization();
 }
 
 /** What the window saw since `start()`. */
 export function watched(): Watched {
-  if (!histogram || !utilization) throw new Error('watched() before start()');
+  if (!histogram || !utilization || !profiler) throw new Error('watched() before start()');
+  type Stats = { gcType: string; beforeGC: { heapSpaceStatistics: SpaceStats }; afterGC: { heapSpaceStatistics: SpaceStats } };
+  const scavenges = ((profiler.stop() as unknown as { statistics: Stats[] }).statistics ?? []).filter((s) => s.gcType === 'Scavenge');
+  profiler = undefined;
+  let promotedBytes = 0;
+  let survivedBytes = 0;
+  for (const s of scavenges) {
+    promotedBytes += Math.max(0, old(s.afterGC.heapSpaceStatistics) - old(s.beforeGC.heapSpaceStatistics));
+    survivedBytes += used(s.afterGC.heapSpaceStatistics, 'new_space');
+  }
   const ms = (ns: number) => Math.round(ns / 1e4) / 100;
   const loop = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), mean: ms(histogram.mean) };
   const round = (p: Pauses): Pauses => ({ count: p.count, totalMs: Math.round(p.totalMs * 100) / 100, maxMs: Math.round(p.maxMs * 100) / 100 });
@@ -70,5 +95,7 @@ export function watched(): Watched {
     scavenge: round(gc.scavenge),
     markCompact: round(gc.markCompact),
     other: round(gc.other),
+    promotedBytes,
+    survivedBytes: scavenges.length ? Math.round(survivedBytes / scavenges.length) : 0,
   };
 }
