@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash, randomUUID } from 'node:crypto';
-import { DelayedError, Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Channel, Message } from '@wxbot/core';
 import { isHumanHoldsSession, planDelivery, sendIdOf, sendNow, whyActive, type DeliveryEngine, type DeliveryHost, type OutboxJob, type PassiveSlot } from '@wxbot/core/delivery';
@@ -8,6 +8,7 @@ import { classifySendError } from './classify.ts';
 import { coalesceWrites } from './coalesce.ts';
 import { QueueMetrics } from './metrics.ts';
 import { BLOCKERS_LUA, ConversationOrder } from './order.ts';
+import { promoteToFront } from './promote.ts';
 
 /** How {@link DurableDelivery} connects, names its queues, retries, limits and bounds its waits on Redis. */
 export interface DurableDeliveryOptions {
@@ -951,7 +952,9 @@ export class DurableDelivery implements DeliveryEngine {
       entry,
       String(SENT_TTL_MS),
     )) as string[];
-    await Promise.all(head.map((next) => this.#wake(next)));
+    // Each woken job goes to the front of its queue's waiting jobs: woken last to first, the
+    // first of them is the next run (their promotes leave in this order on the one connection).
+    await Promise.all(head.reverse().map((next) => this.#wake(next)));
   }
 
   /** The message no longer runs here (unless another run of it took its place meanwhile). */
@@ -963,7 +966,11 @@ export class DurableDelivery implements DeliveryEngine {
     return `${this.#prefix}:order:parked:${conversation}`;
   }
 
-  /** Promotes a job at its conversation's head that sleeps until its next look at the turn. */
+  /**
+   * Promotes a job at its conversation's head that sleeps until its next look at the turn, to
+   * the front of the waiting jobs (promoteToFront): its turn came, so it need not wait behind
+   * the backlog as BullMQ's promote would put it.
+   */
   async #wake(next: string): Promise<void> {
     const [queueName, id, , flag] = next.split('|');
     const queue = queueName === this.#inbound?.name ? this.#inbound : this.#outboxes.get(queueName?.slice('outbox-'.length) ?? '');
@@ -973,8 +980,8 @@ export class DurableDelivery implements DeliveryEngine {
       const job = await queue.getJob(id);
       if (!job || (job.data as { leased?: boolean }).leased) return;
     }
-    // Promote fails (caught) unless the job is delayed: it is running, waiting, or done.
-    await new Job(queue, 'wake', {}, {}, id).promote().catch(() => undefined);
+    // Nothing to do (false) unless the job is delayed: it is running, waiting, or done.
+    await promoteToFront(this.#redis, queue, id).catch(() => undefined);
   }
 
   /**
