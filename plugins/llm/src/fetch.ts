@@ -8,6 +8,8 @@ export type FetchLike = (url: string | URL | Request, init?: RequestInit) => Pro
 
 /** Idle connections close after this (below common server idle timeouts: Node 5 s, nginx 75 s). */
 const IDLE_MS = 4000;
+/** What fetch's Response accepts as a reason phrase: tab, visible ASCII and space, obs-text. */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 /**
@@ -92,6 +94,13 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
     });
     request.on('response', (incoming) => {
       const status = incoming.statusCode ?? 0;
+      if (status < 200 || status > 599) {
+        // A Response cannot hold it (its constructor would throw here, outside the promise).
+        incoming.resume();
+        done();
+        request.destroy();
+        return reject(new TypeError(`the endpoint answered with HTTP status ${status}, which fetch cannot represent`));
+      }
       if (REDIRECTS.has(status) && incoming.headers.location) {
         incoming.resume();
         done();
@@ -111,8 +120,9 @@ function send(url: string, protocol: 'http:' | 'https:', agent: http.Agent, init
       const skip = decoder ? DECODED_HEADERS : undefined;
       const source: NodeJS.ReadableStream = decoder ? incoming.pipe(decoder) : incoming;
       if (decoder) incoming.on('error', (error) => decoder.destroy(error));
-      const statusText = incoming.statusMessage ?? '';
-      const nullBody = status === 204 || status === 304 || status < 200;
+      // A reason phrase fetch's Response refuses (its constructor would throw) is left out.
+      const statusText = REASON_PHRASE.test(incoming.statusMessage ?? '') ? (incoming.statusMessage ?? '') : '';
+      const nullBody = status === 204 || status === 304;
       if (nullBody) {
         incoming.resume();
         done();

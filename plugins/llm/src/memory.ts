@@ -50,10 +50,14 @@ export class ConversationMemory {
     readonly now: () => number = Date.now,
   ) {}
 
-  /** The conversation's live turns, oldest first, at most `options.turns`. */
+  /**
+   * The conversation's live turns, oldest first, at most `options.turns`. Copies: a
+   * `buildMessages` hook may edit them for its prompt, and `append` saves the turns it keeps,
+   * which must stay what the user said and the model answered.
+   */
   async load(key: string): Promise<Turn[]> {
     if (this.options.turns <= 0) return [];
-    return this.#live(key, await this.store.get(key));
+    return this.#live(key, await this.store.get(key)).map((t) => ({ user: t.user, assistant: t.assistant, at: t.at }));
   }
 
   /** Adds a turn and trims the conversation to `options.turns`. */

@@ -52,6 +52,14 @@ describe('keepAliveFetch (the openai SDK’s fetch)', () => {
     expect(s.connections()).toBe(1);
   });
 
+  it('rejects a status a Response cannot hold (600) instead of throwing outside the promise', async () => {
+    const s = await server((_req, res) => {
+      res.writeHead(600, 'Weird', { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    await expect(keepAliveFetch()(`${s.url}/v1/chat/completions`, { method: 'POST', body: '{}' })).rejects.toThrow(/HTTP status 600/);
+  });
+
   it('passes an event stream on as it comes, not at its end', async () => {
     let finish: () => void = () => {};
     const s = await server((_req, res) => {

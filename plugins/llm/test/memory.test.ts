@@ -22,6 +22,16 @@ describe('ConversationMemory', () => {
     expect(await second.load('k')).toEqual([turn(2), turn(3), turn(4)]);
   });
 
+  it('saves the turns as they were, whatever a hook did to the ones load() gave it', async () => {
+    const store = new MemoryStore();
+    const memory = new ConversationMemory(store, options, () => 2_000);
+    await memory.append('k', turn(1));
+    const history = await memory.load('k');
+    history[0]!.assistant = '[trimmed for the prompt]'; // what a buildMessages hook may do
+    await memory.append('k', turn(2));
+    expect(await memory.load('k')).toEqual([turn(1), turn(2)]);
+  });
+
   it('parses the stored text once for a load and the append after it when nothing changed', async () => {
     const store = new MemoryStore();
     const memory = new ConversationMemory(store, options, () => 2_000);
