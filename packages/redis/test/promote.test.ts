@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,5 +55,23 @@ describe.runIf(run)('promoteToFront (real Redis, BullMQ)', () => {
     expect(await promoteToFront(redis, queue, delayed.id!)).toBe(true);
     expect(await queue.getJobState('d')).toBe('waiting');
     expect((await queue.getJob('d'))?.delay).toBe(0);
+  });
+});
+
+describe("the copy of BullMQ's promote script", () => {
+  it('was made from the promote-9.lua (and includes) of the BullMQ installed: redo the copy when this fails', () => {
+    const commands = join(dirname(createRequire(import.meta.url).resolve('bullmq')), 'commands');
+    const files = [
+      'promote-9',
+      'includes/addJobInTargetList',
+      'includes/addJobWithPriority',
+      'includes/isQueuePausedOrMaxed',
+      'includes/addBaseMarkerIfNeeded',
+      'includes/getPriorityScore',
+    ];
+    const hash = createHash('sha256');
+    for (const file of files) hash.update(readFileSync(join(commands, `${file}.lua`)));
+    // BullMQ 6.7.0's scripts, from which promote.ts was copied.
+    expect(hash.digest('hex')).toBe('fd6c1e1a5ec35ce28f60d7d6c5ac63e8624a20654aaf7bf627407bf4f9c82e27');
   });
 });

@@ -39,8 +39,8 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
 const selfSettling = new WeakSet<Middleware<any>>();
 
 /**
- * Marks middleware that always returns a promise of undefined and never throws (an error
- * boundary, say): a dispatch round hands its result on as it is instead of wrapping it in one
+ * Marks middleware that always returns a promise and never throws synchronously (an error
+ * boundary, say; its promise may still reject): a dispatch round hands its result on as it is instead of wrapping it in one
  * more promise (each plugin's stage is one of these, on every message). Returns `fn`.
  */
 export function selfSettled<C>(fn: Middleware<C>): Middleware<C> {
