@@ -1,9 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
 import type { Store } from '../store/types.ts';
-import { KeptAnswers } from './keptAnswers.ts';
-
-export { KeptAnswers };
 
 const PENDING = '\u0000pending';
 /**
@@ -48,6 +45,92 @@ const FIRST = { first: true } as const;
 interface Waiting {
   readonly response: Promise<string>;
   readonly resolve: (body: string) => void;
+}
+
+/**
+ * The passive answers of the callbacks recorded in one MemoryStore, kept for WeChat's retries:
+ * each as the HTTP body alone, in UTF-8 bytes (a slice of Node's buffer pool: the bytes live
+ * outside the JavaScript heap, which the collector then neither copies nor promotes; a string
+ * of the body, two bytes a character for a Chinese reply, was ~0.6 KB a message promoted), under
+ * its mark's key, for {@link ANSWER_TTL_MS} to a third more. Nothing of its request stays alive.
+ * A retry gets the bytes decoded: what the first answer's bytes on the wire were. Kept in generations
+ * of plain Maps, the youngest taking the new answers and the oldest dropped whole, rather than
+ * in an LRU with a time to live per key: an answer is one Map entry, with no copy of its key
+ * (the mark's own) and no clock or list work, and nothing is deleted one by one but the
+ * oldest when there are more than `max` (the store's `dedup-answer:` space size).
+ */
+export class KeptAnswers {
+  static readonly GENERATIONS = 4;
+  /** Youngest first. */
+  readonly #generations: Map<string, Buffer>[] = [];
+  /** How long the youngest generation takes new answers. */
+  readonly #spanMs: number;
+  /** When the youngest generation began. */
+  #since = performance.now();
+  #size = 0;
+  /** Where eviction goes on in the oldest generation (a Map iterator skips deleted keys cheaply). */
+  #evicting: { readonly generation: Map<string, Buffer>; keys: MapIterator<string> } | undefined;
+
+  constructor(
+    lifetimeMs: number,
+    private readonly max: number,
+  ) {
+    for (let i = 0; i < KeptAnswers.GENERATIONS; i++) this.#generations.push(new Map());
+    // An answer lives while its generation is one of the newest: (GENERATIONS - 1) spans at least.
+    this.#spanMs = lifetimeMs / (KeptAnswers.GENERATIONS - 1);
+  }
+
+  get size(): number {
+    this.#turn();
+    return this.#size;
+  }
+
+  set(key: string, body: string): void {
+    this.#turn();
+    const youngest = this.#generations[0]!;
+    const before = youngest.size;
+    youngest.set(key, Buffer.from(body));
+    this.#size += youngest.size - before;
+    if (this.#size > this.max) this.#evictOldest();
+  }
+
+  get(key: string): string | undefined {
+    this.#turn();
+    for (const generation of this.#generations) {
+      const body = generation.get(key);
+      if (body !== undefined) return body.toString();
+    }
+    return undefined;
+  }
+
+  /** Starts a new generation for every span gone by since the youngest began, dropping the oldest. */
+  #turn(): void {
+    const elapsed = performance.now() - this.#since;
+    if (elapsed < this.#spanMs) return;
+    const spans = Math.floor(elapsed / this.#spanMs);
+    const generations = this.#generations;
+    for (let i = 0; i < Math.min(spans, generations.length); i++) {
+      this.#size -= generations.pop()!.size;
+      generations.unshift(new Map());
+    }
+    this.#since += spans * this.#spanMs;
+    this.#evicting = undefined;
+  }
+
+  #evictOldest(): void {
+    const generations = this.#generations;
+    for (let i = generations.length - 1; i >= 0; i--) {
+      const generation = generations[i]!;
+      if (generation.size === 0) continue;
+      if (this.#evicting?.generation !== generation) this.#evicting = { generation, keys: generation.keys() };
+      let next = this.#evicting.keys.next();
+      // An iterator that ran out before keys were added to its (youngest) generation.
+      if (next.done) next = (this.#evicting.keys = generation.keys()).next();
+      generation.delete(next.value!);
+      this.#size--;
+      return;
+    }
+  }
 }
 
 /** The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process). */

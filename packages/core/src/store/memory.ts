@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { FlatLru } from './flatLru.ts';
 import { owned } from './owned.ts';
 import { LocalPubSub } from './pubsub.ts';
 import type { LockRelease, Store, Subscription } from './types.ts';
@@ -18,7 +17,7 @@ export interface MemoryStoreOptions {
    * every message cannot evict the others. Default {@link DEFAULT_MEMORY_SPACES}: callback dedup
    * marks (`dedup:`) in a space of 100 000, and the passive answers kept a minute for WeChat's
    * retries (`dedup-answer:`) in one of 10 000 (the callback dedup keeps them beside the store,
-   * 60 s each, at most that many). A busy hour then evicts older dedup marks, never a
+   * 60 to 80 s each, at most that many). A busy hour then evicts older dedup marks, never a
    * quiet user's memory. Given spaces are added to (or resize) the default ones.
    */
   spaces?: Readonly<Record<string, number>>;
@@ -27,22 +26,7 @@ export interface MemoryStoreOptions {
 /** The spaces a MemoryStore keeps by default: callback dedup marks apart from everything else. */
 export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:': 100_000, 'dedup-answer:': 10_000 };
 
-/** What a space's cache does: lru-cache's LRUCache, or a {@link FlatLru} for the dedup marks. */
-interface Cache {
-  readonly max: number;
-  readonly size: number;
-  get(key: string): string | undefined;
-  has(key: string): boolean;
-  set(key: string, value: string, options?: { ttl?: number }): unknown;
-  delete(key: string): boolean;
-  purgeStale(): unknown;
-}
-
-/**
- * The space whose keys are written for every callback: its keys are kept flat (no string or
- * entry object per key on the heap, see FlatLru), with the same LRU and TTL rules.
- */
-const FLAT_SPACE = 'dedup:';
+type Cache = LRUCache<string, string>;
 
 /** One bounded space: its keys' prefix ('' for the main space) and when it was last checked for pressure. */
 interface Space {
@@ -69,12 +53,7 @@ export class MemoryStore implements Store {
   #log: Logger | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
-    const space = (prefix: string, max: number): Space => ({
-      prefix,
-      cache: prefix === FLAT_SPACE ? new FlatLru(max) : new LRUCache<string, string>({ max, ttlAutopurge: false }),
-      checkedAt: 0,
-      warnedAt: -Infinity,
-    });
+    const space = (prefix: string, max: number): Space => ({ prefix, cache: new LRUCache({ max, ttlAutopurge: false }), checkedAt: 0, warnedAt: -Infinity });
     this.#main = space('', options.maxEntries ?? 100_000);
     this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => space(prefix, max));
   }
