@@ -44,32 +44,10 @@ export function conversationIdOf(message: Message): string {
   return conversationId(message.channel.name, message.from, message.openKfId);
 }
 
-/**
- * The id of a conversation from its channel name, user and KF account. Without a KF account
- * (most channels) it is built once per user and kept (at most {@link MAX_KEPT_IDS} a channel,
- * then they start again): every message asks for it, and its reply again; the kept string is
- * also hashed already for the Maps and Sets it is looked up in.
- */
+/** The id of a conversation from its channel name, user and KF account. */
 export function conversationId(channel: string, user: string, openKfId?: string): string {
-  if (openKfId) return buildConversationId(channel, user, openKfId);
-  let byUser = keptIds.get(channel);
-  if (!byUser) keptIds.set(channel, (byUser = new Map()));
-  let id = byUser.get(user);
-  if (id === undefined) {
-    if (byUser.size >= MAX_KEPT_IDS) byUser.clear();
-    id = buildConversationId(channel, user, undefined);
-    byUser.set(user, id);
-  }
-  return id;
-}
-
-function buildConversationId(channel: string, user: string, openKfId: string | undefined): string {
   return `${escapePart(channel)}/${openKfId ? escapePart(openKfId) : ''}/${escapePart(user)}`;
 }
-
-/** Ids of conversations without a KF account, by channel name and user. */
-const keptIds = new Map<string, Map<string, string>>();
-const MAX_KEPT_IDS = 10_000;
 
 /** encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged. */
 function escapePart(part: string): string {
