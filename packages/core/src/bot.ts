@@ -13,7 +13,6 @@ import type { BotEvents } from './events.ts';
 import { createLogger, loggableError, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
 import { Composer, errorBoundary } from './pipeline/composer.ts';
-import type { Middleware } from './pipeline/compose.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
 import {
@@ -223,18 +222,12 @@ export class Bot extends Composer<Context> {
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       const pluginMiddleware = scope.middleware();
-      // The scope's one middleware (most plugins add one) is called straight, not through its
-      // composed stack: the boundary's `next` refuses a second call as that stack would, and a
-      // closure and two promises less a plugin and message. Known at the first message (a
-      // plugin may still add middleware until then).
-      let sole: Middleware<Context> | null | undefined;
       const index = this.append(
         errorBoundary<Context>(
           (error, ctx) => this.#reportError(error, ctx, plugin.name),
           (ctx, next) => {
             ctx[RUNNING_PLUGIN] = plugin.name;
-            if (sole === undefined) sole = Composer.soleMiddleware(scope) ?? null;
-            return (sole ?? pluginMiddleware)(ctx, next);
+            return pluginMiddleware(ctx, next);
           },
         ),
       );

@@ -22,7 +22,6 @@ export interface ComposeOptions<C> {
  */
 export function compose<C>(middleware: readonly Middleware<C>[], options: ComposeOptions<C> = {}): (ctx: C, next?: Next) => Promise<void> {
   const stack = [...middleware];
-  const settling = stack.map((fn) => selfSettling.has(fn));
   const onUnawaited = options.onUnawaitedNext;
   const only = stack.length === 1 && !onUnawaited ? stack[0]! : undefined;
   return function composed(ctx: C, next?: Next): Promise<void> {
@@ -30,22 +29,8 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
     // often holds one): the same calls and checks as a dispatch round, without its two async
     // frames and their promises (measured: a third of the pipeline's allocations).
     if (only) return runOne(only, ctx, next);
-    return new Round(stack, settling, ctx, next, onUnawaited).dispatch(0);
+    return new Round(stack, ctx, next, onUnawaited).dispatch(0);
   };
-}
-
-/** Middleware marked with {@link selfSettled}. */
-// biome-ignore lint/suspicious/noExplicitAny: middleware of any context type
-const selfSettling = new WeakSet<Middleware<any>>();
-
-/**
- * Marks middleware that always returns a promise and never throws synchronously (an error
- * boundary, say; its promise may still reject): a dispatch round hands its result on as it is instead of wrapping it in one
- * more promise (each plugin's stage is one of these, on every message). Returns `fn`.
- */
-export function selfSettled<C>(fn: Middleware<C>): Middleware<C> {
-  selfSettling.add(fn);
-  return fn;
 }
 
 /**
@@ -60,8 +45,6 @@ class Round<C> {
 
   constructor(
     readonly stack: readonly Middleware<C>[],
-    /** Per middleware: whether it is {@link selfSettled}. */
-    readonly settling: readonly boolean[],
     readonly ctx: C,
     readonly next: Next | undefined,
     readonly onUnawaited: ((index: number, ctx: C) => void) | undefined,
@@ -74,7 +57,6 @@ class Round<C> {
     const fn = i === stack.length ? this.next : stack[i];
     if (!fn) return Promise.resolve();
     if (!onUnawaited || i === stack.length) {
-      if (this.settling[i]) return fn(ctx, () => this.dispatch(i + 1)) as Promise<void>;
       try {
         return settled(fn(ctx, () => this.dispatch(i + 1)));
       } catch (error) {

@@ -1,5 +1,5 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
-import { compose, selfSettled, type ComposeOptions, type Middleware, type Next } from './compose.ts';
+import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 import type { TextRef, Texts } from '../i18n/catalog.ts';
@@ -41,8 +41,6 @@ export class Composer<C extends Context = Context> {
   // biome-ignore lint/suspicious/noExplicitAny: child composers narrow the context type; only their command lists are read
   readonly #registry: (CommandInfo | Composer<any>)[] = [];
   #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
-  /** The stack as composed (children of one flattened), set by {@link #compose}. */
-  #flat: readonly Middleware<C>[] = [];
   /** How this composer's own stack is composed (the Bot turns on its dev checks here). */
   protected composeOptions: ComposeOptions<C> | undefined;
 
@@ -186,18 +184,6 @@ export class Composer<C extends Context = Context> {
     return this.#stack.push(middleware) - 1;
   }
 
-  /**
-   * The one middleware `composer` composes to, when its stack holds exactly one (after
-   * flattening children of one) and it has no compose options; undefined otherwise. Calling it
-   * with a `next` that refuses a second call is what {@link middleware} does, one layer fewer
-   * (the bot's plugin stages: see {@link errorBoundary}). Composes `composer`: call it once its
-   * middleware are all added (when the first message runs). Internal to the core.
-   */
-  static soleMiddleware<C extends Context>(composer: Composer<C>): Middleware<C> | undefined {
-    composer.#compose();
-    return composer.#stack.length === 1 && !composer.composeOptions ? composer.#flat[0] : undefined;
-  }
-
   /** The composed middleware of this composer (composed once, on first call). */
   middleware(): Middleware<C> {
     const middleware: Middleware<C> = (ctx, next) => this.#compose()(ctx, next);
@@ -220,7 +206,6 @@ export class Composer<C extends Context = Context> {
       }
       return middleware;
     });
-    this.#flat = stack;
     this.#composed = compose(stack, this.composeOptions);
     return this.#composed;
   }
@@ -233,10 +218,7 @@ const composers = new WeakMap<Middleware<any>, Composer<any>>();
 /**
  * Middleware that runs `inner` and catches what it throws (not what runs after it via
  * `next`), hands it to `onError`, then lets the pipeline go on as if `inner` had called
- * `next()` (unless it already had). The body of {@link Composer.errorBoundary}. A second call
- * of the `next` it gives `inner` is refused (rejects) as a composed stack refuses it, so `inner`
- * may be a composer's {@link Composer.soleMiddleware}. Returns a promise of undefined, never
- * throws: {@link selfSettled}.
+ * `next()` (unless it already had). The body of {@link Composer.errorBoundary}.
  */
 export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, inner: Middleware<C>): Middleware<C> {
   // Written with promise callbacks, not async functions: every plugin runs inside one of
@@ -244,13 +226,12 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
   // (measured). Same order of effects as `try { await inner(...) } catch { ... }`.
   // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
   // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
-  return selfSettled<C>((ctx, next) => {
+  return (ctx, next) => {
     let nextCalled = false;
     let downstreamError: { error: unknown } | undefined;
     let result: unknown;
     try {
       result = inner(ctx, () => {
-        if (nextCalled) return Promise.reject(new Error('next() called multiple times in one middleware'));
         nextCalled = true;
         let rest: unknown;
         try {
@@ -270,7 +251,7 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
       if (downstreamError && downstreamError.error === error) throw error;
       return promiseOf(onError(error, ctx)).then(() => (nextCalled ? undefined : promiseOf(next()).then(toUndefined)));
     });
-  });
+  };
 }
 
 /** What `await value` waits for. */
