@@ -1,7 +1,9 @@
 /**
  * Which way imports point, checked over every package's src/: no import cycles inside a
- * package (a cycle means no module in it can be understood, tested or loaded on its own), and
- * between packages only the arrows docs/architecture.md draws.
+ * package (a cycle means no module in it can be understood, tested or loaded on its own),
+ * between packages only the arrows docs/architecture.md draws, and every package a module
+ * imports declared in its package.json (in the workspace an undeclared one is found hoisted
+ * from another package; installed from npm it is not there).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -23,6 +25,16 @@ interface SourcePackage {
   name: string;
   dir: string;
   files: string[];
+  /** dependencies, peerDependencies and optionalDependencies of its package.json. */
+  declared: Set<string>;
+}
+
+/** What a package.json says it needs. */
+interface Manifest {
+  name: string;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
 }
 
 function sourcePackages(): SourcePackage[] {
@@ -31,9 +43,9 @@ function sourcePackages(): SourcePackage[] {
     for (const entry of readdirSync(join(root, group), { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const dir = join(root, group, entry.name);
-      let manifest: { name: string };
+      let manifest: Manifest;
       try {
-        manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string };
+        manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
       } catch {
         continue;
       }
@@ -47,7 +59,8 @@ function sourcePackages(): SourcePackage[] {
       } catch {
         continue;
       }
-      found.push({ name: manifest.name, dir, files });
+      const declared = new Set([manifest.dependencies, manifest.peerDependencies, manifest.optionalDependencies].flatMap((deps) => Object.keys(deps ?? {})));
+      found.push({ name: manifest.name, dir, files, declared });
     }
   }
   return found;
@@ -134,4 +147,33 @@ describe('import graph', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('declares every package its modules import (type-only imports too: the .d.ts needs them)', () => {
+    const undeclared: string[] = [];
+    for (const pkg of packages) {
+      for (const file of pkg.files) {
+        for (const spec of importsOf(file)) {
+          const name = packageName(spec);
+          if (name && name !== pkg.name && !pkg.declared.has(name)) undeclared.push(`${relative(root, file)} imports ${spec}, not in ${pkg.name}'s package.json`);
+        }
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
 });
+
+/** The npm package a bare specifier names (`ws`, `@koa/router` of `@koa/router/x`), or undefined for `node:` and relative ones. */
+function packageName(spec: string): string | undefined {
+  const match = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*/.exec(spec);
+  if (
+    !match ||
+    spec.startsWith('node:') ||
+    match[0] !==
+      spec
+        .split('/')
+        .slice(0, spec.startsWith('@') ? 2 : 1)
+        .join('/')
+  )
+    return undefined;
+  return match[0];
+}
