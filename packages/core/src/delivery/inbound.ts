@@ -142,12 +142,19 @@ export class Inbound {
     const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive, started);
     let running = true;
     const run = this.run(channel, message, window);
-    // `run` never rejects: one callback for both, not finally()'s three closures and extra promise.
-    const ended = () => {
-      running = false;
-      window.close();
-    };
-    void run.then(ended, ended);
+    // One callback each way, not finally()'s three closures and extra promise. Written inline,
+    // not as one `const` arrow given twice: run from sources, tsx names an arrow assigned to a
+    // const with an Object.defineProperty (~0.3 µs a message).
+    void run.then(
+      () => {
+        running = false;
+        window.close();
+      },
+      () => {
+        running = false;
+        window.close();
+      },
+    );
     const reply = await window.result;
     if (running && this.#options.engine) {
       // A passive reply settles the window a few microtasks before the pipeline returns: only
