@@ -97,14 +97,16 @@ function jsonString(s: string): string {
 }
 
 /**
- * Bytes gathered before a write to stdout (~25 callback lines), and how long a line waits at
- * most when fewer come. Each write is a libuv thread-pool request and a wake-up of the main
- * thread when it completes: with lines written as soon as the previous write was done, a busy
- * bot made a write every ~8 lines over HTTP and every line or two in process (fs.write on
- * /dev/null), ~7 µs of a message's CPU in bench/handler.ts. Lines still leave in order; on exit
- * (also after an uncaught exception) pino writes what is left synchronously.
+ * Bytes gathered before a write to stdout (~400 callback lines), and how long a line waits at
+ * most when fewer come. Each write is a libuv thread-pool request, a wake-up of the main thread
+ * when it completes, and (from 4 KB on) a Buffer outside Node's pool: with lines written as
+ * soon as the previous write was done, a busy bot made a write every ~8 lines over HTTP; with
+ * ~4 KB writes the callback line still cost ~1.3 µs a line in bursts (measured, /dev/null), and
+ * ~0.75 µs with 64 KB (16 KB: ~0.9; 256 KB: no better). Lines still leave in order and at most
+ * LINES_FLUSH_MS late (a quiet bot's lines go by the timer, as before); on exit (also after an
+ * uncaught exception) pino writes what is left synchronously.
  */
-const LINES_MIN_WRITE = 4096;
+const LINES_MIN_WRITE = 64 * 1024;
 const LINES_FLUSH_MS = 100;
 
 /**
@@ -115,7 +117,7 @@ const LINES_FLUSH_MS = 100;
  * flattened each time), so the cost of a line grows with the lines waiting: 1.4 against
  * 2.6–3.0 µs a line in bursts of 64–512 lines, measured. The bytes written are the same.
  *
- * Lines are gathered here as text and turned into bytes ~4 KB at a time (at most 100 ms late):
+ * Lines are gathered here as text and turned into bytes up to 64 KB at a time (at most 100 ms late):
  * a `Buffer.from` a line (a pooled slice object and an encoding call each) was ~1.4 % of a
  * callback's CPU once the line itself cost little. Text gathered here and not yet handed over
  * goes to sonic-boom before pino's own exit flush runs (see {@link handOverOnExit}).
