@@ -96,6 +96,42 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
     rmSync(file);
   });
 
+  it('a config in a CommonJS package (npm init -y) says to set "type": "module" instead of failing inside tsx', async () => {
+    const cjs = mkdtempSync(join(tmpdir(), 'wxbot-cjs-'));
+    try {
+      writeFileSync(join(cjs, 'package.json'), '{ "name": "newbot", "type": "commonjs" }\n');
+      const body = `import { defineConfig } from ${core};\nexport default defineConfig({ channels: [] });\n`;
+      writeFileSync(join(cjs, 'bot.config.ts'), body);
+      writeFileSync(join(cjs, 'wxbot.config.js'), body);
+      const [ts, js] = await Promise.all([runWxbot(['start'], { cwd: cjs }), runWxbot(['check', '--config', 'wxbot.config.js'], { cwd: cjs })]);
+      expect(ts.code).toBe(1);
+      expect(ts.stderr).toContain(
+        `wxbot: bot.config.ts would load as CommonJS, which cannot import wxbot's packages (ES modules only): ${join(cjs, 'package.json')} does not say "type": "module"`,
+      );
+      expect(ts.stderr).toContain('Run `npm pkg set type=module` in the project, or name the config bot.config.mts');
+      expect(js.code).toBe(1);
+      expect(js.stdout).toContain('wxbot.config.js would load as CommonJS');
+      expect(js.stdout).toContain('or name the config wxbot.config.mjs');
+    } finally {
+      rmSync(cjs, { recursive: true, force: true });
+    }
+  });
+
+  it('start that fails ends the process even when the config left something open (as a RedisStore connection)', async () => {
+    // The interval stands for a store's connection: created while the config is built, before
+    // the wrong channel option stops it.
+    const file = writeConfig(
+      'open.config.ts',
+      `setInterval(() => {}, 1000);\nexport default defineConfig({ channels: [officialAccount({ appId: 'wx-open', token: 'openToken1', encodingAESKey: 'short' })] });`,
+    );
+    const bot = spawnWxbot(['start', '--config', file], {}, dir);
+    running.push(bot);
+    bot.ready.catch(() => {}); // it never listens: the exit below is what is checked
+    const code = await new Promise((done) => bot.child.once('exit', done));
+    expect(code).toBe(1);
+    expect(bot.output()).toContain('EncodingAESKey must be 43 base64 characters');
+  });
+
   it('a config that throws: file:line and the message; --verbose adds the stack', async () => {
     const file = writeConfig(
       'throws.config.ts',

@@ -12,8 +12,9 @@ const args = process.argv.slice(2);
 process.exitCode = await main(args);
 // One-shot commands end even when a config left something open (a Redis client, a plugin's
 // timer); unref'd, so a command with nothing left open exits at once as before. `start` and
-// `worker` run until a signal stops them.
-if (args[0] !== 'start' && args[0] !== 'worker') setTimeout(() => process.exit(), 1000).unref();
+// `worker` run until a signal stops them, unless they failed to start: a config with a wrong
+// option whose RedisStore had already connected kept `wxbot start` waiting after its error.
+if (process.exitCode !== 0 || (args[0] !== 'start' && args[0] !== 'worker')) setTimeout(() => process.exit(), 1000).unref();
 
 /** Registers tsx if it is installed; false when it is not. */
 async function registerTsx() {

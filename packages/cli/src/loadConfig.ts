@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { basename, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { collectPluginOptionErrors, ConfigErrors, PluginOptionsError, resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
@@ -19,8 +19,49 @@ export class ConfigLoadError extends Error {
   }
 }
 
+/**
+ * The package.json that decides whether a .ts or .js file is an ES module (the nearest one above
+ * it, as Node looks), and whether it says `"type": "module"`. `npm init -y` writes
+ * `"type": "commonjs"`; no package.json at all counts as CommonJS too.
+ */
+function moduleScope(filepath: string): { manifest: string | undefined; esm: boolean } {
+  for (let dir = dirname(filepath); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        return { manifest, esm: (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown }).type === 'module' };
+      } catch {
+        return { manifest, esm: false };
+      }
+    }
+    if (dirname(dir) === dir) return { manifest: undefined, esm: false };
+  }
+}
+
+/**
+ * What to do about a config that would load as CommonJS: wxbot's packages are ES modules only,
+ * so such a config cannot import them (tsx fails on it with "Cannot require() ES Module … in a
+ * cycle", Node with "Cannot use import statement outside a module").
+ */
+function commonJsAdvice(filepath: string, manifest: string | undefined): string {
+  const name = basename(filepath);
+  const esmName = name.replace(/\.(ts|js)$/, (_, ext: string) => (ext === 'ts' ? '.mts' : '.mjs'));
+  const where = manifest ? `${manifest} does not say "type": "module" (npm init writes "type": "commonjs")` : 'no package.json above it says "type": "module"';
+  return `${name} would load as CommonJS, which cannot import wxbot's packages (ES modules only): ${where}. Run \`npm pkg set type=module\` in the project, or name the config ${esmName}`;
+}
+
+/** Node's errors for ES module syntax in a file it loads as CommonJS. */
+const ESM_SYNTAX_IN_COMMONJS = /Cannot use import statement outside a module|Unexpected token 'export'/;
+
 const importLoader: Loader = async (filepath) => {
-  const module = (await import(pathToFileURL(filepath).href)) as Record<string, unknown>;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(filepath).href)) as Record<string, unknown>;
+  } catch (error) {
+    const scope = filepath.endsWith('.js') && error instanceof SyntaxError && ESM_SYNTAX_IN_COMMONJS.test(error.message) ? moduleScope(filepath) : undefined;
+    if (scope && !scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), error instanceof Error ? error.stack : undefined, { cause: error });
+    throw error;
+  }
   if (!('default' in module)) {
     const named = Object.keys(module);
     throw new ConfigLoadError(
@@ -57,6 +98,12 @@ async function ensureTypeScriptLoader(filepath: string): Promise<void> {
 }
 
 const typeScriptImportLoader: Loader = async (filepath, content) => {
+  // A .ts file in a CommonJS package is compiled to CommonJS (by tsx, or Node's own type
+  // stripping), which cannot import wxbot: say what to change rather than fail inside tsx.
+  if (filepath.endsWith('.ts')) {
+    const scope = moduleScope(filepath);
+    if (!scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), undefined);
+  }
   await ensureTypeScriptLoader(filepath);
   return importLoader(filepath, content);
 };
