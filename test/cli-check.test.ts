@@ -11,6 +11,7 @@ const bin = join(root, 'packages/cli/bin/wxbot.mjs');
 const core = JSON.stringify(join(root, 'packages/core/src/index.ts'));
 const echoPlugin = JSON.stringify(join(root, 'plugins/echo/src/index.ts'));
 const redis = JSON.stringify(join(root, 'packages/redis/src/index.ts'));
+const keywordPlugin = JSON.stringify(join(root, 'plugins/keyword/src/index.ts'));
 
 // Configs live outside the repository (so concurrent typechecks never see them) and import the
 // workspace packages by absolute path; type=module makes tsx load the .ts files as ESM.
@@ -159,6 +160,18 @@ describe('wxbot check', () => {
     expect(badOption.stdout).toMatch(/✗ config loads: \S*bad-option\.config\.ts:7: plugin "echo": option "types\.0"/);
     expect(empty.code).toBe(1);
     expect(empty.stdout).toContain('✗ channels: none configured');
+  });
+
+  it("warns about an error a plugin logs in setup (keyword's missing rule file), which start would only log", async () => {
+    const file = writeConfig(
+      'missing-rules.config.ts',
+      `import { keyword } from ${keywordPlugin};
+export default defineConfig({ channels: ${goodChannels}, plugins: [keyword({ rulesFile: 'no-such-faq.yaml', handoffWords: [] }), echo()] });`,
+    );
+    const run = await check(['--config', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('⚠ plugin "keyword" logged an error in setup: cannot load rule file no-such-faq.yaml: no such file');
+    expect(run.stdout).toContain('✓ plugin setup: keyword, echo');
   });
 
   it('names the environment variable of each setting a project made by create-wxbot reads from its .env', async () => {

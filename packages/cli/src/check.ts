@@ -269,16 +269,19 @@ function checkPlugins(report: Report, config: WxbotConfig): void {
 
 /**
  * Runs each plugin's setup as start-up would, so a setup that throws fails here, named, instead of
- * at `wxbot start`. The scopes are dry: an in-memory store, a silent logger, nothing served or
- * sent (routes and hooks are collected and dropped, `sendTo` refuses); what setup returned to undo
- * is run at once.
+ * at `wxbot start`. The scopes are dry: an in-memory store, nothing served or sent (routes and
+ * hooks are collected and dropped, `sendTo` refuses); what setup returned to undo is run at once.
+ * The log keeps only error lines, each a warning here: a plugin that starts but logs an error
+ * (keyword's missing rule file, say) works less than configured, and `start` would go on. Its
+ * warn lines are not shown: some say what this dry run lacks (nobody takes hand-offs here).
  */
 async function checkPluginSetup(report: Report, config: WxbotConfig): Promise<void> {
   const plugins: readonly Plugin[] = Array.isArray(config.plugins) ? config.plugins : [];
   if (plugins.length === 0) return;
   const channels: readonly Channel[] = Array.isArray(config.channels) ? config.channels : [];
   const store = new MemoryStore();
-  const log = createLogger({ level: 'silent' });
+  const logged: string[] = [];
+  const log = createLogger({ level: 'error', destination: { write: (line: string) => void logged.push(line) } });
   const noop = () => {};
   const host: ConstructorParameters<typeof PluginScope>[3] = {
     events: new EventEmitter(),
@@ -299,6 +302,7 @@ async function checkPluginSetup(report: Report, config: WxbotConfig): Promise<vo
     try {
       const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`did not finish within ${SETUP_TIMEOUT_MS} ms`)), SETUP_TIMEOUT_MS)));
       const disposer = await Promise.race([Promise.resolve().then(() => plugin.setup(scope)), timeout]);
+      for (const line of logged.splice(0)) report.warn(`plugin "${plugin.name}" logged an error in setup: ${loggedMessage(line)}`);
       await disposer?.();
       await plugin.dispose?.();
     } catch (error) {
@@ -306,6 +310,7 @@ async function checkPluginSetup(report: Report, config: WxbotConfig): Promise<vo
       report.fail(`plugin "${plugin.name}" failed in setup: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       clearTimeout(timer);
+      logged.length = 0; // a setup that threw is reported as failed, not its log lines too
     }
   }
   if (failed.length < plugins.length)
@@ -315,6 +320,15 @@ async function checkPluginSetup(report: Report, config: WxbotConfig): Promise<vo
         .map((p) => p.name)
         .join(', ')}`,
     );
+}
+
+/** The `msg` of a JSON log line (the line itself if it is not one). */
+function loggedMessage(line: string): string {
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    if (typeof msg === 'string') return msg;
+  } catch {}
+  return line.trim();
 }
 
 function duplicates(values: readonly string[]): string[] {
