@@ -38,7 +38,7 @@ else await drive();
 /** The driver: fake API here, targets in child processes, alternated pass by pass. */
 async function drive(): Promise<void> {
   const { startFakeWeChatApi, WeChatPeer } = await import('@wxbot/testing');
-  const { median } = await import('./run.ts');
+  const { endTargets, printMedians } = await import('./targets.ts');
   const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 5000);
   const PASSES = Number(process.env.BENCH_PASSES ?? 5);
   const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
@@ -110,25 +110,8 @@ async function drive(): Promise<void> {
       console.error(`pass ${i + 1} ${t.name}: ${cpu.toFixed(1)} µs CPU/msg`);
     }
   }
-  const base = targets[0]!;
-  for (const t of targets) {
-    const m = median(t.results);
-    const ratios = t.results.map((r, i) => r / base.results[i]!);
-    console.error(
-      `${t.name}: median ${m.toFixed(1)} µs CPU per message synced and answered (${PASSES} × ${MESSAGES})` +
-        (t === base ? '' : `, × ${base.name}: median ${median(ratios).toFixed(2)} (per pass ${ratios.map((r) => r.toFixed(2)).join(' ')})`),
-    );
-  }
-  // Disconnecting lets each target exit by itself (a --cpu-prof profile is written then).
-  await Promise.all(
-    targets.map(
-      (t) =>
-        new Promise((ok) => {
-          t.child.once('exit', ok);
-          t.child.disconnect();
-        }),
-    ),
-  );
+  printMedians(targets, `per message synced and answered (${PASSES} × ${MESSAGES})`);
+  await endTargets(targets);
   await api.close();
   process.exit(0);
 }

@@ -59,7 +59,7 @@ else await drive();
 /** The driver: fake OpenAI here, targets in child processes, alternated pass by pass. */
 async function drive(): Promise<void> {
   const { startFakeOpenAI } = await import('@wxbot/testing');
-  const { median } = await import('./run.ts');
+  const { endTargets, printMedians } = await import('./targets.ts');
   const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 4000);
   const PASSES = Number(process.env.BENCH_PASSES ?? 5);
   const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -122,24 +122,9 @@ async function drive(): Promise<void> {
   }
   const sent = new Set(targets.flatMap((t) => t.sent));
   if (sent.size !== 1) throw new Error(`targets sent different chat messages per pass: ${targets.map((t) => `${t.name} ${t.sent.join('/')}`).join(', ')}`);
-  const base = targets[0]!;
-  for (const t of targets) {
-    const ratios = t.results.map((r, i) => r / base.results[i]!);
-    console.error(
-      `${t.name}: median ${median(t.results).toFixed(1)} µs CPU per answer (${PASSES} × ${MESSAGES}, ${CONCURRENCY} in flight)` +
-        (t === base ? '' : `, × ${base.name}: median ${median(ratios).toFixed(2)} (per pass ${ratios.map((r) => r.toFixed(2)).join(' ')})`),
-    );
-  }
+  printMedians(targets, `per answer (${PASSES} × ${MESSAGES}, ${CONCURRENCY} in flight)`);
   console.error(`chat messages sent per pass: ${[...sent][0]} (system prompt, history, text) for ${MESSAGES} answers`);
-  await Promise.all(
-    targets.map(
-      (t) =>
-        new Promise((ok) => {
-          t.child.once('exit', ok);
-          t.child.disconnect();
-        }),
-    ),
-  );
+  await endTargets(targets);
   await fake.close();
   process.exit(0);
 }
