@@ -17,12 +17,13 @@
 import { WeChatPeer } from '@wxbot/testing';
 import { BENCH, type CryptoMode } from './config.ts';
 import { load, median, startServer } from './run.ts';
-import { newMessages } from './traffic.ts';
+import { messagesFor, newMessages } from './traffic.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
+/** New messages per server for the timed load; unset: from each server's warm-up rate. */
+const MESSAGES = process.env.BENCH_MESSAGES ? Number(process.env.BENCH_MESSAGES) : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MODES = (process.env.BENCH_MODES ?? 'plain,safe').split(',') as CryptoMode[];
 const SERVERS = (process.env.BENCH_SERVERS ?? 'http,koa,co-wechat,node-webot,wxbot').split(',');
@@ -50,10 +51,17 @@ async function round(mode: CryptoMode, index: number): Promise<Map<string, Sampl
   const servers = await Promise.all(order.map((name) => startServer(name, mode)));
   try {
     for (const s of servers) await checkAnswer(s.name, mode, s.port);
-    await Promise.all(servers.map((s) => load(s.port, newMessages(mode, Math.min(MESSAGES, 10_000)), { seconds: WARMUP_SECONDS, connections: CONNECTIONS })));
-    const traffic = servers.map(() => newMessages(mode, MESSAGES));
+    // Never a repeat (answered from dedup's cache, it flatters a bot): a load that runs out of
+    // new messages builds more. Built before any load starts where possible: this process drives them all.
+    const more = (count: number) => newMessages(mode, count);
+    const warmupTraffic = servers.map(() => newMessages(mode, Math.min(MESSAGES ?? 10_000, 10_000)));
+    const warmup = await Promise.all(servers.map((s, i) => load(s.port, warmupTraffic[i]!, { seconds: WARMUP_SECONDS, connections: CONNECTIONS, more })));
+    // Each server's timed traffic from its warm-up rate (side by side too), with room to spare.
+    const traffic = servers.map((_, i) => newMessages(mode, MESSAGES ?? messagesFor(warmup[i]!.rate, SECONDS, 1.5)));
     await Promise.all(servers.map((s) => s.cpu()));
-    const results = await Promise.all(servers.map((s, i) => load(s.port, traffic[i]!, { seconds: SECONDS, connections: CONNECTIONS })));
+    const results = await Promise.all(servers.map((s, i) => load(s.port, traffic[i]!, { seconds: SECONDS, connections: CONNECTIONS, more })));
+    for (const [i, r] of results.entries())
+      if (r.built > 0) console.warn(`${servers[i]!.name}: ${r.built} messages were built during the timed load (this process busy meanwhile): raise BENCH_MESSAGES`);
     const cpu = await Promise.all(servers.map((s) => s.cpu()));
     return new Map(servers.map((s, i) => [s.name, { rps: results[i]!.rps, p99: results[i]!.p99, cpu: cpu[i]! / results[i]!.count, errors: results[i]!.errors }]));
   } finally {

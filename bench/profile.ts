@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CryptoMode } from './config.ts';
 import { load } from './run.ts';
-import { newMessages } from './traffic.ts';
+import { messagesFor, newMessages } from './traffic.ts';
 
 const [server = 'wxbot', mode = 'plain'] = process.argv.slice(2) as [string, CryptoMode];
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -22,12 +22,17 @@ const child = fork(resolve(import.meta.dirname, 'servers.ts'), [server, mode], {
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
 });
 const port = await new Promise<number>((ok) => child.on('message', (m: { port?: number }) => m.port !== undefined && ok(m.port)));
-const callbacks = newMessages(mode, 60_000);
-await load(port, callbacks.slice(0, 2000), { amount: 2000, connections: 16 }); // warm-up
+const warmup = await load(port, newMessages(mode, 2000), { amount: 2000, connections: 16 }); // JIT
 // BENCH_RATE: a fixed rate (req/s) instead of as fast as it answers, to compare servers at the
 // same load (a slower server's writev costs more per response: the client is more often asleep).
 const rate = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
-const result = await load(port, callbacks.slice(2000), { seconds, connections: 32, ...(rate !== undefined && { rate }) });
+// New messages for the whole profile (repeats would be answered from dedup's cache): a fixed
+// rate is kept to within a few per cent; as fast as it answers, up to twice the warm-up's (cold
+// JIT). More are built if they run out (this process busy meanwhile: said below).
+const callbacks = newMessages(mode, rate !== undefined ? messagesFor(rate, seconds, 1.1) : messagesFor(warmup.rate, seconds, 2));
+const more = (count: number) => newMessages(mode, count);
+const result = await load(port, callbacks, { seconds, connections: 32, more, ...(rate !== undefined && { rate }) });
+if (result.built > 0) console.warn(`${result.built} messages were built during the load (this process busy meanwhile)`);
 console.log(`${server} ${mode}: ${Math.round(result.rps)} req/s`);
 const exited = new Promise((ok) => child.on('exit', ok));
 child.disconnect(); // servers.ts exits on disconnect, which writes the profile

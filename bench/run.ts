@@ -72,10 +72,17 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
 
 export interface LoadResult {
   rps: number;
+  /**
+   * Requests a second from the first request built to the last: `rps` is the mean of whole
+   * seconds' counts, and a load of an `amount` ends on the next whole second after its last answer.
+   */
+  rate: number;
   p50: number;
   p99: number;
   errors: number;
   count: number;
+  /** Messages `more` built during the load (its process busy building them meanwhile). */
+  built: number;
 }
 
 export interface LoadOptions {
@@ -85,11 +92,20 @@ export interface LoadOptions {
   connections: number;
   /** Requests per second over all connections (unset: as fast as the server answers). */
   rate?: number;
+  /**
+   * Builds new messages when `callbacks` run out, instead of sending them again: repeats are
+   * answered from dedup's cache, which flatters a bot (see `LoadResult.built`).
+   */
+  more?: (count: number) => readonly Callback[];
 }
 
-/** Sends `callbacks` in order (one each) for `seconds`; warns when they run out. */
+/** Sends `callbacks` in order (one each) for `seconds`; builds more or warns when they run out. */
 export async function load(port: number, callbacks: readonly Callback[], options: LoadOptions): Promise<LoadResult> {
+  let list = callbacks;
+  let built = 0;
   let next = 0;
+  const started = performance.now();
+  let lastBuilt = started;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: options.connections,
@@ -100,14 +116,31 @@ export async function load(port: number, callbacks: readonly Callback[], options
         method: 'POST',
         headers: { 'content-type': 'text/xml' },
         setupRequest: (req) => {
-          const r = callbacks[next++ % callbacks.length]!;
+          if (next === list.length && options.more) {
+            // Copied once: the caller's list stays as it was.
+            const extended = list === callbacks ? [...callbacks] : (list as Callback[]);
+            const more = options.more(256); // a short stall of this process (~10 ms in safe mode)
+            for (const callback of more) extended.push(callback);
+            built += more.length;
+            list = extended;
+          }
+          const r = list[next++ % list.length]!;
+          lastBuilt = performance.now();
           return { ...req, path: r.path, body: r.body };
         },
       },
     ],
   });
-  if (next > callbacks.length) console.warn(`${next} requests outran ${callbacks.length} new messages: some were repeats; raise BENCH_MESSAGES`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx + result.timeouts, count: result.requests.total };
+  if (next > list.length) console.warn(`${next} requests outran ${list.length} new messages: some were repeats; raise BENCH_MESSAGES`);
+  return {
+    rps: result.requests.average,
+    rate: (next * 1000) / (lastBuilt - started),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+    count: result.requests.total,
+    built,
+  };
 }
 
 /** The median of a list of numbers. */

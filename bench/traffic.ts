@@ -42,3 +42,13 @@ export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad =
   }
   return out;
 }
+
+/**
+ * How many new messages a load of `seconds` at `rate` req/s needs, with room to spare: a load
+ * that runs out of them sends repeats, which dedup answers from its cache (flattering a bot).
+ * `margin`: how far above `rate` the load may go (a rate measured in a warm-up: the JIT is
+ * warmer in the next run, and a server that finished its warm-up early left the others the cores).
+ */
+export function messagesFor(rate: number, seconds: number, margin: number): number {
+  return Math.ceil(rate * seconds * margin) + 1000;
+}
