@@ -215,7 +215,9 @@ export default { channels: [officialAccount(${JSON.stringify(OA)}), wecomApp({ n
 
   it('--fake-api-port prints active sends after the passive answer', async () => {
     const run = await wxbot([...oaFlags(), '--secret', OA.appSecret, '--fake-api-port', String(fakeApiPort), '--wait', '1500', 'twice ping']);
-    expect(run.stdout).toContain(`fake WeChat API: http://127.0.0.1:${fakeApiPort}`);
+    expect(run.stdout).toContain(
+      `fake WeChat API: http://127.0.0.1:${fakeApiPort}  (the bot must send there: WX_API_BASE=http://127.0.0.1:${fakeApiPort} wxbot start with a config built on envConfig(), else apiBaseUrl: 'http://127.0.0.1:${fakeApiPort}' on the channel)`,
+    );
     expect(run.stdout).toContain('← text: 1: ping');
     expect(run.stdout).toContain('→ active: text: 2: ping  (message/custom/send to user-1)');
     expect(run.stdout).not.toContain(OA.appSecret);

@@ -164,7 +164,12 @@ async function startFakeApi(target: SimulateTarget, port: number | undefined): P
     console.log(`fake WeCom API: ${host.url}  (serves each message's response_url and its media)`);
     return host;
   }
-  console.log(`fake WeChat API: ${host.url}  (the bot must use it: WX_API_BASE=${host.url} WECOM_API_BASE=${host.url} wxbot start)`);
+  // The variables only move a config that reads them (envConfig(), as the repository's and
+  // create-wxbot's do); a hand-written channel needs its apiBaseUrl.
+  const variable = target.kind === 'officialAccount' ? 'WX_API_BASE' : 'WECOM_API_BASE';
+  console.log(
+    `fake WeChat API: ${host.url}  (the bot must send there: ${variable}=${host.url} wxbot start with a config built on envConfig(), else apiBaseUrl: '${host.url}' on the channel)`,
+  );
   if (!target.secret) {
     console.log('! no secret known for this channel (pass --secret): the bot cannot get an access token from the fake API, so only passive answers will show');
   }

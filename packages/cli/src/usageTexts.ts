@@ -110,7 +110,8 @@ Late and active answers:
                        ("→ active: …"). It listens where the config's channel sends when that is
                        on this machine (dev mode: http://127.0.0.1:4000, nothing to set); else on
                        a random port, and the bot must be started pointing at it:
-                       WX_API_BASE=URL WECOM_API_BASE=URL wxbot start
+                       WX_API_BASE=URL WECOM_API_BASE=URL wxbot start (a config built on
+                       envConfig()), or apiBaseUrl: URL on a hand-written channel
   --fake-api-port N    listen on port N instead: start the bot with that URL once, then
                        simulate as often as you like
   --wait MS            how long to wait for late answers (default 6000)
