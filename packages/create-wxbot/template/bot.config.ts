@@ -36,7 +36,9 @@ export default defineConfig((): WxbotConfig => {
   // sends to the fake WeChat API of `wxbot simulate --fake-api` (see devSetup).
   let agentToken = env.agentToken;
   if (channels.length === 0) {
-    const dev = devSetup(env);
+    // With the AI bot too, so `npx wxbot simulate --channel wecomAiBot 你好` works as the
+    // repository's quick tour shows.
+    const dev = devSetup(env, { aiBot: true });
     channels.push(...dev.channels);
     devMode = dev.devMode;
     agentToken = dev.agentToken;

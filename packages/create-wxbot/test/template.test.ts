@@ -103,6 +103,7 @@ describe('the template bot.config.ts', () => {
     const config = await templateConfig({});
     expect(config.devMode?.links?.['agent console']).toMatch(/^\/agent\/\?token=\w{16,}$/);
     expect(config.devMode?.credentials['WeChat API']).toContain('http://127.0.0.1:4000');
+    expect(config.channels?.map((c) => `${c.kind} ${c.path}`)).toEqual(['officialAccount /wx', 'wecomApp /wecom/callback', 'wecomAiBot /wecom/aibot']);
     expect(config.plugins?.map((p) => p.name)).toEqual(['handoff', 'greet', 'keyword', 'echo']);
     const { lines, destination } = logLines();
     bot = createBot({ ...config, logger: createLogger({ level: 'warn', destination }) });
