@@ -1,12 +1,12 @@
 /**
- * The TypeScript blocks of README.md compile as a user would paste them, under the options of
+ * The TypeScript blocks of README.md (and of the package READMEs in READMES) compile as a user would paste them, under the options of
  * `tsc --init` (as strictConsumer.test.ts): an API renamed or retyped without its README example
  * fails here. Each block is a module of its own; what a block leaves to its reader (a `bot` of a
  * plugin's setup, a `pngBuffer`, `greet` of an earlier block) is declared or imported for it by
  * GIVEN below, and only when the block uses the name without importing or declaring it.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -56,27 +56,44 @@ function uses(code: string, name: string): boolean {
   return new RegExp(`(?<![.\\w$])${name}(?![\\w$]|\\s*:(?!:))`).test(code.replace(/\/\/.*$/gm, ''));
 }
 
-describe('README.md TypeScript blocks', () => {
-  it('compile with the options of tsc --init, each as a module', () => {
-    const snippets = tsBlocks(readFileSync(join(root, 'README.md'), 'utf8'));
-    expect(snippets.length).toBeGreaterThan(5);
-    // Virtual files beside the repository's tests, so @wxbot/* resolve through the workspace.
-    const fileOf = (index: number) => join(root, 'test', `readme-snippet-${index}.ts`);
-    const exported = new Map<string, number>();
-    snippets.forEach((snippet, index) => {
-      for (const match of snippet.code.matchAll(/export const (\w+)/g)) exported.set(match[1]!, index);
-    });
-    const sources = snippets.map((snippet, index) => {
-      const given = Object.entries(GIVEN)
-        .filter(([name]) => uses(snippet.code, name) && !provides(snippet.code, name))
-        .map(([, line]) => line);
-      // `greet` of the plugin block, used by the test kit's block.
-      for (const [name, from] of exported)
-        if (from !== index && uses(snippet.code, name) && !provides(snippet.code, name)) given.push(`import { ${name} } from './readme-snippet-${from}.ts';`);
-      // Given lines share the block's first line, so diagnostics keep the README's line numbers.
-      return `${given.join(' ')}${snippet.code}\nexport {};\n`;
-    });
+/**
+ * The READMEs whose blocks are whole modules. The others' blocks are fragments on purpose (a
+ * type's shape, an option inside a call, a plugin list) and are not checked: plugins/dialog,
+ * handoff, keyword, llm, ratelimit, voice, packages/testing and examples/order-dialog.
+ */
+const READMES = ['README.md', 'packages/core/README.md', 'packages/redis/README.md', 'plugins/echo/README.md'];
 
+interface SnippetFile extends Snippet {
+  readme: string;
+  /** The virtual file beside the README, so @wxbot/* resolve as from that package. */
+  file: string;
+  text: string;
+}
+
+/** Each README's blocks as virtual files, with what they are given (GIVEN, earlier blocks' exports). */
+function snippetFiles(readme: string): SnippetFile[] {
+  const snippets = tsBlocks(readFileSync(join(root, readme), 'utf8'));
+  const fileOf = (index: number) => join(root, dirname(readme), `readme-snippet-${index}.ts`);
+  const exported = new Map<string, number>();
+  snippets.forEach((snippet, index) => {
+    for (const match of snippet.code.matchAll(/export const (\w+)/g)) exported.set(match[1]!, index);
+  });
+  return snippets.map((snippet, index) => {
+    const given = Object.entries(GIVEN)
+      .filter(([name]) => uses(snippet.code, name) && !provides(snippet.code, name))
+      .map(([, line]) => line);
+    // `greet` of the plugin block, used by the test kit's block.
+    for (const [name, from] of exported)
+      if (from !== index && uses(snippet.code, name) && !provides(snippet.code, name)) given.push(`import { ${name} } from './readme-snippet-${from}.ts';`);
+    // Given lines share the block's first line, so diagnostics keep the README's line numbers.
+    return { ...snippet, readme, file: fileOf(index), text: `${given.join(' ')}${snippet.code}\nexport {};\n` };
+  });
+}
+
+describe('README TypeScript blocks', () => {
+  it('compile with the options of tsc --init, each as a module', () => {
+    const files = READMES.flatMap(snippetFiles);
+    for (const readme of READMES) expect(files.some((f) => f.readme === readme)).toBe(true);
     const options: ts.CompilerOptions = {
       module: ts.ModuleKind.NodeNext,
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -93,7 +110,7 @@ describe('README.md TypeScript blocks', () => {
       customConditions: ['@wxbot/source'],
     };
     const host = ts.createCompilerHost(options);
-    const virtual = new Map(sources.map((text, index) => [fileOf(index), text]));
+    const virtual = new Map(files.map((f) => [f.file, f.text]));
     const getSourceFile = host.getSourceFile.bind(host);
     host.getSourceFile = (name, language, onError, shouldCreate) => {
       const text = virtual.get(name);
@@ -105,11 +122,11 @@ describe('README.md TypeScript blocks', () => {
     host.readFile = (name) => virtual.get(name) ?? readFile(name);
     const program = ts.createProgram([...virtual.keys()], options, host);
 
-    const errors = snippets.flatMap((snippet, index) => {
-      const source = program.getSourceFile(fileOf(index))!;
+    const errors = files.flatMap((f) => {
+      const source = program.getSourceFile(f.file)!;
       return [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)].map((d) => {
         const { line } = source.getLineAndCharacterOfPosition(d.start ?? 0);
-        return `README.md:${snippet.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+        return `${f.readme}:${f.line + line}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
       });
     });
     expect(errors).toEqual([]);

@@ -6,8 +6,12 @@ import { DurableDelivery, type DurableDeliveryOptions } from './durable/engine.t
 
 /** How a `RedisStore` connects (URL or client), prefixes its keys, bounds each command and logs. */
 export interface RedisStoreOptions {
-  /** A `redis://` or `rediss://` URL. Default: 127.0.0.1:6379. Ignored when `client` is given. */
-  url?: string;
+  /**
+   * A `redis://` or `rediss://` URL. Default (also for `undefined`, so `process.env.REDIS_URL`
+   * can be passed as it is under `exactOptionalPropertyTypes`): 127.0.0.1:6379. Ignored when
+   * `client` is given.
+   */
+  url?: string | undefined;
   /** An existing client to use. The store never quits it and leaves its `error` event to you. */
   client?: Redis;
   /** Put before every key, so several bots can share one Redis. Default `wxbot:`. */
