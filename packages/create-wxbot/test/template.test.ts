@@ -83,6 +83,12 @@ describe('the template bot.config.ts', () => {
     await expect(templateConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).rejects.toThrow(/REDIS_URL is set, but this project has no Redis store: `npm install @wxbot\/redis`/);
   });
 
+  it(".env.example lists every channel variable the config reads (the AI bot's WebSocket mode too: no public URL needed)", () => {
+    const envExample = readFileSync(join(template, '_env.example'), 'utf8');
+    const missing = ALL_CHANNEL_VARIABLES.filter((name) => !new RegExp(`^${name}=`, 'm').test(envExample));
+    expect(missing).toEqual([]);
+  });
+
   it('names only what the project has in its start-up warnings: AGENT_TOKEN is in its .env.example, the hand-off plugin in its package', async () => {
     const { lines, destination } = logLines();
     const config = await templateConfig({ WX_APP_ID: 'wx123', WX_TOKEN: 'tok', WX_AES_KEY: KEY });
