@@ -2,6 +2,7 @@
  * Everyday CLI use: a half-configured environment, the port rule, configs that do not load,
  * usage and --help, plugin option typos. Each test runs the real `wxbot` process.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,17 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
     const code = await new Promise((done) => bot.child.once('exit', done));
     expect(code).toBe(1);
     expect(bot.output()).toContain('EncodingAESKey must be 43 base64 characters');
+  });
+
+  it('ends quietly when its reader closes the pipe early (wxbot help | head)', async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'packages/cli/bin/wxbot.mjs'), 'help'], { cwd: dir });
+    // Closed before the CLI has loaded: its first line of usage meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const code = await new Promise((done) => child.once('close', done));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('a config that throws: file:line and the message; --verbose adds the stack', async () => {

@@ -6,6 +6,13 @@
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 
+// `wxbot check | head`: a reader that leaves early closes the pipe. End quietly, as other
+// command-line tools do, instead of dying on an unhandled 'error' event with a stack.
+process.stdout.on('error', (error) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const source = new URL('../src/main.ts', import.meta.url);
 const { main } = existsSync(source) && (await registerTsx()) ? await fromSource() : await import('../dist/main.js');
 const args = process.argv.slice(2);
