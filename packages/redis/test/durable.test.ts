@@ -42,14 +42,15 @@ afterAll(async () => {
   admin.disconnect();
 });
 
-/** A plugin that answers every text `echo:<text>` after `delayMs`. */
-function slowEcho(delayMs: number | (() => number)): Plugin {
+/** A plugin that answers every text `echo:<text>` after `delayMs`, and after `hold()` settles if given. */
+function slowEcho(delayMs: number | (() => number), hold?: () => Promise<void>): Plugin {
   return {
     name: 'slow-echo',
     setup(bot) {
       bot.on('text', async (ctx) => {
         const ms = typeof delayMs === 'number' ? delayMs : delayMs();
         if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+        if (hold) await hold();
         await ctx.reply(`echo:${ctx.message.type === 'text' ? ctx.message.text : ''}`);
       });
     },
@@ -60,6 +61,8 @@ function slowEcho(delayMs: number | (() => number)): Plugin {
 async function startBot(options: {
   prefix: string;
   delayMs?: number | (() => number);
+  /** What the plugin waits for before each answer (a test's gate). */
+  hold?: () => Promise<void>;
   durable?: DurableDeliveryOptions;
   workers?: false | { concurrency?: number };
   replyWindowMs?: number;
@@ -69,7 +72,7 @@ async function startBot(options: {
       wecomKf({ corpId: CORP, secret: KF_SECRET, token: TOKEN, encodingAESKey: KEY, apiBaseUrl: api.url, syncLimit: 50 }),
       officialAccount({ ...OA, apiBaseUrl: api.url, replyWindowMs: options.replyWindowMs ?? 300 }),
     ],
-    plugins: [slowEcho(options.delayMs ?? 0)],
+    plugins: [slowEcho(options.delayMs ?? 0, options.hold)],
     store: new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: options.prefix, durable: { ...FAST, ...options.durable } }),
     logger: { level: 'silent' },
     workers: options.workers,
@@ -87,9 +90,9 @@ function fresh(): { prefix: string; kfid: string } {
   return { prefix: `${RUN}${testNo}:`, kfid: `wk-durable-${testNo}` };
 }
 
-/** Polls an async read until `done` holds (10 s at most). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000;
+/** Polls an async read until `done` holds (`ms` at most, then gives the last value read). */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const value = await read();
     if (done(value) || Date.now() > deadline) return value;
@@ -143,24 +146,45 @@ describe.runIf(run)('durable delivery (BullMQ on the real Redis)', () => {
   });
 
   it('a reply waiting for a message that runs in another process waits for it from where it is, not from the back of the queue', async () => {
-    // Two instances on one Redis; a user's first message runs 1 s in A (a lease), the second
-    // 0.4 s in B: B's reply must wait for A's and becomes an outbox job. It used to go back to
-    // the delayed set every turn poll (20 ms here), taken again each time.
+    // Two instances on one Redis; a user's first message runs in A (a lease) until the second,
+    // run in B, has answered: B's reply must wait for A's and becomes an outbox job. It used to go
+    // back to the delayed set every turn poll (20 ms here), taken again each time; and, later,
+    // once when A's lease ended between B's look at its job and at the timeline.
     const { prefix } = fresh();
-    const a = await startBot({ prefix, delayMs: 1000 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const a = await startBot({ prefix, hold: () => gate });
     const b = await startBot({ prefix, delayMs: 400 });
     const user = `oa-other-${prefix.length}-${testNo}`;
-    const first = a.oa.text('first', { from: user });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await Promise.all([first, b.oa.text('second', { from: user })]);
-    await api.waitFor(() => api.textsTo(user).length === 2, 10_000);
-    expect(api.textsTo(user)).toEqual(['echo:first', 'echo:second']);
+    // A answers WeChat once its window has closed and the message's lease is stored: the first
+    // message has its place in the conversation before the second comes.
+    expect((await a.oa.text('first', { from: user })).body).toBe('success');
+    expect((await b.oa.text('second', { from: user })).body).toBe('success');
     const outbox = new Queue('outbox-officialAccount', { connection: new Redis('redis://127.0.0.1:6379'), prefix: `${prefix}q` });
     try {
+      // B's answer (after its 400 ms, past its 300 ms window) waits in the outbox for A's turn.
+      const queued = await until(
+        () => outbox.getJobCountByTypes('active', 'waiting', 'delayed', 'prioritized'),
+        (n) => n > 0,
+        20_000,
+      );
+      expect(queued).toBeGreaterThan(0);
+      expect(api.textsTo(user)).toEqual([]);
+      release();
+      await api.waitFor(() => api.textsTo(user).length === 2, 20_000);
+      expect(api.textsTo(user)).toEqual(['echo:first', 'echo:second']);
+      // A job is marked completed a moment after its send reached the API.
+      const left = await until(
+        () => outbox.getJobCountByTypes('active', 'waiting', 'delayed', 'prioritized'),
+        (n) => n === 0,
+        20_000,
+      );
+      expect(left).toBe(0);
       const jobs = await outbox.getCompleted(0, -1);
       expect(jobs.length).toBeGreaterThan(0);
       expect(jobs.map((job) => job.attemptsStarted).filter((n) => n !== 1)).toEqual([]);
     } finally {
+      release();
       await outbox.close();
       await outbox.disconnect();
     }

@@ -1058,7 +1058,14 @@ export class DurableDelivery implements DeliveryEngine {
     if (!queue || !id) return 'gone';
     const state = await queue.getJobState(id);
     if (state === 'completed' || state === 'failed') return 'gone';
-    if (state === 'unknown') return Date.now() - Number(at) < ENTRY_GRACE_MS ? 'queued' : 'gone';
+    if (state === 'unknown') {
+      if (Date.now() - Number(at) >= ENTRY_GRACE_MS) return 'gone';
+      // A lease's job is added beside its entry and removed beside its leaving (one round trip
+      // each, at once): between the two its message runs or has just run in its process, where
+      // it ends by itself. Looked at again from here, not parked (a parked job goes back to the
+      // delayed set and is taken again: attemptsStarted 2, seen when a lease ended mid-look).
+      return flag === 'L' ? 'running' : 'queued';
+    }
     // A lease is a delayed job while its message runs in the process that received it.
     return state === 'active' || (flag === 'L' && state === 'delayed') ? 'running' : 'queued';
   }
