@@ -3,7 +3,7 @@
  * usage and --help, plugin option typos. Each test runs the real `wxbot` process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,13 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
       expect(js.code).toBe(1);
       expect(js.stdout).toContain('wxbot.config.js would load as CommonJS');
       expect(js.stdout).toContain('or name the config wxbot.config.mjs');
+
+      // Written for CommonJS: require() of a package that only has an "import" export.
+      symlinkSync(join(repoRoot, 'node_modules'), join(cjs, 'node_modules'), 'dir');
+      writeFileSync(join(cjs, 'required.config.js'), "const { defineConfig } = require('@wxbot/core');\nmodule.exports = defineConfig({ channels: [] });\n");
+      const required = await runWxbot(['check', '--config', 'required.config.js'], { cwd: cjs });
+      expect(required.code).toBe(1);
+      expect(required.stdout).toContain("✗ config loads: required.config.js require()s a wxbot package, and wxbot's packages are ES modules only");
     } finally {
       rmSync(cjs, { recursive: true, force: true });
     }

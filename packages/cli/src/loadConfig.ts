@@ -60,6 +60,15 @@ const importLoader: Loader = async (filepath) => {
   } catch (error) {
     const scope = filepath.endsWith('.js') && error instanceof SyntaxError && ESM_SYNTAX_IN_COMMONJS.test(error.message) ? moduleScope(filepath) : undefined;
     if (scope && !scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), error instanceof Error ? error.stack : undefined, { cause: error });
+    // require('@wxbot/core') in a CommonJS config: Node says only `No "exports" main defined`.
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' && typeof message === 'string' && /[\\/]@wxbot[\\/]/.test(message)) {
+      throw new ConfigLoadError(
+        `${basename(filepath)} require()s a wxbot package, and wxbot's packages are ES modules only: write the config with \`import … from\` and \`export default\`, as bot.config.mjs (or in a package with "type": "module")`,
+        error instanceof Error ? error.stack : undefined,
+        { cause: error },
+      );
+    }
     throw error;
   }
   if (!('default' in module)) {
