@@ -39,9 +39,10 @@ function moduleScope(filepath: string): { manifest: string | undefined; esm: boo
 }
 
 /**
- * What to do about a config that would load as CommonJS: wxbot's packages are ES modules only,
- * so such a config cannot import them (tsx fails on it with "Cannot require() ES Module … in a
- * cycle", Node with "Cannot use import statement outside a module").
+ * What to do about a config that loads as CommonJS: wxbot's packages are ES modules only, so such
+ * a config cannot import them. tsx compiles a .ts file of a CommonJS package to CommonJS and
+ * fails with "Cannot require() ES Module … in a cycle" (ERR_REQUIRE_CYCLE_MODULE), Node on a .js
+ * file with "Cannot use import statement outside a module".
  */
 function commonJsAdvice(filepath: string, manifest: string | undefined): string {
   const name = basename(filepath);
@@ -58,10 +59,13 @@ const importLoader: Loader = async (filepath) => {
   try {
     module = (await import(pathToFileURL(filepath).href)) as Record<string, unknown>;
   } catch (error) {
-    const scope = filepath.endsWith('.js') && error instanceof SyntaxError && ESM_SYNTAX_IN_COMMONJS.test(error.message) ? moduleScope(filepath) : undefined;
+    // Asked only once the import failed: where a CommonJS scope works (Node's module syntax
+    // detection for a package.json without "type"), nothing is refused.
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    const esmInCommonJs = code === 'ERR_REQUIRE_CYCLE_MODULE' || (error instanceof SyntaxError && ESM_SYNTAX_IN_COMMONJS.test(error.message));
+    const scope = esmInCommonJs && /\.(ts|js)$/.test(filepath) ? moduleScope(filepath) : undefined;
     if (scope && !scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), error instanceof Error ? error.stack : undefined, { cause: error });
     // require('@wxbot/core') in a CommonJS config: Node says only `No "exports" main defined`.
-    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
     if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' && typeof message === 'string' && /[\\/]@wxbot[\\/]/.test(message)) {
       throw new ConfigLoadError(
         `${basename(filepath)} require()s a wxbot package, and wxbot's packages are ES modules only: write the config with \`import … from\` and \`export default\`, as bot.config.mjs (or in a package with "type": "module")`,
@@ -107,12 +111,6 @@ async function ensureTypeScriptLoader(filepath: string): Promise<void> {
 }
 
 const typeScriptImportLoader: Loader = async (filepath, content) => {
-  // A .ts file in a CommonJS package is compiled to CommonJS (by tsx, or Node's own type
-  // stripping), which cannot import wxbot: say what to change rather than fail inside tsx.
-  if (filepath.endsWith('.ts')) {
-    const scope = moduleScope(filepath);
-    if (!scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), undefined);
-  }
   await ensureTypeScriptLoader(filepath);
   return importLoader(filepath, content);
 };
