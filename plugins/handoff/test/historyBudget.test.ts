@@ -1,7 +1,8 @@
 import { MemoryStore } from '@wxbot/core';
-import { image, text } from '@wxbot/testing';
+import type { Message, Reply } from '@wxbot/core';
+import { image, text, voice } from '@wxbot/testing';
 import { describe, expect, it } from 'vitest';
-import { History, type HistoryEntry } from '../src/history.ts';
+import { entryFromMessage, entryFromReply, History, type HistoryEntry } from '../src/history.ts';
 import { KeyedLocks } from '../src/locks.ts';
 
 /**
@@ -88,5 +89,46 @@ describe('recording straight from messages and replies', () => {
     history.appendMessage('oa:e', text('x', { from: 'e' })); // then c
     expect((await history.read('oa:c')).length).toBe(0);
     expect((await history.read('oa:a')).length).toBe(2);
+  });
+
+  it('reads back every kind of entry as its entry would be stored: content fields, author, agent and type', async () => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000 });
+    const env = { from: 'u1' };
+    const messages: Message[] = [
+      text('你好', { ...env, id: 'm1' }),
+      voice('VOICE1', { recognition: '我要退款' }, { ...env, id: 'm2' }), // mediaId and text
+      voice('VOICE2', {}, { ...env, id: 'm3' }), // mediaId only
+      { ...image('FILE', { ...env, id: 'm4' }), type: 'file', fileName: 'a.pdf' } as Message, // mediaId and summary
+      { ...text('', { ...env, id: 'm5' }) }, // an empty text is still a text
+    ];
+    const replies: Reply[] = [
+      { type: 'text', text: '您好' },
+      { type: 'markdown', text: '**好**' },
+      { type: 'news', articles: [{ title: 'A' }] },
+      { type: 'image', mediaId: 'IMG' },
+    ];
+    for (const message of messages) history.appendMessage('oa:u1', message);
+    for (const reply of replies) history.appendReply('oa:u1', reply, 'bot');
+    const fromAgent = entryFromReply({ type: 'text', text: '我来处理' }, 'agent', 'alice');
+    await history.append('oa:u1', fromAgent, false);
+    const withoutId = ({ id: _id, at: _at, ...rest }: HistoryEntry) => rest;
+    const entries = await history.read('oa:u1');
+    expect(entries.slice(0, messages.length)).toEqual(messages.map((m) => entryFromMessage(m)));
+    expect(entries.slice(messages.length, -1).map(withoutId)).toEqual(replies.map((r) => withoutId(entryFromReply(r, 'bot'))));
+    expect(entries.at(-1)).toEqual(fromAgent);
+  });
+
+  it('a redelivery is the same id, not only a like one: ids that look alike to the look-back are both recorded', async () => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000 });
+    // 'Aa' and 'BB' have the same 31-based hash (the look-back's fingerprint).
+    history.appendMessage('oa:u1', text('one', { id: 'Aa', from: 'u1' }));
+    history.appendMessage('oa:u1', text('two', { id: 'BB', from: 'u1' }));
+    history.appendMessage('oa:u1', text('one', { id: 'Aa', from: 'u1' })); // redelivered
+    expect((await history.read('oa:u1')).map((e) => [e.id, e.text])).toEqual([
+      ['Aa', 'one'],
+      ['BB', 'two'],
+    ]);
   });
 });
