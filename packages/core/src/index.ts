@@ -38,6 +38,7 @@ export {
   PluginOptionsError,
   type Plugin,
   type PluginDefinition,
+  type PluginFactory,
   type Disposer,
   type RouteMethod,
   type RouteHandler,

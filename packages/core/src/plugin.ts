@@ -269,6 +269,13 @@ export interface PluginDefinition<S extends z.ZodType> {
 }
 
 /**
+ * What {@link definePlugin} returns. The options may be left out only when the schema takes an
+ * empty object (every option optional or defaulted, or no schema): a plugin with a required
+ * option (`handoff({ token })`) called without it is a compile error, not a start-up one.
+ */
+export type PluginFactory<S extends z.ZodType> = (...options: object extends z.input<S> ? [options?: z.input<S>] : [options: z.input<S>]) => Plugin;
+
+/**
  * Defines a plugin factory with validated options:
  *
  * ```ts
@@ -284,8 +291,9 @@ export interface PluginDefinition<S extends z.ZodType> {
  * A wrong option throws {@link PluginOptionsError} naming the plugin and the option (an unknown
  * one with a did-you-mean); while `wxbot` loads a config, every plugin's errors are reported together.
  */
-export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): (options?: z.input<S>) => Plugin {
-  return (options) => {
+export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginFactory<S> {
+  return (...args) => {
+    const options: unknown = args[0];
     let parsed: z.output<S> = options as z.output<S>;
     if (definition.options) {
       try {

@@ -3,8 +3,9 @@
  * loses its narrowing; the vitest run checks that the same handlers see those values at run time.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { Composer, type Context, definePlugin, type MessageOf, type RegExpMatch, type RouteContext, session } from '@wxbot/core';
+import { Composer, type Context, definePlugin, type MessageOf, PluginOptionsError, type RegExpMatch, type RouteContext, session } from '@wxbot/core';
 import { createTestBot } from '@wxbot/testing';
+import { z } from 'zod';
 
 describe('context types', () => {
   it('types ctx.match by the routing helper', async () => {
@@ -87,5 +88,21 @@ describe('route context types', () => {
       },
     });
     expect(true).toBe(true);
+  });
+});
+
+describe('plugin factory types', () => {
+  it('needs the options only when the schema has a required one (else a wrong state compiled and failed at start-up)', () => {
+    const required = definePlugin({ name: 'required', options: z.object({ token: z.string() }), setup() {} });
+    const defaulted = definePlugin({ name: 'defaulted', options: z.object({ greeting: z.string().default('你好') }), setup() {} });
+    const none = definePlugin({ name: 'none', setup() {} });
+    // @ts-expect-error the token is required
+    expect(() => required()).toThrow(PluginOptionsError);
+    // @ts-expect-error a token of the wrong type
+    expect(() => required({ token: 42 })).toThrow(PluginOptionsError);
+    expect(required({ token: 't' }).name).toBe('required');
+    expect(defaulted().name).toBe('defaulted');
+    expect(defaulted({ greeting: 'hi' }).name).toBe('defaulted');
+    expect(none().name).toBe('none');
   });
 });
