@@ -114,7 +114,7 @@ describe('replay window', () => {
     expect(dedupTtlFor([{ replayWindowSeconds: 60 }])).toBe(5 * 60_000);
     expect(dedupTtlFor([{ replayWindowSeconds: 315 }, { replayWindowSeconds: false }])).toBe(24 * 3600_000);
     await wecom().text('mark me');
-    const ttl = [...store.ttls].find(([key]) => key.startsWith('dedup:wecomApp:'))?.[1];
+    const ttl = [...store.ttls].find(([key]) => key.startsWith('dedup:{wecomApp:'))?.[1];
     // This bot has a channel with the window off: its marks live 24 h.
     expect(ttl).toBe(24 * 3600_000);
   });

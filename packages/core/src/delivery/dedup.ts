@@ -20,6 +20,17 @@ export function answerKeyOf(key: string): string {
   return `dedup-answer:${key.startsWith('dedup:') ? key.slice(6) : key}`;
 }
 
+/**
+ * The name of a dedup mark in a shared store: `dedup:x` → `dedup:{x}`, its answer's then
+ * `dedup-answer:{x}` ({@link answerKeyOf}). Redis Cluster hashes only what is between the first
+ * braces of a key, so both keys of a message share a slot: the one script that writes them
+ * (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. A
+ * MemoryStore keeps the key as given (nothing to share a slot with).
+ */
+export function storedMarkKeyOf(key: string): string {
+  return key.startsWith('dedup:') ? `dedup:{${key.slice(6)}}` : `{${key}}`;
+}
+
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
 export const DEFAULT_DEDUP_TTL_MS = 5 * 60_000;
 /** With the replay window off, marks are the only defence against a replayed callback. */
@@ -184,6 +195,14 @@ export class CallbackDedup {
    */
   readonly #memory: MemoryDedup | undefined;
 
+  /**
+   * Until when marks under the names of before hash tags (`dedup:x`, its answer `dedup-answer:x`)
+   * are read too: one dedup TTL after this process started, past which every mark an earlier
+   * version wrote before it was replaced has expired. A retry or replay of a message it handled
+   * is then answered from its mark, not run again.
+   */
+  readonly #legacyUntil: number;
+
   /** Told when the store fails to record an answer. */
   onError: ((error: unknown) => void) | undefined;
 
@@ -197,6 +216,7 @@ export class CallbackDedup {
     const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
     this.#memory = own ? memoryDedupOf(store) : undefined;
     this.#local = this.#memory?.inFlight ?? new Map();
+    this.#legacyUntil = Date.now() + ttlMs;
   }
 
   /**
@@ -214,11 +234,29 @@ export class CallbackDedup {
       if (mark === PENDING) return this.#claimed(key, false); // written through the Store interface
       return { first: false, response: Promise.resolve(mark === ANSWERED ? (memory.answers.get(key) ?? 'success') : mark) };
     }
-    return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
+    const stored = storedMarkKeyOf(key);
+    const claimed = this.store.setIfAbsent(stored, PENDING, this.ttlMs);
+    if (Date.now() >= this.#legacyUntil) return claimed.then((first) => this.#claimedStored(key, stored, first));
+    // Both requests leave at once (one round trip on one connection); the old name is read by
+    // itself, as the keys of one message under the two names are in different slots.
+    return Promise.all([claimed, this.store.get(key)]).then(([first, legacy]) => {
+      if (legacy === undefined) return this.#claimedStored(key, stored, first);
+      // Marked under the old name: that delivery's answer is the one. The new mark goes, or
+      // later retries would wait on it until it looked stale.
+      if (first) this.store.delete(stored).catch((error: unknown) => this.onError?.(error));
+      return { first: false, response: this.#waitForStored(key) };
+    });
   }
 
   #claimed(key: string, first: boolean): Claim {
     if (!first) return { first: false, response: this.#waitForStored(key) };
+    this.#local.set(key, null);
+    return FIRST;
+  }
+
+  /** As `#claimed`, in a shared store, where the mark is named `stored` (see {@link storedMarkKeyOf}). */
+  #claimedStored(key: string, stored: string, first: boolean): Claim {
+    if (!first) return { first: false, response: this.#waitForStored(stored) };
     this.#local.set(key, null);
     return FIRST;
   }
@@ -263,20 +301,21 @@ export class CallbackDedup {
   }
 
   async #completeStored(key: string, body: string): Promise<void> {
+    const mark = storedMarkKeyOf(key);
     try {
       // Store first: once the in-flight entry is gone, retries read the answer from the store.
-      if (body === 'success') await this.store.set(key, body, this.ttlMs);
+      if (body === 'success') await this.store.set(mark, body, this.ttlMs);
       else if (this.store.setMany) {
         // One request (RedisStore: one command) writes both, all or none: a retry that sees the mark finds the answer.
         await this.store.setMany([
-          { key: answerKeyOf(key), value: body, ttlMs: ANSWER_TTL_MS },
-          { key, value: ANSWERED, ttlMs: this.ttlMs },
+          { key: answerKeyOf(mark), value: body, ttlMs: ANSWER_TTL_MS },
+          { key: mark, value: ANSWERED, ttlMs: this.ttlMs },
         ]);
       } else {
         // Both writes leave at once, the answer first (one Redis connection keeps their order):
         // a retry that sees the mark finds the answer.
-        const answer = this.store.set(answerKeyOf(key), body, ANSWER_TTL_MS);
-        await Promise.all([answer, this.store.set(key, ANSWERED, this.ttlMs)]);
+        const answer = this.store.set(answerKeyOf(mark), body, ANSWER_TTL_MS);
+        await Promise.all([answer, this.store.set(mark, ANSWERED, this.ttlMs)]);
       }
     } catch (error) {
       this.onError?.(error);
@@ -285,6 +324,7 @@ export class CallbackDedup {
     }
   }
 
+  /** A retry waits for the answer recorded under the mark `key` (its name in the store). */
   async #waitForStored(key: string): Promise<string> {
     const deadline = Date.now() + this.waitMs;
     // A store that reads several keys in one request reads the answer with the mark: one round trip a look.

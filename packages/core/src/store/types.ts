@@ -9,14 +9,15 @@ export interface Store {
   get(key: string): Promise<string | undefined>;
   /**
    * Several keys in one request (a store behind a server: one round trip), in order. Optional:
-   * callers fall back to `get` one key at a time.
+   * callers fall back to `get` one key at a time. The keys of one call share a `{hash tag}`
+   * (Redis Cluster refuses a command over keys of several slots, CROSSSLOT).
    */
   getMany?(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /**
    * Several keys in one request (a store behind a server: one round trip), written in order,
    * all or none: a reader never sees one without the others. Optional: callers fall back to
-   * `set` one key at a time.
+   * `set` one key at a time. The keys of one call share a `{hash tag}`, as for `getMany`.
    */
   setMany?(entries: readonly StoreEntry[]): Promise<void>;
   /** Sets the key only if it is absent; true when this call set it. */
