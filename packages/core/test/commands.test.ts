@@ -25,6 +25,18 @@ describe('commands with descriptions, /help and unknown commands', () => {
     await kit.close();
   });
 
+  it('refuses a command name no message can carry (a space, a "/" inside, empty), naming the plugin at start-up', async () => {
+    for (const name of ['my order', 'a/b', '', '/']) {
+      const wrong = definePlugin({ name: 'wrong', setup: (bot) => void bot.command(name, '查询', (ctx) => ctx.reply('never')) });
+      await expect(createTestBot({ plugins: [wrong()] })).rejects.toThrow(`plugin "wrong" failed in setup: command name "${name.replace(/^\//, '')}" can never match`);
+    }
+    // A leading "/" is allowed and dropped, as before.
+    const slashed = definePlugin({ name: 'slashed', setup: (bot) => void bot.command('/order', (ctx) => ctx.reply(`订单 ${ctx.match}`)) });
+    const kit = await createTestBot({ plugins: [slashed()] });
+    expect((await kit.send('/order 42')).texts).toEqual(['订单 42']);
+    await kit.close();
+  });
+
   it('answers an unknown command with a pointer to /help instead of the echo; plain text is still echoed', async () => {
     const kit = await createTestBot({ plugins: [shop(), echo()] });
     expect((await kit.send('/refund 1')).texts).toEqual(['没有 /refund 这个命令。发送 /help 查看可用命令。']);

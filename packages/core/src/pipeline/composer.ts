@@ -140,6 +140,10 @@ export class Composer<C extends Context = Context> {
     const description = typeof rest[0] === 'function' ? undefined : (rest.shift() as string | TextRef | undefined);
     const middleware = rest as Middleware<CommandContext<C>>[];
     const names = new Set((Array.isArray(name) ? name : [name]).map((n: string) => n.replace(/^\//, '').toLowerCase()));
+    // A text is a command when "/" and a word without spaces or "/" lead it (parseCommand): any
+    // other name would be registered, listed by /help and never run.
+    for (const n of names)
+      if (!/^[^\s/]+$/.test(n)) throw new TypeError(`command name "${n}" can never match: a command is "/" and a word without spaces or "/" (e.g. "order" for "/order 42")`);
     this.#registry.push({ names: [...names], ...(description && { description }) });
     return this.filter(
       (ctx) => {
