@@ -17,6 +17,7 @@ import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
 import {
   disposeScope,
+  checkPluginList,
   PluginOptionsError,
   PluginScope,
   type Disposer,
@@ -167,6 +168,7 @@ export class Bot extends Composer<Context> {
   constructor(options: BotOptions) {
     super();
     checkKeys('createBot options', options, BOT_KEYS);
+    checkPluginList(options.plugins);
     this.#options = options;
     const names = new Set<string>();
     const paths = new Set<string>();

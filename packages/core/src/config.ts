@@ -1,5 +1,6 @@
 import { BOT_KEYS, type BotOptions, type ListenOptions } from './bot.ts';
 import { checkKeys, type KeysOf, type UnknownOptionError } from './optionKeys.ts';
+import { checkPluginList } from './plugin.ts';
 
 /** What a bot.config.ts exports: the bot's options plus where to listen. */
 export interface WxbotConfig extends BotOptions, ListenOptions {
@@ -18,10 +19,12 @@ const CONFIG_KEYS = BOT_KEYS satisfies KeysOf<WxbotConfig>;
 
 /**
  * Throws {@link UnknownOptionError} when the config has a key no setting has (`prot`,
- * `plugns`, `metrics.paht`), naming it and what was probably meant.
+ * `plugns`, `metrics.paht`), naming it and what was probably meant; and a TypeError when its
+ * `plugins` list holds something that is not a plugin (a factory not called: `plugins: [echo]`).
  */
 export function checkConfigKeys(config: unknown): void {
   checkKeys('config', config, CONFIG_KEYS);
+  if (config && typeof config === 'object') checkPluginList((config as { plugins?: unknown }).plugins);
 }
 
 /**

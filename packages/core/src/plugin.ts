@@ -292,7 +292,7 @@ export type PluginFactory<S extends z.ZodType> = (...options: object extends z.i
  * one with a did-you-mean); while `wxbot` loads a config, every plugin's errors are reported together.
  */
 export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S>): PluginFactory<S> {
-  return (...args) => {
+  const factory: PluginFactory<S> = (...args) => {
     const options: unknown = args[0];
     let parsed: z.output<S> = options as z.output<S>;
     if (definition.options) {
@@ -311,4 +311,26 @@ export function definePlugin<S extends z.ZodType>(definition: PluginDefinition<S
       ...(definition.tools && { tools: definition.tools(parsed) }),
     };
   };
+  // Named after the plugin, so a factory listed uncalled (`plugins: [echo]`) can be named.
+  return Object.defineProperty(factory, 'name', { value: definition.name });
+}
+
+/**
+ * Throws when `plugins` holds something that is not a plugin: most often a factory listed
+ * without its call (`plugins: [echo]`, which JavaScript configs allow), which would otherwise
+ * fail at setup as `plugin "" failed in setup: plugin.setup is not a function`.
+ */
+export function checkPluginList(plugins: unknown): void {
+  if (plugins === undefined) return;
+  if (!Array.isArray(plugins)) throw new TypeError('plugins must be a list of plugins, as [echo()]');
+  plugins.forEach((plugin: unknown, index) => {
+    if (typeof plugin === 'function') {
+      const name = (plugin as { name?: unknown }).name;
+      const label = typeof name === 'string' && name ? `the factory of plugin "${name}"` : 'a function';
+      throw new TypeError(`plugins[${index}] is ${label}, not a plugin: call it (${typeof name === 'string' && name ? name : 'plugin'}(), with its options if it has any)`);
+    }
+    const candidate = plugin as { name?: unknown; setup?: unknown } | null;
+    if (typeof candidate !== 'object' || candidate === null || typeof candidate.name !== 'string' || typeof candidate.setup !== 'function')
+      throw new TypeError(`plugins[${index}] is not a plugin (an object with a name and a setup, as definePlugin's factories return)`);
+  });
 }

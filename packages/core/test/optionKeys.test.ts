@@ -181,3 +181,25 @@ describe('several wrong channels while a config loads', () => {
     expect(error!.errors[1]).toBeInstanceOf(TypeError);
   });
 });
+
+describe('a plugins list with something that is not a plugin', () => {
+  const greet = definePlugin({ name: 'greet', options: z.object({ greeting: z.string().default('你好') }), setup() {} });
+  const channels = [officialAccount({ appId: 'wx1', token: 'tok12345' })];
+
+  it('names a factory listed without its call (plugins: [greet], as a JavaScript config allows) in defineConfig, resolveConfig and createBot', async () => {
+    const message = 'plugins[1] is the factory of plugin "greet", not a plugin: call it (greet(), with its options if it has any)';
+    const config = loose<WxbotConfig>({ channels, plugins: [greet(), greet] });
+    expect(() => defineConfig(config)).toThrow(new TypeError(message));
+    await expect(resolveConfig(() => config)).rejects.toThrow(new TypeError(message));
+    expect(() => createBot(config)).toThrow(new TypeError(message));
+    expect(greet.name).toBe('greet');
+  });
+
+  it('refuses anything else that has no name and setup', () => {
+    expect(() => createBot(loose<BotOptions>({ channels, plugins: [{ name: 'half' }] }))).toThrow(
+      "plugins[0] is not a plugin (an object with a name and a setup, as definePlugin's factories return)",
+    );
+    expect(() => createBot(loose<BotOptions>({ channels, plugins: [() => {}] }))).toThrow('plugins[0] is a function, not a plugin');
+    expect(() => createBot({ channels, plugins: [greet()] })).not.toThrow();
+  });
+});
