@@ -49,7 +49,10 @@ Object.assign(process.env, {
   NODE_ENV: 'production',
 });
 const { createBot, resolveConfig } = await import('@wxbot/core');
-const bot = createBot(await resolveConfig((await import('../bot.config.ts')).default));
+const config = await resolveConfig((await import('../bot.config.ts')).default);
+// WXBOT_BENCH_PLUGINS=keyword,voice: only the default bot's plugins named (as servers.ts's wxbot-only), to tell what each costs.
+const only = process.env.WXBOT_BENCH_PLUGINS?.split(',');
+const bot = createBot(only ? { ...config, plugins: (config.plugins ?? []).filter((p) => only.includes(p.name)) } : config);
 await bot.init();
 const channel = bot.channels.find((c) => c.path === '/wx');
 if (!channel) throw new Error('no channel on /wx');
