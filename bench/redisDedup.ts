@@ -12,7 +12,6 @@
  * the server's INFO, Redis commands run a message (by name; a script's own calls counted too)
  * and Redis CPU µs a message. The server counts are of the whole server: exact only
  * on a Redis of your own. To compare two versions, run this file from each checkout in turn.
- * `BENCH_STARTED=old`: as a process started over a dedup TTL ago (see below).
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -29,15 +28,7 @@ const PREFIX = `wxbot-bench:${randomUUID()}:`;
 const BODY = `<xml><Encrypt><![CDATA[${'q'.repeat(560)}]]></Encrypt><MsgSignature><![CDATA[${'0'.repeat(40)}]]></MsgSignature><TimeStamp>1764547200</TimeStamp><Nonce><![CDATA[1234567890]]></Nonce></xml>`;
 
 const stores = [new RedisStore({ url: URL, prefix: PREFIX, durable: false }), new RedisStore({ url: URL, prefix: PREFIX, durable: false })];
-/**
- * BENCH_STARTED=old: the dedups of a process started over a dedup TTL ago, which no longer reads
- * marks under their names of before hash tags (a fresh process does, for one TTL: one GET more a
- * new message). The clock the dedup reads at its construction is set back for it.
- */
-const clock = Date.now;
-if (process.env.BENCH_STARTED === 'old') Date.now = () => clock() - 400_000;
 const [bot, other] = stores.map((store) => new CallbackDedup(store, 300_000));
-Date.now = clock;
 const admin = new Redis(URL);
 /** Answers the store failed to record (a command past its deadline on a busy machine): their retries get `success`. */
 let failed = 0;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ANSWER_TTL_MS, CallbackDedup, answerKeyOf, storedMarkKeyOf } from '../../core/src/delivery/dedup.ts';
 import { RedisStore } from '../src/index.ts';
 import { redisTestConnection } from './fixture.ts';
@@ -14,16 +14,9 @@ const stores: RedisStore[] = [];
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
 });
-afterEach(() => {
-  vi.useRealTimers();
-});
 
-/**
- * A process's dedup: its own store on the shared Redis and prefix, and the commands its
- * connection sends. `startedAgo`: how long ago the process started (past the dedup TTL, 300 s
- * here, it no longer looks for marks under the names of before hash tags).
- */
-function instance(waitMs = 4_500, startedAgo = 0): { dedup: CallbackDedup; sent: string[] } {
+/** A process's dedup: its own store on the shared Redis and prefix, and the commands its connection sends. */
+function instance(waitMs = 4_500): { dedup: CallbackDedup; sent: string[] } {
   const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix, durable: false });
   stores.push(store);
   const client = store.client as Redis & { sendCommand: (command: { name: string }, ...rest: unknown[]) => unknown };
@@ -33,10 +26,7 @@ function instance(waitMs = 4_500, startedAgo = 0): { dedup: CallbackDedup; sent:
     sent.push(command.name);
     return send(command, ...rest);
   };
-  if (startedAgo > 0) vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - startedAgo });
-  const dedup = new CallbackDedup(store, 300_000, waitMs);
-  vi.useRealTimers();
-  return { dedup, sent };
+  return { dedup: new CallbackDedup(store, 300_000, waitMs), sent };
 }
 
 /** The name a key has in Redis (the store's prefix). */
@@ -44,9 +34,8 @@ const inRedis = (key: string) => `${prefix}${key}`;
 
 describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
   it('one command a step: claim (SET NX), answer with its mark (one script), a retry elsewhere reads both at once (MGET)', async () => {
-    // Processes started over a dedup TTL ago: no look at the names of before (see below).
-    const a = instance(4_500, 400_000);
-    const b = instance(4_500, 400_000);
+    const a = instance();
+    const b = instance();
     // Connects, and loads the script where the server does not know it yet; counted from here.
     await a.dedup.claim('dedup:oa:1');
     await a.dedup.complete('dedup:oa:1', 'x');
@@ -106,38 +95,5 @@ describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
       const key = storedMarkKeyOf(`dedup:officialAccount:${id}`);
       for (const p of ['', 'wxbot:', 'wxbot:{tenant}:']) expect(slotOf(`${p}${answerKeyOf(key)}`)).toBe(slotOf(`${p}${key}`));
     }
-  });
-
-  it('marks under the names of before hash tags (an earlier version, a restart ago) are still answered from, for one dedup TTL', async () => {
-    // As the earlier version left them: one message answered, one still in flight.
-    await redis.set(inRedis('dedup:oa:old-answered'), '\u0000answered', 'PX', 300_000);
-    await redis.set(inRedis('dedup-answer:oa:old-answered'), '<xml>那时的答复</xml>', 'PX', 60_000);
-    await redis.set(inRedis('dedup:oa:old-success'), 'success', 'PX', 300_000);
-    await redis.set(inRedis('dedup:oa:old-pending'), '\u0000pending', 'PX', 300_000);
-    const a = instance();
-    const answered = await a.dedup.claim('dedup:oa:old-answered');
-    expect(answered.first === false && (await answered.response)).toBe('<xml>那时的答复</xml>');
-    const success = await a.dedup.claim('dedup:oa:old-success');
-    expect(success.first === false && (await success.response)).toBe('success');
-    // The claim under the new name was taken back: later retries follow the old mark too.
-    expect(await redis.exists(inRedis('dedup:{oa:old-answered}'))).toBe(0);
-    const again = await instance().dedup.claim('dedup:oa:old-answered');
-    expect(again.first === false && (await again.response)).toBe('<xml>那时的答复</xml>');
-    // In flight in the earlier version's process: the retry waits for its answer there.
-    const pending = await a.dedup.claim('dedup:oa:old-pending');
-    expect(pending.first).toBe(false);
-    await redis.set(inRedis('dedup-answer:oa:old-pending'), '<xml>晚一点</xml>', 'PX', 60_000);
-    await redis.set(inRedis('dedup:oa:old-pending'), '\u0000answered', 'PX', 300_000);
-    expect(pending.first === false && (await pending.response)).toBe('<xml>晚一点</xml>');
-    // A new message: claimed, one look at each name, at once.
-    a.sent.length = 0;
-    expect(await a.dedup.claim('dedup:oa:new')).toEqual({ first: true });
-    expect(a.sent.sort()).toEqual(['get', 'set']);
-    // A dedup TTL after the process started, no old mark can be left: the old names are not read.
-    const later = instance(4_500, 400_000);
-    await later.dedup.claim('dedup:oa:connects'); // the connection's own commands
-    later.sent.length = 0;
-    expect(await later.dedup.claim('dedup:oa:old-success')).toEqual({ first: true });
-    expect(later.sent).toEqual(['set']);
   });
 });

@@ -195,14 +195,6 @@ export class CallbackDedup {
    */
   readonly #memory: MemoryDedup | undefined;
 
-  /**
-   * Until when marks under the names of before hash tags (`dedup:x`, its answer `dedup-answer:x`)
-   * are read too: one dedup TTL after this process started, past which every mark an earlier
-   * version wrote before it was replaced has expired. A retry or replay of a message it handled
-   * is then answered from its mark, not run again.
-   */
-  readonly #legacyUntil: number;
-
   /** Told when the store fails to record an answer. */
   onError: ((error: unknown) => void) | undefined;
 
@@ -216,7 +208,6 @@ export class CallbackDedup {
     const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
     this.#memory = own ? memoryDedupOf(store) : undefined;
     this.#local = this.#memory?.inFlight ?? new Map();
-    this.#legacyUntil = Date.now() + ttlMs;
   }
 
   /**
@@ -230,32 +221,16 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (memory) {
       const mark = memory.store.getNow(key);
-      if (mark === undefined) return this.#claimed(key, true);
-      if (mark === PENDING) return this.#claimed(key, false); // written through the Store interface
+      if (mark === undefined) return this.#claimed(key, key, true);
+      if (mark === PENDING) return this.#claimed(key, key, false); // written through the Store interface
       return { first: false, response: Promise.resolve(mark === ANSWERED ? (memory.answers.get(key) ?? 'success') : mark) };
     }
     const stored = storedMarkKeyOf(key);
-    const claimed = this.store.setIfAbsent(stored, PENDING, this.ttlMs);
-    if (Date.now() >= this.#legacyUntil) return claimed.then((first) => this.#claimedStored(key, stored, first));
-    // Both requests leave at once (one round trip on one connection); the old name is read by
-    // itself, as the keys of one message under the two names are in different slots.
-    return Promise.all([claimed, this.store.get(key)]).then(([first, legacy]) => {
-      if (legacy === undefined) return this.#claimedStored(key, stored, first);
-      // Marked under the old name: that delivery's answer is the one. The new mark goes, or
-      // later retries would wait on it until it looked stale.
-      if (first) this.store.delete(stored).catch((error: unknown) => this.onError?.(error));
-      return { first: false, response: this.#waitForStored(key) };
-    });
+    return this.store.setIfAbsent(stored, PENDING, this.ttlMs).then((first) => this.#claimed(key, stored, first));
   }
 
-  #claimed(key: string, first: boolean): Claim {
-    if (!first) return { first: false, response: this.#waitForStored(key) };
-    this.#local.set(key, null);
-    return FIRST;
-  }
-
-  /** As `#claimed`, in a shared store, where the mark is named `stored` (see {@link storedMarkKeyOf}). */
-  #claimedStored(key: string, stored: string, first: boolean): Claim {
+  /** A claim's outcome; `stored` is the mark's name in the store (see {@link storedMarkKeyOf}). */
+  #claimed(key: string, stored: string, first: boolean): Claim {
     if (!first) return { first: false, response: this.#waitForStored(stored) };
     this.#local.set(key, null);
     return FIRST;
