@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { TSC_INIT_OPTIONS } from './support/tscInit.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -94,21 +95,7 @@ describe('README TypeScript blocks', () => {
   it('compile with the options of tsc --init, each as a module', () => {
     const files = READMES.flatMap(snippetFiles);
     for (const readme of READMES) expect(files.some((f) => f.readme === readme)).toBe(true);
-    const options: ts.CompilerOptions = {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ESNext,
-      types: ['node'],
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      noUncheckedIndexedAccess: true,
-      verbatimModuleSyntax: true,
-      isolatedModules: true,
-      skipLibCheck: true,
-      noEmit: true,
-      allowImportingTsExtensions: true,
-      customConditions: ['@wxbot/source'],
-    };
+    const options = TSC_INIT_OPTIONS;
     const host = ts.createCompilerHost(options);
     const virtual = new Map(files.map((f) => [f.file, f.text]));
     const getSourceFile = host.getSourceFile.bind(host);

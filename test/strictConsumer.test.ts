@@ -9,28 +9,14 @@
 import { join, resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { TSC_INIT_OPTIONS } from './support/tscInit.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const FILES = ['packages/create-wxbot/template/bot.config.ts', 'packages/create-wxbot/template/plugins/greet.ts', 'test/fixtures/strict/plugin.ts'];
 
 describe('a consumer compiled with the options of tsc --init', () => {
   it('has 0 errors in the template and a README-style plugin', () => {
-    const options: ts.CompilerOptions = {
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ESNext,
-      types: ['node'],
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      noUncheckedIndexedAccess: true,
-      verbatimModuleSyntax: true,
-      isolatedModules: true,
-      skipLibCheck: true,
-      noEmit: true,
-      allowImportingTsExtensions: true,
-      // wxbot's packages as sources, so nothing needs building first.
-      customConditions: ['@wxbot/source'],
-    };
+    const options = TSC_INIT_OPTIONS;
     const program = ts.createProgram(
       FILES.map((file) => join(root, file)),
       options,
