@@ -8,7 +8,6 @@
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig, definePlugin, envConfig, devSetup, officialAccount, wecomAiBot, wecomApp, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
-import { RedisStore } from '@wxbot/redis';
 import { handoff } from '@wxbot/plugin-handoff';
 import { cannedRepliesFrom, keyword, keywordTexts } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
@@ -36,7 +35,7 @@ export const commands = definePlugin({
   },
 });
 
-export default defineConfig((): WxbotConfig => {
+export default defineConfig(async (): Promise<WxbotConfig> => {
   // Parsed with a schema: a half-configured channel stops start-up (and fails `wxbot check`)
   // with the name of the missing variable, instead of falling back to dev mode.
   const env = envConfig();
@@ -86,7 +85,9 @@ export default defineConfig((): WxbotConfig => {
     host: env.host,
     channels,
     plugins,
-    store: env.redisUrl ? new RedisStore({ url: env.redisUrl }) : undefined,
+    // Loaded only when used: importing ioredis costs every request ~7 µs of CPU over HTTP even with
+    // no Redis (bench/ab.ts, measured in the keyword session; why is not known).
+    store: env.redisUrl ? new (await import('@wxbot/redis')).RedisStore({ url: env.redisUrl }) : undefined,
     logger: { level: env.logLevel, pretty: Boolean(devMode) && env.logFormat !== 'json' },
     devMode,
   };
