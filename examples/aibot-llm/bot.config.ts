@@ -14,7 +14,6 @@
  */
 import { FileStore, defineConfig, definePlugin, loadDevCredentials, wecomAiBot, type WxbotConfig } from '@wxbot/core';
 import { llm } from '@wxbot/plugin-llm';
-import { RedisStore } from '@wxbot/redis';
 
 /** The system prompt (LLM_SYSTEM_PROMPT replaces it). The AI bot renders Markdown. */
 export const SYSTEM_PROMPT = [
@@ -33,7 +32,7 @@ const welcome = definePlugin({
   },
 });
 
-export default defineConfig((): WxbotConfig => {
+export default defineConfig(async (): Promise<WxbotConfig> => {
   const env = process.env;
   if (!env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) {
     throw new Error(
@@ -78,7 +77,8 @@ export default defineConfig((): WxbotConfig => {
         memory: { turns: 10 },
       }),
     ],
-    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/aibot-llm-store.json' }),
+    // Loaded only with REDIS_URL: importing ioredis costs every request CPU even unused (bench/README.md).
+    store: env.REDIS_URL ? new (await import('@wxbot/redis')).RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/aibot-llm-store.json' }),
     logger: { level: env.LOG_LEVEL || 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
     devMode,
   };

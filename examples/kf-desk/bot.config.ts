@@ -15,7 +15,6 @@
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig, definePlugin, loadDevCredentials, wecomKf, type Channel, type Plugin, type WxbotConfig } from '@wxbot/core';
-import { RedisStore } from '@wxbot/redis';
 import { keyword } from '@wxbot/plugin-keyword';
 import { llm } from '@wxbot/plugin-llm';
 import { voice } from '@wxbot/plugin-voice';
@@ -59,7 +58,7 @@ const desk = definePlugin({
   },
 });
 
-export default defineConfig((): WxbotConfig => {
+export default defineConfig(async (): Promise<WxbotConfig> => {
   const env = process.env;
   let devMode: WxbotConfig['devMode'];
   let channel: Channel;
@@ -106,7 +105,8 @@ export default defineConfig((): WxbotConfig => {
     port: Number(env.PORT || 3000),
     channels: [channel], // callback URL: http://<host>:<port>/wecom/kf
     plugins,
-    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : undefined, // in memory; the sync cursor goes to KF_CURSOR_FILE
+    // Loaded only with REDIS_URL: importing ioredis costs every request CPU even unused (bench/README.md).
+    store: env.REDIS_URL ? new (await import('@wxbot/redis')).RedisStore({ url: env.REDIS_URL }) : undefined, // in memory; the sync cursor goes to KF_CURSOR_FILE
     logger: { level: env.LOG_LEVEL || 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
     devMode,
   };

@@ -9,7 +9,6 @@
  */
 import { FileStore, defineConfig, definePlugin, loadDevCredentials, officialAccount, type Channel, type WxbotConfig } from '@wxbot/core';
 import { defineDialog, dialogs } from '@wxbot/plugin-dialog';
-import { RedisStore } from '@wxbot/redis';
 import { findOrder } from './orders.ts';
 
 export const ORDER_QUESTION = '请输入您的订单号（9 位数字）：';
@@ -45,7 +44,7 @@ const orderCommands = definePlugin({
   },
 });
 
-export default defineConfig((): WxbotConfig => {
+export default defineConfig(async (): Promise<WxbotConfig> => {
   const env = process.env;
   let devMode: WxbotConfig['devMode'];
   let channel: Channel;
@@ -67,7 +66,8 @@ export default defineConfig((): WxbotConfig => {
     channels: [channel], // callback URL: http://<host>:<port>/wx
     // dialogs() first: while a dialog waits, the conversation's texts are its answers.
     plugins: [dialogs({ dialogs: [orderLookup] }), orderCommands()],
-    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/order-dialog-store.json' }),
+    // Loaded only with REDIS_URL: importing ioredis costs every request CPU even unused (bench/README.md).
+    store: env.REDIS_URL ? new (await import('@wxbot/redis')).RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/order-dialog-store.json' }),
     logger: { level: env.LOG_LEVEL || 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
     devMode,
   };

@@ -10,7 +10,6 @@
  * the bot runs in dev mode with made-up WeCom credentials (kept in .wxbot/dev.json).
  */
 import { FileStore, defineConfig, loadDevCredentials, wecomApp, type Channel, type WxbotConfig } from '@wxbot/core';
-import { RedisStore } from '@wxbot/redis';
 import { llm } from '@wxbot/plugin-llm';
 
 /** The system prompt (LLM_SYSTEM_PROMPT replaces it). */
@@ -33,7 +32,7 @@ function replyWindowMs(value: string | undefined): number | undefined {
   return ms;
 }
 
-export default defineConfig((): WxbotConfig => {
+export default defineConfig(async (): Promise<WxbotConfig> => {
   const env = process.env;
   if (!env.OPENAI_API_KEY && !env.OPENAI_BASE_URL) {
     throw new Error(
@@ -83,7 +82,8 @@ export default defineConfig((): WxbotConfig => {
     ],
     // The conversation memory (and the bot's other state) lives in the store: a JSON file by
     // default, so a restart keeps it; Redis to share it between several instances.
-    store: env.REDIS_URL ? new RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/wecom-llm-store.json' }),
+    // Loaded only with REDIS_URL: importing ioredis costs every request CPU even unused (bench/README.md).
+    store: env.REDIS_URL ? new (await import('@wxbot/redis')).RedisStore({ url: env.REDIS_URL }) : new FileStore({ path: env.STORE_FILE || '.wxbot/wecom-llm-store.json' }),
     logger: { level: env.LOG_LEVEL || 'info', pretty: Boolean(devMode) && env.LOG_FORMAT !== 'json' },
     devMode,
   };
