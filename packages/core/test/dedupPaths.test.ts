@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CallbackDedup, KeptAnswers } from '../src/delivery/dedup.ts';
+import { CallbackDedup, KeptAnswers, answerKeyOf } from '../src/delivery/dedup.ts';
 import { MemoryStore } from '../src/index.ts';
 
 /** A MemoryStore that records its writes (overriding them: the dedup must call these). */
@@ -37,7 +37,7 @@ describe.each([
     expect(later.first === false && (await later.response)).toBe('<xml>answer</xml>');
     // Through the Store interface the answer has a key of its own; a plain MemoryStore's are
     // kept beside it (KeptAnswers), where every dedup over that store finds them.
-    if (store instanceof RecordingStore) expect(await store.get('dedup-answer:{oa:1}')).toBe('<xml>answer</xml>');
+    if (store instanceof RecordingStore) expect(await store.get(answerKeyOf('dedup:oa:1'))).toBe('<xml>answer</xml>');
     // `success` is kept as the mark itself.
     expect(await dedup.claim('dedup:oa:2')).toEqual({ first: true });
     await dedup.complete('dedup:oa:2', 'success');
@@ -45,14 +45,13 @@ describe.each([
     expect(again.first === false && (await again.response)).toBe('success');
     if (store instanceof RecordingStore) {
       expect(store.writes).toEqual([
-        // Its names in a shared store: one hash tag for a message's mark and answer (see storedMarkKeyOf).
-        'setIfAbsent dedup:{oa:1}',
-        'set dedup-answer:{oa:1}',
-        'set dedup:{oa:1}',
-        'setIfAbsent dedup:{oa:1}',
-        'setIfAbsent dedup:{oa:2}',
-        'set dedup:{oa:2}',
-        'setIfAbsent dedup:{oa:2}',
+        'setIfAbsent dedup:oa:1',
+        `set ${answerKeyOf('dedup:oa:1')}`,
+        'set dedup:oa:1',
+        'setIfAbsent dedup:oa:1',
+        'setIfAbsent dedup:oa:2',
+        'set dedup:oa:2',
+        'setIfAbsent dedup:oa:2',
       ]);
     }
   });

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ANSWER_TTL_MS, CallbackDedup, answerKeyOf, storedMarkKeyOf } from '../../core/src/delivery/dedup.ts';
+import { ANSWER_TTL_MS, CallbackDedup, answerKeyOf, dedupKeyOf } from '../../core/src/delivery/dedup.ts';
 import { RedisStore } from '../src/index.ts';
 import { redisTestConnection } from './fixture.ts';
 
@@ -58,8 +58,8 @@ describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
     expect(later.first === false && (await later.response)).toBe('<xml>答复</xml>');
     expect(b.sent).toEqual(['set', 'mget']);
     // Mark for the dedup TTL, answer for ANSWER_TTL_MS.
-    expect(await redis.pttl(inRedis('dedup:{oa:2}'))).toBeGreaterThan(ANSWER_TTL_MS);
-    const answerTtl = await redis.pttl(inRedis('dedup-answer:{oa:2}'));
+    expect(await redis.pttl(inRedis('dedup:oa:2'))).toBeGreaterThan(ANSWER_TTL_MS);
+    const answerTtl = await redis.pttl(inRedis(answerKeyOf('dedup:oa:2')));
     expect(answerTtl).toBeGreaterThan(0);
     expect(answerTtl).toBeLessThanOrEqual(ANSWER_TTL_MS);
     // `success` is the mark itself: one SET, no answer key.
@@ -67,7 +67,7 @@ describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
     a.sent.length = 0;
     await a.dedup.complete('dedup:oa:3', 'success');
     expect(a.sent).toEqual(['set']);
-    expect(await redis.exists(inRedis('dedup-answer:{oa:3}'))).toBe(0);
+    expect(await redis.exists(inRedis(answerKeyOf('dedup:oa:3')))).toBe(0);
     const again = await b.dedup.claim('dedup:oa:3');
     expect(again.first === false && (await again.response)).toBe('success');
   });
@@ -82,18 +82,23 @@ describe.runIf(run)('CallbackDedup on Redis, two processes', () => {
 
   it("a message's mark and answer share a Redis Cluster hash slot (the script and the MGET that take both are refused across slots)", async () => {
     const a = instance();
-    await a.dedup.claim('dedup:wecomApp:7123456789');
-    await a.dedup.complete('dedup:wecomApp:7123456789', '<xml>答复</xml>');
-    const mark = inRedis(storedMarkKeyOf('dedup:wecomApp:7123456789'));
-    const answer = inRedis(answerKeyOf(storedMarkKeyOf('dedup:wecomApp:7123456789')));
-    expect([await redis.exists(mark), await redis.exists(answer)]).toEqual([1, 1]);
-    expect(slotOf(answer)).toBe(slotOf(mark));
-    // The names of before were in different slots.
-    expect(slotOf(inRedis(answerKeyOf('dedup:wecomApp:7123456789')))).not.toBe(slotOf(inRedis('dedup:wecomApp:7123456789')));
-    // Any message id, braces in it included, and a prefix with a hash tag of its own.
-    for (const id of ['1', 'a}b', '{x}', 'wm{', '}{', '客服:123']) {
-      const key = storedMarkKeyOf(`dedup:officialAccount:${id}`);
-      for (const p of ['', 'wxbot:', 'wxbot:{tenant}:']) expect(slotOf(`${p}${answerKeyOf(key)}`)).toBe(slotOf(`${p}${key}`));
+    const key = dedupKeyOf('wecomApp', '7123456789');
+    await a.dedup.claim(key);
+    await a.dedup.complete(key, '<xml>答复</xml>');
+    expect([await redis.exists(inRedis(key)), await redis.exists(inRedis(answerKeyOf(key)))]).toEqual([1, 1]);
+    // Any channel name and message id, braces in them included, and a prefix with a hash tag of its own.
+    for (const [channel, id] of [
+      ['officialAccount', '1'],
+      ['oa', 'a}b'],
+      ['oa', '{x}'],
+      ['a}b', 'wm{'],
+      ['{', '}{'],
+      ['kf', '客服:123'],
+    ]) {
+      const mark = dedupKeyOf(channel!, id!);
+      for (const p of ['', 'wxbot:', 'wxbot:{tenant}:']) expect(slotOf(`${p}${answerKeyOf(mark)}`)).toBe(slotOf(`${p}${mark}`));
     }
+    // Without the tag, a mark and its answer were in different slots.
+    expect(slotOf(answerKeyOf('dedup:wecomApp:7123456789'))).not.toBe(slotOf('dedup:wecomApp:7123456789'));
   });
 });

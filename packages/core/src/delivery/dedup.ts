@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
+import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 
 const PENDING = '\u0000pending';
@@ -21,14 +22,15 @@ export function answerKeyOf(key: string): string {
 }
 
 /**
- * The name of a dedup mark in a shared store: `dedup:x` → `dedup:{x}`, its answer's then
- * `dedup-answer:{x}` ({@link answerKeyOf}). Redis Cluster hashes only what is between the first
- * braces of a key, so both keys of a message share a slot: the one script that writes them
- * (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. A
- * MemoryStore keeps the key as given (nothing to share a slot with).
+ * The dedup mark of a channel's message: `dedup:{channel:msgid}`, its answer's then
+ * `dedup-answer:{channel:msgid}` ({@link answerKeyOf}). Redis Cluster hashes only what is between
+ * the first braces of a key, so both keys of a message share a slot: the one script that writes
+ * them (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. One flat
+ * copy (the id is a view into the message): the dedup keeps it as the mark's key, and each Map
+ * it goes through hashes it once.
  */
-export function storedMarkKeyOf(key: string): string {
-  return key.startsWith('dedup:') ? `dedup:{${key.slice(6)}}` : `{${key}}`;
+export function dedupKeyOf(channel: string, messageId: string): string {
+  return owned(`dedup:{${channel}:${messageId}}`);
 }
 
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
@@ -211,8 +213,8 @@ export class CallbackDedup {
   }
 
   /**
-   * Claims `key` for this delivery; synchronous when the store is in memory. Over a MemoryStore
-   * the key is kept as given, as its mark's (and answer's) key: pass a string of its own (see
+   * Claims `key` ({@link dedupKeyOf}) for this delivery; synchronous when the store is in memory.
+   * The key is kept as given, as its mark's (and answer's) key: a string of its own (see
    * owned.ts), not one built from a message's fields, which would keep the message alive.
    */
   claim(key: string): Claim | Promise<Claim> {
@@ -221,17 +223,15 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (memory) {
       const mark = memory.store.getNow(key);
-      if (mark === undefined) return this.#claimed(key, key, true);
-      if (mark === PENDING) return this.#claimed(key, key, false); // written through the Store interface
+      if (mark === undefined) return this.#claimed(key, true);
+      if (mark === PENDING) return this.#claimed(key, false); // written through the Store interface
       return { first: false, response: Promise.resolve(mark === ANSWERED ? (memory.answers.get(key) ?? 'success') : mark) };
     }
-    const stored = storedMarkKeyOf(key);
-    return this.store.setIfAbsent(stored, PENDING, this.ttlMs).then((first) => this.#claimed(key, stored, first));
+    return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
 
-  /** A claim's outcome; `stored` is the mark's name in the store (see {@link storedMarkKeyOf}). */
-  #claimed(key: string, stored: string, first: boolean): Claim {
-    if (!first) return { first: false, response: this.#waitForStored(stored) };
+  #claimed(key: string, first: boolean): Claim {
+    if (!first) return { first: false, response: this.#waitForStored(key) };
     this.#local.set(key, null);
     return FIRST;
   }
@@ -276,21 +276,20 @@ export class CallbackDedup {
   }
 
   async #completeStored(key: string, body: string): Promise<void> {
-    const mark = storedMarkKeyOf(key);
     try {
       // Store first: once the in-flight entry is gone, retries read the answer from the store.
-      if (body === 'success') await this.store.set(mark, body, this.ttlMs);
+      if (body === 'success') await this.store.set(key, body, this.ttlMs);
       else if (this.store.setMany) {
         // One request (RedisStore: one command) writes both, all or none: a retry that sees the mark finds the answer.
         await this.store.setMany([
-          { key: answerKeyOf(mark), value: body, ttlMs: ANSWER_TTL_MS },
-          { key: mark, value: ANSWERED, ttlMs: this.ttlMs },
+          { key: answerKeyOf(key), value: body, ttlMs: ANSWER_TTL_MS },
+          { key, value: ANSWERED, ttlMs: this.ttlMs },
         ]);
       } else {
         // Both writes leave at once, the answer first (one Redis connection keeps their order):
         // a retry that sees the mark finds the answer.
-        const answer = this.store.set(answerKeyOf(mark), body, ANSWER_TTL_MS);
-        await Promise.all([answer, this.store.set(mark, ANSWERED, this.ttlMs)]);
+        const answer = this.store.set(answerKeyOf(key), body, ANSWER_TTL_MS);
+        await Promise.all([answer, this.store.set(key, ANSWERED, this.ttlMs)]);
       }
     } catch (error) {
       this.onError?.(error);
@@ -299,7 +298,6 @@ export class CallbackDedup {
     }
   }
 
-  /** A retry waits for the answer recorded under the mark `key` (its name in the store). */
   async #waitForStored(key: string): Promise<string> {
     const deadline = Date.now() + this.waitMs;
     // A store that reads several keys in one request reads the answer with the mark: one round trip a look.

@@ -14,11 +14,10 @@ import { recipientOf, sendOptionsOf, type Recipient } from '../message/recipient
 import type { Message } from '../message/types.ts';
 import { Context, type ContextServices } from '../pipeline/context.ts';
 import type { Reply } from '../reply/types.ts';
-import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
-import { CallbackDedup, type Claim } from './dedup.ts';
+import { CallbackDedup, dedupKeyOf, type Claim } from './dedup.ts';
 import type { DeliveryEngine } from './engine.ts';
 import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
 import { PassiveWindow } from './passiveWindow.ts';
@@ -116,9 +115,7 @@ export class Inbound {
       return result.body;
     }
     const { message } = result;
-    // One flat copy (the id is a view into the message): the dedup keeps it as the mark's key,
-    // and each Map it goes through hashes it once.
-    const key = owned(`dedup:${channel.name}:${message.id}`);
+    const key = dedupKeyOf(channel.name, message.id);
     let claim: Claim;
     try {
       const claimed = this.#dedup.claim(key);
