@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LockRelease, Logger, Store, StoreEntry, Subscription } from '@wxbot/core';
 import type { DeliveryEngine, DurableCapableStore } from '@wxbot/core/delivery';
@@ -53,8 +53,6 @@ const SET_MANY_SCRIPT = `for i = 1, #KEYS do
   if ttl == '0' then redis.call('set', KEYS[i], ARGV[2 * i - 1]) else redis.call('set', KEYS[i], ARGV[2 * i - 1], 'px', ttl) end
 end
 return #KEYS`;
-/** Its SHA1, for EVALSHA: the script is sent once per server, not with every call. */
-const SET_MANY_SHA = createHash('sha1').update(SET_MANY_SCRIPT).digest('hex');
 
 /**
  * Store on Redis, shared by every bot instance that uses the same server and prefix. TTLs,
@@ -91,12 +89,14 @@ export class RedisStore implements Store, DurableCapableStore {
     if (options.client) {
       this.#client = options.client;
       this.#owned = false;
+      defineScripts(this.#client);
       return;
     }
     // Fail queued commands after two reconnect attempts (well under a second when the server
     // refuses connections) rather than ioredis' default of 20.
     const clientOptions = { maxRetriesPerRequest: 2 };
     this.#client = options.url ? new Redis(options.url, clientOptions) : new Redis({ host: '127.0.0.1', port: 6379, ...clientOptions });
+    defineScripts(this.#client);
     this.#owned = true;
     // Without a listener ioredis prints every reconnect failure to stderr. Keep the latest so
     // command failures can say why the connection is down.
@@ -183,15 +183,8 @@ export class RedisStore implements Store, DurableCapableStore {
       keys.push(this.#key(key));
       args.push(value, ttlMs ? px(ttlMs) : 0);
     }
-    await this.#run('SET many', async () => {
-      try {
-        return await this.#client.evalsha(SET_MANY_SHA, keys.length, ...keys, ...args);
-      } catch (error) {
-        // A server that has not seen the script yet (or flushed its scripts) gets it once.
-        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-        return this.#client.eval(SET_MANY_SCRIPT, keys.length, ...keys, ...args);
-      }
-    });
+    // EVALSHA, the script itself only where the server does not know it yet (ioredis' defineCommand).
+    await this.#run('SET many', () => (this.#client as RedisWithScripts).wxbotSetMany(keys.length, ...keys, ...args));
   }
 
   async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
@@ -339,4 +332,12 @@ export class RedisStore implements Store, DurableCapableStore {
 /** Redis wants a positive whole number of milliseconds. */
 function px(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs));
+}
+
+/** The client with this store's scripts, as {@link defineScripts} adds them. */
+type RedisWithScripts = Redis & { wxbotSetMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number> };
+
+/** Adds the store's scripts to `client` as commands (a client given to the store too). */
+function defineScripts(client: Redis): void {
+  client.defineCommand('wxbotSetMany', { lua: SET_MANY_SCRIPT });
 }
