@@ -10,8 +10,9 @@
  * Each target runs in its own process; the driver alternates them pass by pass (order rotated,
  * so only same-run ratios count on a busy machine) and prints the target process's CPU µs
  * (user + system, log-writing and GC threads included) per answer, per pass and the median.
- * Every pass has new users, 10 messages each, so the remembered history (and the JSON sent)
- * grows the same way in every pass and every target: 0 to 9 earlier turns. Targets:
+ * Every pass has new users, 10 messages each, a user's next message sent once the previous
+ * one is answered, so the remembered history (and the JSON sent) grows the same way in every
+ * pass and every target: 0 to 9 earlier turns. Targets:
  *
  * - `wxbot`: the plugin as bot.config.ts sets it up (`llm({ baseURL, apiKey, systemPrompt })`,
  *   the defaults otherwise: memory of 10 turns in a `MemoryStore`, info logs to stdout, i.e.
@@ -137,10 +138,18 @@ async function target(kind: string, dir: string, url: string): Promise<void> {
     const texts = Array.from({ length: m.run }, (_, i) => ({ user: `${m.prefix}-u${i % Math.ceil(m.run / PER_USER)}`, text: `${TEXTS[i % TEXTS.length]} ${i}` }));
     let next = 0;
     let error: string | undefined;
+    // A user's next message waits for the answer to the one before (as a user who reads it
+    // before writing again): two of a user's messages in flight at once made the turns a
+    // prompt holds depend on timing (300 messages: 30 users, a user's next message 30 places
+    // on, within reach of 16 in flight), and the targets' chat messages differ.
+    const answering = new Map<string, Promise<string | undefined>>();
     const worker = async () => {
       while (next < texts.length && error === undefined) {
         const { user, text } = texts[next++]!;
-        const got = await answer(user, text);
+        const before = answering.get(user);
+        const reply = before ? before.then(() => answer(user, text)) : answer(user, text);
+        answering.set(user, reply);
+        const got = await reply;
         if (got !== `回答: ${text}`) error = `answered ${JSON.stringify(got)} to ${JSON.stringify(text)}`;
       }
     };
