@@ -149,7 +149,9 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     // The matching close tag: "</" name ">".
     if (text.charCodeAt(i) !== 0x3c || text.charCodeAt(i + 1) !== 0x2f || text.charCodeAt(i + 2 + name.length) !== 0x3e || !text.startsWith(name, i + 2)) return undefined;
     i += name.length + 3;
-    fields[name] = ownedField(value);
+    // A slice of 13+ characters is a view into the whole text: a field kept anywhere (a dedup
+    // key, a history entry) would keep the whole decrypted message alive. owned() copies those.
+    fields[name] = owned(value);
   }
 }
 
@@ -172,15 +174,6 @@ function nameOf(slice: string): string {
     if (NAMES.size < MAX_NAMES) NAMES.set(name, name);
   }
   return name;
-}
-
-/**
- * A field value that holds only its own characters. V8 makes a slice of 13+ characters a view
- * into the whole text, so a field kept anywhere (a dedup key, a history entry, memory) would
- * keep the whole decrypted message alive; shorter slices are copies already.
- */
-function ownedField(value: string): string {
-  return value.length < 13 ? value : owned(value);
 }
 
 /** An element being read: its name, children so far, and its text pieces. */
@@ -225,7 +218,7 @@ function parseTree(text: string): XmlFields {
       if (!isBlank(frame.text) || frame.hasCdata) frame.children['#text'] = frame.hasCdata ? frame.mixed : frame.text.trim();
       return frame.children;
     }
-    return ownedField(frame.hasCdata ? frame.mixed : frame.text.trim());
+    return owned(frame.hasCdata ? frame.mixed : frame.text.trim());
   };
   while (i < text.length) {
     const lt = text.indexOf('<', i);
