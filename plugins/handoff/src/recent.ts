@@ -13,13 +13,17 @@ export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
  * One conversation's recent entries in a ring of flat slots ({@link SLOTS} an entry, oldest at
  * `start`), not an object each: everyone's last messages live long in the heap, and the garbage
  * collector's work grows with the objects kept (an entry object and its boxed time were two of
- * the four a message kept), measured. Linked from the least to the most recently written
- * (`older`, `newer`), so that a write moves its conversation to the end without taking it out
- * of the map and putting it back (a Map's delete leaves a hole, and the holes made it rebuild
- * its table every few thousand messages).
+ * the four a message kept), measured. The ring is made of chunks of {@link CHUNK} entries, each
+ * made when the ring first reaches it, so it never grows by copying: one array grown by writes
+ * past its end was copied six times on its way to 50 entries (each copy promoted by a scavenge,
+ * the one before left to a mark-compact), ~200 B a message of the callback bench's promotion.
+ * Linked from the least to the most recently written (`older`, `newer`), so that a write moves
+ * its conversation to the end without taking it out of the map and putting it back (a Map's
+ * delete leaves a hole, and the holes made it rebuild its table every few thousand messages).
  */
 class Recent {
-  readonly slots: unknown[] = [];
+  /** The ring's chunks, in ring order; undefined until the ring reaches one. */
+  readonly chunks: (unknown[] | undefined)[];
   /** The ring position of the oldest entry. */
   start = 0;
   count = 0;
@@ -27,8 +31,16 @@ class Recent {
   bytes = 0;
   older: Recent | undefined = undefined;
   newer: Recent | undefined = undefined;
-  constructor(readonly conversationId: string) {}
+  constructor(
+    readonly conversationId: string,
+    size: number,
+  ) {
+    this.chunks = new Array(Math.ceil(size / CHUNK));
+  }
 }
+
+/** Entries a chunk of a ring holds (the last chunk of a ring, fewer when the size is not a multiple). */
+const CHUNK = 5;
 
 /**
  * Slots an entry takes: id, at (from {@link AT_BASE}), {@link Kind}, content, and the id's
@@ -196,7 +208,7 @@ export class ProcessShelf implements HistoryShelf {
     const fp = fingerprint(id);
     let history = this.#live(conversationId, now);
     if (!history) {
-      history = new Recent(conversationId);
+      history = new Recent(conversationId, size);
       this.#histories.set(conversationId, history);
     } else {
       if (kind.direction === 'in' && isRecentRedelivery(history, size, id, fp)) return;
@@ -207,17 +219,21 @@ export class ProcessShelf implements HistoryShelf {
     if (this.#newest) this.#newest.newer = history;
     else this.#oldest = history;
     this.#newest = history;
-    const { slots } = history;
-    let at: number;
-    if (history.count < size) {
-      at = ((history.start + history.count) % size) * SLOTS;
-      history.count++;
+    const full = history.count === size;
+    let pos = history.start + history.count;
+    if (full) {
+      // The oldest entry's slots take the new one.
+      pos = history.start;
+      history.start = pos + 1 === size ? 0 : pos + 1;
     } else {
-      // Full: the oldest entry's slots take the new one.
-      at = history.start * SLOTS;
-      this.#grow(history, -slotBytes(slots[at + 2] as Kind, slots[at + 3]));
-      history.start = (history.start + 1) % size;
+      if (pos >= size) pos -= size;
+      history.count++;
     }
+    const c = (pos / CHUNK) | 0;
+    let slots = history.chunks[c];
+    if (slots === undefined) history.chunks[c] = slots = new Array(Math.min(CHUNK, size - c * CHUNK) * SLOTS);
+    const at = (pos - c * CHUNK) * SLOTS;
+    if (full) this.#grow(history, -slotBytes(slots[at + 2] as Kind, slots[at + 3]));
     slots[at] = id;
     slots[at + 1] = entryAt - AT_BASE;
     slots[at + 2] = kind;
@@ -233,11 +249,11 @@ export class ProcessShelf implements HistoryShelf {
   read(conversationId: string): HistoryEntry[] | undefined {
     const history = this.#live(conversationId, Date.now());
     if (!history) return undefined;
-    const { slots, start, count } = history;
+    const { start, count } = history;
     const { size } = this.options;
     const out: HistoryEntry[] = [];
     for (let i = 0; i < count; i++) {
-      const at = ((start + i) % size) * SLOTS;
+      const [slots, at] = slotsAt(history, (start + i) % size);
       const id = slots[at] as string | number;
       const kind = slots[at + 2] as Kind;
       out.push(
@@ -290,13 +306,21 @@ export class ProcessShelf implements HistoryShelf {
  * ids are compared as strings, and only those with the same fingerprint.
  */
 function isRecentRedelivery(history: Recent, size: number, id: string | number, fp: number): boolean {
-  const { slots, start, count } = history;
+  const { chunks, start, count } = history;
   const last = Math.max(0, count - REDELIVERY_LOOKBACK);
   for (let i = count - 1; i >= last; i--) {
-    let at = start + i;
-    if (at >= size) at -= size;
-    at *= SLOTS;
+    let pos = start + i;
+    if (pos >= size) pos -= size;
+    const c = (pos / CHUNK) | 0;
+    const slots = chunks[c] as unknown[];
+    const at = (pos - c * CHUNK) * SLOTS;
     if (slots[at + 4] === fp && slots[at] === id) return true;
   }
   return false;
+}
+
+/** The chunk holding ring position `pos` of a history, and where its entry's slots start there. */
+function slotsAt(history: Recent, pos: number): [unknown[], number] {
+  const c = (pos / CHUNK) | 0;
+  return [history.chunks[c] as unknown[], (pos - c * CHUNK) * SLOTS];
 }

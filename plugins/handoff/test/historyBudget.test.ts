@@ -40,6 +40,21 @@ describe("everyone's recent history in process", () => {
     expect((await history.read('oa:wraps')).map((e) => e.id)).toEqual(['m8', 'm9', 'm10', 'm11', 'r1']);
   });
 
+  it.each([50, 7, 1])('a long conversation reads back its last %i entries in order while its ring fills and wraps', async (size) => {
+    const store = new MemoryStore();
+    const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size, ttlMs: 3600_000 });
+    for (let i = 0; i < 130; i++) {
+      await history.append('oa:long', entry(i, `text ${i}`), false);
+      const entries = await history.read('oa:long');
+      const first = Math.max(0, i + 1 - size);
+      expect(entries.map((e) => e.id)).toEqual(Array.from({ length: i + 1 - first }, (_, k) => `m${first + k}`));
+      expect(entries.map((e) => e.text)).toEqual(Array.from({ length: i + 1 - first }, (_, k) => `text ${first + k}`));
+      // A redelivery of the last message is still seen after the wrap.
+      await history.append('oa:long', entry(i, `text ${i}`), false);
+      expect(await history.read('oa:long')).toHaveLength(i + 1 - first);
+    }
+  });
+
   it('a conversation opened to agents moves to the kept shelf, outside the budget', async () => {
     const store = new MemoryStore();
     const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000, maxRecentBytes: 64 * 1024 });
