@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { XML_LIMITS, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/protocol.ts';
+import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
 import { hasDeclaration } from '../src/xml.ts';
 
@@ -160,5 +160,17 @@ describe('flat XML fast path', () => {
     expect(encryptedPayload('<xml><A>1</A></xml>')).toBe('');
     expect(() => encryptedPayload('<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>')).toThrow(/more than one/);
     expect(() => encryptedPayload('<xml><Encrypt><x/></Encrypt></xml>')).toThrow(XmlError);
+  });
+});
+
+describe('cdata', () => {
+  it('wraps text as it is, and splits every "]]>" so the text reads back whole', () => {
+    expect(cdata('你好 <b>&amp;</b>')).toBe('<![CDATA[你好 <b>&amp;</b>]]>');
+    expect(cdata('')).toBe('<![CDATA[]]>');
+    for (const text of ['a]]>b', ']]>', 'x]]>]]>y]]', ']]]>>']) {
+      const wrapped = cdata(text);
+      expect(wrapped).toBe(`<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`);
+      expect(parseXml(`<xml><Content>${wrapped}</Content></xml>`)).toEqual({ Content: text });
+    }
   });
 });
