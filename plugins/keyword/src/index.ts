@@ -13,8 +13,7 @@ export {
   type RuleFileContent,
 } from './schema.ts';
 export { DEFAULT_FAQ_THRESHOLD, type FaqEntry, type FaqAnswer } from './faq.ts';
-export type { KeywordRule, MatchMode, RuleReply, ReplyFunction, ReplyResult, CompiledRule } from './rules.ts';
-export type { HandoffMatch } from './handoff.ts';
+export type { KeywordRule, MatchMode, HandoffMatch, RuleReply, ReplyFunction, ReplyResult, CompiledRule } from './rules.ts';
 export { FaqIndex, similarity, featuresOf, normalizeForSimilarity, type FaqHit, type FaqIndexEntry, type Features } from './similarity.ts';
 export { loadRuleFile, RuleFileError, type RuleFileKind } from './ruleFile.ts';
 export { cannedRepliesFrom, type CannedReply } from './canned.ts';

@@ -4,8 +4,7 @@
 import { resolve } from 'node:path';
 import { definePlugin, type Context, type ReplyInput } from '@wxbot/core';
 import { buildFaqIndex, type FaqAnswer } from './faq.ts';
-import { handoffMatcher } from './handoff.ts';
-import { resolveReply, RuleSet, type RuleMatch } from './rules.ts';
+import { compileRule, resolveReply, RuleSet, type RuleMatch } from './rules.ts';
 import type { RuleFileKind } from './ruleFile.ts';
 import { FALLBACK_TOPICS, optionsSchema } from './schema.ts';
 import type { FaqHit, FaqIndex } from './similarity.ts';
@@ -40,8 +39,13 @@ export const keyword = definePlugin({
   options: optionsSchema,
   async setup(bot, options) {
     const sources = ruleSources(options.rulesFile, options.faqFile).map(({ file, kind }) => new RuleSource({ file, kind, log: bot.log, onUpdate: () => (snapshot = build()) }));
+    // The hand-off words are the rule set's first rule (text messages, their match mode): one
+    // pass over the text looks for them and for every rule's keywords. A match of this rule is
+    // a hand-off, never a reply.
+    const handoffRule =
+      options.handoffWords.length > 0 ? compileRule({ keywords: options.handoffWords, match: options.handoffMatch, types: ['text'], reply: [] }, 'hand-off words') : undefined;
     const build = (): Snapshot => ({
-      rules: new RuleSet([...options.rules, ...sources.flatMap((s) => s.content.rules)]),
+      rules: new RuleSet([...(handoffRule ? [handoffRule] : []), ...options.rules, ...sources.flatMap((s) => s.content.rules)]),
       faq: buildFaqIndex([{ source: 'options', entries: options.faq }, ...sources.map((s) => ({ source: s.file, entries: s.content.faq }))]),
     });
     let snapshot = build();
@@ -50,7 +54,6 @@ export const keyword = definePlugin({
     if (options.watch) for (const source of sources) source.watch(options.watchDebounceMs);
     await Promise.all(sources.map((s) => s.reload()));
 
-    const handoffWord = handoffMatcher(options.handoffWords, options.handoffMatch);
     const handoffReplies = (ctx: Context): readonly ReplyInput[] =>
       options.handoffReply === false ? [] : options.handoffReply === undefined ? [ctx.t(keywordTexts, 'handoff')] : list(options.handoffReply);
 
@@ -95,14 +98,10 @@ export const keyword = definePlugin({
       const { message } = ctx;
       // The text is folded once here for the hand-off words, every rule's keywords and the FAQ.
       const text = message.type === 'text' ? new MatchText(message.text) : undefined;
-      if (text) {
-        const word = handoffWord(text);
-        if (word !== undefined) return handOff(ctx, word);
-      }
       // One snapshot per message, so a reload in the middle cannot mix two rule sets.
       const current = snapshot;
       const first = current.rules.firstMatch(0, message, text);
-      if (first) return byRules(ctx, next, current, text, first);
+      if (first !== undefined) return first.rule === handoffRule ? handOff(ctx, first.match as string) : byRules(ctx, next, current, text, first);
       return byFaqOrNext(ctx, next, current, text);
     });
 

@@ -8,6 +8,9 @@ import { fold, foldExact, MatchText } from './text.ts';
 /** How a rule's string keywords are compared with the message text. */
 export type MatchMode = 'exact' | 'contains' | 'regex';
 
+/** How hand-off words match: `'contains'`: the text contains a word; `'exact'`: the text is one (edge punctuation ignored). */
+export type HandoffMatch = Exclude<MatchMode, 'regex'>;
+
 /** What a reply function may return; nothing (or `[]`) declines, and matching goes on. */
 export type ReplyResult = ReplyInput | readonly ReplyInput[] | undefined | null | void;
 

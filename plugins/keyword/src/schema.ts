@@ -6,9 +6,8 @@
 import type { MessageType, Reply, ReplyInput } from '@wxbot/core';
 import { z } from 'zod';
 import { DEFAULT_FAQ_THRESHOLD, type FaqEntry } from './faq.ts';
-import type { HandoffMatch } from './handoff.ts';
 import { keywordTexts } from './texts.ts';
-import { compileRule, RuleError, type CompiledRule, type KeywordRule, type ReplyFunction } from './rules.ts';
+import { compileRule, RuleError, type CompiledRule, type HandoffMatch, type KeywordRule, type ReplyFunction } from './rules.ts';
 
 const MESSAGE_TYPES = [
   'text',

@@ -85,6 +85,20 @@ describe('hand-off words', () => {
     await off.close();
   });
 
+  it('come before a rule without keywords (which answers every text), and that rule answers when the words are off', async () => {
+    const rules = [{ reply: '什么都回' }];
+    const kit = await createTestBot({ kind: 'wecomKf', plugins: [keyword({ rules })] });
+    expect((await kit.send('转人工')).texts).toEqual([DEFAULT_HANDOFF_REPLY]);
+    expect((await kit.send('你好')).texts).toEqual(['什么都回']);
+    expect(kit.handoffs).toHaveLength(1);
+    await kit.close();
+
+    const off = await createTestBot({ kind: 'wecomKf', plugins: [keyword({ rules, handoffWords: [] })] });
+    expect((await off.send('转人工')).texts).toEqual(['什么都回']);
+    expect(off.handoffs).toHaveLength(0);
+    await off.close();
+  });
+
   it('ignores non-text messages', async () => {
     const kit = await createTestBot({ plugins: [keyword()] });
     expect((await kit.send(image('人工'))).replies).toEqual([]);
