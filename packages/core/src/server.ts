@@ -203,7 +203,8 @@ async function answerCallback(handler: CallbackHandler, channel: Channel, query:
     // and co-body on top cost ~70 µs a callback, measured.
     const header = req.headers['content-length'];
     const length = header === undefined || header === '' ? undefined : Number(header);
-    let raw = await bodyAtHand(req, length, limit);
+    await undefined; // the parser pushes what this read holds before this resumes
+    let raw = bodyAtHand(req, length, limit);
     if (raw === undefined) {
       deadlines.start(req);
       try {
@@ -231,12 +232,13 @@ const NO_BODY = Buffer.alloc(0);
 /**
  * The whole body at once when the HTTP parser holds it already: a callback's headers and body
  * mostly arrive in one read, and the parser pushes the body right after the request handler
- * returns, before promise callbacks run. Undefined otherwise (not all there yet, over the limit,
- * not the declared length, a decoder set): raw-body then reads it, with its checks and errors.
- * Saves raw-body's per-request listeners, closures, async resource and stream events.
+ * returns, before promise callbacks run (so the caller asks one microtask later). Undefined
+ * otherwise (not all there yet, over the limit, not the declared length, a decoder set):
+ * raw-body then reads it, with its checks and errors. Saves raw-body's per-request listeners,
+ * closures, async resource and stream events. Not async itself: its own async frame and
+ * promise cost ~65 ns a callback (measured).
  */
-export async function bodyAtHand(req: IncomingMessage, length: number | undefined, limit: number): Promise<Buffer | undefined> {
-  await undefined; // the parser pushes what this read holds before this resumes
+export function bodyAtHand(req: IncomingMessage, length: number | undefined, limit: number): Buffer | undefined {
   const size = req.readableLength;
   // All of it: the parser has ended the message, or holds the Content-Length's bytes (it never
   // pushes more than that into a body; it ends the message right after). With Transfer-Encoding

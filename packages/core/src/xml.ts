@@ -110,7 +110,7 @@ export function parseFlatXml(text: string): XmlFields | undefined {
   let following = true;
   for (;;) {
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-    if (text.startsWith('</xml>', i)) {
+    if (text.charCodeAt(i + 1) === 0x2f /* / */ && text.startsWith('</xml>', i)) {
       for (i += 6; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return undefined;
       if (!following || count !== expected.length) lastNames = count <= MAX_EXPECTED_NAMES ? Object.keys(fields) : [];
       return fields;
