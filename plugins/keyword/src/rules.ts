@@ -172,6 +172,11 @@ export class RuleSet {
   readonly #containsIds: number[] = [];
   /** An `exact` keyword's folded form → the numbers of the keywords that are it, ascending. */
   readonly #exact = new Map<string, number[]>();
+  /**
+   * The longest of them: a longer text is none of them, so it is not looked up (the lookup
+   * hashes the whole text, which most texts are too long to need).
+   */
+  #longestExact = -1;
   /** The rules that must be looked at whatever the text: a regex keyword, or none. */
   readonly #always: number[] = [];
   /** Keyword number → its rule. */
@@ -192,6 +197,7 @@ export class RuleSet {
         } else if (k.mode === 'exact') {
           let ids = this.#exact.get(k.wanted);
           if (!ids) this.#exact.set(k.wanted, (ids = []));
+          this.#longestExact = Math.max(this.#longestExact, k.wanted.length);
           ids.push(id);
         }
       }
@@ -256,7 +262,7 @@ export class RuleSet {
     let found: number[] | undefined;
     const contains = this.#contains.size > 0 ? this.#contains.all(text.folded) : undefined;
     if (contains) found = contains.map((i) => this.#containsIds[i]!);
-    const exact = this.#exact.size > 0 ? this.#exact.get(text.exact) : undefined;
+    const exact = this.#exact.size > 0 && text.exact.length <= this.#longestExact ? this.#exact.get(text.exact) : undefined;
     if (exact) {
       found = found ? [...found, ...exact] : [...exact];
       found.sort((x, y) => x - y);
