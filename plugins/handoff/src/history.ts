@@ -67,6 +67,11 @@ export class History {
     this.#size = size;
   }
 
+  /** Whether everyone's recent history is in this process ({@link appendMessage} and {@link appendReply} are synchronous). */
+  get inProcess(): boolean {
+    return this.#recent instanceof ProcessShelf;
+  }
+
   /** Records an entry; `open` says the conversation is open to agents (its history is kept). */
   append(conversationId: string, entry: HistoryEntry, open: boolean): Promise<void> | void {
     return (open ? this.#kept : this.#recent).append(conversationId, entry);

@@ -102,6 +102,11 @@ export class HandoffService {
     return 'pass';
   }
 
+  /** Whether {@link onBotReply} records a reply to `id` synchronously (in process, the conversation surely not open). */
+  botReplyRecordedAtOnce(id: string): boolean {
+    return this.#deps.history.inProcess && this.#deps.conversations.surelyAbsent(id);
+  }
+
   /**
    * Records a reply the bot sent and shows it to the agents when the conversation is open;
    * synchronous when it surely is not (see {@link onUserMessage}).

@@ -115,6 +115,28 @@ describe('hand-off over the agent WebSocket protocol (KF, real HTTP)', () => {
     for (const text of ['我要人工', '我的订单 1234', '您好，我是客服小艾']) expect(serious).not.toContain(text);
   });
 
+  it("records the bot's replies once delivered: one WeCom refused is not in the agents' history", async () => {
+    const kf = await bot();
+    const alice = await agent(kf);
+    api.failNext('kf/send_msg', { errcode: 40003 }); // WeCom refuses the bot's send (invalid user)
+    await customerSays(api, kf, 'wk-fail', 'wm-fay', '第一句');
+    await api.waitFor(() => kf.llmCalls.length === 1);
+    await sleep(100);
+    await customerSays(api, kf, 'wk-fail', 'wm-fay', '第二句');
+    await api.waitFor(() => sentTexts(api, 'wk-fail', 'wm-fay').includes('bot: 第二句'));
+    await customerSays(api, kf, 'wk-fail', 'wm-fay', '我要人工');
+    const opened = await alice.waitFor((e) => e.type === 'conversation.opened');
+    const history = await alice.request({ type: 'history', conversationId: (opened.conversation as { id: string }).id, limit: 50 });
+    expect(sentTexts(api, 'wk-fail', 'wm-fay')).toEqual(['bot: 第二句', '正在为您转接人工客服，请稍候']);
+    expect((history.messages as { direction: string; from: string; text?: string }[]).map((m) => [m.direction, m.from, m.text])).toEqual([
+      ['in', 'user', '第一句'],
+      ['in', 'user', '第二句'],
+      ['out', 'bot', 'bot: 第二句'],
+      ['in', 'user', '我要人工'],
+      ['out', 'bot', '正在为您转接人工客服，请稍候'],
+    ]);
+  });
+
   it('an agent with a WeCom userid moves the KF session to that servicer; WeCom then refuses API replies, so the console says so', async () => {
     const kf = await bot();
     const bob = await agent(kf, BOB);
