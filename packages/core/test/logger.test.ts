@@ -29,7 +29,17 @@ describe('createLogger on stdout', () => {
     expect(lines).toEqual(lines.map((_, i) => expect.objectContaining({ i, text: `你好 wxbot ${i}`, msg: 'callback', app: 'wxbot' })));
   });
 
-  it('writes the last few lines (under the ~4 KB gathered before a write) on process.exit(), on a natural end, and after an uncaught exception', async () => {
+  it('writes lines longer than a write buffer (64 KB) whole and in order among short ones', async () => {
+    const out = await runLogging(`for (let i = 0; i < 600; i++) log.info({ i, text: (i % 100 === 7 ? '长'.repeat(30000) : '你好') + ' ' + i }, 'callback'); process.exit(0);`);
+    const lines = out
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { i: number; text: string });
+    expect(lines.map((l) => l.i)).toEqual([...Array(600).keys()]);
+    expect(lines.every((l, i) => l.text === `${i % 100 === 7 ? '长'.repeat(30000) : '你好'} ${i}`)).toBe(true);
+  });
+
+  it('writes the last few lines (under the 64 KB gathered before a write) on process.exit(), on a natural end, and after an uncaught exception', async () => {
     const lines = (out: string) =>
       out
         .trimEnd()
