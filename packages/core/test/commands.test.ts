@@ -20,6 +20,8 @@ describe('commands with descriptions, /help and unknown commands', () => {
     const expected = ['可用命令：', '/order — 查询订单', '/cart /c — 查看购物车', '/quiet — 什么也不说', '/ping — 测试连通'].join('\n');
     expect((await kit.send('/help')).texts).toEqual([expected]);
     expect((await kit.send(' 帮助 ')).texts).toEqual([expected]);
+    expect((await kit.send(' HeLP\n')).texts).toEqual([expected]);
+    expect((await kit.send('帮助一下')).texts).toEqual(['帮助一下']); // not a help word: echoed
     expect((await kit.send('/order 42')).texts).toEqual(['订单 42']);
     expect((await kit.send('/c')).texts).toEqual(['购物车是空的']);
     await kit.close();

@@ -12,6 +12,17 @@ export interface CommandOptions {
 }
 
 const HELP_WORDS = new Set(['帮助', 'help']);
+const LONGEST_HELP_WORD = Math.max(...[...HELP_WORDS].map((word) => word.length));
+
+/**
+ * Whether a text is one of the help words. Longer texts are not lower-cased to be looked up:
+ * every text message passes here, and lower-casing a Chinese text goes through ICU (~75 ns of
+ * ~88 a text, measured). Lower-casing never shortens a string (checked for every code point).
+ */
+function isHelpWord(text: string): boolean {
+  const trimmed = text.trim();
+  return trimmed.length <= LONGEST_HELP_WORD && HELP_WORDS.has(trimmed.toLowerCase());
+}
 
 /**
  * The bot's own command handling around the pipeline: `/help` before it (so no plugin echoes
@@ -48,7 +59,7 @@ export class BuiltinCommands {
   run(ctx: Context, pipeline: (ctx: Context, next: Next) => Promise<void>): Promise<void> {
     const { message } = ctx;
     if (message.type === 'text' && this.options.help !== false && !this.#names.has('help')) {
-      const asked = message.command ? message.command.name === 'help' : HELP_WORDS.has(message.text.trim().toLowerCase());
+      const asked = message.command ? message.command.name === 'help' : isHelpWord(message.text);
       if (asked) return ctx.reply(this.helpText(ctx));
     }
     const command = message.type === 'text' ? message.command : undefined;
