@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, parseFlatXml, parseXml } from '../src/protocol.ts';
+import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, messageFromXml, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
 import { hasDeclaration } from '../src/xml.ts';
 
@@ -171,6 +171,22 @@ describe('cdata', () => {
       const wrapped = cdata(text);
       expect(wrapped).toBe(`<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`);
       expect(parseXml(`<xml><Content>${wrapped}</Content></xml>`)).toEqual({ Content: text });
+    }
+  });
+});
+
+describe('messageFromXml', () => {
+  const channel = { kind: 'officialAccount', name: 'oa' } as const;
+  const doc = (type: string, content = '你好') =>
+    parseXml(`<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[${type}]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>7</MsgId></xml>`);
+
+  it('reads MsgType in any case, in one- and two-byte documents; unknown types stay as sent, lower-cased', () => {
+    for (const content of ['你好', 'hello']) {
+      for (const type of ['text', 'TEXT', 'Text']) expect(messageFromXml(doc(type, content), channel)).toMatchObject({ type: 'text', text: content, id: '7' });
+      expect(messageFromXml(doc('Image', content), channel)).toMatchObject({ type: 'image' });
+      expect(messageFromXml(doc('shortVideo', content), channel)).toMatchObject({ type: 'shortvideo' });
+      expect(messageFromXml(doc('MiniProgramPage', content), channel)).toMatchObject({ type: 'miniprogram' });
+      expect(messageFromXml(doc('Sticker', content), channel)).toMatchObject({ type: 'other', msgType: 'sticker' });
     }
   });
 });
