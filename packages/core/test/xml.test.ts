@@ -178,7 +178,9 @@ describe('cdata', () => {
 describe('messageFromXml', () => {
   const channel = { kind: 'officialAccount', name: 'oa' } as const;
   const doc = (type: string, content = '你好') =>
-    parseXml(`<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[${type}]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>7</MsgId></xml>`);
+    parseXml(
+      `<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[${type}]]></MsgType><Content><![CDATA[${content}]]></Content><MsgId>7</MsgId></xml>`,
+    );
 
   it('reads MsgType in any case, in one- and two-byte documents; unknown types stay as sent, lower-cased', () => {
     for (const content of ['你好', 'hello']) {
