@@ -28,6 +28,9 @@ export function memoryKey(channelName: string, from: string): string {
   return `llm:memory:${encodeURIComponent(channelName)}:${encodeURIComponent(from)}`;
 }
 
+/** The appends in progress in this process, per store and conversation key (see `append`). */
+const saving = new WeakMap<Store, Map<string, Promise<void>>>();
+
 const isTurn = (value: unknown): value is Turn => {
   const t = value as Partial<Turn> | null;
   return typeof t === 'object' && t !== null && typeof t.user === 'string' && typeof t.assistant === 'string' && typeof t.at === 'number';
@@ -60,9 +63,28 @@ export class ConversationMemory {
     return this.#live(key, await this.store.get(key)).map((t) => ({ user: t.user, assistant: t.assistant, at: t.at }));
   }
 
-  /** Adds a turn and trims the conversation to `options.turns`. */
+  /**
+   * Adds a turn and trims the conversation to `options.turns`. A conversation's appends in this
+   * process go one after another: two answers that end together would each read the turns
+   * before the other wrote its own, and one turn would be lost. (Instances sharing a store
+   * are not ordered here: their answers to one sender rarely end within a round trip.)
+   */
   async append(key: string, turn: Turn): Promise<void> {
     if (this.options.turns <= 0) return;
+    let queue = saving.get(this.store);
+    if (!queue) saving.set(this.store, (queue = new Map()));
+    const before = queue.get(key);
+    const saved = before ? before.then(() => this.#save(key, turn)) : this.#save(key, turn);
+    const done = saved.catch(() => undefined);
+    queue.set(key, done);
+    try {
+      await saved;
+    } finally {
+      if (queue.get(key) === done) queue.delete(key);
+    }
+  }
+
+  async #save(key: string, turn: Turn): Promise<void> {
     // Read again rather than reuse what the prompt was built from: another message of the same
     // user may have finished meanwhile, and its turn must not be overwritten. Unchanged (the
     // usual case) it is not parsed twice.

@@ -192,6 +192,24 @@ describe('llm plugin', () => {
     expect(JSON.parse((await store.get('llm:memory:officialAccount:user-1'))!)).toMatchObject({ v: 1, turns: [{ user: '第一句' }, { user: '第二句' }] });
   });
 
+  it('keeps both turns of two messages of one sender answered at once, on a store that answers late', async () => {
+    // A store behind a server (Redis): what a read finds comes back a while later, so the two
+    // answers' saves overlap. Each read the turns before the other wrote its own: one was lost.
+    class SlowReads extends MemoryStore {
+      override async get(key: string): Promise<string | undefined> {
+        const value = await super.get(key);
+        await sleep(100);
+        return value;
+      }
+    }
+    const kit = await bot({}, { store: new SlowReads() });
+    await Promise.all([kit.send(text('第一句', { from: 'fast' })), kit.send(text('第二句', { from: 'fast' }))]);
+    await kit.send(text('第三句', { from: 'fast' }));
+    const remembered = fake.chat.requests[2]?.messages.filter((m) => m.role === 'user').map((m) => m.content);
+    expect(remembered?.slice(0, 2).sort()).toEqual(['第一句', '第二句']);
+    expect(remembered).toHaveLength(3);
+  });
+
   it('answers an API error with the apology and one log line, without the key or next()', async () => {
     const kit = await bot({ apology: '出错了' });
     fake.chat.failNext(500);

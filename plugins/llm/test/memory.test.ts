@@ -22,6 +22,32 @@ describe('ConversationMemory', () => {
     expect(await second.load('k')).toEqual([turn(2), turn(3), turn(4)]);
   });
 
+  it('keeps both turns of two appends at once (answers that end together), in the order they came', async () => {
+    const store = new MemoryStore();
+    const now = () => 2_000;
+    await new ConversationMemory(store, options, now).append('k', turn(1));
+    await Promise.all([new ConversationMemory(store, options, now).append('k', turn(2)), new ConversationMemory(store, options, now).append('k', turn(3))]);
+    expect(await new ConversationMemory(store, options, now).load('k')).toEqual([turn(1), turn(2), turn(3)]);
+  });
+
+  it('goes on with the next append of a key after one whose store write failed', async () => {
+    const store = new MemoryStore();
+    const memory = new ConversationMemory(store, options, () => 2_000);
+    const set = store.set.bind(store);
+    let fail = true;
+    store.set = async (key, value, ttlMs) => {
+      if (fail) {
+        fail = false;
+        throw new Error('store down');
+      }
+      return set(key, value, ttlMs);
+    };
+    const [first, second] = await Promise.allSettled([memory.append('k', turn(1)), memory.append('k', turn(2))]);
+    expect(first).toMatchObject({ status: 'rejected', reason: { message: 'store down' } });
+    expect(second.status).toBe('fulfilled');
+    expect(await memory.load('k')).toEqual([turn(2)]);
+  });
+
   it('saves the turns as they were, whatever a hook did to the ones load() gave it', async () => {
     const store = new MemoryStore();
     const memory = new ConversationMemory(store, options, () => 2_000);
