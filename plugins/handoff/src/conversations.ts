@@ -51,8 +51,22 @@ export function conversationIdOf(message: Message): string {
  * alive with its parts (the user's id, a slice of its message); a join is one flat string.
  */
 export function conversationId(channel: string, user: string, openKfId?: string): string {
-  return [escapePart(channel), openKfId ? escapePart(openKfId) : '', escapePart(user)].join('/');
+  const last = lastId;
+  if (user === last.user && channel === last.channel && openKfId === last.openKfId) return last.id;
+  const id = [escapePart(channel), openKfId ? escapePart(openKfId) : '', escapePart(user)].join('/');
+  last.channel = channel;
+  last.user = user;
+  last.openKfId = openKfId;
+  last.id = id;
+  return id;
 }
+
+/**
+ * The id {@link conversationId} made last, and of what: the bot's reply to a message most often
+ * comes right after it, and its id is then this one instead of a new join (a string and an
+ * array, and the hash of a new key in each map it is looked up in).
+ */
+const lastId: { channel: string; user: string; openKfId: string | undefined; id: string } = { channel: '', user: '', openKfId: undefined, id: '//' };
 
 /** encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged. */
 function escapePart(part: string): string {

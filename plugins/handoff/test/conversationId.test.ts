@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { conversationId } from '../src/conversations.ts';
+
+describe('conversationId', () => {
+  it('joins channel, KF account and user, each URI-encoded where needed', () => {
+    expect(conversationId('officialAccount', 'o_user1')).toBe('officialAccount//o_user1');
+    expect(conversationId('wecomKf', 'wm-ann', 'wk-main')).toBe('wecomKf/wk-main/wm-ann');
+    expect(conversationId('kf 2', 'a/b', 'wk~1')).toBe('kf%202/wk~1/a%2Fb');
+    expect(conversationId('', '')).toBe('//');
+  });
+
+  it('calls in a row that differ in any one part get their own id (the last id is reused only for the same parts)', () => {
+    const calls: [string, string, string | undefined, string][] = [
+      ['wecomKf', 'u1', 'kf1', 'wecomKf/kf1/u1'],
+      ['wecomKf', 'u1', 'kf1', 'wecomKf/kf1/u1'],
+      ['wecomKf', 'u1', undefined, 'wecomKf//u1'],
+      ['wecomKf', 'u1', 'kf2', 'wecomKf/kf2/u1'],
+      ['wecomApp', 'u1', 'kf2', 'wecomApp/kf2/u1'],
+      ['wecomApp', 'u2', 'kf2', 'wecomApp/kf2/u2'],
+      ['wecomApp', ['u', '2'].join(''), 'kf2', 'wecomApp/kf2/u2'], // an equal user in another string
+      ['', '', undefined, '//'],
+      ['', '', undefined, '//'],
+    ];
+    for (const [channel, user, openKfId, id] of calls) expect(conversationId(channel, user, openKfId)).toBe(id);
+  });
+});
