@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
 import { owned } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
+import { Generations } from './generations.ts';
+import { Marks } from './marks.ts';
 
 const PENDING = '\u0000pending';
 /**
@@ -65,103 +67,56 @@ interface Waiting {
  * each as the HTTP body alone, in UTF-8 bytes (a slice of Node's buffer pool: the bytes live
  * outside the JavaScript heap, which the collector then neither copies nor promotes; a string
  * of the body, two bytes a character for a Chinese reply, was ~0.6 KB a message promoted), under
- * its mark's key, for {@link ANSWER_TTL_MS} to a third more. Nothing of its request stays alive.
- * A retry gets the bytes decoded: what the first answer's bytes on the wire were. Kept in generations
- * of plain Maps, the youngest taking the new answers and the oldest dropped whole, rather than
- * in an LRU with a time to live per key: an answer is one Map entry, with no copy of its key
- * (the mark's own) and no clock or list work, and nothing is deleted one by one but the
- * oldest when there are more than `max` (the store's `dedup-answer:` space size).
+ * its mark's key (no copy of it), for {@link ANSWER_TTL_MS} to a third more, at most `max` (the
+ * store's `dedup-answer:` space size), oldest first. Nothing of its request stays alive. A retry
+ * gets the bytes decoded: what the first answer's bytes on the wire were.
  */
 export class KeptAnswers {
-  static readonly GENERATIONS = 4;
-  /** Youngest first. */
-  readonly #generations: Map<string, Buffer>[] = [];
-  /** How long the youngest generation takes new answers. */
-  readonly #spanMs: number;
-  /** When the youngest generation began. */
-  #since = performance.now();
-  #size = 0;
-  /** Where eviction goes on in the oldest generation (a Map iterator skips deleted keys cheaply). */
-  #evicting: { readonly generation: Map<string, Buffer>; keys: MapIterator<string> } | undefined;
+  readonly #bodies: Generations<Buffer>;
 
-  constructor(
-    lifetimeMs: number,
-    private readonly max: number,
-  ) {
-    for (let i = 0; i < KeptAnswers.GENERATIONS; i++) this.#generations.push(new Map());
-    // An answer lives while its generation is one of the newest: (GENERATIONS - 1) spans at least.
-    this.#spanMs = lifetimeMs / (KeptAnswers.GENERATIONS - 1);
+  constructor(lifetimeMs: number, max: number) {
+    this.#bodies = new Generations(lifetimeMs, max);
   }
 
   get size(): number {
-    this.#turn();
-    return this.#size;
+    return this.#bodies.size;
   }
 
   set(key: string, body: string): void {
-    this.#turn();
-    const youngest = this.#generations[0]!;
-    const before = youngest.size;
-    youngest.set(key, Buffer.from(body));
-    this.#size += youngest.size - before;
-    if (this.#size > this.max) this.#evictOldest();
+    this.#bodies.add(key, Buffer.from(body));
   }
 
   get(key: string): string | undefined {
-    this.#turn();
-    for (const generation of this.#generations) {
-      const body = generation.get(key);
-      if (body !== undefined) return body.toString();
-    }
-    return undefined;
-  }
-
-  /** Starts a new generation for every span gone by since the youngest began, dropping the oldest. */
-  #turn(): void {
-    const elapsed = performance.now() - this.#since;
-    if (elapsed < this.#spanMs) return;
-    const spans = Math.floor(elapsed / this.#spanMs);
-    const generations = this.#generations;
-    for (let i = 0; i < Math.min(spans, generations.length); i++) {
-      this.#size -= generations.pop()!.size;
-      generations.unshift(new Map());
-    }
-    this.#since += spans * this.#spanMs;
-    this.#evicting = undefined;
-  }
-
-  #evictOldest(): void {
-    const generations = this.#generations;
-    for (let i = generations.length - 1; i >= 0; i--) {
-      const generation = generations[i]!;
-      if (generation.size === 0) continue;
-      if (this.#evicting?.generation !== generation) this.#evicting = { generation, keys: generation.keys() };
-      let next = this.#evicting.keys.next();
-      // An iterator that ran out before keys were added to its (youngest) generation.
-      if (next.done) next = (this.#evicting.keys = generation.keys()).next();
-      generation.delete(next.value!);
-      this.#size--;
-      return;
-    }
+    return this.#bodies.get(key)?.toString();
   }
 }
 
-/** The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process). */
+/**
+ * The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process).
+ * No other process sees that store, so it is kept beside it, not in it: a message in flight is
+ * its in-flight entry, then its mark, for the dedup TTL, is an entry of `marks` (in generations,
+ * not an LRU entry with a time to live and clock work of its own).
+ */
 interface MemoryDedup {
-  readonly store: MemoryStore;
   /** Deliveries in flight, by key (see CallbackDedup's `#local`). */
   readonly inFlight: Map<string, Waiting | null>;
+  /** Marks of the deliveries that answered, at most the store's `dedup:` space size. */
+  readonly marks: Marks;
   readonly answers: KeptAnswers;
 }
 
 const memoryDedups = new WeakMap<MemoryStore, MemoryDedup>();
 
-function memoryDedupOf(store: MemoryStore): MemoryDedup {
+function memoryDedupOf(store: MemoryStore, ttlMs: number): MemoryDedup {
   let state = memoryDedups.get(store);
   if (!state) {
-    const max = store.limitOf('dedup-answer:') ?? DEFAULT_MEMORY_SPACES['dedup-answer:']!;
-    memoryDedups.set(store, (state = { store, inFlight: new Map(), answers: new KeptAnswers(ANSWER_TTL_MS, max) }));
+    const max = (prefix: string) => store.limitOf(prefix) ?? DEFAULT_MEMORY_SPACES[prefix]!;
+    const marks = new Marks(ttlMs, max('dedup:'), store.fullWarningOf('dedup:'));
+    state = { inFlight: new Map(), marks, answers: new KeptAnswers(ANSWER_TTL_MS, max('dedup-answer:')) };
+    memoryDedups.set(store, state);
   }
+  // Bots of different TTLs over one store: the marks live the longest.
+  state.marks.ttlAtLeast(ttlMs);
   return state;
 }
 
@@ -190,10 +145,10 @@ export class CallbackDedup {
    */
   readonly #local: Map<string, Waiting | null>;
   /**
-   * The store, when it is in this process's memory: claims and answers are then recorded at
-   * once, without the two async frames and five promises a message the Store interface costs,
-   * and a message costs one write to the store: its claim, while it runs, is its in-flight
-   * entry (no other process sees the store), and its answer is kept beside the store.
+   * The dedup state of the store, when it is in this process's memory: claims and answers are
+   * then recorded at once, without the two async frames and five promises a message the Store
+   * interface costs, beside the store (see {@link MemoryDedup}): a claim is its in-flight entry,
+   * an answer one mark (and the body's bytes).
    */
   readonly #memory: MemoryDedup | undefined;
 
@@ -208,7 +163,7 @@ export class CallbackDedup {
     // Only a MemoryStore whose writes are its own: a subclass that overrides them (to count,
     // fail or forward writes) must see every call go through them.
     const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
-    this.#memory = own ? memoryDedupOf(store) : undefined;
+    this.#memory = own ? memoryDedupOf(store, ttlMs) : undefined;
     this.#local = this.#memory?.inFlight ?? new Map();
   }
 
@@ -222,10 +177,9 @@ export class CallbackDedup {
     if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
     const memory = this.#memory;
     if (memory) {
-      const mark = memory.store.getNow(key);
+      const mark = memory.marks.get(key);
       if (mark === undefined) return this.#claimed(key, true);
-      if (mark === PENDING) return this.#claimed(key, false); // written through the Store interface
-      return { first: false, response: Promise.resolve(mark === ANSWERED ? (memory.answers.get(key) ?? 'success') : mark) };
+      return { first: false, response: Promise.resolve(mark === 'answered' ? (memory.answers.get(key) ?? 'success') : mark) };
     }
     return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
@@ -255,11 +209,11 @@ export class CallbackDedup {
     if (!memory) return this.#completeStored(key, body);
     try {
       // The key as given (its caller's own string, see `claim`) for the mark and the answer;
-      // the mark's value a constant, the answer the body's bytes.
-      if (body === 'success') memory.store.setOwnNow(key, 'success', this.ttlMs);
+      // the mark's value a constant, the answer the body's bytes. Its claim found no mark.
+      if (body === 'success') memory.marks.set(key, 'success');
       else {
         memory.answers.set(key, body);
-        memory.store.setOwnNow(key, ANSWERED, this.ttlMs);
+        memory.marks.set(key, 'answered');
       }
     } catch (error) {
       this.onError?.(error);

@@ -16,9 +16,11 @@ export interface MemoryStoreOptions {
    * Key prefixes kept in spaces of their own, each with its own limit, so keys written for
    * every message cannot evict the others. Default {@link DEFAULT_MEMORY_SPACES}: callback dedup
    * marks (`dedup:`) in a space of 100 000, and the passive answers kept a minute for WeChat's
-   * retries (`dedup-answer:`) in one of 10 000 (the callback dedup keeps them beside the store,
-   * 60 to 80 s each, at most that many). A busy hour then evicts older dedup marks, never a
-   * quiet user's memory. Given spaces are added to (or resize) the default ones.
+   * retries (`dedup-answer:`) in one of 10 000. The callback dedup keeps both beside the store
+   * (no other process sees it), bounded by these sizes: marks for the dedup TTL, the oldest
+   * dropped first past the size (with this space's warning when they are still live), answers
+   * 60 to 80 s each, from three quarters of the size to the size. A busy hour then evicts older
+   * dedup marks, never a quiet user's memory. Given spaces are added to (or resize) the default ones.
    */
   spaces?: Readonly<Record<string, number>>;
 }
@@ -48,8 +50,6 @@ export class MemoryStore implements Store {
   readonly #main: Space;
   readonly #spaces: readonly Space[];
   readonly #pubsub = new LocalPubSub();
-  /** The options of the last `setOwnNow`. */
-  #ownTtl: { readonly ttl: number } = { ttl: 0 };
   #log: Logger | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -74,45 +74,17 @@ export class MemoryStore implements Store {
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
-    this.setNow(key, value, ttlMs);
-  }
-
-  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
-    return this.setIfAbsentNow(key, value, ttlMs);
-  }
-
-  /**
-   * `set`, done before returning: for the core's per-message paths (callback dedup), which
-   * skip the promise when the store is in memory.
-   * @internal
-   */
-  setNow(key: string, value: string, ttlMs?: number): void {
     const space = this.#of(key);
     space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
     if (space.cache.size === space.cache.max) this.#checkPressure(space);
   }
 
-  /**
-   * The value of `key`, read before returning, or undefined (an expired key is gone). For the
-   * callback dedup, as {@link MemoryStore.setNow}.
-   * @internal
-   */
-  getNow(key: string): string | undefined {
-    return this.#of(key).cache.get(key);
-  }
-
-  /**
-   * `set` of a key and a value that are the caller's own copies already (see owned.ts), done
-   * before returning: the callback dedup records a message's mark with it, copying its key
-   * once for the mark and the answer kept beside it, its value a constant.
-   * @internal
-   */
-  setOwnNow(key: string, value: string, ttlMs: number): void {
+  async setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
     const space = this.#of(key);
-    // The same options object while the TTL is the same (the dedup's always is): none a message.
-    if (this.#ownTtl.ttl !== ttlMs) this.#ownTtl = { ttl: ttlMs };
-    space.cache.set(key, value, this.#ownTtl);
+    if (space.cache.has(key)) return false;
+    space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
     if (space.cache.size === space.cache.max) this.#checkPressure(space);
+    return true;
   }
 
   /**
@@ -121,18 +93,6 @@ export class MemoryStore implements Store {
    */
   limitOf(prefix: string): number | undefined {
     return this.#spaces.find((space) => space.prefix === prefix)?.cache.max;
-  }
-
-  /**
-   * `setIfAbsent`, done before returning (see {@link MemoryStore.setNow}).
-   * @internal
-   */
-  setIfAbsentNow(key: string, value: string, ttlMs?: number): boolean {
-    const space = this.#of(key);
-    if (space.cache.has(key)) return false;
-    space.cache.set(owned(key), owned(value), ttlMs ? { ttl: ttlMs } : {});
-    if (space.cache.size === space.cache.max) this.#checkPressure(space);
-    return true;
   }
 
   /**
@@ -146,7 +106,13 @@ export class MemoryStore implements Store {
     space.checkedAt = now;
     // Expired keys stay until evicted (no timer per key): drop them, then see whether it is still full.
     space.cache.purgeStale();
-    if (space.cache.size < space.cache.max || now - space.warnedAt < PRESSURE_WARN_MS) return;
+    if (space.cache.size < space.cache.max) return;
+    this.#warnFull(space, now);
+  }
+
+  /** Warns (once an hour) that `space` evicts live keys before their TTL. */
+  #warnFull(space: Space, now: number): void {
+    if (now - space.warnedAt < PRESSURE_WARN_MS) return;
     space.warnedAt = now;
     this.#log?.warn(
       { space: space.prefix || 'main', max: space.cache.max },
@@ -154,6 +120,17 @@ export class MemoryStore implements Store {
         ? `MemoryStore space "${space.prefix}" is full of live keys: they are evicted before their TTL; raise spaces['${space.prefix}'] (or use Redis)`
         : 'MemoryStore is full of live keys: the least recently used are evicted before their TTL; raise maxEntries (or use Redis)',
     );
+  }
+
+  /**
+   * What to call when keys of the space of `prefix` kept beside the store (the callback dedup's
+   * marks) are evicted before their TTL: the warning of a full space of the store's own, at
+   * most once an hour, on the store's logger.
+   * @internal
+   */
+  fullWarningOf(prefix: string): () => void {
+    const space = this.#spaces.find((s) => s.prefix === prefix) ?? this.#main;
+    return () => this.#warnFull(space, Date.now());
   }
 
   async delete(key: string): Promise<void> {
