@@ -123,6 +123,33 @@ describe('flat XML fast path', () => {
     }
   });
 
+  it('refuses a declaration anywhere in a flat document, CDATA and XML declaration included, and only then', () => {
+    const reference = /<!(?:DOCTYPE|ENTITY)/i;
+    const flat = (content: string, prologue = '') =>
+      `${prologue}<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Content><![CDATA[${content}]]></Content><MsgId>7</MsgId><Tail><![CDATA[x]]><![CDATA[y]]></Tail></xml>`;
+    const docs = [
+      flat('你好'),
+      flat('<!DOCTYPE x>'),
+      flat('a <!eNtItY e "x"> b'),
+      flat('<!-- not one -->'),
+      flat('<!x <! <!doctyp'),
+      flat('<![CDATA[<!DOCTYPE'),
+      flat('a', '<?xml version="1.0"?>'),
+      flat('a', '<?xml <!DOCTYPE x?>'),
+      flat('a', '<?xml <!-- ?>'),
+      '<xml><A><![CDATA[a]]><![CDATA[<!ENTITY]]></A></xml>',
+      '<xml><A><![CDATA[a]]><![CDATA[<!-- b]]></A></xml>',
+      '<xml><A><![CDATA[<!]]></A><B><![CDATA[!DOCTYPE]]></B></xml>',
+    ];
+    for (const doc of docs) {
+      if (reference.test(doc)) expect(() => parseXml(doc), doc).toThrow(/DOCTYPE and ENTITY/);
+      else expect(parseXml(doc), doc).toEqual(viaParser(doc));
+    }
+    // Refused for the declaration, as before, though over the element limit too.
+    const many = `<xml>${Array.from({ length: XML_LIMITS.maxElements + 1 }, (_, i) => `<F${i}>1</F${i}>`).join('')}<Z><![CDATA[<!DOCTYPE]]></Z></xml>`;
+    expect(() => parseXml(many)).toThrow(/DOCTYPE and ENTITY/);
+  });
+
   it('caps depth and element count of what it parses', () => {
     const deep = (n: number) => `<xml>${'<a>'.repeat(n)}x${'</a>'.repeat(n)}</xml>`;
     expect(() => parseXml(deep(XML_LIMITS.maxDepth - 2))).not.toThrow();
