@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
-import { owned } from '../store/owned.ts';
+import { ownedCompact } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 import { Generations } from './generations.ts';
 import { Marks } from './marks.ts';
@@ -28,11 +28,14 @@ export function answerKeyOf(key: string): string {
  * `dedup-answer:{channel:msgid}` ({@link answerKeyOf}). Redis Cluster hashes only what is between
  * the first braces of a key, so both keys of a message share a slot: the one script that writes
  * them (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. One flat
- * copy (the id is a view into the message): the dedup keeps it as the mark's key, and each Map
- * it goes through hashes it once.
+ * copy (the id is a view into the message), one byte a character where it can be (see
+ * ownedCompact): the dedup keeps it as the mark's key for the dedup TTL, and each Map it goes
+ * through hashes it once.
  */
 export function dedupKeyOf(channel: string, messageId: string): string {
-  return owned(`dedup:{${channel}:${messageId}}`);
+  // Join writes its parts into one new flat string, one-byte when they all are; the id made
+  // one-byte alone (a short copy) costs less than the whole key.
+  return ['dedup:{', channel, ':', ownedCompact(messageId), '}'].join('');
 }
 
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
