@@ -316,16 +316,19 @@ function pairHash(a: number, b: number): number {
 }
 
 /**
- * A message's distinct features in order of first occurrence, with their summed weights and
- * their numbers in the index (-1: no entry has it). Scratch shared by every index (a query is
- * synchronous). Features no entry has are told apart by `unseenPairs` and `unseenWords`.
+ * A message's distinct features in order of first occurrence, with their numbers in the index
+ * (-1: no entry has it) and their summed weights: feature `s` at `[s * 2]`, its weight next to
+ * it (one array, as the occurrences). Scratch shared by every index (a query is synchronous).
+ * Features no entry has are told apart by `unseenPairs` and `unseenWords`. A feature is read
+ * back with `| 0`: as a double it would be boxed to key a Map (best() at 10,000 entries took
+ * ~60 -> ~100 µs that way).
  */
-let queryFeature = new Int32Array(64);
-let queryWeight = new Float64Array(64);
-/** The query's features some entry has, sorted for {@link FaqIndex.best}. */
-let termFeature = new Int32Array(64);
-let termWeight = new Float64Array(64);
-let termLength = new Int32Array(64);
+let query = new Float64Array(64 * 2);
+/**
+ * The query's features some entry has, sorted for {@link FaqIndex.best}: term `t` at `[t * 3]`
+ * is the feature, its weight and the length of its posting list.
+ */
+let term = new Float64Array(64 * 3);
 const unseenPairs = new PairTable();
 /**
  * The first few unseen words of a query as ranges of its text (compared in place), the rest in
@@ -473,9 +476,9 @@ export class FaqIndex<T> {
     const generation = this.#generation;
     let candidates = 0;
     for (let s = 0; s < count; s++) {
-      const f = queryFeature[s]!;
+      const f = query[s * 2]! | 0;
       if (f < 0) continue;
-      candidates = this.#addPostings(f, queryWeight[s]! * this.#idf[f]!, generation, candidates);
+      candidates = this.#addPostings(f, query[s * 2 + 1]! * this.#idf[f]!, generation, candidates);
     }
     const hits: (FaqHit<T> & { id: number })[] = [];
     for (let c = 0; c < candidates; c++) {
@@ -498,18 +501,14 @@ export class FaqIndex<T> {
     // The features some entry has, as terms (feature, weight), in order of first occurrence.
     const idf = this.#idf;
     const start = this.#postingStart;
-    if (termFeature.length < count) {
-      termFeature = new Int32Array(queryFeature.length);
-      termWeight = new Float64Array(queryFeature.length);
-      termLength = new Int32Array(queryFeature.length);
-    }
+    if (term.length < count * 3) term = new Float64Array((query.length / 2) * 3);
     let terms = 0;
     for (let s = 0; s < count; s++) {
-      const f = queryFeature[s]!;
+      const f = query[s * 2]! | 0;
       if (f < 0 || start[f + 1]! === start[f]!) continue;
-      termFeature[terms] = f;
-      termWeight[terms] = queryWeight[s]! * idf[f]!;
-      termLength[terms++] = start[f + 1]! - start[f]!;
+      term[terms * 3] = f;
+      term[terms * 3 + 1] = query[s * 2 + 1]! * idf[f]!;
+      term[terms++ * 3 + 2] = start[f + 1]! - start[f]!;
     }
     // Longest lists first (of equal lengths, the first occurring first); skip them while a
     // paraphrase sharing only those stays below the bar.
@@ -518,14 +517,14 @@ export class FaqIndex<T> {
     let skipped = 0;
     let skippedSquares = 0;
     while (skipped < terms) {
-      const w = termWeight[skipped]!;
+      const w = term[skipped * 3 + 1]!;
       if (Math.sqrt(skippedSquares + w * w) >= bar) break;
       skippedSquares += w * w;
       skipped++;
     }
     const generation = this.#generation;
     let candidates = 0;
-    for (let t = skipped; t < terms; t++) candidates = this.#addPostings(termFeature[t]!, termWeight[t]!, generation, candidates);
+    for (let t = skipped; t < terms; t++) candidates = this.#addPostings(term[t * 3]! | 0, term[t * 3 + 1]!, generation, candidates);
     let bestId = -1;
     let bestScore = -1;
     for (let c = 0; c < candidates; c++) {
@@ -533,8 +532,8 @@ export class FaqIndex<T> {
       const q = this.#questions[id]!;
       let d = this.#dots[id]!;
       for (let t = 0; t < skipped; t++) {
-        const other = q.vector.get(termFeature[t]!);
-        if (other !== undefined) d += termWeight[t]! * other;
+        const other = q.vector.get(term[t * 3]! | 0);
+        if (other !== undefined) d += term[t * 3 + 1]! * other;
       }
       const score = d / (queryNorm * q.norm);
       if (score >= threshold && (score > bestScore || (score === bestScore && id < bestId))) {
@@ -548,7 +547,7 @@ export class FaqIndex<T> {
   }
 
   /**
-   * Tokenizes the query into `queryFeature`/`queryWeight`: its distinct features in order of
+   * Tokenizes the query into `query`: its distinct features in order of
    * first occurrence, weights summed; starts a new generation. Returns how many.
    */
   #query(folded: string): number {
@@ -560,10 +559,7 @@ export class FaqIndex<T> {
     }
     const generation = this.#generation;
     const marks = this.#featureMarks;
-    if (queryFeature.length < occurrences) {
-      queryFeature = new Int32Array(occurrence.length / OCCURRENCE);
-      queryWeight = new Float64Array(occurrence.length / OCCURRENCE);
-    }
+    if (query.length < occurrences * 2) query = new Float64Array((occurrence.length / OCCURRENCE) * 2);
     unseenPairs.clear();
     let unseenRanges = 0;
     let count = 0;
@@ -586,15 +582,15 @@ export class FaqIndex<T> {
             }
           }
           if (at < 0 && unseenRanges === UNSEEN_WORD_RANGES) at = unseenWords.get(folded.slice(a, b)) ?? -1;
-          if (at >= 0) queryWeight[at]! += w;
+          if (at >= 0) query[at * 2 + 1]! += w;
           else {
             if (unseenRanges < UNSEEN_WORD_RANGES) {
               unseenWordRanges[unseenRanges * 3] = a;
               unseenWordRanges[unseenRanges * 3 + 1] = b;
               unseenWordRanges[unseenRanges++ * 3 + 2] = count;
             } else unseenWords.set(folded.slice(a, b), count);
-            queryFeature[count] = -1;
-            queryWeight[count++] = w;
+            query[count * 2] = -1;
+            query[count++ * 2 + 1] = w;
           }
           continue;
         }
@@ -602,22 +598,22 @@ export class FaqIndex<T> {
         f = this.#pairs.get(a, b);
       }
       if (f >= 0) {
-        if (marks[f * 2] === generation) queryWeight[marks[f * 2 + 1]!]! += w;
+        if (marks[f * 2] === generation) query[marks[f * 2 + 1]! * 2 + 1]! += w;
         else {
           marks[f * 2] = generation;
           marks[f * 2 + 1] = count;
-          queryFeature[count] = f;
-          queryWeight[count++] = w;
+          query[count * 2] = f;
+          query[count++ * 2 + 1] = w;
         }
         continue;
       }
       // A Han feature no entry has: likewise.
       const at = unseenPairs.get(a, b);
-      if (at >= 0) queryWeight[at]! += w;
+      if (at >= 0) query[at * 2 + 1]! += w;
       else {
         unseenPairs.add(a, b, count);
-        queryFeature[count] = -1;
-        queryWeight[count++] = w;
+        query[count * 2] = -1;
+        query[count++ * 2 + 1] = w;
       }
     }
     if (unseenWords.size > 0) unseenWords.clear();
@@ -628,8 +624,8 @@ export class FaqIndex<T> {
   #queryNorm(count: number): number {
     let squares = 0;
     for (let s = 0; s < count; s++) {
-      const f = queryFeature[s]!;
-      const weight = queryWeight[s]! * (f >= 0 ? this.#idf[f]! : this.#unseenIdf);
+      const f = query[s * 2]! | 0;
+      const weight = query[s * 2 + 1]! * (f >= 0 ? this.#idf[f]! : this.#unseenIdf);
       squares += weight * weight;
     }
     return Math.sqrt(squares);
@@ -657,28 +653,26 @@ export class FaqIndex<T> {
 /** Sorts the first `count` terms by posting list length, longest first, stably. */
 function sortTerms(count: number): void {
   if (count > 32) {
-    const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => termLength[y]! - termLength[x]! || x - y);
-    const [feature, weight, length] = [termFeature.slice(0, count), termWeight.slice(0, count), termLength.slice(0, count)];
+    const order = Array.from({ length: count }, (_, t) => t).sort((x, y) => term[y * 3 + 2]! - term[x * 3 + 2]! || x - y);
+    const before = term.slice(0, count * 3);
     order.forEach((t, i) => {
-      termFeature[i] = feature[t]!;
-      termWeight[i] = weight[t]!;
-      termLength[i] = length[t]!;
+      term.set(before.subarray(t * 3, t * 3 + 3), i * 3);
     });
     return;
   }
   // Insertion sort: a message has a few terms.
   for (let i = 1; i < count; i++) {
-    const f = termFeature[i]!;
-    const w = termWeight[i]!;
-    const l = termLength[i]!;
+    const f = term[i * 3]!;
+    const w = term[i * 3 + 1]!;
+    const l = term[i * 3 + 2]!;
     let j = i - 1;
-    for (; j >= 0 && termLength[j]! < l; j--) {
-      termFeature[j + 1] = termFeature[j]!;
-      termWeight[j + 1] = termWeight[j]!;
-      termLength[j + 1] = termLength[j]!;
+    for (; j >= 0 && term[j * 3 + 2]! < l; j--) {
+      term[(j + 1) * 3] = term[j * 3]!;
+      term[(j + 1) * 3 + 1] = term[j * 3 + 1]!;
+      term[(j + 1) * 3 + 2] = term[j * 3 + 2]!;
     }
-    termFeature[j + 1] = f;
-    termWeight[j + 1] = w;
-    termLength[j + 1] = l;
+    term[(j + 1) * 3] = f;
+    term[(j + 1) * 3 + 1] = w;
+    term[(j + 1) * 3 + 2] = l;
   }
 }

@@ -41,6 +41,21 @@ describe('FaqIndex.best scores only candidates, with the same answer as scoring 
     expect(answered).toBeLessThan(140);
   });
 
+  it('on long messages (more features than the few terms a message usually has)', () => {
+    const faq = syntheticFaq(300, 20);
+    const index = new FaqIndex(faq.entries);
+    const wordings = faq.entries.flatMap((e) => e.questions);
+    for (let i = 0; i + 12 <= wordings.length; i += 12) {
+      const text = wordings.slice(i, i + 12).join('，');
+      for (const threshold of [0, 0.1, 0.3]) {
+        const expected = bruteForceBest(index, text, threshold);
+        const got = index.best(text, threshold);
+        expect(got?.question, `${text} @${threshold}`).toBe(expected?.question);
+        if (expected) expect(got?.score).toBeCloseTo(expected.score, 12);
+      }
+    }
+  });
+
   it('an equal score goes to the wording indexed first', () => {
     const index = new FaqIndex([
       { questions: ['几点开门'], value: 'first' },
