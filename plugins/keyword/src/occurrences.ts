@@ -8,8 +8,11 @@ export class Occurrences {
   readonly #strings: readonly string[];
   /** First code unit → the indexes of the strings starting with it, ascending. */
   readonly #byFirst = new Map<number, number[]>();
-  /** Bit `c & FILTER_MASK` set when some string starts with a code unit `c`. */
-  readonly #filter = new Uint8Array(FILTER_SIZE);
+  /**
+   * Bit `c & FILTER_MASK` set when some string starts with a code unit `c`: bits, not a byte
+   * each, so the whole filter is two cache lines (each character of a text reads it).
+   */
+  readonly #filter = new Uint8Array(FILTER_SIZE / 8);
   /** Indexes of empty strings: every text contains them. */
   readonly #empty: number[] = [];
 
@@ -24,7 +27,8 @@ export class Occurrences {
       let list = this.#byFirst.get(first);
       if (!list) this.#byFirst.set(first, (list = []));
       list.push(i);
-      this.#filter[first & FILTER_MASK] = 1;
+      const bit = first & FILTER_MASK;
+      this.#filter[bit >> 3]! |= 1 << (bit & 7);
     });
   }
 
@@ -38,7 +42,8 @@ export class Occurrences {
     const filter = this.#filter;
     for (let p = 0; p < text.length; p++) {
       const c = text.charCodeAt(p);
-      if (filter[c & FILTER_MASK] === 0) continue;
+      const bit = c & FILTER_MASK;
+      if ((filter[bit >> 3]! & (1 << (bit & 7))) === 0) continue;
       const list = this.#byFirst.get(c);
       if (list === undefined) continue;
       for (const i of list) {
