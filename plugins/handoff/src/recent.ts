@@ -27,6 +27,7 @@ class Recent {
   /** The ring position of the oldest entry. */
   start = 0;
   count = 0;
+  /** When it was last written, from {@link AT_BASE}: a small integer, not a boxed double (an object more a conversation). */
   lastAt = 0;
   bytes = 0;
   older: Recent | undefined = undefined;
@@ -51,8 +52,19 @@ const CHUNK = 5;
  * direction, author, agent and type.
  */
 const SLOTS = 5;
-/** Times are kept as milliseconds after this: a small integer for ~12 days, not a boxed double. */
+/** Times are kept as milliseconds after this: a small integer for ~24 days, not a boxed double. */
 const AT_BASE = Date.now();
+
+/**
+ * `at` (milliseconds since the epoch) from {@link AT_BASE}, as a small integer where it fits.
+ * Said in so many words because V8 does not see it: a difference of two doubles stored in an
+ * array or a field was a boxed number each time (an object of 16 B an entry, measured in the
+ * bot), though its value was a small integer; the int32 made here is stored in place.
+ */
+function sinceBase(at: number): number {
+  const since = at - AT_BASE;
+  return since === (since | 0) ? since | 0 : since;
+}
 
 /** The fields of an entry with more than one of text, mediaId and summary (a voice's transcript, a file's name). */
 interface Content {
@@ -235,12 +247,12 @@ export class ProcessShelf implements HistoryShelf {
     const at = (pos - c * CHUNK) * SLOTS;
     if (full) this.#grow(history, -slotBytes(slots[at + 2] as Kind, slots[at + 3]));
     slots[at] = id;
-    slots[at + 1] = entryAt - AT_BASE;
+    slots[at + 1] = sinceBase(entryAt);
     slots[at + 2] = kind;
     slots[at + 3] = content;
     slots[at + 4] = fp;
     this.#grow(history, slotBytes(kind, content));
-    history.lastAt = now;
+    history.lastAt = sinceBase(now);
     while (this.#histories.size > this.options.maxConversations || (this.#bytes > this.options.maxBytes && this.#histories.size > 1)) {
       this.delete(this.#oldest!.conversationId);
     }
@@ -292,7 +304,7 @@ export class ProcessShelf implements HistoryShelf {
 
   #live(conversationId: string, now: number): Recent | undefined {
     const history = this.#histories.get(conversationId);
-    if (history && now - history.lastAt > this.options.ttlMs) {
+    if (history && now - AT_BASE - history.lastAt > this.options.ttlMs) {
       this.delete(conversationId);
       return undefined;
     }

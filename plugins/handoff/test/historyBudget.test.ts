@@ -43,12 +43,16 @@ describe("everyone's recent history in process", () => {
   it.each([50, 7, 1])('a long conversation reads back its last %i entries in order while its ring fills and wraps', async (size) => {
     const store = new MemoryStore();
     const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size, ttlMs: 3600_000 });
+    // Times around now (kept as small integers) and far from it (kept as they are), read back the same.
+    const at = (i: number) => (i % 3 === 0 ? Date.now() + i : i % 3 === 1 ? 1_700_000_000_123 + i : 4_102_444_800_000.5 - i);
     for (let i = 0; i < 130; i++) {
-      await history.append('oa:long', entry(i, `text ${i}`), false);
+      const written = at(i);
+      await history.append('oa:long', { ...entry(i, `text ${i}`), at: written }, false);
       const entries = await history.read('oa:long');
       const first = Math.max(0, i + 1 - size);
       expect(entries.map((e) => e.id)).toEqual(Array.from({ length: i + 1 - first }, (_, k) => `m${first + k}`));
       expect(entries.map((e) => e.text)).toEqual(Array.from({ length: i + 1 - first }, (_, k) => `text ${first + k}`));
+      expect(entries.at(-1)?.at).toBe(written);
       // A redelivery of the last message is still seen after the wrap.
       await history.append('oa:long', entry(i, `text ${i}`), false);
       expect(await history.read('oa:long')).toHaveLength(i + 1 - first);
