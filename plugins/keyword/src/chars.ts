@@ -3,6 +3,10 @@
  * Unicode-property RegExp run over the text. A character's classes come from those same
  * RegExps, asked once per character the first time it is seen (a 64 KiB table for the Basic
  * Multilingual Plane, a small cache beyond it), so they are exactly the RegExps' answers.
+ *
+ * The same table holds the FAQ tokenizer's marks on its own lists of characters (function
+ * characters, particles, fillers' first characters: see similarity.ts), so a scan reads one
+ * table a character, not two; over HTTP each line of them is a cache miss.
  */
 
 /** `\p{Script=Han}` */
@@ -11,13 +15,18 @@ export const HAN = 1;
 export const LETTER_OR_NUMBER = 2;
 /** `[\p{P}\p{S}\p{Z}\s]`: what is trimmed from the edges of an exact keyword and a text. */
 export const NOISE = 4;
+/** Marks set by {@link markCharacters} (similarity.ts: a function character, a particle …). */
+export const MARK_1 = 8;
+export const MARK_2 = 16;
+export const MARK_3 = 32;
+export const MARK_4 = 64;
 const KNOWN = 128;
 
 const HAN_RE = /^\p{Script=Han}$/u;
 const LETTER_OR_NUMBER_RE = /^[\p{L}\p{N}]$/u;
 const NOISE_RE = /^[\p{P}\p{S}\p{Z}\s]$/u;
 
-/** Classes of the BMP characters seen so far (0: not asked yet). */
+/** Classes of the BMP characters seen so far (without KNOWN: not asked yet), and their marks. */
 const bmp = new Uint8Array(0x10000);
 /** Classes of characters beyond the BMP (emoji, rare Han), bounded. */
 const astral = new Map<number, number>();
@@ -32,8 +41,8 @@ function classify(codePoint: number): number {
 export function classesOf(codePoint: number): number {
   if (codePoint < 0x10000) {
     const known = bmp[codePoint]!;
-    if (known !== 0) return known;
-    return (bmp[codePoint] = classify(codePoint));
+    if ((known & KNOWN) !== 0) return known;
+    return (bmp[codePoint] = known | classify(codePoint));
   }
   let known = astral.get(codePoint);
   if (known === undefined) {
@@ -41,6 +50,11 @@ export function classesOf(codePoint: number): number {
     if (astral.size < MAX_ASTRAL) astral.set(codePoint, known);
   }
   return known;
+}
+
+/** Sets `mark` (one of MARK_1 … MARK_4) on each of `characters` (all in the BMP), for {@link classesOf} to return. */
+export function markCharacters(characters: string, mark: number): void {
+  for (let i = 0; i < characters.length; i++) bmp[characters.charCodeAt(i)]! |= mark;
 }
 
 /** The code point at `i` of `text` (a surrogate pair read as one, a lone surrogate as itself). */

@@ -19,7 +19,7 @@
  *
  * The score is the cosine of the two weighted vectors, in [0, 1].
  */
-import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER } from './chars.ts';
+import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER, MARK_1, MARK_2, MARK_3, MARK_4, markCharacters } from './chars.ts';
 import { fold } from './text.ts';
 
 /** Politeness and filler that never identifies a question; removed before tokenizing. */
@@ -48,17 +48,15 @@ const WORD_WEIGHT = 1;
  * a function character, a particle ({@link PARTICLES}: at a run's end, or anywhere), the first
  * character of a filler.
  */
-const FUNCTION = 1;
-const PARTICLE = 2;
-const PARTICLE_ANYWHERE = 4;
-const FILLER_START = 8;
-const CHAR_FLAGS = new Uint8Array(0x10000);
-for (const c of FUNCTION_CHARS) CHAR_FLAGS[c.charCodeAt(0)]! |= FUNCTION;
-for (const c of '吗嘛呢吧啊呀哦哈啦') CHAR_FLAGS[c.charCodeAt(0)]! |= PARTICLE;
-for (const c of '呀啊啦') CHAR_FLAGS[c.charCodeAt(0)]! |= PARTICLE_ANYWHERE;
-for (const filler of FILLERS) CHAR_FLAGS[filler.charCodeAt(0)]! |= FILLER_START;
+const FUNCTION = MARK_1;
+const PARTICLE = MARK_2;
+const PARTICLE_ANYWHERE = MARK_3;
+const FILLER_START = MARK_4;
+markCharacters(FUNCTION_CHARS, FUNCTION);
+markCharacters('吗嘛呢吧啊呀哦哈啦', PARTICLE);
+markCharacters('呀啊啦', PARTICLE_ANYWHERE);
+markCharacters(FILLERS.map((filler) => filler[0]).join(''), FILLER_START);
 
-const isFunction = (codePoint: number): boolean => codePoint < 0x10000 && (CHAR_FLAGS[codePoint]! & FUNCTION) !== 0;
 
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
@@ -122,7 +120,7 @@ function scan(folded: string): void {
   let fillerStart = false;
   for (let i = 0; i < n; i++) {
     const c = folded.charCodeAt(i);
-    if ((CHAR_FLAGS[c]! & FILLER_START) !== 0) {
+    if ((classesOf(c) & FILLER_START) !== 0) {
       fillerStart = true;
       break;
     }
@@ -131,13 +129,14 @@ function scan(folded: string): void {
   let segment = 0; // 0: between segments; HAN; LETTER_OR_NUMBER
   let segmentStart = 0;
   let previous = -1; // the previous character of this Han segment
+  let previousIsFunction = false;
   let particlesDecidedTo = 0; // the particle runs before this are decided
   for (let i = 0; i < n; ) {
     const c = codePointAt(folded, i);
     const width = c > 0xffff ? 2 : 1;
-    if (i >= particlesDecidedTo && c < 0x10000 && (CHAR_FLAGS[c]! & PARTICLE) !== 0 && dropped[i] === 0) particlesDecidedTo = dropParticles(folded, i);
-    const classes = dropped[i] !== 0 ? 0 : classesOf(c);
-    const kind = classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
+    const classes = classesOf(c);
+    if (i >= particlesDecidedTo && (classes & PARTICLE) !== 0 && dropped[i] === 0) particlesDecidedTo = dropParticles(folded, i);
+    const kind = dropped[i] !== 0 ? 0 : classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
     if (kind !== segment) {
       if (segment === LETTER_OR_NUMBER) occur(WORD, segmentStart, i);
       segment = kind;
@@ -146,9 +145,11 @@ function scan(folded: string): void {
     }
     if (kind === HAN) {
       // Each character's bigram with the previous, then its unigram: the order the index was built in.
-      if (previous >= 0) occur(isFunction(previous) && isFunction(c) ? FUNCTION_BIGRAM : BIGRAM, previous, c);
-      if (!isFunction(c)) occur(UNIGRAM, c, -1);
+      const isFunction = (classes & FUNCTION) !== 0;
+      if (previous >= 0) occur(previousIsFunction && isFunction ? FUNCTION_BIGRAM : BIGRAM, previous, c);
+      if (!isFunction) occur(UNIGRAM, c, -1);
       previous = c;
+      previousIsFunction = isFunction;
     }
     i += width;
   }
@@ -183,10 +184,10 @@ function dropFillers(folded: string): void {
 function dropParticles(folded: string, start: number): number {
   const n = folded.length;
   let end = start;
-  while (end < n && dropped[end] === 0 && (CHAR_FLAGS[folded.charCodeAt(end)]! & PARTICLE) !== 0) end++;
+  while (end < n && dropped[end] === 0 && (classesOf(folded.charCodeAt(end)) & PARTICLE) !== 0) end++;
   const atEnd = end === n || dropped[end] !== 0 || (classesOf(codePointAt(folded, end)) & HAN) === 0;
   if (atEnd) dropped.fill(1, start, end);
-  else for (let i = start; i < end; i++) if ((CHAR_FLAGS[folded.charCodeAt(i)]! & PARTICLE_ANYWHERE) !== 0) dropped[i] = 1;
+  else for (let i = start; i < end; i++) if ((classesOf(folded.charCodeAt(i)) & PARTICLE_ANYWHERE) !== 0) dropped[i] = 1;
   return end;
 }
 
