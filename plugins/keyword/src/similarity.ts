@@ -57,7 +57,6 @@ markCharacters('吗嘛呢吧啊呀哦哈啦', PARTICLE);
 markCharacters('呀啊啦', PARTICLE_ANYWHERE);
 markCharacters(FILLERS.map((filler) => filler[0]).join(''), FILLER_START);
 
-
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
   let t = fold(text);
