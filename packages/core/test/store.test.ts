@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileStore, MemoryStore } from '../src/index.ts';
@@ -34,6 +36,26 @@ describe('MemoryStore', () => {
     expect(store.size).toBeLessThanOrEqual(1000);
     expect(await store.get('msg:9999')).toBe('1');
     expect(await store.get('msg:0')).toBeUndefined();
+  });
+
+  it('allocates a space only once a key of it is used (an LRU takes its maximum up front)', async () => {
+    const heapAfterGc = () => {
+      setFlagsFromString('--expose_gc');
+      const gc = runInNewContext('gc') as () => void;
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heapAfterGc();
+    // Ten stores of default sizes: 100 000 main keys, 100 000 dedup marks and 10 000 answers each.
+    const stores = Array.from({ length: 10 }, () => new MemoryStore());
+    const unused = heapAfterGc() - before;
+    for (const store of stores) await store.set('dedup:{oa:1}', '1');
+    const used = heapAfterGc() - before;
+    expect(stores.every((store) => store.size === 1)).toBe(true);
+    // Made up front, the three spaces' key and value arrays were ~3.4 MB a store.
+    expect(unused).toBeLessThan(1024 * 1024);
+    expect(used).toBeGreaterThan(10 * 1024 * 1024); // each dedup: space made (1.6 MB of arrays)
   });
 });
 

@@ -97,8 +97,8 @@ export class KeptAnswers {
 /**
  * The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process).
  * No other process sees that store, so it is kept beside it, not in it: a message in flight is
- * its in-flight entry, then its mark, for the dedup TTL, is an entry of `marks` (in generations,
- * not an LRU entry with a time to live and clock work of its own).
+ * its in-flight entry, then its mark, for the dedup TTL, is an entry of `marks` (one Map in
+ * write order, see Marks: not an LRU entry with a time to live and clock work of its own).
  */
 interface MemoryDedup {
   /** Deliveries in flight, by key (see CallbackDedup's `#local`). */
