@@ -1,9 +1,7 @@
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
 import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, type Bot, type Message, type Store } from '../src/index.ts';
-import { captureLogger } from './helpers.ts';
+import { captureLogger, heapAfterGc } from './helpers.ts';
 
 /**
  * Issue 12, defect 7: an in-memory dedup key (and the answer kept for retries) must not be a
@@ -14,14 +12,6 @@ const KEY = generateEncodingAESKey();
 const PAD = 'x'.repeat(8000);
 const bots: Bot[] = [];
 afterAll(() => Promise.all(bots.map((b) => b.stop())));
-
-function heapAfterGc(): number {
-  setFlagsFromString('--expose_gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 async function startBot(mode: 'plain' | 'safe', store: Store, keep?: (message: Message) => void) {
   const appId = `wxmem${mode}`;

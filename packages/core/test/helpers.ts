@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createLogger, parseCommand, type Logger, type Message } from '../src/index.ts';
 
 /** A logger whose JSON lines land in `lines`, so tests can assert on what was logged. */
@@ -30,3 +32,12 @@ export const textMessage = (text: string): Message => ({
   text,
   command: parseCommand(text),
 });
+
+/** The heap in use after two full GCs (gc exposed at run time): what a test's objects keep alive. */
+export function heapAfterGc(): number {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}

@@ -1,16 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { dedupKeyOf } from '../src/delivery/dedup.ts';
 import { owned, ownedCompact } from '../src/store/owned.ts';
-
-function heapAfterGc(): number {
-  setFlagsFromString('--expose_gc');
-  const gc = runInNewContext('gc') as () => void;
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
+import { heapAfterGc } from './helpers.ts';
 
 describe('owned', () => {
   it('returns the same characters for every length, one- and two-byte, slices and concatenations', () => {

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileStore, MemoryStore } from '../src/index.ts';
 import { storeContract } from './storeContract.ts';
+import { heapAfterGc } from './helpers.ts';
 
 // RedisStore lives in @wxbot/redis and runs the same contract in packages/redis/test.
 let tempDir = '';
@@ -39,13 +38,6 @@ describe('MemoryStore', () => {
   });
 
   it('allocates a space only once a key of it is used (an LRU takes its maximum up front)', async () => {
-    const heapAfterGc = () => {
-      setFlagsFromString('--expose_gc');
-      const gc = runInNewContext('gc') as () => void;
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed;
-    };
     const before = heapAfterGc();
     // Ten stores of default sizes: 100 000 main keys, 100 000 dedup marks and 10 000 answers each.
     const stores = Array.from({ length: 10 }, () => new MemoryStore());
