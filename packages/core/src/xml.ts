@@ -21,8 +21,7 @@ const FORBIDDEN = /<!(?:DOCTYPE|ENTITY)/i;
  * `FORBIDDEN.test(text)` by an indexOf for each '<!' and a look at the letters after it (ASCII
  * case-insensitively, as /i without /u does; xml.test.ts compares them). For an encrypted body
  * (a long base64 text and one or two CDATA sections): ~0.13 against ~0.35 µs, measured; on a
- * decrypted message, a '<!' every field, the regex is as fast: parseXml uses it where it
- * still checks (a flat document whose '<!'s all open CDATA sections is not scanned again).
+ * decrypted message, a '<!' every field, the regex is as fast, and parseXml keeps it.
  */
 export function hasDeclaration(text: string): boolean {
   for (let i = text.indexOf('<!'); i >= 0; i = text.indexOf('<!', i + 2)) {
@@ -45,22 +44,8 @@ function lettersAt(text: string, at: number, word: string): boolean {
  * kept as sent. Linear in the length of the text.
  */
 export function parseXml(text: string): XmlFields {
-  let flat: XmlFields | undefined;
-  try {
-    flat = parseFlatXml(text);
-  } catch (error) {
-    refuseDeclarations(text); // a declaration is what such a document is refused for, as before
-    throw error;
-  }
-  // A flat document whose every '<!' opened a CDATA section holds no declaration: the scan of
-  // the whole text is left out (~0.1 of ~1.25 µs a bench message, measured).
-  if (flat !== undefined && strayBang < 0) return flat;
-  refuseDeclarations(text);
-  return flat ?? parseTree(text);
-}
-
-function refuseDeclarations(text: string): void {
   if (FORBIDDEN.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
+  return parseFlatXml(text) ?? parseTree(text);
 }
 
 const ENTITY = /&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(amp|lt|gt|quot|apos));/g;
@@ -117,8 +102,6 @@ export function parseFlatXml(text: string): XmlFields | undefined {
   }
   if (!text.startsWith('<xml>', i)) return undefined;
   i += 5;
-  // The first '<!' not met as a CDATA opener so far (each opener moves it past itself).
-  let bang = text.indexOf('<!');
   const fields: XmlFields = {};
   let count = 0;
   // The names of the last document, in order: while this one follows them, each start tag is
@@ -130,7 +113,6 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     if (text.charCodeAt(i + 1) === 0x2f /* / */ && text.startsWith('</xml>', i)) {
       for (i += 6; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return undefined;
       if (!following || count !== expected.length) lastNames = count <= MAX_EXPECTED_NAMES ? Object.keys(fields) : [];
-      strayBang = bang;
       return fields;
     }
     if (text.charCodeAt(i) !== 0x3c /* < */) return undefined;
@@ -153,7 +135,6 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     if (text.charCodeAt(i + 1) === 0x21 /* ! */ && text.startsWith('<![CDATA[', i)) {
       // Adjacent CDATA sections join up (that is how a literal "]]>" is written).
       do {
-        if (bang === i) bang = text.indexOf('<!', i + 9);
         const end = text.indexOf(']]>', i + 9);
         if (end < 0) return undefined;
         value += text.slice(i + 9, end);
@@ -173,14 +154,6 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     fields[name] = owned(value);
   }
 }
-
-/**
- * Where the last document {@link parseFlatXml} read has a '<!' that is not a CDATA opener (in
- * CDATA text, in the XML declaration), -1 when it has none: then it holds no DOCTYPE or ENTITY.
- * Once past an opener, the first '<!' after it is either the next opener or such a stray one,
- * which stays here (openers further on are past it).
- */
-let strayBang = -1;
 
 /** The element names of the last document {@link parseFlatXml} read (none past this many). */
 let lastNames: readonly string[] = [];
