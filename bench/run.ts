@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import type { CryptoMode } from './config.ts';
 import type { Callback } from './traffic.ts';
+import type { Survivor } from './survived.ts';
 import type { Watched } from './watch.ts';
 
 /** Node flags of the server processes (tsx until the packages run compiled). */
@@ -23,6 +24,10 @@ export interface BenchServer {
   watch(): void;
   /** What the server's loop and GC did since `watch()`. */
   watched(): Promise<Watched>;
+  /** Starts sampling what outlives scavenges, one sample every `interval` bytes (survived.ts). */
+  sample(interval: number): void;
+  /** What outlived scavenges since `sample()`, by allocating function (and caller, with `callers`). */
+  sampled(callers: boolean): Promise<Survivor[]>;
   stop(): void;
 }
 
@@ -38,12 +43,14 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   const cpuAnswers: ((micros: number) => void)[] = [];
   const heapAnswers: ((bytes: number) => void)[] = [];
   const watchAnswers: ((watched: Watched) => void)[] = [];
+  const sampleAnswers: ((survivors: Survivor[]) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number; heap?: number; watched?: Watched }) => {
+    child.on('message', (m: { port?: number; cpu?: number; heap?: number; watched?: Watched; survivors?: Survivor[] }) => {
       if (m.port !== undefined) ok(m.port);
       if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
       if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);
       if (m.watched !== undefined) watchAnswers.shift()?.(m.watched);
+      if (m.survivors !== undefined) sampleAnswers.shift()?.(m.survivors);
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
@@ -65,6 +72,12 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
       new Promise((ok) => {
         watchAnswers.push(ok);
         child.send('watched');
+      }),
+    sample: (interval) => child.send({ sample: interval }),
+    sampled: (callers) =>
+      new Promise((ok) => {
+        sampleAnswers.push(ok);
+        child.send({ sampled: callers });
       }),
     stop: () => child.kill('SIGKILL'),
   };

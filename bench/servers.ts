@@ -13,13 +13,15 @@
  * The parent talks over IPC: the child sends `{ port }` once it listens, `{ cpu }` (user +
  * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap';
  * 'watch' starts a window of event-loop delay and GC pauses (watch.ts), 'watched' answers
- * `{ watched }`, what the window saw.
+ * `{ watched }`, what the window saw; `{ sample: interval }` starts sampling what outlives
+ * scavenges (survived.ts) and `{ sampled: callers }` answers `{ survivors }`.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import Koa from 'koa';
 import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core/protocol';
 import { BENCH, type CryptoMode } from './config.ts';
+import * as survived from './survived.ts';
 import * as watch from './watch.ts';
 
 const [server = 'wxbot', crypto = 'safe'] = process.argv.slice(2) as [string, CryptoMode];
@@ -35,6 +37,10 @@ process.on('message', (ask) => {
     return;
   }
   if (ask === 'watch') return watch.start();
+  if (typeof ask === 'object' && ask !== null && 'sample' in ask) return void survived.start((ask as { sample: number }).sample);
+  if (typeof ask === 'object' && ask !== null && 'sampled' in ask) {
+    return void survived.stop((ask as { sampled: boolean }).sampled).then((survivors) => process.send?.({ survivors }));
+  }
   if (ask === 'watched') return void process.send?.({ watched: watch.watched() });
   if (ask !== 'cpu') return;
   const used = process.cpuUsage(lastCpu);

@@ -3,7 +3,8 @@
  * `server@dir`, see run.ts) at the same fixed rate, one at a time, order swapped every pair,
  * every request a new message: from inside each server's process (watch.ts) the event loop's
  * delay (p99 and worst, ms) and GC pauses by kind (scavenges and mark-compacts: count, sum,
- * longest), the bytes scavenges promoted a request and the young generation's survivors
+ * longest), the bytes scavenges promoted a request, those allocated in the old generation
+ * directly (Map tables rehashed, large objects) and the young generation's survivors
  * (bytes: independent of the machine's load), with CPU µs a request and the client's p99. The in-process figures move far less
  * with a shared machine's load than the client's p99; medians of the pairs are printed.
  *
@@ -25,6 +26,8 @@ interface Run extends Watched {
   p99: number;
   /** Bytes promoted by scavenges a request. */
   promoted: number;
+  /** Bytes allocated in the old generation directly a request (watch.ts). */
+  oldAllocated: number;
 }
 const runs: Record<string, Run[]> = { [a]: [], [b]: [] };
 for (let pair = 0; pair < PAIRS; pair++) {
@@ -40,10 +43,10 @@ for (let pair = 0; pair < PAIRS; pair++) {
       if (result.errors) throw new Error(`${name}: ${result.errors} errors`);
       const cpu = (await server.cpu()) / result.count;
       const watched = await server.watched();
-      const run = { ...watched, cpu, p99: result.p99, promoted: watched.promotedBytes / result.count };
+      const run = { ...watched, cpu, p99: result.p99, promoted: watched.promotedBytes / result.count, oldAllocated: watched.oldAllocatedBytes / result.count };
       runs[name]!.push(run);
       console.error(
-        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), promoted ${Math.round(run.promoted)} B/req, young survivors ${Math.round(run.survivedBytes / 1024)} KB, client p99 ${run.p99} ms`,
+        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), promoted ${Math.round(run.promoted)} B/req, old-gen allocated ${Math.round(run.oldAllocated)} B/req, young survivors ${Math.round(run.survivedBytes / 1024)} KB, client p99 ${run.p99} ms`,
       );
     } finally {
       server.stop();
@@ -64,6 +67,7 @@ console.table(
     'mark-compacts': m(name, (r) => r.markCompact.count),
     'mark-compact max ms': m(name, (r) => r.markCompact.maxMs),
     'promoted B/req': Math.round(m(name, (r) => r.promoted)),
+    'old alloc B/req': Math.round(m(name, (r) => r.oldAllocated)),
     'survivors KB': Math.round(m(name, (r) => r.survivedBytes) / 1024),
     'client p99 ms': m(name, (r) => r.p99),
   })),

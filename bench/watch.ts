@@ -34,6 +34,12 @@ export interface Watched {
    */
   promotedBytes: number;
   survivedBytes: number;
+  /**
+   * Bytes the old generation grew by between GCs (large objects included): what was allocated
+   * there directly, not promoted. A long-lived Map or Set that is written and deleted from often
+   * allocates each new table of its rehashes there (V8 keeps a table in its Map's generation).
+   */
+  oldAllocatedBytes: number;
 }
 
 const pauses = (): Pauses => ({ count: 0, totalMs: 0, maxMs: 0 });
@@ -78,8 +84,11 @@ export function start(): void {
 export function watched(): Watched {
   if (!histogram || !utilization || !profiler) throw new Error('watched() before start()');
   type Stats = { gcType: string; beforeGC: { heapSpaceStatistics: SpaceStats }; afterGC: { heapSpaceStatistics: SpaceStats } };
-  const scavenges = ((profiler.stop() as unknown as { statistics: Stats[] }).statistics ?? []).filter((s) => s.gcType === 'Scavenge');
+  const all = (profiler.stop() as unknown as { statistics: Stats[] }).statistics ?? [];
+  const scavenges = all.filter((s) => s.gcType === 'Scavenge');
   profiler = undefined;
+  let oldAllocatedBytes = 0;
+  for (let i = 1; i < all.length; i++) oldAllocatedBytes += Math.max(0, old(all[i]!.beforeGC.heapSpaceStatistics) - old(all[i - 1]!.afterGC.heapSpaceStatistics));
   let promotedBytes = 0;
   let survivedBytes = 0;
   for (const s of scavenges) {
@@ -96,6 +105,7 @@ export function watched(): Watched {
     markCompact: round(gc.markCompact),
     other: round(gc.other),
     promotedBytes,
+    oldAllocatedBytes,
     survivedBytes: scavenges.length ? Math.round(survivedBytes / scavenges.length) : 0,
   };
 }
