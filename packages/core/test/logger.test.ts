@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { callbackLine, createLogger } from '../src/logger.ts';
+import { callbackLine, createLogger, tenthsText } from '../src/logger.ts';
 
 const loggerModule = fileURLToPath(new URL('../src/logger.ts', import.meta.url));
 
@@ -107,5 +107,28 @@ describe('the callback line', () => {
     const theirs = pino({ base: null, formatters: { level: (label) => ({ severity: label }) }, messageKey: 'message' }, { write: (l: string) => void raw.push(l) });
     callbackLine(theirs)('oa', 'text', '1', 2, 'passive');
     expect(JSON.parse(raw[0]!)).toMatchObject({ severity: 'info', channel: 'oa', type: 'text', id: '1', ms: 2, outcome: 'passive', message: 'callback' });
+  });
+});
+
+describe('tenthsText', () => {
+  it('is String(x) for every tenth the callback line writes and for any other number', () => {
+    const wrong: number[] = [];
+    const check = (x: number) => void (tenthsText(x) === String(x) || wrong.push(x));
+    for (let n = 0; n <= 200_000; n++) check(n / 10);
+    for (let n = 0x3ffffff0; n <= 0x40000010; n++) check(n / 10);
+    for (let i = 0; i < 10_000; i++) {
+      check(Math.round(Math.random() * 1e8) / 10);
+      check(Math.random() * 1000);
+    }
+    for (const x of [0, -0, 0.05, 0.15, 1e-7, -1.5, -0.1, Number.NaN, Number.POSITIVE_INFINITY, 1e21, 2 ** 31, 0.1 + 0.2, 123456789.1]) check(x);
+    expect(wrong).toEqual([]);
+  });
+
+  it('writes the duration of the callback line as pino does', () => {
+    const raw: string[] = [];
+    const log = createLogger({ destination: { write: (line: string) => void raw.push(line) } });
+    for (const ms of [0, 0.1, 2.3, 10, 999.9, 1234.5]) callbackLine(log)('oa', 'text', '1', ms, 'passive');
+    expect(raw.map((line) => (JSON.parse(line) as { ms: number }).ms)).toEqual([0, 0.1, 2.3, 10, 999.9, 1234.5]);
+    expect(raw.map((line) => /"ms":([^,]*),/.exec(line)?.[1])).toEqual(['0', '0.1', '2.3', '10', '999.9', '1234.5']);
   });
 });
