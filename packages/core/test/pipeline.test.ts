@@ -357,6 +357,44 @@ describe('Composer routing', () => {
     ).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
   });
 
+  it('errorBoundary: a failure while the next() it called still runs is its own, reported at once', async () => {
+    const seen: unknown[] = [];
+    const boom = new Error('boom');
+    let downstreamSettle: (() => void) | undefined;
+    const boundary = errorBoundary<object>(
+      (e) => void seen.push(e),
+      (_c, next) => {
+        void next(); // not awaited: the rest of the pipeline still runs when this fails
+        throw boom;
+      },
+    );
+    let nexts = 0;
+    // Resolves although the rest never settles: the boundary does not wait for it.
+    await boundary({}, () => {
+      nexts++;
+      return new Promise<void>((resolve) => (downstreamSettle = resolve));
+    });
+    expect(seen).toEqual([boom]);
+    expect(nexts).toBe(1);
+    downstreamSettle?.();
+
+    // The same error object thrown again by the middleware after the rest failed with it, but
+    // the rest failed later than the middleware: still its own.
+    const same = new Error('same');
+    const late: unknown[] = [];
+    let failRest: ((error: unknown) => void) | undefined;
+    const racing = errorBoundary<object>(
+      (e) => void late.push(e),
+      (_c, next) => {
+        next().catch(() => {});
+        throw same;
+      },
+    );
+    await racing({}, () => new Promise<void>((_resolve, reject) => (failRest = reject)));
+    failRest?.(same);
+    expect(late).toEqual([same]);
+  });
+
   it('parseCommand', () => {
     expect(parseCommand('/reset')).toEqual({ name: 'reset', args: [], argsText: '' });
     expect(parseCommand('  /say  a  b ')).toEqual({ name: 'say', args: ['a', 'b'], argsText: 'a  b' });

@@ -231,31 +231,50 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
   // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
   // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
   return (ctx, next) => {
-    let nextCalled = false;
-    let downstreamError: { error: unknown } | undefined;
+    // What `next()` gave `inner` (undefined until it is called). `inner` gets that promise itself:
+    // whether a failure came from downstream is asked only when `inner` fails (downstreamFailed),
+    // not with a promise and a callback on every `next()` (the default bot's four stages made
+    // four a message).
+    let rest: Promise<unknown> | undefined;
     let result: unknown;
     try {
       result = inner(ctx, () => {
-        nextCalled = true;
-        let rest: unknown;
         try {
-          rest = next();
+          rest = promiseOf(next());
         } catch (error) {
           rest = Promise.reject(error);
         }
-        return promiseOf(rest).then(toUndefined, (error: unknown) => {
-          downstreamError = { error };
-          throw error;
-        });
+        return rest as Promise<void>;
       });
     } catch (error) {
       result = Promise.reject(error);
     }
     return promiseOf(result).then(toUndefined, (error: unknown): Promise<void> => {
-      if (downstreamError && downstreamError.error === error) throw error;
-      return promiseOf(onError(error, ctx)).then(() => (nextCalled ? undefined : promiseOf(next()).then(toUndefined)));
+      const called = rest;
+      const ownFailure = () => promiseOf(onError(error, ctx)).then(() => (called ? undefined : promiseOf(next()).then(toUndefined)));
+      if (!called) return ownFailure();
+      return downstreamFailed(called, error).then((downstream) => {
+        if (downstream) throw error;
+        return ownFailure();
+      });
     });
   };
+}
+
+/** Resolved already: a promise still pending when {@link downstreamFailed} asks settles after it. */
+const settledNow = Promise.resolve();
+
+/**
+ * Whether `rest` (what `next()` gave a failing middleware) has already been rejected with
+ * `error`: the middleware passed a downstream failure on, which is not its own. A promise
+ * that settled already wins `Promise.race` against one resolved now (its callback is queued
+ * first); one still pending did not fail `inner` (it was not awaited).
+ */
+function downstreamFailed(rest: Promise<unknown>, error: unknown): Promise<boolean> {
+  return Promise.race([rest, settledNow]).then(
+    () => false,
+    (reason: unknown) => reason === error,
+  );
 }
 
 /** What `await value` waits for. */
