@@ -142,11 +142,6 @@ export interface HistoryShelf {
   delete(conversationId: string): Promise<void> | void;
 }
 
-/** What an entry costs in memory, roughly: its object, and its texts at two bytes a character. */
-export function textBytes(text: string | undefined, summary: string | undefined): number {
-  return 200 + 2 * ((text?.length ?? 0) + (summary?.length ?? 0));
-}
-
 /**
  * A redelivered message (same msgid) is not recorded twice. Only the last few entries are
  * looked at: WeChat's retries come within seconds, and the core's dedup already keeps a retry

@@ -1,195 +1,205 @@
 /**
  * Everyone's recent history in this process ({@link ProcessShelf}): every message of every user
- * and the bot's replies pass here, so its layout is about what the garbage collector and the
- * caches see (few slots an entry, no object per entry, comparisons without a call into V8).
+ * and the bot's replies pass here, so its layout is about what the garbage collector sees. A
+ * message leaves nothing new on the JavaScript heap: its entry's fields are copied into one
+ * log of 16-bit units outside it ({@link EntryLog}), and only a conversation has an object.
  */
 import type { Message, Reply } from '@wxbot/core';
-import { contentOfReply, entry, entryFromMessage, freshId, nextSerial, REDELIVERY_LOOKBACK, textBytes, type Author, type HistoryEntry, type HistoryShelf } from './entries.ts';
+import { contentOfReply, entry, entryFromMessage, freshId, nextSerial, REDELIVERY_LOOKBACK, type Author, type HistoryEntry, type HistoryShelf } from './entries.ts';
+import { EntryLog } from './entryLog.ts';
 
 /** Default memory budget of everyone's recent history in process (issue 12: bounded spaces). */
 export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
 
 /**
- * One conversation's recent entries in a ring of flat slots ({@link SLOTS} an entry, oldest at
- * `start`), not an object each: everyone's last messages live long in the heap, and the garbage
- * collector's work grows with the objects kept (an entry object and its boxed time were two of
- * the four a message kept), measured. The ring is made of chunks of {@link CHUNK} entries, each
- * made when the ring first reaches it, so it never grows by copying: one array grown by writes
- * past its end was copied six times on its way to 50 entries (each copy promoted by a scavenge,
- * the one before left to a mark-compact), ~200 B a message of the callback bench's promotion.
- * Linked from the least to the most recently written (`older`, `newer`), so that a write moves
- * its conversation to the end without taking it out of the map and putting it back (a Map's
- * delete leaves a hole, and the holes made it rebuild its table every few thousand messages).
+ * One conversation: where its newest entry is in the log and how many of the entries linked
+ * back from there are its history (at most `size`). Linked from the least to the most recently
+ * written (`older`, `newer`), so that a write moves its conversation to the end without taking
+ * it out of the map and putting it back (a Map's delete leaves a hole, and the holes made it
+ * rebuild its table every few thousand messages).
  */
 class Recent {
-  /** The ring's chunks, in ring order; undefined until the ring reaches one. */
-  readonly chunks: (unknown[] | undefined)[];
-  /** The ring position of the oldest entry. */
-  start = 0;
+  /** The absolute log position of the newest entry. */
+  last = 0;
+  /** Entries linked back from `last` that are this history (those overwritten since read as gone). */
   count = 0;
-  /** When it was last written, from {@link AT_BASE}: a small integer, not a boxed double (an object more a conversation). */
+  /** Entries written, the newest's {@link fingerprints} slot being `(written - 1) % REDELIVERY_LOOKBACK`. */
+  written = 0;
+  /** When it was last written (milliseconds since the epoch). */
   lastAt = 0;
-  bytes = 0;
+  /**
+   * The {@link fingerprint}s of the last {@link REDELIVERY_LOOKBACK} entries' ids, a ring: the
+   * redelivery look-back compares these, in one place, and reads the log only where one
+   * matches. Reading the last ten entries' ids from the log instead was ten cache misses a
+   * message (they are as far apart as everyone's messages in between): 20% of the shelf's CPU.
+   */
+  readonly fingerprints = new Int32Array(REDELIVERY_LOOKBACK);
   older: Recent | undefined = undefined;
   newer: Recent | undefined = undefined;
-  constructor(
-    readonly conversationId: string,
-    size: number,
-  ) {
-    this.chunks = new Array(Math.ceil(size / CHUNK));
-  }
-}
-
-/** Entries a chunk of a ring holds (the last chunk of a ring, fewer when the size is not a multiple). */
-const CHUNK = 5;
-
-/**
- * Slots an entry takes: id, at (from {@link AT_BASE}), {@link Kind}, content, and the id's
- * {@link fingerprint}. The id of a reply this process recorded is its serial number, made into
- * its string id ({@link freshId}) only when read: most replies are never read. Five slots, not
- * one for each field: the slots of every user's last messages are most of what the history
- * keeps, and every entry of one kind (a user's text, the bot's text reply) shares its
- * direction, author, agent and type.
- */
-const SLOTS = 5;
-/** Times are kept as milliseconds after this: a small integer for ~24 days, not a boxed double. */
-const AT_BASE = Date.now();
-
-/**
- * `at` (milliseconds since the epoch) from {@link AT_BASE}, as a small integer where it fits.
- * Said in so many words because V8 does not see it: a difference of two doubles stored in an
- * array or a field was a boxed number each time (an object of 16 B an entry, measured in the
- * bot), though its value was a small integer; the int32 made here is stored in place.
- */
-function sinceBase(at: number): number {
-  const since = at - AT_BASE;
-  return since === (since | 0) ? since | 0 : since;
-}
-
-/** The fields of an entry with more than one of text, mediaId and summary (a voice's transcript, a file's name). */
-interface Content {
-  readonly text: string | undefined;
-  readonly mediaId: string | undefined;
-  readonly summary: string | undefined;
+  constructor(readonly conversationId: string) {}
 }
 
 /**
- * What entries of one kind share: direction, author, agent, type, and what their content slot
- * holds: the one content field they have (a string), a {@link Content} (`mixed`), or nothing.
- * Made once per kind ({@link kindOf}).
- */
-interface Kind {
-  readonly direction: 'in' | 'out';
-  readonly from: Author;
-  readonly agent: string | undefined;
-  readonly type: string;
-  readonly holds: 'text' | 'mediaId' | 'summary' | 'mixed' | 'none';
-}
-
-const KINDS = new Map<string, Kind>();
-/** Kinds are few (message and reply types × authors × agents); past this many, not shared. */
-const MAX_KINDS = 1000;
-
-function kindOf(direction: 'in' | 'out', from: Author, agent: string | undefined, type: string, holds: Kind['holds']): Kind {
-  const key = JSON.stringify([direction, from, agent ?? null, type, holds]);
-  let kind = KINDS.get(key);
-  if (!kind) {
-    kind = { direction, from, agent, type, holds };
-    if (KINDS.size < MAX_KINDS) KINDS.set(key, kind);
-  }
-  return kind;
-}
-const USER_TEXT = kindOf('in', 'user', undefined, 'text', 'text');
-const BOT_TEXT = kindOf('out', 'bot', undefined, 'text', 'text');
-const BOT_MARKDOWN = kindOf('out', 'bot', undefined, 'markdown', 'text');
-
-/**
- * A small integer from a string id's characters (-1 for a reply's serial number), kept beside
- * the id: the redelivery look-back compares ids only where these match. A message's id is a
- * slice of its callback's text, and V8 compares two slices in its runtime (a call each, up to
- * ten a message); these compare in place.
+ * A small integer from a string id's characters (-1 for a reply's serial number), to compare
+ * before the ids themselves.
  */
 function fingerprint(id: string | number): number {
   if (typeof id === 'number') return -1;
   let hash = id.length;
   for (let i = 0; i < id.length; i++) hash = (Math.imul(hash, 31) + id.charCodeAt(i)) | 0;
-  return hash & 0x3fffffff; // a small integer (Smi) in every V8 build
-}
-
-/** What the content slot of an entry with these fields holds. */
-function holdsOf(text: string | undefined, mediaId: string | undefined, summary: string | undefined): Kind['holds'] {
-  const fields = (text === undefined ? 0 : 1) + (mediaId === undefined ? 0 : 1) + (summary === undefined ? 0 : 1);
-  if (fields > 1) return 'mixed';
-  return text !== undefined ? 'text' : mediaId !== undefined ? 'mediaId' : summary !== undefined ? 'summary' : 'none';
-}
-
-/** The content slot of an entry with these fields, as `holds` says. */
-function contentSlot(holds: Kind['holds'], text: string | undefined, mediaId: string | undefined, summary: string | undefined): string | Content | undefined {
-  switch (holds) {
-    case 'text':
-      return text;
-    case 'mediaId':
-      return mediaId;
-    case 'summary':
-      return summary;
-    case 'mixed':
-      return { text, mediaId, summary };
-    case 'none':
-      return undefined;
-  }
-}
-
-/** An entry's content fields from its kind and content slot. */
-function contentOf(kind: Kind, content: unknown): { text?: string | undefined; mediaId?: string | undefined; summary?: string | undefined } {
-  switch (kind.holds) {
-    case 'text':
-      return { text: content as string };
-    case 'mediaId':
-      return { mediaId: content as string };
-    case 'summary':
-      return { summary: content as string };
-    case 'mixed':
-      return content as Content;
-    case 'none':
-      return {};
-  }
-}
-
-/** {@link textBytes} of an entry from its kind and content slot. */
-function slotBytes(kind: Kind, content: unknown): number {
-  switch (kind.holds) {
-    case 'text':
-      return textBytes(content as string, undefined);
-    case 'summary':
-      return textBytes(undefined, content as string);
-    case 'mixed':
-      return textBytes((content as Content).text, (content as Content).summary);
-    default:
-      return textBytes(undefined, undefined);
-  }
+  return hash & 0x3fffffff;
 }
 
 /**
+ * An entry in the log, in 16-bit units:
+ *
+ *   0–1  units back to the conversation's previous entry (0: none), 32 bits
+ *   2    flags ({@link HAS_TEXT} and the others)
+ *   3    its {@link Kind}'s index ({@link INLINE_KIND}: type and agent are written below)
+ *   4–7  `at`, the 64-bit double as it is
+ *   8…   the id: a reply's serial number in 4 units ({@link freshId} makes it its id when read,
+ *        most replies are never read), or a string; then the type and agent of an inline kind;
+ *        then text, mediaId and summary, those the flags say are there.
+ *
+ * A string is its length in 2 units, then its UTF-16 code units as they are (lone surrogates
+ * included). A user's text message of 20 characters with a 19-digit id is 8 + 21 + 22 = 51
+ * units, 102 bytes; the bot's text reply to it 8 + 4 + 2 + its length.
+ */
+const PREVIOUS = 0;
+const FLAGS = 2;
+const KIND = 3;
+const AT = 4;
+const ID = 8;
+
+/** Bits of an entry's flags unit: which content fields it has, how its id and kind are written, its direction and author. */
+const HAS_TEXT = 1;
+const HAS_MEDIA_ID = 2;
+const HAS_SUMMARY = 4;
+/** The id is a reply's serial number. */
+const SERIAL_ID = 8;
+/** An inline kind ({@link INLINE_KIND}) with an agent. */
+const HAS_AGENT = 16;
+const OUT = 32;
+/** Two bits from here: the author's index in {@link AUTHORS}. */
+const AUTHOR_SHIFT = 6;
+const AUTHORS: readonly Author[] = ['user', 'bot', 'agent'];
+
+/** What entries of one kind share: type and agent. Made once per kind ({@link kindOf}), an index in the log. */
+interface Kind {
+  readonly index: number;
+  readonly type: string;
+  readonly agent: string | undefined;
+}
+const KINDS: Kind[] = [];
+const KIND_INDEX = new Map<string, Kind>();
+/** Kinds are few (message and reply types × agents); past this many, an entry writes its type and agent itself. */
+const MAX_KINDS = 1000;
+const INLINE_KIND = 0xffff;
+
+function kindOf(type: string, agent: string | undefined): Kind {
+  const key = agent === undefined ? type : `${type}\u0000${agent}`;
+  let kind = KIND_INDEX.get(key);
+  if (!kind) {
+    if (KINDS.length >= MAX_KINDS) return { index: INLINE_KIND, type, agent };
+    kind = { index: KINDS.length, type, agent };
+    KINDS.push(kind);
+    KIND_INDEX.set(key, kind);
+  }
+  return kind;
+}
+const TEXT = kindOf('text', undefined);
+const MARKDOWN = kindOf('markdown', undefined);
+
+const USER_IN = 0 << AUTHOR_SHIFT;
+const BOT_OUT = OUT | (1 << AUTHOR_SHIFT);
+
+/** The flags of an entry: its direction, author, and which content fields it has. */
+function flagsOf(direction: 'in' | 'out', from: Author, text: string | undefined, mediaId: string | undefined, summary: string | undefined): number {
+  return (
+    (direction === 'out' ? OUT : 0) |
+    ((AUTHORS.indexOf(from) & 3) << AUTHOR_SHIFT) |
+    (text === undefined ? 0 : HAS_TEXT) |
+    (mediaId === undefined ? 0 : HAS_MEDIA_ID) |
+    (summary === undefined ? 0 : HAS_SUMMARY)
+  );
+}
+
+/** Units a string field takes, 0 for an absent one. */
+function stringUnits(value: string | undefined): number {
+  return value === undefined ? 0 : 2 + value.length;
+}
+
+/** Writes a string field at `at`; returns where the next field starts. */
+function putString(units: Uint16Array, at: number, value: string): number {
+  const length = value.length;
+  units[at] = length & 0xffff;
+  units[at + 1] = length >>> 16;
+  at += 2;
+  for (let i = 0; i < length; i++) units[at + i] = value.charCodeAt(i);
+  return at + length;
+}
+
+/** The 32-bit number in units `at` and `at + 1` (low first). */
+function uint32At(units: Uint16Array, at: number): number {
+  return units[at]! + units[at + 1]! * 0x10000;
+}
+
+/** The string field at `at` (made from its units in pieces: an argument list has a limit). */
+function getString(units: Uint16Array, at: number): string {
+  const start = at + 2;
+  const end = start + uint32At(units, at);
+  let out = '';
+  for (let from = start; from < end; from += 8192) out += String.fromCharCode.apply(null, units.subarray(from, Math.min(end, from + 8192)) as unknown as number[]);
+  return out;
+}
+
+/** Whether the string field at `at` is `value`, compared in place (from the end: msgids that differ, differ there). */
+function sameString(units: Uint16Array, at: number, value: string): boolean {
+  const length = value.length;
+  if (uint32At(units, at) !== length) return false;
+  at += 2;
+  for (let i = length - 1; i >= 0; i--) if (units[at + i] !== value.charCodeAt(i)) return false;
+  return true;
+}
+
+/** A double's four units, through one 8-byte buffer (written and read in the platform's order, as the log). */
+const AT_DOUBLE = new Float64Array(1);
+const AT_UNITS = new Uint16Array(AT_DOUBLE.buffer);
+
+/**
  * Histories in this process, for a bot whose store is in memory anyway: no JSON and no lock
- * per message. Bounded: the conversations least recently written go first past
- * `maxConversations` or past `maxBytes` of entries (every user's last `size` messages would
- * otherwise grow with the number of users: 100 000 conversations of 50 long texts are GBs),
- * and a history reads as empty `ttlMs` after its last entry.
+ * per message. Bounded: all entries are in one log of at most `maxBytes` (texts and ids at two
+ * bytes a character, 24–28 bytes more an entry), grown as it fills; once full, each entry
+ * overwrites the oldest ones, so every conversation loses its oldest entries first and one
+ * whose newest entry is overwritten is forgotten. A conversation reads at most its last `size`
+ * entries, but one written far more often than that takes more of the log than those. Also past `maxConversations` the conversations least recently
+ * written go first, and a history reads as empty `ttlMs` after its last entry. An entry larger
+ * than the whole budget is not recorded.
  */
 export class ProcessShelf implements HistoryShelf {
   readonly #histories = new Map<string, Recent>();
   /** The least and the most recently written conversations. */
   #oldest: Recent | undefined;
   #newest: Recent | undefined;
-  #bytes = 0;
+  readonly #log: EntryLog;
 
-  constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {}
+  constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {
+    this.#log = new EntryLog(options.maxBytes);
+  }
 
   append(conversationId: string, entry: HistoryEntry): void {
     const { text, mediaId, summary } = entry;
-    const holds = holdsOf(text, mediaId, summary);
-    const kind = kindOf(entry.direction, entry.from, entry.agent, entry.type, holds);
-    this.#write(conversationId, Date.now(), entry.id, entry.at, kind, contentSlot(holds, text, mediaId, summary));
+    this.#write(
+      conversationId,
+      Date.now(),
+      entry.id,
+      entry.at,
+      flagsOf(entry.direction, entry.from, text, mediaId, summary),
+      kindOf(entry.type, entry.agent),
+      text,
+      mediaId,
+      summary,
+    );
   }
 
   /** Records a user's message straight from it (a text builds no entry). Not for events. */
@@ -200,92 +210,161 @@ export class ProcessShelf implements HistoryShelf {
       return;
     }
     const now = Date.now();
-    this.#write(conversationId, now, message.id, message.time.getTime() || now, USER_TEXT, message.text);
+    this.#write(conversationId, now, message.id, message.time.getTime() || now, USER_IN | HAS_TEXT, TEXT, message.text, undefined, undefined);
   }
 
   /** Records a reply straight from it (a text builds no entry, and its id is made when read). */
   appendReply(conversationId: string, reply: Reply, from: 'bot' | 'agent', agent?: string): void {
     const now = Date.now();
     if ((reply.type === 'text' || reply.type === 'markdown') && from === 'bot') {
-      this.#write(conversationId, now, nextSerial(), now, reply.type === 'text' ? BOT_TEXT : BOT_MARKDOWN, reply.text);
+      this.#write(conversationId, now, nextSerial(), now, BOT_OUT | HAS_TEXT, reply.type === 'text' ? TEXT : MARKDOWN, reply.text, undefined, undefined);
       return;
     }
     const { text, mediaId, summary } = contentOfReply(reply);
-    const holds = holdsOf(text, mediaId, summary);
-    this.#write(conversationId, now, nextSerial(), now, kindOf('out', from, agent || undefined, reply.type, holds), contentSlot(holds, text, mediaId, summary));
+    this.#write(conversationId, now, nextSerial(), now, flagsOf('out', from, text, mediaId, summary), kindOf(reply.type, agent || undefined), text, mediaId, summary);
   }
 
-  #write(conversationId: string, now: number, id: string | number, entryAt: number, kind: Kind, content: string | Content | undefined): void {
-    const { size } = this.options;
-    const fp = fingerprint(id);
+  #write(
+    conversationId: string,
+    now: number,
+    id: string | number,
+    at: number,
+    flags: number,
+    kind: Kind,
+    text: string | undefined,
+    mediaId: string | undefined,
+    summary: string | undefined,
+  ): void {
     let history = this.#live(conversationId, now);
+    const print = fingerprint(id);
+    if (history && (flags & OUT) === 0 && typeof id === 'string' && this.#isRecentRedelivery(history, id, print)) return;
+    const inline = kind.index === INLINE_KIND;
+    const length =
+      ID +
+      (typeof id === 'number' ? 4 : 2 + id.length) +
+      (inline ? 2 + kind.type.length + stringUnits(kind.agent) : 0) +
+      stringUnits(text) +
+      stringUnits(mediaId) +
+      stringUnits(summary);
+    const log = this.#log;
+    if (length > log.maxRecordUnits) return;
+    const position = log.reserve(length);
     if (!history) {
-      history = new Recent(conversationId, size);
+      history = new Recent(conversationId);
       this.#histories.set(conversationId, history);
     } else {
-      if (kind.direction === 'in' && isRecentRedelivery(history, size, id, fp)) return;
       this.#unlink(history);
     }
+    // After the reservation: it may have overwritten the conversation's newest entry.
+    if (history.count > 0 && !log.intact(history.last)) history.count = 0;
+    const previous = history.count === 0 ? 0 : position - history.last;
+    const units = log.segmentOf(position);
+    const offset = log.indexOf(position);
+    units[offset + PREVIOUS] = previous & 0xffff;
+    units[offset + PREVIOUS + 1] = previous >>> 16;
+    units[offset + KIND] = kind.index;
+    AT_DOUBLE[0] = at;
+    units[offset + AT] = AT_UNITS[0]!;
+    units[offset + AT + 1] = AT_UNITS[1]!;
+    units[offset + AT + 2] = AT_UNITS[2]!;
+    units[offset + AT + 3] = AT_UNITS[3]!;
+    let next = offset + ID;
+    if (typeof id === 'number') {
+      flags |= SERIAL_ID;
+      const high = Math.floor(id / 0x100000000);
+      units[next] = id & 0xffff;
+      units[next + 1] = (id >>> 16) & 0xffff;
+      units[next + 2] = high & 0xffff;
+      units[next + 3] = (high >>> 16) & 0xffff;
+      next += 4;
+    } else {
+      next = putString(units, next, id);
+    }
+    if (inline) {
+      next = putString(units, next, kind.type);
+      if (kind.agent !== undefined) {
+        flags |= HAS_AGENT;
+        next = putString(units, next, kind.agent);
+      }
+    }
+    if (text !== undefined) next = putString(units, next, text);
+    if (mediaId !== undefined) next = putString(units, next, mediaId);
+    if (summary !== undefined) putString(units, next, summary);
+    units[offset + FLAGS] = flags;
+    history.last = position;
+    if (history.count < this.options.size) history.count++;
+    history.fingerprints[history.written % REDELIVERY_LOOKBACK] = print;
+    history.written++;
+    history.lastAt = now;
     // The most recently written last; the least recently written go first.
     history.older = this.#newest;
     if (this.#newest) this.#newest.newer = history;
     else this.#oldest = history;
     this.#newest = history;
-    const full = history.count === size;
-    let pos = history.start + history.count;
-    if (full) {
-      // The oldest entry's slots take the new one.
-      pos = history.start;
-      history.start = pos + 1 === size ? 0 : pos + 1;
-    } else {
-      if (pos >= size) pos -= size;
-      history.count++;
-    }
-    const c = (pos / CHUNK) | 0;
-    let slots = history.chunks[c];
-    if (slots === undefined) history.chunks[c] = slots = new Array(Math.min(CHUNK, size - c * CHUNK) * SLOTS);
-    const at = (pos - c * CHUNK) * SLOTS;
-    if (full) this.#grow(history, -slotBytes(slots[at + 2] as Kind, slots[at + 3]));
-    slots[at] = id;
-    slots[at + 1] = sinceBase(entryAt);
-    slots[at + 2] = kind;
-    slots[at + 3] = content;
-    slots[at + 4] = fp;
-    this.#grow(history, slotBytes(kind, content));
-    history.lastAt = sinceBase(now);
-    while (this.#histories.size > this.options.maxConversations || (this.#bytes > this.options.maxBytes && this.#histories.size > 1)) {
-      this.delete(this.#oldest!.conversationId);
-    }
+    while (this.#histories.size > this.options.maxConversations) this.delete(this.#oldest!.conversationId);
+    // The least recently written conversation has the oldest newest entry: once the log has
+    // written over that, all its entries are gone, and so is it.
+    while (this.#oldest && !log.intact(this.#oldest.last)) this.delete(this.#oldest.conversationId);
   }
 
   read(conversationId: string): HistoryEntry[] | undefined {
     const history = this.#live(conversationId, Date.now());
     if (!history) return undefined;
-    const { start, count } = history;
-    const { size } = this.options;
-    const out: HistoryEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      const [slots, at] = slotsAt(history, (start + i) % size);
-      const id = slots[at] as string | number;
-      const kind = slots[at + 2] as Kind;
-      out.push(
-        entry(typeof id === 'number' ? freshId(id) : id, (slots[at + 1] as number) + AT_BASE, kind.direction, kind.from, kind.agent, kind.type, contentOf(kind, slots[at + 3])),
-      );
+    const log = this.#log;
+    const positions: number[] = [];
+    for (let position = history.last; positions.length < history.count && log.intact(position); ) {
+      positions.push(position);
+      const previous = uint32At(log.segmentOf(position), log.indexOf(position) + PREVIOUS);
+      if (previous === 0) break;
+      position -= previous;
     }
+    const out: HistoryEntry[] = [];
+    for (let i = positions.length - 1; i >= 0; i--) out.push(entryAt(log.segmentOf(positions[i]!), log.indexOf(positions[i]!)));
     return out;
   }
 
   delete(conversationId: string): void {
     const history = this.#histories.get(conversationId);
     if (!history) return;
-    this.#bytes -= history.bytes;
     this.#histories.delete(conversationId);
     this.#unlink(history);
   }
 
-  /** Approximate bytes held (tests). */
-  get bytes(): number {
-    return this.#bytes;
+  /** Bytes the log has allocated (tests: it grows with what is written). */
+  get allocatedBytes(): number {
+    return this.#log.allocatedBytes;
+  }
+
+  /**
+   * {@link isRedelivery} over the log: the id among the last few entries of the conversation
+   * (`print` its {@link fingerprint}), compared in place where the fingerprints match. Replies'
+   * ids are serial numbers there, not compared.
+   */
+  #isRecentRedelivery(history: Recent, id: string, print: number): boolean {
+    const { fingerprints, written } = history;
+    const last = Math.min(history.count, REDELIVERY_LOOKBACK);
+    for (let back = 0; back < last; back++) {
+      if (fingerprints[(written - 1 - back) % REDELIVERY_LOOKBACK] !== print) continue;
+      const position = this.#positionBack(history, back);
+      if (position < 0) return false;
+      const units = this.#log.segmentOf(position);
+      const offset = this.#log.indexOf(position);
+      if ((units[offset + FLAGS]! & SERIAL_ID) === 0 && sameString(units, offset + ID, id)) return true;
+    }
+    return false;
+  }
+
+  /** The log position of the entry `back` entries before a conversation's newest, -1 if it is overwritten. */
+  #positionBack(history: Recent, back: number): number {
+    const log = this.#log;
+    let position = history.last;
+    for (let i = 0; ; i++) {
+      if (!log.intact(position)) return -1;
+      if (i === back) return position;
+      const previous = uint32At(log.segmentOf(position), log.indexOf(position) + PREVIOUS);
+      if (previous === 0) return -1;
+      position -= previous;
+    }
   }
 
   #unlink(history: Recent): void {
@@ -297,14 +376,9 @@ export class ProcessShelf implements HistoryShelf {
     history.older = history.newer = undefined;
   }
 
-  #grow(history: { bytes: number }, bytes: number): void {
-    history.bytes += bytes;
-    this.#bytes += bytes;
-  }
-
   #live(conversationId: string, now: number): Recent | undefined {
     const history = this.#histories.get(conversationId);
-    if (history && now - AT_BASE - history.lastAt > this.options.ttlMs) {
+    if (history && now - history.lastAt > this.options.ttlMs) {
       this.delete(conversationId);
       return undefined;
     }
@@ -312,27 +386,39 @@ export class ProcessShelf implements HistoryShelf {
   }
 }
 
-/**
- * {@link isRedelivery} over a ring: the id among the last few entries of an incoming message
- * (`fp` its {@link fingerprint}). Replies' ids are numbers there, so only the user's messages'
- * ids are compared as strings, and only those with the same fingerprint.
- */
-function isRecentRedelivery(history: Recent, size: number, id: string | number, fp: number): boolean {
-  const { chunks, start, count } = history;
-  const last = Math.max(0, count - REDELIVERY_LOOKBACK);
-  for (let i = count - 1; i >= last; i--) {
-    let pos = start + i;
-    if (pos >= size) pos -= size;
-    const c = (pos / CHUNK) | 0;
-    const slots = chunks[c] as unknown[];
-    const at = (pos - c * CHUNK) * SLOTS;
-    if (slots[at + 4] === fp && slots[at] === id) return true;
+/** The entry written at `offset`, as {@link HistoryShelf.read} gives it. */
+function entryAt(units: Uint16Array, offset: number): HistoryEntry {
+  const flags = units[offset + FLAGS]!;
+  AT_UNITS[0] = units[offset + AT]!;
+  AT_UNITS[1] = units[offset + AT + 1]!;
+  AT_UNITS[2] = units[offset + AT + 2]!;
+  AT_UNITS[3] = units[offset + AT + 3]!;
+  const at = AT_DOUBLE[0]!;
+  let next = offset + ID;
+  let id: string;
+  if (flags & SERIAL_ID) {
+    id = freshId(units[next]! + units[next + 1]! * 0x10000 + (units[next + 2]! + units[next + 3]! * 0x10000) * 0x100000000);
+    next += 4;
+  } else {
+    id = getString(units, next);
+    next += 2 + uint32At(units, next);
   }
-  return false;
-}
-
-/** The chunk holding ring position `pos` of a history, and where its entry's slots start there. */
-function slotsAt(history: Recent, pos: number): [unknown[], number] {
-  const c = (pos / CHUNK) | 0;
-  return [history.chunks[c] as unknown[], (pos - c * CHUNK) * SLOTS];
+  const field = (flag: number): string | undefined => {
+    if ((flags & flag) === 0) return undefined;
+    const value = getString(units, next);
+    next += 2 + value.length;
+    return value;
+  };
+  let kind = KINDS[units[offset + KIND]!];
+  if (units[offset + KIND] === INLINE_KIND || kind === undefined) {
+    const type = getString(units, next);
+    next += 2 + type.length;
+    kind = { index: INLINE_KIND, type, agent: field(HAS_AGENT) };
+  }
+  const direction = flags & OUT ? 'out' : 'in';
+  const from = AUTHORS[(flags >>> AUTHOR_SHIFT) & 3]!;
+  const text = field(HAS_TEXT);
+  const mediaId = field(HAS_MEDIA_ID);
+  const summary = field(HAS_SUMMARY);
+  return entry(id, at, direction, from, kind.agent, kind.type, { text, mediaId, summary });
 }

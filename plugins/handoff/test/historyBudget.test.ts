@@ -1,9 +1,12 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MemoryStore } from '@wxbot/core';
 import type { Message, Reply } from '@wxbot/core';
 import { image, text, voice } from '@wxbot/testing';
 import { describe, expect, it } from 'vitest';
 import { entryFromMessage, entryFromReply, History, type HistoryEntry } from '../src/history.ts';
 import { KeyedLocks } from '../src/locks.ts';
+import { ProcessShelf } from '../src/recent.ts';
 
 /**
  * Issue 12, defect 7: everyone's recent history is kept in process over a memory store; by
@@ -12,7 +15,7 @@ import { KeyedLocks } from '../src/locks.ts';
 const entry = (i: number, text: string): HistoryEntry => ({ id: `m${i}`, at: Date.now(), direction: 'in', from: 'user', type: 'text', text });
 
 describe("everyone's recent history in process", () => {
-  it('stays within its byte budget: the conversations least recently written go first', async () => {
+  it('stays within its byte budget: the oldest entries go first, so the conversations least recently written lose theirs', async () => {
     const store = new MemoryStore();
     const history = new History({ recent: 'process', kept: store, locks: new KeyedLocks(store), size: 50, ttlMs: 3600_000, maxRecentBytes: 1024 * 1024 });
     const text = '长'.repeat(1000); // ~2 KB an entry
@@ -22,6 +25,65 @@ describe("everyone's recent history in process", () => {
     expect(await history.read('oa:user1900')).toEqual([]);
     expect(await history.read('oa:user1999')).toHaveLength(10);
     expect(await history.read('oa:user1960')).toHaveLength(10);
+  });
+
+  it('a conversation keeps the entries the budget still holds, whole, when its older ones are overwritten', () => {
+    // 2048 units: a's entries take 314 units each (id 2 + text 300 + 12), b's 514.
+    const shelf = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100, maxBytes: 4096 });
+    for (let i = 0; i < 3; i++) shelf.append('a', entry(i, String(i).repeat(300)));
+    // b's third entry starts the next lap at 0: over all of a's first and the start of its second.
+    for (let i = 0; i < 3; i++) shelf.append('b', entry(i, String(i).repeat(500)));
+    expect(shelf.read('a')?.map((e) => [e.id, e.text])).toEqual([['m2', '2'.repeat(300)]]);
+    expect(shelf.read('b')?.map((e) => e.text)).toEqual(['0', '1', '2'].map((c) => c.repeat(500)));
+    // Further entries of b go over what is left of a: then a is gone, b reads its last ones whole.
+    for (let i = 3; i < 6; i++) shelf.append('b', entry(i, String(i).repeat(500)));
+    expect(shelf.read('a')).toBeUndefined();
+    expect(shelf.read('b')?.map((e) => e.id)).toEqual(['m3', 'm4', 'm5']);
+  });
+
+  it('does not record an entry larger than the whole budget', () => {
+    const shelf = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100, maxBytes: 4096 });
+    shelf.append('a', entry(1, 'short'));
+    shelf.append('a', entry(2, 'x'.repeat(3000)));
+    shelf.append('a', entry(3, 'after'));
+    expect(shelf.read('a')?.map((e) => e.text)).toEqual(['short', 'after']);
+  });
+
+  it('allocates as it fills: a bot with a few users takes one 256 KiB segment of its 64 MiB', () => {
+    const shelf = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100_000, maxBytes: 64 * 1024 * 1024 });
+    expect(shelf.allocatedBytes).toBe(0);
+    for (let i = 0; i < 300; i++) shelf.append(`oa:user${i % 3}`, entry(i, `message ${i}`));
+    expect(shelf.allocatedBytes).toBe(256 * 1024);
+    for (let i = 0; i < 300; i++) shelf.append(`oa:user${i % 3}`, entry(i, '长'.repeat(2000)));
+    expect(shelf.allocatedBytes).toBe(5 * 256 * 1024);
+    const small = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100_000, maxBytes: 10_000 });
+    for (let i = 0; i < 300; i++) small.append('oa:user', entry(i, `message ${i}`));
+    expect(small.allocatedBytes).toBe(10_000);
+  });
+
+  it('a message leaves nothing on the JavaScript heap: its fields are copied out of it', () => {
+    const size = 20;
+    const shelf = new ProcessShelf({ size, ttlMs: 3600_000, maxConversations: 100_000, maxBytes: 64 * 1024 * 1024 });
+    const conversations = Array.from({ length: 5000 }, (_, i) => `oa:user${i}`);
+    // Every conversation made and full, of replies that share one text.
+    const filler: Reply = { type: 'text', text: 'filler' };
+    for (let n = 0; n < size; n++) for (const id of conversations) shelf.appendReply(id, filler, 'bot');
+    const before = heapAfterGc();
+    // Then every entry replaced by a message or reply of fresh strings, as a callback's parsed fields.
+    for (let n = 0; n < (conversations.length * size) / 2; n++) {
+      const id = conversations[n % conversations.length]!;
+      shelf.appendMessage(id, { ...text(`${['你好，想问一下', 'hello there'][n % 2]} ${n}`, { id: `${7_300_000_000_000_000 + n}`, from: 'u' }), time: new Date() });
+      shelf.appendReply(id, { type: 'text', text: `answer ${n}` }, 'bot');
+    }
+    const perEntry = (heapAfterGc() - before) / (conversations.length * size);
+    expect(
+      shelf
+        .read('oa:user7')
+        ?.map((e) => e.text)
+        .slice(-2),
+    ).toEqual(['hello there 45007', 'answer 45007']);
+    // Kept on the heap, each entry would be its strings, 30+ bytes; what else the heap gains meanwhile is a few.
+    expect(perEntry).toBeLessThan(8);
   });
 
   it('keeps the last `size` entries in order once a conversation has more, and skips a redelivered msgid', async () => {
@@ -151,3 +213,34 @@ describe('recording straight from messages and replies', () => {
     ]);
   });
 });
+
+describe('kinds', () => {
+  it('past the kinds it shares (1000), an entry carries its own type and agent, and reads back the same', () => {
+    const shelf = new ProcessShelf({ size: 1500, ttlMs: 3600_000, maxConversations: 100, maxBytes: 1024 * 1024 });
+    const written: HistoryEntry[] = Array.from({ length: 1200 }, (_, i) => ({
+      id: `r${i}`,
+      at: 1_700_000_000_000 + i,
+      direction: 'out',
+      from: 'agent',
+      agent: `agent ${i}`,
+      type: i % 2 ? 'image' : `custom${i}`,
+      text: i % 3 ? `text ${i}` : undefined,
+      mediaId: i % 2 ? `MEDIA${i}` : undefined,
+      summary: undefined,
+    }));
+    for (const entry of written) shelf.append('oa:u', entry);
+    shelf.append('oa:u', { id: 'last', at: 1, direction: 'in', from: 'user', type: 'location', summary: '上海' });
+    const entries = shelf.read('oa:u')!;
+    expect(entries.slice(0, -1)).toEqual(written);
+    expect(entries.at(-1)).toEqual({ id: 'last', at: 1, direction: 'in', from: 'user', type: 'location', summary: '上海' });
+  });
+});
+
+/** The heap in use after two full GCs (gc exposed at run time): what a test's objects keep alive. */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
