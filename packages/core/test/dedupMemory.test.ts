@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
 import { MemoryStore, createBot, generateEncodingAESKey, officialAccount, type Bot, type Message, type Store } from '../src/index.ts';
+import { CallbackDedup, dedupKeyOf } from '../src/delivery/dedup.ts';
 import { captureLogger, heapAfterGc } from './helpers.ts';
 
 /**
@@ -68,6 +69,30 @@ describe('dedup marks and memory', () => {
       expect(await retry([0, 200, 200 + N - 1])).toBe(0);
     });
   }
+
+  it('over a plain MemoryStore, the marks and the answers kept for retries leave nothing a message on the JS heap', async () => {
+    const dedup = new CallbackDedup(new MemoryStore());
+    const answerOf = (i: number) => `<xml><Content><![CDATA[答复 ${i}]]></Content></xml>`;
+    const deliver = (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) {
+        const key = dedupKeyOf('officialAccount', String(7_300_000_000_000_000_000n + BigInt(i)));
+        dedup.claim(key);
+        dedup.complete(key, i % 2 ? answerOf(i) : 'success');
+      }
+    };
+    deliver(0, 1000);
+    const before = heapAfterGc();
+    const N = 50_000;
+    deliver(1000, N);
+    const perMessage = (heapAfterGc() - before) / N;
+    // A mark as a key string and a Map entry, an answer as a Buffer and another entry: ~150 B
+    // a message, every one promoted. Now slots of typed arrays and bytes of rings (not heap).
+    expect(perMessage).toBeLessThan(16);
+    for (const i of [1001, 1000 + N - 1]) {
+      const retry = await dedup.claim(dedupKeyOf('officialAccount', String(7_300_000_000_000_000_000n + BigInt(i))));
+      expect(retry.first === false && (await retry.response)).toBe(answerOf(i));
+    }
+  });
 
   it('a plugin that keeps fields of every message (as a history does: id, sender, account) keeps only those, not each ~8 KB message', async () => {
     const kept: { id: string; from: string; to: string }[] = [];

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CallbackDedup, KeptAnswers, answerKeyOf } from '../src/delivery/dedup.ts';
+import { describe, expect, it } from 'vitest';
+import { CallbackDedup, answerKeyOf } from '../src/delivery/dedup.ts';
 import { MemoryStore } from '../src/index.ts';
 
 /** A MemoryStore that records its writes (overriding them: the dedup must call these). */
@@ -36,7 +36,7 @@ describe.each([
     const later = await other.claim('dedup:oa:1');
     expect(later.first === false && (await later.response)).toBe('<xml>answer</xml>');
     // Through the Store interface the answer has a key of its own; a plain MemoryStore's are
-    // kept beside it (KeptAnswers), where every dedup over that store finds them.
+    // kept beside it (an AnswerRing), where every dedup over that store finds them.
     if (store instanceof RecordingStore) expect(await store.get(answerKeyOf('dedup:oa:1'))).toBe('<xml>answer</xml>');
     // `success` is kept as the mark itself.
     expect(await dedup.claim('dedup:oa:2')).toEqual({ first: true });
@@ -86,46 +86,6 @@ it('over a plain MemoryStore, claims and answers are recorded before the calls r
   const retry = other.claim('dedup:oa:9');
   expect(retry).toMatchObject({ first: false });
   return expect((retry as { response: Promise<string> }).response).resolves.toBe('<xml>x</xml>');
-});
-
-describe('KeptAnswers', () => {
-  afterEach(() => vi.useRealTimers());
-
-  it('keeps an answer at least its lifetime and drops it a third of that later', () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    const answers = new KeptAnswers(60_000, 100);
-    answers.set('dedup:oa:1', '<xml>1</xml>');
-    vi.advanceTimersByTime(59_999);
-    expect(answers.get('dedup:oa:1')).toBe('<xml>1</xml>');
-    answers.set('dedup:oa:2', '<xml>2</xml>');
-    vi.advanceTimersByTime(20_001);
-    expect(answers.get('dedup:oa:1')).toBeUndefined();
-    expect(answers.get('dedup:oa:2')).toBe('<xml>2</xml>');
-    expect(answers.size).toBe(1);
-    vi.advanceTimersByTime(10 * 60_000); // a long quiet time: everything goes at once
-    expect(answers.get('dedup:oa:2')).toBeUndefined();
-    expect(answers.size).toBe(0);
-  });
-
-  it('gives back the answer as it was given: Chinese, emoji, XML', () => {
-    const answers = new KeptAnswers(60_000, 10);
-    const body = '<xml><Content><![CDATA[您好 😀 营业时间 9:00–21:00]]></Content></xml>';
-    answers.set('k', body);
-    expect(answers.get('k')).toBe(body);
-  });
-
-  it('holds at most `max` answers, dropping the oldest first', () => {
-    vi.useFakeTimers({ toFake: ['performance'] });
-    const answers = new KeptAnswers(60_000, 3);
-    for (let i = 0; i < 3; i++) answers.set(`k${i}`, `a${i}`);
-    vi.advanceTimersByTime(25_000); // k0..k2 in an older generation
-    for (let i = 3; i < 6; i++) answers.set(`k${i}`, `a${i}`);
-    expect(answers.size).toBe(3);
-    expect([0, 1, 2, 3, 4, 5].map((i) => answers.get(`k${i}`))).toEqual([undefined, undefined, undefined, 'a3', 'a4', 'a5']);
-    for (let i = 6; i < 10; i++) answers.set(`k${i}`, `a${i}`); // within the youngest generation too
-    expect([6, 7, 8, 9].map((i) => answers.get(`k${i}`))).toEqual([undefined, 'a7', 'a8', 'a9']);
-    expect(answers.size).toBe(3);
-  });
 });
 
 it('getJson: absent, parsed, and failures (rejected, thrown, bad JSON) all as a promise', async () => {

@@ -1,65 +1,125 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CallbackDedup } from '../src/delivery/dedup.ts';
-import { Marks } from '../src/delivery/marks.ts';
+import { Marks, NO_MARK, SUCCESS_MARK, hashOf } from '../src/delivery/marks.ts';
 import { MemoryStore } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
 
 afterEach(() => vi.useRealTimers());
 
+const keyOf = (i: number) => `dedup:{officialAccount:${7_200_000_000_000_000_000n + BigInt(i)}}`;
+
 describe('Marks', () => {
-  it('a mark lives its TTL (to a second more), then reads as absent', () => {
+  it('a mark lives its TTL (to a second more), then reads as absent; it holds its answer place or SUCCESS_MARK', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const marks = new Marks(300_000, 100);
-    marks.set('a', 'answered');
-    marks.set('b', 'success');
+    marks.set('a', 12_345);
+    marks.set('b', SUCCESS_MARK);
     vi.advanceTimersByTime(300_000);
-    expect(marks.get('a')).toBe('answered');
-    expect(marks.get('b')).toBe('success');
-    expect(marks.get('c')).toBeUndefined();
+    expect(marks.get('a')).toBe(12_345);
+    expect(marks.get('b')).toBe(SUCCESS_MARK);
+    expect(marks.get('c')).toBe(NO_MARK);
     vi.advanceTimersByTime(1_001);
-    expect(marks.get('a')).toBeUndefined();
+    expect(marks.get('a')).toBe(NO_MARK);
   });
 
   it('holds at most `max` marks, dropping the oldest first; expired ones go from the front as new ones come', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const marks = new Marks(60_000, 3);
-    for (let i = 0; i < 5; i++) marks.set(`k${i}`, 'success');
+    for (let i = 0; i < 5; i++) marks.set(`k${i}`, SUCCESS_MARK);
     expect(marks.size).toBe(3);
-    expect([0, 1, 2, 3, 4].map((i) => marks.get(`k${i}`))).toEqual([undefined, undefined, 'success', 'success', 'success']);
+    expect([0, 1, 2, 3, 4].map((i) => marks.get(`k${i}`))).toEqual([NO_MARK, NO_MARK, SUCCESS_MARK, SUCCESS_MARK, SUCCESS_MARK]);
     vi.advanceTimersByTime(70_000);
-    marks.set('n0', 'answered'); // two expired go a write
+    marks.set('n0', 1); // two expired go a write
     expect(marks.size).toBe(2);
-    marks.set('n1', 'answered');
+    marks.set('n1', 2);
     expect(marks.size).toBe(2);
-    expect(marks.get('n0')).toBe('answered');
+    expect(marks.get('n0')).toBe(1);
   });
 
-  it('an expired mark written again goes to the back, by its new age', () => {
+  it('wraps around its slots and key bytes many times: exactly the newest `max` keys are found', () => {
+    // 300 keys of 43 characters: more slots than the first 256 and ~13 KB of the first 16 KiB of
+    // key bytes, so keys are written across the ring's end and compared there.
+    const marks = new Marks(300_000, 300);
+    for (let i = 0; i < 5000; i++) marks.set(keyOf(i), i);
+    expect(marks.size).toBe(300);
+    for (let i = 0; i < 5000; i++) expect(marks.get(keyOf(i))).toBe(i >= 4700 ? i : NO_MARK);
+    const small = new Marks(300_000, 5);
+    for (let i = 0; i < 1000; i++) small.set(keyOf(i), i);
+    expect([994, 995, 999].map((i) => small.get(keyOf(i)))).toEqual([NO_MARK, 995, 999]);
+  });
+
+  it('keys of equal hashes are told apart by their characters, and dropping one leaves the other found', () => {
+    const [a, b] = ['dedup:{oa:139599}', 'dedup:{oa:322382}'];
+    expect(hashOf(a)).toBe(hashOf(b));
+    const marks = new Marks(300_000, 2);
+    marks.set(a, 1);
+    expect(marks.get(b)).toBe(NO_MARK);
+    marks.set(b, 2);
+    expect([marks.get(a), marks.get(b)]).toEqual([1, 2]);
+    marks.set('other', 3); // past max: a goes, b (after it in the probe run) must still be found
+    expect([marks.get(a), marks.get(b), marks.get('other')]).toEqual([NO_MARK, 2, 3]);
+  });
+
+  it('keeps keys of any characters (one byte each when they can be, two otherwise) and finds only those', () => {
+    const marks = new Marks(300_000, 100);
+    const keys = ['dedup:{oa:消息一}', 'dedup:{oa:消息二}', 'dedup:{oa:café}', 'dedup:{oa:cafe}', 'dedup:{oa:😀}', 'a\u0100', 'a\u0000\u0001', ''];
+    for (const [i, key] of keys.entries()) marks.set(key, i);
+    expect(keys.map((key) => marks.get(key))).toEqual(keys.map((_, i) => i));
+    for (const absent of ['dedup:{oa:消息三}', 'dedup:{oa:cafè}', 'dedup:{oa:😁}', 'a\u0101', 'A\u0100', 'a\u0001\u0001', 'dedup:{oa:消息}'])
+      expect(marks.get(absent)).toBe(NO_MARK);
+  });
+
+  it('an expired mark written again replaces the old one, whose slot later goes without taking the new mark with it', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
-    const marks = new Marks(10_000, 3);
-    marks.set('a', 'success');
-    vi.advanceTimersByTime(5_000);
-    marks.set('b', 'success');
-    vi.advanceTimersByTime(7_000); // a expired, b live
-    expect(marks.get('a')).toBeUndefined();
-    marks.set('a', 'answered');
-    marks.set('c', 'success');
-    marks.set('d', 'success'); // past max: b, now the oldest, goes; not the new a
-    expect(['a', 'b', 'c', 'd'].map((k) => marks.get(k))).toEqual(['answered', undefined, 'success', 'success']);
+    const marks = new Marks(10_000, 10);
+    for (let i = 0; i < 3; i++) marks.set(`k${i}`, i);
+    vi.advanceTimersByTime(11_000); // all three expired
+    expect(marks.get('k2')).toBe(NO_MARK);
+    marks.set('k2', 20); // k0 and k1 go from the front; k2's old slot is still there, replaced
+    expect(marks.size).toBe(1);
+    expect(marks.get('k2')).toBe(20);
+    for (let i = 0; i < 9; i++) marks.set(`n${i}`, 100 + i); // the old k2 slot goes, then past max the new k2
+    expect(marks.get('k2')).toBe(20);
+    marks.set('n9', 109);
+    expect(marks.get('k2')).toBe(NO_MARK);
+    expect(marks.size).toBe(10);
   });
 
   it('tells of marks dropped for room inside their TTL, not of expired ones', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     let early = 0;
     const marks = new Marks(30_000, 2, () => early++);
-    marks.set('old', 'success');
+    marks.set('old', SUCCESS_MARK);
     vi.advanceTimersByTime(32_000);
-    marks.set('a', 'success');
-    marks.set('b', 'success');
+    marks.set('a', SUCCESS_MARK);
+    marks.set('b', SUCCESS_MARK);
     expect(early).toBe(0);
-    marks.set('c', 'success');
+    marks.set('c', SUCCESS_MARK);
     expect(early).toBe(1);
-    expect(marks.get('a')).toBeUndefined();
+    expect(marks.get('a')).toBe(NO_MARK);
+  });
+
+  it('starts small and grows only for live marks: expired ones make the room', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const marks = new Marks(10_000, 100_000);
+    const first = marks.bytes;
+    expect(first).toBeLessThan(64 * 1024);
+    for (let i = 0; i < 10; i++) marks.set(keyOf(i), i);
+    expect(marks.bytes).toBe(first);
+    // 100 new messages a second for 10 minutes: ~1 100 live at most.
+    for (let i = 0; i < 60_000; i++) {
+      if (i % 100 === 0) vi.advanceTimersByTime(1000);
+      marks.set(keyOf(i), i);
+    }
+    expect(marks.size).toBeLessThan(1300);
+    expect(marks.bytes).toBeLessThan(256 * 1024);
+    expect(marks.get(keyOf(59_999))).toBe(59_999);
+    expect(marks.get(keyOf(48_000))).toBe(NO_MARK);
+    // Long keys: the key bytes grow past what they started with, a key longer than all of them too.
+    const long = (i: number) => `dedup:{oa:${String(i).padStart(40_000, '0')}}`;
+    const wide = new Marks(300_000, 10);
+    for (let i = 0; i < 30; i++) wide.set(long(i), i);
+    expect([19, 20, 29].map((i) => wide.get(long(i)))).toEqual([NO_MARK, 20, 29]);
   });
 
   it('ttlAtLeast: the longest TTL asked for', () => {
@@ -67,9 +127,15 @@ describe('Marks', () => {
     const marks = new Marks(30_000, 10);
     marks.ttlAtLeast(10_000);
     marks.ttlAtLeast(90_000);
-    marks.set('a', 'success');
+    marks.set('a', SUCCESS_MARK);
     vi.advanceTimersByTime(89_000);
-    expect(marks.get('a')).toBe('success');
+    expect(marks.get('a')).toBe(SUCCESS_MARK);
+  });
+
+  it('a size of 0 keeps no mark', () => {
+    const marks = new Marks(30_000, 0);
+    marks.set('a', SUCCESS_MARK);
+    expect([marks.get('a'), marks.size]).toEqual([NO_MARK, 0]);
   });
 });
 
@@ -100,7 +166,7 @@ describe('CallbackDedup over a MemoryStore: marks beside the store', () => {
     const retry = dedup.claim('dedup:{oa:1}');
     expect(retry).toMatchObject({ first: false });
     await expect((retry as { response: Promise<string> }).response).resolves.toBe('success');
-    vi.advanceTimersByTime(101_000); // 400 s: past the TTL and a third
+    vi.advanceTimersByTime(101_000); // 400 s: past the TTL
     expect(dedup.claim('dedup:{oa:1}')).toEqual({ first: true });
   });
 

@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
 import { ownedCompact } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
-import { Generations } from './generations.ts';
-import { Marks } from './marks.ts';
+import { AnswerRing, NOT_KEPT } from './answers.ts';
+import { Marks, NO_MARK, SUCCESS_MARK } from './marks.ts';
 
 const PENDING = '\u0000pending';
 /**
  * A mark whose answer (a passive reply) is kept for a short time: under its answer key in the
- * store, or beside a MemoryStore (see {@link KeptAnswers}).
+ * store, or beside a MemoryStore (its place in an AnswerRing, see {@link MemoryDedup}).
  */
 const ANSWERED = '\u0000answered';
 /**
@@ -29,8 +29,9 @@ export function answerKeyOf(key: string): string {
  * the first braces of a key, so both keys of a message share a slot: the one script that writes
  * them (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. One flat
  * copy (the id is a view into the message), one byte a character where it can be (see
- * ownedCompact): the dedup keeps it as the mark's key for the dedup TTL, and each Map it goes
- * through hashes it once.
+ * ownedCompact): the dedup keeps it while its delivery is in flight (over a MemoryStore the mark
+ * then copies its characters into a byte ring, see Marks; other stores copy or send it), and
+ * each Map it goes through hashes it once.
  */
 export function dedupKeyOf(channel: string, messageId: string): string {
   // Join writes its parts into one new flat string, one-byte when they all are; the id made
@@ -66,46 +67,28 @@ interface Waiting {
 }
 
 /**
- * The passive answers of the callbacks recorded in one MemoryStore, kept for WeChat's retries:
- * each as the HTTP body alone, in UTF-8 bytes (a slice of Node's buffer pool: the bytes live
- * outside the JavaScript heap, which the collector then neither copies nor promotes; a string
- * of the body, two bytes a character for a Chinese reply, was ~0.6 KB a message promoted), under
- * its mark's key (no copy of it), for {@link ANSWER_TTL_MS} to a third more, at most `max` (the
- * store's `dedup-answer:` space size), oldest first. Nothing of its request stays alive. A retry
- * gets the bytes decoded: what the first answer's bytes on the wire were.
+ * The bytes the answers kept for retries over one MemoryStore take at most (besides the
+ * store's `dedup-answer:` size, a count). WeChat retries 5–15 s after a callback; at 5 000 new
+ * messages a second, 64 MiB holds ~18 s of the default bot's safe-mode answers (~720 bytes each
+ * with their record's header) and ~80 s of its plain ones (~390). A quieter bot's ring stays at
+ * what 60 s of its answers take (it doubles only while the answer it would overwrite is inside
+ * ANSWER_TTL_MS).
  */
-export class KeptAnswers {
-  readonly #bodies: Generations<Buffer>;
-
-  constructor(lifetimeMs: number, max: number) {
-    this.#bodies = new Generations(lifetimeMs, max);
-  }
-
-  get size(): number {
-    return this.#bodies.size;
-  }
-
-  set(key: string, body: string): void {
-    this.#bodies.add(key, Buffer.from(body));
-  }
-
-  get(key: string): string | undefined {
-    return this.#bodies.get(key)?.toString();
-  }
-}
+export const ANSWER_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /**
  * The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process).
  * No other process sees that store, so it is kept beside it, not in it: a message in flight is
- * its in-flight entry, then its mark, for the dedup TTL, is an entry of `marks` (one Map in
- * write order, see Marks: not an LRU entry with a time to live and clock work of its own).
+ * its in-flight entry, then its mark, for the dedup TTL, a slot of `marks` and, for a passive
+ * answer, bytes of `answers` (typed arrays and a byte ring: nothing a message on the JS heap).
  */
 interface MemoryDedup {
   /** Deliveries in flight, by key (see CallbackDedup's `#local`). */
   readonly inFlight: Map<string, Waiting | null>;
   /** Marks of the deliveries that answered, at most the store's `dedup:` space size. */
   readonly marks: Marks;
-  readonly answers: KeptAnswers;
+  /** Their passive answers, ANSWER_TTL_MS each, at most the store's `dedup-answer:` size and ANSWER_BUDGET_BYTES. */
+  readonly answers: AnswerRing;
 }
 
 const memoryDedups = new WeakMap<MemoryStore, MemoryDedup>();
@@ -115,7 +98,7 @@ function memoryDedupOf(store: MemoryStore, ttlMs: number): MemoryDedup {
   if (!state) {
     const max = (prefix: string) => store.limitOf(prefix) ?? DEFAULT_MEMORY_SPACES[prefix]!;
     const marks = new Marks(ttlMs, max('dedup:'), store.fullWarningOf('dedup:'));
-    state = { inFlight: new Map(), marks, answers: new KeptAnswers(ANSWER_TTL_MS, max('dedup-answer:')) };
+    state = { inFlight: new Map(), marks, answers: new AnswerRing(ANSWER_TTL_MS, max('dedup-answer:'), ANSWER_BUDGET_BYTES) };
     memoryDedups.set(store, state);
   }
   // Bots of different TTLs over one store: the marks live the longest.
@@ -172,7 +155,7 @@ export class CallbackDedup {
 
   /**
    * Claims `key` ({@link dedupKeyOf}) for this delivery; synchronous when the store is in memory.
-   * The key is kept as given, as its mark's (and answer's) key: a string of its own (see
+   * The key is kept as given while the delivery is in flight: a string of its own (see
    * owned.ts), not one built from a message's fields, which would keep the message alive.
    */
   claim(key: string): Claim | Promise<Claim> {
@@ -181,8 +164,8 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (memory) {
       const mark = memory.marks.get(key);
-      if (mark === undefined) return this.#claimed(key, true);
-      return { first: false, response: Promise.resolve(mark === 'answered' ? (memory.answers.get(key) ?? 'success') : mark) };
+      if (mark === NO_MARK) return this.#claimed(key, true);
+      return { first: false, response: Promise.resolve(mark === SUCCESS_MARK ? 'success' : (memory.answers.read(mark) ?? 'success')) };
     }
     return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
@@ -211,13 +194,10 @@ export class CallbackDedup {
     const memory = this.#memory;
     if (!memory) return this.#completeStored(key, body);
     try {
-      // The key as given (its caller's own string, see `claim`) for the mark and the answer;
-      // the mark's value a constant, the answer the body's bytes. Its claim found no mark.
-      if (body === 'success') memory.marks.set(key, 'success');
-      else {
-        memory.answers.set(key, body);
-        memory.marks.set(key, 'answered');
-      }
+      // The mark holds its answer's place; one not kept (longer than the ring's budget) reads as
+      // `success`, as one past its time. Its claim found no mark.
+      const place = body === 'success' ? NOT_KEPT : memory.answers.write(body);
+      memory.marks.set(key, place === NOT_KEPT ? SUCCESS_MARK : place);
     } catch (error) {
       this.onError?.(error);
     } finally {
@@ -271,7 +251,6 @@ export class CallbackDedup {
         return 'success';
       }
       if (value === ANSWERED) {
-        if (this.#memory) return this.#memory.answers.get(key) ?? 'success';
         try {
           return (await this.store.get(answerKeyOf(key))) ?? 'success';
         } catch {

@@ -16,17 +16,20 @@ export interface MemoryStoreOptions {
    * Key prefixes kept in spaces of their own, each with its own limit, so keys written for
    * every message cannot evict the others. Default {@link DEFAULT_MEMORY_SPACES}: callback dedup
    * marks (`dedup:`) in a space of 100 000, and the passive answers kept a minute for WeChat's
-   * retries (`dedup-answer:`) in one of 10 000. The callback dedup keeps both beside the store
-   * (no other process sees it), bounded by these sizes: marks for the dedup TTL, the oldest
-   * dropped first past the size (with this space's warning when they are still live), answers
-   * 60 to 80 s each, from three quarters of the size to the size. A busy hour then evicts older
-   * dedup marks, never a quiet user's memory. Given spaces are added to (or resize) the default ones.
+   * retries (`dedup-answer:`) in one of 100 000. The callback dedup keeps both beside the store
+   * (no other process sees it), in typed arrays and byte rings that grow as the traffic needs,
+   * bounded by these sizes: marks for the dedup TTL, the oldest dropped first past the size
+   * (with this space's warning when they are still live), answers 60 s each, the oldest dropped
+   * first past the size or past 64 MiB of answers (~18 s of the default bot's safe-mode answers
+   * at 5 000 new messages a second; WeChat retries 5–15 s after a callback). A busy hour then
+   * evicts older dedup marks, never a quiet user's memory. Given spaces are added to (or resize)
+   * the default ones.
    */
   spaces?: Readonly<Record<string, number>>;
 }
 
 /** The spaces a MemoryStore keeps by default: callback dedup marks apart from everything else. */
-export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:': 100_000, 'dedup-answer:': 10_000 };
+export const DEFAULT_MEMORY_SPACES: Readonly<Record<string, number>> = { 'dedup:': 100_000, 'dedup-answer:': 100_000 };
 
 type Cache = LRUCache<string, string>;
 
