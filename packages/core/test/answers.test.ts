@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AnswerRing, NOT_KEPT } from '../src/delivery/answers.ts';
+import { AnswerRing, CHUNK_BYTES, NOT_KEPT } from '../src/delivery/answers.ts';
 
 afterEach(() => vi.useRealTimers());
 
 const MiB = 1024 * 1024;
 /** A body of `length` bytes (ASCII), its number first: each answer's bytes differ. */
-const bodyOf = (i: number, length: number) => `<xml>${i}:`.padEnd(length - 6, 'x') + '</xml>';
+const bodyOf = (i: number, length: number) => `${`<xml>${i}:`.padEnd(length - 6, 'x')}</xml>`;
 
 describe('AnswerRing', () => {
   it('keeps an answer its lifetime (to a second more), then it reads as absent', () => {
@@ -25,34 +25,41 @@ describe('AnswerRing', () => {
     const bodies = ['<xml><Content><![CDATA[您好 😀 营业时间 9:00–21:00]]></Content></xml>', '', 'é'.repeat(1001)];
     const places = bodies.map((body) => answers.write(body));
     expect(places.map((place) => answers.read(place))).toEqual(bodies);
+    expect([NOT_KEPT, 0, 12.5, Number.NaN].map((place) => answers.read(place))).toEqual([undefined, undefined, undefined, undefined]);
   });
 
-  it('wraps around once at its budget: the newest answers are read back exactly, the overwritten ones as absent, never another answer', () => {
-    const answers = new AnswerRing(60_000, 100_000, 64 * 1024);
+  it('wraps around at its budget: the newest answers read back exactly, those of overwritten chunks as absent, never another answer', () => {
+    // 16 chunks of 4 KiB, ~10 answers each: the ring is entered thousands of times.
+    const answers = new AnswerRing(60_000, 100_000, 64 * 1024, 4096);
     const written: { place: number; body: string }[] = [];
-    for (let i = 0; i < 2000; i++) {
-      // Lengths that leave every kind of remainder at the ring's end (pad records).
+    for (let i = 0; i < 20_000; i++) {
+      // Lengths that leave every kind of room at a chunk's end.
       const body = bodyOf(i, 20 + ((i * 37) % 700));
       written.push({ place: answers.write(body), body });
     }
     expect(answers.bytes).toBe(64 * 1024);
     const read = written.map(({ place }) => answers.read(place));
     const oldestKept = read.findIndex((body) => body !== undefined);
-    expect(oldestKept).toBeGreaterThan(1700);
+    expect(oldestKept).toBeGreaterThan(20_000 - 200); // 15 full chunks of ~11 answers at least
+    expect(oldestKept).toBeLessThan(20_000 - 140);
     for (const [i, body] of read.entries()) expect(body).toBe(i >= oldestKept ? written[i]!.body : undefined);
   });
 
-  it('grows (doubling) while the answer it would overwrite is live, up to its budget; stays small for a quiet bot', () => {
+  it('allocates a chunk at a time while the chunk it would overwrite holds live answers, up to its budget', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const quiet = new AnswerRing(60_000, 100_000, 64 * MiB);
-    const start = quiet.bytes;
-    expect(start).toBeLessThanOrEqual(64 * 1024);
-    // 10 answers of 1 KB a second for ten minutes: 60 s of them is ~600 KB.
+    expect(quiet.bytes).toBe(0);
+    for (let i = 0; i < 10; i++) quiet.write(bodyOf(i, 1000));
+    expect(quiet.bytes).toBe(CHUNK_BYTES);
+    // 10 answers of 1 KB a second for ten minutes: 60 s of them (~600 KB) in 3 chunks, and the one written.
+    let last = 0;
     for (let i = 0; i < 6000; i++) {
       if (i % 10 === 0) vi.advanceTimersByTime(1000);
-      quiet.write(bodyOf(i, 1000));
+      last = quiet.write(bodyOf(i, 1000));
     }
-    expect(quiet.bytes).toBe(1 * MiB);
+    expect(quiet.bytes).toBeLessThanOrEqual(5 * CHUNK_BYTES);
+    vi.advanceTimersByTime(59_000);
+    expect(quiet.read(last)).toBe(bodyOf(5999, 1000));
     const busy = new AnswerRing(60_000, 100_000, 2 * MiB);
     const places = Array.from({ length: 5000 }, (_, i) => busy.write(bodyOf(i, 1000)));
     expect(busy.bytes).toBe(2 * MiB);
@@ -60,22 +67,29 @@ describe('AnswerRing', () => {
     expect(busy.read(places[0]!)).toBeUndefined();
   });
 
-  it('keeps an answer longer than the ring it has (growing for it), not one longer than its budget', () => {
-    const answers = new AnswerRing(60_000, 100, MiB);
+  it('keeps an answer as long as a chunk, not a longer one', () => {
+    const answers = new AnswerRing(60_000, 100, 16 * 1024, 4096);
     const small = answers.write('<xml>small</xml>');
-    const long = bodyOf(1, 300_000);
-    const place = answers.write(long);
-    expect(answers.read(place)).toBe(long);
+    const longest = bodyOf(1, 4096 - 8);
+    const place = answers.write(longest);
+    expect(answers.read(place)).toBe(longest);
     expect(answers.read(small)).toBe('<xml>small</xml>');
+    expect(answers.write(bodyOf(2, 4096 - 7))).toBe(NOT_KEPT);
     expect(answers.write('x'.repeat(MiB))).toBe(NOT_KEPT);
-    expect(answers.read(place)).toBe(long);
+    expect(answers.read(place)).toBe(longest);
   });
 
-  it('holds at most `max` answers, dropping the oldest first; a max of 0 keeps none', () => {
+  it('holds at most `max` answers, the oldest chunk going first; a max of 0 keeps none', () => {
     const answers = new AnswerRing(60_000, 3, MiB);
     const places = Array.from({ length: 6 }, (_, i) => answers.write(`a${i}`));
     expect(answers.size).toBe(3);
     expect(places.map((place) => answers.read(place))).toEqual([undefined, undefined, undefined, 'a3', 'a4', 'a5']);
+    const chunks = new AnswerRing(60_000, 30, MiB, 128); // ~10 answers a chunk
+    const placed = Array.from({ length: 100 }, (_, i) => chunks.write(`answer ${i}`));
+    expect(chunks.size).toBeLessThanOrEqual(30);
+    expect(chunks.size).toBeGreaterThanOrEqual(20);
+    expect(chunks.read(placed[99]!)).toBe('answer 99');
+    expect(chunks.read(placed[60]!)).toBeUndefined();
     expect(new AnswerRing(60_000, 0, MiB).write('a')).toBe(NOT_KEPT);
   });
 });

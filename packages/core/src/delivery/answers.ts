@@ -1,51 +1,73 @@
-import { grownRing, ringPosition } from './rings.ts';
 import { nowSeconds } from './marks.ts';
 
-/** What {@link AnswerRing.write} returns for an answer it does not keep (longer than its budget, or none kept at all). */
+/** What {@link AnswerRing.write} returns for an answer it does not keep (longer than a chunk, or none kept at all). */
 export const NOT_KEPT = -1;
-/** A record that only fills the ring's end up to the next lap (an answer did not fit before it). */
-const PAD = -1;
 /** Each record: the second it was written and its body's byte length (two int32), then the body, to a multiple of 8. */
 const HEADER = 8;
-/** Bytes the ring starts with: ~90 default-bot answers in safe mode. A bot that gets ten messages allocates no more. */
-const FIRST_BYTES = 64 * 1024;
+/**
+ * The ring's unit of growth and of dropping: ~360 of the default bot's safe-mode answers (~720
+ * bytes each with their header). Grown a chunk at a time, the ring allocates what the traffic
+ * needs and copies nothing: doubling one buffer instead allocated 8 + 16 + 32 + 64 MiB within a
+ * fresh bot's first 10 s at 4 750 answers a second (each a memcpy of the last, ms on the loop),
+ * ~2× the external memory whose growth starts V8's mark-compacts.
+ */
+export const CHUNK_BYTES = 256 * 1024;
+/** A place is its chunk's epoch × 2^26 + its offset in the chunk (a chunk is at most 64 MiB). */
+const OFFSET_SPAN = 2 ** 26;
+/** Chunks by epoch, the last EPOCHS epochs (more than a ring's chunks: every chunk is entered once a lap). */
+const EPOCHS = 4096;
 
 /**
  * The passive answers of the callbacks recorded in one MemoryStore, kept for WeChat's retries
  * (see Marks, which holds each answer's place): each as the HTTP body alone, in UTF-8 bytes, in
- * one ring of bytes (a Buffer, outside the JavaScript heap): no object per answer, which the
- * collector would copy and promote (a Buffer object and a Map entry each, ~70 B a message, kept
- * 60–80 s), nor a string of the body (two bytes a character for a Chinese reply: ~0.6 KB). A
- * retry gets the bytes decoded: what the first answer's bytes on the wire were.
+ * chunks of bytes (Buffers, outside the JavaScript heap) written in turn as a ring: no object
+ * per answer, which the collector would copy and promote (a Buffer object and a Map entry each,
+ * ~70 B a message, kept 60–80 s), nor a string of the body (two bytes a character for a
+ * Chinese reply: ~0.6 KB). A retry gets the bytes decoded: what the first answer's bytes on the
+ * wire were.
  *
- * An answer is kept its lifetime (ANSWER_TTL_MS: to a second more), and the ring grows (doubling,
- * lazily: a quiet bot keeps a small one) while the answer its next write would overwrite is
- * still inside that time, up to `budget` bytes; past that, and past `max` answers, the oldest
- * go first. An answer's place is its absolute offset: below the ring's tail it was overwritten
- * and reads as absent, so a place never reads another answer's bytes.
+ * An answer is kept its lifetime (ANSWER_TTL_MS: to a second more). When the chunk being written
+ * is full, the next one in the ring (the oldest) is overwritten, its answers dropped whole,
+ * unless one of them is still inside its lifetime: then a new chunk goes in between, while the
+ * chunks stay within `budget` bytes (a quiet bot keeps one or two). Past `max` answers the
+ * oldest chunk holding any goes early (the head's own, when it is the only one). A place names its chunk's epoch (a number given each time the ring
+ * enters a chunk), so an answer whose chunk was overwritten since reads as absent, never as
+ * another answer's bytes.
  */
 export class AnswerRing {
-  #lifetimeSeconds: number;
-  #bytes: Buffer;
+  readonly #lifetimeSeconds: number;
+  readonly #chunkBytes: number;
+  readonly #chunks: Buffer[] = [];
   /** The same bytes as int32, for the records' headers (records start at multiples of 8). */
-  #headers: Int32Array;
-  /** Absolute offsets of the oldest record kept and of the next one's. */
-  #tail = 0;
-  #head = 0;
+  readonly #headers: Int32Array[] = [];
+  /** The ring's order: the chunk after each. */
+  readonly #after: number[] = [];
+  /** Each chunk's epoch since the ring last entered it (-1 once its answers were dropped). */
+  readonly #epochs: number[] = [];
+  /** Each chunk's answers, and the second its newest was written. */
+  readonly #counts: number[] = [];
+  readonly #newest: number[] = [];
+  /** The chunk of each of the last EPOCHS epochs. */
+  readonly #chunkOfEpoch = new Int32Array(EPOCHS);
+  #epoch = 0;
+  /** The chunk being written (-1: none yet), and where its next record goes. */
+  #head = -1;
+  #offset = 0;
   #count = 0;
 
   /**
    * @param max the most answers kept at once
-   * @param budget the most bytes the ring grows to (a power of two)
+   * @param budget the most bytes the chunks take together (at least one chunk's)
+   * @param chunkBytes a chunk's size: the longest answer kept (a multiple of 8, at most 64 MiB)
    */
   constructor(
     lifetimeMs: number,
     readonly max: number,
     readonly budget: number,
+    chunkBytes = CHUNK_BYTES,
   ) {
     this.#lifetimeSeconds = Math.ceil(lifetimeMs / 1000);
-    this.#bytes = Buffer.allocUnsafeSlow(Math.min(FIRST_BYTES, budget));
-    this.#headers = headersOf(this.#bytes);
+    this.#chunkBytes = Math.min(chunkBytes, OFFSET_SPAN);
   }
 
   /** Answers kept, expired ones not yet overwritten included. */
@@ -53,78 +75,94 @@ export class AnswerRing {
     return this.#count;
   }
 
-  /** Bytes the ring takes (it only grows): for tests and figures. */
+  /** Bytes the chunks take (they are never given back): for tests and figures. */
   get bytes(): number {
-    return this.#bytes.length;
+    return this.#chunks.length * this.#chunkBytes;
   }
 
   /** Keeps `body`: its place, for {@link read}, or {@link NOT_KEPT}. */
   write(body: string): number {
     const length = Buffer.byteLength(body);
     const record = HEADER + ((length + 7) & ~7);
-    if (record > this.budget || this.max < 1) return NOT_KEPT;
+    if (record > this.#chunkBytes || this.max < 1) return NOT_KEPT;
     const now = nowSeconds();
-    for (;;) {
-      const size = this.#bytes.length;
-      const position = ringPosition(this.#head, size);
-      // A record is never split at the ring's end: what is left of the lap is a pad record.
-      const pad = size - position < record ? size - position : 0;
-      if (this.#count === 0) {
-        // Nothing to keep (pads at most): start afresh at the next lap, if the record needs it.
-        this.#head += pad;
-        this.#tail = this.#head;
-        if (record > size) this.#grow();
-        else break;
-      } else if (this.#count >= this.max) this.#dropOldest();
-      else if (this.#head + pad + record - this.#tail <= size) {
-        if (pad) this.#writeHeader(position, PAD, pad - HEADER);
-        this.#head += pad;
-        break;
-      } else if (size < this.budget && this.#live(this.#tail, now)) this.#grow();
-      else this.#dropOldest();
-    }
-    const position = ringPosition(this.#head, this.#bytes.length);
-    this.#writeHeader(position, now, length);
-    this.#bytes.write(body, position + HEADER, length, 'utf8');
-    const place = this.#head;
-    this.#head += record;
+    if (this.#head < 0) this.#enter(this.#addChunk());
+    while (this.#count >= this.max) this.#dropOldest();
+    if (this.#offset + record > this.#chunkBytes) this.#advance(now);
+    const head = this.#head;
+    const offset = this.#offset;
+    const headers = this.#headers[head]!;
+    headers[offset >> 2] = now;
+    headers[(offset >> 2) + 1] = length;
+    this.#chunks[head]!.write(body, offset + HEADER, length, 'utf8');
+    this.#offset += record;
+    this.#counts[head]!++;
+    this.#newest[head] = now;
     this.#count++;
-    return place;
+    return this.#epochs[head]! * OFFSET_SPAN + offset;
   }
 
-  /** The answer kept at `place` ({@link write}), or undefined when it was overwritten or is past its time. */
+  /** The answer kept at `place` ({@link write}), or undefined when its chunk was overwritten since or it is past its time. */
   read(place: number): string | undefined {
-    if (place < this.#tail || place >= this.#head) return undefined;
-    const position = ringPosition(place, this.#bytes.length);
-    if (!this.#live(place, nowSeconds())) return undefined;
-    const start = position + HEADER;
-    return this.#bytes.toString('utf8', start, start + this.#headers[(position >> 2) + 1]!);
+    if (!(place >= OFFSET_SPAN)) return undefined; // NOT_KEPT, or not a place at all
+    const epoch = Math.floor(place / OFFSET_SPAN);
+    const chunk = this.#chunkOfEpoch[epoch % EPOCHS]!;
+    if (this.#epochs[chunk] !== epoch) return undefined;
+    const offset = place - epoch * OFFSET_SPAN;
+    const headers = this.#headers[chunk]!;
+    if (nowSeconds() - headers[offset >> 2]! > this.#lifetimeSeconds) return undefined;
+    const start = offset + HEADER;
+    return this.#chunks[chunk]!.toString('utf8', start, start + headers[(offset >> 2) + 1]!);
   }
 
-  /** Whether the record at `place` (kept) is an answer inside its time. */
-  #live(place: number, now: number): boolean {
-    const second = this.#headers[ringPosition(place, this.#bytes.length) >> 2]!;
-    return second !== PAD && now - second <= this.#lifetimeSeconds;
+  /** The head chunk is full: on to the next, or to a new one before it while it holds live answers and the budget allows. */
+  #advance(now: number): void {
+    const next = this.#after[this.#head]!;
+    const live = this.#counts[next]! > 0 && now - this.#newest[next]! <= this.#lifetimeSeconds;
+    const room = (this.#chunks.length + 1) * this.#chunkBytes <= this.budget && this.#chunks.length + 1 < EPOCHS;
+    if (live && room) this.#enter(this.#addChunk());
+    else {
+      this.#drop(next);
+      this.#enter(next);
+    }
   }
 
-  #writeHeader(position: number, second: number, length: number): void {
-    this.#headers[position >> 2] = second;
-    this.#headers[(position >> 2) + 1] = length;
+  /** A new chunk, after the head in the ring. */
+  #addChunk(): number {
+    const id = this.#chunks.length;
+    const bytes = Buffer.allocUnsafeSlow(this.#chunkBytes);
+    this.#chunks.push(bytes);
+    this.#headers.push(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2));
+    const head = this.#head;
+    this.#after.push(head < 0 ? id : this.#after[head]!);
+    if (head >= 0) this.#after[head] = id;
+    this.#epochs.push(-1);
+    this.#counts.push(0);
+    this.#newest.push(0);
+    return id;
   }
 
-  /** Drops the record at the tail (a pad, or the oldest answer). */
+  /** Writes go to `chunk` (empty) from its start, under a new epoch. */
+  #enter(chunk: number): void {
+    this.#head = chunk;
+    this.#offset = 0;
+    this.#epoch++;
+    this.#epochs[chunk] = this.#epoch;
+    this.#chunkOfEpoch[this.#epoch % EPOCHS] = chunk;
+  }
+
+  /** Drops the answers of `chunk`: their places read as absent from now on. */
+  #drop(chunk: number): void {
+    this.#count -= this.#counts[chunk]!;
+    this.#counts[chunk] = 0;
+    this.#epochs[chunk] = -1;
+  }
+
+  /** Drops the oldest chunk holding answers (the head's own when it is the only one: writes then start it afresh). */
   #dropOldest(): void {
-    const position = ringPosition(this.#tail, this.#bytes.length);
-    if (this.#headers[position >> 2] !== PAD) this.#count--;
-    this.#tail += HEADER + ((this.#headers[(position >> 2) + 1]! + 7) & ~7);
+    let chunk = this.#after[this.#head]!;
+    while (this.#counts[chunk] === 0 && chunk !== this.#head) chunk = this.#after[chunk]!;
+    this.#drop(chunk);
+    if (chunk === this.#head) this.#enter(chunk);
   }
-
-  #grow(): void {
-    this.#bytes = grownRing(this.#bytes, Buffer.allocUnsafeSlow(this.#bytes.length * 2), this.#tail, this.#head);
-    this.#headers = headersOf(this.#bytes);
-  }
-}
-
-function headersOf(bytes: Buffer): Int32Array {
-  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
 }

@@ -1,5 +1,3 @@
-import { grownRing, ringPosition } from './rings.ts';
-
 /** What {@link Marks.get} says of a key with no live mark: a new message. */
 export const NO_MARK = -2;
 /** The value of a mark whose message was answered `success` (or whose answer was not kept). */
@@ -192,7 +190,8 @@ export class Marks {
       if (!empty && this.#frontExpired(now)) this.#dropFront();
       else {
         const grown = new Uint8Array(this.#keys.length * 2);
-        this.#keys = grownRing(this.#keys, grown, tail, this.#keyHead);
+        copyRing(this.#keys, grown, tail, this.#keyHead);
+        this.#keys = grown;
       }
     }
   }
@@ -275,4 +274,23 @@ export function hashOf(key: string): number {
 /** Seconds on the monotonic clock: a small integer. */
 export function nowSeconds(): number {
   return Math.floor(performance.now() / 1000);
+}
+
+/** The position in a ring of `size` bytes of absolute offset `at` (`%`, not `&`: offsets pass 2^31 after hours). */
+function ringPosition(at: number, size: number): number {
+  return at % size;
+}
+
+/**
+ * Copies `from`'s bytes between absolute offsets `start` and `end` into `to` (twice its size) at
+ * the same absolute offsets: each key's bytes are then where its absolute offset says.
+ */
+function copyRing(from: Uint8Array, to: Uint8Array, start: number, end: number): void {
+  for (let at = start; at < end; ) {
+    const source = ringPosition(at, from.length);
+    const target = ringPosition(at, to.length);
+    const length = Math.min(end - at, from.length - source, to.length - target);
+    to.set(from.subarray(source, source + length), target);
+    at += length;
+  }
 }
