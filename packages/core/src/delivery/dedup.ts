@@ -68,11 +68,11 @@ interface Waiting {
 
 /**
  * The bytes the answers kept for retries over one MemoryStore take at most (besides the
- * store's `dedup-answer:` size, a count). WeChat retries 5–15 s after a callback; at 5 000 new
- * messages a second, 64 MiB holds ~18 s of the default bot's safe-mode answers (~720 bytes each
- * with their record's header) and ~80 s of its plain ones (~390). A quieter bot's ring stays at
- * what 60 s of its answers take (it doubles only while the answer it would overwrite is inside
- * ANSWER_TTL_MS).
+ * store's `dedup-answer:` size, a count, 100 000 by default). WeChat retries 5–15 s after a
+ * callback; at 5 000 new messages a second, 64 MiB holds ~18 s of the default bot's safe-mode
+ * answers (~0.7 KB each with its record's header; the count, 20 s, bounds its ~0.4 KB plain
+ * ones first). A quieter bot's ring stays at what 60 s of its answers take: a chunk is added
+ * only while the one it would overwrite holds an answer inside ANSWER_TTL_MS (see AnswerRing).
  */
 export const ANSWER_BUDGET_BYTES = 64 * 1024 * 1024;
 
