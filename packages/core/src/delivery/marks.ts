@@ -32,8 +32,9 @@ const EXPIRED_DROPPED_A_WRITE = 2;
  *   256 (a channel name and a MsgId of digits: ~45 bytes a key), two otherwise. Compared
  *   exactly with the key looked up (a false match would drop a genuinely new message).
  *
- * Everything starts small and doubles when the marks inside their TTL need it, up to `max`
- * slots (100 000 by default: ~4 MB of slots and index, ~4.5 MB of keys, off the JS heap).
+ * Everything starts small (~26 KB) and doubles when the marks inside their TTL need it, up to
+ * `max` marks (100 000 by default: ~4.7 MB of slots and index and 8 MiB of key bytes, off the
+ * JS heap, where the Map and key strings were ~15 MB on it).
  */
 export class Marks {
   #ttlSeconds: number;
