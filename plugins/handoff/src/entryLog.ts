@@ -25,7 +25,8 @@ export class EntryLog {
 
   /** @param maxBytes what the log may take at most: two bytes a unit. */
   constructor(maxBytes: number) {
-    this.#capacity = Math.max(0, Math.min(Math.floor(maxBytes / 2), MAX_UNITS));
+    const units = Math.floor(maxBytes / 2);
+    this.#capacity = units > 0 ? Math.min(units, MAX_UNITS) : 0; // NaN: 0, Infinity: the most
     this.#segments = new Array(Math.ceil(this.#capacity / SEGMENT_UNITS));
   }
 

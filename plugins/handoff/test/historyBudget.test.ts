@@ -47,6 +47,13 @@ describe("everyone's recent history in process", () => {
     shelf.append('a', entry(2, 'x'.repeat(3000)));
     shelf.append('a', entry(3, 'after'));
     expect(shelf.read('a')?.map((e) => e.text)).toEqual(['short', 'after']);
+    // No budget at all (or none that makes sense): nothing is recorded, nothing fails.
+    for (const maxBytes of [0, 1, Number.NaN, -5]) {
+      const none = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100, maxBytes });
+      none.append('a', entry(1, 'short'));
+      expect(none.read('a')).toBeUndefined();
+      expect(none.allocatedBytes).toBe(0);
+    }
   });
 
   it('allocates as it fills: a bot with a few users takes one 256 KiB segment of its 64 MiB', () => {
