@@ -247,6 +247,45 @@ describe('Composer routing', () => {
     expect(replies).toEqual([{ type: 'text', text: 'by name' }]);
   });
 
+  // The pipeline's own middleware (composers, filters, error boundaries) pass their results on
+  // without a `.then` each (they resolve to undefined already): what a plugin's middleware or
+  // the caller's next resolves to must still never reach an `await next()` or the caller.
+  it('no value a middleware or the caller resolves to reaches await next() or the result, through composers, filters and boundaries', async () => {
+    const seen: unknown[] = [];
+    const root = new Composer<Context>();
+    root.use(async (_ctx, next) => void seen.push(['use', await next()]));
+    root.on('text', async (_ctx, next) => void seen.push(['on', await next()]));
+    root.errorBoundary(
+      () => {},
+      async (_ctx, next) => void seen.push(['boundary', await next()]),
+    );
+    const inner = new Composer<Context>();
+    inner.use(async (_ctx, next) => void seen.push(['inner', await next()]));
+    inner.use(() => 42);
+    root.use(inner.middleware());
+    root.use(() => 'never reached');
+    const { ctx } = contextFor(textMessage('x'));
+    // A caller's next that resolves to a value (typed as void, as JavaScript callers may not be).
+    const caller = (async () => 'caller') as unknown as () => Promise<void>;
+    await expect(root.middleware()(ctx, caller)).resolves.toBeUndefined();
+    expect(seen).toEqual([
+      ['inner', undefined],
+      ['boundary', undefined],
+      ['on', undefined],
+      ['use', undefined],
+    ]);
+    // And the caller's next, reached from a composer of one and of several.
+    const values: unknown[] = [];
+    const one = new Composer<Context>();
+    one.use(async (_ctx, next) => void values.push(await next()));
+    await expect(one.middleware()(ctx, caller)).resolves.toBeUndefined();
+    const several = new Composer<Context>();
+    several.use(async (_ctx, next) => void values.push(await next()));
+    several.on('text', (_ctx, next) => next());
+    await expect(several.middleware()(ctx, caller)).resolves.toBeUndefined();
+    expect(values).toEqual([undefined, undefined]);
+  });
+
   it('errorBoundary catches its own errors, not downstream ones, and goes on', async () => {
     const errors: unknown[] = [];
     const c = new Composer<Context>();

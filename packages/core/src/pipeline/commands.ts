@@ -1,7 +1,7 @@
 import { coreTexts } from '../i18n/coreTexts.ts';
 import type { CommandInfo } from './composer.ts';
 import type { Context } from './context.ts';
-import type { Next } from './compose.ts';
+import { resolvesToUndefined, type Next } from './compose.ts';
 
 /** What the bot does with commands nothing of its own handles. */
 export interface CommandOptions {
@@ -72,4 +72,4 @@ export class BuiltinCommands {
 }
 
 /** The end of the pipeline for a message that is not a command: nothing to do. */
-const pipelineEnd: Next = () => Promise.resolve();
+const pipelineEnd: Next = resolvesToUndefined(() => Promise.resolve());

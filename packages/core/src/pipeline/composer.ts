@@ -1,5 +1,5 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
-import { compose, type ComposeOptions, type Middleware, type Next } from './compose.ts';
+import { compose, resolvesToUndefined, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 import type { TextRef, Texts } from '../i18n/catalog.ts';
@@ -67,11 +67,14 @@ export class Composer<C extends Context = Context> {
     const child = new Composer<D>(...middleware);
     const inner = child.middleware();
     // No async frame: most messages fail most filters (a text passes `on('voice')` on to the next).
-    this.use((ctx, next) => {
-      const matched = predicate(ctx);
-      if (matched instanceof Promise) return matched.then((yes) => (yes ? inner(ctx as D, next) : next()));
-      return matched ? inner(ctx as D, next) : next();
-    });
+    // Its result is a composer's or the next() a dispatch round gave it: a promise of undefined.
+    this.use(
+      resolvesToUndefined((ctx: C, next: Next) => {
+        const matched = predicate(ctx);
+        if (matched instanceof Promise) return matched.then((yes) => (yes ? inner(ctx as D, next) : next()));
+        return matched ? inner(ctx as D, next) : next();
+      }),
+    );
     this.#registry.push(child);
     return child;
   }
@@ -190,7 +193,7 @@ export class Composer<C extends Context = Context> {
 
   /** The composed middleware of this composer (composed once, on first call). */
   middleware(): Middleware<C> {
-    const middleware: Middleware<C> = (ctx, next) => this.#compose()(ctx, next);
+    const middleware: Middleware<C> = resolvesToUndefined((ctx: C, next: Next) => this.#compose()(ctx, next));
     composers.set(middleware, this);
     return middleware;
   }
@@ -230,7 +233,7 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
   // (measured). Same order of effects as `try { await inner(...) } catch { ... }`.
   // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
   // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
-  return (ctx, next) => {
+  return resolvesToUndefined((ctx: C, next: Next) => {
     // What `next()` gave `inner` (undefined until it is called). `inner` gets that promise itself:
     // whether a failure came from downstream is asked only when `inner` fails (downstreamFailed),
     // not with a promise and a callback on every `next()` (the default bot's four stages made
@@ -258,7 +261,7 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
         return ownFailure();
       });
     });
-  };
+  });
 }
 
 /** Resolved already: a promise still pending when {@link downstreamFailed} asks settles after it. */
