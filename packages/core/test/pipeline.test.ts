@@ -286,6 +286,23 @@ describe('Composer routing', () => {
     expect(values).toEqual([undefined, undefined]);
   });
 
+  it('ctx.reply counts the reply and hands over the delivery; a delivery that throws becomes a rejection', async () => {
+    const { ctx, replies } = contextFor(textMessage('x'));
+    await expect(ctx.reply('a')).resolves.toBeUndefined();
+    expect(replies).toEqual([{ type: 'text', text: 'a' }]);
+    expect(ctx.replies).toBe(1);
+    // Only deliver is used by reply.
+    const failing = new Context(textMessage('x'), {
+      deliver: () => {
+        throw new Error('no channel');
+      },
+    } as unknown as ConstructorParameters<typeof Context>[1]);
+    const pending = failing.reply('b');
+    expect(pending).toBeInstanceOf(Promise);
+    await expect(pending).rejects.toThrow('no channel');
+    expect(failing.replies).toBe(1);
+  });
+
   it('errorBoundary catches its own errors, not downstream ones, and goes on', async () => {
     const errors: unknown[] = [];
     const c = new Composer<Context>();
