@@ -18,6 +18,7 @@ import type { Store } from '../store/types.ts';
 import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
 import { CallbackDedup, dedupKeyOf, type Claim } from './dedup.ts';
+import { InFlightList, type InFlightLink } from './inFlightList.ts';
 import type { DeliveryEngine } from './engine.ts';
 import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
 import { PassiveWindow } from './passiveWindow.ts';
@@ -51,7 +52,7 @@ export interface InboundOptions {
 export class Inbound {
   readonly #options: InboundOptions;
   readonly #dedup: CallbackDedup;
-  readonly #inFlight = new Set<MessageRun>();
+  readonly #inFlight = new InFlightList<MessageRun>();
   #sweeper: NodeJS.Timeout | undefined;
 
   /** Writes the line `#logCallback` logs (see callbackLine). */
@@ -288,11 +289,14 @@ export class Inbound {
  * The services one message's context uses: where its replies go, its logger, its media.
  * A class with the shared parts on `inbound`, not a closure set per message (hot path).
  */
-class MessageRun implements ContextServices {
+class MessageRun implements ContextServices, InFlightLink<MessageRun> {
   /** Epoch ms the message entered the pipeline. */
   readonly received = Date.now();
   ctx: Context | undefined;
   warned = false;
+  inFlightPrevious: MessageRun | undefined = undefined;
+  inFlightNext: MessageRun | undefined = undefined;
+  inFlight = false;
   #log: Logger | undefined;
   #to: Recipient | undefined;
   #replies = 0;
