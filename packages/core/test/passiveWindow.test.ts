@@ -75,4 +75,50 @@ describe('PassiveWindow timeouts', () => {
     expect(open.every((w) => w.closedBy === 'timeout')).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
   });
+  it('many windows open at once, closing in any order: each still open times out at its own time', () => {
+    vi.useFakeTimers();
+    // More open at once than the queue first has room for, opened 1 ms apart; at every third,
+    // one of those opened so far closes early, here and there, while the others still open.
+    const windows: PassiveWindow[] = [];
+    for (let i = 0; i < 300; i++) {
+      windows.push(new PassiveWindow(1000));
+      if (i % 3 === 2) windows[(i * 37) % windows.length]!.close();
+      vi.advanceTimersByTime(1);
+    }
+    const open = () => windows.filter((w) => w.isOpen).length;
+    const stillOpen = open();
+    const closedEarly = windows.filter((w) => w.closedBy === 'ended').length;
+    expect(closedEarly).toBeGreaterThan(40);
+    expect(stillOpen + closedEarly).toBe(300);
+    // t = 300: window i times out at t = 1000 + i.
+    vi.advanceTimersByTime(699);
+    expect(open()).toBe(stillOpen);
+    for (let i = 0; i < 300; i++) {
+      vi.advanceTimersByTime(1); // t = 1000 + i
+      for (let j = 0; j < 300; j++) {
+        if (windows[j]!.closedBy === 'ended') continue;
+        expect([j, windows[j]!.isOpen]).toEqual([j, j > i]);
+      }
+    }
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a window left open while thousands open and close after it times out at its time, and so do those after it', () => {
+    vi.useFakeTimers();
+    const hung = new PassiveWindow(5000);
+    for (let i = 0; i < 4000; i++) {
+      new PassiveWindow(5000).close();
+      if (i % 1000 === 999) vi.advanceTimersByTime(1000); // t = 1000 … 4000
+    }
+    const late = new PassiveWindow(5000); // t = 4000: times out at 9000
+    vi.advanceTimersByTime(999);
+    expect([hung.isOpen, late.isOpen]).toEqual([true, true]);
+    vi.advanceTimersByTime(1); // t = 5000
+    expect([hung.closedBy, late.isOpen]).toEqual(['timeout', true]);
+    vi.advanceTimersByTime(3999);
+    expect(late.isOpen).toBe(true);
+    vi.advanceTimersByTime(1); // t = 9000
+    expect(late.closedBy).toBe('timeout');
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
