@@ -102,6 +102,20 @@ describe('the callback line', () => {
     expect(raw).toEqual([]);
   });
 
+  it("has pino's time of each line, from one millisecond to the next", () => {
+    const now = vi.spyOn(Date, 'now');
+    const { log, raw } = rawLogger();
+    const line = callbackLine(log);
+    for (const ms of [1_767_225_600_123, 1_767_225_600_123, 1_767_225_600_124, 1_767_225_601_000, 1_767_225_600_999]) {
+      now.mockReturnValue(ms);
+      log.info({ channel: 'oa', type: 'text', id: '1', ms: 1, outcome: 'passive' }, 'callback');
+      line('oa', 'text', '1', 1, 'passive');
+      const [theirs, ours] = raw.splice(0);
+      expect(ours).toBe(theirs);
+      expect(JSON.parse(ours!)).toMatchObject({ time: ms });
+    }
+  });
+
   it("goes through log.info on a logger createLogger did not make (the user's own pino, with its options)", () => {
     const raw: string[] = [];
     const theirs = pino({ base: null, formatters: { level: (label) => ({ severity: label }) }, messageKey: 'message' }, { write: (l: string) => void raw.push(l) });
