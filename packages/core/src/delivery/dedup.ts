@@ -3,7 +3,8 @@ import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
 import { ownedCompact } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 import { AnswerRing, NOT_KEPT } from './answers.ts';
-import { Marks, NO_MARK, SUCCESS_MARK } from './marks.ts';
+import { Claims } from './claims.ts';
+import { Marks, NO_MARK, SUCCESS_MARK, hashOf } from './marks.ts';
 
 const PENDING = '\u0000pending';
 /**
@@ -66,6 +67,12 @@ interface Waiting {
   readonly resolve: (body: string) => void;
 }
 
+function newWaiting(): Waiting {
+  let resolve!: (body: string) => void;
+  const response = new Promise<string>((r) => (resolve = r));
+  return { response, resolve };
+}
+
 /**
  * The bytes the answers kept for retries over one MemoryStore take at most (besides the
  * store's `dedup-answer:` size, a count, 100 000 by default). WeChat retries 5–15 s after a
@@ -83,8 +90,8 @@ export const ANSWER_BUDGET_BYTES = 64 * 1024 * 1024;
  * answer, bytes of `answers` (typed arrays and a byte ring: nothing a message on the JS heap).
  */
 interface MemoryDedup {
-  /** Deliveries in flight, by key (see CallbackDedup's `#local`). */
-  readonly inFlight: Map<string, Waiting | null>;
+  /** Deliveries in flight, by key: null until a retry waits for the answer (see CallbackDedup's `#local`). */
+  readonly inFlight: Claims<Waiting | null>;
   /** Marks of the deliveries that answered, at most the store's `dedup:` space size. */
   readonly marks: Marks;
   /** Their passive answers, ANSWER_TTL_MS each, at most the store's `dedup-answer:` size and ANSWER_BUDGET_BYTES. */
@@ -98,7 +105,7 @@ function memoryDedupOf(store: MemoryStore, ttlMs: number): MemoryDedup {
   if (!state) {
     const max = (prefix: string) => store.limitOf(prefix) ?? DEFAULT_MEMORY_SPACES[prefix]!;
     const marks = new Marks(ttlMs, max('dedup:'), store.fullWarningOf('dedup:'));
-    state = { inFlight: new Map(), marks, answers: new AnswerRing(ANSWER_TTL_MS, max('dedup-answer:'), ANSWER_BUDGET_BYTES) };
+    state = { inFlight: new Claims(), marks, answers: new AnswerRing(ANSWER_TTL_MS, max('dedup-answer:'), ANSWER_BUDGET_BYTES) };
     memoryDedups.set(store, state);
   }
   // Bots of different TTLs over one store: the marks live the longest.
@@ -127,9 +134,9 @@ export class CallbackDedup {
   /**
    * Deliveries in flight in this process, by key: null until a retry comes and waits for the
    * answer (a promise made only then: nearly every message finishes without one). Over a
-   * MemoryStore, the store's (shared by every dedup over it): the claim of a delivery in flight.
+   * MemoryStore, its MemoryDedup's `inFlight` instead (shared by every dedup over the store).
    */
-  readonly #local: Map<string, Waiting | null>;
+  readonly #local = new Map<string, Waiting | null>();
   /**
    * The dedup state of the store, when it is in this process's memory: claims and answers are
    * then recorded at once, without the two async frames and five promises a message the Store
@@ -150,7 +157,6 @@ export class CallbackDedup {
     // fail or forward writes) must see every call go through them.
     const own = store instanceof MemoryStore && store.set === MemoryStore.prototype.set && store.setIfAbsent === MemoryStore.prototype.setIfAbsent;
     this.#memory = own ? memoryDedupOf(store, ttlMs) : undefined;
-    this.#local = this.#memory?.inFlight ?? new Map();
   }
 
   /**
@@ -159,14 +165,26 @@ export class CallbackDedup {
    * owned.ts), not one built from a message's fields, which would keep the message alive.
    */
   claim(key: string): Claim | Promise<Claim> {
-    const inProcess = this.#local.get(key);
-    if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
     const memory = this.#memory;
     if (memory) {
-      const mark = memory.marks.get(key);
-      if (mark === NO_MARK) return this.#claimed(key, true);
+      // One hash of the key for its claim and its mark (and one more at `complete`).
+      const hash = hashOf(key);
+      const inProcess = memory.inFlight.get(key, hash);
+      if (inProcess === null) {
+        const waiting = newWaiting();
+        memory.inFlight.set(key, hash, waiting);
+        return { first: false, response: waiting.response };
+      }
+      if (inProcess !== undefined) return { first: false, response: inProcess.response };
+      const mark = memory.marks.get(key, hash);
+      if (mark === NO_MARK) {
+        memory.inFlight.set(key, hash, null);
+        return FIRST;
+      }
       return { first: false, response: Promise.resolve(mark === SUCCESS_MARK ? 'success' : (memory.answers.read(mark) ?? 'success')) };
     }
+    const inProcess = this.#local.get(key);
+    if (inProcess !== undefined) return { first: false, response: (inProcess ?? this.#wait(key)).response };
     return this.store.setIfAbsent(key, PENDING, this.ttlMs).then((first) => this.#claimed(key, first));
   }
 
@@ -178,9 +196,7 @@ export class CallbackDedup {
 
   /** A retry waits for the in-process delivery of `key`. */
   #wait(key: string): Waiting {
-    let resolve!: (body: string) => void;
-    const response = new Promise<string>((r) => (resolve = r));
-    const waiting = { response, resolve };
+    const waiting = newWaiting();
     this.#local.set(key, waiting);
     return waiting;
   }
@@ -193,15 +209,17 @@ export class CallbackDedup {
   complete(key: string, body: string): Promise<void> | undefined {
     const memory = this.#memory;
     if (!memory) return this.#completeStored(key, body);
+    const hash = hashOf(key);
     try {
-      // The mark holds its answer's place; one not kept (longer than the ring's budget) reads as
+      // The mark holds its answer's place; one not kept (longer than a chunk) reads as
       // `success`, as one past its time. Its claim found no mark.
       const place = body === 'success' ? NOT_KEPT : memory.answers.write(body);
-      memory.marks.set(key, place === NOT_KEPT ? SUCCESS_MARK : place);
+      memory.marks.set(key, place === NOT_KEPT ? SUCCESS_MARK : place, hash);
     } catch (error) {
       this.onError?.(error);
     } finally {
-      this.#answered(key, body);
+      // Retries in this process get the answer; the claim goes.
+      memory.inFlight.delete(key, hash)?.resolve(body);
     }
     return undefined;
   }

@@ -85,15 +85,15 @@ export class Marks {
     return this.#hashes.length * 28 + this.#index.byteLength + this.#keys.byteLength;
   }
 
-  /** {@link NO_MARK} (none, or expired), {@link SUCCESS_MARK}, or the place of the key's answer. */
-  get(key: string): number {
-    const slot = this.#find(key, hashOf(key));
+  /** {@link NO_MARK} (none, or expired), {@link SUCCESS_MARK}, or the place of the key's answer (`hash`: {@link hashOf} the key, when the caller has it). */
+  get(key: string, hash = hashOf(key)): number {
+    const slot = this.#find(key, hash);
     if (slot < 0 || this.#expired(this.#seconds[slot]!, nowSeconds())) return NO_MARK;
     return this.#answers[slot]!;
   }
 
   /** Records the mark of `key` (after a `get` found none: its delivery answered): `answer` is {@link SUCCESS_MARK} or its place. */
-  set(key: string, answer: number): void {
+  set(key: string, answer: number, hash = hashOf(key)): void {
     if (this.max < 1) return;
     const now = nowSeconds();
     for (let i = 0; i < EXPIRED_DROPPED_A_WRITE && this.#next > this.#first && this.#frontExpired(now); i++) this.#dropFront();
@@ -104,7 +104,6 @@ export class Marks {
     const twoByte = needsTwoBytes(key);
     this.#makeKeyRoom(twoByte ? key.length * 2 : key.length, now);
 
-    const hash = hashOf(key);
     const slot = this.#next & (this.#hashes.length - 1);
     this.#hashes[slot] = hash;
     this.#seconds[slot] = now;
