@@ -87,7 +87,7 @@ export const ANSWER_BUDGET_BYTES = 64 * 1024 * 1024;
  * The dedup state of one MemoryStore, shared by every CallbackDedup over it (bots of one process).
  * No other process sees that store, so it is kept beside it, not in it: a message in flight is
  * its in-flight entry, then its mark, for the dedup TTL, a slot of `marks` and, for a passive
- * answer, bytes of `answers` (typed arrays and a byte ring: nothing a message on the JS heap).
+ * answer, bytes of `answers` (typed arrays and byte chunks: nothing a message on the JS heap).
  */
 interface MemoryDedup {
   /** Deliveries in flight, by key: null until a retry waits for the answer (see CallbackDedup's `#local`). */
