@@ -79,6 +79,19 @@ describe('AnswerRing', () => {
     expect(answers.read(place)).toBe(longest);
   });
 
+  it('an answer not kept (longer than a chunk in UTF-8 only) drops nothing and allocates nothing', () => {
+    // Found by answersModel.test.ts (seeds 11-13, 15, 16): measured only after the oldest chunk
+    // went for room at `max`, a Chinese answer of 100 characters (300 bytes, a chunk 128) took
+    // the kept answers with it.
+    const answers = new AnswerRing(60_000, 2, 1024, 128);
+    const kept = [answers.write('a'), answers.write('b')];
+    expect(answers.write('答'.repeat(100))).toBe(NOT_KEPT);
+    expect([answers.size, ...kept.map((place) => answers.read(place))]).toEqual([2, 'a', 'b']);
+    const fresh = new AnswerRing(60_000, 2, 1024, 128);
+    expect(fresh.write('答'.repeat(100))).toBe(NOT_KEPT);
+    expect(fresh.bytes).toBe(0);
+  });
+
   it('holds at most `max` answers, the oldest chunk going first; a max of 0 keeps none', () => {
     const answers = new AnswerRing(60_000, 3, MiB);
     const places = Array.from({ length: 6 }, (_, i) => answers.write(`a${i}`));

@@ -58,7 +58,7 @@ export class AnswerRing {
   /**
    * @param max the most answers kept at once
    * @param budget the most bytes the chunks take together (at least one chunk's)
-   * @param chunkBytes a chunk's size: the longest answer kept (a multiple of 8, at most 64 MiB)
+   * @param chunkBytes a chunk's size (a multiple of 8, at most 64 MiB): the longest answer kept is 8 bytes less (its header), in UTF-8
    */
   constructor(
     lifetimeMs: number,
@@ -84,6 +84,9 @@ export class AnswerRing {
   write(body: string): number {
     // A character is one to three bytes (a surrogate pair four, for two): no room for it in a chunk.
     if (body.length > this.#chunkBytes - HEADER || this.max < 1) return NOT_KEPT;
+    // One that may be longer than a chunk in UTF-8 is measured before anything is dropped or
+    // allocated for it (an answer not kept took the oldest chunk's answers with it at `max`).
+    if (body.length * 3 > this.#chunkBytes - HEADER && HEADER + Buffer.byteLength(body) > this.#chunkBytes) return NOT_KEPT;
     const now = nowSeconds();
     if (this.#head < 0) this.#enter(this.#addChunk());
     while (this.#count >= this.max) this.#dropOldest();
@@ -94,7 +97,6 @@ export class AnswerRing {
       length = this.#chunks[this.#head]!.write(body, this.#offset + HEADER, 'utf8');
     } else {
       length = Buffer.byteLength(body);
-      if (HEADER + length > this.#chunkBytes) return NOT_KEPT;
       if (this.#offset + HEADER + length > this.#chunkBytes) this.#advance(now);
       this.#chunks[this.#head]!.write(body, this.#offset + HEADER, length, 'utf8');
     }
