@@ -15,6 +15,7 @@ export class Claims<V> {
   #values: (V | undefined)[];
   #size = 0;
 
+  /** @param capacity the slots it starts with: a power of two (a slot's probe runs by masking), at least 1 */
   constructor(capacity = 64) {
     this.#keys = new Array<string | undefined>(capacity).fill(undefined);
     this.#hashes = new Int32Array(capacity);

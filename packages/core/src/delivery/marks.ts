@@ -70,7 +70,7 @@ export class Marks {
     this.#ttlSeconds = Math.ceil(ttlMs / 1000);
   }
 
-  /** Marks written from now on live at least `ttlMs` (one store shared by bots of different TTLs). */
+  /** Marks live at least `ttlMs` from now on, those already written too (one store shared by bots of different TTLs: the longest asked for is every mark's). */
   ttlAtLeast(ttlMs: number): void {
     this.#ttlSeconds = Math.max(this.#ttlSeconds, Math.ceil(ttlMs / 1000));
   }
