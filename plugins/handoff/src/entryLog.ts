@@ -52,10 +52,11 @@ export class EntryLog {
     let offset = this.head - this.#lapStart;
     let segment = offset >>> SEGMENT_SHIFT;
     if ((offset & SEGMENT_MASK) + length > Math.min(SEGMENT_UNITS, capacity - segment * SEGMENT_UNITS)) {
-      // The rest of this segment stays empty: the record starts the next one, or the next lap.
+      // The rest of this segment stays empty: the record starts the next one, or the next lap
+      // when there is none or it is the last, shorter one and the record does not fit in it.
       segment++;
       offset = segment * SEGMENT_UNITS;
-      if (offset >= capacity) {
+      if (offset >= capacity || offset + length > capacity) {
         this.#lapStart += capacity;
         offset = segment = 0;
       }

@@ -6,6 +6,7 @@ import { image, text, voice } from '@wxbot/testing';
 import { describe, expect, it } from 'vitest';
 import { entryFromMessage, entryFromReply, History, type HistoryEntry } from '../src/history.ts';
 import { KeyedLocks } from '../src/locks.ts';
+import { EntryLog } from '../src/entryLog.ts';
 import { ProcessShelf } from '../src/recent.ts';
 
 /**
@@ -54,6 +55,25 @@ describe("everyone's recent history in process", () => {
       expect(none.read('a')).toBeUndefined();
       expect(none.allocatedBytes).toBe(0);
     }
+  });
+
+  it('an entry too long for what is left of a segment and for the last, shorter one starts the next lap, whole', () => {
+    // Found by recentModel.test.ts (seeds 36 and 45): with a budget not a multiple of 256 KiB,
+    // an entry moved to the next segment went into the last one even when it was shorter than
+    // the entry: its units past the segment's end were lost, and it read back cut and garbled.
+    const segment = 2 ** 17;
+    const shelf = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100, maxBytes: 2 * (2 * segment + 1234) });
+    shelf.append('a', entry(1, 'a'.repeat(70_000))); // segment 0
+    shelf.append('b', entry(2, 'b'.repeat(100_000))); // not in segment 0's rest: segment 1
+    shelf.append('c', entry(3, 'c'.repeat(120_000))); // neither in segment 1's rest nor in segment 2 (1 234 units): over a's
+    expect(shelf.read('c')?.map((e) => e.text)).toEqual(['c'.repeat(120_000)]);
+    expect(shelf.read('b')?.map((e) => e.text)).toEqual(['b'.repeat(100_000)]);
+    expect(shelf.read('a')).toBeUndefined();
+    const log = new EntryLog(2 * (2 * segment + 1234));
+    log.reserve(segment);
+    log.reserve(segment - 10);
+    const position = log.reserve(2000);
+    expect([position, log.indexOf(position), log.segmentOf(position).length]).toEqual([2 * segment + 1234, 0, segment]);
   });
 
   it('allocates as it fills: a bot with a few users takes one 256 KiB segment of its 64 MiB', () => {

@@ -1,0 +1,366 @@
+import type { Message, Reply } from '@wxbot/core';
+import { image, text } from '@wxbot/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { HistoryEntry } from '../src/entries.ts';
+import { EntryLog } from '../src/entryLog.ts';
+import { ProcessShelf } from '../src/recent.ts';
+
+/**
+ * EntryLog and ProcessShelf against reference models of their documented semantics, driven by
+ * long seeded random sequences (lengths up to a segment, logs of one unit to a few segments,
+ * conversations written, read, redelivered, expired and deleted; texts with surrogate pairs,
+ * lone surrogates, empty; times of every kind).
+ *
+ * The log's model: absolute positions; a record goes after the last one, or, when it does not
+ * fit in what is left of its segment (segments of 2^17 units, the last one shorter), at the
+ * start of the next segment or lap; a record at `p` is intact while `p >= head - capacity`, and
+ * an intact record's units are exactly as written. Segments are allocated when first reached.
+ *
+ * The shelf's model: each conversation's entries (with the log positions the log model gives
+ * them: an entry's units are 8, its id (2 + its length, or 4 for a reply's serial number) and
+ * 2 + the length of each content string); it reads its last `size` intact entries; an inbound
+ * entry whose id is among the last 10 it reads is not recorded (isRedelivery); it reads as
+ * absent `ttlMs` after its last write; past `maxConversations` the least recently written go;
+ * one whose newest entry is overwritten is forgotten; an entry larger than a segment or the
+ * whole log is not recorded.
+ */
+
+afterEach(() => vi.useRealTimers());
+
+/** mulberry32: numbers in [0, 1) from a seed, the same sequence every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEGMENT = 2 ** 17;
+
+class LogModel {
+  readonly capacity: number;
+  head = 0;
+  #lapStart = 0;
+  readonly #reached = new Set<number>();
+
+  constructor(maxBytes: number) {
+    const units = Math.floor(maxBytes / 2);
+    this.capacity = units > 0 ? Math.min(units, 2 ** 30) : 0;
+  }
+
+  get maxRecordUnits(): number {
+    return Math.min(this.capacity, SEGMENT);
+  }
+
+  get allocatedBytes(): number {
+    let bytes = 0;
+    for (const segment of this.#reached) bytes += 2 * Math.min(SEGMENT, this.capacity - segment * SEGMENT);
+    return bytes;
+  }
+
+  reserve(length: number): number {
+    let offset = this.head - this.#lapStart;
+    const segmentStart = Math.floor(offset / SEGMENT) * SEGMENT;
+    if (offset + length > Math.min(segmentStart + SEGMENT, this.capacity)) {
+      offset = segmentStart + SEGMENT;
+      if (offset + length > this.capacity) {
+        this.#lapStart += this.capacity;
+        offset = 0;
+      }
+    }
+    this.#reached.add(Math.floor(offset / SEGMENT));
+    this.head = this.#lapStart + offset + length;
+    return this.#lapStart + offset;
+  }
+
+  intact(position: number): boolean {
+    return position >= this.head - this.capacity;
+  }
+}
+
+describe('EntryLog against a reference model (seeded random sequences)', () => {
+  it.each([
+    [31, 2, 300],
+    [32, 7, 500],
+    [33, 101, 3000],
+    [34, 4000, 5000],
+    [35, 2 * 2 * SEGMENT, 3000],
+    [36, 2 * (2 * SEGMENT + 1234) + 1, 3000],
+  ])('seed %i: %i bytes, %i records', (seed, maxBytes, records) => {
+    const random = seededRandom(seed);
+    const log = new EntryLog(maxBytes);
+    const model = new LogModel(maxBytes);
+    expect(log.maxRecordUnits).toBe(model.maxRecordUnits);
+    if (model.capacity === 0) return;
+    const written: { position: number; length: number; id: number }[] = [];
+    const pattern = (id: number, i: number) => (id * 40_503 + i * 7) & 0xffff;
+    const whole = ({ position, length, id }: (typeof written)[number]) => {
+      const units = log.segmentOf(position);
+      const at = log.indexOf(position);
+      if (at + length > units.length) return false; // straddles its segment's end
+      for (let i = 0; i < length; i++) if (units[at + i] !== pattern(id, i)) return false;
+      return true;
+    };
+    for (let id = 0; id < records; id++) {
+      const r = random();
+      const most = model.maxRecordUnits;
+      const length = Math.max(
+        1,
+        Math.min(
+          most,
+          r < 0.7 ? 1 + Math.floor(random() * 60) : r < 0.9 ? 1 + Math.floor(random() * 2000) : r < 0.97 ? most - Math.floor(random() * 3) : Math.floor(random() * most),
+        ),
+      );
+      const position = log.reserve(length);
+      const expected = model.reserve(length);
+      if (position !== expected || log.head !== model.head) throw new Error(`seed ${seed}: record ${id} (${length} units) at ${position}, model ${expected}`);
+      const units = log.segmentOf(position);
+      const at = log.indexOf(position);
+      for (let i = 0; i < length; i++) units[at + i] = pattern(id, i);
+      written.push({ position, length, id });
+      if (log.allocatedBytes !== model.allocatedBytes) throw new Error(`seed ${seed}: ${log.allocatedBytes} bytes allocated, model ${model.allocatedBytes}`);
+      // Some earlier records: intact as the model says, and then whole.
+      for (let k = 0; k < 3; k++) {
+        const record = written[Math.floor(random() * written.length)]!;
+        const intact = log.intact(record.position);
+        if (intact !== model.intact(record.position)) throw new Error(`seed ${seed}: record ${record.id} intact ${intact}, model ${!intact}`);
+        if (intact && !whole(record)) throw new Error(`seed ${seed}: record ${record.id} intact but not whole`);
+      }
+    }
+    for (const record of written)
+      expect([log.intact(record.position), model.intact(record.position) && whole(record)]).toEqual([model.intact(record.position), model.intact(record.position)]);
+    expect(log.allocatedBytes).toBeLessThanOrEqual(maxBytes);
+  });
+});
+
+interface ModelEntry {
+  /** undefined: a reply's id, made by the shelf (taken from its first read, the same ever after). */
+  id: string | undefined;
+  readonly at: number;
+  readonly direction: 'in' | 'out';
+  readonly from: 'user' | 'bot' | 'agent';
+  readonly agent: string | undefined;
+  readonly type: string;
+  readonly text: string | undefined;
+  readonly mediaId: string | undefined;
+  readonly summary: string | undefined;
+  position: number;
+}
+
+class ShelfModel {
+  readonly log: LogModel;
+  /** In the order last written (a Map keeps insertion order). */
+  readonly conversations = new Map<string, { entries: ModelEntry[]; lastAt: number }>();
+
+  constructor(readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {
+    this.log = new LogModel(options.maxBytes);
+  }
+
+  #live(id: string, now: number) {
+    const conversation = this.conversations.get(id);
+    if (conversation && now - conversation.lastAt > this.options.ttlMs) {
+      this.conversations.delete(id);
+      return undefined;
+    }
+    return conversation;
+  }
+
+  read(id: string, now: number): ModelEntry[] | undefined {
+    const conversation = this.#live(id, now);
+    return conversation?.entries.filter((entry) => this.log.intact(entry.position)).slice(-this.options.size);
+  }
+
+  write(conversationId: string, entry: ModelEntry, now: number): void {
+    let conversation = this.#live(conversationId, now);
+    if (
+      conversation &&
+      entry.direction === 'in' &&
+      entry.id !== undefined &&
+      this.read(conversationId, now)!
+        .slice(-10)
+        .some((e) => e.id === entry.id)
+    )
+      return;
+    const units =
+      8 + (entry.id === undefined ? 4 : 2 + entry.id.length) + [entry.text, entry.mediaId, entry.summary].reduce((sum, s) => sum + (s === undefined ? 0 : 2 + s.length), 0);
+    if (units > this.log.maxRecordUnits) return;
+    entry.position = this.log.reserve(units);
+    if (conversation) this.conversations.delete(conversationId);
+    else conversation = { entries: [], lastAt: now };
+    conversation.entries.push(entry);
+    if (conversation.entries.length > this.options.size) conversation.entries.shift();
+    conversation.lastAt = now;
+    this.conversations.set(conversationId, conversation);
+    for (const id of this.conversations.keys()) {
+      if (this.conversations.size <= this.options.maxConversations) break;
+      this.conversations.delete(id);
+    }
+    for (const [id, { entries }] of this.conversations) if (!this.log.intact(entries.at(-1)!.position)) this.conversations.delete(id);
+  }
+}
+
+const COLLIDING_IDS = ['Aa', 'BB', 'AaAa', 'AaBB', 'BBAa', 'BBBB'];
+
+/** Strings of every kind of UTF-16: ASCII, Chinese, surrogate pairs, lone surrogates, empty. */
+function stringOf(random: () => number, length: number): string {
+  const pieces = ['a', 'Z', '0', '长', '😀', '\ud800', '\udc00', ' ', '\u0000', '\uffff'];
+  let out = '';
+  while (out.length < length) out += pieces[Math.floor(random() * pieces.length)];
+  return out.slice(0, length);
+}
+
+interface Run {
+  seed: number;
+  maxBytes: number;
+  size: number;
+  maxConversations: number;
+  ttlMs: number;
+  conversations: number;
+  steps: number;
+  /** How long texts get. */
+  textUnits: number;
+}
+
+function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversations, steps, textUnits }: Run): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(1_700_000_000_000);
+  const random = seededRandom(seed);
+  const pick = <T>(from: readonly T[]): T => from[Math.floor(random() * from.length)]!;
+  const options = { size, ttlMs, maxConversations, maxBytes };
+  const shelf = new ProcessShelf(options);
+  const model = new ShelfModel(options);
+  const ids = Array.from({ length: conversations }, (_, i) => `oa:user${i}`);
+  const maybe = (chance: number, make: () => string) => (random() < chance ? make() : undefined);
+  const textOf = () => {
+    const length = random() < 0.9 ? Math.floor(random() * 40) : Math.floor(random() * textUnits);
+    return length <= 64
+      ? stringOf(random, length)
+      : stringOf(random, 64)
+          .repeat(Math.ceil(length / 64))
+          .slice(0, length);
+  };
+  const replyIds = new Set<string>();
+
+  const compare = (conversationId: string) => {
+    const got = shelf.read(conversationId);
+    const want = model.read(conversationId, Date.now());
+    const fail = (what: string) => {
+      throw new Error(`seed ${seed}: ${conversationId} ${what}: ${JSON.stringify(got?.map((e) => e.id))}, model ${JSON.stringify(want?.map((e) => e.id))}`);
+    };
+    if ((got === undefined) !== (want === undefined)) fail('absent or not');
+    if (!got || !want) return;
+    if (got.length !== want.length) fail('length');
+    for (const [i, entry] of got.entries()) {
+      const expected = want[i]!;
+      if (expected.id === undefined) {
+        // A reply's id, made by the shelf: new, and the same at every read.
+        if (replyIds.has(entry.id)) fail(`reply id ${entry.id} seen before`);
+        replyIds.add(entry.id);
+        expected.id = entry.id;
+      }
+      const { position: _, ...fields } = expected;
+      if (!sameEntry(entry, fields)) fail(`entry ${i} ${JSON.stringify(entry)} vs ${JSON.stringify(fields)}`);
+    }
+  };
+
+  for (let step = 0; step < steps; step++) {
+    const conversationId = pick(ids);
+    const now = Date.now();
+    const r = random();
+    if (r < 0.1) vi.setSystemTime(now + Math.floor(random() * (random() < 0.05 ? 2 * ttlMs : 300)));
+    else if (r < 0.105) {
+      // To the last millisecond of a conversation's TTL, or the first past it.
+      const lastAt = model.conversations.get(conversationId)?.lastAt;
+      if (lastAt !== undefined && lastAt + ttlMs >= now && ttlMs < 1e8) vi.setSystemTime(lastAt + ttlMs + (random() < 0.5 ? 0 : 1));
+    } else if (r < 0.3) compare(conversationId);
+    else if (r < 0.31) {
+      shelf.delete(conversationId);
+      model.conversations.delete(conversationId);
+    } else if (r < 0.55) {
+      // A user's text message, straight from it; ids from a small pool: redeliveries.
+      // '' too, and ids of equal fingerprints (Java's String hash: 'Aa' and 'BB'): then compared in the log.
+      const id = random() < 0.05 ? '' : random() < 0.2 ? pick(COLLIDING_IDS) : `m${Math.floor(random() * 30)}`;
+      const time = pick([now - 5000, 0, 1_600_000_000_000, Number.NaN]);
+      const body = textOf();
+      shelf.appendMessage(conversationId, { ...text(body, { id, from: 'u' }), time: new Date(time) } as Message);
+      model.write(conversationId, entryOf(id, time || now, 'in', 'user', undefined, 'text', body, undefined, undefined), now);
+    } else if (r < 0.6) {
+      const id = `m${Math.floor(random() * 30)}`;
+      const mediaId = stringOf(random, Math.floor(random() * 20));
+      shelf.appendMessage(conversationId, { ...image(mediaId, { id, from: 'u' }), time: new Date(now - 1) } as Message);
+      model.write(conversationId, entryOf(id, now - 1, 'in', 'user', undefined, 'image', undefined, mediaId, undefined), now);
+    } else if (r < 0.8) {
+      // The bot's text or markdown reply, or an agent's, or an image.
+      const kind = Math.floor(random() * 4);
+      const body = textOf();
+      const reply: Reply = kind === 3 ? { type: 'image', mediaId: body } : { type: kind === 1 ? 'markdown' : 'text', text: body };
+      const from = kind === 2 ? 'agent' : 'bot';
+      const agent = kind === 2 ? pick(['alice', '', 'bob']) : undefined;
+      shelf.appendReply(conversationId, reply, from, agent);
+      model.write(
+        conversationId,
+        entryOf(undefined, now, 'out', from, agent || undefined, reply.type, kind === 3 ? undefined : body, kind === 3 ? body : undefined, undefined),
+        now,
+      );
+    } else {
+      // Any entry, as History.append gives one: ids of any characters, times of any kind, any fields.
+      const direction = random() < 0.6 ? 'in' : 'out';
+      const from = direction === 'in' ? 'user' : pick(['bot', 'agent'] as const);
+      const agent = from === 'agent' ? pick(['alice', '', undefined]) : undefined;
+      const id = random() < 0.6 ? `m${Math.floor(random() * 30)}` : random() < 0.5 ? pick(COLLIDING_IDS) : stringOf(random, Math.floor(random() * 12));
+      const at = pick([now, 1_700_000_000_123.5, -0, Number.NaN, 4_102_444_800_000.25, Number.MAX_VALUE, -1]);
+      const entry = entryOf(id, at, direction, from, agent, pick(['text', 'voice', 'file', 'location']), maybe(0.7, textOf), maybe(0.3, textOf), maybe(0.3, textOf));
+      const { position: _, ...fields } = entry;
+      shelf.append(conversationId, fields as HistoryEntry);
+      model.write(conversationId, entry, now);
+    }
+    if (step % 500 === 0) for (const id of ids) compare(id);
+  }
+  for (const id of ids) compare(id);
+  expect(shelf.allocatedBytes).toBe(model.log.allocatedBytes);
+  expect(shelf.allocatedBytes).toBeLessThanOrEqual(Math.max(0, maxBytes));
+}
+
+function entryOf(
+  id: string | undefined,
+  at: number,
+  direction: 'in' | 'out',
+  from: 'user' | 'bot' | 'agent',
+  agent: string | undefined,
+  type: string,
+  text: string | undefined,
+  mediaId: string | undefined,
+  summary: string | undefined,
+): ModelEntry {
+  return { id, at, direction, from, agent, type, text, mediaId, summary, position: -1 };
+}
+
+function sameEntry(entry: HistoryEntry, expected: Omit<ModelEntry, 'position'>): boolean {
+  return (
+    entry.id === expected.id &&
+    Object.is(entry.at, expected.at) &&
+    entry.direction === expected.direction &&
+    entry.from === expected.from &&
+    entry.agent === expected.agent &&
+    entry.type === expected.type &&
+    entry.text === expected.text &&
+    entry.mediaId === expected.mediaId &&
+    entry.summary === expected.summary
+  );
+}
+
+describe('ProcessShelf against a reference model (seeded random sequences)', () => {
+  const runs: Run[] = [
+    { seed: 41, maxBytes: 4096, size: 5, maxConversations: 100, ttlMs: 3600_000, conversations: 8, steps: 8000, textUnits: 600 },
+    { seed: 42, maxBytes: 1000, size: 1, maxConversations: 3, ttlMs: 5000, conversations: 6, steps: 5000, textUnits: 500 },
+    { seed: 43, maxBytes: 40_000, size: 50, maxConversations: 20, ttlMs: 60_000, conversations: 40, steps: 10_000, textUnits: 3000 },
+    { seed: 44, maxBytes: 60_000, size: 12, maxConversations: 100_000, ttlMs: 10_000, conversations: 5, steps: 8000, textUnits: 200 },
+    { seed: 45, maxBytes: 2 * (2 * SEGMENT + 999), size: 10, maxConversations: 100_000, ttlMs: 1e9, conversations: 200, steps: 8000, textUnits: SEGMENT },
+    { seed: 46, maxBytes: 0, size: 10, maxConversations: 10, ttlMs: 1e9, conversations: 3, steps: 500, textUnits: 10 },
+  ];
+  it.each(runs)('seed $seed: $maxBytes bytes, size $size, $maxConversations conversations at most, TTL $ttlMs ms', (run) => driveShelf(run));
+});
