@@ -120,9 +120,13 @@ interface Run {
   chunkBytes: number;
   lifetimeMs: number;
   steps: number;
+  /** No jumps of time past the lifetime (so every chunk stays live). */
+  calm?: boolean;
+  /** The chunks the run must end with, where that is its point. */
+  chunksAtEnd?: number;
 }
 
-function drive({ seed, max, budget, chunkBytes, lifetimeMs, steps }: Run): void {
+function drive({ seed, max, budget, chunkBytes, lifetimeMs, steps, calm, chunksAtEnd }: Run): void {
   vi.useFakeTimers({ toFake: ['performance'] });
   const random = seededRandom(seed);
   const ring = new AnswerRing(lifetimeMs, max, budget, chunkBytes);
@@ -138,7 +142,7 @@ function drive({ seed, max, budget, chunkBytes, lifetimeMs, steps }: Run): void 
   for (let step = 0; step < steps; step++) {
     const r = random();
     if (r < 0.15) vi.advanceTimersByTime(Math.floor(random() * 300));
-    else if (r < 0.155) vi.advanceTimersByTime(Math.floor(random() * 2 * lifetimeMs));
+    else if (r < 0.155) vi.advanceTimersByTime(calm ? 0 : Math.floor(random() * 2 * lifetimeMs));
     else if (r < 0.4 && written.length > 0) {
       // Recent answers mostly (as retries come), some old.
       const back = random() < 0.8 ? Math.floor(random() * 50) : Math.floor(random() * written.length);
@@ -176,6 +180,7 @@ function drive({ seed, max, budget, chunkBytes, lifetimeMs, steps }: Run): void 
   // The documented bounds: at most `max` answers, the chunks within the budget (one at least).
   expect(ring.size).toBeLessThanOrEqual(Math.max(0, max));
   expect(ring.bytes).toBeLessThanOrEqual(Math.max(chunkBytes, Math.floor(budget / chunkBytes) * chunkBytes));
+  if (chunksAtEnd !== undefined) expect(ring.bytes).toBe(chunksAtEnd * chunkBytes);
 }
 
 describe('AnswerRing against a reference model (seeded random sequences)', () => {
@@ -188,6 +193,8 @@ describe('AnswerRing against a reference model (seeded random sequences)', () =>
     { seed: 16, max: 100_000, budget: 100, chunkBytes: 128, lifetimeMs: 60_000, steps: 5_000 },
     { seed: 17, max: 100_000, budget: 32 * 4096, chunkBytes: 4096, lifetimeMs: 1000, steps: 20_000 },
     { seed: 18, max: 500, budget: 2 ** 40, chunkBytes: 64, lifetimeMs: 60_000, steps: 20_000 },
+    // Every chunk live and budget for more than 4096: the ring stops at 4095 chunks (the epochs a place can name), then wraps.
+    { seed: 19, max: 100_000, budget: 64 * 5000, chunkBytes: 64, lifetimeMs: 600_000, steps: 40_000, calm: true, chunksAtEnd: 4095 },
   ];
   it.each(runs)('seed $seed: max $max, budget $budget, chunks of $chunkBytes, lifetime $lifetimeMs ms', (run) => drive(run));
 });
