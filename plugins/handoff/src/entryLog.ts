@@ -11,8 +11,9 @@
  *
  * Positions are absolute: units written since the log was made, a number that only grows
  * (exact to 2^53, centuries at any traffic). A record stays in one segment (one that does not
- * fit in what is left of it starts the next), so a record at position `p` is intact exactly
- * while `p >= head - capacity`: what was written after it has not come round to it. A reader
+ * fit in what is left of it starts the next, or the next lap when it does not fit in the last,
+ * shorter one either), so a record at position `p` is intact exactly while
+ * `p >= head - capacity`: what was written after it has not come round to it. A reader
  * checks that first, and reads nothing of a record that is (even partly) overwritten.
  */
 export class EntryLog {
