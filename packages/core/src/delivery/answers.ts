@@ -12,7 +12,11 @@ const HEADER = 8;
  * ~2× the external memory whose growth starts V8's mark-compacts.
  */
 export const CHUNK_BYTES = 256 * 1024;
-/** A place is its chunk's epoch × 2^26 + its offset in the chunk (a chunk is at most 64 MiB). */
+/**
+ * A place is its chunk's epoch × 2^26 + its offset in the chunk (a chunk is at most 64 MiB).
+ * Exact as a double (offsets are multiples of 8) up to epoch 2^30: ~2.6 years of 4 750 answers
+ * a second of ~720 bytes (13 chunks a second); past that places would round.
+ */
 const OFFSET_SPAN = 2 ** 26;
 /** Chunks by epoch, the last EPOCHS epochs (more than a ring's chunks: every chunk is entered once a lap). */
 const EPOCHS = 4096;
