@@ -13,13 +13,22 @@ import type { Watched } from './watch.ts';
 /** Node flags of the server processes (tsx until the packages run compiled). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
 
+/** What a server's memory holds after a full GC, in bytes. */
+export interface HeapBytes {
+  heapUsed: number;
+  arrayBuffers: number;
+}
+
 export interface BenchServer {
   readonly name: string;
   readonly port: number;
   /** CPU µs (user + system) the server used since the last call. */
   cpu(): Promise<number>;
-  /** Heap bytes in use after a full GC (needs --expose-gc). */
-  heap(): Promise<number>;
+  /**
+   * Bytes in use after a full GC (needs --expose-gc): the JS heap, and ArrayBuffers outside it
+   * (where the dedup's marks and answers and the hand-off's history are kept).
+   */
+  heap(): Promise<HeapBytes>;
   /** Starts a window of the server's event-loop delay and GC pauses (see watch.ts). */
   watch(): void;
   /** What the server's loop and GC did since `watch()`. */
@@ -41,11 +50,11 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   const [server, dir] = at < 0 ? [name, resolve(import.meta.dirname, '..')] : [name.slice(0, at), resolve(name.slice(at + 1))];
   const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const cpuAnswers: ((micros: number) => void)[] = [];
-  const heapAnswers: ((bytes: number) => void)[] = [];
+  const heapAnswers: ((bytes: HeapBytes) => void)[] = [];
   const watchAnswers: ((watched: Watched) => void)[] = [];
   const sampleAnswers: ((survivors: Survivor[]) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number; heap?: number; watched?: Watched; survivors?: Survivor[] }) => {
+    child.on('message', (m: { port?: number; cpu?: number; heap?: HeapBytes; watched?: Watched; survivors?: Survivor[] }) => {
       if (m.port !== undefined) ok(m.port);
       if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
       if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);

@@ -11,7 +11,7 @@
  * - for attribution only (bench/probe.ts): `wxbot-echo`, `wxbot-echo-silent`, `wxbot-silent`
  *   and `wxbot-only` (see below).
  * The parent talks over IPC: the child sends `{ port }` once it listens, `{ cpu }` (user +
- * system µs since the last ask) when asked with 'cpu', `{ heap }` (bytes after a GC) for 'heap';
+ * system µs since the last ask) when asked with 'cpu', `{ heap }` (JS heap and ArrayBuffer bytes after a GC) for 'heap';
  * 'watch' starts a window of event-loop delay and GC pauses (watch.ts), 'watched' answers
  * `{ watched }`, what the window saw; `{ sample: interval }` starts sampling what outlives
  * scavenges (survived.ts) and `{ sampled: callers }` answers `{ survivors }`.
@@ -33,7 +33,8 @@ process.on('message', (ask) => {
   if (ask === 'heap') {
     // Heap after a full GC (the server runs with --expose-gc for the heap bench).
     (globalThis as { gc?: () => void }).gc?.();
-    process.send?.({ heap: process.memoryUsage().heapUsed });
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    process.send?.({ heap: { heapUsed, arrayBuffers } });
     return;
   }
   if (ask === 'watch') return watch.start();
