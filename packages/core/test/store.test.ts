@@ -39,7 +39,7 @@ describe('MemoryStore', () => {
 
   it('allocates a space only once a key of it is used (an LRU takes its maximum up front)', async () => {
     const before = heapAfterGc();
-    // Ten stores of default sizes: 100 000 main keys, 100 000 dedup marks and 10 000 answers each.
+    // Ten stores of default sizes: 100 000 main keys, 100 000 dedup marks and 100 000 answers each.
     const stores = Array.from({ length: 10 }, () => new MemoryStore());
     const unused = heapAfterGc() - before;
     for (const store of stores) await store.set('dedup:{oa:1}', '1');
@@ -48,6 +48,13 @@ describe('MemoryStore', () => {
     // Made up front, the three spaces' key and value arrays were ~3.4 MB a store.
     expect(unused).toBeLessThan(1024 * 1024);
     expect(used).toBeGreaterThan(10 * 1024 * 1024); // each dedup: space made (1.6 MB of arrays)
+  });
+
+  it('refuses a size that would bound nothing (NaN, 0, a fraction)', () => {
+    expect(() => new MemoryStore({ maxEntries: 0 })).toThrow(/maxEntries must be a whole number of at least 1, got 0/);
+    expect(() => new MemoryStore({ spaces: { 'dedup:': Number.NaN } })).toThrow(/spaces\['dedup:'\] must be a whole number/);
+    expect(() => new MemoryStore({ spaces: { 'dedup-answer:': 2.5 } })).toThrow(TypeError);
+    expect(new MemoryStore({ spaces: { 'dedup:': 1 } })).toBeInstanceOf(MemoryStore);
   });
 });
 

@@ -61,6 +61,12 @@ class Space {
   }
 }
 
+/** A space's size as given, refused unless a whole number of at least 1 (NaN would bound nothing). */
+function sizeOf(option: string, size: number): number {
+  if (!Number.isInteger(size) || size < 1) throw new TypeError(`MemoryStore: ${option} must be a whole number of at least 1, got ${size}`);
+  return size;
+}
+
 const PRESSURE_CHECK_MS = 60_000;
 const PRESSURE_WARN_MS = 3600_000;
 
@@ -76,8 +82,8 @@ export class MemoryStore implements Store {
   #log: Logger | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#main = new Space('', options.maxEntries ?? 100_000);
-    this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => new Space(prefix, max));
+    this.#main = new Space('', sizeOf('maxEntries', options.maxEntries ?? 100_000));
+    this.#spaces = Object.entries({ ...DEFAULT_MEMORY_SPACES, ...options.spaces }).map(([prefix, max]) => new Space(prefix, sizeOf(`spaces['${prefix}']`, max)));
   }
 
   /** Where the store warns that a full space evicts keys before their TTL (the bot passes its logger). */
