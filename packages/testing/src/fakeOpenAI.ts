@@ -353,8 +353,15 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const wait = async (ms: number, res: ServerResponse) => {
     if (ms <= 0) return;
     const gone = new AbortController();
-    res.once('close', () => gone.abort());
-    await sleep(ms, undefined, { signal: AbortSignal.any([gone.signal, closing.signal]) }).catch(() => {});
+    const hangUp = () => gone.abort();
+    res.once('close', hangUp);
+    try {
+      await sleep(ms, undefined, { signal: AbortSignal.any([gone.signal, closing.signal]) }).catch(() => {});
+    } finally {
+      // A stream waits between chunks: a listener left per wait was 11 on a 30-chunk answer
+      // (MaxListenersExceededWarning in the test run).
+      res.off('close', hangUp);
+    }
   };
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse) => {
