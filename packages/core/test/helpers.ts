@@ -42,17 +42,5 @@ export function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/**
- * A seeded generator of numbers in [0, 1) (mulberry32): randomized tests that replay exactly
- * from their seed, so a failure found once is found again.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded numbers in [0, 1) for randomized tests (the test kit's: one mulberry32 for every package). */
+export { seededRandom } from '@wxbot/testing';

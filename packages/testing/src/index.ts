@@ -58,3 +58,4 @@ export {
 export { FakeAiBotEndpoints, type AiBotResponse as FakeAiBotResponse } from './fakeAiBotApi.ts';
 export { FakeWebhookEndpoints, type FakeWebhookOptions, type WebhookAttempt, type WebhookUpload } from './fakeWebhookApi.ts';
 export { startFakeAiBotWs, type FakeAiBotWs, type FakeAiBotWsOptions, type ReceivedFrame, type PushedStream } from './fakeAiBotWs.ts';
+export { seededRandom } from './random.ts';

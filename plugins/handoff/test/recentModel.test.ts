@@ -1,5 +1,5 @@
 import type { Message, Reply } from '@wxbot/core';
-import { image, text } from '@wxbot/testing';
+import { image, seededRandom, text } from '@wxbot/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HistoryEntry } from '../src/entries.ts';
 import { EntryLog } from '../src/entryLog.ts';
@@ -26,18 +26,6 @@ import { ProcessShelf } from '../src/recent.ts';
  */
 
 afterEach(() => vi.useRealTimers());
-
-/** mulberry32: numbers in [0, 1) from a seed, the same sequence every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEGMENT = 2 ** 17;
 

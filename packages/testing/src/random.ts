@@ -1,0 +1,18 @@
+/**
+ * A seeded generator of numbers in [0, 1) (mulberry32): randomized tests and generated corpora
+ * that replay exactly from their seed, so a failure found once is found again.
+ *
+ * @example
+ * const random = seededRandom(42);
+ * const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
