@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_MEMORY_SPACES, MemoryStore } from '../store/memory.ts';
-import { ownedCompact } from '../store/owned.ts';
 import type { Store } from '../store/types.ts';
 import { AnswerRing, NOT_KEPT } from './answers.ts';
 import { Claims } from './claims.ts';
@@ -29,15 +28,12 @@ export function answerKeyOf(key: string): string {
  * `dedup-answer:{channel:msgid}` ({@link answerKeyOf}). Redis Cluster hashes only what is between
  * the first braces of a key, so both keys of a message share a slot: the one script that writes
  * them (Store.setMany) and the MGET that reads them are refused (CROSSSLOT) across slots. One flat
- * copy (the id is a view into the message), one byte a character where it can be (see
- * ownedCompact): the dedup keeps it while its delivery is in flight (over a MemoryStore the mark
- * then copies its characters into a byte ring, see Marks; other stores copy or send it), and
- * each Map it goes through hashes it once.
+ * string (join writes its parts into one; a template would be a rope, flattened by the first
+ * hash), held only while its delivery is in flight: a MemoryStore's marks copy its characters
+ * into a byte ring (see Marks), other stores copy it (owned) or send it.
  */
 export function dedupKeyOf(channel: string, messageId: string): string {
-  // Join writes its parts into one new flat string, one-byte when they all are; the id made
-  // one-byte alone (a short copy) costs less than the whole key.
-  return ['dedup:{', channel, ':', ownedCompact(messageId), '}'].join('');
+  return ['dedup:{', channel, ':', messageId, '}'].join('');
 }
 
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */

@@ -21,17 +21,3 @@ export function owned(s: string): string {
 
 const PARTS = ['', ''];
 
-/**
- * {@link owned} for a short string kept long (the id in a dedup key, kept minutes): one byte a
- * character whenever its characters all fit in one. V8 keeps every field of a callback with any
- * Chinese in it two bytes a character, digits and ids included, and a copy of a two-byte string
- * is two-byte: a 44-character dedup key is 104 bytes against 64. `String.fromCharCode` makes a
- * one-byte string whenever it can (~50 ns more than `owned` for a 19-digit MsgId). Past 128
- * characters, `owned()`.
- */
-export function ownedCompact(s: string): string {
-  if (s.length > 128) return owned(s);
-  const codes = new Array<number>(s.length);
-  for (let i = 0; i < s.length; i++) codes[i] = s.charCodeAt(i);
-  return String.fromCharCode(...codes);
-}
