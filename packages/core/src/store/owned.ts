@@ -20,4 +20,3 @@ export function owned(s: string): string {
 }
 
 const PARTS = ['', ''];
-
