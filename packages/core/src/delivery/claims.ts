@@ -1,3 +1,5 @@
+import { movesIntoHole } from './probing.ts';
+
 /**
  * The callback dedup's claims in flight over a MemoryStore, by key: what a Map did, without its
  * garbage. A Map that lives as long as the bot, with an add and a delete a message, rehashes its
@@ -56,11 +58,8 @@ export class Claims<V> {
     const value = this.#values[hole];
     this.#size--;
     const mask = keys.length - 1;
-    // Later entries of the probe run move back into the hole unless their home lies cyclically in (hole, at].
     for (let at = (hole + 1) & mask; keys[at] !== undefined; at = (at + 1) & mask) {
-      const home = this.#hashes[at]! & mask;
-      const stays = hole <= at ? home > hole && home <= at : home > hole || home <= at;
-      if (!stays) {
+      if (movesIntoHole(this.#hashes[at]! & mask, hole, at)) {
         keys[hole] = keys[at];
         this.#hashes[hole] = this.#hashes[at]!;
         this.#values[hole] = this.#values[at];

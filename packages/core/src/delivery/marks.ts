@@ -1,3 +1,5 @@
+import { movesIntoHole } from './probing.ts';
+
 /** What {@link Marks.get} says of a key with no live mark: a new message. */
 export const NO_MARK = -2;
 /** The value of a mark whose message was answered `success` (or whose answer was not kept). */
@@ -210,10 +212,7 @@ export class Marks {
     let hole = this.#hashes[slot]! & mask;
     while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
     for (let at = (hole + 1) & mask; index[at] !== 0; at = (at + 1) & mask) {
-      const home = this.#hashes[index[at]! - 1]! & mask;
-      // The entry at `at` may move to the hole unless its home lies cyclically in (hole, at].
-      const stays = hole <= at ? home > hole && home <= at : home > hole || home <= at;
-      if (!stays) {
+      if (movesIntoHole(this.#hashes[index[at]! - 1]! & mask, hole, at)) {
         index[hole] = index[at]!;
         hole = at;
       }
