@@ -223,4 +223,30 @@ describe('the passive window closes when the pipeline ends', () => {
       await bot.stop();
     }
   });
+
+  it('a callback whose handler throws and whose pluginError listener throws too still gets "success", and nothing is left unhandled', async () => {
+    const logs = captureLogger();
+    const bot = createBot({ channels: [officialAccount({ appId: 'wx-window', token: 'tok', replyWindowMs: 3_600_000 })], logger: logs.log });
+    bot.on('text', () => {
+      throw new Error('handler failed');
+    });
+    bot.events.on('pluginError', () => {
+      throw new Error('listener failed');
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    await bot.init();
+    try {
+      const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', mode: 'plain', token: 'tok', receiveId: 'wx-window' });
+      const { query, body } = peer.buildCallback(peer.message('text', { Content: 'boom' }, { msgId: '99003' }));
+      expect(await bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body)).toBe('success');
+      // Node reports an unhandled rejection after the microtasks of the turn it happened in.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await bot.stop();
+    }
+  });
 });

@@ -138,27 +138,16 @@ export class Inbound {
       log.warn({ channel: channel.name, msgId: message.id }, 'retry of a message whose first delivery never finished: taking it over');
     }
     const window = new PassiveWindow(channel.replyWindowMs, result.acceptsPassive, started);
-    let running = true;
-    const run = this.run(channel, message, window);
-    // One callback each way, not finally()'s three closures and extra promise. Written inline,
-    // not as one `const` arrow given twice: run from sources, tsx names an arrow assigned to a
-    // const with an Object.defineProperty (~0.3 µs a message).
-    void run.then(
-      () => {
-        running = false;
-        window.close();
-      },
-      () => {
-        running = false;
-        window.close();
-      },
-    );
+    // The run closes the window when it ends (its own end callbacks: no promise and callbacks
+    // more a message for it), and is in flight until then.
+    const messageRun = new MessageRun(this, channel, message, window, true);
+    const run = this.#run(messageRun);
     const reply = await window.result;
-    if (running && this.#options.engine) {
+    if (messageRun.inFlight && this.#options.engine) {
       // A passive reply settles the window a few microtasks before the pipeline returns: only
       // a run still going after that (a late answer after "please wait") is stored as a job.
       if (reply) await new Promise((resolve) => setImmediate(resolve));
-      if (running) await this.#leave(this.#options.engine, channel, message, run);
+      if (messageRun.inFlight) await this.#leave(this.#options.engine, channel, message, run);
     }
     let answer = 'success';
     let outcome = reply ? 'passive' : 'no-reply';
@@ -204,8 +193,12 @@ export class Inbound {
    * catch { reportError } finally { delete }`.
    */
   run(channel: Channel, message: Message, window: PassiveWindow | undefined): Promise<void> {
-    const run = new MessageRun(this, channel, message, window);
-    const ctx: Context = new Context(message, run);
+    return this.#run(new MessageRun(this, channel, message, window, false));
+  }
+
+  /** {@link run} of a message run made already; closes its window at the end when it {@link MessageRun.closesWindow}. */
+  #run(run: MessageRun): Promise<void> {
+    const ctx: Context = new Context(run.message, run);
     run.ctx = ctx;
     this.#inFlight.add(run);
     this.#watchInFlight();
@@ -216,12 +209,20 @@ export class Inbound {
       done = Promise.reject(error);
     }
     return Promise.resolve(done).then(
-      () => void this.#inFlight.delete(run),
+      () => {
+        this.#inFlight.delete(run);
+        if (run.closesWindow) run.window?.close();
+      },
       (error: unknown) => {
         try {
           this.#options.reportError(error, ctx, ctx.plugin);
+        } catch (failed) {
+          // A 'pluginError' listener threw. A callback's run has no caller to tell (its answer
+          // waits for the window): dropped, as when a callback of its own caught it.
+          if (!run.closesWindow) throw failed;
         } finally {
           this.#inFlight.delete(run);
+          if (run.closesWindow) run.window?.close();
         }
       },
     );
@@ -306,6 +307,12 @@ class MessageRun implements ContextServices, InFlightLink<MessageRun> {
     readonly channel: Channel,
     readonly message: Message,
     readonly window: PassiveWindow | undefined,
+    /**
+     * Whether the run's end closes its window: a callback's own run (handleCallback), not a
+     * redispatch into the window of the message that made it, nor a dispatch, which closes its
+     * window itself.
+     */
+    readonly closesWindow: boolean,
   ) {}
 
   /** A child logger, made only when something logs (most messages never do). */
