@@ -22,6 +22,8 @@ export interface HeapBytes {
 export interface BenchServer {
   readonly name: string;
   readonly port: number;
+  /** The server process's id (its /proc/PID/stat: page faults, bench/faults.ts). */
+  readonly pid: number;
   /** CPU µs (user + system) the server used since the last call. */
   cpu(): Promise<number>;
   /**
@@ -66,6 +68,7 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   return {
     name,
     port,
+    pid: child.pid!,
     cpu: () =>
       new Promise((ok) => {
         cpuAnswers.push(ok);
