@@ -1,3 +1,4 @@
+import { promiseHooks } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -159,6 +160,40 @@ describe('compose', () => {
     ]);
     await expect(twice({})).rejects.toThrow(/multiple times/);
     expect(order).toEqual(['b']);
+  });
+
+  it("passes on a middleware's result that is the promise its next() gave, without a promise of its own; any other result still resolves to undefined", async () => {
+    /** Promises made while `run` runs synchronously (what it chains, not what its awaits make later). */
+    const promisesMadeBy = (run: () => Promise<unknown>): [number, Promise<unknown>] => {
+      let made = 0;
+      const stop = promiseHooks.onInit(() => void made++);
+      try {
+        const result = run();
+        return [made, result];
+      } finally {
+        stop();
+      }
+    };
+    const passOn: Middleware<object> = (_c, next) => next();
+    // A round of two, the end's next() giving the one promise: each passes it on as it is.
+    const round = compose<object>([passOn, passOn]);
+    const [inRound, roundResult] = promisesMadeBy(() => round({}));
+    expect(inRound).toBe(1);
+    await expect(roundResult).resolves.toBeUndefined();
+    // A stack of one inside a round: its next() is the round's, whose promise it passes on.
+    const one = compose<object>([passOn]);
+    const outer = compose<object>([(c, next) => one(c, next), passOn]);
+    const [inOne, oneResult] = promisesMadeBy(() => outer({}));
+    expect(inOne).toBe(1);
+    await expect(oneResult).resolves.toBeUndefined();
+    // Other results are made promises of undefined, as before: a value, and a promise of one.
+    const values = compose<object>([(_c, next) => next().then(() => 42), () => 'x']);
+    await expect(values({})).resolves.toBeUndefined();
+    await expect(compose<object>([() => 7])({})).resolves.toBeUndefined();
+    await expect(compose<object>([(_c, next) => next().then(() => 7)])({}, () => Promise.resolve())).resolves.toBeUndefined();
+    // A failure passed on is still the caller's.
+    const failing = compose<object>([passOn, () => Promise.reject(new Error('down'))]);
+    await expect(failing({})).rejects.toThrow('down');
   });
 });
 
