@@ -4,13 +4,19 @@
  * plugin and one short answer, never a crash.
  */
 import type Router from '@koa/router';
-import { HttpMethodEnum, koaBody } from 'koa-body';
+import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { loggableError } from './logger.ts';
 import type { PluginRoute } from './plugin.ts';
 
 /** Bodies a route parses unless it says otherwise (as callbacks: 1 MiB). */
 export const DEFAULT_ROUTE_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The methods whose bodies are parsed; koa-body passes any other request straight on, so those
+ * never need it loaded.
+ */
+const PARSED_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** An error's HTTP status when it carries one (koa-body's 400/413/415, `ctx.throw(404)`). */
 function statusOf(error: unknown): number | undefined {
@@ -33,21 +39,30 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
   const who = route.plugin ? `plugin "${route.plugin}"` : 'route';
   const where = { plugin: route.plugin, method: route.method, path: route.path };
   // JSON and forms only: any other body (an image, XML) stays unread on ctx.req for the handler.
-  const parse = koaBody({
-    json: true,
-    urlencoded: true,
-    text: false,
-    multipart: false,
-    jsonLimit: limit,
-    formLimit: limit,
-    patchNode: false,
-    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
-  });
+  // koa-body (with co-body, formidable and their dependencies: ~1.4 MiB of the resting heap) is
+  // loaded at the first request with a body, not at start-up: most routes of a bot (the agent
+  // console's pages, health checks) never get one, and a bot without such routes never loads it.
+  let parser: Promise<Middleware> | undefined;
+  const parse = () =>
+    (parser ??= import('koa-body').then(({ koaBody, HttpMethodEnum }) =>
+      koaBody({
+        json: true,
+        urlencoded: true,
+        text: false,
+        multipart: false,
+        jsonLimit: limit,
+        formLimit: limit,
+        patchNode: false,
+        parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+      }),
+    ));
   const schema = route.options?.body;
   const method = route.method.toLowerCase() as 'get';
   router[method](route.path, async (ctx) => {
+    // Outside the try: a koa-body that cannot be loaded is the server's failure (500), not a bad body.
+    const parseBody = PARSED_METHODS.has(ctx.method) ? await parse() : undefined;
     try {
-      await parse(ctx, async () => {});
+      await parseBody?.(ctx, async () => {});
     } catch (error) {
       const status = statusOf(error) ?? 400;
       const reason = status === 413 ? `request body over ${limit} bytes` : error instanceof Error ? error.message : String(error);

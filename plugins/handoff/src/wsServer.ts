@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger, Reply } from '@wxbot/core';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { AgentAuth, originAllowed, tokenOf } from './auth.ts';
 import type { EventBus } from './bus.ts';
 import type { AgentConfig } from './options.ts';
@@ -36,7 +36,15 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
  * WebSocket exists, with an empty body.
  */
 export class AgentSocketServer {
-  readonly #wss: WebSocketServer;
+  /**
+   * Made at the first agent that signs in: `ws` is loaded then, not at start-up (~0.35 MiB of the
+   * resting heap of a bot whose console nobody opens).
+   */
+  #wss: Promise<WebSocketServer> | undefined;
+  /** Its sockets, once it exists (the pings and `close` go through them). */
+  #clients: ReadonlySet<WebSocket> = new Set();
+  #closed = false;
+  readonly #alive = new WeakSet<WebSocket>();
   readonly #auth: AgentAuth;
   readonly #throttle: LoginThrottle | undefined;
   readonly #options: AgentSocketOptions;
@@ -49,16 +57,10 @@ export class AgentSocketServer {
     this.#options = options;
     this.#auth = new AgentAuth(options.agents);
     this.#throttle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
-    // No compression: agents' frames are small, and deflate is a known memory sink.
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload, perMessageDeflate: false, clientTracking: true });
-    const alive = new WeakSet<WebSocket>();
-    this.#wss.on('connection', (ws: WebSocket) => {
-      alive.add(ws);
-      ws.on('pong', () => alive.add(ws));
-    });
+    const alive = this.#alive;
     // Drops sockets whose peer vanished without a close (laptop lid shut, network gone).
     this.#ping = setInterval(() => {
-      for (const ws of this.#wss.clients) {
+      for (const ws of this.#clients) {
         if (!alive.has(ws)) {
           ws.terminate();
           continue;
@@ -68,6 +70,21 @@ export class AgentSocketServer {
       }
     }, PING_EVERY_MS);
     this.#ping.unref();
+  }
+
+  /** The WebSocket server, made (and `ws` loaded) the first time an agent signs in. */
+  #server(): Promise<WebSocketServer> {
+    this.#wss ??= import('ws').then(({ WebSocketServer }) => {
+      // No compression: agents' frames are small, and deflate is a known memory sink.
+      const wss = new WebSocketServer({ noServer: true, maxPayload: this.#options.maxPayload, perMessageDeflate: false, clientTracking: true });
+      wss.on('connection', (ws: WebSocket) => {
+        this.#alive.add(ws);
+        ws.on('pong', () => this.#alive.add(ws));
+      });
+      this.#clients = wss.clients;
+      return wss;
+    });
+    return this.#wss;
   }
 
   /** Starts answering upgrade requests of `server`. */
@@ -83,14 +100,17 @@ export class AgentSocketServer {
     clearInterval(this.#ping);
     for (const [server, onUpgrade] of this.#servers) server.off('upgrade', onUpgrade);
     this.#servers.clear();
+    this.#closed = true;
+    const wss = await this.#wss?.catch(() => undefined);
+    if (!wss) return;
     this.#closeSockets();
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
   #closeSockets(): void {
-    for (const ws of this.#wss.clients) ws.close(1001, 'server going away');
+    for (const ws of this.#clients) ws.close(1001, 'server going away');
     // Peers that do not answer the close handshake are cut shortly after.
-    const clients = [...this.#wss.clients];
+    const clients = [...this.#clients];
     setTimeout(() => {
       for (const ws of clients) ws.terminate();
     }, 1000).unref();
@@ -150,10 +170,20 @@ export class AgentSocketServer {
       refuse(socket, 403, 'Forbidden');
       return;
     }
-    this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      this.#wss.emit('connection', ws, request);
-      this.#session(ws, { name: agent.name, ...(agent.wecomUserId && { wecomUserId: agent.wecomUserId }) });
-    });
+    this.#server().then(
+      (wss) => {
+        // Closed while ws was loading: the bot is stopping, as for an upgrade after close.
+        if (this.#closed) return void socket.destroy();
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          wss.emit('connection', ws, request);
+          this.#session(ws, { name: agent.name, ...(agent.wecomUserId && { wecomUserId: agent.wecomUserId }) });
+        });
+      },
+      (error: unknown) => {
+        this.#options.log.error({ err: error }, 'agent connection failed: the WebSocket server could not be started');
+        refuse(socket, 500, 'Internal Server Error');
+      },
+    );
   }
 
   #session(ws: WebSocket, agent: Agent): void {

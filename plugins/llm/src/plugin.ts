@@ -1,5 +1,5 @@
 import { definePlugin, type Context, type Logger, type MessageOf } from '@wxbot/core';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type OpenAI from 'openai';
 import { keepAliveFetch } from './fetch.ts';
 import { ConversationMemory, memoryKey, type Turn } from './memory.ts';
 import { defaultMessages, type ChatMessage } from './messages.ts';
@@ -108,8 +108,11 @@ function sdkLogger(log: Logger) {
 export const llm = definePlugin({
   name: 'llm',
   options: llmOptionsSchema,
-  setup(bot, options: ResolvedLlmOptions) {
+  async setup(bot, options: ResolvedLlmOptions) {
     const { model, systemPrompt, temperature, timeoutMs, apology, resetReply, buildMessages, types, apiKey } = options;
+    // Loaded here, not at the module's import: bot.config.ts files import this plugin whether or
+    // not an endpoint is configured, and the SDK is ~2 MiB of the heap of a bot that never calls it.
+    const { default: OpenAI, APIConnectionError, APIConnectionTimeoutError, APIError } = await import('openai');
     const client = new OpenAI({
       apiKey: apiKey ?? PLACEHOLDER_KEY,
       ...(options.baseURL !== undefined && { baseURL: options.baseURL }),

@@ -109,7 +109,7 @@ async function endpointDeps(options: ResolvedVoiceOptions, log: Logger): Promise
     ffmpegTimeoutMs: options.ffmpegTimeoutMs,
     maxSeconds: options.maxSeconds,
     silkDecoder: options.silkDecoder,
-    transcribe: createTranscriber(options, log),
+    transcribe: await createTranscriber(options, log),
     limit: createLimiter(options.concurrency),
   };
 }

@@ -1,5 +1,4 @@
 import type { Logger } from '@wxbot/core';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
 import { VoiceTranscriptionError } from './errors.ts';
 
 /**
@@ -36,10 +35,14 @@ function sdkLogger(log: Logger) {
 /**
  * A transcriber for any OpenAI-compatible endpoint (OpenAI, Groq, a local faster-whisper or
  * whisper.cpp server…). Failures become {@link VoiceTranscriptionError} with stage
- * `transcribe`; an empty transcript is one too, since there is nothing to answer.
+ * `transcribe`; an empty transcript is one too, since there is nothing to answer. Resolves once
+ * the SDK is loaded (at the plugin's setup).
  */
-export function createTranscriber(options: TranscriberOptions, log: Logger): Transcriber {
+export async function createTranscriber(options: TranscriberOptions, log: Logger): Promise<Transcriber> {
   const { model, language, prompt, timeoutMs } = options;
+  // Loaded only when an endpoint is configured: a bot that transcribes nothing (or only with
+  // WeChat's own Recognition) does not carry the SDK's ~2 MiB of heap.
+  const { default: OpenAI, APIConnectionError, APIConnectionTimeoutError, APIError, toFile } = await import('openai');
   const client = new OpenAI({
     apiKey: options.apiKey ?? PLACEHOLDER_KEY,
     ...(options.baseURL !== undefined && { baseURL: options.baseURL }),

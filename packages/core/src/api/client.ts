@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import got, { RequestError, type Got, type Method, type Response } from 'got';
+import type { ExtendOptions, Got, Method, Response } from 'got';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
 import { AccessToken, type FetchReason } from './accessToken.ts';
 import { TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
 import { HttpFailure, JsonHttp, type RawAnswer } from './http.ts';
+import { loadGot } from './loadGot.ts';
 
 /** Whose access token: a WeCom corp secret (app or KF) or an Official Account app secret. */
 export type ApiCredential =
@@ -101,6 +102,12 @@ const READ_ONLY_POSTS: ReadonlySet<string> = new Set(['cgi-bin/kf/sync_msg', 'cg
 /** Errors that prove the request never reached the server: safe to retry anything. */
 const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
 
+/** got's instance for media calls, and its error class (known only once got is loaded). */
+interface MediaHttp {
+  http: Got;
+  RequestError: typeof import('got').RequestError;
+}
+
 /**
  * One WeChat API client per credential. Adds the access token to every call, refreshes it
  * when WeChat says it is bad (once, never in a loop), retries network errors and 5xx with
@@ -108,8 +115,12 @@ const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
  * an error message or a log line.
  */
 export class WeChatApiClient {
-  /** Media calls (multipart upload, file download): got, on the JSON client's connections. */
-  readonly #http: Got;
+  /**
+   * Media calls (multipart upload, file download): got, on the JSON client's connections, made
+   * at the first media call (see loadGot: most bots never make one).
+   */
+  #media: Promise<MediaHttp> | undefined;
+  readonly #mediaOptions: ExtendOptions;
   /** JSON calls, the hot path (KF: sync_msg and send_msg per message). */
   readonly #json: JsonHttp;
   readonly #token: AccessToken;
@@ -132,7 +143,7 @@ export class WeChatApiClient {
     const baseUrl = options.baseUrl ?? DEFAULT_API_BASE[options.credential.kind];
     this.#refusedHint = refusedHint(baseUrl, options.credential.kind);
     this.#json = new JsonHttp({ baseUrl, timeoutMs: options.timeoutMs ?? 5000, retries });
-    this.#http = got.extend({
+    this.#mediaOptions = {
       prefixUrl: baseUrl,
       timeout: { request: options.timeoutMs ?? 5000 },
       responseType: 'buffer',
@@ -144,7 +155,7 @@ export class WeChatApiClient {
         statusCodes: [408, 429, 500, 502, 503, 504],
         calculateDelay: ({ attemptCount, computedValue }) => (computedValue === 0 ? 0 : Math.min(100 * 2 ** (attemptCount - 1), 2000)),
       },
-    });
+    };
     const id = options.credential.kind === 'wecom' ? options.credential.corpId : options.credential.appId;
     // Each secret has its own token; the key names it by a hash, never the secret itself.
     const secretId = createHash('sha256').update(options.credential.secret).digest('hex').slice(0, 16);
@@ -231,11 +242,12 @@ export class WeChatApiClient {
 
   /** media/get and media/upload, through got (multipart, file answers): rare, not the hot path. */
   async #sendMedia(endpoint: string, path: string, spec: RequestSpec, auth: Record<string, string>, idempotent: boolean): Promise<JsonBody | MediaFile> {
+    const { http, RequestError } = await this.#mediaHttp();
     let response: Response<unknown>; // a Buffer: the client's responseType
     try {
-      response = await this.#http(path, {
+      response = await http(path, {
         method: spec.method,
-        ...(!idempotent && { retry: { ...this.#http.defaults.options.retry, statusCodes: [], errorCodes: NOT_SENT } }),
+        ...(!idempotent && { retry: { ...http.defaults.options.retry, statusCodes: [], errorCodes: NOT_SENT } }),
         searchParams: { ...spec.query, ...auth },
         ...(spec.json !== undefined && { json: spec.json }),
         ...(spec.form && { body: spec.form }),
@@ -256,6 +268,12 @@ export class WeChatApiClient {
       return { data: response.body as unknown as Buffer, contentType, fileName: extended ? decodeURIComponent(extended.trim()) : plain };
     }
     return parseAnswer(endpoint, response.body as unknown as Buffer, contentType);
+  }
+
+  /** The media client, made (and got loaded) at the first media call. */
+  #mediaHttp(): Promise<MediaHttp> {
+    this.#media ??= loadGot().then(({ default: got, RequestError }) => ({ http: got.extend(this.#mediaOptions), RequestError }));
+    return this.#media;
   }
 
   async #fetchToken(reason: FetchReason): Promise<IssuedTokenAnswer> {

@@ -1,7 +1,8 @@
-import got, { RequestError, type Response } from 'got';
+import type { Response } from 'got';
 import { LRUCache } from 'lru-cache';
 import { WeChatApiError } from '../../api/errors.ts';
 import type { MediaFile } from '../../api/client.ts';
+import { loadGot } from '../../api/loadGot.ts';
 import { decryptAiBotMedia } from '../../crypto/media.ts';
 
 const TIMEOUT_MS = 5000;
@@ -27,6 +28,7 @@ export class ResponseUrlSender {
     const endpoint = `aibot response_url ${redactUrl(url)}`;
     if (this.#used.has(url)) throw new WeChatApiError(endpoint, -1, 'this response_url was used already (WeCom allows one call per message)');
     this.#used.set(url, true);
+    const { default: got, RequestError } = await loadGot();
     let answer: { errcode?: number; errmsg?: string };
     try {
       // Not retried after a timeout or a 5xx: the answer may have reached the user already.
@@ -42,6 +44,7 @@ export class ResponseUrlSender {
 /** Downloads an encrypted AI-bot media URL (valid 5 minutes) and decrypts it with `key`. */
 export async function downloadAiBotMedia(url: string, key: Buffer): Promise<MediaFile> {
   const endpoint = `aibot media ${redactUrl(url)}`;
+  const { default: got, RequestError } = await loadGot();
   let response: Response<Buffer>;
   try {
     response = await got(url, { responseType: 'buffer', timeout: { request: 30_000 }, retry: { limit: 2 } });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { WeChatApiError } from '../../api/errors.ts';
 
 /** WeCom's long-connection endpoint for AI bots. */
@@ -57,6 +57,8 @@ export class AiBotSocket {
   /** Per req_id, the tail of its queue: the next request waits for it. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #onAuthenticated: Array<() => void> = [];
+  /** Counts connection attempts: an attempt still loading `ws` when a newer one began is dropped. */
+  #connects = 0;
 
   constructor(options: AiBotSocketOptions) {
     this.#options = options;
@@ -84,7 +86,7 @@ export class AiBotSocket {
     this.#failPending(new Error('the AI-bot connection was closed'));
     const ws = this.#ws;
     this.#ws = undefined;
-    if (ws && ws.readyState !== WebSocket.CLOSED) {
+    if (ws && ws.readyState !== ws.CLOSED) {
       await new Promise<void>((resolve) => {
         ws.once('close', () => resolve());
         ws.close(1000, 'bye');
@@ -114,7 +116,7 @@ export class AiBotSocket {
   #sendAndWait(frame: AiBotFrame): Promise<AiBotFrame> {
     const reqId = frame.headers.req_id;
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || (!this.#authenticated && frame.cmd !== 'aibot_subscribe')) {
+    if (!ws || ws.readyState !== ws.OPEN || (!this.#authenticated && frame.cmd !== 'aibot_subscribe')) {
       return Promise.reject(new WeChatApiError(`aibot ${frame.cmd}`, -1, 'the AI-bot WebSocket is not connected'));
     }
     return new Promise<AiBotFrame>((resolve, reject) => {
@@ -133,6 +135,21 @@ export class AiBotSocket {
 
   #connect(): void {
     if (this.#stopped) return;
+    const attempt = ++this.#connects;
+    // ws is loaded here, not when @wxbot/core is imported: only an AI bot in long-connection
+    // mode uses it, and it is ~0.35 MiB of the resting heap of every other bot.
+    import('ws').then(
+      ({ default: WebSocket }) => {
+        if (!this.#stopped && attempt === this.#connects) this.#open(WebSocket);
+      },
+      (error: unknown) => {
+        this.#options.log.error({ err: error }, 'AI-bot WebSocket: the ws module could not be loaded');
+        if (!this.#stopped && attempt === this.#connects) this.#scheduleReconnect();
+      },
+    );
+  }
+
+  #open(WebSocket: typeof import('ws').default): void {
     const log = this.#options.log;
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
