@@ -1,0 +1,67 @@
+/**
+ * The agents' WebSocket server is made, and `ws` loaded, at the first agent that signs in, not
+ * at the plugin's setup. An agent that signs in while the bot stops must not get a session on
+ * a server that is closing: its upgrade is dropped once `ws` has loaded.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@wxbot/core';
+import { WebSocket } from 'ws';
+import type { EventBus } from '../src/bus.ts';
+import type { HandoffService } from '../src/service.ts';
+import { AgentSocketServer } from '../src/wsServer.ts';
+
+const TOKEN = 'socket-load-token-0123456789';
+
+let http: Server | undefined;
+afterEach(() => new Promise<void>((closed) => (http ? http.close(() => closed()) : closed())));
+
+/** An AgentSocketServer on a fresh HTTP server; the service and bus see no use before a session. */
+async function serve(): Promise<{ sockets: AgentSocketServer; url: string }> {
+  const sockets = new AgentSocketServer({
+    path: '/agent/ws',
+    agents: [{ name: 'alice', token: TOKEN }],
+    allowedOrigins: undefined,
+    maxPayload: 64 * 1024,
+    service: { list: async () => [] } as unknown as HandoffService,
+    bus: { subscribe: () => () => {} } as unknown as EventBus,
+    log: createLogger({ level: 'silent' }),
+    persistent: false,
+    loginThrottle: false,
+    trustProxy: false,
+  });
+  http = createServer();
+  sockets.attach(http);
+  await new Promise<void>((listening) => http!.listen(0, '127.0.0.1', listening));
+  return { sockets, url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/agent/ws` };
+}
+
+/** Whether a client signing in with the token opened, or was refused or cut. */
+function signIn(url: string): Promise<'open' | 'refused'> {
+  return new Promise((done) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    ws.once('open', () => {
+      ws.terminate();
+      done('open');
+    });
+    ws.once('error', () => done('refused'));
+  });
+}
+
+describe('the agents WebSocket server, made at the first sign-in', () => {
+  it('lets an agent in', async () => {
+    const { sockets, url } = await serve();
+    expect(await signIn(url)).toBe('open');
+    await sockets.close();
+  });
+
+  it('drops an agent whose sign-in comes as the server closes, before ws has loaded', async () => {
+    const { sockets, url } = await serve();
+    // Listening after the AgentSocketServer: it has taken the upgrade and asked for ws by then.
+    let closing: Promise<void> | undefined;
+    http!.on('upgrade', () => (closing ??= sockets.close()));
+    expect(await signIn(url)).toBe('refused');
+    await closing;
+  });
+});
