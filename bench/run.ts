@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import type { CryptoMode } from './config.ts';
 import type { Callback } from './traffic.ts';
+import type { FullGc } from './fullGc.ts';
+import type { Scripts } from './scripts.ts';
 import type { Survivor } from './survived.ts';
 import type { Watched } from './watch.ts';
 
@@ -39,6 +41,10 @@ export interface BenchServer {
   sample(interval: number): void;
   /** What outlived scavenges since `sample()`, by allocating function (and caller, with `callers`). */
   sampled(callers: boolean): Promise<Survivor[]>;
+  /** The scripts the server has parsed (needs `--import <bench/scripts.ts>` among its Node args). */
+  scripts(): Promise<Scripts>;
+  /** How long a full GC of the server's heap takes (needs `--expose-gc --import <bench/fullGc.ts>`). */
+  fullGc(): Promise<FullGc>;
   stop(): void;
 }
 
@@ -55,13 +61,17 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   const heapAnswers: ((bytes: HeapBytes) => void)[] = [];
   const watchAnswers: ((watched: Watched) => void)[] = [];
   const sampleAnswers: ((survivors: Survivor[]) => void)[] = [];
+  const scriptAnswers: ((scripts: Scripts) => void)[] = [];
+  const gcAnswers: ((fullGc: FullGc) => void)[] = [];
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number; heap?: HeapBytes; watched?: Watched; survivors?: Survivor[] }) => {
+    child.on('message', (m: { port?: number; cpu?: number; heap?: HeapBytes; watched?: Watched; survivors?: Survivor[]; scripts?: Scripts; fullGc?: FullGc }) => {
       if (m.port !== undefined) ok(m.port);
       if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
       if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);
       if (m.watched !== undefined) watchAnswers.shift()?.(m.watched);
       if (m.survivors !== undefined) sampleAnswers.shift()?.(m.survivors);
+      if (m.scripts !== undefined) scriptAnswers.shift()?.(m.scripts);
+      if (m.fullGc !== undefined) gcAnswers.shift()?.(m.fullGc);
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
@@ -90,6 +100,16 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
       new Promise((ok) => {
         sampleAnswers.push(ok);
         child.send({ sampled: callers });
+      }),
+    scripts: () =>
+      new Promise((ok) => {
+        scriptAnswers.push(ok);
+        child.send('scripts');
+      }),
+    fullGc: () =>
+      new Promise((ok) => {
+        gcAnswers.push(ok);
+        child.send('fullGc');
       }),
     stop: () => child.kill('SIGKILL'),
   };
