@@ -67,6 +67,21 @@ describe('AnswerRing', () => {
     expect(busy.read(places[0]!)).toBeUndefined();
   });
 
+  it("allocates its chunks' memory once, at the first answer, not a chunk at a time: ArrayBuffer bytes (V8's external memory) stay level while it fills", () => {
+    // V8 starts a mark-compact on external memory grown since the last one, and counts that
+    // growth against the old generation's headroom: a chunk allocated at a time grew it all
+    // through a fresh bot's first ~90 000 answers, under its load.
+    const ring = new AnswerRing(60_000, 1_000_000, 16 * MiB);
+    expect(ring.reservedBytes).toBe(0);
+    ring.write(bodyOf(0, 1000));
+    expect([ring.bytes, ring.reservedBytes]).toEqual([CHUNK_BYTES, 16 * MiB]);
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 1; i < 15_000; i++) ring.write(bodyOf(i, 1000)); // ~15 MB, all live: ~57 chunks entered
+    expect(ring.bytes).toBeGreaterThan(14 * MiB);
+    expect(ring.reservedBytes).toBe(16 * MiB);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MiB);
+  });
+
   it('keeps an answer as long as a chunk, not a longer one', () => {
     const answers = new AnswerRing(60_000, 100, 16 * 1024, 4096);
     const small = answers.write('<xml>small</xml>');

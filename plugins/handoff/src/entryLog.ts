@@ -5,9 +5,17 @@
  * on the heap were ~230 B a message that each scavenge copied and promoted, to die later in
  * the old generation (bench/alloc.ts with BENCH_LIVE=1, default bot, 20 000 messages).
  *
- * The ring is made of segments of {@link SEGMENT_UNITS}, each allocated when the log first
- * reaches it: a bot with a few users takes one, and the log never grows by copying (doubling
- * one array would copy 32 MiB at once on the way to 64, a pause of the event loop).
+ * The ring is made of segments of {@link SEGMENT_UNITS}, each reached in turn: a bot with a
+ * few users writes in one, and the log never grows by copying (doubling one array would copy
+ * 32 MiB at once on the way to 64, a pause of the event loop). The segments are views of blocks
+ * of {@link BLOCK_SEGMENTS} (64 MiB, the default budget's whole), each allocated when the log
+ * first reaches one of its segments: V8 counts an ArrayBuffer's bytes as external memory
+ * whether written or not, and external memory grown since the last mark-compact both starts one
+ * (past 64 MiB) and is counted against the old generation's headroom, whose end starts
+ * incremental marking; a segment allocated at a time grew it all through a busy bot's first
+ * minutes, under its load. A block's pages not yet written are not the process's (the system
+ * gives a page when it is first written): RSS grows by the segments reached, as before
+ * (bench/ringsRss.ts).
  *
  * Positions are absolute: units written since the log was made, a number that only grows
  * (exact to 2^53, centuries at any traffic). A record stays in one segment (one that does not
@@ -22,6 +30,9 @@ export class EntryLog {
   /** The absolute position of the current lap's start (a multiple of {@link capacity}). */
   #lapStart = 0;
   readonly #capacity: number;
+  /** The log's memory, a block at a time (see above). */
+  readonly #blocks: (ArrayBuffer | undefined)[];
+  /** Views of the blocks, each made when the log first reaches it. */
   readonly #segments: (Uint16Array | undefined)[];
 
   /** @param maxBytes what the log may take at most: two bytes a unit. */
@@ -29,6 +40,7 @@ export class EntryLog {
     const units = Math.floor(maxBytes / 2);
     this.#capacity = units > 0 ? Math.min(units, MAX_UNITS) : 0; // NaN: 0, Infinity: the most
     this.#segments = new Array(Math.ceil(this.#capacity / SEGMENT_UNITS));
+    this.#blocks = new Array(Math.ceil(this.#segments.length / BLOCK_SEGMENTS));
   }
 
   /** The longest record the log takes, in units: a segment. */
@@ -36,10 +48,17 @@ export class EntryLog {
     return Math.min(this.#capacity, SEGMENT_UNITS);
   }
 
-  /** The bytes the log has allocated. */
+  /** The bytes of the segments the log has reached (written or being written). */
   get allocatedBytes(): number {
     let bytes = 0;
     for (const segment of this.#segments) bytes += segment?.byteLength ?? 0;
+    return bytes;
+  }
+
+  /** The bytes allocated for segments, reached or not (the blocks). */
+  get reservedBytes(): number {
+    let bytes = 0;
+    for (const block of this.#blocks) bytes += block?.byteLength ?? 0;
     return bytes;
   }
 
@@ -62,7 +81,7 @@ export class EntryLog {
         offset = segment = 0;
       }
     }
-    if (this.#segments[segment] === undefined) this.#segments[segment] = new Uint16Array(Math.min(SEGMENT_UNITS, capacity - segment * SEGMENT_UNITS));
+    if (this.#segments[segment] === undefined) this.#segments[segment] = this.#segmentView(segment);
     const position = this.#lapStart + offset;
     this.head = position + length;
     return position;
@@ -83,6 +102,15 @@ export class EntryLog {
     return this.#offset(position) & SEGMENT_MASK;
   }
 
+  /** Segment `segment` (the last may be shorter), in its block, allocated with it when it is the block's first reached. */
+  #segmentView(segment: number): Uint16Array {
+    const index = Math.floor(segment / BLOCK_SEGMENTS);
+    const blockStart = index * BLOCK_SEGMENTS * SEGMENT_UNITS;
+    const block = (this.#blocks[index] ??= new ArrayBuffer(Math.min(BLOCK_SEGMENTS * SEGMENT_UNITS, this.#capacity - blockStart) * 2));
+    const start = segment * SEGMENT_UNITS;
+    return new Uint16Array(block, (start - blockStart) * 2, Math.min(SEGMENT_UNITS, this.#capacity - start));
+  }
+
   /** A position's offset in the ring. */
   #offset(position: number): number {
     return position >= this.#lapStart ? position - this.#lapStart : position - this.#lapStart + this.#capacity;
@@ -96,5 +124,7 @@ export class EntryLog {
 const SEGMENT_SHIFT = 17;
 const SEGMENT_UNITS = 1 << SEGMENT_SHIFT;
 const SEGMENT_MASK = SEGMENT_UNITS - 1;
+/** Segments a block holds: 256, 64 MiB, the default budget's whole (DEFAULT_RECENT_HISTORY_BYTES). */
+const BLOCK_SEGMENTS = 256;
 /** At most 2 GiB (2^30 units): distances between records then fit in 32 bits with room to spare. */
 const MAX_UNITS = 2 ** 30;

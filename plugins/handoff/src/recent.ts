@@ -330,9 +330,14 @@ export class ProcessShelf implements HistoryShelf {
     this.#unlink(history);
   }
 
-  /** Bytes the log has allocated (tests: it grows with what is written). */
+  /** Bytes of the log's segments reached (tests: it grows with what is written). */
   get allocatedBytes(): number {
     return this.#log.allocatedBytes;
+  }
+
+  /** Bytes allocated for the log, segments reached or not (tests: one allocation of the budget, up to 64 MiB, at the first entry). */
+  get reservedBytes(): number {
+    return this.#log.reservedBytes;
   }
 
   /**

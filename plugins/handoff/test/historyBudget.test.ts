@@ -88,6 +88,21 @@ describe("everyone's recent history in process", () => {
     expect(small.allocatedBytes).toBe(10_000);
   });
 
+  it("allocates its memory once as it fills, not a segment at a time: ArrayBuffer bytes (V8's external memory) stay level while segments are reached", () => {
+    // V8 starts a mark-compact on external memory grown since the last one, and counts that
+    // growth against the old generation's headroom: a segment allocated at a time grew it all
+    // through a busy bot's first minutes. The budget's 64 MiB are one allocation, at the first entry.
+    const shelf = new ProcessShelf({ size: 50, ttlMs: 3600_000, maxConversations: 100_000, maxBytes: 64 * 1024 * 1024 });
+    expect(shelf.reservedBytes).toBe(0);
+    shelf.append('oa:user0', entry(0, 'first'));
+    expect(shelf.reservedBytes).toBe(64 * 1024 * 1024);
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 1; i < 4000; i++) shelf.append(`oa:user${i % 100}`, entry(i, '长'.repeat(2000))); // ~16 MB: ~62 segments reached
+    expect(shelf.allocatedBytes).toBeGreaterThan(60 * 256 * 1024);
+    expect(shelf.reservedBytes).toBe(64 * 1024 * 1024);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+  });
+
   it('a message leaves nothing on the JavaScript heap: its fields are copied out of it', () => {
     const size = 20;
     const shelf = new ProcessShelf({ size, ttlMs: 3600_000, maxConversations: 100_000, maxBytes: 64 * 1024 * 1024 });

@@ -6,12 +6,24 @@ export const NOT_KEPT = -1;
 const HEADER = 8;
 /**
  * The ring's unit of growth and of dropping: ~360 of the default bot's safe-mode answers (~720
- * bytes each with their header). Grown a chunk at a time, the ring allocates what the traffic
+ * bytes each with their header). Entered a chunk at a time, the ring writes what the traffic
  * needs and copies nothing: doubling one buffer instead allocated 8 + 16 + 32 + 64 MiB within a
  * fresh bot's first 10 s at 4 750 answers a second (each a memcpy of the last, ms on the loop),
  * ~2× the external memory whose growth starts V8's mark-compacts.
  */
 export const CHUNK_BYTES = 256 * 1024;
+/**
+ * The chunks' memory is allocated in blocks of this many bytes (the default budget's whole:
+ * one allocation, at the first answer kept), not a chunk at a time. V8 counts an ArrayBuffer's
+ * bytes as external memory whether or not they were ever written, and external memory grown
+ * since the last mark-compact both starts one (past 64 MiB) and is counted against the old
+ * generation's headroom, whose end starts incremental marking: chunk by chunk it grew all
+ * through a fresh bot's first ~90 000 answers, under its load. Pages of a block not yet written
+ * are not the process's (the system gives a page when it is first written): a quiet bot's RSS
+ * grows by the chunks it enters, as before (bench/ringsRss.ts). Blocks, not the whole budget at
+ * once: a budget set far above the machine's memory still grows only as it is used.
+ */
+const BLOCK_BYTES = 64 * 1024 * 1024;
 /**
  * A place is its chunk's epoch × 2^26 + its offset in the chunk (a chunk is at most 64 MiB).
  * Exact as a double (offsets are multiples of 8) up to epoch 2^30: ~2.6 years of 4 750 answers
@@ -41,6 +53,15 @@ const EPOCHS = 4096;
 export class AnswerRing {
   readonly #lifetimeSeconds: number;
   readonly #chunkBytes: number;
+  /** The most chunks the budget holds (at least one). */
+  readonly #maxChunks: number;
+  /**
+   * The memory of the chunks, allocated a block at a time: the chunks are slices of blocks of
+   * BLOCK_BYTES (the default budget's whole), each allocated when the ring first enters one of
+   * its chunks. See BLOCK_BYTES for why.
+   */
+  readonly #blocks: Buffer[] = [];
+  readonly #chunksPerBlock: number;
   readonly #chunks: Buffer[] = [];
   /** The same bytes as int32, for the records' headers (records start at multiples of 8). */
   readonly #headers: Int32Array[] = [];
@@ -72,6 +93,9 @@ export class AnswerRing {
   ) {
     this.#lifetimeSeconds = Math.ceil(lifetimeMs / 1000);
     this.#chunkBytes = Math.min(chunkBytes, OFFSET_SPAN);
+    const fit = Math.floor(budget / this.#chunkBytes);
+    this.#maxChunks = fit >= 1 ? Math.min(fit, EPOCHS - 1) : 1;
+    this.#chunksPerBlock = Math.max(1, Math.floor(BLOCK_BYTES / this.#chunkBytes));
   }
 
   /** Answers kept, expired ones not yet overwritten included. */
@@ -79,9 +103,16 @@ export class AnswerRing {
     return this.#count;
   }
 
-  /** Bytes the chunks take (they are never given back): for tests and figures. */
+  /** Bytes of the chunks the ring has entered (they are never given back): for tests and figures. */
   get bytes(): number {
     return this.#chunks.length * this.#chunkBytes;
+  }
+
+  /** Bytes allocated for chunks, entered or not (the blocks): for tests and figures. */
+  get reservedBytes(): number {
+    let bytes = 0;
+    for (const block of this.#blocks) bytes += block.length;
+    return bytes;
   }
 
   /** Keeps `body`: its place, for {@link read}, or {@link NOT_KEPT}. */
@@ -133,7 +164,7 @@ export class AnswerRing {
   #advance(now: number): void {
     const next = this.#after[this.#head]!;
     const live = this.#counts[next]! > 0 && now - this.#newest[next]! <= this.#lifetimeSeconds;
-    const room = (this.#chunks.length + 1) * this.#chunkBytes <= this.budget && this.#chunks.length + 1 < EPOCHS;
+    const room = this.#chunks.length < this.#maxChunks;
     if (live && room) this.#enter(this.#addChunk());
     else {
       this.#drop(next);
@@ -144,7 +175,11 @@ export class AnswerRing {
   /** A new chunk, after the head in the ring. */
   #addChunk(): number {
     const id = this.#chunks.length;
-    const bytes = Buffer.allocUnsafeSlow(this.#chunkBytes);
+    const per = this.#chunksPerBlock;
+    const at = id % per;
+    // The chunks are added in order: the first of a block allocates it, as many chunks as the budget has left.
+    if (at === 0) this.#blocks.push(Buffer.allocUnsafeSlow(Math.min(per, this.#maxChunks - id) * this.#chunkBytes));
+    const bytes = this.#blocks[(id - at) / per]!.subarray(at * this.#chunkBytes, (at + 1) * this.#chunkBytes);
     this.#chunks.push(bytes);
     this.#headers.push(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2));
     const head = this.#head;
