@@ -122,6 +122,20 @@ describe('Marks', () => {
     expect([19, 20, 29].map((i) => wide.get(long(i)))).toEqual([NO_MARK, 20, 29]);
   });
 
+  it("allocates its memory once, when made: ArrayBuffer bytes (V8's external memory) stay level as its arrays grow for live marks", () => {
+    // V8 counts external memory grown since the last mark-compact against the old generation's
+    // headroom: new arrays at every doubling (the old ones freed only by a mark-compact) started
+    // marking under a fresh bot's load. The views grow in place in memory reserved for `max` marks.
+    const marks = new Marks(600_000, 100_000);
+    const first = marks.bytes;
+    expect(marks.reservedBytes).toBe(131_072 * 36 + 8 * 1024 * 1024);
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 50_000; i++) marks.set(keyOf(i), i);
+    expect(marks.bytes).toBeGreaterThan(first * 100); // 65 536 slots and 4 MiB of key bytes
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1024 * 1024);
+    expect([0, 25_000, 49_999].map((i) => marks.get(keyOf(i)))).toEqual([0, 25_000, 49_999]);
+  });
+
   it('ttlAtLeast: the longest TTL asked for', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const marks = new Marks(30_000, 10);

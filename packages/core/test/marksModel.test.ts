@@ -132,16 +132,18 @@ interface Run {
   hash: keyof typeof HASHES;
   /** Marks also written over live ones of their key (a complete() without its claim). */
   liveSets?: boolean;
+  /** Marks' memory allocated up front for at most this many slots (default: all of `max`'s). */
+  slotsReservedAtMost?: number;
 }
 
-function drive({ seed, max, ttlMs, keys: keyCount, steps, hash: hashName, liveSets }: Run): void {
+function drive({ seed, max, ttlMs, keys: keyCount, steps, hash: hashName, liveSets, slotsReservedAtMost }: Run): void {
   vi.useFakeTimers({ toFake: ['performance'] });
   const random = seededRandom(seed);
   const pick = <T>(from: readonly T[]): T => from[Math.floor(random() * from.length)]!;
   const keys = keyPool(random, keyCount);
   const hash = HASHES[hashName]!;
   let early = 0;
-  const marks = new Marks(ttlMs, max, () => early++);
+  const marks = new Marks(ttlMs, max, () => early++, slotsReservedAtMost);
   const model = new MarksModel(Math.ceil(ttlMs / 1000), max);
   const second = () => Math.floor(performance.now() / 1000);
   let peakKeyNeed = 0;
@@ -198,6 +200,9 @@ describe('Marks against a reference model (seeded random sequences)', () => {
     { seed: 8, max: 257, ttlMs: 2000, keys: 900, steps: 20_000, hash: 'fourBuckets' },
     { seed: 9, max: 5, ttlMs: 3000, keys: 12, steps: 20_000, hash: 'real', liveSets: true },
     { seed: 10, max: 60, ttlMs: 2000, keys: 200, steps: 20_000, hash: 'fourBuckets', liveSets: true },
+    // Memory reserved for 256 marks only: the slots and the keys grow past it into new memory, then in place again.
+    { seed: 11, max: 5000, ttlMs: 3000, keys: 2500, steps: 25_000, hash: 'real', slotsReservedAtMost: 256 },
+    { seed: 12, max: 700, ttlMs: 5000, keys: 1500, steps: 20_000, hash: 'fourBuckets', slotsReservedAtMost: 256 },
   ];
   it.each(runs)('seed $seed: max $max, TTL $ttlMs ms, $keys keys, hashes $hash', (run) => drive(run));
 });

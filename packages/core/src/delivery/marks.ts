@@ -11,6 +11,13 @@ const REPLACED = -1;
 const FIRST_SLOTS = 256;
 /** Bytes of keys it starts with: ~360 keys of the ~45 characters of `dedup:{officialAccount:<19 digits>}`. */
 const FIRST_KEY_BYTES = 16 * 1024;
+/**
+ * Slots whose memory is allocated up front at most (2^20: 36 MiB with their index, and 64 MiB of
+ * key bytes): past it a table grows by allocating anew, as every table did before.
+ */
+const RESERVED_SLOTS_MOST = 2 ** 20;
+/** Key bytes allocated up front a mark of `max`: the ~45 of a channel name and a MsgId, and room. */
+const RESERVED_KEY_BYTES_A_MARK = 64;
 /** Marks dropped at most from the front, expired, for each one written: the table shrinks as traffic falls, a write stays cheap. */
 const EXPIRED_DROPPED_A_WRITE = 2;
 
@@ -36,40 +43,60 @@ const EXPIRED_DROPPED_A_WRITE = 2;
  *
  * Everything starts small (~26 KB) and doubles when the marks inside their TTL need it, up to
  * `max` marks (100 000 by default: ~4.7 MB of slots and index and 8 MiB of key bytes, off the
- * JS heap, where the Map and key strings were ~15 MB on it).
+ * JS heap, where the Map and key strings were ~15 MB on it). The arrays are views of memory
+ * allocated once, when the table is made, for `max` marks (two buffers: slots with their
+ * index, and key bytes), and grow in place: V8 counts an ArrayBuffer's bytes as external memory
+ * whether written or not, and external memory grown since the last mark-compact is counted
+ * against the old generation's headroom (and starts one past 64 MiB), so new arrays at every
+ * doubling (with the old ones left for a mark-compact to free) started mark-compacts under a
+ * fresh bot's load. Pages beyond the views are never written, and the system gives a process a
+ * page only when it is first written: the resident memory grows with the views, as before.
  */
 export class Marks {
   #ttlSeconds: number;
+  /** The memory of the slots and the index (36 bytes a slot), and the slots it holds. */
+  #slotMemory: ArrayBuffer;
+  #slotRoom: number;
   /** Slots: a ring by sequence number (slot = sequence & mask). */
-  #hashes = new Int32Array(FIRST_SLOTS);
+  #hashes!: Int32Array;
   /** The second a mark was written ({@link REPLACED} once a newer mark of its key was). */
-  #seconds = new Int32Array(FIRST_SLOTS);
+  #seconds!: Int32Array;
   /** The absolute offset of its key's bytes in `#keys`. */
-  #keyAt = new Float64Array(FIRST_SLOTS);
+  #keyAt!: Float64Array;
   /** Its key's length in characters, times two, plus one when they are two bytes each. */
-  #keyShape = new Int32Array(FIRST_SLOTS);
+  #keyShape!: Int32Array;
   /** Its answer's place (AnswerRing), or SUCCESS_MARK. */
-  #answers = new Float64Array(FIRST_SLOTS);
+  #answers!: Float64Array;
   /** Slot + 1 by hash (0: empty). */
-  #index = new Int32Array(FIRST_SLOTS * 2);
+  #index!: Int32Array;
   /** Sequence number of the oldest mark kept, and of the next one. */
   #first = 0;
   #next = 0;
   #replaced = 0;
-  #keys = new Uint8Array(FIRST_KEY_BYTES);
+  /** A view of `#keyMemory`, from its start. */
+  #keys: Uint8Array;
+  #keyMemory: ArrayBuffer;
   /** Absolute offset where the next key's bytes go. */
   #keyHead = 0;
 
   /**
    * @param onEarlyEviction called when a mark still inside the TTL is dropped for room (a table
    *   too small for the traffic: a replay could slip through); cheap, as it may come often.
+   * @param slotsReservedAtMost the most slots whose memory is allocated up front (a power of
+   *   two; tests lower it to see a table grow past its reserved memory)
    */
   constructor(
     ttlMs: number,
     readonly max: number,
     private readonly onEarlyEviction?: () => void,
+    slotsReservedAtMost = RESERVED_SLOTS_MOST,
   ) {
     this.#ttlSeconds = Math.ceil(ttlMs / 1000);
+    this.#slotRoom = Math.max(FIRST_SLOTS, Math.min(pow2AtLeast(max), slotsReservedAtMost));
+    this.#slotMemory = new ArrayBuffer(this.#slotRoom * 36);
+    this.#viewSlots(FIRST_SLOTS);
+    this.#keyMemory = new ArrayBuffer(Math.max(FIRST_KEY_BYTES, pow2AtLeast(Math.min(max, this.#slotRoom) * RESERVED_KEY_BYTES_A_MARK)));
+    this.#keys = new Uint8Array(this.#keyMemory, 0, FIRST_KEY_BYTES);
   }
 
   /** Marks live at least `ttlMs` from now on, those already written too (one store shared by bots of different TTLs: the longest asked for is every mark's). */
@@ -85,6 +112,11 @@ export class Marks {
   /** Bytes the marks' arrays take (they only grow): for tests and figures. */
   get bytes(): number {
     return this.#hashes.length * 28 + this.#index.byteLength + this.#keys.byteLength;
+  }
+
+  /** Bytes allocated for them, taken or not: for tests and figures. */
+  get reservedBytes(): number {
+    return this.#slotMemory.byteLength + this.#keyMemory.byteLength;
   }
 
   /** {@link NO_MARK} (none, or expired), {@link SUCCESS_MARK}, or the place of the key's answer (`hash`: {@link hashOf} the key, when the caller has it). */
@@ -190,8 +222,14 @@ export class Marks {
       const tail = empty ? this.#keyHead : this.#keyAt[this.#first & (this.#hashes.length - 1)]!;
       if (this.#keyHead + bytes - tail <= this.#keys.length) return;
       if (!empty && this.#frontExpired(now)) this.#dropFront();
-      else {
-        const grown = new Uint8Array(this.#keys.length * 2);
+      else if (this.#keys.length * 2 <= this.#keyMemory.byteLength) {
+        const grown = new Uint8Array(this.#keyMemory, 0, this.#keys.length * 2);
+        moveRingUp(grown, this.#keys.length, tail, this.#keyHead);
+        this.#keys = grown;
+      } else {
+        // Keys longer than their reserved room: new memory, twice the ring, which then grows in place.
+        this.#keyMemory = new ArrayBuffer(this.#keys.length * 4);
+        const grown = new Uint8Array(this.#keyMemory, 0, this.#keys.length * 2);
         copyRing(this.#keys, grown, tail, this.#keyHead);
         this.#keys = grown;
       }
@@ -220,37 +258,59 @@ export class Marks {
     index[hole] = 0;
   }
 
+  /**
+   * The slot arrays and the index as views of `#slotMemory`, `size` slots: the five slot arrays
+   * side by side at offsets of its whole room, then the index (two entries a slot).
+   */
+  #viewSlots(size: number): void {
+    const room = this.#slotRoom;
+    const memory = this.#slotMemory;
+    this.#hashes = new Int32Array(memory, 0, size);
+    this.#seconds = new Int32Array(memory, room * 4, size);
+    this.#keyShape = new Int32Array(memory, room * 8, size);
+    this.#keyAt = new Float64Array(memory, room * 12, size);
+    this.#answers = new Float64Array(memory, room * 20, size);
+    this.#index = new Int32Array(memory, room * 28, size * 2);
+  }
+
   /** Twice the slots (the index too), the marks at their sequence numbers' new slots. */
   #growSlots(): void {
-    const size = this.#hashes.length * 2;
-    const hashes = new Int32Array(size);
-    const seconds = new Int32Array(size);
-    const keyAt = new Float64Array(size);
-    const keyShape = new Int32Array(size);
-    const answers = new Float64Array(size);
-    const index = new Int32Array(size * 2);
-    const oldMask = this.#hashes.length - 1;
+    const old = { hashes: this.#hashes, seconds: this.#seconds, keyAt: this.#keyAt, keyShape: this.#keyShape, answers: this.#answers };
+    const oldSize = old.hashes.length;
+    const size = oldSize * 2;
+    if (size > this.#slotRoom) {
+      // Past the room reserved (a table of over RESERVED_SLOTS_MOST marks): new memory, for twice the slots.
+      this.#slotRoom = size;
+      this.#slotMemory = new ArrayBuffer(size * 36);
+    }
+    this.#viewSlots(size);
+    const moved = old.hashes.buffer !== this.#slotMemory;
+    const oldMask = oldSize - 1;
     const mask = size - 1;
-    const indexMask = index.length - 1;
+    // Each mark to the slot of its sequence number: in place, the same slot or one in the new
+    // upper half (never a slot another mark still needs: the ring's sequence numbers have
+    // distinct low bits); from the old arrays when the memory is new.
     for (let sequence = this.#first; sequence < this.#next; sequence++) {
       const from = sequence & oldMask;
       const to = sequence & mask;
-      hashes[to] = this.#hashes[from]!;
-      seconds[to] = this.#seconds[from]!;
-      keyAt[to] = this.#keyAt[from]!;
-      keyShape[to] = this.#keyShape[from]!;
-      answers[to] = this.#answers[from]!;
-      if (seconds[to] === REPLACED) continue;
-      let at = hashes[to]! & indexMask;
-      while (index[at] !== 0) at = (at + 1) & indexMask;
-      index[at] = to + 1;
+      if (from === to && !moved) continue;
+      this.#hashes[to] = old.hashes[from]!;
+      this.#seconds[to] = old.seconds[from]!;
+      this.#keyAt[to] = old.keyAt[from]!;
+      this.#keyShape[to] = old.keyShape[from]!;
+      this.#answers[to] = old.answers[from]!;
     }
-    this.#hashes = hashes;
-    this.#seconds = seconds;
-    this.#keyAt = keyAt;
-    this.#keyShape = keyShape;
-    this.#answers = answers;
-    this.#index = index;
+    // The index, built again from the slots.
+    const index = this.#index;
+    const indexMask = index.length - 1;
+    index.fill(0);
+    for (let sequence = this.#first; sequence < this.#next; sequence++) {
+      const slot = sequence & mask;
+      if (this.#seconds[slot] === REPLACED) continue;
+      let at = this.#hashes[slot]! & indexMask;
+      while (index[at] !== 0) at = (at + 1) & indexMask;
+      index[at] = slot + 1;
+    }
   }
 }
 
@@ -278,6 +338,28 @@ export function nowSeconds(): number {
 /** The position in a ring of `size` bytes of absolute offset `at` (`%`, not `&`: offsets pass 2^31 after hours). */
 function ringPosition(at: number, size: number): number {
   return at % size;
+}
+
+/** The least power of two at least `n` (1 for n below 1). */
+function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * A ring of keys doubled in place: `ring` is the new view (twice `oldLength`, the old one its
+ * first half); the bytes between absolute offsets `start` and `end` move to where their offset
+ * says in the doubled ring: each stays, or goes up by `oldLength` into the new half.
+ */
+function moveRingUp(ring: Uint8Array, oldLength: number, start: number, end: number): void {
+  for (let at = start; at < end; ) {
+    const source = ringPosition(at, oldLength);
+    const target = ringPosition(at, ring.length);
+    const length = Math.min(end - at, oldLength - source, ring.length - target);
+    if (target !== source) ring.copyWithin(target, source, source + length);
+    at += length;
+  }
 }
 
 /**
