@@ -9,8 +9,9 @@
  * capacity after each mark-compact) goes to a file, and the mark-compacts inside the window are
  * printed with what started them.
  *
- *   npx tsx bench/gcTrace.ts safe 4500 wxbot wxbot@/work/wt/base koa
+ *   npx tsx --conditions=@wxbot/source bench/gcTrace.ts safe 4500 wxbot wxbot@/work/wt/base koa
  *   BENCH_ROUNDS=3 BENCH_IDLE=15 BENCH_WARMUP=5000 BENCH_SECONDS=10 …
+ *   npx tsx bench/gcTrace.ts --read /tmp/gctrace-*.log      # the windows of traces written before
  * Files: /tmp/gctrace-<mode>-<target>-<round>.log (BENCH_TRACE_DIR).
  */
 import { fork } from 'node:child_process';
@@ -52,7 +53,15 @@ function summarize(file: string): { lines: string[]; markCompacts: number; reaso
   const text = readFileSync(file, 'utf8').split('\n');
   const from = text.findIndex((l) => l.includes('WINDOW START'));
   const to = text.findIndex((l) => l.includes('WINDOW END'));
-  const window = text.slice(from, to + 1);
+  // Only the main thread's isolate: tsx's module loader runs in a worker with its own heap and
+  // GCs, traced too (lines are "[pid:isolate]"); the main one is the isolate that scavenges most.
+  const isolates = new Map<string, number>();
+  for (const l of text) {
+    const isolate = /^\[\d+:(0x[0-9a-f]+)\].*Scavenge/.exec(l)?.[1];
+    if (isolate) isolates.set(isolate, (isolates.get(isolate) ?? 0) + 1);
+  }
+  const main = [...isolates].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+  const window = text.slice(from, to + 1).filter((l) => !/^\[\d+:0x/.test(l) || l.includes(`:${main}]`));
   // Each incremental marking's start and mark-compact, with the last state before it.
   const lines: string[] = [];
   let last = '';
@@ -68,7 +77,14 @@ function summarize(file: string): { lines: string[]; markCompacts: number; reaso
 }
 
 const results: Record<string, string | number>[] = [];
-for (let round = 0; round < ROUNDS; round++) {
+if (mode === ('--read' as string)) {
+  // `gcTrace.ts --read <files…>`: the window of traces already written.
+  for (const file of [rateArg, ...targets]) {
+    const s = summarize(file);
+    results.push({ file, 'mark-compacts': s.markCompacts, 'started by': s.reasons.join(', ') });
+  }
+}
+for (let round = 0; round < (mode === ('--read' as string) ? 0 : ROUNDS); round++) {
   for (const name of targets) {
     const file = `${DIR}/gctrace-${mode}-${name.replace(/[^\w]+/g, '_')}-${round}.log`;
     const { child, port } = await start(name, file);
