@@ -211,7 +211,7 @@ export const llm = definePlugin({
                 { plugin: 'llm', model, err: withoutKey(error, apiKey) },
                 timedOut ? `llm stream cut off after ${timeoutMs} ms; ended with the apology` : 'llm stream broke; ended with the apology',
               );
-              yield `\n\n${apology}`;
+              yield `\n\n${apology ?? ctx.t(llmTexts, 'apology')}`;
             }
           };
           await ctx.replyStream(chunks());

@@ -93,6 +93,20 @@ describe('llm plugin', () => {
     expect(lines.some((l) => l.msg === 'llm stream broke; ended with the apology')).toBe(true);
   });
 
+  it('ends a broken stream with the default apology when none is configured', async () => {
+    fake.chat.reply = () => '一二三四五六七八九十';
+    fake.chat.chunks = (content) => [...content];
+    fake.chat.breakAfterChunks = 3;
+    const kit = await bot({ maxRetries: 0 }, { kind: 'wecomAiBot' });
+    const [streamed] = (await kit.send('数到十')).texts;
+    expect(streamed).toMatch(/^一二三\n\n/);
+    expect(streamed).not.toContain('undefined');
+    // The same text the failed-call path sends.
+    fake.chat.breakAfterChunks = undefined;
+    fake.chat.failNext(500);
+    expect((await kit.send('再数')).texts).toEqual([streamed?.slice('一二三\n\n'.length)]);
+  });
+
   it('answers a text transcribed from voice, and voice recognition only when asked', async () => {
     const kit = await bot({ types: ['text', 'voice'] });
     const transcribed = { ...text('几点开门'), transcribedFrom: voice('v1') } as Message;
