@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createLogger, definePlugin, MemoryStore, PluginOptionsError, type ChannelKind, type Message, type Plugin, type Store } from '@wxbot/core';
 import { createTestBot, startFakeOpenAI, text, voice, type FakeOpenAI, type TestBot } from '@wxbot/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -245,6 +247,19 @@ describe('llm plugin', () => {
     const line = lines.find((l) => l.msg.startsWith('llm call'));
     expect(line).toMatchObject({ level: 50, status: 401 });
     expect(JSON.stringify(lines)).not.toContain('sk-wrong-key-0000000000000');
+  });
+
+  it('answers an endpoint that refuses connections with the apology and a warning (an outage, not a bug)', async () => {
+    // A port that was just free: nothing listens there.
+    const closed = createServer();
+    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((done) => closed.close(done));
+    const kit = await bot({ baseURL: `http://127.0.0.1:${port}/v1` });
+    expect((await kit.send('你好')).texts).toEqual(['抱歉，我暂时无法回答，请稍后再试。']);
+    const line = lines.find((l) => l.msg.startsWith('llm call'));
+    expect(line).toMatchObject({ level: 40, msg: 'llm call failed; sent the apology', plugin: 'llm' });
+    expect(line?.status).toBeUndefined();
   });
 
   it('retries a failed call within maxRetries', async () => {
