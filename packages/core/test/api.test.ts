@@ -115,6 +115,24 @@ describe('WeChatApiClient', () => {
     expect((await c.downloadMedia(jsonId)).data.equals(json)).toBe(true);
   });
 
+  it('a failed media call is a WeChatApiError saying what failed, without the token', async () => {
+    const { c } = client(new MemoryStore(), { retries: 1 });
+    const token = await c.accessToken();
+    // A download is retried; an upload is not (it may have been stored): each fails once here.
+    api.failNext('media/get', { status: 502 }, 2);
+    const download = (await c.downloadMedia('m1').catch((e: unknown) => e)) as WeChatApiError;
+    api.failNext('media/upload', { status: 500 }, 1);
+    const upload = (await c.uploadMedia('image', { data: Buffer.from([1, 2, 3]), fileName: 'a.png', contentType: 'image/png' }).catch((e: unknown) => e)) as WeChatApiError;
+    for (const [error, status] of [
+      [download, 502],
+      [upload, 500],
+    ] as const) {
+      expect(error).toBeInstanceOf(WeChatApiError);
+      expect(error.message).toContain(`request failed: HTTP ${status}`);
+      expect(JSON.stringify(error) + error.message + String(error.stack)).not.toContain(token);
+    }
+  });
+
   it("fetches Official Account tokens from /cgi-bin/token with tokenEndpoint: 'token'", async () => {
     const c = new WeChatApiClient({
       credential: { kind: 'officialAccount', appId: 'wx-oa', secret: 'oa-secret', tokenEndpoint: 'token' },
