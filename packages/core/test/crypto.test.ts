@@ -185,6 +185,9 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
   it('not whole blocks: -40007', () => {
     expect(codeOf(() => crypt.decrypt(Buffer.alloc(20).toString('base64')))).toBe(WxCryptoErrorCode.DecryptAESError);
   });
+  it('one block, too short for the head: -40008, whatever it decrypts to', () => {
+    for (let i = 0; i < 20; i++) expect(codeOf(() => crypt.decrypt(Buffer.alloc(16, i).toString('base64')))).toBe(WxCryptoErrorCode.IllegalBuffer);
+  });
   it('garbage that decrypts to bad padding or length: -40008 or -40005', () => {
     for (let i = 0; i < 50; i++) {
       const code = codeOf(() => crypt.decrypt(Buffer.alloc(64, i + 1).toString('base64')));
