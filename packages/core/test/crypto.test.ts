@@ -82,6 +82,20 @@ describe('WXBizMsgCrypt round trips and agrees with Tencent @wecom/crypto', () =
     expect(crypt.decrypt(tencentEncrypt(key, text, 'ww-corp'))).toBe(text);
   });
 
+  it('writes the message as Buffer.from gives its UTF-8, lone surrogates and all', () => {
+    const aes = decodeEncodingAESKey(key);
+    for (const text of ['', 'ascii', '你好', '😀x', 'a\uD800b', '\uDC00', `${'é'.repeat(500)}\uD83D`]) {
+      const decipher = createDecipheriv('aes-256-cbc', aes, aes.subarray(0, 16));
+      decipher.setAutoPadding(false);
+      const plain = Buffer.concat([decipher.update(Buffer.from(crypt.encrypt(text), 'base64')), decipher.final()]);
+      const bytes = Buffer.from(text, 'utf8');
+      expect(plain.readUInt32BE(16)).toBe(bytes.length);
+      expect(plain.subarray(20, 20 + bytes.length).equals(bytes)).toBe(true);
+      expect(plain.subarray(20 + bytes.length, 20 + bytes.length + 7).toString()).toBe('ww-corp');
+      expect(plain.length % 32).toBe(0);
+    }
+  });
+
   it('seals a reply that the peer library opens', () => {
     const sealed = crypt.seal('<xml><Content>hi</Content></xml>', '1700000000', '42');
     const encrypted = /<Encrypt><!\[CDATA\[(.*?)\]\]>/.exec(sealed)![1]!;
