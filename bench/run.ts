@@ -2,7 +2,7 @@
  * Shared by the benches: start one server of servers.ts in its own process, load it with
  * autocannon from a list of prebuilt callbacks, read its CPU time, stop it.
  */
-import { fork } from 'node:child_process';
+import { fork, type Serializable } from 'node:child_process';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import type { CryptoMode } from './config.ts';
@@ -57,21 +57,19 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
   const at = name.indexOf('@');
   const [server, dir] = at < 0 ? [name, resolve(import.meta.dirname, '..')] : [name.slice(0, at), resolve(name.slice(at + 1))];
   const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const cpuAnswers: ((micros: number) => void)[] = [];
-  const heapAnswers: ((bytes: HeapBytes) => void)[] = [];
-  const watchAnswers: ((watched: Watched) => void)[] = [];
-  const sampleAnswers: ((survivors: Survivor[]) => void)[] = [];
-  const scriptAnswers: ((scripts: Scripts) => void)[] = [];
-  const gcAnswers: ((fullGc: FullGc) => void)[] = [];
+  // Answers come back in the order asked, each under its own field: a queue of waiters a field.
+  const waiting = new Map<string, ((answer: never) => void)[]>();
+  const ask = <T>(field: string, message: Serializable) =>
+    new Promise<T>((ok) => {
+      let queue = waiting.get(field);
+      if (!queue) waiting.set(field, (queue = []));
+      queue.push(ok as (answer: never) => void);
+      child.send(message);
+    });
   const port = await new Promise<number>((ok, fail) => {
-    child.on('message', (m: { port?: number; cpu?: number; heap?: HeapBytes; watched?: Watched; survivors?: Survivor[]; scripts?: Scripts; fullGc?: FullGc }) => {
-      if (m.port !== undefined) ok(m.port);
-      if (m.cpu !== undefined) cpuAnswers.shift()?.(m.cpu);
-      if (m.heap !== undefined) heapAnswers.shift()?.(m.heap);
-      if (m.watched !== undefined) watchAnswers.shift()?.(m.watched);
-      if (m.survivors !== undefined) sampleAnswers.shift()?.(m.survivors);
-      if (m.scripts !== undefined) scriptAnswers.shift()?.(m.scripts);
-      if (m.fullGc !== undefined) gcAnswers.shift()?.(m.fullGc);
+    child.on('message', (m: Record<string, unknown>) => {
+      if (typeof m['port'] === 'number') ok(m['port']);
+      for (const [field, queue] of waiting) if (m[field] !== undefined) queue.shift()?.(m[field] as never);
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
@@ -79,38 +77,14 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
     name,
     port,
     pid: child.pid!,
-    cpu: () =>
-      new Promise((ok) => {
-        cpuAnswers.push(ok);
-        child.send('cpu');
-      }),
-    heap: () =>
-      new Promise((ok) => {
-        heapAnswers.push(ok);
-        child.send('heap');
-      }),
+    cpu: () => ask<number>('cpu', 'cpu'),
+    heap: () => ask<HeapBytes>('heap', 'heap'),
     watch: () => child.send('watch'),
-    watched: () =>
-      new Promise((ok) => {
-        watchAnswers.push(ok);
-        child.send('watched');
-      }),
+    watched: () => ask<Watched>('watched', 'watched'),
     sample: (interval) => child.send({ sample: interval }),
-    sampled: (callers) =>
-      new Promise((ok) => {
-        sampleAnswers.push(ok);
-        child.send({ sampled: callers });
-      }),
-    scripts: () =>
-      new Promise((ok) => {
-        scriptAnswers.push(ok);
-        child.send('scripts');
-      }),
-    fullGc: () =>
-      new Promise((ok) => {
-        gcAnswers.push(ok);
-        child.send('fullGc');
-      }),
+    sampled: (callers) => ask<Survivor[]>('survivors', { sampled: callers }),
+    scripts: () => ask<Scripts>('scripts', 'scripts'),
+    fullGc: () => ask<FullGc>('fullGc', 'fullGc'),
     stop: () => child.kill('SIGKILL'),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
+import type { HttpMethodEnum } from 'koa-body';
 import type { Logger } from 'pino';
 import { loggableError } from './logger.ts';
 import type { PluginRoute } from './plugin.ts';
@@ -44,7 +45,7 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
   // console's pages, health checks) never get one, and a bot without such routes never loads it.
   let parser: Promise<Middleware> | undefined;
   const parse = () =>
-    (parser ??= import('koa-body').then(({ koaBody, HttpMethodEnum }) =>
+    (parser ??= import('koa-body').then(({ koaBody }) =>
       koaBody({
         json: true,
         urlencoded: true,
@@ -53,7 +54,7 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
         jsonLimit: limit,
         formLimit: limit,
         patchNode: false,
-        parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+        parsedMethods: [...PARSED_METHODS] as HttpMethodEnum[],
       }),
     ));
   const schema = route.options?.body;

@@ -110,6 +110,8 @@ export const llm = definePlugin({
   options: llmOptionsSchema,
   async setup(bot, options: ResolvedLlmOptions) {
     const { model, systemPrompt, temperature, timeoutMs, apology, resetReply, buildMessages, types, apiKey } = options;
+    /** The `apology` option, or the catalog's in the conversation's language: every failure path ends with it. */
+    const apologyFor = (ctx: Context) => apology ?? ctx.t(llmTexts, 'apology');
     // Loaded here, not at the module's import: bot.config.ts files import this plugin whether or
     // not an endpoint is configured, and the SDK is ~2 MiB of the heap of a bot that never calls it.
     const { default: OpenAI, APIConnectionError, APIConnectionTimeoutError, APIError } = await import('openai');
@@ -136,7 +138,7 @@ export const llm = definePlugin({
         await new ConversationMemory(ctx.store, options.memory).clear(memoryKey(ctx.channel.name, ctx.message.from));
       } catch (error) {
         ctx.log.error({ plugin: 'llm', err: error }, 'llm memory could not be cleared');
-        return replySafely(ctx, apology ?? ctx.t(llmTexts, 'apology'));
+        return replySafely(ctx, apologyFor(ctx));
       }
       await replySafely(ctx, resetReply ?? ctx.t(llmTexts, 'reset'));
     };
@@ -183,7 +185,7 @@ export const llm = definePlugin({
         const line = { plugin: 'llm', model, ms, status, err: withoutKey(error, apiKey) };
         if (transient) ctx.log.warn(line, timedOut ? `llm call timed out after ${timeoutMs} ms; sent the apology` : 'llm call failed; sent the apology');
         else ctx.log.error(line, 'llm call failed; sent the apology');
-        await replySafely(ctx, apology ?? ctx.t(llmTexts, 'apology'));
+        await replySafely(ctx, apologyFor(ctx));
         return;
       }
 
@@ -211,7 +213,7 @@ export const llm = definePlugin({
                 { plugin: 'llm', model, err: withoutKey(error, apiKey) },
                 timedOut ? `llm stream cut off after ${timeoutMs} ms; ended with the apology` : 'llm stream broke; ended with the apology',
               );
-              yield `\n\n${apology ?? ctx.t(llmTexts, 'apology')}`;
+              yield `\n\n${apologyFor(ctx)}`;
             }
           };
           await ctx.replyStream(chunks());
