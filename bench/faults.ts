@@ -13,10 +13,12 @@
  * dedup marks) until they are full. Faults are counted exactly; CPU swings with the machine's load.
  *
  * Each server is started fresh and warmed up with BENCH_WARMUP new messages (5000, as
- * latency.ts), then loaded for BENCH_WINDOWS windows of BENCH_SECONDS (3 × 5 s); the servers take
- * turns, BENCH_ROUNDS times (1), the order swapped every round.
+ * latency.ts), then loaded for BENCH_WINDOWS windows of BENCH_SECONDS (3 × 5 s), the first after
+ * BENCH_IDLE idle seconds (0; BENCH_IDLE=15 BENCH_SECONDS=1 shows the faults of the first seconds
+ * after an idle); the servers take turns, BENCH_ROUNDS times (1), the order swapped every round.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CryptoMode } from './config.ts';
 import { load, startServer } from './run.ts';
 import { newMessages } from './traffic.ts';
@@ -28,6 +30,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
 const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+/** Seconds each server sits idle before its first window (as latency.ts's servers sit while the other is measured). */
+const IDLE = Number(process.env.BENCH_IDLE ?? 0);
 /** Clock ticks a second of /proc/PID/stat's CPU times (USER_HZ: 100 on Linux). */
 const TICKS = 100;
 
@@ -46,8 +50,10 @@ for (let round = 0; round < ROUNDS; round++) {
         const amount = Math.min(10_000, WARMUP - done);
         await load(server.port, newMessages(mode, amount), { amount, connections: 16 });
       }
+      const windows = Array.from({ length: WINDOWS }, () => newMessages(mode, Math.ceil(rate * SECONDS * 1.2)));
+      if (IDLE > 0) await sleep(IDLE * 1000);
       for (let window = 1; window <= WINDOWS; window++) {
-        const traffic = newMessages(mode, Math.ceil(rate * SECONDS * 1.2));
+        const traffic = windows[window - 1]!;
         const before = stat(server.pid);
         const result = await load(server.port, traffic, { seconds: SECONDS, connections: 16, rate });
         const after = stat(server.pid);

@@ -5,6 +5,12 @@
  * (goal: wxbot's ≤ the floor's). Not side by side: two servers at half the floor's maximum
  * each, plus two load generators, are the whole of a small machine (on 2 cores the floor's
  * p99 went to 1.2–1.5 s that way, measured), and that measures the overload, not the servers.
+ * Each window comes after the same second at the rate and BENCH_IDLE idle seconds: a Node
+ * server's first seconds after an idle differ from its steady state (at the first scavenge after
+ * an idle V8 gives back the young generation's pages, faulted in again at ~25–40 µs a page on a
+ * VM), so a server measured straight after a load and one measured after sitting idle are not
+ * comparable (until 2026-12-02 the floor was measured straight after its maximum run in two
+ * rounds of three, while the bot had sat ~15 s idle).
  * A second table has, per server and round, what its own process saw in the fixed-rate window
  * (watch.ts): CPU µs a request, how busy its loop was, the loop's delay (p50/p99/max ms) and GC
  * pauses by kind (scavenges, mark-compacts: count, sum and longest ms) and the bytes scavenges
@@ -14,7 +20,9 @@
  *   npx tsx bench/latency.ts            # safe mode
  *   BENCH_MODE=plain npx tsx bench/latency.ts
  *   BENCH_WARMUP=100000 …                # servers that have run a while (see WARMUP)
+ *   BENCH_IDLE=0 …                       # each window straight after a second at the rate
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CryptoMode } from './config.ts';
@@ -32,6 +40,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
  * a bot that has run a while.
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
+/**
+ * Seconds each server sits idle before its window, after a second at the rate (not measured): 15
+ * is about what the bot sat while the floor was measured before the two were equalised; 0 measures
+ * both in their steady state.
+ */
+const IDLE = Number(process.env.BENCH_IDLE ?? 15);
 
 /** A full GC of this process (the driver), twice: what the previous windows left goes. */
 function collectGarbage(): void {
@@ -55,6 +69,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const count = Math.ceil(rate * SECONDS * 1.2);
     const atRate = async (server: BenchServer) => {
       const traffic = newMessages(MODE, count);
+      // The same before every window: a second at the rate, then IDLE seconds of nothing.
+      await load(server.port, newMessages(MODE, rate), { seconds: 1, connections: 32, rate });
+      await sleep(IDLE * 1000);
       // The driver's own garbage collector is part of every p99 it measures (autocannon runs in
       // this process, beside the prebuilt messages: a mark-compact here held responses 8-24 ms,
       // as long as the servers' own pauses). Collected whole before the window, the heap holds
