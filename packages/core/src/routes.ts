@@ -7,6 +7,7 @@ import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { HttpMethodEnum } from 'koa-body';
 import type { Logger } from 'pino';
+import { loadOnUse } from './loadOnUse.ts';
 import { loggableError } from './logger.ts';
 import type { PluginRoute } from './plugin.ts';
 
@@ -32,10 +33,14 @@ export interface MountOptions {
   bodyLimitBytes?: number;
   /** Told when a plugin's handler failed (500). */
   onFailure?: (plugin: string | undefined) => void;
+  /** Where koa-body comes from (default: `import('koa-body')`; tests hand in one that fails). */
+  loadKoaBody?: () => Promise<typeof import('koa-body')>;
 }
 
+const importKoaBody = () => import('koa-body');
+
 /** Mounts one route on `router`; `route.plugin` names the plugin in its log lines. */
-export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitBytes, onFailure }: MountOptions): void {
+export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitBytes, onFailure, loadKoaBody = importKoaBody }: MountOptions): void {
   const limit = route.options?.bodyLimitBytes ?? bodyLimitBytes ?? DEFAULT_ROUTE_BODY_LIMIT;
   const who = route.plugin ? `plugin "${route.plugin}"` : 'route';
   const where = { plugin: route.plugin, method: route.method, path: route.path };
@@ -43,9 +48,9 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
   // koa-body (with co-body, formidable and their dependencies: ~1.4 MiB of the resting heap) is
   // loaded at the first request with a body, not at start-up: most routes of a bot (the agent
   // console's pages, health checks) never get one, and a bot without such routes never loads it.
-  let parser: Promise<Middleware> | undefined;
-  const parse = () =>
-    (parser ??= import('koa-body').then(({ koaBody }) =>
+  // One that failed to load is tried again at the route's next such request.
+  const parse = loadOnUse<Middleware>(() =>
+    loadKoaBody().then(({ koaBody }) =>
       koaBody({
         json: true,
         urlencoded: true,
@@ -56,12 +61,26 @@ export function mountRoute(router: Router, route: PluginRoute, { log, bodyLimitB
         patchNode: false,
         parsedMethods: [...PARSED_METHODS] as HttpMethodEnum[],
       }),
-    ));
+    ),
+  );
   const schema = route.options?.body;
   const method = route.method.toLowerCase() as 'get';
   router[method](route.path, async (ctx) => {
-    // Outside the try: a koa-body that cannot be loaded is the server's failure (500), not a bad body.
-    const parseBody = PARSED_METHODS.has(ctx.method) ? await parse() : undefined;
+    let parseBody: Middleware | undefined;
+    if (PARSED_METHODS.has(ctx.method)) {
+      try {
+        parseBody = await parse();
+      } catch (error) {
+        // The server's failure, not a bad body nor the plugin's: 503, the request may be sent again.
+        log.error(
+          { ...where, status: 503, err: loggableError(error) },
+          `${who}: ${route.method} ${route.path} could not read a request body: koa-body could not be loaded (tried again at the next request)`,
+        );
+        ctx.status = 503;
+        ctx.body = 'request body parser unavailable';
+        return;
+      }
+    }
     try {
       await parseBody?.(ctx, async () => {});
     } catch (error) {

@@ -52,6 +52,16 @@ describe('AI-bot HTTP calls that fail', () => {
     expect(refused.message).toContain('request failed: ECONNREFUSED');
   });
 
+  it('a response_url whose request never left (refused) keeps its one call; one answered 500 spent it', async () => {
+    const sender = new ResponseUrlSender();
+    const refusedAt = `${await refusedUrl()}/r?${SECRET_QUERY}`;
+    await failure(sender.post(refusedAt, { msgtype: 'text' }));
+    expect((await failure(sender.post(refusedAt, { msgtype: 'text' }))).message).toContain('request failed: ECONNREFUSED');
+    const answered = `${base}/status/500?${SECRET_QUERY}`;
+    await failure(sender.post(answered, { msgtype: 'text' }));
+    expect((await failure(sender.post(answered, { msgtype: 'text' }))).message).toContain('used already');
+  });
+
   it('a media download answered 404 names the status and the URLs’ 5-minute life', async () => {
     const error = await failure(downloadAiBotMedia(`${base}/status/404?${SECRET_QUERY}`, Buffer.alloc(32)));
     expect(error.message).toContain('download failed: HTTP 404 (AI-bot media URLs expire after 5 minutes)');

@@ -1,6 +1,11 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { createBot, definePlugin, officialAccount, type Bot } from '../src/index.ts';
+import { mountRoute } from '../src/routes.ts';
 import { captureLogger } from './helpers.ts';
 
 const logs = captureLogger();
@@ -116,5 +121,44 @@ describe('route registration', () => {
     const slashless = createBot({ channels: [officialAccount({ appId: 'wxr', token: 't' })], plugins: [routeOf('nos', 'orders')()], logger: captureLogger().log });
     await expect(slashless.init()).rejects.toThrow(`plugin "nos" failed in setup: route path must start with "/" (got "orders"): scope.route('GET', '/orders', …)`);
     await slashless.stop();
+  });
+});
+
+describe('a plugin route whose body parser (koa-body, loaded at the first body) fails to load', () => {
+  it('answers 503 with an error line naming the route, and loads it again at the next request', async () => {
+    const logs = captureLogger();
+    let loads = 0;
+    const loadKoaBody = () => {
+      // The first load fails as a process out of file descriptors would.
+      if (++loads === 1) return Promise.reject(Object.assign(new Error("EMFILE: too many open files, open '/app/node_modules/koa-body/dist/esm/index.js'"), { code: 'EMFILE' }));
+      return import('koa-body');
+    };
+    const router = new Router();
+    const route = { method: 'POST', path: '/hook', plugin: 'orders', handler: (ctx: Koa.Context) => void (ctx.body = { got: ctx.request.body }) } as const;
+    mountRoute(router, route, { log: logs.log, loadKoaBody });
+    const app = new Koa().use(router.routes());
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((listening) => server.once('listening', listening));
+    try {
+      const hook = () =>
+        fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'application/json' } });
+      const failed = await hook();
+      expect(failed.status).toBe(503);
+      expect(logs.lines).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          plugin: 'orders',
+          method: 'POST',
+          path: '/hook',
+          msg: expect.stringContaining('plugin "orders": POST /hook could not read a request body: koa-body could not be loaded'),
+        }),
+      );
+      const answered = await hook();
+      expect(answered.status).toBe(200);
+      expect(await answered.json()).toEqual({ got: { n: 1 } });
+      expect(loads).toBe(2);
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });

@@ -24,7 +24,11 @@ export interface AgentSocketOptions {
   readonly loginThrottle: Partial<LoginThrottleOptions> | false;
   /** Count the last `X-Forwarded-For` address instead of the TCP peer (behind one proxy). */
   readonly trustProxy: boolean;
+  /** Where `ws` comes from (default: `import('ws')`; tests hand in one that fails). */
+  readonly loadWs?: () => Promise<typeof import('ws')>;
 }
+
+const importWs = () => import('ws');
 
 const PING_EVERY_MS = 30_000;
 /** An agent whose socket buffers more than this is too slow to keep up: it is dropped and reconnects. */
@@ -72,9 +76,13 @@ export class AgentSocketServer {
     this.#ping.unref();
   }
 
-  /** The WebSocket server, made (and `ws` loaded) the first time an agent signs in. */
+  /**
+   * The WebSocket server, made (and `ws` loaded) the first time an agent signs in; if `ws` could
+   * not be loaded, again at the next sign-in.
+   */
   #server(): Promise<WebSocketServer> {
-    this.#wss ??= import('ws').then(({ WebSocketServer }) => {
+    if (this.#wss) return this.#wss;
+    const made = (this.#options.loadWs ?? importWs)().then(({ WebSocketServer }) => {
       // No compression: agents' frames are small, and deflate is a known memory sink.
       const wss = new WebSocketServer({ noServer: true, maxPayload: this.#options.maxPayload, perMessageDeflate: false, clientTracking: true });
       wss.on('connection', (ws: WebSocket) => {
@@ -84,7 +92,11 @@ export class AgentSocketServer {
       this.#clients = wss.clients;
       return wss;
     });
-    return this.#wss;
+    this.#wss = made;
+    made.catch(() => {
+      if (this.#wss === made) this.#wss = undefined;
+    });
+    return made;
   }
 
   /** Starts answering upgrade requests of `server`. */
@@ -180,8 +192,8 @@ export class AgentSocketServer {
         });
       },
       (error: unknown) => {
-        this.#options.log.error({ err: error }, 'agent connection failed: the WebSocket server could not be started');
-        refuse(socket, 500, 'Internal Server Error');
+        this.#options.log.error({ err: error }, 'agent connection failed: the WebSocket server could not be started (ws could not be loaded; tried again at the next sign-in)');
+        refuse(socket, 503, 'Service Unavailable');
       },
     );
   }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { ExtendOptions, Got, Method, Response } from 'got';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.ts';
+import { loadOnUse } from '../loadOnUse.ts';
+import { loggableError } from '../logger.ts';
 import { AccessToken, type FetchReason } from './accessToken.ts';
 import { TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
 import { HttpFailure, JsonHttp, type RawAnswer } from './http.ts';
@@ -100,7 +102,7 @@ type JsonBody = { errcode?: number; errmsg?: string } & Record<string, unknown>;
 /** POST endpoints that only read: safe to send again after a timeout or a 5xx. */
 const READ_ONLY_POSTS: ReadonlySet<string> = new Set(['cgi-bin/kf/sync_msg', 'cgi-bin/kf/service_state/get']);
 /** Errors that prove the request never reached the server: safe to retry anything. */
-const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
+export const NOT_SENT: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
 
 /** got's instance for media calls, and its error class (known only once got is loaded). */
 interface MediaHttp {
@@ -117,9 +119,10 @@ interface MediaHttp {
 export class WeChatApiClient {
   /**
    * Media calls (multipart upload, file download): got, on the JSON client's connections, made
-   * at the first media call (see loadGot: most bots never make one).
+   * at the first media call (see loadGot: most bots never make one); tried again at the next one
+   * if got could not be loaded.
    */
-  #media: Promise<MediaHttp> | undefined;
+  readonly #mediaHttp = loadOnUse<MediaHttp>(() => loadGot().then(({ default: got, RequestError }) => ({ http: got.extend(this.#mediaOptions), RequestError })));
   readonly #mediaOptions: ExtendOptions;
   /** JSON calls, the hot path (KF: sync_msg and send_msg per message). */
   readonly #json: JsonHttp;
@@ -242,12 +245,20 @@ export class WeChatApiClient {
 
   /** media/get and media/upload, through got (multipart, file answers): rare, not the hot path. */
   async #sendMedia(endpoint: string, path: string, spec: RequestSpec, auth: Record<string, string>, idempotent: boolean): Promise<JsonBody | MediaFile> {
-    const { http, RequestError } = await this.#mediaHttp();
+    let media: MediaHttp;
+    try {
+      media = await this.#mediaHttp();
+    } catch (error) {
+      // Nothing was sent: the caller may try again (the next media call loads got again).
+      this.log.error({ endpoint, err: loggableError(error) }, 'media call failed: got could not be loaded (tried again at the next media call)');
+      throw new WeChatApiError(endpoint, -1, `request failed: got could not be loaded (${error instanceof Error ? error.message : String(error)})`);
+    }
+    const { http, RequestError } = media;
     let response: Response<unknown>; // a Buffer: the client's responseType
     try {
       response = await http(path, {
         method: spec.method,
-        ...(!idempotent && { retry: { ...http.defaults.options.retry, statusCodes: [], errorCodes: NOT_SENT } }),
+        ...(!idempotent && { retry: { ...http.defaults.options.retry, statusCodes: [], errorCodes: [...NOT_SENT] } }),
         searchParams: { ...spec.query, ...auth },
         ...(spec.json !== undefined && { json: spec.json }),
         ...(spec.form && { body: spec.form }),
@@ -268,12 +279,6 @@ export class WeChatApiClient {
       return { data: response.body as unknown as Buffer, contentType, fileName: extended ? decodeURIComponent(extended.trim()) : plain };
     }
     return parseAnswer(endpoint, response.body as unknown as Buffer, contentType);
-  }
-
-  /** The media client, made (and got loaded) at the first media call. */
-  #mediaHttp(): Promise<MediaHttp> {
-    this.#media ??= loadGot().then(({ default: got, RequestError }) => ({ http: got.extend(this.#mediaOptions), RequestError }));
-    return this.#media;
   }
 
   async #fetchToken(reason: FetchReason): Promise<IssuedTokenAnswer> {

@@ -1,13 +1,22 @@
 import type { Response } from 'got';
 import { LRUCache } from 'lru-cache';
 import { WeChatApiError } from '../../api/errors.ts';
-import type { MediaFile } from '../../api/client.ts';
+import { type MediaFile, NOT_SENT } from '../../api/client.ts';
 import { loadGot } from '../../api/loadGot.ts';
 import { decryptAiBotMedia } from '../../crypto/media.ts';
 
 const TIMEOUT_MS = 5000;
 /** A response_url works once, for an hour. */
 const RESPONSE_URL_TTL_MS = 60 * 60_000;
+
+/** got, or a WeChatApiError for `endpoint` saying it could not be loaded (nothing was sent). */
+async function gotFor(endpoint: string): Promise<typeof import('got')> {
+  try {
+    return await loadGot();
+  } catch (error) {
+    throw new WeChatApiError(endpoint, -1, `request failed: got could not be loaded (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
 
 /** The URL without its query (response_code, media tokens): safe for errors and logs. */
 export function redactUrl(url: string): string {
@@ -18,7 +27,8 @@ export function redactUrl(url: string): string {
 /**
  * The AI bot's active path: each message's `response_url` takes one plain JSON POST within an
  * hour. This remembers which URLs were used, so a second answer fails clearly here instead of
- * as an obscure errcode from WeCom.
+ * as an obscure errcode from WeCom. A URL counts as used once its request is sent: a failure
+ * before that (got not loaded, a refused connection, an unknown host) leaves it for another try.
  */
 export class ResponseUrlSender {
   readonly #used = new LRUCache<string, true>({ max: 100_000, ttl: RESPONSE_URL_TTL_MS });
@@ -26,14 +36,20 @@ export class ResponseUrlSender {
   /** POSTs `body` to the URL once; throws WeChatApiError for a used URL, a failure or an errcode. */
   async post(url: string, body: Record<string, unknown>): Promise<void> {
     const endpoint = `aibot response_url ${redactUrl(url)}`;
-    if (this.#used.has(url)) throw new WeChatApiError(endpoint, -1, 'this response_url was used already (WeCom allows one call per message)');
+    const usedAlready = () => new WeChatApiError(endpoint, -1, 'this response_url was used already (WeCom allows one call per message)');
+    if (this.#used.has(url)) throw usedAlready();
+    const { default: got, RequestError } = await gotFor(endpoint);
+    // Again: another answer may have taken the URL while got was loading. No await from here to set.
+    if (this.#used.has(url)) throw usedAlready();
     this.#used.set(url, true);
-    const { default: got, RequestError } = await loadGot();
     let answer: { errcode?: number; errmsg?: string };
     try {
       // Not retried after a timeout or a 5xx: the answer may have reached the user already.
       answer = await got.post(url, { json: body, timeout: { request: TIMEOUT_MS }, retry: { limit: 0 } }).json();
     } catch (error) {
+      const code = error instanceof RequestError ? error.code : undefined;
+      // Never reached WeCom: the URL's one call is still unspent.
+      if (code && NOT_SENT.includes(code)) this.#used.delete(url);
       const reason = error instanceof RequestError ? (error.response ? `HTTP ${error.response.statusCode}` : (error.code ?? error.message)) : String(error);
       throw new WeChatApiError(endpoint, -1, `request failed: ${reason}`);
     }
@@ -44,7 +60,7 @@ export class ResponseUrlSender {
 /** Downloads an encrypted AI-bot media URL (valid 5 minutes) and decrypts it with `key`. */
 export async function downloadAiBotMedia(url: string, key: Buffer): Promise<MediaFile> {
   const endpoint = `aibot media ${redactUrl(url)}`;
-  const { default: got, RequestError } = await loadGot();
+  const { default: got, RequestError } = await gotFor(endpoint);
   let response: Response<Buffer>;
   try {
     response = await got(url, { responseType: 'buffer', timeout: { request: 30_000 }, retry: { limit: 2 } });
