@@ -4,6 +4,7 @@
  * connection behind, or two. Each case ends with a probe socket started after the others and
  * waits for its connection: the loads of `ws` settle in the order they were asked for, so by
  * then any connection the socket under test was going to open has been opened (no timing).
+ * A load of `ws` that fails is logged and is one failed attempt: the reconnect loads it again.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +66,33 @@ describe('AiBotSocket while ws is loading', () => {
     await probe('/probe-2');
     expect(connections.get('/restarted')).toBe(1);
     await s.stop();
+  });
+});
+
+describe('AiBotSocket when ws fails to load', () => {
+  it('logs the failure and connects at the reconnect, loading ws again', async () => {
+    const logs = captureLogger();
+    let loads = 0;
+    const loadWs = () => {
+      // The first load fails as a process out of file descriptors would.
+      if (++loads === 1) return Promise.reject(Object.assign(new Error("EMFILE: too many open files, open '/app/node_modules/ws/wrapper.mjs'"), { code: 'EMFILE' }));
+      return import('ws');
+    };
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/load-failed`;
+    const s = new AiBotSocket({ url, botId: 'aib-socket-start', secret: 'socket-start-secret-1', log: logs.log, onCallback: () => {}, reconnectBaseMs: 1, loadWs });
+    await new Promise<void>((connected) => {
+      const check = () => {
+        if (!connections.get('/load-failed')) return;
+        waiting.delete(check);
+        connected();
+      };
+      waiting.add(check);
+      s.start();
+    });
+    await s.stop();
+    expect(loads).toBe(2);
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 50, msg: expect.stringContaining('AI-bot WebSocket: the ws module could not be loaded') }));
+    expect(logs.text()).toContain('EMFILE');
+    expect(logs.text()).not.toContain('socket-start-secret-1');
   });
 });

@@ -29,7 +29,11 @@ export interface AiBotSocketOptions {
   ackTimeoutMs?: number;
   /** A message or event callback arrived. */
   onCallback(frame: AiBotFrame): void;
+  /** Where `ws` comes from (default: `import('ws')`; tests hand in one that fails). */
+  loadWs?: () => Promise<typeof import('ws')>;
 }
+
+const importWs = () => import('ws');
 
 interface Pending {
   resolve(frame: AiBotFrame): void;
@@ -137,13 +141,14 @@ export class AiBotSocket {
     if (this.#stopped) return;
     const attempt = ++this.#connects;
     // ws is loaded here, not when @wxbot/core is imported: only an AI bot in long-connection
-    // mode uses it, and it is ~0.35 MiB of the resting heap of every other bot.
-    import('ws').then(
+    // mode uses it, and it is ~0.35 MiB of the resting heap of every other bot. A failed load
+    // is one more failed attempt: the reconnect loads it again.
+    (this.#options.loadWs ?? importWs)().then(
       ({ default: WebSocket }) => {
         if (!this.#stopped && attempt === this.#connects) this.#open(WebSocket);
       },
       (error: unknown) => {
-        this.#options.log.error({ err: error }, 'AI-bot WebSocket: the ws module could not be loaded');
+        this.#options.log.error({ err: error }, 'AI-bot WebSocket: the ws module could not be loaded (tried again at the reconnect)');
         if (!this.#stopped && attempt === this.#connects) this.#scheduleReconnect();
       },
     );
