@@ -21,6 +21,7 @@
  *   BENCH_MODE=plain npx tsx bench/latency.ts
  *   BENCH_WARMUP=100000 …                # servers that have run a while (see WARMUP)
  *   BENCH_IDLE=0 …                       # each window straight after a second at the rate
+ *   BENCH_BOT=wxbot@/path/to/checkout …  # another version of the bot
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -46,6 +47,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 5000);
  * both in their steady state.
  */
 const IDLE = Number(process.env.BENCH_IDLE ?? 15);
+/** The bot measured: `wxbot`, or `wxbot@<checkout>` to measure another version (see run.ts). */
+const BOT = process.env.BENCH_BOT ?? 'wxbot';
 
 /** A full GC of this process (the driver), twice: what the previous windows left goes. */
 function collectGarbage(): void {
@@ -59,7 +62,7 @@ const rows = [];
 const inside: Record<string, string | number>[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const floor = await startServer('koa', MODE);
-  const wxbot = await startServer('wxbot', MODE);
+  const wxbot = await startServer(BOT, MODE);
   try {
     // Warm-up: each message sent once (by time, fast servers ran out and sent repeats).
     await load(floor.port, newMessages(MODE, WARMUP), { amount: WARMUP, connections: 16 });
