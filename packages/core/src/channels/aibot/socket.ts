@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import { WeChatApiError } from '../../api/errors.ts';
+import { loadOnUse } from '../../loadOnUse.ts';
 
 /** WeCom's long-connection endpoint for AI bots. */
 export const AIBOT_WS_URL = 'wss://openws.work.weixin.qq.com';
@@ -63,10 +64,13 @@ export class AiBotSocket {
   #onAuthenticated: Array<() => void> = [];
   /** Counts connection attempts: an attempt still loading `ws` when a newer one began is dropped. */
   #connects = 0;
+  /** `ws`, loaded at the first connection attempt; one that failed loads again at the reconnect. */
+  readonly #loadWs: () => Promise<typeof import('ws')>;
 
   constructor(options: AiBotSocketOptions) {
     this.#options = options;
     this.#url = options.url ?? AIBOT_WS_URL;
+    this.#loadWs = loadOnUse(options.loadWs ?? importWs);
   }
 
   get authenticated(): boolean {
@@ -143,7 +147,7 @@ export class AiBotSocket {
     // ws is loaded here, not when @wxbot/core is imported: only an AI bot in long-connection
     // mode uses it, and it is ~0.35 MiB of the resting heap of every other bot. A failed load
     // is one more failed attempt: the reconnect loads it again.
-    (this.#options.loadWs ?? importWs)().then(
+    this.#loadWs().then(
       ({ default: WebSocket }) => {
         if (!this.#stopped && attempt === this.#connects) this.#open(WebSocket);
       },
