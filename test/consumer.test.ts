@@ -229,6 +229,11 @@ export const run: (argv: string[]) => Promise<number> = main;
       const tsc = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.', '--noEmit'], { cwd: app });
       expect(tsc.stdout + tsc.stderr).toBe('');
       expect(tsc.code).toBe(0);
+      // tsc's own default checks the packages' declarations too: they must name only types their
+      // dependencies ship (a `typeof import('ws')` in core's needed @types/ws, which nobody installs).
+      const libCheck = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.', '--noEmit', '--skipLibCheck', 'false'], { cwd: app });
+      expect(libCheck.stdout + libCheck.stderr).toBe('');
+      expect(libCheck.code).toBe(0);
     },
     CHECK_MS,
   );

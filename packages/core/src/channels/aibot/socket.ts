@@ -30,11 +30,16 @@ export interface AiBotSocketOptions {
   ackTimeoutMs?: number;
   /** A message or event callback arrived. */
   onCallback(frame: AiBotFrame): void;
-  /** Where `ws` comes from (default: `import('ws')`; tests hand in one that fails). */
-  loadWs?: () => Promise<typeof import('ws')>;
+  /**
+   * Where `ws` comes from (default: `import('ws')`; tests hand in one that fails). Typed
+   * `unknown` so the published declarations name no `ws` types: a user's `tsc` without
+   * `skipLibCheck` would need `@types/ws` for a seam only tests use.
+   */
+  loadWs?: () => Promise<unknown>;
 }
 
-const importWs = () => import('ws');
+type WsModule = typeof import('ws');
+const importWs = (): Promise<WsModule> => import('ws');
 
 interface Pending {
   resolve(frame: AiBotFrame): void;
@@ -65,12 +70,12 @@ export class AiBotSocket {
   /** Counts connection attempts: an attempt still loading `ws` when a newer one began is dropped. */
   #connects = 0;
   /** `ws`, loaded at the first connection attempt; one that failed loads again at the reconnect. */
-  readonly #loadWs: () => Promise<typeof import('ws')>;
+  readonly #loadWs: () => Promise<WsModule>;
 
   constructor(options: AiBotSocketOptions) {
     this.#options = options;
     this.#url = options.url ?? AIBOT_WS_URL;
-    this.#loadWs = loadOnUse(options.loadWs ?? importWs);
+    this.#loadWs = loadOnUse((options.loadWs as (() => Promise<WsModule>) | undefined) ?? importWs);
   }
 
   get authenticated(): boolean {
@@ -158,7 +163,7 @@ export class AiBotSocket {
     );
   }
 
-  #open(WebSocket: typeof import('ws').default): void {
+  #open(WebSocket: WsModule['default']): void {
     const log = this.#options.log;
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
