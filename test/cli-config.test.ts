@@ -3,7 +3,7 @@
  * usage and --help, plugin option typos. Each test runs the real `wxbot` process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,28 @@ describe('wxbot configuration errors', { timeout: 90_000 }, () => {
       const required = await runWxbot(['check', '--config', 'required.config.js'], { cwd: cjs });
       expect(required.code).toBe(1);
       expect(required.stdout).toContain("✗ config loads: required.config.js require()s a wxbot package, and wxbot's packages are ES modules only");
+
+      // A bot.config.mts loads as an ES module in any package, but a plugin's .ts it imports does
+      // not: the message names that file, and no second report of the error (Node leaves it on a
+      // promise nobody can handle) ends the process with a stack before the message is said.
+      mkdirSync(join(cjs, 'plugins'));
+      writeFileSync(join(cjs, 'plugins', 'greet.ts'), "import { definePlugin } from '@wxbot/core';\nexport const greet = definePlugin({ name: 'greet', setup() {} });\n");
+      writeFileSync(
+        join(cjs, 'bot.config.mts'),
+        "import { defineConfig } from '@wxbot/core';\nimport { greet } from './plugins/greet.ts';\nexport default defineConfig({ channels: [], plugins: [greet()] });\n",
+      );
+      const [mtsStart, mtsCheck] = await Promise.all([
+        runWxbot(['start', '--config', 'bot.config.mts'], { cwd: cjs }),
+        runWxbot(['check', '--config', 'bot.config.mts'], { cwd: cjs }),
+      ]);
+      const advice = `bot.config.mts imports ${join('plugins', 'greet.ts')}, which loads as CommonJS and so cannot import wxbot's packages (ES modules only): ${join(cjs, 'package.json')} does not say "type": "module"`;
+      expect(mtsStart.code).toBe(1);
+      expect(mtsStart.stderr).toContain(`wxbot: ${advice}`);
+      expect(mtsStart.stderr).toContain('or rename it greet.mts (and its import)');
+      expect(mtsStart.stderr).not.toContain('triggerUncaughtException');
+      expect(mtsCheck.code).toBe(1);
+      expect(mtsCheck.stdout).toContain(`✗ config loads: ${advice}`);
+      expect(mtsCheck.stderr).toBe('');
     } finally {
       rmSync(cjs, { recursive: true, force: true });
     }

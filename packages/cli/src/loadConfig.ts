@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { collectPluginOptionErrors, ConfigErrors, PluginOptionsError, resolveConfig, type WxbotConfig, type WxbotConfigInput } from '@wxbot/core';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 
@@ -51,6 +51,62 @@ function commonJsAdvice(filepath: string, manifest: string | undefined): string 
   return `${name} would load as CommonJS, which cannot import wxbot's packages (ES modules only): ${where}. Run \`npm pkg set type=module\` in the project, or name the config ${esmName}`;
 }
 
+/**
+ * The file whose `require()` failed: the stack frame below Node's `require`, as plain Node writes
+ * it (`at Object.<anonymous> (/app/plugins/greet.cjs:1:26)`) or tsx does (a `data:` URL holding
+ * `__filename="/app/plugins/greet.ts"`, percent-encoded). Undefined when neither is there.
+ */
+function requiringFile(stack: string | undefined): string | undefined {
+  const lines = stack?.split('\n') ?? [];
+  const frame = lines[lines.findIndex((line) => /^\s*at require \(/.test(line)) + 1];
+  if (!frame || !/^\s*at /.test(frame)) return undefined;
+  let text = frame;
+  try {
+    text = decodeURIComponent(frame);
+  } catch {
+    // Not percent-encoded after all: read it as it is.
+  }
+  const match = /__filename="([^"]+)"/.exec(text) ?? /\(((?:file:\/\/)?[^()\s]+):\d+:\d+\)\s*$/.exec(text) ?? /^\s*at ((?:file:\/\/)?[^()\s]+):\d+:\d+\s*$/.exec(text);
+  const found = match?.[1];
+  if (!found) return undefined;
+  return found.startsWith('file:') ? fileURLToPath(found) : found;
+}
+
+/**
+ * What to do about a `require()` of a wxbot package, in the config itself or in a file it imports
+ * (a plugin's `.ts` beside a `bot.config.mts` in a CommonJS package loads as CommonJS too).
+ */
+function requireAdvice(filepath: string, stack: string | undefined): string {
+  const name = basename(filepath);
+  const requirer = requiringFile(stack);
+  if (!requirer || resolve(requirer) === resolve(filepath)) {
+    return `${name} require()s a wxbot package, and wxbot's packages are ES modules only: write the config with \`import … from\` and \`export default\`, as bot.config.mjs (or in a package with "type": "module")`;
+  }
+  const shownRequirer = relative(dirname(filepath), requirer) || requirer;
+  const scope = /\.(ts|js)$/.test(requirer) ? moduleScope(requirer) : undefined;
+  if (scope && !scope.esm) {
+    const esmName = basename(requirer).replace(/\.(ts|js)$/, (_, ext: string) => (ext === 'ts' ? '.mts' : '.mjs'));
+    const where = scope.manifest ? `${scope.manifest} does not say "type": "module" (npm init writes "type": "commonjs")` : 'no package.json above it says "type": "module"';
+    return `${name} imports ${shownRequirer}, which loads as CommonJS and so cannot import wxbot's packages (ES modules only): ${where}. Run \`npm pkg set type=module\` in the project, or rename it ${esmName} (and its import)`;
+  }
+  return `${name} imports ${shownRequirer}, which require()s a wxbot package, and wxbot's packages are ES modules only: write it with \`import … from\`, as an ES module`;
+}
+
+/**
+ * Node rejects a second, internal promise with the very error of a CommonJS module that threw
+ * under `import()` (plain Node and tsx alike): nobody can handle it, and unhandled it ends the
+ * process with a stack before the config error is said. This ignores that one rejection (this
+ * error object only) until the event loop's next turn, when Node has reported it; any other
+ * rejection meanwhile ends the process as it would have.
+ */
+function ignoreSecondRejection(error: unknown): void {
+  const onRejection = (reason: unknown): void => {
+    if (reason !== error) throw reason;
+  };
+  process.on('unhandledRejection', onRejection);
+  setImmediate(() => process.off('unhandledRejection', onRejection));
+}
+
 /** Node's errors for ES module syntax in a file it loads as CommonJS. */
 const ESM_SYNTAX_IN_COMMONJS = /Cannot use import statement outside a module|Unexpected token 'export'/;
 
@@ -65,13 +121,11 @@ const importLoader: Loader = async (filepath) => {
     const esmInCommonJs = code === 'ERR_REQUIRE_CYCLE_MODULE' || (error instanceof SyntaxError && ESM_SYNTAX_IN_COMMONJS.test(error.message));
     const scope = esmInCommonJs && /\.(ts|js)$/.test(filepath) ? moduleScope(filepath) : undefined;
     if (scope && !scope.esm) throw new ConfigLoadError(commonJsAdvice(filepath, scope.manifest), error instanceof Error ? error.stack : undefined, { cause: error });
-    // require('@wxbot/core') in a CommonJS config: Node says only `No "exports" main defined`.
+    // require('@wxbot/core') in a CommonJS file: Node says only `No "exports" main defined`.
     if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' && typeof message === 'string' && /[\\/]@wxbot[\\/]/.test(message)) {
-      throw new ConfigLoadError(
-        `${basename(filepath)} require()s a wxbot package, and wxbot's packages are ES modules only: write the config with \`import … from\` and \`export default\`, as bot.config.mjs (or in a package with "type": "module")`,
-        error instanceof Error ? error.stack : undefined,
-        { cause: error },
-      );
+      ignoreSecondRejection(error);
+      const stack = error instanceof Error ? error.stack : undefined;
+      throw new ConfigLoadError(requireAdvice(filepath, stack), stack, { cause: error });
     }
     throw error;
   }
