@@ -234,7 +234,8 @@ const NO_BODY = Buffer.alloc(0);
  * mostly arrive in one read, and the parser pushes the body right after the request handler
  * returns, before promise callbacks run (so the caller asks one microtask later). Undefined
  * otherwise (not all there yet, over the limit, not the declared length, a decoder set):
- * raw-body then reads it, with its checks and errors. Saves raw-body's per-request listeners,
+ * raw-body then reads it, with its checks and errors. A body taken leaves the stream flowing to
+ * its end. Saves raw-body's per-request listeners,
  * closures, async resource and stream events. Not async itself: its own async frame and
  * promise cost ~65 ns a callback (measured).
  */
@@ -246,8 +247,13 @@ export function bodyAtHand(req: IncomingMessage, length: number | undefined, lim
   // it chunked), only the end of the message counts.
   const all = length === undefined || req.headers['transfer-encoding'] !== undefined ? req.complete : length === size;
   if (!all || req.readableEncoding !== null || req.readableFlowing || req.destroyed || size > limit) return undefined;
-  if (size === 0) return NO_BODY;
-  return req.read() as Buffer; // paused and without a decoder: everything it holds, as one Buffer
+  const body = size === 0 ? NO_BODY : (req.read() as Buffer); // paused and without a decoder: everything it holds, as one Buffer
+  // The parser mostly ends the message after this read. Left paused, the stream would never emit
+  // 'end', and Node's server lets a request go only once it has ended: each keep-alive
+  // connection's parser held its last request (~1.1 KB with its headers) until the next one came,
+  // and every scavenge copied them. Flowing, it ends by itself.
+  req.resume();
+  return body;
 }
 
 /** A refused or failed request: its status and body, and its one log line. */

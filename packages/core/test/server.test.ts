@@ -3,7 +3,9 @@
  * of callbacks (answered, refused, failed), and the other routes beside them. The handler is
  * a small stand-in for the bot so each outcome can be produced on purpose.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelError, officialAccount, type Channel } from '../src/index.ts';
@@ -166,6 +168,27 @@ describe('callback POSTs', () => {
     expect(calls.slice(before).map((c) => c.body)).toEqual(['quiet!', 'quiet']);
   });
 
+  it('a request read at hand ends, and is let go once answered while its keep-alive connection stays open', async () => {
+    // Node's server lets a request go (its connection's parser holds the last one) only once the
+    // request stream has emitted 'end'; a body taken at hand and left paused never would.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (const body of ['<xml>at hand</xml>', '']) {
+      let ref: WeakRef<IncomingMessage> | undefined;
+      const seen = (req: IncomingMessage) => void (ref = new WeakRef(req));
+      server.prependOnceListener('request', seen);
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const answered = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.write(head(Buffer.byteLength(body)) + body); // headers and body in one read: taken at hand
+      await answered;
+      expect(ref?.deref()?.readableEnded).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job that made it ends
+      gc();
+      expect(ref?.deref()).toBeUndefined();
+      socket.destroy();
+    }
+  });
+
   it('Content-Length: 0 is an empty body', async () => {
     const answer = await raw([head(0)], 1);
     expect(answer).toMatch(/^HTTP\/1\.1 400 [\s\S]*empty body$/);
@@ -190,6 +213,7 @@ describe('the body at hand', () => {
       destroyed: false,
       headers: fields.headers ?? {},
       read: () => Buffer.alloc(fields.size, 0x61),
+      resume: () => undefined,
     }) as unknown as Parameters<typeof bodyAtHand>[0];
 
   it('is taken when the parser holds the Content-Length bytes or ended the message, else left to raw-body', () => {
