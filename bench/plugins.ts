@@ -13,7 +13,8 @@
  * Prints per pass the process CPU µs a message (user + system) for `harness` (a context and a
  * reply, no plugin: what the others include besides the plugins), `keyword` alone, `handoff`
  * alone (its `next()` answers with one reply, as the fallback does) and `both`; then the median
- * of each. Passes alternate the three, so a change in the machine's load hits all alike.
+ * of each; per pass also the minor page faults a message (the hand-off's off-heap history log
+ * takes a fresh page every ~16 messages until it has gone round once). Passes alternate the three, so a change in the machine's load hits all alike.
  */
 import { fileURLToPath } from 'node:url';
 import { createLogger, MemoryStore, type Context, type Message, type Reply } from '@wxbot/core';
@@ -105,12 +106,14 @@ const runs: Record<string, (msg: Message) => Promise<void> | void> = {
   },
 };
 
-async function pass(run: (msg: Message) => Promise<void> | void): Promise<number> {
+/** CPU µs and minor page faults a message (pages the system gives on first write: the hand-off's history log in its first lap). */
+async function pass(run: (msg: Message) => Promise<void> | void): Promise<{ us: number; faults: number }> {
   const messages = Array.from({ length: PER_PASS }, message);
+  const faults = process.resourceUsage().minorPageFault;
   const cpu = process.cpuUsage();
   for (const msg of messages) await run(msg);
   const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / PER_PASS;
+  return { us: (used.user + used.system) / PER_PASS, faults: (process.resourceUsage().minorPageFault - faults) / PER_PASS };
 }
 
 // BENCH_ONLY=keyword,both: only these (to profile one).
@@ -119,10 +122,10 @@ if (only) for (const name of Object.keys(runs)) if (!only.includes(name)) delete
 const results: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((name) => [name, []]));
 for (let p = 0; p < PASSES + 1; p++) {
   for (const [name, run] of Object.entries(runs)) {
-    const us = await pass(run);
+    const { us, faults } = await pass(run);
     if (p === 0) continue; // warm-up
     results[name]!.push(us);
-    console.error(`pass ${p} ${name}: CPU ${us.toFixed(2)} µs/msg`);
+    console.error(`pass ${p} ${name}: CPU ${us.toFixed(2)} µs/msg, ${faults.toFixed(3)} minor faults/msg`);
   }
 }
 for (const [name, values] of Object.entries(results)) {

@@ -7,6 +7,7 @@
 import type { Message, Reply } from '@wxbot/core';
 import { contentOfReply, entry, entryFromMessage, freshId, nextSerial, REDELIVERY_LOOKBACK, type Author, type HistoryEntry, type HistoryShelf } from './entries.ts';
 import { EntryLog } from './entryLog.ts';
+import { RepeatedTexts } from './repeatedTexts.ts';
 
 /** Default memory budget of everyone's recent history in process (issue 12: bounded spaces). */
 export const DEFAULT_RECENT_HISTORY_BYTES = 64 * 1024 * 1024;
@@ -59,7 +60,8 @@ function fingerprint(id: string | number): number {
  *   4–7  `at`, the 64-bit double as it is
  *   8…   the id: a reply's serial number in 4 units ({@link freshId} makes it its id when read,
  *        most replies are never read), or a string; then the type and agent of an inline kind;
- *        then text, mediaId and summary, those the flags say are there.
+ *        then text, mediaId and summary, those the flags say are there; a text
+ *        {@link TEXT_NUMBER} says is a repeated one is its number in one unit ({@link RepeatedTexts}).
  *
  * A string is its length in 2 units, then its UTF-16 code units as they are (lone surrogates
  * included). A user's text message of 20 characters with a 19-digit id is 8 + 21 + 22 = 51
@@ -82,6 +84,8 @@ const HAS_AGENT = 16;
 const OUT = 32;
 /** Two bits from here: the author's index in {@link AUTHORS}. */
 const AUTHOR_SHIFT = 6;
+/** The text is a {@link RepeatedTexts} number (one unit), not the text itself. */
+const TEXT_NUMBER = 256;
 const AUTHORS: readonly Author[] = ['user', 'bot', 'agent'];
 
 /** What entries of one kind share: type and agent. Made once per kind ({@link kindOf}), an index in the log. */
@@ -182,6 +186,8 @@ export class ProcessShelf implements HistoryShelf {
   #oldest: Recent | undefined;
   #newest: Recent | undefined;
   readonly #log: EntryLog;
+  /** The bot's reply texts written as numbers. */
+  readonly #repeated = new RepeatedTexts();
 
   constructor(private readonly options: { size: number; ttlMs: number; maxConversations: number; maxBytes: number }) {
     this.#log = new EntryLog(options.maxBytes);
@@ -217,7 +223,10 @@ export class ProcessShelf implements HistoryShelf {
   appendReply(conversationId: string, reply: Reply, from: 'bot' | 'agent', agent?: string): void {
     const now = Date.now();
     if ((reply.type === 'text' || reply.type === 'markdown') && from === 'bot') {
-      this.#write(conversationId, now, nextSerial(), now, BOT_OUT | HAS_TEXT, reply.type === 'text' ? TEXT : MARKDOWN, reply.text, undefined, undefined);
+      const kind = reply.type === 'text' ? TEXT : MARKDOWN;
+      const number = this.#repeated.numberOf(reply.text);
+      if (number < 0) this.#write(conversationId, now, nextSerial(), now, BOT_OUT | HAS_TEXT, kind, reply.text, undefined, undefined);
+      else this.#write(conversationId, now, nextSerial(), now, BOT_OUT | HAS_TEXT | TEXT_NUMBER, kind, number, undefined, undefined);
       return;
     }
     const { text, mediaId, summary } = contentOfReply(reply);
@@ -231,7 +240,7 @@ export class ProcessShelf implements HistoryShelf {
     at: number,
     flags: number,
     kind: Kind,
-    text: string | undefined,
+    text: string | number | undefined,
     mediaId: string | undefined,
     summary: string | undefined,
   ): void {
@@ -243,7 +252,7 @@ export class ProcessShelf implements HistoryShelf {
       ID +
       (typeof id === 'number' ? 4 : 2 + id.length) +
       (inline ? 2 + kind.type.length + stringUnits(kind.agent) : 0) +
-      stringUnits(text) +
+      (typeof text === 'number' ? 1 : stringUnits(text)) +
       stringUnits(mediaId) +
       stringUnits(summary);
     const log = this.#log;
@@ -287,7 +296,8 @@ export class ProcessShelf implements HistoryShelf {
         next = putString(units, next, kind.agent);
       }
     }
-    if (text !== undefined) next = putString(units, next, text);
+    if (typeof text === 'number') units[next++] = text;
+    else if (text !== undefined) next = putString(units, next, text);
     if (mediaId !== undefined) next = putString(units, next, mediaId);
     if (summary !== undefined) putString(units, next, summary);
     units[offset + FLAGS] = flags;
@@ -319,7 +329,7 @@ export class ProcessShelf implements HistoryShelf {
       position -= previous;
     }
     const out: HistoryEntry[] = [];
-    for (let i = positions.length - 1; i >= 0; i--) out.push(entryAt(log.segmentOf(positions[i]!), log.indexOf(positions[i]!)));
+    for (let i = positions.length - 1; i >= 0; i--) out.push(entryAt(log.segmentOf(positions[i]!), log.indexOf(positions[i]!), this.#repeated));
     return out;
   }
 
@@ -391,8 +401,8 @@ export class ProcessShelf implements HistoryShelf {
   }
 }
 
-/** The entry written at `offset`, as {@link HistoryShelf.read} gives it. */
-function entryAt(units: Uint16Array, offset: number): HistoryEntry {
+/** The entry written at `offset`, as {@link HistoryShelf.read} gives it (`repeated`: the shelf's numbered texts). */
+function entryAt(units: Uint16Array, offset: number, repeated: RepeatedTexts): HistoryEntry {
   const flags = units[offset + FLAGS]!;
   AT_UNITS[0] = units[offset + AT]!;
   AT_UNITS[1] = units[offset + AT + 1]!;
@@ -422,7 +432,7 @@ function entryAt(units: Uint16Array, offset: number): HistoryEntry {
   }
   const direction = flags & OUT ? 'out' : 'in';
   const from = AUTHORS[(flags >>> AUTHOR_SHIFT) & 3]!;
-  const text = field(HAS_TEXT);
+  const text = flags & TEXT_NUMBER ? repeated.textOf(units[next++]!) : field(HAS_TEXT);
   const mediaId = field(HAS_MEDIA_ID);
   const summary = field(HAS_SUMMARY);
   return entry(id, at, direction, from, kind.agent, kind.type, { text, mediaId, summary });

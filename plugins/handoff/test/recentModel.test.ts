@@ -18,7 +18,8 @@ import { ProcessShelf } from '../src/recent.ts';
  *
  * The shelf's model: each conversation's entries (with the log positions the log model gives
  * them: an entry's units are 8, its id (2 + its length, or 4 for a reply's serial number) and
- * 2 + the length of each content string); it reads its last `size` intact entries; an inbound
+ * 2 + the length of each content string, 1 for a bot's text reply the shelf numbers: see
+ * RepeatedModel); it reads its last `size` intact entries; an inbound
  * entry whose id is among the last 10 it reads is not recorded (isRedelivery); it reads as
  * absent `ttlMs` after its last write; past `maxConversations` the least recently written go;
  * one whose newest entry is overwritten is forgotten; an entry larger than a segment or the
@@ -139,8 +140,31 @@ interface ModelEntry {
   position: number;
 }
 
+/**
+ * Which of the bot's text replies the shelf writes as a number: a text of at most 1 024 units
+ * found among the last 4 distinct texts looked for and not found, numbered at that second
+ * sighting while fewer than 256 are numbered; a numbered text still takes its number only
+ * when found there.
+ */
+class RepeatedModel {
+  readonly #recent: string[] = [];
+  readonly #numbered = new Set<string>();
+
+  numbered(text: string): boolean {
+    if (text.length > 1024) return false;
+    if (this.#recent.includes(text)) {
+      if (this.#numbered.size < 256) this.#numbered.add(text);
+      return this.#numbered.has(text);
+    }
+    this.#recent.push(text);
+    if (this.#recent.length > 4) this.#recent.shift();
+    return false;
+  }
+}
+
 class ShelfModel {
   readonly log: LogModel;
+  readonly repeated = new RepeatedModel();
   /** In the order last written (a Map keeps insertion order). */
   readonly conversations = new Map<string, { entries: ModelEntry[]; lastAt: number }>();
 
@@ -162,7 +186,8 @@ class ShelfModel {
     return conversation?.entries.filter((entry) => this.log.intact(entry.position)).slice(-this.options.size);
   }
 
-  write(conversationId: string, entry: ModelEntry, now: number): void {
+  /** `numbered`: the text takes one unit (a bot's repeated text reply). */
+  write(conversationId: string, entry: ModelEntry, now: number, numbered = false): void {
     let conversation = this.#live(conversationId, now);
     if (
       conversation &&
@@ -174,7 +199,10 @@ class ShelfModel {
     )
       return;
     const units =
-      8 + (entry.id === undefined ? 4 : 2 + entry.id.length) + [entry.text, entry.mediaId, entry.summary].reduce((sum, s) => sum + (s === undefined ? 0 : 2 + s.length), 0);
+      8 +
+      (entry.id === undefined ? 4 : 2 + entry.id.length) +
+      (numbered ? 1 : 0) +
+      [numbered ? undefined : entry.text, entry.mediaId, entry.summary].reduce((sum, s) => sum + (s === undefined ? 0 : 2 + s.length), 0);
     if (units > this.log.maxRecordUnits) return;
     entry.position = this.log.reserve(units);
     if (conversation) this.conversations.delete(conversationId);
@@ -192,6 +220,8 @@ class ShelfModel {
 }
 
 const COLLIDING_IDS = ['Aa', 'BB', 'AaAa', 'AaBB', 'BBAa', 'BBBB'];
+/** The bot's canned reply texts: more than the shelf looks back over, one longer than it numbers, one empty. */
+const CANNED = ['没听懂，您可以问我：营业时间、价格', '好的', '', 'x'.repeat(1025), 'y'.repeat(1024), '您好😀', 'a\ud800b'];
 
 /** Strings of every kind of UTF-16: ASCII, Chinese, surrogate pairs, lone surrogates, empty. */
 function stringOf(random: () => number, length: number): string {
@@ -282,9 +312,10 @@ function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversatio
       shelf.appendMessage(conversationId, { ...image(mediaId, { id, from: 'u' }), time: new Date(now - 1) } as Message);
       model.write(conversationId, entryOf(id, now - 1, 'in', 'user', undefined, 'image', undefined, mediaId, undefined), now);
     } else if (r < 0.8) {
-      // The bot's text or markdown reply, or an agent's, or an image.
+      // The bot's text or markdown reply, or an agent's, or an image. Half of the texts canned
+      // ones, as a bot's fallback and FAQ answers: repeated (the shelf numbers them).
       const kind = Math.floor(random() * 4);
-      const body = textOf();
+      const body = random() < 0.5 ? pick(CANNED) : textOf();
       const reply: Reply = kind === 3 ? { type: 'image', mediaId: body } : { type: kind === 1 ? 'markdown' : 'text', text: body };
       const from = kind === 2 ? 'agent' : 'bot';
       const agent = kind === 2 ? pick(['alice', '', 'bob']) : undefined;
@@ -293,6 +324,7 @@ function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversatio
         conversationId,
         entryOf(undefined, now, 'out', from, agent || undefined, reply.type, kind === 3 ? undefined : body, kind === 3 ? body : undefined, undefined),
         now,
+        from === 'bot' && kind < 2 && model.repeated.numbered(body),
       );
     } else {
       // Any entry, as History.append gives one: ids of any characters, times of any kind, any fields.
