@@ -40,14 +40,25 @@ class Recent {
   constructor(readonly conversationId: string) {}
 }
 
+/** Whether the id the last {@link fingerprint} read is {@link DIGITS} (read in the same pass). */
+let printedDigits = false;
+
 /**
  * A small integer from a string id's characters (-1 for a reply's serial number), to compare
- * before the ids themselves.
+ * before the ids themselves. Notes whether the id is decimal digits ({@link printedDigits}).
  */
 function fingerprint(id: string | number): number {
+  printedDigits = false;
   if (typeof id === 'number') return -1;
-  let hash = id.length;
-  for (let i = 0; i < id.length; i++) hash = (Math.imul(hash, 31) + id.charCodeAt(i)) | 0;
+  const length = id.length;
+  let hash = length;
+  let digits = length > 0 && length <= MAX_DIGITS;
+  for (let i = 0; i < length; i++) {
+    const c = id.charCodeAt(i);
+    hash = (Math.imul(hash, 31) + c) | 0;
+    if (c < 0x30 || c > 0x39) digits = false;
+  }
+  printedDigits = digits;
   return hash & 0x3fffffff;
 }
 
@@ -59,13 +70,16 @@ function fingerprint(id: string | number): number {
  *   3    its {@link Kind}'s index ({@link INLINE_KIND}: type and agent are written below)
  *   4–7  `at`, the 64-bit double as it is
  *   8…   the id: a reply's serial number in 4 units ({@link freshId} makes it its id when read,
- *        most replies are never read), or a string; then the type and agent of an inline kind;
+ *        most replies are never read), {@link DIGITS} (most message ids), or a string; then the
+ *        type and agent of an inline kind;
  *        then text, mediaId and summary, those the flags say are there; a text
  *        {@link TEXT_NUMBER} says is a repeated one is its number in one unit ({@link RepeatedTexts}).
  *
  * A string is its length in 2 units, then its UTF-16 code units as they are (lone surrogates
- * included). A user's text message of 20 characters with a 19-digit id is 8 + 21 + 22 = 51
- * units, 102 bytes; the bot's text reply to it 8 + 4 + 2 + its length.
+ * included). Digits (WeChat's msgids, 19–20 of them) are their count in a unit, then four
+ * digits a unit (four bits each, the first lowest): 6 units for 19, not 21. A user's text
+ * message of 20 characters with a 19-digit id is 8 + 6 + 22 = 36 units, 72 bytes; the bot's
+ * text reply to it 8 + 4 + 2 + its length, or 8 + 4 + 1 when its text is a repeated one.
  */
 const PREVIOUS = 0;
 const FLAGS = 2;
@@ -86,6 +100,10 @@ const OUT = 32;
 const AUTHOR_SHIFT = 6;
 /** The text is a {@link RepeatedTexts} number (one unit), not the text itself. */
 const TEXT_NUMBER = 256;
+/** The id is decimal digits, written as such (see the layout). */
+const DIGITS = 512;
+/** The longest id written as {@link DIGITS}. */
+const MAX_DIGITS = 64;
 const AUTHORS: readonly Author[] = ['user', 'bot', 'agent'];
 
 /** What entries of one kind share: type and agent. Made once per kind ({@link kindOf}), an index in the log. */
@@ -141,6 +159,43 @@ function putString(units: Uint16Array, at: number, value: string): number {
   at += 2;
   for (let i = 0; i < length; i++) units[at + i] = value.charCodeAt(i);
   return at + length;
+}
+
+/** Writes an id of {@link DIGITS} at `at`; returns where the next field starts. */
+function putDigits(units: Uint16Array, at: number, id: string): number {
+  const length = id.length;
+  units[at++] = length;
+  for (let i = 0; i < length; i += 4) {
+    let unit = 0;
+    for (let j = Math.min(length - i, 4) - 1; j >= 0; j--) unit = (unit << 4) | (id.charCodeAt(i + j) - 0x30);
+    units[at++] = unit;
+  }
+  return at;
+}
+
+/** Units an id of {@link DIGITS} of `length` digits takes. */
+function digitsUnits(length: number): number {
+  return 1 + ((length + 3) >>> 2);
+}
+
+/** The digit `i` of the {@link DIGITS} id at `at`. */
+function digitAt(units: Uint16Array, at: number, i: number): number {
+  return (units[at + 1 + (i >>> 2)]! >>> ((i & 3) * 4)) & 0xf;
+}
+
+/** The {@link DIGITS} id at `at`. */
+function getDigits(units: Uint16Array, at: number): string {
+  let out = '';
+  for (let i = 0, length = units[at]!; i < length; i++) out += String.fromCharCode(0x30 + digitAt(units, at, i));
+  return out;
+}
+
+/** Whether the {@link DIGITS} id at `at` is `id`, compared in place from the end (as {@link sameString}). */
+function sameDigits(units: Uint16Array, at: number, id: string): boolean {
+  const length = id.length;
+  if (units[at] !== length) return false;
+  for (let i = length - 1; i >= 0; i--) if (digitAt(units, at, i) !== id.charCodeAt(i) - 0x30) return false;
+  return true;
 }
 
 /** The 32-bit number in units `at` and `at + 1` (low first). */
@@ -246,11 +301,12 @@ export class ProcessShelf implements HistoryShelf {
   ): void {
     let history = this.#live(conversationId, now);
     const print = fingerprint(id);
-    if (history && (flags & OUT) === 0 && typeof id === 'string' && this.#isRecentRedelivery(history, id, print)) return;
+    const digits = printedDigits;
+    if (history && (flags & OUT) === 0 && typeof id === 'string' && this.#isRecentRedelivery(history, id, print, digits)) return;
     const inline = kind.index === INLINE_KIND;
     const length =
       ID +
-      (typeof id === 'number' ? 4 : 2 + id.length) +
+      (typeof id === 'number' ? 4 : digits ? digitsUnits(id.length) : 2 + id.length) +
       (inline ? 2 + kind.type.length + stringUnits(kind.agent) : 0) +
       (typeof text === 'number' ? 1 : stringUnits(text)) +
       stringUnits(mediaId) +
@@ -286,6 +342,9 @@ export class ProcessShelf implements HistoryShelf {
       units[next + 2] = high & 0xffff;
       units[next + 3] = (high >>> 16) & 0xffff;
       next += 4;
+    } else if (digits) {
+      flags |= DIGITS;
+      next = putDigits(units, next, id);
     } else {
       next = putString(units, next, id);
     }
@@ -352,10 +411,10 @@ export class ProcessShelf implements HistoryShelf {
 
   /**
    * {@link isRedelivery} over the log: the id among the last few entries of the conversation
-   * (`print` its {@link fingerprint}), compared in place where the fingerprints match. Replies'
-   * ids are serial numbers there, not compared.
+   * (`print` its {@link fingerprint}, `digits` whether it is {@link DIGITS}), compared in place
+   * where the fingerprints match. Replies' ids are serial numbers there, not compared.
    */
-  #isRecentRedelivery(history: Recent, id: string, print: number): boolean {
+  #isRecentRedelivery(history: Recent, id: string, print: number, digits: boolean): boolean {
     const { fingerprints, written } = history;
     const last = Math.min(history.count, REDELIVERY_LOOKBACK);
     for (let back = 0; back < last; back++) {
@@ -364,7 +423,10 @@ export class ProcessShelf implements HistoryShelf {
       if (position < 0) return false;
       const units = this.#log.segmentOf(position);
       const offset = this.#log.indexOf(position);
-      if ((units[offset + FLAGS]! & SERIAL_ID) === 0 && sameString(units, offset + ID, id)) return true;
+      const flags = units[offset + FLAGS]!;
+      if (flags & SERIAL_ID) continue;
+      // An id is written as digits exactly when it is digits: one of each kind never matches.
+      if (flags & DIGITS ? digits && sameDigits(units, offset + ID, id) : !digits && sameString(units, offset + ID, id)) return true;
     }
     return false;
   }
@@ -414,6 +476,9 @@ function entryAt(units: Uint16Array, offset: number, repeated: RepeatedTexts): H
   if (flags & SERIAL_ID) {
     id = freshId(units[next]! + units[next + 1]! * 0x10000 + (units[next + 2]! + units[next + 3]! * 0x10000) * 0x100000000);
     next += 4;
+  } else if (flags & DIGITS) {
+    id = getDigits(units, next);
+    next += digitsUnits(units[next]!);
   } else {
     id = getString(units, next);
     next += 2 + uint32At(units, next);

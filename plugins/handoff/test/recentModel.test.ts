@@ -17,7 +17,8 @@ import { ProcessShelf } from '../src/recent.ts';
  * an intact record's units are exactly as written. Segments are allocated when first reached.
  *
  * The shelf's model: each conversation's entries (with the log positions the log model gives
- * them: an entry's units are 8, its id (2 + its length, or 4 for a reply's serial number) and
+ * them: an entry's units are 8, its id (2 + its length; 1 + a unit for four digits of an id of
+ * 1–64 decimal digits; 4 for a reply's serial number) and
  * 2 + the length of each content string, 1 for a bot's text reply the shelf numbers: see
  * RepeatedModel); it reads its last `size` intact entries; an inbound
  * entry whose id is among the last 10 it reads is not recorded (isRedelivery); it reads as
@@ -200,7 +201,7 @@ class ShelfModel {
       return;
     const units =
       8 +
-      (entry.id === undefined ? 4 : 2 + entry.id.length) +
+      (entry.id === undefined ? 4 : /^[0-9]{1,64}$/.test(entry.id) ? 1 + Math.ceil(entry.id.length / 4) : 2 + entry.id.length) +
       (numbered ? 1 : 0) +
       [numbered ? undefined : entry.text, entry.mediaId, entry.summary].reduce((sum, s) => sum + (s === undefined ? 0 : 2 + s.length), 0);
     if (units > this.log.maxRecordUnits) return;
@@ -220,6 +221,12 @@ class ShelfModel {
 }
 
 const COLLIDING_IDS = ['Aa', 'BB', 'AaAa', 'AaBB', 'BBAa', 'BBBB'];
+/**
+ * Ids of decimal digits (WeChat's msgids), which the shelf writes packed: lengths around a unit's
+ * four digits, up to one past the longest it packs, leading zeros; '02' and '/Q' have equal
+ * fingerprints, a digit id and a string id compared in the log.
+ */
+const DIGIT_IDS = ['0', '9', '007', '18', '2470', '98765', '1234567890', '7000000000000000017', '70000000000000000171', '1'.repeat(64), '1'.repeat(65), '02', '/Q'];
 /** The bot's canned reply texts: more than the shelf looks back over, one longer than it numbers, one empty. */
 const CANNED = ['没听懂，您可以问我：营业时间、价格', '好的', '', 'x'.repeat(1025), 'y'.repeat(1024), '您好😀', 'a\ud800b'];
 
@@ -301,7 +308,7 @@ function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversatio
     } else if (r < 0.55) {
       // A user's text message, straight from it; ids from a small pool: redeliveries.
       // '' too, and ids of equal fingerprints (Java's String hash: 'Aa' and 'BB'): then compared in the log.
-      const id = random() < 0.05 ? '' : random() < 0.2 ? pick(COLLIDING_IDS) : `m${Math.floor(random() * 30)}`;
+      const id = random() < 0.05 ? '' : random() < 0.2 ? pick(COLLIDING_IDS) : random() < 0.3 ? pick(DIGIT_IDS) : `m${Math.floor(random() * 30)}`;
       const time = pick([now - 5000, 0, 1_600_000_000_000, Number.NaN]);
       const body = textOf();
       shelf.appendMessage(conversationId, { ...text(body, { id, from: 'u' }), time: new Date(time) } as Message);
@@ -331,7 +338,8 @@ function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversatio
       const direction = random() < 0.6 ? 'in' : 'out';
       const from = direction === 'in' ? 'user' : pick(['bot', 'agent'] as const);
       const agent = from === 'agent' ? pick(['alice', '', undefined]) : undefined;
-      const id = random() < 0.6 ? `m${Math.floor(random() * 30)}` : random() < 0.5 ? pick(COLLIDING_IDS) : stringOf(random, Math.floor(random() * 12));
+      const id =
+        random() < 0.5 ? `m${Math.floor(random() * 30)}` : random() < 0.3 ? pick(DIGIT_IDS) : random() < 0.5 ? pick(COLLIDING_IDS) : stringOf(random, Math.floor(random() * 12));
       const at = pick([now, 1_700_000_000_123.5, -0, Number.NaN, 4_102_444_800_000.25, Number.MAX_VALUE, -1]);
       const entry = entryOf(id, at, direction, from, agent, pick(['text', 'voice', 'file', 'location']), maybe(0.7, textOf), maybe(0.3, textOf), maybe(0.3, textOf));
       const { position: _, ...fields } = entry;
