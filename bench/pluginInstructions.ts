@@ -28,6 +28,12 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context, Message, Reply } from '@wxbot/core';
 
+/** Functions of V8's garbage collector (and the page zeroing and freeing it does). */
+const GC =
+  /v8::internal::(Heap|Scavenger|Scavenge|MarkCompact|Marking|Mark|Sweeper|Sweep|Evacuat|Concurrent|Minor|Young|Full|BodyDescriptor|IterateObjectCache|RememberedSet|SlotSet|TypedSlot|MemoryAllocator|MemoryChunk|Page|PagedSpace|NewSpace|SemiSpace|LargeObject|IncrementalMarking|GlobalHandles|.*Visitor|.*Collector|.*Evacuator|.*Sweeper|heap::|.*Updating)|^heap::|HeapObject::SizeFromMap|cppgc::/;
+/** Functions of V8's compilers (TurboFan, Maglev, the baseline compiler) and the bytecode compiler. */
+const COMPILER = /v8::internal::(compiler::|maglev::|baseline::|interpreter::Bytecode|Parser|ParserBase|Scanner|Zone|AstNode|.*Compil)/;
+
 type Scope = 'both' | 'keyword' | 'handoff' | 'harness';
 
 if (process.argv[2] === '--run') {
@@ -88,11 +94,6 @@ function split(file: string): Split {
   out.rest = out.total - out.gc - out.compiler;
   return out;
 }
-/** Functions of V8's garbage collector (and the page zeroing and freeing it does). */
-const GC =
-  /v8::internal::(Heap|Scavenger|Scavenge|MarkCompact|Marking|Mark|Sweeper|Sweep|Evacuat|Concurrent|Minor|Young|Full|BodyDescriptor|IterateObjectCache|RememberedSet|SlotSet|TypedSlot|MemoryAllocator|MemoryChunk|Page|PagedSpace|NewSpace|SemiSpace|LargeObject|IncrementalMarking|GlobalHandles|.*Visitor|.*Collector|.*Evacuator|.*Sweeper|heap::|.*Updating)|^heap::|HeapObject::SizeFromMap|cppgc::/;
-/** Functions of V8's compilers (TurboFan, Maglev, the baseline compiler) and the bytecode compiler. */
-const COMPILER = /v8::internal::(compiler::|maglev::|baseline::|interpreter::Bytecode|Parser|ParserBase|Scanner|Zone|AstNode|.*Compil)/;
 
 /**
  * Instructions callgrind counted over the first `count` messages: instrumentation is switched
