@@ -1,29 +1,36 @@
 /**
- * Machine instructions per callback of an Official Account channel's own work, counted by
- * valgrind (callgrind), for checkouts side by side: a count, not a time, so it holds on a shared
- * machine whose load makes CPU µs swing by 2× (the figures of bench/README.md "Safe-mode
- * ciphers" were taken at load 9–12). Each checkout's `OfficialAccountChannel` is run over the
- * same pre-built callbacks (new messages, encrypted by the test peer in safe mode), in a process
- * of its own under callgrind, twice: over N1 and over N2 callbacks. The difference divided by
- * N2 − N1 is what one callback costs once the JIT has settled, start-up and loading cancelled
- * out (tsx's transforms run in esbuild's own process, which callgrind does not follow).
+ * Machine instructions per callback of an Official Account channel's own work, or of the
+ * default bot's, counted by valgrind (callgrind), for checkouts side by side: a count, not a
+ * time, so it holds on a shared machine whose load makes CPU µs swing by 2× (the figures of
+ * bench/README.md "Safe-mode ciphers" were taken at load 9–12). Each checkout is run over the
+ * same new messages (encrypted by the test peer in safe mode, signed just before its process
+ * starts), in a process of its own under callgrind: callbacks 1 to N2, counted from N1 + 1 (the
+ * first N1 warm the JIT up; start-up, loading and exit are not counted), divided by N2 − N1.
+ * Only the main thread is counted (tsx's loader thread and libuv's pool are not).
  *
  *   npx tsx --conditions=@wxbot/source bench/instructions.ts [safe|plain] [scope] /work/wt/base .
  *
  * Scope: `channel` (default: `receive` then `encodeReply` of a text reply: signature, replay
  * window, decryption, XML, the reply's XML, encryption and envelope), `receive` (the first half),
- * or `floor` (bench/servers.ts's hand-written handler over the checkout's WXBizMsgCrypt).
- * BENCH_COUNTS="3000 9000" (N1 N2). Needs valgrind on the PATH; ~2–5 min a run on a loaded 2-core VM.
+ * `floor` (bench/servers.ts's hand-written handler over the checkout's WXBizMsgCrypt), or `bot`
+ * (the default bot as servers.ts's `wxbot` sets it up, info logs to /dev/null, each callback
+ * through `bot.handleCallback` as the HTTP route calls it, one at a time, the event loop turning
+ * between them: the framework's and its plugins' whole work a message, without HTTP).
+ * BENCH_COUNTS="N1 N2" (default "3000 9000", bot "3000 6000"). BENCH_CALLGRIND_OUT=DIR keeps each
+ * run's profile there (`callgrind_annotate --inclusive=yes FILE`; bench/callgrindJs.ts names
+ * the JIT code in it). Needs valgrind on the PATH; ~2–5 min a run on a loaded 2-core VM (bot:
+ * ~6 G instructions of start-up at ~40 M a second under valgrind, ~3 min, before the count).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parse as parseQuery } from 'node:querystring';
 import { pathToFileURL } from 'node:url';
+import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
 import { BENCH, type CryptoMode } from './config.ts';
 
-type Scope = 'channel' | 'receive' | 'floor';
+type Scope = 'channel' | 'receive' | 'floor' | 'bot';
 
 interface Prepared {
   mode: CryptoMode;
@@ -33,26 +40,33 @@ interface Prepared {
 const REPLY = { type: 'text' as const, text: '您好，这里是 wxbot 的自动回复，有什么可以帮您？' };
 
 if (process.argv[2] === '--run') {
-  const [dir, file, count, scope] = process.argv.slice(3) as [string, string, string, Scope];
-  await run(resolve(dir), JSON.parse(readFileSync(file, 'utf8')) as Prepared, Number(count), scope);
+  const [dir, file, n1, n2, scope] = process.argv.slice(3) as [string, string, string, string, Scope];
+  await run(resolve(dir), JSON.parse(readFileSync(file, 'utf8')) as Prepared, Number(n1), Number(n2), scope);
 } else {
   await main();
 }
 
 async function main(): Promise<void> {
   const [mode = 'safe', scope = 'channel', ...dirs] = process.argv.slice(2) as [CryptoMode, Scope, ...string[]];
-  const [n1, n2] = (process.env.BENCH_COUNTS ?? '3000 9000').split(' ').map(Number) as [number, number];
+  const [n1, n2] = (process.env.BENCH_COUNTS ?? (scope === 'bot' ? '3000 6000' : '3000 9000')).split(' ').map(Number) as [number, number];
   const { newMessages } = await import('./traffic.ts');
-  const callbacks = newMessages(mode, n2).map(({ path, body }) => ({ query: parseQuery(path.slice(path.indexOf('?') + 1)) as Record<string, string>, body }));
   const work = mkdtempSync(join(tmpdir(), 'wxbot-instructions-'));
   const file = join(work, 'callbacks.json');
-  writeFileSync(file, JSON.stringify({ mode, callbacks } satisfies Prepared));
   try {
     for (const dir of dirs.length > 0 ? dirs : ['.']) {
-      const [c1, c2] = [instructions(dir, file, n1, scope), instructions(dir, file, n2, scope)];
-      const perCallback = Math.round((c2 - c1) / (n2 - n1));
+      // The default bot checks the replay window (±315 s), and its run under valgrind takes
+      // minutes: signed 300 s ahead, just before the process starts, the callbacks are fresh for
+      // ten minutes. Every checkout gets the same texts and users (traffic.ts's serial from 0).
+      const timestamp = String(Math.floor(Date.now() / 1000) + 300);
+      const callbacks = newMessages(mode, n2, '/wx', 0, { timestamp }).map(({ path, body }) => ({
+        query: parseQuery(path.slice(path.indexOf('?') + 1)) as Record<string, string>,
+        body,
+      }));
+      writeFileSync(file, JSON.stringify({ mode, callbacks } satisfies Prepared));
+      const { total, compile } = instructions(dir, file, n1, n2, scope, mode, work);
+      const per = (n: number) => Math.round(n / (n2 - n1)).toLocaleString('en');
       console.log(
-        `${dir} ${mode} ${scope}: ${perCallback.toLocaleString('en')} instructions a callback (${c1.toLocaleString('en')} / ${c2.toLocaleString('en')} over ${n1} / ${n2})`,
+        `${dir} ${mode} ${scope}: ${per(total - compile)} instructions a callback without TurboFan's compiles (${per(total)} with: ${total.toLocaleString('en')} over callbacks ${n1 + 1}–${n2})`,
       );
     }
   } finally {
@@ -60,20 +74,80 @@ async function main(): Promise<void> {
   }
 }
 
-/** Instructions callgrind counted in a whole process over the first `count` callbacks. */
-function instructions(dir: string, file: string, count: number, scope: Scope): number {
+/**
+ * Instructions callgrind counted over callbacks `n1 + 1` to `n2` of a process: the process
+ * calls `v8.cachedDataVersionTag()` before the first of them and `v8.getHeapCodeStatistics()`
+ * after the last, two node functions nothing measured calls, at which callgrind zeroes its
+ * counters and dumps them (`--zero-before`, `--dump-before`). Start-up, loading (tsx's loader,
+ * whose transform cache makes a checkout's first run cost ~0.3 G instructions more) and the
+ * first `n1` callbacks (the JIT's warm-up) are left out, and exit too.
+ */
+function instructions(dir: string, file: string, n1: number, n2: number, scope: Scope, mode: CryptoMode, work: string): { total: number; compile: number } {
   // One thread: V8's compiler and collector do their work on it, at points set by the work
   // itself rather than by how fast helper threads ran under valgrind (a run to run noise of
   // ±10k instructions a callback with them, measured).
-  const node = [process.execPath, '--single-threaded', '--conditions=@wxbot/source', '--import', 'tsx', import.meta.filename, '--run', dir, file, String(count), scope];
-  const { status, stderr } = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', ...node], { encoding: 'utf8' });
-  const collected = /Collected : (\d+)/.exec(stderr ?? '');
-  if (status !== 0 || !collected) throw new Error(`valgrind over ${dir} failed (${status}): ${stderr?.slice(-2000)}`);
-  return Number(collected[1]);
+  // BENCH_CALLGRIND_OUT=DIR keeps the window's profile there (for callgrind_annotate), and the
+  // process writes where its JIT code lies (/tmp/perf-PID.map) for bench/callgrindJs.ts to name it.
+  const keep = process.env.BENCH_CALLGRIND_OUT;
+  const node = [
+    process.execPath,
+    '--single-threaded',
+    '--expose-gc',
+    ...(keep ? ['--perf-basic-prof'] : []),
+    '--conditions=@wxbot/source',
+    '--import',
+    'tsx',
+    import.meta.filename,
+    '--run',
+    dir,
+    file,
+    String(n1),
+    String(n2),
+    scope,
+  ];
+  const out = join(work, 'callgrind.out');
+  const { status, stderr } = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${out}`,
+      '--zero-before=node::v8_utils::CachedDataVersionTag*',
+      '--dump-before=node::v8_utils::UpdateHeapCodeStatisticsBuffer*',
+      '--separate-threads=yes',
+      ...node,
+    ],
+    // stdout to /dev/null, as servers.ts's 'ignore': the default bot's log lines go there.
+    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  if (status !== 0) throw new Error(`valgrind over ${dir} failed (${status}): ${stderr?.slice(-2000)}`);
+  const dumps = readdirSync(work).filter((name) => name.startsWith('callgrind.out.'));
+  if (dumps.length !== 1) throw new Error(`valgrind over ${dir}: ${dumps.length} dumps of the window, not one`);
+  const dump = join(work, dumps[0]!);
+  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
+  if (!totals) throw new Error(`valgrind over ${dir}: no totals in ${dump}`);
+  // What TurboFan took in the window (on this one thread; a server compiles on a helper thread):
+  // the JIT still optimizes some functions thousands of messages in, and each costs millions.
+  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const compiled = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized\(/m.exec(annotated.stdout ?? '');
+  if (keep) renameSync(dump, join(resolve(keep), `callgrind.${basename(resolve(dir))}.${mode}.${scope}`));
+  for (const name of readdirSync(work)) if (name.startsWith('callgrind.out')) rmSync(join(work, name));
+  return { total: Number(totals[1]), compile: compiled ? Number(compiled[1]!.replaceAll(',', '')) : 0 };
 }
 
-/** The measured process: `count` callbacks through the checkout's channel (or the floor). */
-async function run(dir: string, prepared: Prepared, count: number, scope: Scope): Promise<void> {
+/**
+ * The measured process: callbacks 1 to `n2` through the checkout's channel (or the floor, or
+ * the default bot), callgrind counting from callback `n1 + 1` (see {@link instructions}).
+ */
+async function run(dir: string, prepared: Prepared, n1: number, n2: number, scope: Scope): Promise<void> {
+  // callgrind --zero-before and --dump-before these: the window's bounds.
+  // Start-up's garbage is collected before the count (its first mark-compact, ~0.3 G
+  // instructions, fell inside the bot's window otherwise), then callgrind zeroes.
+  const opens = (i: number) => {
+    if (i !== n1) return;
+    globalThis.gc?.();
+    cachedDataVersionTag();
+  };
+  const count = n2;
   const src = (path: string) => pathToFileURL(join(dir, 'packages/core/src', path)).href;
   const safe = prepared.mode === 'safe';
   const encodingAESKey = safe ? BENCH.encodingAESKey : undefined;
@@ -85,6 +159,7 @@ async function run(dir: string, prepared: Prepared, count: number, scope: Scope)
     // bench/servers.ts's handBuiltAnswer, its fields read by regex.
     const tag = (xml: string, name: string) => new RegExp(`<${name}><!\\[CDATA\\[(.*?)\\]\\]></${name}>`).exec(xml)?.[1];
     for (let i = 0; i < count; i++) {
+      opens(i);
       const { query, body } = prepared.callbacks[i]!;
       let xml = body;
       if (safe) xml = crypt.open(query.msg_signature, query.timestamp!, query.nonce!, tag(body, 'Encrypt')!);
@@ -93,17 +168,48 @@ async function run(dir: string, prepared: Prepared, count: number, scope: Scope)
       const reply = `<xml><ToUserName><![CDATA[${tag(xml, 'FromUserName')}]]></ToUserName><FromUserName><![CDATA[${tag(xml, 'ToUserName')}]]></FromUserName><CreateTime>${now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${REPLY.text}]]></Content></xml>`;
       sink += (safe ? crypt.seal(reply, String(now), String(Math.floor(Math.random() * 1e10))) : reply).length;
     }
+    getHeapCodeStatistics();
+  } else if (scope === 'bot') {
+    // The default bot as bench/servers.ts's `wxbot` configures it, each callback handed to
+    // handleCallback as the HTTP route does, one at a time, back to the event loop between
+    // messages (log writes and timers run there, as between a server's requests).
+    Object.assign(process.env, {
+      WX_TOKEN: BENCH.token,
+      WX_APP_ID: BENCH.appId,
+      WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
+      AGENT_TOKEN: 'bench-agent-token',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    });
+    const { createBot, resolveConfig } = (await import(src('index.ts'))) as typeof import('../packages/core/src/index.ts');
+    const config = await resolveConfig(((await import(pathToFileURL(join(dir, 'bot.config.ts')).href)) as typeof import('../bot.config.ts')).default);
+    const bot = createBot(config);
+    await bot.init();
+    const channel = bot.channels.find((c) => c.path === '/wx');
+    if (!channel) throw new Error('no channel on /wx');
+    for (let i = 0; i < count; i++) {
+      opens(i);
+      const { query, body } = prepared.callbacks[i]!;
+      const answer = await bot.handleCallback(channel, query, body);
+      if (!answer.startsWith('<xml>')) throw new Error(`not a passive reply: ${answer}`);
+      sink += answer.length;
+      await new Promise(setImmediate);
+    }
+    getHeapCodeStatistics();
+    await bot.stop();
   } else {
     const { officialAccount } = (await import(src('channels/officialAccount.ts'))) as typeof import('../packages/core/src/channels/officialAccount.ts');
     // The callbacks were signed when built, tens of minutes before the last runs read them: a
     // day's replay window keeps them fresh, and the check runs as on a server.
     const channel = officialAccount({ appId: BENCH.appId, token: BENCH.token, encodingAESKey, replayWindowSeconds: 86_400 });
     for (let i = 0; i < count; i++) {
+      opens(i);
       const { query, body } = prepared.callbacks[i]!;
       const result = channel.receive(query, body);
       if (result.kind !== 'message') throw new Error('not a message');
       sink += scope === 'channel' ? result.encodeReply(REPLY).length : result.message.id.length;
     }
+    getHeapCodeStatistics();
   }
   if (sink === 0) throw new Error('nothing was done');
 }

@@ -18,9 +18,13 @@ let serial = 0;
 
 /**
  * `count` new messages, never built before in this process (MsgId and nonce unique). `pad`
- * characters are appended to each text (the heap bench's large messages).
+ * characters are appended to each text (the heap bench's large messages). `again`: the same
+ * messages as the first built (serials from 0), signed with `timestamp` (bench/instructions.ts:
+ * each process it measures sees them once, and its runs under valgrind outlast a replay window
+ * signed with the time of building).
  */
-export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad = 0): Callback[] {
+export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad = 0, again?: { timestamp: string }): Callback[] {
+  if (again) serial = 0;
   const padding = pad > 0 ? ` ${'x'.repeat(pad)}` : '';
   const peer = new WeChatPeer({
     url: 'http://unused',
@@ -37,7 +41,7 @@ export function newMessages(mode: CryptoMode, count: number, path = '/wx', pad =
     const n = serial++;
     const text = `${TEXTS[n % TEXTS.length]} ${n}${padding}`;
     const fields = peer.message('text', { Content: text }, { msgId: String(base + BigInt(n)), from: `o_user${n % 5000}` });
-    const { query, body } = peer.buildCallback(fields, { nonce: String(1_000_000_000 + n) });
+    const { query, body } = peer.buildCallback(fields, { nonce: String(1_000_000_000 + n), timestamp: again?.timestamp });
     out.push({ path: `${path}?${query}`, body });
   }
   return out;
