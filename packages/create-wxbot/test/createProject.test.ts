@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createProject, main } from '../src/index.ts';
+import { packedTarballs } from '../src/packedTarballs.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'create-wxbot-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -54,5 +55,33 @@ describe('createProject', () => {
       console.log = log;
     }
     expect(printed.join('\n')).toContain('npx wxbot simulate 你好');
+  });
+});
+
+describe('packedTarballs', () => {
+  const packages = ['@wxbot/cli', '@wxbot/core', '@wxbot/testing'];
+  /** npx's folder for `npx ../packs/create-wxbot-0.1.0.tgz`: the tarball as a file: dependency. */
+  function npxInstall(root: string, spec: string): string {
+    const installed = join(root, 'npx', 'node_modules', 'create-wxbot');
+    mkdirSync(installed, { recursive: true });
+    writeFileSync(join(root, 'npx', 'package.json'), JSON.stringify({ dependencies: { 'create-wxbot': spec } }));
+    return installed;
+  }
+
+  it('finds the @wxbot tarballs packed beside the create-wxbot tarball npx ran', () => {
+    const root = join(work, 'packed');
+    mkdirSync(join(root, 'packs'), { recursive: true });
+    for (const file of ['create-wxbot-0.1.0.tgz', 'wxbot-cli-0.1.0.tgz', 'wxbot-core-0.1.0.tgz', 'wxbot-testing-0.1.0.tgz']) writeFileSync(join(root, 'packs', file), '');
+    const installed = npxInstall(root, 'file:../packs/create-wxbot-0.1.0.tgz');
+    expect(packedTarballs(installed, packages, '0.1.0')).toEqual(['wxbot-cli-0.1.0.tgz', 'wxbot-core-0.1.0.tgz', 'wxbot-testing-0.1.0.tgz'].map((f) => join(root, 'packs', f)));
+    // One of them missing: the plain `npm install` advice stands.
+    rmSync(join(root, 'packs', 'wxbot-testing-0.1.0.tgz'));
+    expect(packedTarballs(installed, packages, '0.1.0')).toBeUndefined();
+  });
+
+  it('is undefined for create-wxbot from the registry or outside node_modules', () => {
+    const root = join(work, 'registry');
+    expect(packedTarballs(npxInstall(root, '^0.1.0'), packages, '0.1.0')).toBeUndefined();
+    expect(packedTarballs(join(work, 'packages', 'create-wxbot'), packages, '0.1.0')).toBeUndefined();
   });
 });
