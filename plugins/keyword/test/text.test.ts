@@ -63,7 +63,7 @@ describe('text normal forms', () => {
     for (const c of quick) {
       const s = String.fromCharCode(c);
       const han = c >= 0x4e00 && c <= 0x9fff;
-      for (const text of han ? [`A${s}，`] : [s, `a${s}b`, `人${s}工`, `Ｘ${s}\u3000`]) {
+      for (const text of han ? [`A${s}，`] : [s, `a${s}b`, `人${s}工`, `Ｘ${s}\u3000`, `${s}人`, `人${s}`]) {
         expect(fold(text), c.toString(16)).toBe(firstFold(text));
         expect(new MatchText(text).nfkc, c.toString(16)).toBe(firstNfkc(text));
       }
