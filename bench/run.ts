@@ -41,6 +41,8 @@ export interface BenchServer {
   sample(interval: number): void;
   /** What outlived scavenges since `sample()`, by allocating function (and caller, with `callers`). */
   sampled(callers: boolean): Promise<Survivor[]>;
+  /** Writes a heap snapshot of the server to `file` (stalls it for seconds); resolves once written. */
+  snapshot(file: string): Promise<string>;
   /** The scripts the server has parsed (needs `--import <bench/scripts.ts>` among its Node args). */
   scripts(): Promise<Scripts>;
   /** How long a full GC of the server's heap takes (needs `--expose-gc --import <bench/fullGc.ts>`). */
@@ -83,6 +85,7 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
     watched: () => ask<Watched>('watched', 'watched'),
     sample: (interval) => child.send({ sample: interval }),
     sampled: (callers) => ask<Survivor[]>('survivors', { sampled: callers }),
+    snapshot: (file) => ask<string>('snapshot', { snapshot: file }),
     scripts: () => ask<Scripts>('scripts', 'scripts'),
     fullGc: () => ask<FullGc>('fullGc', 'fullGc'),
     stop: () => child.kill('SIGKILL'),
@@ -111,6 +114,8 @@ export interface LoadOptions {
   connections: number;
   /** Requests per second over all connections (unset: as fast as the server answers). */
   rate?: number;
+  /** Seconds before a request counts as timed out (autocannon's default: 10). */
+  timeout?: number;
   /**
    * Builds new messages when `callbacks` run out, instead of sending them again: repeats are
    * answered from dedup's cache, which flatters a bot (see `LoadResult.built`).
@@ -130,6 +135,7 @@ export async function load(port: number, callbacks: readonly Callback[], options
     connections: options.connections,
     ...(options.amount !== undefined ? { amount: options.amount } : { duration: options.seconds }),
     ...(options.rate !== undefined && { overallRate: options.rate }),
+    ...(options.timeout !== undefined && { timeout: options.timeout }),
     requests: [
       {
         method: 'POST',

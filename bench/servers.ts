@@ -14,10 +14,12 @@
  * system µs since the last ask) when asked with 'cpu', `{ heap }` (JS heap and ArrayBuffer bytes after a GC) for 'heap';
  * 'watch' starts a window of event-loop delay and GC pauses (watch.ts), 'watched' answers
  * `{ watched }`, what the window saw; `{ sample: interval }` starts sampling what outlives
- * scavenges (survived.ts) and `{ sampled: callers }` answers `{ survivors }`.
+ * scavenges (survived.ts) and `{ sampled: callers }` answers `{ survivors }`; `{ snapshot: file }`
+ * writes a heap snapshot there and answers `{ snapshot: file }` (bench/held.ts).
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
+import { writeHeapSnapshot } from 'node:v8';
 import Koa from 'koa';
 import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core/protocol';
 import { BENCH, type CryptoMode } from './config.ts';
@@ -43,6 +45,11 @@ process.on('message', (ask) => {
     return void survived.stop((ask as { sampled: boolean }).sampled).then((survivors) => process.send?.({ survivors }));
   }
   if (ask === 'watched') return void process.send?.({ watched: watch.watched() });
+  if (typeof ask === 'object' && ask !== null && 'snapshot' in ask) {
+    const file = (ask as { snapshot: string }).snapshot;
+    writeHeapSnapshot(file);
+    return void process.send?.({ snapshot: file });
+  }
   if (ask !== 'cpu') return;
   const used = process.cpuUsage(lastCpu);
   lastCpu = process.cpuUsage();
