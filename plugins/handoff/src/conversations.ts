@@ -68,11 +68,18 @@ export function conversationId(channel: string, user: string, openKfId?: string)
  */
 const lastId: { channel: string; user: string; openKfId: string | undefined; id: string } = { channel: '', user: '', openKfId: undefined, id: '//' };
 
-/** encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged. */
+/**
+ * encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged:
+ * letters, digits and `_.~-`, told by a loop (a RegExp test was ~160 instructions a part, callgrind).
+ */
 function escapePart(part: string): string {
-  return SAFE_PART.test(part) ? part : encodeURIComponent(part);
+  for (let i = 0; i < part.length; i++) {
+    const c = part.charCodeAt(i);
+    const safe = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2e || c === 0x7e || c === 0x2d;
+    if (!safe) return encodeURIComponent(part);
+  }
+  return part;
 }
-const SAFE_PART = /^[\w.~-]*$/;
 
 /** Where an agent's answer goes. */
 export function recipientOfConversation(conversation: Conversation): Recipient {

@@ -9,6 +9,15 @@ describe('conversationId', () => {
     expect(conversationId('', '')).toBe('//');
   });
 
+  it('leaves a part as it is exactly when it is letters, digits and _.~- (the first version: a RegExp test), else URI-encodes it', () => {
+    const first = (part: string) => (/^[\w.~-]*$/.test(part) ? part : encodeURIComponent(part));
+    const characters = [...Array.from({ length: 0x80 }, (_, c) => String.fromCharCode(c)), 'é', '长', '😀', '\u00a0', 'ａ'];
+    for (const ch of characters) {
+      for (const user of [ch, `a${ch}`, `${ch}9`, `o_${ch}-x`]) expect(conversationId('officialAccount', user), JSON.stringify(user)).toBe(`officialAccount//${first(user)}`);
+      expect(conversationId(`kf${ch}`, 'u', `wk${ch}`)).toBe(`${first(`kf${ch}`)}/${first(`wk${ch}`)}/u`);
+    }
+  });
+
   it('calls in a row that differ in any one part get their own id (the last id is reused only for the same parts)', () => {
     const calls: [string, string, string | undefined, string][] = [
       ['wecomKf', 'u1', 'kf1', 'wecomKf/kf1/u1'],
