@@ -73,7 +73,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const atRate = async (server: BenchServer) => {
       const traffic = newMessages(MODE, count);
       // The same before every window: a second at the rate, then IDLE seconds of nothing.
-      await load(server.port, newMessages(MODE, rate), { seconds: 1, connections: 32, rate });
+      await load(server.port, newMessages(MODE, Math.ceil(rate * 1.2)), { seconds: 1, connections: 32, rate });
       await sleep(IDLE * 1000);
       // The driver's own garbage collector is part of every p99 it measures (autocannon runs in
       // this process, beside the prebuilt messages: a mark-compact here held responses 8-24 ms,
