@@ -37,18 +37,11 @@ if (process.env.BENCH_NAMES) {
   }) as typeof Object.defineProperty;
 }
 
-const { BENCH } = await import('./config.ts');
+const { defaultBotEnv } = await import('./config.ts');
 const { newMessages } = await import('./traffic.ts');
 const mode = (process.argv[2] ?? 'plain') as 'plain' | 'safe';
 const COUNT = Number(process.argv[3] ?? 10_000);
-Object.assign(process.env, {
-  WX_TOKEN: BENCH.token,
-  WX_APP_ID: BENCH.appId,
-  WX_AES_KEY: mode === 'safe' ? BENCH.encodingAESKey : '',
-  AGENT_TOKEN: 'bench-agent-token',
-  LOG_LEVEL: 'info',
-  NODE_ENV: 'production',
-});
+Object.assign(process.env, defaultBotEnv(mode));
 const { createBot, resolveConfig } = await import('@wxbot/core');
 const config = await resolveConfig((await import('../bot.config.ts')).default);
 // WXBOT_BENCH_PLUGINS=keyword,voice: only the default bot's plugins named (as servers.ts's wxbot-only), to tell what each costs.

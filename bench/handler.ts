@@ -15,7 +15,7 @@
  */
 import { fork } from 'node:child_process';
 import { parse as parseQuery } from 'node:querystring';
-import { BENCH, type CryptoMode } from './config.ts';
+import { type CryptoMode, defaultBotEnv } from './config.ts';
 import { median } from './run.ts';
 import { newMessages } from './traffic.ts';
 
@@ -38,14 +38,7 @@ async function main(): Promise<void> {
   const PER_PASS = Number(process.env.BENCH_MESSAGES ?? 20_000);
   const CONCURRENCY = 32;
 
-  Object.assign(process.env, {
-    WX_TOKEN: BENCH.token,
-    WX_APP_ID: BENCH.appId,
-    WX_AES_KEY: mode === 'safe' ? BENCH.encodingAESKey : '',
-    AGENT_TOKEN: 'bench-agent-token',
-    LOG_LEVEL: 'info',
-    NODE_ENV: 'production',
-  });
+  Object.assign(process.env, defaultBotEnv(mode));
   // BENCH_LLM=1: the LLM plugin on too (bot.config.ts adds it with OPENAI_BASE_URL), answering
   // through a fake OpenAI in another process: the difference to a run without is the plugin's
   // CPU outside the model (SDK request, HTTP client, memory).

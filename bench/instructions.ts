@@ -28,7 +28,7 @@ import { basename, join, resolve } from 'node:path';
 import { parse as parseQuery } from 'node:querystring';
 import { pathToFileURL } from 'node:url';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { BENCH, type CryptoMode } from './config.ts';
+import { BENCH, type CryptoMode, defaultBotEnv } from './config.ts';
 
 type Scope = 'channel' | 'receive' | 'floor' | 'bot';
 
@@ -173,14 +173,7 @@ async function run(dir: string, prepared: Prepared, n1: number, n2: number, scop
     // The default bot as bench/servers.ts's `wxbot` configures it, each callback handed to
     // handleCallback as the HTTP route does, one at a time, back to the event loop between
     // messages (log writes and timers run there, as between a server's requests).
-    Object.assign(process.env, {
-      WX_TOKEN: BENCH.token,
-      WX_APP_ID: BENCH.appId,
-      WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
-      AGENT_TOKEN: 'bench-agent-token',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'production',
-    });
+    Object.assign(process.env, defaultBotEnv(prepared.mode));
     const { createBot, resolveConfig } = (await import(src('index.ts'))) as typeof import('../packages/core/src/index.ts');
     const config = await resolveConfig(((await import(pathToFileURL(join(dir, 'bot.config.ts')).href)) as typeof import('../bot.config.ts')).default);
     const bot = createBot(config);

@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { writeHeapSnapshot } from 'node:v8';
 import Koa from 'koa';
 import { WXBizMsgCrypt, sortedSha1 } from '@wxbot/core/protocol';
-import { BENCH, type CryptoMode } from './config.ts';
+import { BENCH, type CryptoMode, defaultBotEnv } from './config.ts';
 import * as survived from './survived.ts';
 import * as watch from './watch.ts';
 
@@ -146,14 +146,7 @@ async function main(): Promise<void> {
       return;
     }
     case 'wxbot': {
-      Object.assign(process.env, {
-        WX_TOKEN: BENCH.token,
-        WX_APP_ID: BENCH.appId,
-        WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
-        AGENT_TOKEN: 'bench-agent-token',
-        LOG_LEVEL: 'info',
-        NODE_ENV: 'production',
-      });
+      Object.assign(process.env, defaultBotEnv(crypto));
       const { createBot, resolveConfig } = await import('@wxbot/core');
       const config = await resolveConfig((await import('../bot.config.ts')).default);
       const bot = createBot(config);
@@ -170,14 +163,7 @@ async function main(): Promise<void> {
       // plugin only; `-silent` logs at warn (no callback line); `wxbot-only` is the default bot
       // with only the plugins named in WXBOT_BENCH_PLUGINS (e.g. keyword,voice), info logs.
       const silent = server.endsWith('-silent');
-      Object.assign(process.env, {
-        WX_TOKEN: BENCH.token,
-        WX_APP_ID: BENCH.appId,
-        WX_AES_KEY: safe ? BENCH.encodingAESKey : '',
-        AGENT_TOKEN: 'bench-agent-token',
-        LOG_LEVEL: silent ? 'warn' : 'info',
-        NODE_ENV: 'production',
-      });
+      Object.assign(process.env, defaultBotEnv(crypto, silent ? 'warn' : 'info'));
       const { createBot, resolveConfig, officialAccount } = await import('@wxbot/core');
       const config = server.startsWith('wxbot-echo')
         ? await resolveConfig({
