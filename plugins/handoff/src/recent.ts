@@ -40,26 +40,25 @@ class Recent {
   constructor(readonly conversationId: string) {}
 }
 
-/** Whether the id the last {@link fingerprint} read is {@link DIGITS} (read in the same pass). */
-let printedDigits = false;
-
 /**
  * A small integer from a string id's characters (-1 for a reply's serial number), to compare
- * before the ids themselves. Notes whether the id is decimal digits ({@link printedDigits}).
+ * before the ids themselves.
  */
 function fingerprint(id: string | number): number {
-  printedDigits = false;
   if (typeof id === 'number') return -1;
-  const length = id.length;
-  let hash = length;
-  let digits = length > 0 && length <= MAX_DIGITS;
-  for (let i = 0; i < length; i++) {
-    const c = id.charCodeAt(i);
-    hash = (Math.imul(hash, 31) + c) | 0;
-    if (c < 0x30 || c > 0x39) digits = false;
-  }
-  printedDigits = digits;
+  let hash = id.length;
+  for (let i = 0; i < id.length; i++) hash = (Math.imul(hash, 31) + id.charCodeAt(i)) | 0;
   return hash & 0x3fffffff;
+}
+
+/** Whether a string id is decimal digits, written as {@link DIGITS} (WeChat's msgids are). */
+function isDigits(id: string | number): boolean {
+  if (typeof id === 'number' || id.length === 0 || id.length > MAX_DIGITS) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /**
@@ -301,7 +300,7 @@ export class ProcessShelf implements HistoryShelf {
   ): void {
     let history = this.#live(conversationId, now);
     const print = fingerprint(id);
-    const digits = printedDigits;
+    const digits = isDigits(id);
     if (history && (flags & OUT) === 0 && typeof id === 'string' && this.#isRecentRedelivery(history, id, print, digits)) return;
     const inline = kind.index === INLINE_KIND;
     const length =
