@@ -50,6 +50,8 @@ export {
   type HandoffTarget,
   type MediaApi,
 } from './plugin.ts';
+/** A module a plugin loads at its first use, shared and never kept failed. */
+export { loadOnUse } from './loadOnUse.ts';
 export { collectPluginOptionErrors, ConfigErrors, didYouMean, parsePluginOptions } from './pluginOptions.ts';
 export { UnknownOptionError } from './optionKeys.ts';
 export type { HandoffOptions, MediaType, UploadFile } from './vocabulary.ts';

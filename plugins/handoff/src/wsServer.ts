@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger, Reply } from '@wxbot/core';
+import { loadOnUse, type Logger, type Reply } from '@wxbot/core';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { AgentAuth, originAllowed, tokenOf } from './auth.ts';
 import type { EventBus } from './bus.ts';
@@ -42,7 +42,7 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export class AgentSocketServer {
   /**
    * Made at the first agent that signs in: `ws` is loaded then, not at start-up (~0.35 MiB of the
-   * resting heap of a bot whose console nobody opens).
+   * resting heap of a bot whose console nobody opens). The last sign-in's load, for `close`.
    */
   #wss: Promise<WebSocketServer> | undefined;
   /** Its sockets, once it exists (the pings and `close` go through them). */
@@ -78,11 +78,10 @@ export class AgentSocketServer {
 
   /**
    * The WebSocket server, made (and `ws` loaded) the first time an agent signs in; if `ws` could
-   * not be loaded, again at the next sign-in.
+   * not be loaded, again at the next sign-in (core's loadOnUse).
    */
-  #server(): Promise<WebSocketServer> {
-    if (this.#wss) return this.#wss;
-    const made = (this.#options.loadWs ?? importWs)().then(({ WebSocketServer }) => {
+  readonly #server = loadOnUse<WebSocketServer>(() =>
+    (this.#options.loadWs ?? importWs)().then(({ WebSocketServer }) => {
       // No compression: agents' frames are small, and deflate is a known memory sink.
       const wss = new WebSocketServer({ noServer: true, maxPayload: this.#options.maxPayload, perMessageDeflate: false, clientTracking: true });
       wss.on('connection', (ws: WebSocket) => {
@@ -91,13 +90,8 @@ export class AgentSocketServer {
       });
       this.#clients = wss.clients;
       return wss;
-    });
-    this.#wss = made;
-    made.catch(() => {
-      if (this.#wss === made) this.#wss = undefined;
-    });
-    return made;
-  }
+    }),
+  );
 
   /** Starts answering upgrade requests of `server`. */
   attach(server: Server): void {
@@ -182,7 +176,8 @@ export class AgentSocketServer {
       refuse(socket, 403, 'Forbidden');
       return;
     }
-    this.#server().then(
+    this.#wss = this.#server();
+    this.#wss.then(
       (wss) => {
         // Closed while ws was loading: the bot is stopping, as for an upgrade after close.
         if (this.#closed) return void socket.destroy();

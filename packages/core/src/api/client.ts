@@ -5,7 +5,7 @@ import type { Store } from '../store/types.ts';
 import { loadOnUse } from '../loadOnUse.ts';
 import { loggableError } from '../logger.ts';
 import { AccessToken, type FetchReason } from './accessToken.ts';
-import { TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
+import { gotUnavailable, TOKEN_ERRCODES, WeChatApiError } from './errors.ts';
 import { HttpFailure, JsonHttp, type RawAnswer } from './http.ts';
 import { loadGot } from './loadGot.ts';
 
@@ -251,7 +251,7 @@ export class WeChatApiClient {
     } catch (error) {
       // Nothing was sent: the caller may try again (the next media call loads got again).
       this.log.error({ endpoint, err: loggableError(error) }, 'media call failed: got could not be loaded (tried again at the next media call)');
-      throw new WeChatApiError(endpoint, -1, `request failed: got could not be loaded (${error instanceof Error ? error.message : String(error)})`);
+      throw gotUnavailable(endpoint, error);
     }
     const { http, RequestError } = media;
     let response: Response<unknown>; // a Buffer: the client's responseType

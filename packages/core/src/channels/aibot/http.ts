@@ -1,6 +1,6 @@
 import type { Response } from 'got';
 import { LRUCache } from 'lru-cache';
-import { WeChatApiError } from '../../api/errors.ts';
+import { gotUnavailable, WeChatApiError } from '../../api/errors.ts';
 import { type MediaFile, NOT_SENT } from '../../api/client.ts';
 import { loadGot } from '../../api/loadGot.ts';
 import { decryptAiBotMedia } from '../../crypto/media.ts';
@@ -14,7 +14,7 @@ async function gotFor(endpoint: string): Promise<typeof import('got')> {
   try {
     return await loadGot();
   } catch (error) {
-    throw new WeChatApiError(endpoint, -1, `request failed: got could not be loaded (${error instanceof Error ? error.message : String(error)})`);
+    throw gotUnavailable(endpoint, error);
   }
 }
 
