@@ -94,9 +94,7 @@ function instructions(dir: string, file: string, n1: number, n2: number, scope: 
     '--single-threaded',
     '--expose-gc',
     ...(keep ? ['--perf-basic-prof'] : []),
-    '--conditions=@wxbot/source',
-    '--import',
-    'tsx',
+    ...(process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean),
     import.meta.filename,
     '--run',
     dir,
@@ -148,7 +146,11 @@ async function run(dir: string, prepared: Prepared, n1: number, n2: number, scop
     cachedDataVersionTag();
   };
   const count = n2;
-  const src = (path: string) => pathToFileURL(join(dir, 'packages/core/src', path)).href;
+  // Core as the rest of the process gets it: its sources under the @wxbot/source condition, else
+  // its build (BENCH_NODE_ARGS without the condition; `npm run build` first). Mixing the two puts
+  // two copies of core in one process, whose classes do not know each other's objects.
+  const fromSource = process.execArgv.includes('--conditions=@wxbot/source');
+  const src = (path: string) => pathToFileURL(join(dir, 'packages/core', fromSource ? `src/${path}` : `dist/${path.replace(/\.ts$/, '.js')}`)).href;
   const safe = prepared.mode === 'safe';
   const encodingAESKey = safe ? BENCH.encodingAESKey : undefined;
   let sink = 0;
