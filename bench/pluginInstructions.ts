@@ -19,7 +19,8 @@
  * (the code's own: a mark-compact or a compilation falls in or out of the window by thresholds).
  * BENCH_CALLGRIND_DIR=dir keeps the callgrind files there (callgrind.<scope>.<checkout name>.<N>)
  * for `callgrind_annotate --inclusive=yes`: V8's builtins and runtime functions are named,
- * JIT-compiled JavaScript is not.
+ * JIT-compiled JavaScript is not: the kept processes write /tmp/perf-PID.map, and
+ * `npx tsx bench/callgrindJs.ts FILE N` names it (N: the file's message count).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -104,7 +105,22 @@ function split(file: string): Split {
 function instructions(dir: string, count: number, scope: Scope, keep: string): Promise<number> {
   // One thread, as bench/instructions.ts: V8's compiler and collector work at points the work
   // sets, not at points set by how fast helper threads ran under valgrind.
-  const node = [process.execPath, '--single-threaded', '--expose-gc', '--conditions=@wxbot/source', '--import', 'tsx', import.meta.filename, '--run', dir, String(count), scope];
+  // Kept files come with where the JIT code lies (/tmp/perf-PID.map), for bench/callgrindJs.ts to name it.
+  const perf = process.env.BENCH_CALLGRIND_DIR ? ['--perf-basic-prof'] : [];
+  const node = [
+    process.execPath,
+    '--single-threaded',
+    '--expose-gc',
+    ...perf,
+    '--conditions=@wxbot/source',
+    '--import',
+    'tsx',
+    import.meta.filename,
+    '--run',
+    dir,
+    String(count),
+    scope,
+  ];
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${keep}`, ...node], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

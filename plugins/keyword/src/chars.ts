@@ -5,8 +5,8 @@
  * Multilingual Plane, a small cache beyond it), so they are exactly the RegExps' answers.
  *
  * The same table holds the FAQ tokenizer's marks on its own lists of characters (function
- * characters, particles, fillers' first characters: see similarity.ts), so a scan reads one
- * table a character, not two; over HTTP each line of them is a cache miss.
+ * characters, particles: see similarity.ts), so a scan reads one table a character, not two;
+ * over HTTP each line of them is a cache miss.
  */
 
 /** `\p{Script=Han}` */

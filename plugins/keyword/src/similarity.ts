@@ -19,7 +19,7 @@
  *
  * The score is the cosine of the two weighted vectors, in [0, 1].
  */
-import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER, MARK_1, MARK_2, MARK_3, MARK_4, markCharacters } from './chars.ts';
+import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER, MARK_1, MARK_2, MARK_3, markCharacters } from './chars.ts';
 import { fold } from './text.ts';
 
 /** Politeness and filler that never identifies a question; removed before tokenizing. */
@@ -45,17 +45,20 @@ const WORD_WEIGHT = 1;
 
 /**
  * What the tokenizer asks of a character, by its UTF-16 unit (all of these are in the BMP):
- * a function character, a particle ({@link PARTICLES}: at a run's end, or anywhere), the first
- * character of a filler.
+ * a function character, a particle ({@link PARTICLES}: at a run's end, or anywhere).
  */
 const FUNCTION = MARK_1;
 const PARTICLE = MARK_2;
 const PARTICLE_ANYWHERE = MARK_3;
-const FILLER_START = MARK_4;
 markCharacters(FUNCTION_CHARS, FUNCTION);
 markCharacters('吗嘛呢吧啊呀哦哈啦', PARTICLE);
 markCharacters('呀啊啦', PARTICLE_ANYWHERE);
-markCharacters(FILLERS.map((filler) => filler[0]).join(''), FILLER_START);
+/**
+ * Whether a text has a filler's first character, asked of a RegExp (a search V8 runs as native
+ * code) rather than by a loop reading each character's classes, ~700 instructions for a
+ * ~17-character text (callgrind): most texts have none, and skip {@link dropFillers}.
+ */
+const FILLER_START_RE = new RegExp(`[${[...new Set(FILLERS.map((filler) => filler[0]))].join('')}]`);
 
 /** The text as the similarity sees it: folded, fillers, particles and punctuation gone. */
 export function normalizeForSimilarity(text: string): string {
@@ -90,6 +93,18 @@ function weightOf(kind: number): number {
 }
 /** Code units of the folded text dropped as a filler or particle (they separate segments). */
 let dropped = new Uint8Array(64);
+/**
+ * Whether the last {@link scan} may have seen a Han character twice: false only when no two of its
+ * Han characters fell in the same slot of {@link hanSeen} (their code point modulo its size),
+ * so all of them differ. Then no Han feature occurs twice (a unigram is its character, a bigram
+ * starts with one), and a query adds a feature no entry has without looking for it among the
+ * others it has seen (most texts: a hash table's add and get per such feature saved).
+ */
+let hanMayRepeat = true;
+const HAN_SEEN_SIZE = 1024;
+/** Slot `c % HAN_SEEN_SIZE` holds the number of the last scan that saw a Han character `c` there. */
+const hanSeen = new Int32Array(HAN_SEEN_SIZE);
+let scanGeneration = 0;
 
 /**
  * Sets {@link dropped} from `start` to `end`: a loop, not `fill`, whose call on a typed array goes
@@ -121,18 +136,15 @@ function occur(kind: number, a: number, b: number): void {
  */
 function scan(folded: string): void {
   occurrences = 0;
+  hanMayRepeat = false;
+  if (++scanGeneration === 0x7fffffff) {
+    hanSeen.fill(0);
+    scanGeneration = 1;
+  }
   const n = folded.length;
   if (dropped.length < n) dropped = new Uint8Array(Math.max(n, dropped.length * 2));
   mark(0, n, 0);
-  let fillerStart = false;
-  for (let i = 0; i < n; i++) {
-    const c = folded.charCodeAt(i);
-    if ((classesOf(c) & FILLER_START) !== 0) {
-      fillerStart = true;
-      break;
-    }
-  }
-  if (fillerStart) dropFillers(folded);
+  if (FILLER_START_RE.test(folded)) dropFillers(folded);
   let segment = 0; // 0: between segments; HAN; LETTER_OR_NUMBER
   let segmentStart = 0;
   let previous = -1; // the previous character of this Han segment
@@ -151,6 +163,9 @@ function scan(folded: string): void {
       previous = -1;
     }
     if (kind === HAN) {
+      const bucket = c & (HAN_SEEN_SIZE - 1);
+      if (hanSeen[bucket] === scanGeneration) hanMayRepeat = true;
+      else hanSeen[bucket] = scanGeneration;
       // Each character's bigram with the previous, then its unigram: the order the index was built in.
       const isFunction = (classes & FUNCTION) !== 0;
       if (previous >= 0) occur(previousIsFunction && isFunction ? FUNCTION_BIGRAM : BIGRAM, previous, c);
@@ -615,7 +630,12 @@ export class FaqIndex<T> {
         }
         continue;
       }
-      // A Han feature no entry has: likewise.
+      // A Han feature no entry has: likewise (known to be its first occurrence when no Han character repeats).
+      if (!hanMayRepeat) {
+        query[count * 2] = -1;
+        query[count++ * 2 + 1] = w;
+        continue;
+      }
       const at = unseenPairs.get(a, b);
       if (at >= 0) query[at * 2 + 1]! += w;
       else {

@@ -99,6 +99,25 @@ describe('FaqIndex, without a feature string or a Map a message', () => {
     expectSame([...texts, ...randomTexts(2000, 6)], entries, [0, 0.2, 0.5]);
   });
 
+  it('answers as the first version when Han characters no entry has repeat, or share a slot of the repeat filter', () => {
+    const entries = Object.entries(FAQ).map(([value, questions]) => ({ questions, value }));
+    // 周 (U+5468) and 䑨 (U+4468) are 1,024 apart: the same slot, different characters.
+    const texts = [
+      '周末周末有人吗',
+      '周末有人周末',
+      '周䑨周末',
+      '䑨周',
+      '甲乙甲乙甲乙',
+      '甲甲甲',
+      '退款甲退款甲',
+      '鱻',
+      '鱻鱻',
+      '周'.repeat(3000),
+      `${'甲乙丙丁'.repeat(500)}退款`,
+    ];
+    expectSame(texts, entries, [0, 0.3, 0.5]);
+  });
+
   it('answers as the first version on 1,000 made-up entries', () => {
     const faq = syntheticFaq(1000, 100);
     expectSame([...faq.hits.map(([t]) => t), ...faq.misses], faq.entries, [0.3, 0.5]);

@@ -26,6 +26,19 @@ describe('Occurrences', () => {
     }
   });
 
+  it('strings starting with what a RegExp character class treats specially, or with half of a surrogate pair', () => {
+    const strings = [']', '-a', '\\', '^', '.', '😀', '\ud83d', '\ude00x', '[a-z]', '$', '好'];
+    const occurrences = new Occurrences(strings);
+    const alphabet = [']', '-', 'a', '\\', '^', '.', '😀', '\ud83d', '\ude00', 'x', '[', 'z', '$', 'b', '好'];
+    let seed = 11;
+    for (let t = 0; t < 3000; t++) {
+      const text = Array.from({ length: t % 14 }, () => alphabet[(seed = (seed * 48271) % 2147483647) % alphabet.length]).join('');
+      expect(occurrences.all(text) ?? [], JSON.stringify(text)).toEqual(expectedAll(strings, text));
+    }
+    expect(occurrences.all('b'.repeat(100_000))).toBeUndefined();
+    expect(occurrences.all(`${'b'.repeat(100_000)}好`)).toEqual([10]);
+  });
+
   it('an empty string is in every text, but first() still finds a lower index that matches', () => {
     const occurrences = new Occurrences(['x', 'ab', '', 'b']);
     expect(occurrences.all('zzz')).toEqual([2]);

@@ -63,10 +63,26 @@ describe('text normal forms', () => {
     for (const c of quick) {
       const s = String.fromCharCode(c);
       const han = c >= 0x4e00 && c <= 0x9fff;
-      for (const text of han ? [`A${s}，`] : [s, `a${s}b`, `人${s}工`, `Ｘ${s}\u3000`, `${s}人`, `人${s}`]) {
+      // With a Han character: after an upper-case letter, alone and between two others.
+      for (const text of han ? [`A${s}，`, s, `价${s}格`] : [s, `a${s}b`, `人${s}工`, `Ｘ${s}\u3000`, `${s}人`, `人${s}`]) {
         expect(fold(text), c.toString(16)).toBe(firstFold(text));
         expect(new MatchText(text).nfkc, c.toString(16)).toBe(firstNfkc(text));
       }
+    }
+  });
+
+  it('characters just outside the quick path, and long texts, as NFKC has them', () => {
+    const outside = [0x80, 0xa0, 0xc0, 0x2017, 0x201a, 0x201b, 0x201e, 0x2fff, 0x3003, 0x3009, 0x3012, 0x4dff, 0xa000, 0xff00, 0xff5f, 0xffe5, 0xd83d];
+    for (const c of outside) {
+      const s = String.fromCharCode(c);
+      for (const text of [s, `a${s}b`, `人${s}工`, ` ${s} `, `A${s}`]) {
+        expect(fold(text), c.toString(16)).toBe(firstFold(text));
+        expect(new MatchText(text).nfkc, c.toString(16)).toBe(firstNfkc(text));
+      }
+    }
+    for (const text of ['价格'.repeat(50_000), ` ${'价格'.repeat(50_000)}x `, `${'价格'.repeat(50_000)}Ａ`, `${'hello '.repeat(20_000)}Q`]) {
+      expect(fold(text)).toBe(firstFold(text));
+      expect(new MatchText(text).nfkc).toBe(firstNfkc(text));
     }
   });
 });
