@@ -29,7 +29,7 @@ class Recent {
   /** When it was last written (milliseconds since the epoch). */
   lastAt = 0;
   /**
-   * The {@link fingerprint}s of the last {@link REDELIVERY_LOOKBACK} entries' ids, a ring: the
+   * The fingerprints ({@link scanId}) of the last {@link REDELIVERY_LOOKBACK} entries' ids, a ring: the
    * redelivery look-back compares these, in one place, and reads the log only where one
    * matches. Reading the last ten entries' ids from the log instead was ten cache misses a
    * message (they are as far apart as everyone's messages in between): 20% of the shelf's CPU.
@@ -41,24 +41,37 @@ class Recent {
 }
 
 /**
- * A small integer from a string id's characters (-1 for a reply's serial number), to compare
- * before the ids themselves.
+ * One pass over a string id (the look-back and the log need three things of it): returns its
+ * fingerprint, a small integer from its characters to compare before the ids themselves, and
+ * leaves in `packed` its {@link DIGITS} form when it is decimal digits (WeChat's msgids are):
+ * `packed[0]` its length, then four digits a unit, the first lowest; `packed[0]` is 0 when it is
+ * not digits. One `charCodeAt` a character instead of three (the fingerprint's pass, the digit
+ * check's and the packing's were ~1k instructions a 19-digit msgid, callgrind).
  */
-function fingerprint(id: string | number): number {
-  if (typeof id === 'number') return -1;
-  let hash = id.length;
-  for (let i = 0; i < id.length; i++) hash = (Math.imul(hash, 31) + id.charCodeAt(i)) | 0;
-  return hash & 0x3fffffff;
-}
-
-/** Whether a string id is decimal digits, written as {@link DIGITS} (WeChat's msgids are). */
-function isDigits(id: string | number): boolean {
-  if (typeof id === 'number' || id.length === 0 || id.length > MAX_DIGITS) return false;
-  for (let i = 0; i < id.length; i++) {
+function scanId(id: string, packed: Uint16Array): number {
+  const length = id.length;
+  let hash = length;
+  let digits = length > 0 && length <= MAX_DIGITS;
+  let unit = 0;
+  let at = 1;
+  for (let i = 0; i < length; i++) {
     const c = id.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
+    hash = (Math.imul(hash, 31) + c) | 0;
+    if (!digits) continue;
+    const digit = c - 0x30;
+    if (digit < 0 || digit > 9) {
+      digits = false;
+      continue;
+    }
+    unit |= digit << ((i & 3) * 4);
+    if ((i & 3) === 3) {
+      packed[at++] = unit;
+      unit = 0;
+    }
   }
-  return true;
+  if (digits && (length & 3) !== 0) packed[at] = unit;
+  packed[0] = digits ? length : 0;
+  return hash & 0x3fffffff;
 }
 
 /**
@@ -160,16 +173,11 @@ function putString(units: Uint16Array, at: number, value: string): number {
   return at + length;
 }
 
-/** Writes an id of {@link DIGITS} at `at`; returns where the next field starts. */
-function putDigits(units: Uint16Array, at: number, id: string): number {
-  const length = id.length;
-  units[at++] = length;
-  for (let i = 0; i < length; i += 4) {
-    let unit = 0;
-    for (let j = Math.min(length - i, 4) - 1; j >= 0; j--) unit = (unit << 4) | (id.charCodeAt(i + j) - 0x30);
-    units[at++] = unit;
-  }
-  return at;
+/** Writes the {@link DIGITS} id {@link scanId} packed at `at`; returns where the next field starts. */
+function putDigits(units: Uint16Array, at: number, packed: Uint16Array): number {
+  const count = digitsUnits(packed[0]!);
+  for (let i = 0; i < count; i++) units[at + i] = packed[i]!;
+  return at + count;
 }
 
 /** Units an id of {@link DIGITS} of `length` digits takes. */
@@ -189,11 +197,13 @@ function getDigits(units: Uint16Array, at: number): string {
   return out;
 }
 
-/** Whether the {@link DIGITS} id at `at` is `id`, compared in place from the end (as {@link sameString}). */
-function sameDigits(units: Uint16Array, at: number, id: string): boolean {
-  const length = id.length;
-  if (units[at] !== length) return false;
-  for (let i = length - 1; i >= 0; i--) if (digitAt(units, at, i) !== id.charCodeAt(i) - 0x30) return false;
+/**
+ * Whether the {@link DIGITS} id at `at` is the one {@link scanId} packed, compared in place from
+ * the end (as {@link sameString}): a packing is one id's alone (unused high digits are 0).
+ */
+function sameDigits(units: Uint16Array, at: number, packed: Uint16Array): boolean {
+  if (units[at] !== packed[0]) return false;
+  for (let i = digitsUnits(packed[0]!) - 1; i > 0; i--) if (units[at + i] !== packed[i]) return false;
   return true;
 }
 
@@ -219,6 +229,9 @@ function sameString(units: Uint16Array, at: number, value: string): boolean {
   for (let i = length - 1; i >= 0; i--) if (units[at + i] !== value.charCodeAt(i)) return false;
   return true;
 }
+
+/** {@link scanId}'s packing of the id being written: its length, then up to 16 units of digits. */
+const PACKED = new Uint16Array(1 + MAX_DIGITS / 4);
 
 /** A double's four units, through one 8-byte buffer (written and read in the platform's order, as the log). */
 const AT_DOUBLE = new Float64Array(1);
@@ -299,13 +312,20 @@ export class ProcessShelf implements HistoryShelf {
     summary: string | undefined,
   ): void {
     let history = this.#live(conversationId, now);
-    const print = fingerprint(id);
-    const digits = isDigits(id);
-    if (history && (flags & OUT) === 0 && typeof id === 'string' && this.#isRecentRedelivery(history, id, print, digits)) return;
+    // A reply's serial number: 4 units, never looked back at (fingerprint -1).
+    let print = -1;
+    let digits = false;
+    let idUnits = 4;
+    if (typeof id === 'string') {
+      print = scanId(id, PACKED);
+      digits = PACKED[0] !== 0;
+      idUnits = digits ? digitsUnits(id.length) : 2 + id.length;
+      if (history && (flags & OUT) === 0 && this.#isRecentRedelivery(history, id, print, digits)) return;
+    }
     const inline = kind.index === INLINE_KIND;
     const length =
       ID +
-      (typeof id === 'number' ? 4 : digits ? digitsUnits(id.length) : 2 + id.length) +
+      idUnits +
       (inline ? 2 + kind.type.length + stringUnits(kind.agent) : 0) +
       (typeof text === 'number' ? 1 : stringUnits(text)) +
       stringUnits(mediaId) +
@@ -343,7 +363,7 @@ export class ProcessShelf implements HistoryShelf {
       next += 4;
     } else if (digits) {
       flags |= DIGITS;
-      next = putDigits(units, next, id);
+      next = putDigits(units, next, PACKED);
     } else {
       next = putString(units, next, id);
     }
@@ -410,7 +430,7 @@ export class ProcessShelf implements HistoryShelf {
 
   /**
    * {@link isRedelivery} over the log: the id among the last few entries of the conversation
-   * (`print` its {@link fingerprint}, `digits` whether it is {@link DIGITS}), compared in place
+   * (`print` its fingerprint, `digits` whether it is {@link DIGITS}, then packed in {@link PACKED}), compared in place
    * where the fingerprints match. Replies' ids are serial numbers there, not compared.
    */
   #isRecentRedelivery(history: Recent, id: string, print: number, digits: boolean): boolean {
@@ -425,7 +445,7 @@ export class ProcessShelf implements HistoryShelf {
       const flags = units[offset + FLAGS]!;
       if (flags & SERIAL_ID) continue;
       // An id is written as digits exactly when it is digits: one of each kind never matches.
-      if (flags & DIGITS ? digits && sameDigits(units, offset + ID, id) : !digits && sameString(units, offset + ID, id)) return true;
+      if (flags & DIGITS ? digits && sameDigits(units, offset + ID, PACKED) : !digits && sameString(units, offset + ID, id)) return true;
     }
     return false;
   }

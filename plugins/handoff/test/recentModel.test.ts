@@ -224,9 +224,35 @@ const COLLIDING_IDS = ['Aa', 'BB', 'AaAa', 'AaBB', 'BBAa', 'BBBB'];
 /**
  * Ids of decimal digits (WeChat's msgids), which the shelf writes packed: lengths around a unit's
  * four digits, up to one past the longest it packs, leading zeros; '02' and '/Q' have equal
- * fingerprints, a digit id and a string id compared in the log.
+ * fingerprints, a digit id and a string id compared in the log; ids that differ in one digit of
+ * each of their units (as packed, four digits a unit), in the last one only, in a partly filled
+ * last unit; msgids of equal fingerprints (found by a random search), whose packed digits the
+ * look-back then compares in the log.
  */
-const DIGIT_IDS = ['0', '9', '007', '18', '2470', '98765', '1234567890', '7000000000000000017', '70000000000000000171', '1'.repeat(64), '1'.repeat(65), '02', '/Q'];
+const DIGIT_IDS = [
+  '0',
+  '9',
+  '007',
+  '18',
+  '2470',
+  '98765',
+  '1234567890',
+  '7000000000000000017',
+  '70000000000000000171',
+  '1'.repeat(64),
+  '1'.repeat(65),
+  '02',
+  '/Q',
+  '7000000000000000018',
+  '7000000010000000017',
+  '8000000000000000017',
+  '98766',
+  '18765',
+  '7553425737631261022',
+  '7916411903719013724',
+  '7631524304855997842',
+  '7641884662418798142',
+];
 /** The bot's canned reply texts: more than the shelf looks back over, one longer than it numbers, one empty. */
 const CANNED = ['没听懂，您可以问我：营业时间、价格', '好的', '', 'x'.repeat(1025), 'y'.repeat(1024), '您好😀', 'a\ud800b'];
 
