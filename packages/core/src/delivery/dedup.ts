@@ -36,6 +36,14 @@ export function dedupKeyOf(channel: string, messageId: string): string {
   return ['dedup:{', channel, ':', messageId, '}'].join('');
 }
 
+/**
+ * The hash a MemoryStore's dedup state files `key` under (see Marks): made once a delivery by
+ * its caller and given to `claim` and `complete` (~45 characters hashed once, not twice).
+ */
+export function keyHashOf(key: string): number {
+  return hashOf(key);
+}
+
 /** How long a dedup mark lives when no replay window asks for longer: past WeChat's retries. */
 export const DEFAULT_DEDUP_TTL_MS = 5 * 60_000;
 /** With the replay window off, marks are the only defence against a replayed callback. */
@@ -157,14 +165,15 @@ export class CallbackDedup {
 
   /**
    * Claims `key` ({@link dedupKeyOf}) for this delivery; synchronous when the store is in memory.
+   * `hash`: {@link keyHashOf} the key, when the caller has it (it gives it to `complete` too).
    * The key is kept as given while the delivery is in flight: a string of its own (see
    * owned.ts), not one built from a message's fields, which would keep the message alive.
    */
-  claim(key: string): Claim | Promise<Claim> {
+  claim(key: string, hash?: number): Claim | Promise<Claim> {
     const memory = this.#memory;
     if (memory) {
-      // One hash of the key for its claim and its mark (and one more at `complete`).
-      const hash = hashOf(key);
+      // One hash of the key for its claim and its mark: the caller's, when it keeps it for `complete`.
+      hash ??= hashOf(key);
       const inProcess = memory.inFlight.get(key, hash);
       if (inProcess === null) {
         const waiting = newWaiting();
@@ -200,12 +209,12 @@ export class CallbackDedup {
   /**
    * Records the answer of the first delivery for its retries. Never throws (nor rejects): a
    * store failure is reported through `onError` and in-process retries still get the answer.
-   * Synchronous (returns undefined) when the store is in memory.
+   * Synchronous (returns undefined) when the store is in memory. `hash`: as given to `claim`.
    */
-  complete(key: string, body: string): Promise<void> | undefined {
+  complete(key: string, body: string, hash?: number): Promise<void> | undefined {
     const memory = this.#memory;
     if (!memory) return this.#completeStored(key, body);
-    const hash = hashOf(key);
+    hash ??= hashOf(key);
     try {
       // The mark holds its answer's place; one not kept (longer than a chunk) reads as
       // `success`, as one past its time. Its claim found no mark.

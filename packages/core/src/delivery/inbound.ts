@@ -17,7 +17,7 @@ import type { Reply } from '../reply/types.ts';
 import type { Store } from '../store/types.ts';
 import type { I18n } from '../i18n/catalog.ts';
 import type { HandoffOptions, MediaType, UploadFile } from '../vocabulary.ts';
-import { CallbackDedup, dedupKeyOf, type Claim } from './dedup.ts';
+import { CallbackDedup, dedupKeyOf, keyHashOf, type Claim } from './dedup.ts';
 import { InFlightList, type InFlightLink } from './inFlightList.ts';
 import type { DeliveryEngine } from './engine.ts';
 import { logDeliveryFailure, type Outbox, type OutboxJob } from './outbox.ts';
@@ -117,9 +117,10 @@ export class Inbound {
     }
     const { message } = result;
     const key = dedupKeyOf(channel.name, message.id);
+    const hash = keyHashOf(key);
     let claim: Claim;
     try {
-      const claimed = this.#dedup.claim(key);
+      const claimed = this.#dedup.claim(key, hash);
       claim = claimed instanceof Promise ? await claimed : claimed;
       if (this.#dedupDown) this.#dedupAnswered();
     } catch (error) {
@@ -170,7 +171,7 @@ export class Inbound {
       }
     }
     // Never throws: a store failure here must not leave retries waiting on this answer.
-    const recorded = this.#dedup.complete(key, answer);
+    const recorded = this.#dedup.complete(key, answer, hash);
     if (recorded) await recorded; // in memory: recorded already
     this.#logCallback(channel, message.type, message.id, started, outcome);
     return answer;

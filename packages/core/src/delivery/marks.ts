@@ -135,8 +135,15 @@ export class Marks {
       if (!this.#frontExpired(now)) this.onEarlyEviction?.();
       this.#dropFront();
     } else if (this.#next - this.#first === this.#hashes.length) this.#growSlots();
-    const twoByte = needsTwoBytes(key);
-    this.#makeKeyRoom(twoByte ? key.length * 2 : key.length, now);
+    // One byte a character, checked as it is written (one pass over the key, not a check and a
+    // write); a character above 255 has it written again, two bytes each.
+    this.#makeKeyRoom(key.length, now);
+    let twoByte = false;
+    if (!this.#writeOneByteKey(key)) {
+      twoByte = true;
+      this.#makeKeyRoom(key.length * 2, now);
+      this.#writeTwoByteKey(key);
+    }
 
     const slot = this.#next & (this.#hashes.length - 1);
     this.#hashes[slot] = hash;
@@ -144,7 +151,7 @@ export class Marks {
     this.#answers[slot] = answer;
     this.#keyAt[slot] = this.#keyHead;
     this.#keyShape[slot] = key.length * 2 + (twoByte ? 1 : 0);
-    this.#keyHead += this.#writeKey(key, twoByte);
+    this.#keyHead += twoByte ? key.length * 2 : key.length;
     this.#next++;
     // The index slot of an older mark of this key (expired: a live one would have been found
     // by the claim) now names the new one; the old stays in the ring until it reaches the front.
@@ -198,21 +205,43 @@ export class Marks {
     return true;
   }
 
-  /** Writes `key`'s characters at the head (room made): the bytes written. */
-  #writeKey(key: string, twoByte: boolean): number {
+  /**
+   * Writes `key`'s characters at the head, a byte each (room made); false, with the head's
+   * bytes left as garbage, when a character is above 255. The position is a 31-bit integer (it
+   * is below the ring's size), so the loop indexes with integers; a key that does not wrap
+   * round the ring's end (nearly all) is written without a mask a character.
+   */
+  #writeOneByteKey(key: string): boolean {
     const keys = this.#keys;
-    const mask = keys.length - 1;
-    const at = ringPosition(this.#keyHead, keys.length);
-    if (twoByte) {
+    const at = ringPosition(this.#keyHead, keys.length) | 0;
+    let codes = 0;
+    if (at + key.length <= keys.length) {
       for (let i = 0; i < key.length; i++) {
         const code = key.charCodeAt(i);
-        keys[(at + 2 * i) & mask] = code;
-        keys[(at + 2 * i + 1) & mask] = code >> 8;
+        codes |= code;
+        keys[at + i] = code;
       }
-      return key.length * 2;
+    } else {
+      const mask = keys.length - 1;
+      for (let i = 0; i < key.length; i++) {
+        const code = key.charCodeAt(i);
+        codes |= code;
+        keys[(at + i) & mask] = code;
+      }
     }
-    for (let i = 0; i < key.length; i++) keys[(at + i) & mask] = key.charCodeAt(i);
-    return key.length;
+    return codes <= 0xff;
+  }
+
+  /** Writes `key`'s characters at the head, two bytes each, low byte first (room made). */
+  #writeTwoByteKey(key: string): void {
+    const keys = this.#keys;
+    const mask = keys.length - 1;
+    const at = ringPosition(this.#keyHead, keys.length) | 0;
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i);
+      keys[(at + 2 * i) & mask] = code;
+      keys[(at + 2 * i + 1) & mask] = code >> 8;
+    }
   }
 
   /** Room for `bytes` more at the keys' head: expired marks at the front go, or the ring doubles. */
@@ -312,12 +341,6 @@ export class Marks {
       index[at] = slot + 1;
     }
   }
-}
-
-/** Whether a character of `key` is above 255 (its bytes then two a character). */
-function needsTwoBytes(key: string): boolean {
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 255) return true;
-  return false;
 }
 
 /** FNV-1a over the UTF-16 code units, then mixed (murmur3's finaliser) so the low bits the index uses vary with every character. */
