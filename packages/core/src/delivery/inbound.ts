@@ -269,7 +269,12 @@ export class Inbound {
    * in the pipeline after `slowHandlerWarnMs`, naming the plugin it is in.
    */
   #watchInFlight(): void {
-    if (this.#sweeper) return;
+    // Its own method, not this one's body: the sweeper's closure makes V8 allocate a context for
+    // its variables on entry to the function that holds it, every message, sweeper set or not.
+    if (!this.#sweeper) this.#startSweeper();
+  }
+
+  #startSweeper(): void {
     const slowAfter = this.#options.slowHandlerWarnMs;
     this.#sweeper = setInterval(
       () => {
