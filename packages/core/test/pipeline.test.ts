@@ -194,6 +194,18 @@ describe('compose', () => {
     // A failure passed on is still the caller's.
     const failing = compose<object>([passOn, () => Promise.reject(new Error('down'))]);
     await expect(failing({})).rejects.toThrow('down');
+    // An error boundary whose middleware returns next(): the rest's promise is passed on as it is
+    // (no `.then` of its own), resolving or rejecting as the rest does, nothing reported.
+    const seen: unknown[] = [];
+    const guarded = errorBoundary<object>((e) => void seen.push(e), passOn);
+    const [inBoundaries, boundariesResult] = promisesMadeBy(() => compose<object>([guarded, guarded, passOn])({}));
+    expect(inBoundaries).toBe(1);
+    await expect(boundariesResult).resolves.toBeUndefined();
+    const down = new Error('down');
+    await expect(compose<object>([guarded, () => Promise.reject(down)])({})).rejects.toBe(down);
+    expect(seen).toEqual([]);
+    // Given a next() that is not the pipeline's (it resolves to a value), it still resolves to undefined.
+    await expect(guarded({}, () => Promise.resolve(7) as Promise<never>)).resolves.toBeUndefined();
   });
 });
 

@@ -147,6 +147,14 @@ function runOne<C>(fn: Middleware<C>, isVoid: boolean, ctx: C, next: Next | unde
 let ofUndefined: Promise<void> = Promise.resolve();
 
 /**
+ * Whether `value` is the promise the pipeline just handed back as one of undefined
+ * ({@link ofUndefined}): asked right after the call that returned it, like `settled` does.
+ */
+export function isOfUndefined(value: unknown): boolean {
+  return value === ofUndefined;
+}
+
+/**
  * Hands on a VOID middleware's result, kept as {@link ofUndefined} when it is a promise (called
  * by hand with a `next` of its own, a composer's middleware may give back what that returned).
  */

@@ -1,5 +1,5 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
-import { compose, resolvesToUndefined, type ComposeOptions, type Middleware, type Next } from './compose.ts';
+import { compose, isOfUndefined, resolvesToUndefined, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 import type { TextRef, Texts } from '../i18n/catalog.ts';
@@ -239,12 +239,17 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
     // not with a promise and a callback on every `next()` (the default bot's four stages made
     // four a message).
     let rest: Promise<unknown> | undefined;
+    /** Whether `rest` is a promise the pipeline made, of undefined (see isOfUndefined). */
+    let restOfUndefined = false;
     let result: unknown;
     try {
       result = inner(ctx, () => {
         try {
-          rest = promiseOf(next());
+          const given = next();
+          restOfUndefined = isOfUndefined(given);
+          rest = promiseOf(given);
         } catch (error) {
+          restOfUndefined = false;
           rest = Promise.reject(error);
         }
         return rest as Promise<void>;
@@ -252,6 +257,11 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
     } catch (error) {
       result = Promise.reject(error);
     }
+    // `inner` gave back the very promise its `next()` returned (`return next()`: its own work done
+    // without failing), a promise of undefined: the `.then` below would resolve as it does and
+    // rethrow its rejection (downstream's, not inner's own), so it is passed on as it is, without
+    // a promise and two callbacks more. Three of the default bot's four stages a message do this.
+    if (result === rest && restOfUndefined) return rest as Promise<void>;
     return promiseOf(result).then(toUndefined, (error: unknown): Promise<void> => {
       const called = rest;
       const ownFailure = () => promiseOf(onError(error, ctx)).then(() => (called ? undefined : promiseOf(next()).then(toUndefined)));
