@@ -53,6 +53,37 @@ describe('createLogger on stdout', () => {
     expect(lines(crashed)).toEqual([0, 1, 2]);
   });
 
+  it('writes callback lines, ASCII or not, as UTF-8 among other lines: ids of two-byte strings, Chinese names, ids and bindings', async () => {
+    // A two-byte id of digits (as parsed from a callback with Chinese in it) makes an ASCII line;
+    // a Chinese channel name, an id JSON escapes, or a child's Chinese bindings make lines that are not.
+    const body = `const { callbackLine } = await import(${JSON.stringify(loggerModule)});
+      const lines = [callbackLine(log), callbackLine(log.child({ shop: '上海店' }))];
+      for (let i = 0; i < 3000; i++) {
+        const id = ('7300000000000' + i + '中').slice(0, -1);
+        lines[i % 7 === 3 ? 1 : 0](i % 5 === 1 ? '公众号' : 'oa', 'text', i % 11 === 2 ? '消息"' + i : id, 1.5, 'passive');
+        if (i % 100 === 0) log.info({ i, text: '你好' }, 'other');
+      }
+      process.exit(0);`;
+    const out = (await runLogging(body)).trimEnd().split('\n');
+    const callbacks = out.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['msg'] === 'callback');
+    expect(callbacks).toHaveLength(3000);
+    callbacks.forEach((line, i) => {
+      expect(line).toEqual({
+        level: 30,
+        time: expect.any(Number),
+        app: 'wxbot',
+        ...(i % 7 === 3 && { shop: '上海店' }),
+        channel: i % 5 === 1 ? '公众号' : 'oa',
+        type: 'text',
+        id: i % 11 === 2 ? `消息"${i}` : `7300000000000${i}`,
+        ms: 1.5,
+        outcome: 'passive',
+        msg: 'callback',
+      });
+    });
+    expect(out.filter((line) => line.includes('"other"'))).toHaveLength(30);
+  });
+
   it('keeps writing lines logged across event-loop turns, and redacts secrets', async () => {
     const out = await runLogging(`for (let i = 0; i < 50; i++) { log.info({ i, token: 'secret-value' }, 'line'); await new Promise((r) => setTimeout(r, 1)); }`);
     const lines = out
