@@ -2,6 +2,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, messageFromXml, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
+import { passiveReplyXml } from '../src/reply/passiveXml.ts';
 import { hasDeclaration } from '../src/xml.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
@@ -199,6 +200,19 @@ describe('cdata', () => {
       expect(wrapped).toBe(`<![CDATA[${text.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`);
       expect(parseXml(`<xml><Content>${wrapped}</Content></xml>`)).toEqual({ Content: text });
     }
+  });
+});
+
+describe('passiveReplyXml', () => {
+  it('writes a text reply in one template as cdata() per field did, "]]>" split in every field', () => {
+    const to = 'o_user]]>1';
+    const from = 'gh_]]>account';
+    const text = '你好 ]]> <b>&amp;</b> ]]]]>';
+    const xml = passiveReplyXml({ type: 'text', text }, to, from, 1_700_000_000_500);
+    expect(xml).toBe(
+      `<xml><ToUserName>${cdata(to)}</ToUserName><FromUserName>${cdata(from)}</FromUserName><CreateTime>1700000000</CreateTime><MsgType>${cdata('text')}</MsgType><Content>${cdata(text)}</Content></xml>`,
+    );
+    expect(parseXml(xml)).toEqual({ ToUserName: to, FromUserName: from, CreateTime: '1700000000', MsgType: 'text', Content: text });
   });
 });
 
