@@ -37,8 +37,13 @@ export class EntryLog {
   readonly maxRecordUnits: number;
   /** The log's memory, a block at a time (see above). */
   readonly #blocks: (ArrayBuffer | undefined)[];
-  /** Views of the blocks, each made when the log first reaches it. */
+  /**
+   * Views of the blocks, all of a block's made with it: a segment reached later has its view
+   * ready (see {@link reserve}).
+   */
   readonly #segments: (Uint16Array | undefined)[];
+  /** Segments reached so far: 0 to `#reached - 1` (in turn, see above). */
+  #reached = 0;
 
   /** @param maxBytes what the log may take at most: two bytes a unit. */
   constructor(maxBytes: number) {
@@ -52,7 +57,7 @@ export class EntryLog {
   /** The bytes of the segments the log has reached (written or being written). */
   get allocatedBytes(): number {
     let bytes = 0;
-    for (const segment of this.#segments) bytes += segment?.byteLength ?? 0;
+    for (let i = 0; i < this.#reached; i++) bytes += this.#segments[i]!.byteLength;
     return bytes;
   }
 
@@ -71,18 +76,25 @@ export class EntryLog {
   reserve(length: number): number {
     const capacity = this.#capacity;
     let offset = this.head - this.#lapStart;
-    let segment = offset >>> SEGMENT_SHIFT;
-    if ((offset & SEGMENT_MASK) + length > Math.min(SEGMENT_UNITS, capacity - segment * SEGMENT_UNITS)) {
-      // The rest of this segment stays empty: the record starts the next one, or the next lap
-      // when there is none or it is the last, shorter one and the record does not fit in it.
-      segment++;
-      offset = segment * SEGMENT_UNITS;
-      if (offset >= capacity || offset + length > capacity) {
-        this.#lapStart += capacity;
-        offset = segment = 0;
-      }
+    // The rest of this segment stays empty when the record does not fit in it: the record
+    // starts the next one, or the next lap when there is none or it is the last, shorter one
+    // and the record does not fit in it. Every step of that is taken for every record, and the
+    // next segment's view is there already (made with its block), rather than in a branch
+    // first run when the first segment fills (~2 600 messages in): TurboFan deoptimizes code
+    // at an operation it has never seen run, and the history's writer that inlines this
+    // (recent.ts, ~10 KB of machine code) was deoptimized there and compiled again.
+    const across = (offset & SEGMENT_MASK) + length > Math.min(SEGMENT_UNITS, capacity - (offset >>> SEGMENT_SHIFT) * SEGMENT_UNITS) ? 1 : 0;
+    let segment = (offset >>> SEGMENT_SHIFT) + across;
+    const start = segment * SEGMENT_UNITS;
+    if (across === 1) offset = start;
+    // Never so for a record that fits where it was (it ends by its segment's end, by capacity).
+    if (offset >= capacity || offset + length > capacity) {
+      this.#lapStart += capacity;
+      offset = segment = 0;
     }
-    if (this.#segments[segment] === undefined) this.#segments[segment] = this.#segmentView(segment);
+    // A new block: past the default budget's first 64 MiB only.
+    if (this.#segments[segment] === undefined) this.#addBlock(segment);
+    this.#reached = Math.max(this.#reached, segment + 1);
     const position = this.#lapStart + offset;
     this.head = position + length;
     return position;
@@ -103,13 +115,21 @@ export class EntryLog {
     return this.#offset(position) & SEGMENT_MASK;
   }
 
-  /** Segment `segment` (the last may be shorter), in its block, allocated with it when it is the block's first reached. */
-  #segmentView(segment: number): Uint16Array {
+  /**
+   * The block of segment `segment`, allocated when the log first reaches one of its segments,
+   * and the views of all its segments (the last may be shorter): a view is a small object on
+   * the heap, its pages untouched until written.
+   */
+  #addBlock(segment: number): void {
     const index = Math.floor(segment / BLOCK_SEGMENTS);
     const blockStart = index * BLOCK_SEGMENTS * SEGMENT_UNITS;
-    const block = (this.#blocks[index] ??= new ArrayBuffer(Math.min(BLOCK_SEGMENTS * SEGMENT_UNITS, this.#capacity - blockStart) * 2));
-    const start = segment * SEGMENT_UNITS;
-    return new Uint16Array(block, (start - blockStart) * 2, Math.min(SEGMENT_UNITS, this.#capacity - start));
+    const block = new ArrayBuffer(Math.min(BLOCK_SEGMENTS * SEGMENT_UNITS, this.#capacity - blockStart) * 2);
+    this.#blocks[index] = block;
+    const end = Math.min((index + 1) * BLOCK_SEGMENTS, this.#segments.length);
+    for (let i = index * BLOCK_SEGMENTS; i < end; i++) {
+      const start = i * SEGMENT_UNITS;
+      this.#segments[i] = new Uint16Array(block, (start - blockStart) * 2, Math.min(SEGMENT_UNITS, this.#capacity - start));
+    }
   }
 
   /** A position's offset in the ring. */
