@@ -25,19 +25,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { parse as parseQuery } from 'node:querystring';
-import { pathToFileURL } from 'node:url';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { BENCH, type CryptoMode, defaultBotEnv } from './config.ts';
+import { BENCH, type CryptoMode } from './config.ts';
+import { coreModule, defaultBot, FLOOR_REPLY_TEXT, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
 type Scope = 'channel' | 'receive' | 'floor' | 'bot';
 
-interface Prepared {
-  mode: CryptoMode;
-  callbacks: { query: Record<string, string>; body: string }[];
-}
-
-const REPLY = { type: 'text' as const, text: '您好，这里是 wxbot 的自动回复，有什么可以帮您？' };
+/** The channel scope's reply: the floor's text. */
+const REPLY = { type: 'text' as const, text: FLOOR_REPLY_TEXT };
 
 if (process.argv[2] === '--run') {
   const [dir, file, n1, n2, scope] = process.argv.slice(3) as [string, string, string, string, Scope];
@@ -49,20 +44,13 @@ if (process.argv[2] === '--run') {
 async function main(): Promise<void> {
   const [mode = 'safe', scope = 'channel', ...dirs] = process.argv.slice(2) as [CryptoMode, Scope, ...string[]];
   const [n1, n2] = (process.env.BENCH_COUNTS ?? (scope === 'bot' ? '3000 6000' : '3000 9000')).split(' ').map(Number) as [number, number];
-  const { newMessages } = await import('./traffic.ts');
   const work = mkdtempSync(join(tmpdir(), 'wxbot-instructions-'));
   const file = join(work, 'callbacks.json');
   try {
     for (const dir of dirs.length > 0 ? dirs : ['.']) {
-      // The default bot checks the replay window (±315 s), and its run under valgrind takes
-      // minutes: signed 300 s ahead, just before the process starts, the callbacks are fresh for
-      // ten minutes. Every checkout gets the same texts and users (traffic.ts's serial from 0).
-      const timestamp = String(Math.floor(Date.now() / 1000) + 300);
-      const callbacks = newMessages(mode, n2, '/wx', 0, { timestamp }).map(({ path, body }) => ({
-        query: parseQuery(path.slice(path.indexOf('?') + 1)) as Record<string, string>,
-        body,
-      }));
-      writeFileSync(file, JSON.stringify({ mode, callbacks } satisfies Prepared));
+      // Signed just before each checkout's run (see prepareCallbacks); every checkout gets the
+      // same texts and users.
+      writeFileSync(file, JSON.stringify(await prepareCallbacks(mode, n2)));
       const { total, compile } = instructions(dir, file, n1, n2, scope, mode, work);
       const per = (n: number) => Math.round(n / (n2 - n1)).toLocaleString('en');
       console.log(
@@ -146,54 +134,29 @@ async function run(dir: string, prepared: Prepared, n1: number, n2: number, scop
     cachedDataVersionTag();
   };
   const count = n2;
-  // Core as the rest of the process gets it: its sources under the @wxbot/source condition, else
-  // its build (BENCH_NODE_ARGS without the condition; `npm run build` first). Mixing the two puts
-  // two copies of core in one process, whose classes do not know each other's objects.
-  const fromSource = process.execArgv.includes('--conditions=@wxbot/source');
-  const src = (path: string) => pathToFileURL(join(dir, 'packages/core', fromSource ? `src/${path}` : `dist/${path.replace(/\.ts$/, '.js')}`)).href;
   const safe = prepared.mode === 'safe';
   const encodingAESKey = safe ? BENCH.encodingAESKey : undefined;
   let sink = 0;
   if (scope === 'floor') {
-    const { WXBizMsgCrypt } = (await import(src('crypto/wxBizMsgCrypt.ts'))) as typeof import('../packages/core/src/crypto/wxBizMsgCrypt.ts');
-    const { sortedSha1 } = (await import(src('crypto/signature.ts'))) as typeof import('../packages/core/src/crypto/signature.ts');
-    const crypt = new WXBizMsgCrypt(BENCH.token, BENCH.encodingAESKey, BENCH.appId);
-    // bench/servers.ts's handBuiltAnswer, its fields read by regex.
-    const tag = (xml: string, name: string) => new RegExp(`<${name}><!\\[CDATA\\[(.*?)\\]\\]></${name}>`).exec(xml)?.[1];
+    const handle = await floorHandler(dir, prepared.mode);
     for (let i = 0; i < count; i++) {
       opens(i);
-      const { query, body } = prepared.callbacks[i]!;
-      let xml = body;
-      if (safe) xml = crypt.open(query.msg_signature, query.timestamp!, query.nonce!, tag(body, 'Encrypt')!);
-      else if (sortedSha1(BENCH.token, query.timestamp!, query.nonce!) !== query.signature) throw new Error('bad signature');
-      const now = Math.floor(Date.now() / 1000);
-      const reply = `<xml><ToUserName><![CDATA[${tag(xml, 'FromUserName')}]]></ToUserName><FromUserName><![CDATA[${tag(xml, 'ToUserName')}]]></FromUserName><CreateTime>${now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${REPLY.text}]]></Content></xml>`;
-      sink += (safe ? crypt.seal(reply, String(now), String(Math.floor(Math.random() * 1e10))) : reply).length;
+      sink += handle(prepared.callbacks[i]!);
     }
     getHeapCodeStatistics();
   } else if (scope === 'bot') {
-    // The default bot as bench/servers.ts's `wxbot` configures it, each callback handed to
-    // handleCallback as the HTTP route does, one at a time, back to the event loop between
-    // messages (log writes and timers run there, as between a server's requests).
-    Object.assign(process.env, defaultBotEnv(prepared.mode));
-    const { createBot, resolveConfig } = (await import(src('index.ts'))) as typeof import('../packages/core/src/index.ts');
-    const config = await resolveConfig(((await import(pathToFileURL(join(dir, 'bot.config.ts')).href)) as typeof import('../bot.config.ts')).default);
-    const bot = createBot(config);
-    await bot.init();
-    const channel = bot.channels.find((c) => c.path === '/wx');
-    if (!channel) throw new Error('no channel on /wx');
+    // Each callback handed to handleCallback as the HTTP route does, one at a time, back to the
+    // event loop between messages (log writes and timers run there, as between a server's requests).
+    const bot = await defaultBot(dir, prepared.mode);
     for (let i = 0; i < count; i++) {
       opens(i);
-      const { query, body } = prepared.callbacks[i]!;
-      const answer = await bot.handleCallback(channel, query, body);
-      if (!answer.startsWith('<xml>')) throw new Error(`not a passive reply: ${answer}`);
-      sink += answer.length;
+      sink += await bot.handle(prepared.callbacks[i]!);
       await new Promise(setImmediate);
     }
     getHeapCodeStatistics();
     await bot.stop();
   } else {
-    const { officialAccount } = (await import(src('channels/officialAccount.ts'))) as typeof import('../packages/core/src/channels/officialAccount.ts');
+    const { officialAccount } = (await import(coreModule(dir, 'channels/officialAccount.ts'))) as typeof import('../packages/core/src/channels/officialAccount.ts');
     // The callbacks were signed when built, tens of minutes before the last runs read them: a
     // day's replay window keeps them fresh, and the check runs as on a server.
     const channel = officialAccount({ appId: BENCH.appId, token: BENCH.token, encodingAESKey, replayWindowSeconds: 86_400 });

@@ -25,17 +25,11 @@ import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, renameS
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse as parseQuery } from 'node:querystring';
-import { pathToFileURL } from 'node:url';
-import { BENCH, type CryptoMode, defaultBotEnv } from './config.ts';
+import type { CryptoMode } from './config.ts';
+import { defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
 /** In process as instructions.ts's scopes, or `server:NAME`: bench/servers.ts's NAME over HTTP. */
 type Scope = 'bot' | 'floor' | `server:${string}`;
-
-interface Prepared {
-  mode: CryptoMode;
-  callbacks: { query: Record<string, string>; body: string }[];
-}
 
 /** Written to stderr between windows: the trace goes to stdout, with the bot's log lines. */
 const MARK = '@@jitTrace window ';
@@ -56,18 +50,12 @@ if (process.argv[2] === '--run') {
 async function main(): Promise<void> {
   const [mode = 'safe', scope = 'bot', ...dirs] = process.argv.slice(2) as [CryptoMode, Scope, ...string[]];
   const [n, w] = (process.env.BENCH_COUNTS ?? '9000 1000').split(' ').map(Number) as [number, number];
-  const { newMessages } = await import('./traffic.ts');
   const work = mkdtempSync(join(tmpdir(), 'wxbot-jittrace-'));
   const file = join(work, 'callbacks.json');
   try {
     for (const dir of dirs.length > 0 ? dirs : ['.']) {
-      // Signed 300 s ahead, as instructions.ts's: fresh for the ±315 s replay window ten minutes
-      // long (a run over HTTP on a loaded machine takes minutes).
-      const timestamp = String(Math.floor(Date.now() / 1000) + 300);
-      const callbacks = newMessages(mode, n, '/wx', 0, { timestamp }).map(({ path, body }) => ({
-        query: parseQuery(path.slice(path.indexOf('?') + 1)) as Record<string, string>,
-        body,
-      }));
+      // Fresh for the replay window (see prepareCallbacks): a run over HTTP on a loaded machine takes minutes.
+      const { callbacks } = await prepareCallbacks(mode, n);
       writeFileSync(file, JSON.stringify({ mode, callbacks } satisfies Prepared));
       const log = join(work, 'trace.log');
       const trace = scope.startsWith('server:') ? await overHttp(dir, scope.slice(7), mode, callbacks, w, log) : inProcess(dir, file, w, scope, log);
@@ -232,45 +220,22 @@ function report(title: string, trace: string, w: number): void {
 
 /** The measured process: the default bot (or the floor) over the callbacks, a mark each `w`. */
 async function run(dir: string, prepared: Prepared, w: number, scope: Scope): Promise<void> {
-  const src = (path: string) => pathToFileURL(join(dir, 'packages/core/src', path)).href;
-  const safe = prepared.mode === 'safe';
   const mark = (i: number) => {
     if (i % w === 0) process.stderr.write(`${MARK}${i / w}\n`);
   };
   let sink = 0;
   if (scope === 'floor') {
-    const { WXBizMsgCrypt } = (await import(src('crypto/wxBizMsgCrypt.ts'))) as typeof import('../packages/core/src/crypto/wxBizMsgCrypt.ts');
-    const { sortedSha1 } = (await import(src('crypto/signature.ts'))) as typeof import('../packages/core/src/crypto/signature.ts');
-    const crypt = new WXBizMsgCrypt(BENCH.token, BENCH.encodingAESKey, BENCH.appId);
-    // bench/servers.ts's handBuiltAnswer, its fields read by regex (as instructions.ts's floor).
-    const tag = (xml: string, name: string) => new RegExp(`<${name}><!\\[CDATA\\[(.*?)\\]\\]></${name}>`).exec(xml)?.[1];
-    const text = '您好，这里是 wxbot 的自动回复，有什么可以帮您？';
+    const handle = await floorHandler(dir, prepared.mode);
     for (let i = 0; i < prepared.callbacks.length; i++) {
       mark(i);
-      const { query, body } = prepared.callbacks[i]!;
-      let xml = body;
-      if (safe) xml = crypt.open(query.msg_signature, query.timestamp!, query.nonce!, tag(body, 'Encrypt')!);
-      else if (sortedSha1(BENCH.token, query.timestamp!, query.nonce!) !== query.signature) throw new Error('bad signature');
-      const now = Math.floor(Date.now() / 1000);
-      const reply = `<xml><ToUserName><![CDATA[${tag(xml, 'FromUserName')}]]></ToUserName><FromUserName><![CDATA[${tag(xml, 'ToUserName')}]]></FromUserName><CreateTime>${now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[${text}]]></Content></xml>`;
-      sink += (safe ? crypt.seal(reply, String(now), String(Math.floor(Math.random() * 1e10))) : reply).length;
+      sink += handle(prepared.callbacks[i]!);
       await new Promise(setImmediate);
     }
   } else {
-    // The default bot as bench/servers.ts's `wxbot` (and instructions.ts's `bot` scope) sets it up.
-    Object.assign(process.env, defaultBotEnv(prepared.mode));
-    const { createBot, resolveConfig } = (await import(src('index.ts'))) as typeof import('../packages/core/src/index.ts');
-    const config = await resolveConfig(((await import(pathToFileURL(join(dir, 'bot.config.ts')).href)) as typeof import('../bot.config.ts')).default);
-    const bot = createBot(config);
-    await bot.init();
-    const channel = bot.channels.find((c) => c.path === '/wx');
-    if (!channel) throw new Error('no channel on /wx');
+    const bot = await defaultBot(dir, prepared.mode);
     for (let i = 0; i < prepared.callbacks.length; i++) {
       mark(i);
-      const { query, body } = prepared.callbacks[i]!;
-      const answer = await bot.handleCallback(channel, query, body);
-      if (!answer.startsWith('<xml>')) throw new Error(`not a passive reply: ${answer}`);
-      sink += answer.length;
+      sink += await bot.handle(prepared.callbacks[i]!);
       await new Promise(setImmediate);
     }
     await bot.stop();
