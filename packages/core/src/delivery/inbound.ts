@@ -266,7 +266,11 @@ export class Inbound {
 
   /**
    * One sweep timer for all messages (not a timer each): warns once about a message still
-   * in the pipeline after `slowHandlerWarnMs`, naming the plugin it is in.
+   * in the pipeline after `slowHandlerWarnMs`, naming the plugin it is in. Set by the first
+   * message and kept (unref'd) until `close()`: one that stopped itself whenever it found nothing
+   * in flight was set again by the next message, through a branch the optimized `handleCallback`
+   * (which inlines this) had never seen run, so it was deoptimized and compiled again (~13 KB of
+   * machine code) where that happened, seconds into a fresh bot (bench/jitTrace.ts).
    */
   #watchInFlight(): void {
     // Its own method, not this one's body: the sweeper's closure makes V8 allocate a context for
@@ -284,7 +288,6 @@ export class Inbound {
           run.warned = true;
           run.log.warn({ plugin: run.ctx?.plugin, ms: Math.round(now - run.received) }, 'message still in the pipeline: a plugin may hang');
         }
-        if (this.#inFlight.size === 0) this.close();
       },
       Math.min(slowAfter, 5000),
     );
