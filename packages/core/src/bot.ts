@@ -12,7 +12,8 @@ import { offersDeliveryEngine, type DeliveryEngine, type QueueOperations } from 
 import type { BotEvents } from './events.ts';
 import { createLogger, loggableError, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
-import { Composer, errorBoundary } from './pipeline/composer.ts';
+import { Composer, composedStackOf, errorBoundary } from './pipeline/composer.ts';
+import type { Next } from './pipeline/compose.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
 import {
@@ -223,13 +224,16 @@ export class Bot extends Composer<Context> {
       const disposer = await setUp(plugin, scope);
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
-      const pluginMiddleware = scope.middleware();
+      // The scope's stack composed at its first message, as `scope.middleware()` would, called
+      // without that function around it (see composedStackOf).
+      let stack: ((ctx: Context, next?: Next) => Promise<void>) | undefined;
       const index = this.append(
         errorBoundary<Context>(
           (error, ctx) => this.#reportError(error, ctx, plugin.name),
           (ctx, next) => {
             ctx[RUNNING_PLUGIN] = plugin.name;
-            return pluginMiddleware(ctx, next);
+            stack ??= composedStackOf(scope);
+            return stack(ctx, next);
           },
         ),
       );
@@ -250,7 +254,8 @@ export class Bot extends Composer<Context> {
         },
       };
     }
-    const composed = this.middleware() as (ctx: Context, next: () => Promise<void>) => Promise<void>;
+    // Composed at the first message (as `this.middleware()` would), called directly (see composedStackOf).
+    let composed: ((ctx: Context, next?: Next) => Promise<void>) | undefined;
     // The bot's own /help before the plugins and unknown-command answer after them.
     const builtins = new BuiltinCommands(this.#options.commands);
     builtins.setCommands([...this.commandList(), ...this.#scopes.flatMap((s) => s.commandList())]);
@@ -261,7 +266,10 @@ export class Bot extends Composer<Context> {
       metrics: this.metrics,
       outbox: this.#outbox,
       engine: this.#engine,
-      pipeline: (ctx) => builtins.run(ctx, composed),
+      pipeline: (ctx) => {
+        composed ??= composedStackOf(this);
+        return builtins.run(ctx, composed);
+      },
       handoff: (channel, message, options) => this.#handoff(channel, message, options),
       canHandoff: (channel, message) => this.#handoffHandlers.size > 0 || (channel.canHandoff?.(recipientOf(message)) ?? false),
       reportError: (error, ctx, plugin) => this.#reportError(error, ctx, plugin),
