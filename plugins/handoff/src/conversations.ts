@@ -58,8 +58,15 @@ export function conversationIdOf(message: Message): string {
 export function conversationId(channel: string, user: string, openKfId?: string): string {
   const last = lastId;
   if (user === last.user && channel === last.channel && openKfId === last.openKfId) return last.id;
-  let made = madeIds.get(user);
-  if (made === undefined || made.channel !== channel || made.openKfId !== openKfId) {
+  // Every comparison made for every user, a user with none comparing {@link NOT_MADE}'s: they
+  // then have type feedback when the first user writes again. Skipped for new users, they were
+  // code TurboFan had never seen run, and deoptimized this, conversationIdOf and onUserMessage
+  // at the bench traffic's first repeat user (message 5 001).
+  let made = madeIds.get(user) ?? NOT_MADE;
+  const none = made === NOT_MADE;
+  const sameChannel = made.channel === channel;
+  const sameKfAccount = made.openKfId === openKfId;
+  if (none || !sameChannel || !sameKfAccount) {
     made = { channel, openKfId, id: [escapePart(channel), openKfId ? escapePart(openKfId) : '', escapePart(user)].join('/') };
     if (madeIds.size >= MAX_MADE_IDS) madeIds.clear();
     madeIds.set(user, made);
@@ -86,6 +93,8 @@ const lastId: { channel: string; user: string; openKfId: string | undefined; id:
  */
 const madeIds = new Map<string, { readonly channel: string; readonly openKfId: string | undefined; readonly id: string }>();
 const MAX_MADE_IDS = 16_384;
+/** No id made ({@link conversationId}): the shape of those made, from the same literal's fields in the same order. */
+const NOT_MADE: { readonly channel: string; readonly openKfId: string | undefined; readonly id: string } = { channel: '', openKfId: undefined, id: '' };
 
 /**
  * encodeURIComponent, skipped for the usual ids (openids, KF ids) that it leaves unchanged:
