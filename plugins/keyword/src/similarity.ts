@@ -88,11 +88,14 @@ const OCCURRENCE = 3;
 let occurrence = new Int32Array(64 * OCCURRENCE);
 let occurrences = 0;
 
-function weightOf(kind: number): number {
-  return kind === UNIGRAM ? UNIGRAM_WEIGHT : kind === FUNCTION_BIGRAM ? FUNCTION_WEIGHT : kind === WORD ? WORD_WEIGHT : 1;
-}
-/** Code units of the folded text dropped as a filler or particle (they separate segments). */
-let dropped = new Uint8Array(64);
+/** An occurrence's weight, by its kind (a table, not a chain of comparisons a feature). */
+const WEIGHT = Float64Array.of(UNIGRAM_WEIGHT, 1, FUNCTION_WEIGHT, WORD_WEIGHT);
+/**
+ * Code units of the folded text dropped as a filler or particle (they separate segments): unit
+ * `i` is dropped in the scan numbered `dropped[i]` ({@link scanGeneration}), so a scan starts
+ * without clearing it.
+ */
+let dropped = new Int32Array(64);
 /**
  * Whether the last {@link scan} may have seen a Han character twice: false only when no two of its
  * Han characters fell in the same slot of {@link hanSeen} (their code point modulo its size),
@@ -107,27 +110,6 @@ const hanSeen = new Int32Array(HAN_SEEN_SIZE);
 let scanGeneration = 0;
 
 /**
- * Sets {@link dropped} from `start` to `end`: a loop, not `fill`, whose call on a typed array goes
- * through a C++ builtin (~220 instructions a message for the reset of a text's ~20 units, callgrind).
- */
-function mark(start: number, end: number, value: number): void {
-  for (let i = start; i < end; i++) dropped[i] = value;
-}
-
-function occur(kind: number, a: number, b: number): void {
-  let at = occurrences * OCCURRENCE;
-  if (at === occurrence.length) {
-    const more = new Int32Array(occurrence.length * 2);
-    more.set(occurrence);
-    occurrence = more;
-  }
-  occurrence[at++] = kind;
-  occurrence[at++] = a;
-  occurrence[at] = b;
-  occurrences++;
-}
-
-/**
  * Tokenizes a folded text into the scratch arrays: fillers and particles dropped as
  * {@link normalizeForSimilarity} drops them (each filler in turn, leftmost first, never across
  * one already dropped; then the particles), then the segments of `\p{Script=Han}+` and of
@@ -135,51 +117,84 @@ function occur(kind: number, a: number, b: number): void {
  * The occurrences come in the order the first version's `featuresOf` added them.
  */
 function scan(folded: string): void {
-  occurrences = 0;
   hanMayRepeat = false;
   if (++scanGeneration === 0x7fffffff) {
     hanSeen.fill(0);
+    dropped.fill(0);
     scanGeneration = 1;
   }
+  const generation = scanGeneration;
   const n = folded.length;
-  if (dropped.length < n) dropped = new Uint8Array(Math.max(n, dropped.length * 2));
-  mark(0, n, 0);
-  if (FILLER_START_RE.test(folded)) dropFillers(folded);
+  if (dropped.length < n) dropped = new Int32Array(Math.max(n, dropped.length * 2));
+  // A code unit gives at most two occurrences (a Han character's bigram and unigram; a word, one
+  // for its units): room for them all is made here, instead of a check at each occurrence.
+  const room = (2 * n + 1) * OCCURRENCE;
+  if (occurrence.length < room) occurrence = new Int32Array(Math.max(room, occurrence.length * 2));
+  const out = occurrence;
+  const drop = dropped;
+  if (FILLER_START_RE.test(folded)) dropFillers(folded, generation);
+  let at = 0; // where the next occurrence goes in `out`
   let segment = 0; // 0: between segments; HAN; LETTER_OR_NUMBER
   let segmentStart = 0;
   let previous = -1; // the previous character of this Han segment
   let previousIsFunction = false;
   let particlesDecidedTo = 0; // the particle runs before this are decided
   for (let i = 0; i < n; ) {
-    const c = codePointAt(folded, i);
-    const width = c > 0xffff ? 2 : 1;
+    // The code point at i (a surrogate pair read as one, a lone surrogate as itself), read here
+    // rather than by a call a character.
+    let c = folded.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const d = folded.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
+    }
     const classes = classesOf(c);
-    if (i >= particlesDecidedTo && (classes & PARTICLE) !== 0 && dropped[i] === 0) particlesDecidedTo = dropParticles(folded, i);
-    const kind = dropped[i] !== 0 ? 0 : classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
+    if (i >= particlesDecidedTo && (classes & PARTICLE) !== 0 && drop[i] !== generation) particlesDecidedTo = dropParticles(folded, i, generation);
+    const kind = drop[i] === generation ? 0 : classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
     if (kind !== segment) {
-      if (segment === LETTER_OR_NUMBER) occur(WORD, segmentStart, i);
+      if (segment === LETTER_OR_NUMBER) {
+        out[at] = WORD;
+        out[at + 1] = segmentStart;
+        out[at + 2] = i;
+        at += OCCURRENCE;
+      }
       segment = kind;
       segmentStart = i;
       previous = -1;
     }
     if (kind === HAN) {
       const bucket = c & (HAN_SEEN_SIZE - 1);
-      if (hanSeen[bucket] === scanGeneration) hanMayRepeat = true;
-      else hanSeen[bucket] = scanGeneration;
+      if (hanSeen[bucket] === generation) hanMayRepeat = true;
+      else hanSeen[bucket] = generation;
       // Each character's bigram with the previous, then its unigram: the order the index was built in.
       const isFunction = (classes & FUNCTION) !== 0;
-      if (previous >= 0) occur(previousIsFunction && isFunction ? FUNCTION_BIGRAM : BIGRAM, previous, c);
-      if (!isFunction) occur(UNIGRAM, c, -1);
+      if (previous >= 0) {
+        out[at] = previousIsFunction && isFunction ? FUNCTION_BIGRAM : BIGRAM;
+        out[at + 1] = previous;
+        out[at + 2] = c;
+        at += OCCURRENCE;
+      }
+      if (!isFunction) {
+        out[at] = UNIGRAM;
+        out[at + 1] = c;
+        out[at + 2] = -1;
+        at += OCCURRENCE;
+      }
       previous = c;
       previousIsFunction = isFunction;
     }
-    i += width;
+    i += c > 0xffff ? 2 : 1;
   }
-  if (segment === LETTER_OR_NUMBER) occur(WORD, segmentStart, n);
+  if (segment === LETTER_OR_NUMBER) {
+    out[at] = WORD;
+    out[at + 1] = segmentStart;
+    out[at + 2] = n;
+    at += OCCURRENCE;
+  }
+  occurrences = at / OCCURRENCE;
 }
 
 /** Marks the fillers, as `replaceAll` of each in turn would replace them (see {@link scan}). */
-function dropFillers(folded: string): void {
+function dropFillers(folded: string, generation: number): void {
   for (const filler of FILLERS) {
     let from = 0;
     for (;;) {
@@ -187,12 +202,12 @@ function dropFillers(folded: string): void {
       if (at < 0) break;
       const end = at + filler.length;
       let free = true;
-      for (let i = at; i < end; i++) if (dropped[i] !== 0) free = false;
+      for (let i = at; i < end; i++) if (dropped[i] === generation) free = false;
       if (!free) {
         from = at + 1;
         continue;
       }
-      mark(at, end, 1);
+      for (let i = at; i < end; i++) dropped[i] = generation;
       from = end;
     }
   }
@@ -203,13 +218,12 @@ function dropFillers(folded: string): void {
  * the run ends the text or is followed by a non-Han character (a dropped filler counts as a
  * space); else only its 呀/啊/啦. Returns the run's end.
  */
-function dropParticles(folded: string, start: number): number {
+function dropParticles(folded: string, start: number, generation: number): number {
   const n = folded.length;
   let end = start;
-  while (end < n && dropped[end] === 0 && (classesOf(folded.charCodeAt(end)) & PARTICLE) !== 0) end++;
-  const atEnd = end === n || dropped[end] !== 0 || (classesOf(codePointAt(folded, end)) & HAN) === 0;
-  if (atEnd) mark(start, end, 1);
-  else for (let i = start; i < end; i++) if ((classesOf(folded.charCodeAt(i)) & PARTICLE_ANYWHERE) !== 0) dropped[i] = 1;
+  while (end < n && dropped[end] !== generation && (classesOf(folded.charCodeAt(end)) & PARTICLE) !== 0) end++;
+  const atEnd = end === n || dropped[end] === generation || (classesOf(codePointAt(folded, end)) & HAN) === 0;
+  for (let i = start; i < end; i++) if (atEnd || (classesOf(folded.charCodeAt(i)) & PARTICLE_ANYWHERE) !== 0) dropped[i] = generation;
   return end;
 }
 
@@ -223,7 +237,7 @@ export function featuresOf(text: string): Features {
     const a = occurrence[o * OCCURRENCE + 1]!;
     const b = occurrence[o * OCCURRENCE + 2]!;
     const key = kind === WORD ? `w:${folded.slice(a, b)}` : kind === UNIGRAM ? `u:${String.fromCodePoint(a)}` : `b:${String.fromCodePoint(a, b)}`;
-    features.set(key, (features.get(key) ?? 0) + weightOf(kind));
+    features.set(key, (features.get(key) ?? 0) + WEIGHT[kind]!);
   }
   return features;
 }
@@ -519,20 +533,25 @@ export class FaqIndex<T> {
    */
   best(text: string, threshold: number, folded: string = fold(text)): FaqHit<T> | undefined {
     const count = this.#query(folded);
-    const queryNorm = this.#queryNorm(count);
-    if (queryNorm === 0) return undefined;
-    // The features some entry has, as terms (feature, weight), in order of first occurrence.
+    // In one pass: the query's norm ({@link #queryNorm}'s sum, in the same order) and the features
+    // some entry has, as terms (feature, weight), in order of first occurrence.
     const idf = this.#idf;
+    const unseenIdf = this.#unseenIdf;
     const start = this.#postingStart;
     if (term.length < count * 3) term = new Float64Array((query.length / 2) * 3);
+    let squares = 0;
     let terms = 0;
     for (let s = 0; s < count; s++) {
       const f = query[s * 2]! | 0;
+      const weight = query[s * 2 + 1]! * (f >= 0 ? idf[f]! : unseenIdf);
+      squares += weight * weight;
       if (f < 0 || start[f + 1]! === start[f]!) continue;
       term[terms * 3] = f;
-      term[terms * 3 + 1] = query[s * 2 + 1]! * idf[f]!;
+      term[terms * 3 + 1] = weight;
       term[terms++ * 3 + 2] = start[f + 1]! - start[f]!;
     }
+    const queryNorm = Math.sqrt(squares);
+    if (queryNorm === 0) return undefined;
     // Longest lists first (of equal lengths, the first occurring first); skip them while a
     // paraphrase sharing only those stays below the bar.
     sortTerms(terms);
@@ -591,7 +610,7 @@ export class FaqIndex<T> {
       const kind = occurrence[o * OCCURRENCE]!;
       const a = occurrence[o * OCCURRENCE + 1]!;
       const b = occurrence[o * OCCURRENCE + 2]!;
-      const w = weightOf(kind);
+      const w = WEIGHT[kind]!;
       let f: number;
       if (kind === WORD) {
         f = words.size > 0 && b - a <= this.#longestWord ? (words.get(folded.slice(a, b)) ?? -1) : -1;
