@@ -70,6 +70,23 @@ export async function floorHandler(dir: string, mode: CryptoMode): Promise<Handl
 }
 
 /**
+ * An Official Account channel of `dir`'s core alone, as instructions.ts's `channel` scope runs it:
+ * `receive`, then `encodeReply` of the floor's text (`receiveOnly`: the message id instead).
+ * The callbacks were signed when built, possibly tens of minutes before a run under valgrind
+ * reads them: a day's replay window keeps them fresh, and the check runs as on a server.
+ */
+export async function channelHandler(dir: string, mode: CryptoMode, receiveOnly = false): Promise<Handle> {
+  const { officialAccount } = (await import(coreModule(dir, 'channels/officialAccount.ts'))) as typeof import('../packages/core/src/channels/officialAccount.ts');
+  const channel = officialAccount({ appId: BENCH.appId, token: BENCH.token, encodingAESKey: mode === 'safe' ? BENCH.encodingAESKey : undefined, replayWindowSeconds: 86_400 });
+  const reply = { type: 'text' as const, text: FLOOR_REPLY_TEXT };
+  return ({ query, body }) => {
+    const result = channel.receive(query, body);
+    if (result.kind !== 'message') throw new Error('not a message');
+    return receiveOnly ? result.message.id.length : result.encodeReply(reply).length;
+  };
+}
+
+/**
  * `dir`'s default bot as bench/servers.ts's `wxbot` configures it (its environment, its
  * bot.config.ts), started; `handle` gives a callback to `handleCallback` as the HTTP route does
  * and checks that the answer is a passive reply.

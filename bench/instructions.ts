@@ -26,13 +26,10 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { BENCH, type CryptoMode } from './config.ts';
-import { coreModule, defaultBot, FLOOR_REPLY_TEXT, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
+import type { CryptoMode } from './config.ts';
+import { channelHandler, defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
 type Scope = 'channel' | 'receive' | 'floor' | 'bot';
-
-/** The channel scope's reply: the floor's text. */
-const REPLY = { type: 'text' as const, text: FLOOR_REPLY_TEXT };
 
 if (process.argv[2] === '--run') {
   const [dir, file, n1, n2, scope] = process.argv.slice(3) as [string, string, string, string, Scope];
@@ -134,8 +131,6 @@ async function run(dir: string, prepared: Prepared, n1: number, n2: number, scop
     cachedDataVersionTag();
   };
   const count = n2;
-  const safe = prepared.mode === 'safe';
-  const encodingAESKey = safe ? BENCH.encodingAESKey : undefined;
   let sink = 0;
   if (scope === 'floor') {
     const handle = await floorHandler(dir, prepared.mode);
@@ -156,16 +151,10 @@ async function run(dir: string, prepared: Prepared, n1: number, n2: number, scop
     getHeapCodeStatistics();
     await bot.stop();
   } else {
-    const { officialAccount } = (await import(coreModule(dir, 'channels/officialAccount.ts'))) as typeof import('../packages/core/src/channels/officialAccount.ts');
-    // The callbacks were signed when built, tens of minutes before the last runs read them: a
-    // day's replay window keeps them fresh, and the check runs as on a server.
-    const channel = officialAccount({ appId: BENCH.appId, token: BENCH.token, encodingAESKey, replayWindowSeconds: 86_400 });
+    const handle = await channelHandler(dir, prepared.mode, scope === 'receive');
     for (let i = 0; i < count; i++) {
       opens(i);
-      const { query, body } = prepared.callbacks[i]!;
-      const result = channel.receive(query, body);
-      if (result.kind !== 'message') throw new Error('not a message');
-      sink += scope === 'channel' ? result.encodeReply(REPLY).length : result.message.id.length;
+      sink += handle(prepared.callbacks[i]!);
     }
     getHeapCodeStatistics();
   }

@@ -4,11 +4,11 @@
  * from Node's `--trace-opt --trace-deopt --print-opt-code` (bench/instructions.ts counts what the
  * compiles cost: at 0a4274e ~260k instructions a message of the bot's 461k in callbacks
  * 3001–6000, safe mode). Each checkout runs the same new messages in a process of its own:
- * scope `bot` or `floor` as instructions.ts's (in process, one callback at a time, the event
+ * scope `bot`, `floor`, `channel` or `receive` as instructions.ts's (in process, one callback at a time, the event
  * loop turning between them, `--single-threaded` so each compile happens when asked for), or
  * `server:NAME`, bench/servers.ts's NAME (`koa`, `wxbot`, …) sent them one at a time over HTTP.
  *
- *   npx tsx --conditions=@wxbot/source bench/jitTrace.ts [safe|plain] [bot|floor|server:koa] /work/wt/base .
+ *   npx tsx --conditions=@wxbot/source bench/jitTrace.ts [safe|plain] [bot|floor|channel|receive|server:koa] /work/wt/base .
  *
  * BENCH_COUNTS="N W" (default "9000 1000"): N messages in windows of W. Prints per window the
  * compiles, the KB of machine code they made (a size the same from run to run, where compile
@@ -26,10 +26,10 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CryptoMode } from './config.ts';
-import { defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
+import { channelHandler, defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
 /** In process as instructions.ts's scopes, or `server:NAME`: bench/servers.ts's NAME over HTTP. */
-type Scope = 'bot' | 'floor' | `server:${string}`;
+type Scope = 'bot' | 'floor' | 'channel' | 'receive' | `server:${string}`;
 
 /** Written to stderr between windows: the trace goes to stdout, with the bot's log lines. */
 const MARK = '@@jitTrace window ';
@@ -224,8 +224,8 @@ async function run(dir: string, prepared: Prepared, w: number, scope: Scope): Pr
     if (i % w === 0) process.stderr.write(`${MARK}${i / w}\n`);
   };
   let sink = 0;
-  if (scope === 'floor') {
-    const handle = await floorHandler(dir, prepared.mode);
+  if (scope === 'floor' || scope === 'channel' || scope === 'receive') {
+    const handle = scope === 'floor' ? await floorHandler(dir, prepared.mode) : await channelHandler(dir, prepared.mode, scope === 'receive');
     for (let i = 0; i < prepared.callbacks.length; i++) {
       mark(i);
       sink += handle(prepared.callbacks[i]!);
