@@ -84,7 +84,10 @@ describe('WXBizMsgCrypt round trips and agrees with Tencent @wecom/crypto', () =
 
   it('writes the message as Buffer.from gives its UTF-8, lone surrogates and all', () => {
     const aes = decodeEncodingAESKey(key);
-    for (const text of ['', 'ascii', '你好', '😀x', 'a\uD800b', '\uDC00', `${'é'.repeat(500)}\uD83D`]) {
+    // encrypt() writes into room for 3 bytes a UTF-16 unit: texts at that worst case (BMP
+    // characters of 3 bytes, lone surrogates), past the 4 KB a pooled Buffer takes, and a rope.
+    const rope = `${'a'.repeat(20)}${'你'.repeat(3000)}`;
+    for (const text of ['', 'ascii', '你好', '😀x', 'a\uD800b', '\uDC00', `${'é'.repeat(500)}\uD83D`, '\uFFFF'.repeat(31), '\uD800'.repeat(33), rope, '😀'.repeat(2000)]) {
       const decipher = createDecipheriv('aes-256-cbc', aes, aes.subarray(0, 16));
       decipher.setAutoPadding(false);
       const plain = Buffer.concat([decipher.update(Buffer.from(crypt.encrypt(text), 'base64')), decipher.final()]);
@@ -93,6 +96,9 @@ describe('WXBizMsgCrypt round trips and agrees with Tencent @wecom/crypto', () =
       expect(plain.subarray(20, 20 + bytes.length).equals(bytes)).toBe(true);
       expect(plain.subarray(20 + bytes.length, 20 + bytes.length + 7).toString()).toBe('ww-corp');
       expect(plain.length % 32).toBe(0);
+      const pad = plain[plain.length - 1]!;
+      expect(pad >= 1 && pad <= 32 && plain.length - pad === 20 + bytes.length + 7).toBe(true);
+      expect(plain.subarray(plain.length - pad).every((b) => b === pad)).toBe(true);
     }
   });
 
