@@ -182,6 +182,38 @@ describe('WXBizMsgCrypt gives the same bytes whatever messages came before', () 
   });
 });
 
+describe('WXBizMsgCrypt judges base64 as the regex of valid base64 does', () => {
+  const key = generateEncodingAESKey();
+  const crypt = new WXBizMsgCrypt('tok', key, 'ww-corp');
+  const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  const refusedAsBase64 = (text: string) => codeOf(() => crypt.decrypt(text)) === WxCryptoErrorCode.DecodeBase64Error;
+  const expected = (text: string) => !(text.length > 0 && text.length % 4 === 0 && BASE64.test(text));
+  // Letters, the two other base64 characters, base64url's, '=', whitespace, other ASCII, Latin-1,
+  // a two-byte character and a lone surrogate.
+  const chars = ['A', 'z', '0', '+', '/', '=', '-', '_', ' ', '\n', '.', '*', 'é', '你', '\uD800'];
+
+  it('for every text of 4 characters from a mixed set, and of 1-3 and 5', () => {
+    const all = (n: number): string[] => (n === 0 ? [''] : all(n - 1).flatMap((head) => chars.map((c) => head + c)));
+    for (const text of [...all(1), ...all(2), ...all(3), ...all(4)]) expect([text, refusedAsBase64(text)]).toEqual([text, expected(text)]);
+    for (const text of ['AAAAA', 'AAAA=', 'AAAAAAAA=']) expect(refusedAsBase64(text)).toBe(true);
+  });
+
+  it('for real ciphertexts with one character changed, inserted or doubled padding, at every position', () => {
+    const texts = [crypt.encrypt('hello'), crypt.encrypt('你好'.repeat(20)), crypt.encrypt('x')];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (const valid of texts) {
+      expect(refusedAsBase64(valid)).toBe(false);
+      for (let i = 0; i < valid.length; i++) {
+        const c = chars[next() % chars.length]!;
+        for (const text of [`${valid.slice(0, i)}${c}${valid.slice(i + 1)}`, `${valid.slice(0, i)}===${valid.slice(i + 3)}`, `${valid.slice(0, i)}${c}${valid.slice(i, -1)}`]) {
+          if (text.length === valid.length) expect([text, refusedAsBase64(text)]).toEqual([text, expected(text)]);
+        }
+      }
+    }
+  });
+});
+
 describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
   const key = generateEncodingAESKey();
   const crypt = new WXBizMsgCrypt('tok', key, 'ww-corp');
