@@ -130,8 +130,11 @@ function scan(folded: string): void {
   // for its units): room for them all is made here, instead of a check at each occurrence.
   const room = (2 * n + 1) * OCCURRENCE;
   if (occurrence.length < room) occurrence = new Int32Array(Math.max(room, occurrence.length * 2));
+  // Locals, not the module's `let`s and `const`s: those are read with a check that they are
+  // initialized at each use.
   const out = occurrence;
   const drop = dropped;
+  const seen = hanSeen;
   if (FILLER_START_RE.test(folded)) dropFillers(folded, generation);
   let at = 0; // where the next occurrence goes in `out`
   let segment = 0; // 0: between segments; HAN; LETTER_OR_NUMBER
@@ -148,7 +151,18 @@ function scan(folded: string): void {
       if (d >= 0xdc00 && d <= 0xdfff) c = (c - 0xd800) * 0x400 + (d - 0xdc00) + 0x10000;
     }
     const classes = classesOf(c);
-    if (i >= particlesDecidedTo && (classes & PARTICLE) !== 0 && drop[i] !== generation) particlesDecidedTo = dropParticles(folded, i, generation);
+    if (i >= particlesDecidedTo && (classes & PARTICLE) !== 0 && drop[i] !== generation) {
+      // The run of particles from here ({@link PARTICLES}): all dropped when the run ends the text
+      // or is followed by a non-Han character (a dropped filler counts as a space); else only its
+      // 呀/啊/啦. Decided here, in the scan, not by a function of its own: one function fewer for
+      // a fresh process to run slowly and compile (a fifth of the bench's texts have a particle,
+      // and that function reached TurboFan only ~6 000 messages in).
+      let end = i;
+      while (end < n && drop[end] !== generation && (classesOf(folded.charCodeAt(end)) & PARTICLE) !== 0) end++;
+      const atEnd = end === n || drop[end] === generation || (classesOf(codePointAt(folded, end)) & HAN) === 0;
+      for (let j = i; j < end; j++) if (atEnd || (classesOf(folded.charCodeAt(j)) & PARTICLE_ANYWHERE) !== 0) drop[j] = generation;
+      particlesDecidedTo = end;
+    }
     const kind = drop[i] === generation ? 0 : classes & HAN ? HAN : classes & LETTER_OR_NUMBER ? LETTER_OR_NUMBER : 0;
     if (kind !== segment) {
       if (segment === LETTER_OR_NUMBER) {
@@ -163,8 +177,8 @@ function scan(folded: string): void {
     }
     if (kind === HAN) {
       const bucket = c & (HAN_SEEN_SIZE - 1);
-      if (hanSeen[bucket] === generation) hanMayRepeat = true;
-      else hanSeen[bucket] = generation;
+      if (seen[bucket] === generation) hanMayRepeat = true;
+      else seen[bucket] = generation;
       // Each character's bigram with the previous, then its unigram: the order the index was built in.
       const isFunction = (classes & FUNCTION) !== 0;
       if (previous >= 0) {
@@ -211,20 +225,6 @@ function dropFillers(folded: string, generation: number): void {
       from = end;
     }
   }
-}
-
-/**
- * Decides the run of particles that starts at `start` ({@link PARTICLES}): all dropped when
- * the run ends the text or is followed by a non-Han character (a dropped filler counts as a
- * space); else only its 呀/啊/啦. Returns the run's end.
- */
-function dropParticles(folded: string, start: number, generation: number): number {
-  const n = folded.length;
-  let end = start;
-  while (end < n && dropped[end] !== generation && (classesOf(folded.charCodeAt(end)) & PARTICLE) !== 0) end++;
-  const atEnd = end === n || dropped[end] === generation || (classesOf(codePointAt(folded, end)) & HAN) === 0;
-  for (let i = start; i < end; i++) if (atEnd || (classesOf(folded.charCodeAt(i)) & PARTICLE_ANYWHERE) !== 0) dropped[i] = generation;
-  return end;
 }
 
 /** The weighted features of a text, before inverse document frequency. */
@@ -539,16 +539,18 @@ export class FaqIndex<T> {
     const unseenIdf = this.#unseenIdf;
     const start = this.#postingStart;
     if (term.length < count * 3) term = new Float64Array((query.length / 2) * 3);
+    const features = query;
+    const terms3 = term;
     let squares = 0;
     let terms = 0;
     for (let s = 0; s < count; s++) {
-      const f = query[s * 2]! | 0;
-      const weight = query[s * 2 + 1]! * (f >= 0 ? idf[f]! : unseenIdf);
+      const f = features[s * 2]! | 0;
+      const weight = features[s * 2 + 1]! * (f >= 0 ? idf[f]! : unseenIdf);
       squares += weight * weight;
       if (f < 0 || start[f + 1]! === start[f]!) continue;
-      term[terms * 3] = f;
-      term[terms * 3 + 1] = weight;
-      term[terms++ * 3 + 2] = start[f + 1]! - start[f]!;
+      terms3[terms * 3] = f;
+      terms3[terms * 3 + 1] = weight;
+      terms3[terms++ * 3 + 2] = start[f + 1]! - start[f]!;
     }
     const queryNorm = Math.sqrt(squares);
     if (queryNorm === 0) return undefined;
@@ -559,14 +561,14 @@ export class FaqIndex<T> {
     let skipped = 0;
     let skippedSquares = 0;
     while (skipped < terms) {
-      const w = term[skipped * 3 + 1]!;
+      const w = terms3[skipped * 3 + 1]!;
       if (Math.sqrt(skippedSquares + w * w) >= bar) break;
       skippedSquares += w * w;
       skipped++;
     }
     const generation = this.#generation;
     let candidates = 0;
-    for (let t = skipped; t < terms; t++) candidates = this.#addPostings(term[t * 3]! | 0, term[t * 3 + 1]!, generation, candidates);
+    for (let t = skipped; t < terms; t++) candidates = this.#addPostings(terms3[t * 3]! | 0, terms3[t * 3 + 1]!, generation, candidates);
     let bestId = -1;
     let bestScore = -1;
     for (let c = 0; c < candidates; c++) {
@@ -574,8 +576,8 @@ export class FaqIndex<T> {
       const q = this.#questions[id]!;
       let d = this.#dots[id]!;
       for (let t = 0; t < skipped; t++) {
-        const other = q.vector.get(term[t * 3]! | 0);
-        if (other !== undefined) d += term[t * 3 + 1]! * other;
+        const other = q.vector.get(terms3[t * 3]! | 0);
+        if (other !== undefined) d += terms3[t * 3 + 1]! * other;
       }
       const score = d / (queryNorm * q.norm);
       if (score >= threshold && (score > bestScore || (score === bestScore && id < bestId))) {
@@ -602,14 +604,20 @@ export class FaqIndex<T> {
     const generation = this.#generation;
     const marks = this.#featureMarks;
     if (query.length < occurrences * 2) query = new Float64Array((occurrence.length / OCCURRENCE) * 2);
+    // The scratch arrays and the scan's answers as locals: a module's `let` is read with a check
+    // that it is initialized at each use, and again after each call.
+    const out = query;
+    const occ = occurrence;
+    const total = occurrences;
+    const mayRepeat = hanMayRepeat;
     unseenPairs.clear();
     let unseenRanges = 0;
     let count = 0;
     const words = this.#words;
-    for (let o = 0; o < occurrences; o++) {
-      const kind = occurrence[o * OCCURRENCE]!;
-      const a = occurrence[o * OCCURRENCE + 1]!;
-      const b = occurrence[o * OCCURRENCE + 2]!;
+    for (let o = 0; o < total; o++) {
+      const kind = occ[o * OCCURRENCE]!;
+      const a = occ[o * OCCURRENCE + 1]!;
+      const b = occ[o * OCCURRENCE + 2]!;
       const w = WEIGHT[kind]!;
       let f: number;
       if (kind === WORD) {
@@ -624,15 +632,15 @@ export class FaqIndex<T> {
             }
           }
           if (at < 0 && unseenRanges === UNSEEN_WORD_RANGES) at = unseenWords.get(folded.slice(a, b)) ?? -1;
-          if (at >= 0) query[at * 2 + 1]! += w;
+          if (at >= 0) out[at * 2 + 1]! += w;
           else {
             if (unseenRanges < UNSEEN_WORD_RANGES) {
               unseenWordRanges[unseenRanges * 3] = a;
               unseenWordRanges[unseenRanges * 3 + 1] = b;
               unseenWordRanges[unseenRanges++ * 3 + 2] = count;
             } else unseenWords.set(folded.slice(a, b), count);
-            query[count * 2] = -1;
-            query[count++ * 2 + 1] = w;
+            out[count * 2] = -1;
+            out[count++ * 2 + 1] = w;
           }
           continue;
         }
@@ -640,27 +648,27 @@ export class FaqIndex<T> {
         f = this.#pairs.get(a, b);
       }
       if (f >= 0) {
-        if (marks[f * 2] === generation) query[marks[f * 2 + 1]! * 2 + 1]! += w;
+        if (marks[f * 2] === generation) out[marks[f * 2 + 1]! * 2 + 1]! += w;
         else {
           marks[f * 2] = generation;
           marks[f * 2 + 1] = count;
-          query[count * 2] = f;
-          query[count++ * 2 + 1] = w;
+          out[count * 2] = f;
+          out[count++ * 2 + 1] = w;
         }
         continue;
       }
       // A Han feature no entry has: likewise (known to be its first occurrence when no Han character repeats).
-      if (!hanMayRepeat) {
-        query[count * 2] = -1;
-        query[count++ * 2 + 1] = w;
+      if (!mayRepeat) {
+        out[count * 2] = -1;
+        out[count++ * 2 + 1] = w;
         continue;
       }
       const at = unseenPairs.get(a, b);
-      if (at >= 0) query[at * 2 + 1]! += w;
+      if (at >= 0) out[at * 2 + 1]! += w;
       else {
         unseenPairs.add(a, b, count);
-        query[count * 2] = -1;
-        query[count++ * 2 + 1] = w;
+        out[count * 2] = -1;
+        out[count++ * 2 + 1] = w;
       }
     }
     if (unseenWords.size > 0) unseenWords.clear();
