@@ -256,6 +256,23 @@ export class RuleSet {
     }
   }
 
+  /**
+   * False when the text's {@link MatchText.exact} form is surely longer than every `exact`
+   * keyword: the folded text is, and both its ends are characters `exact` never strips (an ASCII
+   * letter or digit, a common Han character), so it is the exact form. Asked of two code units,
+   * not by stripping the edges (a getter, a function and four of its helpers a message): most
+   * texts are such texts.
+   */
+  #mayBeExact(folded: string): boolean {
+    const last = folded.length - 1;
+    if (last < this.#longestExact) return true;
+    const a = folded.charCodeAt(0);
+    const z = folded.charCodeAt(last);
+    const plainA = (a >= 0x61 && a <= 0x7a) || (a >= 0x30 && a <= 0x39) || (a >= 0x4e00 && a <= 0x9fff);
+    const plainZ = (z >= 0x61 && z <= 0x7a) || (z >= 0x30 && z <= 0x39) || (z >= 0x4e00 && z <= 0x9fff);
+    return !(plainA && plainZ);
+  }
+
   /** The numbers of the `contains` and `exact` keywords the text matches, ascending; once a text. */
   #found(text: MatchText): readonly number[] | undefined {
     if (text.rulesOf === this) return text.rulesFound;
@@ -270,7 +287,7 @@ export class RuleSet {
       for (let j = 0; j < contains.length; j++) contains[j] = ids[contains[j]!]!;
       found = contains;
     }
-    const exact = this.#exact.size > 0 && text.exact.length <= this.#longestExact ? this.#exact.get(text.exact) : undefined;
+    const exact = this.#exact.size > 0 && this.#mayBeExact(text.folded) && text.exact.length <= this.#longestExact ? this.#exact.get(text.exact) : undefined;
     if (exact) {
       found = found ? [...found, ...exact] : [...exact];
       found.sort((x, y) => x - y);

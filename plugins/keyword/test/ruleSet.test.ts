@@ -45,6 +45,11 @@ describe('RuleSet', () => {
     voice('m', { recognition: '转人工' }),
     text('ＡＢ'),
     text('?'),
+    // Longer than every exact keyword, but one once the edges' punctuation and symbols are stripped.
+    text(`${'！'.repeat(20)}你好${'？'.repeat(20)}`),
+    text(`价${'!'.repeat(20)}`),
+    text(`${'😀'.repeat(12)}hello`),
+    text(`hello world${'!'.repeat(20)}`),
   ];
 
   it('gives the rule, index and match of trying each rule in turn, from every index', () => {
