@@ -189,8 +189,10 @@ describe('WXBizMsgCrypt judges base64 as the regex of valid base64 does', () => 
   const refusedAsBase64 = (text: string) => codeOf(() => crypt.decrypt(text)) === WxCryptoErrorCode.DecodeBase64Error;
   const expected = (text: string) => !(text.length > 0 && text.length % 4 === 0 && BASE64.test(text));
   // Letters, the two other base64 characters, base64url's, '=', whitespace, other ASCII, Latin-1,
-  // a two-byte character and a lone surrogate.
-  const chars = ['A', 'z', '0', '+', '/', '=', '-', '_', ' ', '\n', '.', '*', 'é', '你', '\uD800'];
+  // a two-byte character and a lone surrogate, and characters above U+00FF whose low byte is a
+  // base64 character or '=' (Node's decoder reads only that byte of them: 'Ł' U+0141 as 'A',
+  // 'ī' U+012B as '+', 'į' U+012F as '/', 'Ľ' U+013D as '=', fullwidth 'ａ' U+FF41 as 'A').
+  const chars = ['A', 'z', '0', '+', '/', '=', '-', '_', ' ', '\n', '.', '*', 'é', '你', '\uD800', 'Ł', 'ī', 'į', 'Ľ', 'ａ'];
 
   it('for every text of 4 characters from a mixed set, and of 1-3 and 5', () => {
     const all = (n: number): string[] => (n === 0 ? [''] : all(n - 1).flatMap((head) => chars.map((c) => head + c)));

@@ -112,10 +112,13 @@ export class WXBizMsgCrypt {
     // 4 characters, less one a final '='. Node's decoder skips what is not base64, and stops at a
     // '=' before the end, so any other text gives fewer bytes than that: the count write() returns
     // is the check, with no second pass over the text (encoding the bytes back and comparing did
-    // one: ~1.5k instructions a callback). Only '-' and '_' (base64url) it decodes as letters.
+    // one: ~1.5k instructions a callback). It decodes '-' and '_' (base64url) as letters, and
+    // reads a character above U+00FF by its low byte only ('Ł', U+0141, as 'A'; 'ａ', U+FF41,
+    // too): what is not ASCII makes the UTF-8 length differ from the length (~350 instructions a
+    // callback, a regex for the three would be ~4k).
     const padding = encrypted.charCodeAt(textLength - 1) !== 0x3d ? 0 : encrypted.charCodeAt(textLength - 2) !== 0x3d ? 1 : 2;
     const data = Buffer.allocUnsafe((textLength / 4) * 3 - padding);
-    if (data.write(encrypted, 'base64') !== data.length || encrypted.includes('-') || encrypted.includes('_')) {
+    if (data.write(encrypted, 'base64') !== data.length || encrypted.includes('-') || encrypted.includes('_') || Buffer.byteLength(encrypted, 'utf8') !== textLength) {
       throw new WxCryptoError(WxCryptoErrorCode.DecodeBase64Error, 'ciphertext is not valid base64');
     }
     if (data.length === 0 || data.length % 16 !== 0) {
