@@ -99,6 +99,22 @@ describe('the send rules (delivery/outbox)', () => {
     expect([again, againB]).toEqual([a, b]);
   });
 
+  it('send never throws where it is called: an unknown channel, or a throw while planning, is a rejected promise', async () => {
+    const outbox = new InProcessOutbox([new FakeChannel()], captureLogger().log, new Metrics({}));
+    const broken: PassiveSlot = {
+      take: () => {
+        throw new Error('slot broke');
+      },
+    };
+    // Called without await: a synchronous throw would fail here, not in the expectations below.
+    const unknown = outbox.send(job({ type: 'text', text: 'hi' }, { channel: 'nope' }));
+    const planning = outbox.send(job({ type: 'text', text: 'hi' }), broken);
+    await expect(unknown).rejects.toThrow('no channel named "nope"');
+    await expect(planning).rejects.toThrow('slot broke');
+    // A passive reply's promise resolves (one shared promise), an active one's after its send.
+    await expect(outbox.send(job({ type: 'text', text: 'hi' }), openSlot())).resolves.toBeUndefined();
+  });
+
   it('KF 95018 on a reply is logged and not thrown; an unprompted send gets the error', async () => {
     const logs = captureLogger();
     const channel = new FakeChannel();

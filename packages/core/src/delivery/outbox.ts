@@ -198,7 +198,7 @@ export class InProcessOutbox implements Outbox {
   /** The active sends {@link planDelivery} left, in order, by rules 3 and 4. */
   async #sendActive(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, active: readonly OutboxJob[]): Promise<void> {
     let why: string | undefined;
-    if (active.length > 0 && !hasActiveApi(channel)) {
+    if (!hasActiveApi(channel)) {
       why = whyActive(channel, job, passive);
       const parts = partsOf(job.reply, channel).length;
       if (active.length < parts) {
