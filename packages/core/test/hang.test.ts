@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WeChatPeer } from '@wxbot/testing';
 import { createBot, definePlugin, officialAccount } from '../src/index.ts';
 import { captureLogger } from './helpers.ts';
@@ -31,6 +31,36 @@ describe('a plugin that hangs', () => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     } finally {
       await bot.stop();
+    }
+  });
+});
+
+describe('the in-flight sweeper', () => {
+  it('is set by the first message, stays while nothing is in flight, and goes at stop()', async () => {
+    // Only intervals faked: the sweeper is the bot's one interval, counted by vi.getTimerCount().
+    // It stays when a sweep finds nothing in flight (fa8f9a4: one that stopped itself was set
+    // again by the next message, which deoptimized handleCallback), so stop() must clear it.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const bot = createBot({ channels: [officialAccount({ appId: 'wx-sweep', token: 'sweep-token' })], logger: captureLogger().log, slowHandlerWarnMs: 300 });
+      bot.on('text', (ctx) => ctx.reply('ok'));
+      await bot.init();
+      const intervals = vi.getTimerCount();
+      const peer = new WeChatPeer({ url: 'http://unused', kind: 'officialAccount', token: 'sweep-token', receiveId: 'wx-sweep', mode: 'plain' });
+      const send = async (msgId: string) => {
+        const { query, body } = peer.buildCallback(peer.message('text', { Content: 'hi' }, { msgId }));
+        return bot.handleCallback(bot.channels[0]!, Object.fromEntries(query), body);
+      };
+      expect(await send('91001')).toContain('ok');
+      expect(vi.getTimerCount()).toBe(intervals + 1);
+      vi.advanceTimersByTime(1000); // three sweeps, nothing in flight
+      expect(vi.getTimerCount()).toBe(intervals + 1);
+      expect(await send('91002')).toContain('ok');
+      expect(vi.getTimerCount()).toBe(intervals + 1);
+      await bot.stop();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
   });
 });
