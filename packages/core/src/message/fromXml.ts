@@ -15,6 +15,15 @@ const MSG_TYPES = new Map(['text', 'image', 'voice', 'video', 'shortvideo', 'loc
 const optionalNumber = (value: string): number | undefined => (value === '' ? undefined : Number(value));
 
 /**
+ * A leaf field's text ('' when absent), as {@link field} reads it. messageFromXml reads each
+ * field as `fields['Name']` and hands the value here: a load of its own at each site, which V8
+ * optimizes for the few shapes a callback's fields have, where `field(fields, name)`'s one
+ * keyed load, shared by every name, went through the megamorphic stub cache (~150
+ * instructions a field, 8 fields a message: bench/callgrindJs.ts, KeyedLoadIC_Megamorphic).
+ */
+const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+
+/**
  * Normalizes the decrypted XML of an Official Account or WeCom app callback.
  * Unknown message types become `other`, unknown events `event: 'other'`: nothing is dropped.
  *
@@ -28,20 +37,20 @@ const optionalNumber = (value: string): number | undefined => (value === '' ? un
  * ~3 000 messages (bench/jitTrace.ts: compiled in callbacks 3001–4000).
  */
 export function messageFromXml(fields: XmlFields, channel: ChannelRef): Message {
-  const rawType = field(fields, 'MsgType');
+  const rawType = text(fields['MsgType']);
   const msgType = MSG_TYPES.get(rawType) ?? rawType.toLowerCase();
-  const createTime = field(fields, 'CreateTime');
-  const from = field(fields, 'FromUserName');
-  const to = field(fields, 'ToUserName');
+  const createTime = text(fields['CreateTime']);
+  const from = text(fields['FromUserName']);
+  const to = text(fields['ToUserName']);
   const time = new Date(Number(createTime) * 1000);
-  const agentId = optional(field(fields, 'AgentID'));
+  const agentId = optional(text(fields['AgentID']));
   const raw = fields;
   // Events carry no MsgId; WeChat's retries repeat sender + CreateTime + event.
-  const id = field(fields, 'MsgId') || `${from}:${createTime}:${msgType === 'event' ? field(fields, 'Event') : msgType}`;
+  const id = text(fields['MsgId']) || `${from}:${createTime}:${msgType === 'event' ? text(fields['Event']) : msgType}`;
   if (msgType !== 'text') return otherFromXml(fields, msgType, channel, from, to, time, agentId, id);
-  const text = field(fields, 'Content');
-  const command = parseCommand(text);
-  return command ? { channel, from, to, time, agentId, raw, id, type: 'text', text, command } : { channel, from, to, time, agentId, raw, id, type: 'text', text };
+  const content = text(fields['Content']);
+  const command = parseCommand(content);
+  return command ? { channel, from, to, time, agentId, raw, id, type: 'text', text: content, command } : { channel, from, to, time, agentId, raw, id, type: 'text', text: content };
 }
 
 /** A message of any type but text, its common fields read by {@link messageFromXml}. */
