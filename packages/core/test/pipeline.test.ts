@@ -504,6 +504,16 @@ describe('Composer routing', () => {
     expect(parseCommand('not /cmd')).toBeUndefined();
     expect(parseCommand('/')).toBeUndefined();
   });
+
+  it('parseCommand after any leading whitespace \\s matches, and for no other first character', () => {
+    // parseCommand skips its regex for first characters \s cannot match: check every code unit.
+    for (let code = 0; code <= 0xffff; code++) {
+      const c = String.fromCharCode(code);
+      const expected = c === '/' || /\s/.test(c) ? { name: 'x', args: ['y'], argsText: 'y' } : undefined;
+      expect([code, parseCommand(`${c}${c === '/' ? '' : '/'}x y`)]).toEqual([code, expected]);
+    }
+    expect(parseCommand('')).toBeUndefined();
+  });
 });
 
 describe('plugins', () => {
