@@ -231,6 +231,13 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
   });
   it('another receiveid: -40005', () => {
     expect(codeOf(() => crypt.decrypt(tencentEncrypt(key, 'x', 'ww-other')))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
+    // Shorter, longer, one byte off at either end, empty; and a non-ASCII receiveid, byte for byte.
+    for (const other of ['ww-cor', 'ww-corpp', 'ww-corq', 'xw-corp', '', 'ww-corp\u0000']) {
+      expect(codeOf(() => crypt.decrypt(tencentEncrypt(key, 'x', other)))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
+    }
+    const wide = new WXBizMsgCrypt('tok', key, '企业号-ü');
+    expect(wide.decrypt(tencentEncrypt(key, 'x', '企业号-ü'))).toBe('x');
+    for (const other of ['企业号-u', '企业号-üü', '企业', 'ww-corp']) expect(codeOf(() => wide.decrypt(tencentEncrypt(key, 'x', other)))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
   });
   it('bad base64: -40010', () => {
     expect(codeOf(() => crypt.decrypt('not base64!!'))).toBe(WxCryptoErrorCode.DecodeBase64Error);

@@ -147,7 +147,12 @@ export class WXBizMsgCrypt {
     if (length > end - 20) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'message length field exceeds the plaintext');
     }
-    if (plain.toString('utf8', 20 + length, end) !== this.receiveId) {
+    // The receiveid's bytes against the configured one's UTF-8 (was: decoded, then compared as
+    // strings; the same verdict for any well-formed receiveid without U+FFFD), no string made.
+    const id = this.#receiveIdBytes;
+    let same = end - 20 - length === id.length;
+    for (let i = 0; same && i < id.length; i++) same = plain[20 + length + i] === id[i];
+    if (!same) {
       throw new WxCryptoError(WxCryptoErrorCode.ValidateReceiveIdError, 'receiveid does not match the configured one');
     }
     return plain.toString('utf8', 20, 20 + length);
