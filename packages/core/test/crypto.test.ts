@@ -237,7 +237,8 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
     }
     const wide = new WXBizMsgCrypt('tok', key, '企业号-ü');
     expect(wide.decrypt(tencentEncrypt(key, 'x', '企业号-ü'))).toBe('x');
-    for (const other of ['企业号-u', '企业号-üü', '企业', 'ww-corp']) expect(codeOf(() => wide.decrypt(tencentEncrypt(key, 'x', other)))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
+    for (const other of ['企业号-u', '企业号-üü', '企业', 'ww-corp'])
+      expect(codeOf(() => wide.decrypt(tencentEncrypt(key, 'x', other)))).toBe(WxCryptoErrorCode.ValidateReceiveIdError);
   });
   it('bad base64: -40010', () => {
     expect(codeOf(() => crypt.decrypt('not base64!!'))).toBe(WxCryptoErrorCode.DecodeBase64Error);
