@@ -299,12 +299,14 @@ interface IndexedQuestion<T> {
 class PairTable {
   /** Slot `i` is `[i * 4]`: a, b, value, generation. */
   #slots = new Int32Array(16 * SLOT);
+  /** The number of slots less one (a power of two): a probe's mask, kept, not divided out of the array's length a lookup. */
+  #mask = 15;
   #current = 1;
   #size = 0;
 
   get(a: number, b: number): number {
     const slots = this.#slots;
-    const mask = slots.length / SLOT - 1;
+    const mask = this.#mask;
     for (let i = pairHash(a, b) & mask; ; i = (i + 1) & mask) {
       const at = i * SLOT;
       if (slots[at + 3] !== this.#current) return -1;
@@ -316,7 +318,7 @@ class PairTable {
   add(a: number, b: number, value: number): void {
     if (2 * (this.#size + 1) > this.#slots.length / SLOT) this.#grow();
     const slots = this.#slots;
-    const mask = slots.length / SLOT - 1;
+    const mask = this.#mask;
     let i = pairHash(a, b) & mask;
     while (slots[i * SLOT + 3] === this.#current) i = (i + 1) & mask;
     const at = i * SLOT;
@@ -338,6 +340,7 @@ class PairTable {
   #grow(): void {
     const [old, current] = [this.#slots, this.#current];
     this.#slots = new Int32Array(old.length * 2);
+    this.#mask = (old.length * 2) / SLOT - 1;
     this.#current = 1;
     this.#size = 0;
     for (let at = 0; at < old.length; at += SLOT) if (old[at + 3] === current) this.add(old[at]!, old[at + 1]!, old[at + 2]!);
