@@ -42,6 +42,11 @@ export class EntryLog {
    * ready (see {@link reserve}).
    */
   readonly #segments: (Uint16Array | undefined)[];
+  /**
+   * The same segments' bytes, as Buffers: a long string is copied into a record by Node's
+   * UTF-16 write, one native call (see recent.ts's putString).
+   */
+  readonly #bytes: (Buffer | undefined)[];
   /** Segments reached so far: 0 to `#reached - 1` (in turn, see above). */
   #reached = 0;
 
@@ -51,6 +56,7 @@ export class EntryLog {
     this.#capacity = units > 0 ? Math.min(units, MAX_UNITS) : 0; // NaN: 0, Infinity: the most
     this.maxRecordUnits = Math.min(this.#capacity, SEGMENT_UNITS);
     this.#segments = new Array(Math.ceil(this.#capacity / SEGMENT_UNITS));
+    this.#bytes = new Array(this.#segments.length);
     this.#blocks = new Array(Math.ceil(this.#segments.length / BLOCK_SEGMENTS));
   }
 
@@ -110,6 +116,11 @@ export class EntryLog {
     return this.#segments[this.#offset(position) >>> SEGMENT_SHIFT]!;
   }
 
+  /** The bytes of the segment holding the {@link intact} record at `position` (unit `i` of {@link segmentOf}'s is bytes `2i` and `2i + 1`). */
+  bytesOf(position: number): Buffer {
+    return this.#bytes[this.#offset(position) >>> SEGMENT_SHIFT]!;
+  }
+
   /** Where the {@link intact} record at `position` starts in its segment. */
   indexOf(position: number): number {
     return this.#offset(position) & SEGMENT_MASK;
@@ -128,7 +139,9 @@ export class EntryLog {
     const end = Math.min((index + 1) * BLOCK_SEGMENTS, this.#segments.length);
     for (let i = index * BLOCK_SEGMENTS; i < end; i++) {
       const start = i * SEGMENT_UNITS;
-      this.#segments[i] = new Uint16Array(block, (start - blockStart) * 2, Math.min(SEGMENT_UNITS, this.#capacity - start));
+      const units = Math.min(SEGMENT_UNITS, this.#capacity - start);
+      this.#segments[i] = new Uint16Array(block, (start - blockStart) * 2, units);
+      this.#bytes[i] = Buffer.from(block, (start - blockStart) * 2, units * 2);
     }
   }
 
