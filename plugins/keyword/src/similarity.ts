@@ -542,6 +542,8 @@ export class FaqIndex<T> {
     const unseenIdf = this.#unseenIdf;
     const start = this.#postingStart;
     if (term.length < count * 3) term = new Float64Array((query.length / 2) * 3);
+    // The module's scratch arrays as locals (as in #query: a module's `let` is read with a check
+    // that it is initialized at each use); `terms3` holds three numbers a term.
     const features = query;
     const terms3 = term;
     let squares = 0;
