@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBot, definePlugin, generateEncodingAESKey, officialAccount, type Context, type Plugin } from '../src/index.ts';
+import { createBot, definePlugin, generateEncodingAESKey, officialAccount, type Context, type Plugin, type PluginScope } from '../src/index.ts';
 import { textMessage } from './helpers.ts';
 
 const newBot = (plugins: Plugin[] = []) =>
@@ -55,6 +55,42 @@ describe('ctx.plugin', () => {
     await bot.dispatch(bot.channels[0]!, textMessage('hi'));
     expect(seen).toEqual([undefined, 'first', 'second']);
     expect(overwrite).toBeInstanceOf(TypeError);
+    await bot.stop();
+  });
+});
+
+describe('the pipeline is composed at the first message', () => {
+  it("middleware a plugin's scope or the bot gets after init, before the first message, runs; after it, adding throws", async () => {
+    // The bot and each plugin scope call their composed stacks directly (composedStackOf): they
+    // must be composed no earlier than middleware() composed them, at the first message.
+    const seen: string[] = [];
+    let late: PluginScope | undefined;
+    const plugin = definePlugin({
+      name: 'late',
+      setup(scope) {
+        late = scope;
+        scope.use(async (_ctx: Context, next) => {
+          seen.push('early');
+          await next();
+        });
+      },
+    });
+    const bot = newBot([plugin()]);
+    await bot.init();
+    late!.use(async (_ctx: Context, next) => {
+      seen.push('late');
+      await next();
+    });
+    bot.use(async (_ctx, next) => {
+      seen.push('bot');
+      await next();
+    });
+    await bot.dispatch(bot.channels[0]!, textMessage('hi'));
+    expect(seen).toEqual(['early', 'late', 'bot']);
+    expect(() => late!.use(async () => {})).toThrow(/after the pipeline was composed/);
+    expect(() => bot.use(async () => {})).toThrow(/after the pipeline was composed/);
+    await bot.dispatch(bot.channels[0]!, textMessage('again'));
+    expect(seen).toEqual(['early', 'late', 'bot', 'early', 'late', 'bot']);
     await bot.stop();
   });
 });
