@@ -200,6 +200,16 @@ describe('WXBizMsgCrypt judges base64 as the regex of valid base64 does', () => 
     for (const text of ['AAAAA', 'AAAA=', 'AAAAAAAA=']) expect(refusedAsBase64(text)).toBe(true);
   });
 
+  it('a valid ciphertext held in a two-byte string (sliced from a body with CJK text) is accepted', () => {
+    // V8 keeps such a slice two-byte: the decoder then reads it through a copy of its units, and
+    // WIDE_CHAR scans it instead of failing at once; the verdict must not change.
+    const valid = crypt.encrypt('你好');
+    const body = `<xml><Note>备注</Note><Encrypt>${valid}</Encrypt></xml>`;
+    const sliced = body.slice(body.indexOf('<Encrypt>') + 9, body.indexOf('</Encrypt>'));
+    expect(crypt.decrypt(sliced)).toBe('你好');
+    expect(refusedAsBase64(`${sliced.slice(0, 8)}Ł${sliced.slice(9)}`)).toBe(true);
+  });
+
   it('for real ciphertexts with one character changed, inserted or doubled padding, at every position', () => {
     const texts = [crypt.encrypt('hello'), crypt.encrypt('你好'.repeat(20)), crypt.encrypt('x')];
     let seed = 7;
