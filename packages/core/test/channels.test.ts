@@ -110,6 +110,13 @@ describe('Official Account', () => {
     expect((await safe.text('real')).reply).toMatchObject({ Content: 'real' });
   });
 
+  it('an encrypted callback to an account without an EncodingAESKey is a 400', async () => {
+    const peer = new WeChatPeer({ url: `${base}/wx2`, kind: 'officialAccount', token: OA2.token, encodingAESKey: generateEncodingAESKey(), receiveId: OA2.appId, mode: 'safe' });
+    const response = await peer.text('hello');
+    expect(response.status).toBe(400);
+    expect(response.body).toMatch(/no EncodingAESKey is configured/);
+  });
+
   it('a repeated query parameter is a 400, not a crash', async () => {
     const res = await fetch(`${base}/wx?signature=a&signature=b&timestamp=1&nonce=2`, { method: 'POST', body: '<xml></xml>', headers: { 'content-type': 'text/xml' } });
     expect(res.status).toBe(400);
