@@ -259,7 +259,7 @@ export class Bot extends Composer<Context> {
     // (see composedStackOf), the function below kept as small as it was: a function that small,
     // run once a message, reaches TurboFan only after many thousand messages or never (a larger
     // one that checked for the composed pipeline itself was compiled 2 000 messages in).
-    const builtins = new BuiltinCommands(this.#options.commands, () => composedStackOf(this));
+    const builtins = new BuiltinCommands(this.#options.commands ?? {}, () => composedStackOf(this));
     builtins.setCommands([...this.commandList(), ...this.#scopes.flatMap((s) => s.commandList())]);
     const inbound = new Inbound({
       log: this.log,

@@ -33,12 +33,12 @@ export class BuiltinCommands {
   #commands: readonly CommandInfo[] = [];
   #names = new Set<string>();
 
-  /** The pipeline {@link run} runs when given none, composed at the first message by `composePipeline`. */
+  /** The plugins' pipeline {@link run} runs, composed at the first message by `composePipeline`. */
   #pipeline: ((ctx: Context, next: Next) => Promise<void>) | undefined;
 
   constructor(
-    private readonly options: CommandOptions = {},
-    private readonly composePipeline?: () => (ctx: Context, next: Next) => Promise<void>,
+    private readonly options: CommandOptions,
+    private readonly composePipeline: () => (ctx: Context, next: Next) => Promise<void>,
   ) {}
 
   /** The registered commands, collected once the plugins are set up. */
@@ -62,7 +62,8 @@ export class BuiltinCommands {
    * function, and the end of the pipeline is a shared no-op unless the message is a command:
    * every message passes here (a frame and a closure less each).
    */
-  run(ctx: Context, pipeline: (ctx: Context, next: Next) => Promise<void> = (this.#pipeline ??= this.#composed())): Promise<void> {
+  run(ctx: Context): Promise<void> {
+    const pipeline = (this.#pipeline ??= this.composePipeline());
     const { message } = ctx;
     if (message.type === 'text' && this.options.help !== false && !this.#names.has('help')) {
       const asked = message.command ? message.command.name === 'help' : isHelpWord(message.text);
@@ -74,11 +75,6 @@ export class BuiltinCommands {
       if (ctx.replies > 0 || this.#names.has(command.name)) return;
       await ctx.reply(ctx.t(coreTexts, 'unknownCommand', { command: command.name }));
     });
-  }
-
-  #composed(): (ctx: Context, next: Next) => Promise<void> {
-    if (!this.composePipeline) throw new Error('BuiltinCommands.run: no pipeline given, and none to compose');
-    return this.composePipeline();
   }
 }
 
