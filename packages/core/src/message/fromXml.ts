@@ -1,4 +1,4 @@
-import { field, type XmlFields } from '../xml.ts';
+import { field, fieldText, type XmlFields } from '../xml.ts';
 import { parseCommand } from './command.ts';
 import { selectedItems, typedXmlEvent } from './typedEvents.ts';
 import type { ChannelRef, Message, WeChatEvent } from './types.ts';
@@ -15,13 +15,12 @@ const MSG_TYPES = new Map(['text', 'image', 'voice', 'video', 'shortvideo', 'loc
 const optionalNumber = (value: string): number | undefined => (value === '' ? undefined : Number(value));
 
 /**
- * A leaf field's text ('' when absent), as {@link field} reads it. messageFromXml reads each
- * field as `fields['Name']` and hands the value here: a load of its own at each site, which V8
- * optimizes for the few shapes a callback's fields have, where `field(fields, name)`'s one
- * keyed load, shared by every name, went through the megamorphic stub cache (~150
- * instructions a field, 8 fields a message: bench/callgrindJs.ts, KeyedLoadIC_Megamorphic).
+ * A leaf field's text ('' when absent): messageFromXml reads each field as `fields['Name']` and
+ * hands the value here, a load site of its own for each name (see {@link fieldText}; field()'s
+ * shared keyed load was ~150 instructions a field, 8 fields a message: bench/callgrindJs.ts,
+ * KeyedLoadIC_Megamorphic).
  */
-const text = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value));
+const text = fieldText;
 
 /**
  * Normalizes the decrypted XML of an Official Account or WeCom app callback.
