@@ -41,15 +41,30 @@ class Recent {
   constructor(readonly conversationId: string) {}
 }
 
+/** What the redelivery look-back reads of a conversation ({@link Recent}), and never writes. */
+interface LookBack {
+  readonly last: number;
+  readonly count: number;
+  readonly written: number;
+  readonly fingerprints: { readonly [slot: number]: number };
+}
+
 /**
  * What a new conversation is looked back in for a redelivery ({@link ProcessShelf.#write}): one
  * entry whose fingerprint no id has ({@link scanId}'s are 0 to 2^30 − 1, a reply's -1). Never
- * written nor linked; a Recent like the others, so the look-back sees one shape.
+ * written nor linked; shared by every shelf, so read-only by its type. A Recent like the others,
+ * so the look-back sees one shape: not `Object.freeze`d, which gives it a map of its own, and
+ * the look-back's code, compiled while only new users wrote (the bench's first 5 000 messages),
+ * was deoptimized ("wrong map") at the first real history (a micro, `--trace-deopt`). Its
+ * fingerprints cannot be frozen either (a typed array with elements cannot be).
  */
-const NO_HISTORY = new Recent('');
-NO_HISTORY.count = 1;
-NO_HISTORY.written = 1;
-NO_HISTORY.fingerprints[0] = -2;
+export const NO_HISTORY: LookBack = (() => {
+  const none = new Recent('');
+  none.count = 1;
+  none.written = 1;
+  none.fingerprints[0] = -2;
+  return none;
+})();
 
 /**
  * One pass over a string id (the look-back and the log need three things of it): returns its
@@ -473,7 +488,7 @@ export class ProcessShelf implements HistoryShelf {
    * (`print` its fingerprint, `digits` whether it is {@link DIGITS}, then packed in {@link PACKED}), compared in place
    * where the fingerprints match. Replies' ids are serial numbers there, not compared.
    */
-  #isRecentRedelivery(history: Recent, id: string, print: number, digits: boolean): boolean {
+  #isRecentRedelivery(history: LookBack, id: string, print: number, digits: boolean): boolean {
     const { fingerprints, written } = history;
     const last = Math.min(history.count, REDELIVERY_LOOKBACK);
     for (let back = 0; back < last; back++) {
@@ -491,7 +506,7 @@ export class ProcessShelf implements HistoryShelf {
   }
 
   /** The log position of the entry `back` entries before a conversation's newest, -1 if it is overwritten. */
-  #positionBack(history: Recent, back: number): number {
+  #positionBack(history: LookBack, back: number): number {
     const log = this.#log;
     let position = history.last;
     for (let i = 0; ; i++) {

@@ -3,7 +3,7 @@ import { image, seededRandom, text } from '@wxbot/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { HistoryEntry } from '../src/entries.ts';
 import { EntryLog } from '../src/entryLog.ts';
-import { ProcessShelf } from '../src/recent.ts';
+import { NO_HISTORY, ProcessShelf } from '../src/recent.ts';
 
 /**
  * EntryLog and ProcessShelf against reference models of their documented semantics, driven by
@@ -375,6 +375,8 @@ function driveShelf({ seed, maxBytes, size, maxConversations, ttlMs, conversatio
     if (step % 500 === 0) for (const id of ids) compare(id);
   }
   for (const id of ids) compare(id);
+  // The new conversations' look-back sentinel, shared by every shelf, is as it was made.
+  expect([NO_HISTORY.last, NO_HISTORY.count, NO_HISTORY.written, NO_HISTORY.fingerprints[0]]).toEqual([0, 1, 1, -2]);
   expect(shelf.allocatedBytes).toBe(model.log.allocatedBytes);
   expect(shelf.allocatedBytes).toBeLessThanOrEqual(Math.max(0, maxBytes));
 }
@@ -417,4 +419,24 @@ describe('ProcessShelf against a reference model (seeded random sequences)', () 
     { seed: 46, maxBytes: 0, size: 10, maxConversations: 10, ttlMs: 1e9, conversations: 3, steps: 500, textUnits: 10 },
   ];
   it.each(runs)('seed $seed: $maxBytes bytes, size $size, $maxConversations conversations at most, TTL $ttlMs ms', (run) => driveShelf(run));
+});
+
+describe("the new conversations' look-back sentinel (NO_HISTORY)", () => {
+  it('is read-only by its type: writing any of its fields does not typecheck (npm run typecheck fails without the errors below)', () => {
+    const writes = (sentinel: typeof NO_HISTORY) => {
+      // @ts-expect-error: read-only
+      sentinel.count = 0;
+      // @ts-expect-error: read-only
+      sentinel.written = 0;
+      // @ts-expect-error: read-only
+      sentinel.last = 5;
+      // @ts-expect-error: read-only
+      sentinel.fingerprints[0] = 7;
+    };
+    // Run on a copy, so the writes the type forbids are seen to be the ones that would change it.
+    const copy = { last: 0, count: 1, written: 1, fingerprints: Int32Array.of(-2) };
+    writes(copy);
+    expect([copy.last, copy.count, copy.written, copy.fingerprints[0]]).toEqual([5, 0, 0, 7]);
+    expect([NO_HISTORY.last, NO_HISTORY.count, NO_HISTORY.written, NO_HISTORY.fingerprints[0]]).toEqual([0, 1, 1, -2]);
+  });
 });

@@ -48,6 +48,19 @@ export class Occurrences {
     return this.#strings.length;
   }
 
+  /**
+   * The number of calls of {@link all} made so far, the last stamp. Settable so that a test can
+   * take the stamp to its wrap at 2^31 − 1 (after which the stamps start again from 1 over
+   * cleared ones) without two billion calls.
+   */
+  get calls(): number {
+    return this.#call;
+  }
+
+  set calls(made: number) {
+    this.#call = made;
+  }
+
   /** The indexes of the strings `text` contains, ascending; undefined when none. */
   all(text: string): number[] | undefined {
     let found: number[] | undefined = this.#empty.length > 0 ? [...this.#empty] : undefined;

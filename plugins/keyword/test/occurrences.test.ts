@@ -50,3 +50,23 @@ describe('Occurrences', () => {
     expect(new Occurrences(['a']).first('bcd')).toBe(-1);
   });
 });
+
+describe('Occurrences: the per-string stamp', () => {
+  it('wraps at 2^31 − 1 and still finds every string, once, including one stamped 1 before the wrap', () => {
+    const strings = ['ab', 'b', 'xa', 'a'];
+    const occurrences = new Occurrences(strings);
+    // Call 1 stamps strings 0, 1 and 3, and no call before the wrap stamps them again: the call
+    // numbered 1 after it must not take them for found already.
+    expect(occurrences.all('abab')).toEqual([0, 1, 3]);
+    expect(occurrences.calls).toBe(1);
+    occurrences.calls = 0x7fffffff - 3;
+    const texts = ['zz', 'xz', 'bab', 'abab', 'xab', 'abab', 'zz', 'ab'];
+    const numbers: number[] = [];
+    for (const text of texts) {
+      expect(occurrences.all(text) ?? [], text).toEqual(expectedAll(strings, text));
+      numbers.push(occurrences.calls);
+    }
+    // The calls crossed the wrap: the stamp stayed below 2^31 − 1 and began again at 1.
+    expect(numbers).toEqual([0x7ffffffd, 0x7ffffffe, 1, 2, 3, 4, 5, 6]);
+  });
+});
