@@ -69,6 +69,18 @@ describe('Marks', () => {
       expect(marks.get(absent)).toBe(NO_MARK);
   });
 
+  it("ASCII keys (copied by a native Latin-1 write) and keys beyond ASCII (written a character at a time) are kept exactly, at the key ring's end too", () => {
+    // 'é' as Latin-1 is one byte (0xe9); as UTF-8 two (0xc3 0xa9), which read back as Latin-1 are 'Ã©'.
+    const marks = new Marks(300_000, 200);
+    const mixed = (i: number) => [keyOf(i), `dedup:{oa:${i}\u00e9}`, `dedup:{oa:${i}\u00c3\u00a9}`, `dedup:{oa:${i}\u6d88}`];
+    // 1 600 keys of ~100 bytes each four, the newest 200 kept: ~40 KB written round the first
+    // 16 KiB of key bytes, so keys of each kind are written across its end.
+    for (let i = 0; i < 400; i++) for (const [k, key] of mixed(i).entries()) marks.set(key, i * 4 + k);
+    for (let i = 340; i < 400; i++) expect(mixed(i).map((key) => marks.get(key))).toEqual(i < 350 ? [NO_MARK, NO_MARK, NO_MARK, NO_MARK] : [0, 1, 2, 3].map((k) => i * 4 + k));
+    expect(marks.get('dedup:{oa:399\u00c3}')).toBe(NO_MARK);
+    expect(marks.bytes).toBe(new Marks(300_000, 200).bytes); // the first arrays: never grown, so wrapped
+  });
+
   it('an expired mark written again replaces the old one, whose slot later goes without taking the new mark with it', () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     const marks = new Marks(10_000, 10);
