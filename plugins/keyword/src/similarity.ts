@@ -19,8 +19,19 @@
  *
  * The score is the cosine of the two weighted vectors, in [0, 1].
  */
-import { classesOf, codePointAt, HAN, LETTER_OR_NUMBER, MARK_1, MARK_2, MARK_3, markCharacters } from './chars.ts';
+import * as chars from './chars.ts';
 import { fold } from './text.ts';
+
+/**
+ * chars.ts's exports as this module's own constants. TurboFan's code reads an imported binding
+ * from its cell at every use, with a check that it is initialized (`HAN` and `LETTER_OR_NUMBER`
+ * a few times a character in {@link scan}, `classesOf` compared with the function it inlined,
+ * ~25 instructions a character); a module's own `const` it folds into the code.
+ */
+const { codePointAt, markCharacters, MARK_1, MARK_2, MARK_3 } = chars;
+const classesOf = chars.classesOf;
+const HAN = chars.HAN;
+const LETTER_OR_NUMBER = chars.LETTER_OR_NUMBER;
 
 /** Politeness and filler that never identifies a question; removed before tokenizing. */
 const FILLERS = ['请问一下', '请问', '问一下', '麻烦问下', '麻烦', '你好', '您好', '谢谢', '打扰了', '想问下', '想问'];
