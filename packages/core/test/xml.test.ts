@@ -25,6 +25,7 @@ const NOT_FLAT = [
   '<xml><A>1</B></xml>', // mismatched
   '<xml><A/></xml>', // self-closing
   '<root><A>1</A></root>',
+  '<xml><A><![CDATX[1]]></A></xml>', // not a CDATA opener, of its length
 ];
 
 describe('flat XML fast path', () => {
@@ -54,6 +55,9 @@ describe('flat XML fast path', () => {
       '<xml><ToUserName>1</ToUserName><ToUserName>2</ToUserName></xml>',
       '<xml><ToUserName x="1">1</ToUserName></xml>',
       '<xml><ToUserName>1</ToUserNam></xml>',
+      // Names of the expected names' lengths, one character off: a start tag, then an end tag.
+      '<xml><ToUserNamf>1</ToUserNamf><FromUserNamE>2</FromUserNamE></xml>',
+      '<xml><ToUserName>1</ToUserNamf></xml>',
       '<xml> <A> 1 </A>\n<B><![CDATA[2]]></B> </xml>',
       '<xml><A>1</A><B>2</B><C>3</C></xml>',
     ];
@@ -61,7 +65,11 @@ describe('flat XML fast path', () => {
     const expected = new Map(
       docs.map((doc) => [
         doc,
-        NOT_FLAT.includes(doc) || doc.includes('ToUserName>1</ToUserName><ToUserName') || doc.includes('x="1"') || doc.includes('</ToUserNam>')
+        NOT_FLAT.includes(doc) ||
+        doc.includes('ToUserName>1</ToUserName><ToUserName') ||
+        doc.includes('x="1"') ||
+        doc.includes('</ToUserNam>') ||
+        doc.includes('1</ToUserNamf></xml>')
           ? undefined
           : viaParser(doc) === ''
             ? {}
