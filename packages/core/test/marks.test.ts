@@ -69,16 +69,25 @@ describe('Marks', () => {
       expect(marks.get(absent)).toBe(NO_MARK);
   });
 
-  it("ASCII keys (copied by a native Latin-1 write) and keys beyond ASCII (written a character at a time) are kept exactly, at the key ring's end too", () => {
+  it("ASCII keys (copied by a native Latin-1 write) and keys beyond ASCII (written a character at a time) are kept exactly, across the key ring's end too", () => {
     // 'é' as Latin-1 is one byte (0xe9); as UTF-8 two (0xc3 0xa9), which read back as Latin-1 are 'Ã©'.
-    const marks = new Marks(300_000, 200);
-    const mixed = (i: number) => [keyOf(i), `dedup:{oa:${i}\u00e9}`, `dedup:{oa:${i}\u00c3\u00a9}`, `dedup:{oa:${i}\u6d88}`];
-    // 1 600 keys of ~100 bytes each four, the newest 200 kept: ~40 KB written round the first
-    // 16 KiB of key bytes, so keys of each kind are written across its end.
-    for (let i = 0; i < 400; i++) for (const [k, key] of mixed(i).entries()) marks.set(key, i * 4 + k);
-    for (let i = 340; i < 400; i++) expect(mixed(i).map((key) => marks.get(key))).toEqual(i < 350 ? [NO_MARK, NO_MARK, NO_MARK, NO_MARK] : [0, 1, 2, 3].map((k) => i * 4 + k));
-    expect(marks.get('dedup:{oa:399\u00c3}')).toBe(NO_MARK);
-    expect(marks.bytes).toBe(new Marks(300_000, 200).bytes); // the first arrays: never grown, so wrapped
+    const kinds = [keyOf(1), 'dedup:{oa:caf\u00e9}', 'dedup:{oa:caf\u00c3\u00a9}', 'dedup:{oa:\u6d88\u606f}'];
+    const ring = 16 * 1024; // the first key bytes, never grown here (checked below)
+    for (const key of kinds) {
+      const bytes = /^[\0-\xff]*$/.test(key) ? key.length : key.length * 2;
+      // Every split of the key's bytes at the ring's end: `before` of them before it.
+      for (let before = 0; before <= bytes; before++) {
+        const marks = new Marks(300_000, 100);
+        // ASCII fillers, the first of the odd length, take the head to `before` bytes short of the end.
+        const head = ring - before;
+        const fillers = [...(head % 40 > 0 ? ['x'.repeat(head % 40)] : []), ...Array.from({ length: Math.floor(head / 40) }, (_, i) => String(i).padStart(40, '-'))];
+        for (const filler of fillers) marks.set(filler, 0);
+        marks.set(key, 1);
+        const changed = key.slice(0, -2) + String.fromCharCode(key.charCodeAt(key.length - 2) ^ 1) + key.slice(-1);
+        expect([marks.get(key), marks.get(changed), marks.get(fillers.at(-1)!)], `${key} split ${before}`).toEqual([1, NO_MARK, 0]);
+        expect(marks.bytes).toBe(new Marks(300_000, 100).bytes);
+      }
+    }
   });
 
   it('an expired mark written again replaces the old one, whose slot later goes without taking the new mark with it', () => {

@@ -138,8 +138,9 @@ export class Marks {
       if (!this.#frontExpired(now)) this.onEarlyEviction?.();
       this.#dropFront();
     } else if (this.#next - this.#first === this.#hashes.length) this.#growSlots();
-    // One byte a character, checked as it is written (one pass over the key, not a check and a
-    // write); a character above 255 has it written again, two bytes each.
+    // One byte a character: an ASCII key that does not wrap round the ring's end by one native
+    // copy; any other checked as it is written (one pass over the key, not a check and a write),
+    // and a character above 255 has it written again, two bytes each.
     this.#makeKeyRoom(key.length, now);
     let twoByte = false;
     if (!this.#writeAsciiKey(key) && !this.#writeOneByteKey(key)) {
