@@ -8,7 +8,9 @@
  *   npx tsx bench/coreInstructions.ts dedup /work/wt/base .
  *
  * Pieces: `dedup` (a new message's dedup over a MemoryStore, as Inbound does it: `dedupKeyOf`,
- * `keyHashOf`, `claim`, then `complete` with a safe-mode answer of the default bot's size, ~0.8 KB).
+ * `keyHashOf`, `claim`, then `complete` with a safe-mode answer of the default bot's size, ~0.8 KB,
+ * made new each time as seal makes it); `line` (the callback's info line of a createLogger logger,
+ * as Inbound writes it, to stdout: /dev/null here).
  * BENCH_COUNTS="N1 N2" (default "20000 40000"). Needs valgrind on the PATH; ~1 min a checkout.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
 
-type Piece = 'dedup';
+type Piece = 'dedup' | 'line';
 
 if (process.argv[2] === '--run') {
   const [dir, piece, n1, n2] = process.argv.slice(3) as [string, Piece, string, string];
@@ -78,8 +80,14 @@ async function run(dir: string, piece: Piece, n1: number, n2: number): Promise<v
     const { CallbackDedup, dedupKeyOf, keyHashOf } = await import(`${dir}/packages/core/src/delivery/dedup.ts`);
     const { MemoryStore } = await import(`${dir}/packages/core/src/store/memory.ts`);
     const dedup = new CallbackDedup(new MemoryStore());
-    // A safe-mode passive answer's envelope, the default bot's size.
-    const answer = `<xml><Encrypt><![CDATA[${'A'.repeat(600)}]]></Encrypt><MsgSignature><![CDATA[${'0123456789abcdef'.repeat(2)}01234567]]></MsgSignature><TimeStamp>1733100000</TimeStamp><Nonce><![CDATA[123456789]]></Nonce></xml>`;
+    // A safe-mode passive answer's envelope, the default bot's size, made new each message as
+    // WXBizMsgCrypt.seal makes it (a template: a rope, which V8 flattens where it is first read).
+    const encrypted = 'A'.repeat(600);
+    const signature = '0123456789abcdef'.repeat(2);
+    const envelope = (nonce: number) =>
+      `<xml><Encrypt><![CDATA[${encrypted}]]></Encrypt>` +
+      `<MsgSignature><![CDATA[${signature}01234567]]></MsgSignature>` +
+      `<TimeStamp>1733100000</TimeStamp><Nonce><![CDATA[${nonce}]]></Nonce></xml>`;
     const first = 7_446_000_000_000_000_000n;
     for (let i = 0; i < n2; i++) {
       if (i === n1) {
@@ -89,7 +97,20 @@ async function run(dir: string, piece: Piece, n1: number, n2: number): Promise<v
       const key = dedupKeyOf('officialAccount', String(first + BigInt(i)));
       const hash = keyHashOf(key);
       if (dedup.claim(key, hash).first) sink++;
-      dedup.complete(key, answer, hash);
+      dedup.complete(key, envelope(i), hash);
+    }
+  }
+  if (piece === 'line') {
+    const { callbackLine, createLogger } = await import(`${dir}/packages/core/src/logger.ts`);
+    const line = callbackLine(createLogger());
+    const first = 7_446_000_000_000_000_000n;
+    for (let i = 0; i < n2; i++) {
+      if (i === n1) {
+        globalThis.gc?.();
+        cachedDataVersionTag();
+      }
+      line('officialAccount', 'text', String(first + BigInt(i)), (i % 50) / 10, 'passive');
+      sink++;
     }
   }
   getHeapCodeStatistics();
