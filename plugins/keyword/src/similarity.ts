@@ -28,10 +28,7 @@ import { fold } from './text.ts';
  * a few times a character in {@link scan}, `classesOf` compared with the function it inlined,
  * ~25 instructions a character); a module's own `const` it folds into the code.
  */
-const { codePointAt, markCharacters, MARK_1, MARK_2, MARK_3 } = chars;
-const classesOf = chars.classesOf;
-const HAN = chars.HAN;
-const LETTER_OR_NUMBER = chars.LETTER_OR_NUMBER;
+const { classesOf, codePointAt, HAN, LETTER_OR_NUMBER, MARK_1, MARK_2, MARK_3, markCharacters } = chars;
 
 /** Politeness and filler that never identifies a question; removed before tokenizing. */
 const FILLERS = ['请问一下', '请问', '问一下', '麻烦问下', '麻烦', '你好', '您好', '谢谢', '打扰了', '想问下', '想问'];
