@@ -49,9 +49,10 @@ export class Occurrences {
   }
 
   /**
-   * The number of calls of {@link all} made so far, the last stamp. Settable so that a test can
-   * take the stamp to its wrap at 2^31 − 1 (after which the stamps start again from 1 over
-   * cleared ones) without two billion calls.
+   * The last stamp {@link all} used: its calls counted (not those of a list of empty strings
+   * only, which search nothing) until the count reaches 2^31 − 1, where the stamps start again
+   * from 1 over cleared ones. Settable so that a test can take the stamp to that wrap without
+   * two billion calls.
    */
   get calls(): number {
     return this.#call;

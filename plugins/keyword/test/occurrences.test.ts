@@ -69,4 +69,9 @@ describe('Occurrences: the per-string stamp', () => {
     // The calls crossed the wrap: the stamp stayed below 2^31 − 1 and began again at 1.
     expect(numbers).toEqual([0x7ffffffd, 0x7ffffffe, 1, 2, 3, 4, 5, 6]);
   });
+
+  it('is not taken by a list of empty strings only: it searches nothing', () => {
+    const empties = new Occurrences(['', '']);
+    expect([empties.all('abc'), empties.all(''), empties.calls]).toEqual([[0, 1], [0, 1], 0]);
+  });
 });
