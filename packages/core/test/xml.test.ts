@@ -26,6 +26,9 @@ const NOT_FLAT = [
   '<xml><A/></xml>', // self-closing
   '<root><A>1</A></root>',
   '<xml><A><![CDATX[1]]></A></xml>', // not a CDATA opener, of its length
+  '<xmL><A>1</A></xml>', // the root's tags, one character off
+  '<xml><A>1</A></xmL>',
+  '<?xmL version="1.0"?><xml><A>1</A></xml>', // not an XML declaration: a processing instruction
 ];
 
 describe('flat XML fast path', () => {
@@ -196,6 +199,10 @@ describe('flat XML fast path', () => {
     expect(encryptedPayload('<xml><A>1</A></xml>')).toBe('');
     expect(() => encryptedPayload('<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>')).toThrow(/more than one/);
     expect(() => encryptedPayload('<xml><Encrypt><x/></Encrypt></xml>')).toThrow(XmlError);
+    // The markers, one character off.
+    expect(() => encryptedPayload('<xml><Encrypt><![CDATX[QUJD]]></Encrypt></xml>')).toThrow(/not a text element/);
+    expect(() => encryptedPayload('<xml><Encrypt>QUJD</EncrypT></xml>')).toThrow(/not a text element/);
+    expect(() => encryptedPayload('<xml><Encrypt><![CDATA[QUJD]]></EncrypT></xml>')).toThrow(/not a text element/);
   });
 });
 
