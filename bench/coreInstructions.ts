@@ -13,11 +13,11 @@
  * as Inbound writes it, to stdout: /dev/null here).
  * BENCH_COUNTS="N1 N2" (default "20000 40000"). Needs valgrind on the PATH; ~1 min a checkout.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
+import { callgrindWindow } from './callgrindWindow.ts';
 
 type Piece = 'dedup' | 'line';
 
@@ -50,23 +50,8 @@ function instructions(dir: string, piece: Piece, n1: number, n2: number): number
       String(n1),
       String(n2),
     ];
-    const { status, stderr } = spawnSync(
-      'valgrind',
-      [
-        '--tool=callgrind',
-        `--callgrind-out-file=${join(work, 'callgrind.out')}`,
-        '--zero-before=node::v8_utils::CachedDataVersionTag*',
-        '--dump-before=node::v8_utils::UpdateHeapCodeStatisticsBuffer*',
-        '--separate-threads=yes',
-        ...node,
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    if (status !== 0) throw new Error(`valgrind over ${dir} failed (${status}): ${stderr?.slice(-2000)}`);
-    // The main thread's dump of the window (the others' files end in -NN).
-    const dumps = readdirSync(work).filter((name) => /^callgrind\.out\.\d+(-01)?$/.test(name));
-    if (dumps.length !== 1) throw new Error(`valgrind over ${dir}: ${dumps.length} dumps of the window, not one`);
-    const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(work, dumps[0]!), 'utf8'));
+    const dump = callgrindWindow(node, work, dir);
+    const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
     if (!totals) throw new Error(`valgrind over ${dir}: no totals`);
     return Number(totals[1]);
   } finally {

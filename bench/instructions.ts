@@ -26,6 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
+import { callgrindWindow } from './callgrindWindow.ts';
 import type { CryptoMode } from './config.ts';
 import { channelHandler, defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
@@ -88,24 +89,7 @@ function instructions(dir: string, file: string, n1: number, n2: number, scope: 
     String(n2),
     scope,
   ];
-  const out = join(work, 'callgrind.out');
-  const { status, stderr } = spawnSync(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${out}`,
-      '--zero-before=node::v8_utils::CachedDataVersionTag*',
-      '--dump-before=node::v8_utils::UpdateHeapCodeStatisticsBuffer*',
-      '--separate-threads=yes',
-      ...node,
-    ],
-    // stdout to /dev/null, as servers.ts's 'ignore': the default bot's log lines go there.
-    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  if (status !== 0) throw new Error(`valgrind over ${dir} failed (${status}): ${stderr?.slice(-2000)}`);
-  const dumps = readdirSync(work).filter((name) => name.startsWith('callgrind.out.'));
-  if (dumps.length !== 1) throw new Error(`valgrind over ${dir}: ${dumps.length} dumps of the window, not one`);
-  const dump = join(work, dumps[0]!);
+  const dump = callgrindWindow(node, work, dir);
   const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
   if (!totals) throw new Error(`valgrind over ${dir}: no totals in ${dump}`);
   // What TurboFan took in the window (on this one thread; a server compiles on a helper thread):

@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Runs `node` (a command line: node's path, its flags, the script and its arguments) under
+ * callgrind, counting only a window the process marks itself: callgrind zeroes its counters at
+ * `v8.cachedDataVersionTag()` and dumps them at `v8.getHeapCodeStatistics()`, two node functions
+ * nothing measured calls (`--zero-before`, `--dump-before`). Start-up, loading and exit are left
+ * out. The process's stdout goes to /dev/null (the default bot's log lines go there). Returns the
+ * path of the main thread's one dump of the window, in `work`; throws when valgrind fails or the
+ * window was not dumped exactly once. Used by instructions.ts and coreInstructions.ts.
+ */
+export function callgrindWindow(node: readonly string[], work: string, what: string): string {
+  const { status, stderr } = spawnSync(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${join(work, 'callgrind.out')}`,
+      '--zero-before=node::v8_utils::CachedDataVersionTag*',
+      '--dump-before=node::v8_utils::UpdateHeapCodeStatisticsBuffer*',
+      '--separate-threads=yes',
+      ...node,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  if (status !== 0) throw new Error(`valgrind over ${what} failed (${status}): ${stderr?.slice(-2000)}`);
+  // The main thread's dump of the window (other threads' files end in -NN, -01 being the main
+  // thread's when callgrind numbers them).
+  const dumps = readdirSync(work).filter((name) => /^callgrind\.out\.\d+(-01)?$/.test(name));
+  if (dumps.length !== 1) throw new Error(`valgrind over ${what}: ${dumps.length} dumps of the window, not one`);
+  return join(work, dumps[0]!);
+}
