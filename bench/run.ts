@@ -2,7 +2,7 @@
  * Shared by the benches: start one server of servers.ts in its own process, load it with
  * autocannon from a list of prebuilt callbacks, read its CPU time, stop it.
  */
-import { fork, type Serializable } from 'node:child_process';
+import { fork, type Serializable, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import autocannon from 'autocannon';
 import type { CryptoMode } from './config.ts';
@@ -14,6 +14,15 @@ import type { Watched } from './watch.ts';
 
 /** Node flags of the server processes (tsx until the packages run compiled). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
+
+/**
+ * CPUs the server processes are confined to (a `taskset` list, e.g. `1`), all their threads, once
+ * they listen; unset, the OS places them. With the load generator confined to the others
+ * (`taskset -c 0 npx tsx … bench/latency.ts`), a server and the generator no longer take turns
+ * on the same vCPU, the first source of a p99 that is outside the server (bench/README.md,
+ * session 14).
+ */
+const SERVER_CPUS = process.env.BENCH_SERVER_CPUS;
 
 /** What a server's memory holds after a full GC, in bytes. */
 export interface HeapBytes {
@@ -75,6 +84,10 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
     });
     child.on('exit', (code) => fail(new Error(`${name} server exited with ${code}`)));
   });
+  if (SERVER_CPUS) {
+    const pinned = spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', SERVER_CPUS, String(child.pid)], { encoding: 'utf8' });
+    if (pinned.status !== 0) throw new Error(`taskset ${SERVER_CPUS} of ${name} failed: ${pinned.stderr}`);
+  }
   return {
     name,
     port,
