@@ -2,9 +2,10 @@
  * Latency under a fixed load: the floor (bare Koa) is first driven as hard as it goes to find
  * its maximum, then the floor and the default bot are each sent half that rate, one after the
  * other (order swapped every round), every request a new message; the p99 of both is printed
- * (goal: wxbot's ≤ the floor's), with their medians and each round's difference. Not side by side: two servers at half the floor's maximum
- * each, plus two load generators, are the whole of a small machine (on 2 cores the floor's
- * p99 went to 1.2–1.5 s that way, measured), and that measures the overload, not the servers.
+ * (goal: wxbot's ≤ the floor's), with their medians and each round's difference. Not side by side:
+ * two servers at half the floor's maximum each, plus two load generators, are the whole of a small
+ * machine (on 2 cores the floor's p99 went to 1.2–1.5 s that way, measured), and that measures the
+ * overload, not the servers.
  * Each window comes after the same second at the rate and BENCH_IDLE idle seconds: a Node
  * server's first seconds after an idle differ from its steady state (at the first scavenge after
  * an idle V8 gives back the young generation's pages, faulted in again at ~25–40 µs a page on a

@@ -433,10 +433,9 @@ describe("the new conversations' look-back sentinel (NO_HISTORY)", () => {
       // @ts-expect-error: read-only
       sentinel.fingerprints[0] = 7;
     };
-    // Run on a copy, so the writes the type forbids are seen to be the ones that would change it.
-    const copy = { last: 0, count: 1, written: 1, fingerprints: Int32Array.of(-2) };
-    writes(copy);
-    expect([copy.last, copy.count, copy.written, copy.fingerprints[0]]).toEqual([5, 0, 0, 7]);
+    // Never run: the check is the compiler's (`npm test` typechecks first); each expected
+    // error above becomes an error of its own once its write is allowed.
+    void writes;
     expect([NO_HISTORY.last, NO_HISTORY.count, NO_HISTORY.written, NO_HISTORY.fingerprints[0]]).toEqual([0, 1, 1, -2]);
   });
 });
