@@ -70,24 +70,7 @@ describe('Marks', () => {
   });
 
   it("ASCII keys (copied by a native Latin-1 write) and keys beyond ASCII (written a character at a time) are kept exactly, across the key ring's end too", () => {
-    // 'é' as Latin-1 is one byte (0xe9); as UTF-8 two (0xc3 0xa9), which read back as Latin-1 are 'Ã©'.
-    const kinds = [keyOf(1), 'dedup:{oa:caf\u00e9}', 'dedup:{oa:caf\u00c3\u00a9}', 'dedup:{oa:\u6d88\u606f}'];
-    const ring = 16 * 1024; // the first key bytes, never grown here (checked below)
-    for (const key of kinds) {
-      const bytes = /^[\0-\xff]*$/.test(key) ? key.length : key.length * 2;
-      // Every split of the key's bytes at the ring's end: `before` of them before it.
-      for (let before = 0; before <= bytes; before++) {
-        const marks = new Marks(300_000, 100);
-        // ASCII fillers, the first of the odd length, take the head to `before` bytes short of the end.
-        const head = ring - before;
-        const fillers = [...(head % 40 > 0 ? ['x'.repeat(head % 40)] : []), ...Array.from({ length: Math.floor(head / 40) }, (_, i) => String(i).padStart(40, '-'))];
-        for (const filler of fillers) marks.set(filler, 0);
-        marks.set(key, 1);
-        const changed = key.slice(0, -2) + String.fromCharCode(key.charCodeAt(key.length - 2) ^ 1) + key.slice(-1);
-        expect([marks.get(key), marks.get(changed), marks.get(fillers.at(-1)!)], `${key} split ${before}`).toEqual([1, NO_MARK, 0]);
-        expect(marks.bytes).toBe(new Marks(300_000, 100).bytes);
-      }
-    }
+    expectKeysKeptAcrossRingEnd(Marks);
   });
 
   it('an expired mark written again replaces the old one, whose slot later goes without taking the new mark with it', () => {
@@ -217,4 +200,69 @@ describe('CallbackDedup over a MemoryStore: marks beside the store', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ level: 40, space: 'dedup:', max: 3 });
   });
+});
+
+/**
+ * Each kind of key (ASCII, Latin-1, Latin-1 that reads as UTF-8, two-byte) written at every
+ * split of its bytes across the 16 KiB key ring's end, by the `Marks` of a module instance.
+ */
+function expectKeysKeptAcrossRingEnd(MarksOf: typeof Marks): void {
+  // 'é' as Latin-1 is one byte (0xe9); as UTF-8 two (0xc3 0xa9), which read back as Latin-1 are 'Ã©'.
+  const kinds = [keyOf(1), 'dedup:{oa:caf\u00e9}', 'dedup:{oa:caf\u00c3\u00a9}', 'dedup:{oa:\u6d88\u606f}'];
+  const ring = 16 * 1024; // the first key bytes, never grown here (checked below)
+  for (const key of kinds) {
+    const bytes = /^[\0-\xff]*$/.test(key) ? key.length : key.length * 2;
+    // Every split of the key's bytes at the ring's end: `before` of them before it.
+    for (let before = 0; before <= bytes; before++) {
+      const marks = new MarksOf(300_000, 100);
+      // ASCII fillers, the first of the odd length, take the head to `before` bytes short of the end.
+      const head = ring - before;
+      const fillers = [...(head % 40 > 0 ? ['x'.repeat(head % 40)] : []), ...Array.from({ length: Math.floor(head / 40) }, (_, i) => String(i).padStart(40, '-'))];
+      for (const filler of fillers) marks.set(filler, 0);
+      marks.set(key, 1);
+      const changed = key.slice(0, -2) + String.fromCharCode(key.charCodeAt(key.length - 2) ^ 1) + key.slice(-1);
+      expect([marks.get(key), marks.get(changed), marks.get(fillers.at(-1)!)], `${key} split ${before}`).toEqual([1, NO_MARK, 0]);
+      expect(marks.bytes).toBe(new MarksOf(300_000, 100).bytes);
+    }
+  }
+}
+
+/**
+ * marks.ts loaded afresh while Buffer's undocumented `latin1Write` is `replacement` (undefined:
+ * absent), then put back: the module checks the method once, at load. (Node's documented
+ * `write(text, offset, 'latin1')` calls that method itself, so it is back before any key is written.)
+ */
+async function marksLoadedWith(replacement: ((this: Buffer, text: string, offset: number) => number) | undefined): Promise<typeof Marks> {
+  const proto = Buffer.prototype as unknown as Record<string, unknown>;
+  const native = Object.getOwnPropertyDescriptor(proto, 'latin1Write');
+  expect(native, 'this Node has Buffer#latin1Write').toBeDefined();
+  if (replacement === undefined) delete proto['latin1Write'];
+  else proto['latin1Write'] = replacement;
+  try {
+    vi.resetModules();
+    return ((await import('../src/delivery/marks.ts')) as typeof import('../src/delivery/marks.ts')).Marks;
+  } finally {
+    Object.defineProperty(proto, 'latin1Write', native!);
+  }
+}
+
+describe("Marks where Node's undocumented Buffer#latin1Write was not usable at load", () => {
+  for (const [why, replacement] of [
+    ['missing', undefined],
+    ['writing nothing', () => 0],
+    ['claiming two bytes, writing none', () => 2],
+  ] as const) {
+    it(`write every key by the documented Buffer#write (${why}): kept exactly, across the ring end too`, async () => {
+      const Fallback = await marksLoadedWith(replacement);
+      expect(Fallback).not.toBe(Marks);
+      // Watched, not changed: the fallback is what writes the ASCII keys here (the native path never calls write()).
+      const write = vi.spyOn(Buffer.prototype, 'write');
+      try {
+        expectKeysKeptAcrossRingEnd(Fallback);
+        expect(write).toHaveBeenCalledWith(keyOf(1), expect.any(Number), 'latin1');
+      } finally {
+        write.mockRestore();
+      }
+    });
+  }
 });

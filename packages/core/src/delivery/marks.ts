@@ -214,7 +214,7 @@ export class Marks {
    * characters are ASCII (its UTF-8 length is its length: a channel name and a MsgId) and it does
    * not wrap round the ring's end; false otherwise, nothing written. {@link #writeOneByteKey}'s
    * loop over a key's ~45 characters cost ~2k instructions; this ~1k less a mark with its two
-   * native calls (bench/coreInstructions.ts dedup). `latin1Write`, not `write(key, at, 'latin1')`:
+   * native calls (bench/coreInstructions.ts dedup). `latin1Write` (checked at load: NATIVE_LATIN1_WRITE), not `write(key, at, 'latin1')`:
    * that one looks the encoding up first, ~190 more.
    */
   #writeAsciiKey(key: string): boolean {
@@ -365,15 +365,47 @@ export class Marks {
 
 /**
  * Node's Latin-1 write of a Buffer (`buf.write(s, at, 'latin1')` without the encoding's look-up):
- * at least since Node 8, not in @types/node. Returns the bytes written.
+ * at least since Node 8, but undocumented and not in @types/node. Returns the bytes written.
  */
 interface LatinWrite {
   latin1Write(text: string, offset: number): number;
 }
 
-/** All of `memory` as a Buffer, written through {@link LatinWrite}. */
+/**
+ * Whether this Node's Buffers have a `latin1Write` that writes as documented `write(text,
+ * offset, 'latin1')` does: checked once, at load, by a probe write (a method that is missing,
+ * throws, or writes other bytes or another count says no). An undocumented API may go or change
+ * in any release; without it every key is written by the documented call instead (the same
+ * bytes, ~190 instructions more a key for its encoding's look-up).
+ */
+const NATIVE_LATIN1_WRITE = hasNativeLatin1Write();
+
+function hasNativeLatin1Write(): boolean {
+  const probe = Buffer.alloc(4);
+  const write = (probe as unknown as Partial<LatinWrite>).latin1Write;
+  if (typeof write !== 'function') return false;
+  try {
+    return write.call(probe, 'a\u00e9', 1) === 2 && probe[0] === 0 && probe[1] === 0x61 && probe[2] === 0xe9 && probe[3] === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** All of `memory` as a Buffer, written through {@link LatinWrite}: the Buffer's own method where {@link NATIVE_LATIN1_WRITE}, else the documented write. */
 function latinWriter(memory: ArrayBuffer): LatinWrite {
-  return Buffer.from(memory) as unknown as LatinWrite;
+  const bytes = Buffer.from(memory);
+  return NATIVE_LATIN1_WRITE ? (bytes as unknown as LatinWrite) : new DocumentedLatinWrite(bytes);
+}
+
+/** {@link LatinWrite} by Buffer's documented `write(text, offset, 'latin1')`. */
+class DocumentedLatinWrite implements LatinWrite {
+  readonly #bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+  latin1Write(text: string, offset: number): number {
+    return this.#bytes.write(text, offset, 'latin1');
+  }
 }
 
 /** FNV-1a over the UTF-16 code units, then mixed (murmur3's finaliser) so the low bits the index uses vary with every character. */
