@@ -52,8 +52,9 @@ export type CallbackLine = (channel: string, type: string, id: string | undefine
 /**
  * The writer of the per-callback info line: exactly the line `log.info({ channel, type, id, ms,
  * outcome }, 'callback')` writes. For a logger of {@link createLogger} the line is put
- * together here (its level, time and bindings read from the logger at each call, so a level or
- * bindings set later still count) and given to its destination as pino would: pino's own
+ * together here (its level and bindings read from the logger at each call, so a level or
+ * bindings set later still count; what pino never changes on a logger read once) and given to
+ * its destination as pino would: pino's own
  * building of it (a loop over the object with a serializer, redaction and escaping lookup per
  * key, ten escaping scans, a dozen concatenations) was ~3 % of a callback's CPU. None of the
  * five keys is a redaction path, and every string is escaped as JSON. Any other logger (the
@@ -65,23 +66,28 @@ export function callbackLine(log: Logger): CallbackLine {
   }
   const { lsCacheSym, timeSym, chindingsSym, endSym, streamSym, needsMetadataGsym } = pino.symbols;
   const internals = log as unknown as Record<symbol, unknown>;
+  // Read once, here: pino sets a logger's stream, time function, line end and level texts when
+  // it makes the logger (pino.js; a child is another object) and never on that logger again, and
+  // a stream says whether it wants metadata when it is made. Each was a keyed load of a symbol at
+  // every line (~0.1k instructions each). Its bindings (setBindings) and level may change later:
+  // those are read at each line.
+  const stream = internals[streamSym] as pino.DestinationStream & Record<symbol, unknown>;
+  if (stream[needsMetadataGsym]) return (channel, type, id, ms, outcome) => log.info({ channel, type, id, ms, outcome }, 'callback');
+  const timeOf = internals[timeSym] as () => string;
+  const standardTime = timeOf === pino.stdTimeFunctions.epochTime;
+  const level = linePiece((internals[lsCacheSym] as Record<number, string>)[30]!);
+  const end = internals[endSym] as string;
+  const asciiWrite = stream[ASCII_WRITE] as ((line: string) => void) | undefined;
   // Channel names, message types and outcomes repeat: the parts of the line made of them are
   // put together once (at most 256 kept each), so a line is seven pieces joined, not fifteen
   // (each join of 13+ characters a pair object; 0.62 KB allocated a line before, measured).
   const channelAndType = new Map<string, Map<string, LinePiece>>();
   const outcomeAndEnd = new Map<string, LinePiece>();
-  let endOfCached = '';
-  // Whether the level's and the bindings' texts are ASCII, asked again only when they change.
-  const level = new AsciiText();
+  // Whether the bindings' text is ASCII, asked again only when it changes.
   const chindings = new AsciiText();
   return (channel, type, id, ms, outcome) => {
     if (log.levelVal > 30) return;
-    const stream = internals[streamSym] as pino.DestinationStream & Record<symbol, unknown>;
-    if (stream[needsMetadataGsym]) return log.info({ channel, type, id, ms, outcome }, 'callback');
-    const timeOf = internals[timeSym] as () => string;
-    const standardTime = timeOf === pino.stdTimeFunctions.epochTime;
     const time = standardTime ? epochTime() : timeOf();
-    level.set((internals[lsCacheSym] as Record<number, string>)[30]!);
     chindings.set(internals[chindingsSym] as string);
     let types = channelAndType.get(channel);
     if (types === undefined) {
@@ -92,11 +98,6 @@ export function callbackLine(log: Logger): CallbackLine {
     if (middle === undefined) {
       middle = linePiece(`,"channel":${jsonString(channel)},"type":${jsonString(type)}`);
       if (types.size < 256) types.set(type, middle);
-    }
-    const end = internals[endSym] as string;
-    if (end !== endOfCached) {
-      outcomeAndEnd.clear();
-      endOfCached = end;
     }
     let tail = outcomeAndEnd.get(outcome);
     if (tail === undefined) {
@@ -109,8 +110,7 @@ export function callbackLine(log: Logger): CallbackLine {
     const line = `${level.text}${time}${chindings.text}${middle.text}${idPart},"ms":${tenthsText(ms)}${tail.text}`;
     // The number's text is ASCII, and so is the standard time's.
     const ascii = plainId && level.ascii && chindings.ascii && middle.ascii && tail.ascii && (standardTime || !NOT_ASCII.test(time));
-    const asciiWrite = ascii ? (stream[ASCII_WRITE] as ((line: string) => void) | undefined) : undefined;
-    if (asciiWrite) asciiWrite(line);
+    if (ascii && asciiWrite) asciiWrite(line);
     else stream.write(line);
   };
 }
