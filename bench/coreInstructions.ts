@@ -10,7 +10,13 @@
  * Pieces: `dedup` (a new message's dedup over a MemoryStore, as Inbound does it: `dedupKeyOf`,
  * `keyHashOf`, `claim`, then `complete` with a safe-mode answer of the default bot's size, ~0.8 KB,
  * made new each time as seal makes it); `line` (the callback's info line of a createLogger logger,
- * as Inbound writes it, to stdout: /dev/null here).
+ * as Inbound writes it, to stdout: /dev/null here); `pipeline` (a new text message through a bot's
+ * pipeline and reply path, `bot.dispatch` with a 5 s passive window: Inbound's run and context, the
+ * bot's /help check, one error-bounded stage a plugin, the reply through a reply hook and the
+ * in-process outbox into the window; the default bot's four stages as plugins that do no work of
+ * their own: the hand-off's shape (one middleware that calls next(), a reply hook that records
+ * nothing), voice's (`on('voice')`), the commands plugin's (two commands), and keyword's fallback
+ * (one middleware: next(), then a reply when nothing answered)).
  * BENCH_COUNTS="N1 N2" (default "20000 40000"). Needs valgrind on the PATH; ~1 min a checkout.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +25,7 @@ import { join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
 import { callgrindWindow } from './callgrindWindow.ts';
 
-type Piece = 'dedup' | 'line';
+type Piece = 'dedup' | 'line' | 'pipeline';
 
 if (process.argv[2] === '--run') {
   const [dir, piece, n1, n2] = process.argv.slice(3) as [string, Piece, string, string];
@@ -97,6 +103,69 @@ async function run(dir: string, piece: Piece, n1: number, n2: number): Promise<v
       line('officialAccount', 'text', String(first + BigInt(i)), (i % 50) / 10, 'passive');
       sink++;
     }
+  }
+  if (piece === 'pipeline') {
+    const core = (await import(`${dir}/packages/core/src/index.ts`)) as typeof import('@wxbot/core');
+    const { definePlugin } = core;
+    const gate = definePlugin({
+      name: 'gate',
+      setup(scope) {
+        scope.use((_ctx, next) => next());
+        scope.onReply((_out, next) => {
+          next();
+        });
+      },
+    });
+    const voice = definePlugin({ name: 'voice', setup: (scope) => void scope.on('voice', (ctx) => ctx.reply('voice')) });
+    const commands = definePlugin({
+      name: 'commands',
+      setup(scope) {
+        scope.command('faq', 'questions', (ctx) => ctx.reply('faq'));
+        scope.command('human', 'a person', (ctx) => ctx.reply('human'));
+      },
+    });
+    const fallback = definePlugin({
+      name: 'fallback',
+      setup(scope) {
+        scope.use((ctx, next) =>
+          next().then(() => {
+            if (ctx.replies === 0) return ctx.reply('您好，这里是 wxbot 的自动回复，有什么可以帮您？');
+          }),
+        );
+      },
+    });
+    const channel = core.officialAccount({ appId: 'wx0000000000000000', token: 'bench' });
+    const bot = core.createBot({
+      channels: [channel],
+      plugins: [gate(), voice(), commands(), fallback()],
+      logger: core.createLogger({ level: 'info', destination: { write: () => true } }),
+      metrics: false,
+      devChecks: false,
+    });
+    await bot.init();
+    const first = 7_446_000_000_000_000_000n;
+    const texts = ['你好，想问一下 wxbot', '这个东西能不能再便宜点', 'hello there', '周末有人吗'];
+    for (let i = 0; i < n2; i++) {
+      if (i === n1) {
+        globalThis.gc?.();
+        cachedDataVersionTag();
+      }
+      const text = `${texts[i % texts.length]} ${i}`;
+      const message = {
+        id: String(first + BigInt(i)),
+        channel: { name: channel.name, kind: channel.kind },
+        from: `o_user${i % 5000}`,
+        to: 'gh_bench00000000',
+        time: new Date(),
+        raw: {},
+        type: 'text',
+        text,
+        command: core.parseCommand(text),
+      } as import('@wxbot/core').Message;
+      const { passive } = await bot.dispatch(channel, message, { replyWindowMs: 5000 });
+      if (passive) sink++;
+    }
+    await bot.stop();
   }
   getHeapCodeStatistics();
   if (sink !== n2) throw new Error(`${n2 - sink} iterations were not new messages`);

@@ -12,8 +12,7 @@ import { offersDeliveryEngine, type DeliveryEngine, type QueueOperations } from 
 import type { BotEvents } from './events.ts';
 import { createLogger, loggableError, type LoggerOptions } from './logger.ts';
 import type { Message } from './message/types.ts';
-import { Composer, composedStackOf, errorBoundary } from './pipeline/composer.ts';
-import type { Next } from './pipeline/compose.ts';
+import { Composer, composedStackOf, pluginStage } from './pipeline/composer.ts';
 import { BuiltinCommands, type CommandOptions } from './pipeline/commands.ts';
 import { RUNNING_PLUGIN, type Context } from './pipeline/context.ts';
 import {
@@ -225,16 +224,14 @@ export class Bot extends Composer<Context> {
       if (plugin.dispose) this.#disposers.push(() => plugin.dispose?.());
       if (disposer) this.#disposers.push(disposer);
       // The scope's stack composed at its first message, as `scope.middleware()` would, called
-      // without that function around it (see composedStackOf).
-      let stack: ((ctx: Context, next?: Next) => Promise<void>) | undefined;
+      // without that function around it (see pluginStage).
       const index = this.append(
-        errorBoundary<Context>(
-          (error, ctx) => this.#reportError(error, ctx, plugin.name),
-          (ctx, next) => {
+        pluginStage<Context>(
+          scope,
+          (ctx) => {
             ctx[RUNNING_PLUGIN] = plugin.name;
-            stack ??= composedStackOf(scope);
-            return stack(ctx, next);
           },
+          (error, ctx) => this.#reportError(error, ctx, plugin.name),
         ),
       );
       stageNames.set(index, plugin.name);

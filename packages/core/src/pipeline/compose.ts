@@ -129,10 +129,24 @@ function runOne<C>(fn: Middleware<C>, isVoid: boolean, ctx: C, next: Next | unde
         return Promise.reject(error);
       }
     });
-    return isVoid ? passedOn(result as Promise<void>) : settled(result);
+    return resultOf(result, isVoid);
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * What a dispatch round makes of a middleware's `result`, a promise of undefined: a VOID
+ * middleware's ({@link resolvesToUndefined}) as it is, any other's through {@link settled}.
+ * Internal (the composer's plugin stages call one middleware as {@link runOne} does).
+ */
+export function resultOf(result: unknown, isVoid: boolean): Promise<void> {
+  return isVoid ? passedOn(result as Promise<void>) : settled(result);
+}
+
+/** Whether `middleware` is marked with {@link resolvesToUndefined}. Internal, as {@link resultOf}. */
+export function isVoidMiddleware(middleware: Middleware<never>): boolean {
+  return VOID.has(middleware);
 }
 
 /**
@@ -164,7 +178,7 @@ function passedOn(result: Promise<void>): Promise<void> {
 }
 
 /** What `await result` waits for, as a promise of undefined (itself when it is one already: {@link ofUndefined}). */
-function settled(result: unknown): Promise<void> {
+export function settled(result: unknown): Promise<void> {
   if (result === ofUndefined) return result as Promise<void>;
   ofUndefined = (result instanceof Promise ? result : Promise.resolve(result)).then(toUndefined);
   return ofUndefined;

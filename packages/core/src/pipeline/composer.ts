@@ -1,5 +1,5 @@
 import type { EventName, Message, MessageOf, MessageType } from '../message/types.ts';
-import { compose, isOfUndefined, resolvesToUndefined, type ComposeOptions, type Middleware, type Next } from './compose.ts';
+import { compose, isOfUndefined, isVoidMiddleware, resolvesToUndefined, resultOf, settled, type ComposeOptions, type Middleware, type Next } from './compose.ts';
 import type { Context, RegExpMatch } from './context.ts';
 import type { FlavoredMiddleware } from './flavor.ts';
 import type { TextRef, Texts } from '../i18n/catalog.ts';
@@ -32,6 +32,8 @@ type Predicate<C> = (ctx: C) => boolean | Promise<boolean>;
 
 /** {@link composedStackOf}'s body, set by Composer's static block (which reaches its private `#compose`). */
 let composeStack: <C extends Context>(composer: Composer<C>) => (ctx: C, next?: Next) => Promise<void>;
+/** {@link pluginStage}'s look at a composed stack of one middleware, set by Composer's static block. */
+let onlyMiddlewareOf: <C extends Context>(composer: Composer<C>) => Middleware<C> | undefined;
 
 /**
  * Routing in the spirit of grammY's Composer: every helper registers a branch and returns
@@ -44,6 +46,8 @@ export class Composer<C extends Context = Context> {
   // biome-ignore lint/suspicious/noExplicitAny: child composers narrow the context type; only their command lists are read
   readonly #registry: (CommandInfo | Composer<any>)[] = [];
   #composed: ((ctx: C, next?: Next) => Promise<void>) | undefined;
+  /** Once composed: the one middleware its stack came to, when it came to one and has no compose options (compose() then runs it alone). */
+  #only: Middleware<C> | undefined;
   /** How this composer's own stack is composed (the Bot turns on its dev checks here). */
   protected composeOptions: ComposeOptions<C> | undefined;
 
@@ -196,6 +200,10 @@ export class Composer<C extends Context = Context> {
 
   static {
     composeStack = (composer) => composer.#compose();
+    onlyMiddlewareOf = (composer) => {
+      composer.#compose();
+      return composer.#only;
+    };
   }
 
   /** The composed middleware of this composer (composed once, on first call). */
@@ -220,6 +228,7 @@ export class Composer<C extends Context = Context> {
       }
       return middleware;
     });
+    if (stack.length === 1 && !this.composeOptions) this.#only = stack[0];
     this.#composed = compose(stack, this.composeOptions);
     return this.#composed;
   }
@@ -248,45 +257,85 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
   // Written with promise callbacks, not async functions: every plugin runs inside one of
   // these for every message, and the two async frames were a tenth of a message's allocations
   // (measured). Same order of effects as `try { await inner(...) } catch { ... }`.
+  return resolvesToUndefined((ctx: C, next: Next) => bounded(onError, inner, AS_IS, ctx, next));
+}
+
+/**
+ * Internal (the Bot's): one plugin's stage of the pipeline, `errorBoundary(onError, (ctx, next)
+ * => { enter(ctx); return composedStackOf(scope)(ctx, next); })` with the same calls, checks and
+ * results. The scope's stack is composed at the first message; when it comes to one middleware
+ * (a plugin that registered one `use()`, `on()`… as the hand-off, voice and keyword plugins do),
+ * that middleware is called here with the boundary's own `next`, doing what the composed stack's
+ * {@link runOne} would do around it (`next()` once, the result as a promise of undefined): one
+ * closure and its context a message less, and two calls.
+ */
+export function pluginStage<C extends Context>(scope: Composer<C>, enter: (ctx: C) => void, onError: (error: unknown, ctx: C) => unknown): Middleware<C> {
+  let inner: Middleware<C> | undefined;
+  let how = AS_IS;
+  return resolvesToUndefined((ctx: C, next: Next) => {
+    if (!inner) {
+      const only = onlyMiddlewareOf(scope);
+      inner = only ?? composedStackOf(scope);
+      how = only === undefined ? AS_IS : isVoidMiddleware(only) ? ALONE_VOID : ALONE;
+    }
+    enter(ctx);
+    return bounded(onError, inner, how, ctx, next);
+  });
+}
+
+/** How {@link bounded} calls its `inner`: as it is (a composed stack, or errorBoundary's own), or as a stack of `inner` alone would ({@link runOne}), `inner` VOID or not. */
+const AS_IS = 0;
+const ALONE = 1;
+const ALONE_VOID = 2;
+
+/**
+ * The body of {@link errorBoundary} for one message: runs `inner` and catches what it throws
+ * (not what runs after it via `next`), hands it to `onError`, then lets the pipeline go on as
+ * if `inner` had called `next()` (unless it already had). With `how` ALONE or ALONE_VOID, also
+ * what a composed stack of `inner` alone does around it ({@link runOne}).
+ */
+function bounded<C>(onError: (error: unknown, ctx: C) => unknown, inner: Middleware<C>, how: number, ctx: C, next: Next): Promise<void> {
   // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
   // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
-  return resolvesToUndefined((ctx: C, next: Next) => {
-    // What `next()` gave `inner` (undefined until it is called). `inner` gets that promise itself:
-    // whether a failure came from downstream is asked only when `inner` fails (downstreamFailed),
-    // not with a promise and a callback on every `next()` (the default bot's four stages made
-    // four a message).
-    let rest: Promise<unknown> | undefined;
-    /** Whether `rest` is a promise the pipeline made, of undefined (see isOfUndefined). */
-    let restOfUndefined = false;
-    let result: unknown;
-    try {
-      result = inner(ctx, () => {
-        try {
-          const given = next();
-          restOfUndefined = isOfUndefined(given);
-          rest = promiseOf(given);
-        } catch (error) {
-          restOfUndefined = false;
-          rest = Promise.reject(error);
-        }
-        return rest as Promise<void>;
-      });
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    // `inner` gave back the very promise its `next()` returned (`return next()`: its own work done
-    // without failing), a promise of undefined: the `.then` below would resolve as it does and
-    // rethrow its rejection (downstream's, not inner's own), so it is passed on as it is, without
-    // a promise and two callbacks more. Three of the default bot's four stages a message do this.
-    if (result === rest && restOfUndefined) return rest as Promise<void>;
-    return promiseOf(result).then(toUndefined, (error: unknown): Promise<void> => {
-      const called = rest;
-      const ownFailure = () => promiseOf(onError(error, ctx)).then(() => (called ? undefined : promiseOf(next()).then(toUndefined)));
-      if (!called) return ownFailure();
-      return downstreamFailed(called, error).then((downstream) => {
-        if (downstream) throw error;
-        return ownFailure();
-      });
+  // What `next()` gave `inner` (undefined until it is called). `inner` gets that promise itself:
+  // whether a failure came from downstream is asked only when `inner` fails (downstreamFailed),
+  // not with a promise and a callback on every `next()` (the default bot's four stages made
+  // four a message).
+  let rest: Promise<unknown> | undefined;
+  /** Whether `rest` is a promise the pipeline made, of undefined (see isOfUndefined). */
+  let restOfUndefined = false;
+  let result: unknown;
+  try {
+    result = inner(ctx, () => {
+      // As runOne's `next`: a second call rejects, without running the rest again.
+      if (how !== AS_IS && rest !== undefined) return Promise.reject(new Error('next() called multiple times in one middleware'));
+      try {
+        const given = next();
+        restOfUndefined = isOfUndefined(given);
+        rest = promiseOf(given);
+      } catch (error) {
+        restOfUndefined = false;
+        rest = Promise.reject(error);
+      }
+      // runOne hands its middleware what `next()` gave as a promise of undefined (the same one, most often).
+      return (how === AS_IS ? rest : settled(rest)) as Promise<void>;
+    });
+    if (how !== AS_IS) result = resultOf(result, how === ALONE_VOID);
+  } catch (error) {
+    result = Promise.reject(error);
+  }
+  // `inner` gave back the very promise its `next()` returned (`return next()`: its own work done
+  // without failing), a promise of undefined: the `.then` below would resolve as it does and
+  // rethrow its rejection (downstream's, not inner's own), so it is passed on as it is, without
+  // a promise and two callbacks more. Three of the default bot's four stages a message do this.
+  if (result === rest && restOfUndefined) return rest as Promise<void>;
+  return promiseOf(result).then(toUndefined, (error: unknown): Promise<void> => {
+    const called = rest;
+    const ownFailure = () => promiseOf(onError(error, ctx)).then(() => (called ? undefined : promiseOf(next()).then(toUndefined)));
+    if (!called) return ownFailure();
+    return downstreamFailed(called, error).then((downstream) => {
+      if (downstream) throw error;
+      return ownFailure();
     });
   });
 }
