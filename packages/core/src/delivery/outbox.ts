@@ -26,7 +26,7 @@ import { KF_SESSION_NOT_ALLOWED, WeChatApiError } from '../api/errors.ts';
 import type { Channel } from '../channels/types.ts';
 import { sendIdOf, type Recipient, type SendOptions } from '../message/recipient.ts';
 import type { Metrics } from '../metrics.ts';
-import { splitText } from '../reply/split.ts';
+import { fitsInBytes, splitText } from '../reply/split.ts';
 import type { Reply } from '../reply/types.ts';
 
 /** One reply to deliver, as plain data (a durable engine stores it as a job). */
@@ -86,7 +86,17 @@ export function partsOf(reply: Reply, channel: Channel): readonly Reply[] {
  * keeps its job (and key); parts get `<key>#<i>`.
  */
 export function planDelivery(channel: Channel, job: OutboxJob, passive: PassiveSlot | undefined, onPassive?: (job: OutboxJob, part: Reply) => void): OutboxJob[] {
-  const parts = partsOf(job.reply, channel);
+  const { reply } = job;
+  // One part (every reply but a text over the channel's limit: nearly all): what the loop below
+  // does with it, without the array of parts and the one of texts (every reply passes here).
+  if (reply.type !== 'text' || fitsInBytes(reply.text, channel.textLimitBytes)) {
+    if (passive !== undefined && channel.passiveReplyTypes.has(reply.type) && passive.take(reply)) {
+      onPassive?.(job, reply);
+      return [];
+    }
+    return [job];
+  }
+  const parts = partsOf(reply, channel);
   const passiveAllowed = passive !== undefined && (parts.length === 1 || !hasActiveApi(channel));
   const active: OutboxJob[] = [];
   for (let i = 0; i < parts.length; i++) {

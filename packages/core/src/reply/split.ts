@@ -3,9 +3,7 @@
  * inside a surrogate pair or a multi-byte character), keeping the order.
  */
 export function splitText(text: string, maxBytes: number): string[] {
-  // A UTF-16 code unit is at most 3 bytes of UTF-8: most replies fit without being measured
-  // (every text reply passes here; Buffer.byteLength of a 264-character Chinese reply: 0.45–0.8 µs, measured).
-  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return [text];
+  if (fitsInBytes(text, maxBytes)) return [text];
   const pieces: string[] = [];
   let current = '';
   let currentBytes = 0;
@@ -21,4 +19,11 @@ export function splitText(text: string, maxBytes: number): string[] {
   }
   if (current) pieces.push(current);
   return pieces;
+}
+
+/** Whether `text` is at most `maxBytes` UTF-8 bytes: one piece, which {@link splitText} gives back whole. */
+export function fitsInBytes(text: string, maxBytes: number): boolean {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most replies fit without being measured
+  // (every text reply passes here; Buffer.byteLength of a 264-character Chinese reply: 0.45–0.8 µs, measured).
+  return text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes;
 }
