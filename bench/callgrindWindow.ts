@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * nothing measured calls (`--zero-before`, `--dump-before`). Start-up, loading and exit are left
  * out. The process's stdout goes to /dev/null (the default bot's log lines go there). Returns the
  * path of the main thread's one dump of the window, in `work`; throws when valgrind fails or the
- * window was not dumped exactly once. Used by instructions.ts and coreInstructions.ts.
+ * window was not dumped exactly once. Used by instructions.ts, coreInstructions.ts and servedInstructions.ts.
  */
 export function callgrindWindow(node: readonly string[], work: string, what: string): string {
   const { status, stderr } = spawnSync(
@@ -30,4 +30,17 @@ export function callgrindWindow(node: readonly string[], work: string, what: str
   const dumps = readdirSync(work).filter((name) => /^callgrind\.out\.\d+(-01)?$/.test(name));
   if (dumps.length !== 1) throw new Error(`valgrind over ${what}: ${dumps.length} dumps of the window, not one`);
   return join(work, dumps[0]!);
+}
+
+/**
+ * The instructions of a window's dump (`total`) and what TurboFan's compiles took of them
+ * (`compile`, on the main thread under `--single-threaded`): the JIT still optimizes some
+ * functions thousands of requests in, and each compile costs millions.
+ */
+export function windowInstructions(dump: string): { total: number; compile: number } {
+  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
+  if (!totals) throw new Error(`no totals in ${dump}`);
+  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const compiled = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized\(/m.exec(annotated.stdout ?? '');
+  return { total: Number(totals[1]), compile: compiled ? Number(compiled[1]!.replaceAll(',', '')) : 0 };
 }

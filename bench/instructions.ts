@@ -21,12 +21,11 @@
  * the JIT code in it). Needs valgrind on the PATH; ~2–5 min a run on a loaded 2-core VM (bot:
  * ~6 G instructions of start-up at ~40 M a second under valgrind, ~3 min, before the count).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { callgrindWindow } from './callgrindWindow.ts';
+import { callgrindWindow, windowInstructions } from './callgrindWindow.ts';
 import type { CryptoMode } from './config.ts';
 import { channelHandler, defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
@@ -90,15 +89,11 @@ function instructions(dir: string, file: string, n1: number, n2: number, scope: 
     scope,
   ];
   const dump = callgrindWindow(node, work, dir);
-  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
-  if (!totals) throw new Error(`valgrind over ${dir}: no totals in ${dump}`);
-  // What TurboFan took in the window (on this one thread; a server compiles on a helper thread):
-  // the JIT still optimizes some functions thousands of messages in, and each costs millions.
-  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const compiled = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized\(/m.exec(annotated.stdout ?? '');
+  // What TurboFan took in the window is on this one thread (a server compiles on a helper thread).
+  const counted = windowInstructions(dump);
   if (keep) renameSync(dump, join(resolve(keep), `callgrind.${basename(resolve(dir))}.${mode}.${scope}`));
   for (const name of readdirSync(work)) if (name.startsWith('callgrind.out')) rmSync(join(work, name));
-  return { total: Number(totals[1]), compile: compiled ? Number(compiled[1]!.replaceAll(',', '')) : 0 };
+  return counted;
 }
 
 /**

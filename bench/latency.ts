@@ -17,6 +17,13 @@
  * pauses by kind (scavenges, mark-compacts: count, sum and longest ms) and the bytes scavenges
  * promoted a request, which move far less
  * with the machine's load than the client's p99.
+ * It also has each server's own latency (served.ts, the same hook in every server process): from
+ * node:http handing the request over to the response's `finish`, p50/p99/max ms, and how many
+ * requests it timed (`server n`, beside the client's `n`: the server's also has the last request
+ * of each connection, in flight when the client stopped counting). It leaves out what the
+ * client's latency also holds: the load generator's own pauses, the kernel's queues, the wait for
+ * a busy loop before the request is parsed. The server-side p99s get the same lines as the
+ * client's: their medians, each round's wxbot − floor difference and in how many rounds wxbot ≤ floor.
  *
  *   npx tsx bench/latency.ts            # safe mode
  *   BENCH_MODE=plain npx tsx bench/latency.ts
@@ -89,10 +96,13 @@ for (let round = 0; round < ROUNDS; round++) {
       const cpu = (await server.cpu()) / result.count;
       const w = await server.watched();
       const pauses = (p: { count: number; totalMs: number; maxMs: number }) => `${p.count} / ${Math.round(p.totalMs)} / ${p.maxMs.toFixed(1)}`;
+      const served = w.served;
       inside.push({
         round,
         server: server.name,
         'p99 ms': result.p99,
+        'server p50/p99/max ms': `${served.p50.toFixed(2)} / ${served.p99.toFixed(2)} / ${served.max.toFixed(2)}`,
+        'n / server n': `${result.count} / ${served.count}`,
         'CPU µs/req': Math.round(cpu),
         busy: w.busy,
         'loop p50/p99/max ms': `${w.loop.p50} / ${w.loop.p99} / ${w.loop.max}`,
@@ -101,7 +111,7 @@ for (let round = 0; round < ROUNDS; round++) {
         'promoted B/req': Math.round(w.promotedBytes / result.count),
         'driver loop p99/max, GC max ms': `${d.loop.p99} / ${d.loop.max}, ${Math.max(d.scavenge.maxMs, d.markCompact.maxMs).toFixed(1)}`,
       });
-      return result;
+      return { ...result, served };
     };
     const f = round % 2 === 0 ? await atRate(floor) : undefined;
     const w = await atRate(wxbot);
@@ -116,6 +126,8 @@ for (let round = 0; round < ROUNDS; round++) {
       'wxbot p99 ms': w.p99,
       'floor p50 ms': f2.p50,
       'wxbot p50 ms': w.p50,
+      'floor server p99 ms': f2.served.p99,
+      'wxbot server p99 ms': w.served.p99,
     });
   } finally {
     floor.stop();
@@ -130,6 +142,17 @@ console.log(
 // Each round's two windows share a round's VM speed and floor maximum, so their difference moves
 // less than either p99 across rounds (which swing by ±5 ms on a shared 2-core VM).
 const differences = rows.map((r) => r['wxbot p99 ms'] - r['floor p99 ms']);
+const signed = (d: number) => (d > 0 ? `+${d}` : `${d}`);
 console.log(
-  `${MODE}: wxbot − floor p99 a round: ${differences.map((d) => (d > 0 ? `+${d}` : `${d}`)).join(' / ')} ms (median ${median(differences)}); wxbot ≤ floor in ${differences.filter((d) => d <= 0).length} of ${rows.length} rounds`,
+  `${MODE}: wxbot − floor p99 a round: ${differences.map(signed).join(' / ')} ms (median ${median(differences)}); wxbot ≤ floor in ${differences.filter((d) => d <= 0).length} of ${rows.length} rounds`,
+);
+// The same from inside the servers (served.ts): the load generator's pauses, the kernel's queues
+// and a request's wait for the loop before node:http parses it are not in these.
+const hundredths = (ms: number) => Math.round(ms * 100) / 100;
+console.log(
+  `${MODE}: median server-side p99: wxbot ${hundredths(median(rows.map((r) => r['wxbot server p99 ms'])))} ms, floor ${hundredths(median(rows.map((r) => r['floor server p99 ms'])))} ms`,
+);
+const serverDifferences = rows.map((r) => hundredths(r['wxbot server p99 ms'] - r['floor server p99 ms']));
+console.log(
+  `${MODE}: wxbot − floor server-side p99 a round: ${serverDifferences.map(signed).join(' / ')} ms (median ${hundredths(median(serverDifferences))}); wxbot ≤ floor in ${serverDifferences.filter((d) => d <= 0).length} of ${rows.length} rounds`,
 );

@@ -9,11 +9,19 @@ import type { CryptoMode } from './config.ts';
 import type { Callback } from './traffic.ts';
 import type { FullGc } from './fullGc.ts';
 import type { Scripts } from './scripts.ts';
+import type { Served } from './served.ts';
 import type { Survivor } from './survived.ts';
 import type { Watched } from './watch.ts';
 
 /** Node flags of the server processes (tsx until the packages run compiled). */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean);
+
+/**
+ * Preloaded into every server, this checkout's whatever the server's (`server@dir` too): the
+ * server-side latency of a watched window's requests (served.ts). Outside a window it records
+ * nothing (~0.7k instructions a request for node:http's publishes; ~3.2k in a window: servedInstructions.ts).
+ */
+const SERVED = ['--import', resolve(import.meta.dirname, 'served.ts')];
 
 /**
  * CPUs the server processes are confined to (a `taskset` list, e.g. `1`), all their threads, once
@@ -44,8 +52,11 @@ export interface BenchServer {
   heap(): Promise<HeapBytes>;
   /** Starts a window of the server's event-loop delay and GC pauses (see watch.ts). */
   watch(): void;
-  /** What the server's loop and GC did since `watch()`. */
-  watched(): Promise<Watched>;
+  /**
+   * What the server's loop and GC did since `watch()`, and `served`: how long the server took
+   * over each request of the window, from node:http's request to its response's finish (served.ts).
+   */
+  watched(): Promise<Watched & { served: Served }>;
   /** Starts sampling what outlives scavenges, one sample every `interval` bytes (survived.ts). */
   sample(interval: number): void;
   /** What outlived scavenges since `sample()`, by allocating function (and caller, with `callers`). */
@@ -67,7 +78,7 @@ export interface BenchServer {
 export async function startServer(name: string, mode: CryptoMode, extraNodeArgs: string[] = []): Promise<BenchServer> {
   const at = name.indexOf('@');
   const [server, dir] = at < 0 ? [name, resolve(import.meta.dirname, '..')] : [name.slice(0, at), resolve(name.slice(at + 1))];
-  const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(resolve(dir, 'bench', 'servers.ts'), [server, mode], { execArgv: [...NODE_ARGS, ...SERVED, ...extraNodeArgs], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   // Answers come back in the order asked, each under its own field: a queue of waiters a field.
   const waiting = new Map<string, ((answer: never) => void)[]>();
   const ask = <T>(field: string, message: Serializable) =>
@@ -95,7 +106,10 @@ export async function startServer(name: string, mode: CryptoMode, extraNodeArgs:
     cpu: () => ask<number>('cpu', 'cpu'),
     heap: () => ask<HeapBytes>('heap', 'heap'),
     watch: () => child.send('watch'),
-    watched: () => ask<Watched>('watched', 'watched'),
+    watched: async () => {
+      const [watched, served] = await Promise.all([ask<Watched>('watched', 'watched'), ask<Served>('served', 'served')]);
+      return { ...watched, served };
+    },
     sample: (interval) => child.send({ sample: interval }),
     sampled: (callers) => ask<Survivor[]>('survivors', { sampled: callers }),
     snapshot: (file) => ask<string>('snapshot', { snapshot: file }),

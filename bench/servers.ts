@@ -15,7 +15,9 @@
  * 'watch' starts a window of event-loop delay and GC pauses (watch.ts), 'watched' answers
  * `{ watched }`, what the window saw; `{ sample: interval }` starts sampling what outlives
  * scavenges (survived.ts) and `{ sampled: callers }` answers `{ survivors }`; `{ snapshot: file }`
- * writes a heap snapshot there and answers `{ snapshot: file }` (bench/held.ts).
+ * writes a heap snapshot there and answers `{ snapshot: file }` (bench/held.ts). 'served' is
+ * answered by served.ts, which run.ts preloads into every server (this checkout's, whatever the
+ * server's): `{ served }`, each request's time in the server since 'watch'.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
