@@ -5,7 +5,8 @@
  * delay (p99 and worst, ms) and GC pauses by kind (scavenges and mark-compacts: count, sum,
  * longest), the bytes scavenges promoted a request, those allocated in the old generation
  * directly (Map tables rehashed, large objects) and the young generation's survivors
- * (bytes: independent of the machine's load), with CPU µs a request and the client's p99. The in-process figures move far less
+ * (bytes: independent of the machine's load), with CPU µs a request, the server's own p99 (served.ts:
+ * node:http's request to its response's finish) and the client's p99. The in-process figures move far less
  * with a shared machine's load than the client's p99; medians of the pairs are printed.
  *
  *   npx tsx --conditions=@wxbot/source bench/tail.ts wxbot wxbot@/path/to/other/checkout [plain|safe] [rate]
@@ -14,6 +15,7 @@
 import type { CryptoMode } from './config.ts';
 import { load, median, startServer } from './run.ts';
 import { newMessages } from './traffic.ts';
+import type { Served } from './served.ts';
 import type { Watched } from './watch.ts';
 
 const [a = 'wxbot', b = 'koa', mode = 'safe', rateArg = '1000'] = process.argv.slice(2) as [string, string, CryptoMode, string];
@@ -22,6 +24,7 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 
 interface Run extends Watched {
+  served: Served;
   cpu: number;
   p99: number;
   /** Bytes promoted by scavenges a request. */
@@ -46,7 +49,7 @@ for (let pair = 0; pair < PAIRS; pair++) {
       const run = { ...watched, cpu, p99: result.p99, promoted: watched.promotedBytes / result.count, oldAllocated: watched.oldAllocatedBytes / result.count };
       runs[name]!.push(run);
       console.error(
-        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), promoted ${Math.round(run.promoted)} B/req, old-gen allocated ${Math.round(run.oldAllocated)} B/req, young survivors ${Math.round(run.survivedBytes / 1024)} KB, client p99 ${run.p99} ms`,
+        `${name}: CPU ${Math.round(cpu)} µs/req, busy ${run.busy}, loop p99 ${run.loop.p99} max ${run.loop.max} ms, scavenges ${run.scavenge.count} (${run.scavenge.totalMs} ms, max ${run.scavenge.maxMs}), mark-compacts ${run.markCompact.count} (${run.markCompact.totalMs} ms, max ${run.markCompact.maxMs}), promoted ${Math.round(run.promoted)} B/req, old-gen allocated ${Math.round(run.oldAllocated)} B/req, young survivors ${Math.round(run.survivedBytes / 1024)} KB, server p99 ${run.served.p99} ms, client p99 ${run.p99} ms`,
       );
     } finally {
       server.stop();
@@ -69,6 +72,7 @@ console.table(
     'promoted B/req': Math.round(m(name, (r) => r.promoted)),
     'old alloc B/req': Math.round(m(name, (r) => r.oldAllocated)),
     'survivors KB': Math.round(m(name, (r) => r.survivedBytes) / 1024),
+    'server p99 ms': m(name, (r) => r.served.p99),
     'client p99 ms': m(name, (r) => r.p99),
   })),
 );
