@@ -300,6 +300,18 @@ export class Inbound {
  * A class with the shared parts on `inbound`, not a closure set per message (hot path).
  */
 class MessageRun implements ContextServices, InFlightLink<MessageRun> {
+  /**
+   * The first instance, kept for the life of the process, as the other classes made per message
+   * keep theirs (Context, PassiveWindow, the composer's Round, keyword's MatchText): V8 reaches the
+   * hidden class (map) of an instance with all its fields from the class's initial map through
+   * transitions it holds weakly, and optimized code holds the maps it checks for weakly too. At a
+   * mark-compact with no instance alive (an idle server, a forced GC between bench windows: every
+   * message is done) the map is cleared and every function compiled against it is deoptimized
+   * ("weak objects"): after each full GC the default bot's hot path (handleCallback, deliver,
+   * planDelivery, reply, take, firstMatch… ~30 functions) ran in the interpreter and baseline code
+   * again until TurboFan compiled it anew (node --trace-deopt). One instance alive keeps the map.
+   */
+  static #first: MessageRun | undefined;
   /** Epoch ms the message entered the pipeline. */
   readonly received = Date.now();
   ctx: Context | undefined;
@@ -322,7 +334,9 @@ class MessageRun implements ContextServices, InFlightLink<MessageRun> {
      * window itself.
      */
     readonly closesWindow: boolean,
-  ) {}
+  ) {
+    MessageRun.#first ??= this;
+  }
 
   /** A child logger, made only when something logs (most messages never do). */
   get log(): Logger {

@@ -63,6 +63,8 @@ export function resolvesToUndefined<M extends Middleware<never>>(middleware: M):
  */
 class Round<C> {
   #lastIndex = -1;
+  /** The first round, kept so that V8 keeps its hidden class across full GCs (see MessageRun.#first, delivery/inbound.ts). */
+  static #first: object | undefined;
 
   constructor(
     readonly stack: readonly Middleware<C>[],
@@ -71,7 +73,9 @@ class Round<C> {
     readonly ctx: C,
     readonly next: Next | undefined,
     readonly onUnawaited: ((index: number, ctx: C) => void) | undefined,
-  ) {}
+  ) {
+    Round.#first ??= this;
+  }
 
   dispatch(i: number): Promise<void> {
     if (i <= this.#lastIndex) return Promise.reject(new Error('next() called multiple times in one middleware'));
