@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * nothing measured calls (`--zero-before`, `--dump-before`). Start-up, loading and exit are left
  * out. The process's stdout goes to /dev/null (the default bot's log lines go there). Returns the
  * path of the main thread's one dump of the window, in `work`; throws when valgrind fails or the
- * window was not dumped exactly once. Used by instructions.ts, coreInstructions.ts and servedInstructions.ts.
+ * window was not dumped exactly once. Used by instructions.ts, coreInstructions.ts, servedInstructions.ts and serverInstructions.ts.
  */
 export function callgrindWindow(node: readonly string[], work: string, what: string): string {
   const { status, stderr } = spawnSync(

@@ -100,6 +100,7 @@ export function createHttpServer(handler: CallbackHandler, options: HttpAppOptio
   const limit = options.bodyLimitBytes ?? DEFAULT_LIMIT;
   const byPath = new Map(handler.channels.map((channel) => [channel.path, channel]));
   const deadlines = new BodyDeadlines(options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
+  const lastAnswered = new LastAnswered();
   return createServer((req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && url.charCodeAt(0) === 0x2f /* / */) {
@@ -108,12 +109,38 @@ export function createHttpServer(handler: CallbackHandler, options: HttpAppOptio
       if (channel) {
         // node:querystring as Koa's ctx.query: a repeated parameter becomes a list.
         const query = q < 0 ? ({} as Query) : queryOf(url.slice(q + 1));
-        void answerCallback(handler, channel, query, req, limit, deadlines).then((answer) => respond(res, answer));
+        void answerCallback(handler, channel, query, req, limit, deadlines).then((answer) => {
+          respond(res, answer);
+          lastAnswered.keep(req, res);
+        });
         return;
       }
     }
     void koa(req, res);
   });
+}
+
+/**
+ * The last callback answered, its request and response, held until the next one is answered: two
+ * stores a callback, ~16 KB held (measured, heap snapshot: 12 KB of it the ~120 maps and their
+ * descriptors, what this is for; the rest the pair, their stream states and closed socket).
+ * V8 holds the map of a fully built instance weakly (its class's initial map reaches it through
+ * weak transitions) and optimized code holds the maps it checks weakly. node:http makes an
+ * IncomingMessage, a ServerResponse and their stream states per request, so at a full GC with no
+ * callback in flight (the pipeline is synchronous: between two tasks none is) their maps were
+ * cleared and ~20 functions of the request path (node's http and stream functions, answerCallback)
+ * deoptimized, back in the interpreter until compiled again (bench/gcDeopts.ts server,
+ * bench/serverInstructions.ts after-gc; bench/README.md "Session 15: httpmaps").
+ */
+class LastAnswered {
+  // Never read: held only to be reachable.
+  req: IncomingMessage | undefined = undefined;
+  res: ServerResponse | undefined = undefined;
+
+  keep(req: IncomingMessage, res: ServerResponse): void {
+    this.req = req;
+    this.res = res;
+  }
 }
 
 /**
