@@ -45,7 +45,26 @@ function lettersAt(text: string, at: number, word: string): boolean {
  */
 export function parseXml(text: string): XmlFields {
   if (FORBIDDEN.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
-  return parseFlatXml(text) ?? parseTree(text);
+  return flatFields(text, undefined) ?? parseTree(text);
+}
+
+/**
+ * {@link parseXml} of a document given as UTF-8 bytes (a decrypted message): the same fields, or
+ * the same error, as `parseXml(bytes.toString())`. The markup is read from the bytes' Latin-1
+ * text, where each byte is one character: a one-byte string copied from the bytes, whose offsets
+ * are the bytes' own. Every character of the markup, and of '<!DOCTYPE'/'<!ENTITY' (FORBIDDEN
+ * matches ASCII only, /i without /u), is ASCII, and a UTF-8 decoder keeps each ASCII byte as that
+ * character, so the fast path sees the same structure there as in the decoded text. Each value
+ * is decoded from its own bytes, between ASCII markup, as the whole text's decoding has it there
+ * (a sequence cut short by the markup is U+FFFD either way): a new string of its own, one-byte
+ * when it is ASCII, with nothing of the message behind it (no owned() copy), where the decoded
+ * text gave two-byte slices of itself whenever the message had Chinese in it. A document the
+ * fast path declines is decoded whole and goes to the general parser, as parseXml does.
+ */
+export function parseXmlBytes(bytes: Buffer): XmlFields {
+  const text = bytes.toString('latin1');
+  if (FORBIDDEN.test(text)) throw new XmlError('DOCTYPE and ENTITY declarations are not allowed');
+  return flatFields(text, bytes) ?? parseTree(bytes.toString());
 }
 
 const ENTITY = /&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|(amp|lt|gt|quot|apos));/g;
@@ -92,6 +111,15 @@ const isBlank = (text: string) => {
  * is most of a callback's cost.
  */
 export function parseFlatXml(text: string): XmlFields | undefined {
+  return flatFields(text, undefined);
+}
+
+/**
+ * The fast path over `text`; with `bytes`, `text` is their Latin-1 text (see parseXmlBytes) and
+ * each value is decoded from them as UTF-8. `toString(undefined, start, end)`: the documented
+ * default encoding, which Buffer#toString decodes without looking an encoding up.
+ */
+function flatFields(text: string, bytes: Buffer | undefined): XmlFields | undefined {
   let i = 0;
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   if (text.slice(i, i + 5) === '<?xml') {
@@ -138,18 +166,22 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     if (++count > XML_LIMITS.maxElements) throw new XmlError(`more than ${XML_LIMITS.maxElements} elements`);
     i = close + 1;
     let value = '';
+    // A value decoded from the bytes is a string of its own, unless CDATA sections were joined.
+    let ownString = bytes !== undefined;
     if (text.charCodeAt(i + 1) === 0x21 /* ! */ && text.slice(i, i + 9) === CDATA_OPEN) {
       // Adjacent CDATA sections join up (that is how a literal "]]>" is written).
       do {
         const end = text.indexOf(']]>', i + 9);
         if (end < 0) return undefined;
-        value += text.slice(i + 9, end);
+        if (value !== '') ownString = false;
+        value += bytes === undefined ? text.slice(i + 9, end) : bytes.toString(undefined, i + 9, end);
         i = end + 3;
       } while (text.charCodeAt(i + 1) === 0x21 && text.slice(i, i + 9) === CDATA_OPEN);
     } else {
       const end = text.indexOf('<', i);
       if (end < 0) return undefined;
-      value = decodeEntities(text.slice(i, end).trim()); // text is trimmed, CDATA kept as sent
+      // Text is trimmed, CDATA kept as sent. A trimmed value is a view of its own string only.
+      value = decodeEntities((bytes === undefined ? text.slice(i, end) : bytes.toString(undefined, i, end)).trim());
       i = end;
     }
     // The matching close tag: "</" name ">".
@@ -158,7 +190,7 @@ export function parseFlatXml(text: string): XmlFields | undefined {
     i += name.length + 3;
     // A slice of 13+ characters is a view into the whole text: a field kept anywhere (a dedup
     // key, a history entry) would keep the whole decrypted message alive. owned() copies those.
-    fields[name] = owned(value);
+    fields[name] = ownString ? value : owned(value);
   }
 }
 

@@ -266,6 +266,31 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
       expect([WxCryptoErrorCode.IllegalBuffer, WxCryptoErrorCode.ValidateReceiveIdError]).toContain(code);
     }
   });
+  it("decryptBytes: decrypt's message as its UTF-8 bytes, or decrypt's error code", () => {
+    for (const text of ['', 'x', '你好 wxbot', '😀'.repeat(100), '<xml><Content><![CDATA[中文]]></Content></xml>']) {
+      const bytes = crypt.decryptBytes(tencentEncrypt(key, text, 'ww-corp'));
+      expect(bytes.toString()).toBe(text);
+      expect(bytes.equals(Buffer.from(text))).toBe(true);
+    }
+    const refused = [
+      '',
+      'not base64!!',
+      Buffer.alloc(20).toString('base64'),
+      Buffer.alloc(16, 3).toString('base64'),
+      tencentEncrypt(key, 'x', 'ww-other'),
+      ...Array.from({ length: 20 }, (_, i) => Buffer.alloc(64, i + 1).toString('base64')),
+    ];
+    for (const text of refused) {
+      expect(
+        codeOf(() => crypt.decrypt(text)),
+        text,
+      ).toBeDefined();
+      expect(
+        codeOf(() => crypt.decryptBytes(text)),
+        text,
+      ).toBe(codeOf(() => crypt.decrypt(text)));
+    }
+  });
 });
 
 describe('signaturesEqual', () => {

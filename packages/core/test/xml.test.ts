@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, messageFromXml, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
 import { passiveReplyXml } from '../src/reply/passiveXml.ts';
-import { hasDeclaration } from '../src/xml.ts';
+import { hasDeclaration, parseXmlBytes } from '../src/xml.ts';
+import { heapAfterGc } from './helpers.ts';
 
 // The reference: the same fast-xml-parser settings the slow path uses.
 const reference = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: true, processEntities: false, ignoreDeclaration: true, ignorePiTags: true });
@@ -205,6 +206,121 @@ describe('flat XML fast path', () => {
     expect(() => encryptedPayload('<xml><Encrypt><![CDATA[QUJD]]></EncrypT></xml>')).toThrow(/not a text element/);
   });
 });
+
+/** A parse's outcome: its fields, or the message of its error. */
+const outcome = (parse: () => unknown) => {
+  try {
+    return { fields: parse() };
+  } catch (error) {
+    return { error: String(error) };
+  }
+};
+
+describe('parseXmlBytes', () => {
+  // UTF-8 that is not what the document says, byte by byte: a cut sequence, a stray continuation
+  // byte, 0xff, an overlong '/', an encoded surrogate, a BOM; and Unicode spaces trim() takes.
+  const odd = {
+    cut: Buffer.from([0xe4, 0xb8]),
+    stray: Buffer.from([0xad]),
+    ff: Buffer.from([0xff]),
+    overlong: Buffer.from([0xc0, 0xaf]),
+    surrogate: Buffer.from([0xed, 0xa0, 0x80]),
+    bom: Buffer.from([0xef, 0xbb, 0xbf]),
+  };
+  const join = (...parts: (string | Buffer)[]) => Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+  const docs: Buffer[] = [
+    ...[...FLAT_DOCS, ...NOT_FLAT].map((doc) => Buffer.from(doc)),
+    join('<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Content><![CDATA[', odd.cut, ']]></Content><MsgId>7</MsgId></xml>'),
+    join('<xml><Content><![CDATA[a', odd.stray, odd.ff, 'b', odd.overlong, odd.surrogate, ']]></Content></xml>'),
+    join('<xml><Content><![CDATA[中', odd.cut, ']]><![CDATA[', odd.stray, '文]]></Content></xml>'), // a character cut across two sections
+    join('<xml><Content>', odd.cut, '</Content></xml>'),
+    join('<xml><A>\u00a0 a &amp; 中 \u3000</A><B> \u00a0</B><C>\u2028x\u2029</C></xml>'),
+    join('<xml><A>', odd.ff, ' &#x4e2d; </A></xml>'),
+    join(odd.bom, '<xml><A>1</A></xml>'),
+    join('<xml>', odd.ff, '<A>1</A></xml>'),
+    join('<xml><A', odd.cut, '>1</A', odd.cut, '></xml>'),
+    join('<xml><A>1</A></xml>', odd.cut),
+    join('<?xml version="1.0" encoding="', odd.ff, '"?><xml><A>中</A></xml>'),
+    join('<xml><A><![CDATA[', odd.ff, '<!DOCTYPE]]></A></xml>'),
+    join('<xml><A><![CDATA[<!', odd.ff, 'DOCTYPE]]></A></xml>'),
+    join('<!', odd.cut, 'ENTITY <xml></xml>'),
+    join('<xml><A><![CDATA[x]]></A><B>', odd.surrogate, '<C>1</C></B></xml>'),
+  ];
+
+  it('gives what parseXml gives for the decoded text, or the same error, whatever document it read before', () => {
+    for (const before of docs) {
+      for (const doc of docs) {
+        outcome(() => parseXmlBytes(before));
+        const text = doc.toString();
+        expect(
+          outcome(() => parseXmlBytes(doc)),
+          `${text} after ${before.toString()}`,
+        ).toEqual(outcome(() => parseXml(text)));
+      }
+    }
+  });
+
+  it('agrees with parseXml on random documents of markup, text and broken UTF-8', () => {
+    const pieces = [
+      '<xml>',
+      '</xml>',
+      '<A>',
+      '</A>',
+      '<B>',
+      '</B>',
+      '<![CDATA[',
+      ']]>',
+      ' ',
+      'x',
+      '中文',
+      '&amp;',
+      '&#x4e2d;',
+      '\u00a0',
+      '\u3000',
+      '<!DOCTYPE',
+      '<',
+      '>',
+      ...Object.values(odd),
+    ];
+    let seed = 15;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    const wellFormed = (value: string | Buffer) => join('<xml><A><![CDATA[', value, ']]></A><B>', value, '</B></xml>');
+    for (let i = 0; i < 3000; i++) {
+      const parts = Array.from({ length: 1 + random(12) }, () => pieces[random(pieces.length)]!);
+      const doc = i % 2 === 0 ? join(...parts) : wellFormed(join(...parts));
+      const text = doc.toString();
+      expect(
+        outcome(() => parseXmlBytes(doc)),
+        JSON.stringify(text),
+      ).toEqual(outcome(() => parseXml(text)));
+    }
+  });
+
+  it('gives values that keep nothing of the message alive (heap after GC)', () => {
+    // ~0.5 MB a message: its bytes, their Latin-1 text, and decoded values of 13+ characters.
+    const message = (i: number) =>
+      Buffer.from(
+        `<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><Content><![CDATA[你好，这是第${i}条消息]]></Content><MsgId> 70000000000000000${i} </MsgId><F><![CDATA[${'y'.repeat(500_000)}]]></F></xml>`,
+      );
+    const kept: XmlFieldsOf[] = [];
+    const keep = (i: number) => {
+      const fields = parseXmlBytes(message(i));
+      delete fields['F'];
+      kept.push(fields);
+    };
+    for (let i = 0; i < 3; i++) keep(i); // compiled and warm before the count
+    const before = heapAfterGc();
+    for (let i = 3; i < 23; i++) keep(i);
+    const grown = heapAfterGc() - before;
+    expect(kept[3]).toEqual({ ToUserName: 'gh_0123456789ab', Content: '你好，这是第3条消息', MsgId: '700000000000000003' });
+    expect(grown).toBeLessThan(5_000_000); // the 20 messages are 10 MB of bytes and 10 MB of text
+  });
+});
+
+type XmlFieldsOf = ReturnType<typeof parseXmlBytes>;
 
 describe('cdata', () => {
   it('wraps text as it is, and splits every "]]>" so the text reads back whole', () => {

@@ -5,7 +5,7 @@ import { ChannelError } from '../errors.ts';
 import type { ChannelKind, ChannelRef } from '../message/types.ts';
 import { passiveReplyXml } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
-import { encryptedPayload, parseXml, type XmlFields } from '../xml.ts';
+import { encryptedPayload, parseXmlBytes, type XmlFields } from '../xml.ts';
 import type { Channel, ChannelRuntime, Query } from './types.ts';
 import { recordConfigError } from '../pluginOptions.ts';
 import { checkKeys, type KeyShape, type KeysOf, type UnknownOptionError } from '../optionKeys.ts';
@@ -78,7 +78,7 @@ export function openEncryptedBody(crypt: WXBizMsgCrypt, query: Query, body: stri
   if (!encrypted) throw new ChannelError(400, 'missing Encrypt element');
   crypt.verify(signature, timestamp, nonce, encrypted);
   checkFresh(timestamp);
-  return parseXml(crypt.decrypt(encrypted));
+  return parseXmlBytes(crypt.decryptBytes(encrypted));
 }
 
 /**

@@ -111,6 +111,21 @@ export class WXBizMsgCrypt {
    * other than the configured one (-40005).
    */
   decrypt(encrypted: string): string {
+    const plain = this.#plaintext(encrypted);
+    return plain.toString('utf8', 20, 20 + plain.readUInt32BE(16));
+  }
+
+  /**
+   * {@link decrypt}'s message as its UTF-8 bytes (a view of a buffer of its own), for a reader
+   * that decodes parts of it (parseXmlBytes); the same checks and errors.
+   */
+  decryptBytes(encrypted: string): Buffer {
+    const plain = this.#plaintext(encrypted);
+    return plain.subarray(20, 20 + plain.readUInt32BE(16));
+  }
+
+  /** The checked plaintext of a ciphertext: its message at 20, its length at 16 (see decrypt). */
+  #plaintext(encrypted: string): Buffer {
     const textLength = encrypted.length;
     if (textLength === 0 || textLength % 4 !== 0) {
       throw new WxCryptoError(WxCryptoErrorCode.DecodeBase64Error, 'ciphertext is not valid base64');
@@ -161,7 +176,7 @@ export class WXBizMsgCrypt {
     if (!same) {
       throw new WxCryptoError(WxCryptoErrorCode.ValidateReceiveIdError, 'receiveid does not match the configured one');
     }
-    return plain.toString('utf8', 20, 20 + length);
+    return plain;
   }
 
   /** Verifies the signature, then decrypts. */
