@@ -266,6 +266,19 @@ describe('WXBizMsgCrypt refuses bad input with the sample error codes', () => {
       expect([WxCryptoErrorCode.IllegalBuffer, WxCryptoErrorCode.ValidateReceiveIdError]).toContain(code);
     }
   });
+  it('encrypts a message given in parts as their join: the same ciphertext for the same random', () => {
+    const random = Buffer.alloc(16, 7);
+    const cases: string[][] = [
+      ['<xml><Content><![CDATA[', '你好 wxbot', ']]></Content></xml>'],
+      ['', '', ''],
+      ['a', '😀', 'b\ud800c'], // a pair inside a part, a lone surrogate (U+FFFD either way)
+      ['x'.repeat(3000), '中'.repeat(700)],
+    ];
+    for (const parts of cases) {
+      expect(crypt.encrypt(parts, random)).toBe(crypt.encrypt(parts.join(''), random));
+      expect(crypt.decrypt(crypt.encrypt(parts))).toBe(Buffer.from(parts.join('')).toString());
+    }
+  });
   it("decryptBytes: decrypt's message as its UTF-8 bytes, or decrypt's error code", () => {
     for (const text of ['', 'x', '你好 wxbot', '😀'.repeat(100), '<xml><Content><![CDATA[中文]]></Content></xml>']) {
       const bytes = crypt.decryptBytes(tencentEncrypt(key, text, 'ww-corp'));

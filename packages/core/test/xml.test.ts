@@ -2,7 +2,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { XML_LIMITS, cdata, decodeEntities, encryptedPayload, messageFromXml, parseFlatXml, parseXml } from '../src/protocol.ts';
 import { XmlError } from '../src/index.ts';
-import { passiveReplyXml } from '../src/reply/passiveXml.ts';
+import { passiveReplyXml, passiveTextReplyParts } from '../src/reply/passiveXml.ts';
 import { hasDeclaration, parseXmlBytes } from '../src/xml.ts';
 import { heapAfterGc } from './helpers.ts';
 
@@ -344,6 +344,20 @@ describe('passiveReplyXml', () => {
       `<xml><ToUserName>${cdata(to)}</ToUserName><FromUserName>${cdata(from)}</FromUserName><CreateTime>1700000000</CreateTime><MsgType>${cdata('text')}</MsgType><Content>${cdata(text)}</Content></xml>`,
     );
     expect(parseXml(xml)).toEqual({ ToUserName: to, FromUserName: from, CreateTime: '1700000000', MsgType: 'text', Content: text });
+  });
+});
+
+describe('passiveTextReplyParts', () => {
+  it("joined, is passiveReplyXml's text reply, whatever the text and the names hold", () => {
+    for (const text of ['', 'x', '你好，这里是 wxbot 的自动回复', ']]>', 'a]]>b]]]>c', '😀\ud800', '<![CDATA[x]]>']) {
+      for (const [to, from] of [
+        ['o_user1', 'gh_1'],
+        ['o]]>u', '公众号'],
+        ['', ''],
+      ] as const) {
+        expect(passiveTextReplyParts(text, to, from, 1_700_000_000_123).join(''), `${text} ${to}`).toBe(passiveReplyXml({ type: 'text', text }, to, from, 1_700_000_000_123));
+      }
+    }
   });
 });
 

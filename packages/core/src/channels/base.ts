@@ -3,7 +3,7 @@ import type { WeChatApiClient } from '../api/client.ts';
 import { WXBizMsgCrypt } from '../crypto/wxBizMsgCrypt.ts';
 import { ChannelError } from '../errors.ts';
 import type { ChannelKind, ChannelRef } from '../message/types.ts';
-import { passiveReplyXml } from '../reply/passiveXml.ts';
+import { passiveReplyXml, passiveTextReplyParts } from '../reply/passiveXml.ts';
 import type { Reply, ReplyType } from '../reply/types.ts';
 import { encryptedPayload, parseXmlBytes, type XmlFields } from '../xml.ts';
 import type { Channel, ChannelRuntime, Query } from './types.ts';
@@ -96,6 +96,10 @@ export function verifyEncryptedUrl(crypt: WXBizMsgCrypt, query: Query, checkFres
 
 /** Encodes a passive reply, encrypting it when the request was encrypted. */
 export function encodePassive(reply: Reply, to: string, from: string, crypt: WXBizMsgCrypt | undefined): string {
+  if (crypt && reply.type === 'text') {
+    const { timestamp, nonce } = stampAndNonce();
+    return crypt.seal(passiveTextReplyParts(reply.text, to, from, Date.now()), timestamp, nonce);
+  }
   const xml = passiveReplyXml(reply, to, from, Date.now());
   if (!crypt) return xml;
   const { timestamp, nonce } = stampAndNonce();

@@ -77,8 +77,13 @@ export class WXBizMsgCrypt {
    * Encrypts `message` for this receiveId. `random` is given only by tests of published vectors:
    * it then goes through a fresh cipher and comes out as the first block. Drawn here, it goes
    * through the kept cipher, which makes the first block the receiver reads other bytes as random.
+   *
+   * `message` may come as parts, written one after the other: the same bytes as their join when no
+   * part ends in the first half of a surrogate pair whose second half starts the next (each part is
+   * UTF-8 on its own). A one-byte part is copied; a two-byte string goes through V8's encoder a
+   * character at a time, so a reply whose text alone is Chinese is cheaper in parts (encodePassive).
    */
-  encrypt(message: string, random?: Buffer): string {
+  encrypt(message: string | readonly string[], random?: Buffer): string {
     const prefix = random ?? random16();
     // random | uint32be(len) | msg | receiveId | PKCS#7 padding, written into one buffer. The
     // message's UTF-8 is written once, into room for any string (a UTF-16 unit is at most 3
@@ -86,8 +91,18 @@ export class WXBizMsgCrypt {
     // write() tells its length: no Buffer.byteLength pass over the text first.
     const receiveId = this.#receiveIdBytes;
     const head = prefix.length;
-    const room = Buffer.allocUnsafe(head + 4 + message.length * 3 + receiveId.length + PAD_BLOCK);
-    const bodyLength = room.write(message, head + 4);
+    let bodyLength: number;
+    let room: Buffer;
+    if (typeof message === 'string') {
+      room = Buffer.allocUnsafe(head + 4 + message.length * 3 + receiveId.length + PAD_BLOCK);
+      bodyLength = room.write(message, head + 4);
+    } else {
+      let units = 0;
+      for (let i = 0; i < message.length; i++) units += message[i]!.length;
+      room = Buffer.allocUnsafe(head + 4 + units * 3 + receiveId.length + PAD_BLOCK);
+      bodyLength = 0;
+      for (let i = 0; i < message.length; i++) bodyLength += room.write(message[i]!, head + 4 + bodyLength);
+    }
     const plainLength = head + 4 + bodyLength + receiveId.length;
     const padLength = PAD_BLOCK - (plainLength % PAD_BLOCK);
     // Uint8Array's own set() and indexed stores, not Buffer's copy()/writeUInt32BE()/fill(): the
@@ -194,8 +209,8 @@ export class WXBizMsgCrypt {
     return JSON.stringify({ encrypt: encrypted, msgsignature: this.sign(timestamp, nonce, encrypted), timestamp, nonce });
   }
 
-  /** Encrypts a passive reply and wraps it in the signed envelope WeChat expects. */
-  seal(replyXml: string, timestamp: string, nonce: string): string {
+  /** Encrypts a passive reply (whole, or in parts as {@link encrypt} takes them) and wraps it in the signed envelope WeChat expects. */
+  seal(replyXml: string | readonly string[], timestamp: string, nonce: string): string {
     const encrypted = this.encrypt(replyXml);
     const signature = this.sign(timestamp, nonce, encrypted);
     return (

@@ -13,10 +13,24 @@ export class UnsupportedReplyError extends Error {
 export function passiveReplyXml(reply: Reply, to: string, from: string, now: number): string {
   // One template, the CDATA markup written in it: each concatenation adds a string to the
   // reply's rope, which the encoder then flattens (cdata() per field made twice as many).
+  return `${replyHead(to, from, now, MSG_TYPES[reply.type] ?? reply.type)}${reply.type === 'text' ? `<Content><![CDATA[${inCdata(reply.text)}]]></Content>` : body(reply)}</xml>`;
+}
+
+/**
+ * A text reply's XML as three parts, for an encryption that writes them one after the other (the
+ * same bytes as passiveReplyXml's): the markup before the text, the text, the markup after. With a
+ * Chinese text the whole XML is a two-byte string, which V8 turns into UTF-8 a character at a time;
+ * in parts, the markup (one-byte when the names are) is copied and only the text is encoded.
+ */
+export function passiveTextReplyParts(text: string, to: string, from: string, now: number): readonly [string, string, string] {
+  return [`${replyHead(to, from, now, 'text')}<Content><![CDATA[`, inCdata(text), ']]></Content></xml>'];
+}
+
+/** The reply's XML up to its MsgType element (the markup every passive reply starts with). */
+function replyHead(to: string, from: string, now: number, msgType: string): string {
   return (
     `<xml><ToUserName><![CDATA[${inCdata(to)}]]></ToUserName><FromUserName><![CDATA[${inCdata(from)}]]></FromUserName>` +
-    `<CreateTime>${Math.floor(now / 1000)}</CreateTime><MsgType><![CDATA[${inCdata(MSG_TYPES[reply.type] ?? reply.type)}]]></MsgType>` +
-    `${reply.type === 'text' ? `<Content><![CDATA[${inCdata(reply.text)}]]></Content>` : body(reply)}</xml>`
+    `<CreateTime>${Math.floor(now / 1000)}</CreateTime><MsgType><![CDATA[${inCdata(msgType)}]]></MsgType>`
   );
 }
 
