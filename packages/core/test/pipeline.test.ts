@@ -16,7 +16,8 @@ import {
   type Middleware,
   type Reply,
 } from '../src/index.ts';
-import { errorBoundary } from '../src/pipeline/composer.ts';
+import { resolvesToUndefined } from '../src/pipeline/compose.ts';
+import { composedStackOf, errorBoundary, pluginStage } from '../src/pipeline/composer.ts';
 import { captureLogger, textMessage } from './helpers.ts';
 
 function contextFor(message: Message) {
@@ -458,6 +459,108 @@ describe('Composer routing', () => {
         () => undefined,
       ),
     ).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
+  });
+
+  // The Bot's plugin stage calls a scope of one middleware itself, doing what the composed stack
+  // would around it: the same reports, next() calls and results as the boundary around that stack.
+  it("pluginStage: what errorBoundary around the scope's composed stack gives, for a scope of one middleware (VOID or not) or of two", async () => {
+    const boom = new Error('boom');
+    const other = new Error('other');
+    const cases: [string, Middleware<Context>, () => unknown, ((e: unknown) => unknown)?][] = [
+      [
+        'throws before next',
+        () => {
+          throw boom;
+        },
+        () => undefined,
+      ],
+      [
+        'rejects after next',
+        async (_c, next) => {
+          await next();
+          throw boom;
+        },
+        async () => {},
+      ],
+      ['downstream rejects', (_c, next) => next(), () => Promise.reject(boom)],
+      [
+        'next throws',
+        (_c, next) => next(),
+        () => {
+          throw boom;
+        },
+      ],
+      [
+        'replaces a downstream error',
+        async (_c, next) => {
+          await next().catch(() => {
+            throw other;
+          });
+        },
+        () => Promise.reject(boom),
+      ],
+      [
+        'onError fails',
+        () => Promise.reject(boom),
+        () => undefined,
+        () => {
+          throw other;
+        },
+      ],
+      ['returns a value', () => 42, () => undefined],
+      ['next resolves to a value', (_c, next) => next(), async () => 7],
+      [
+        'next twice',
+        async (_c, next) => {
+          await next();
+          await next();
+        },
+        async () => {},
+      ],
+      [
+        'next twice, the second caught',
+        async (_c, next) => {
+          await next();
+          await next().catch(() => {});
+        },
+        async () => {},
+      ],
+    ];
+    const run = async (stage: Middleware<Context>, next: () => unknown, seen: unknown[]) => {
+      let nexts = 0;
+      const outcome = await Promise.resolve(
+        stage(contextFor(textMessage('x')).ctx, () => {
+          nexts++;
+          return next() as Promise<void>;
+        }),
+      ).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error: String(error) }),
+      );
+      return { seen: seen.map(String), nexts, outcome };
+    };
+    const shapes: [string, (inner: Middleware<Context>) => Composer<Context>][] = [
+      ['one middleware', (inner) => new Composer<Context>().use(inner)],
+      // A middleware of the pipeline's own (VOID): its result is passed on as it is.
+      ['one VOID middleware', (inner) => new Composer<Context>().use(resolvesToUndefined((ctx: Context, next) => Promise.resolve(inner(ctx, next)).then(() => undefined)))],
+      ['two middleware', (inner) => new Composer<Context>().use((_c, next) => next()).use(inner)],
+    ];
+    for (const [shape, scopeOf] of shapes) {
+      for (const [name, inner, next, onError = () => {}] of cases) {
+        const report = (seen: unknown[]) => (e: unknown) => {
+          seen.push(e);
+          return onError(e);
+        };
+        const seenByStage: unknown[] = [];
+        const entered: string[] = [];
+        const stage = pluginStage(scopeOf(inner), (ctx) => void entered.push(ctx.message.id), report(seenByStage));
+        const seenByBoundary: unknown[] = [];
+        const reference = scopeOf(inner);
+        const boundary = errorBoundary<Context>(report(seenByBoundary), (ctx, next) => composedStackOf(reference)(ctx, next));
+        expect(await run(stage, next, seenByStage), `${shape}: ${name}`).toEqual(await run(boundary, next, seenByBoundary));
+        expect(entered, `${shape}: ${name}`).toHaveLength(1);
+      }
+    }
   });
 
   it('errorBoundary: a failure while the next() it called still runs is its own, reported at once', async () => {

@@ -174,7 +174,8 @@ export class WXBizMsgCrypt {
     if (pad < 1 || pad > PAD_BLOCK || pad > plain.length) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'invalid PKCS#7 padding');
     }
-    // Offsets into the plaintext, decoded by range: no subarray views a message.
+    // Offsets into the plaintext: decrypt decodes the message by range (no subarray); decryptBytes
+    // hands back a view of it, a buffer this call's update() made, shared with nothing.
     const end = plain.length - pad;
     if (end < 20) {
       throw new WxCryptoError(WxCryptoErrorCode.IllegalBuffer, 'plaintext too short');

@@ -271,7 +271,7 @@ export function errorBoundary<C>(onError: (error: unknown, ctx: C) => unknown, i
  */
 export function pluginStage<C extends Context>(scope: Composer<C>, enter: (ctx: C) => void, onError: (error: unknown, ctx: C) => unknown): Middleware<C> {
   let inner: Middleware<C> | undefined;
-  let how = AS_IS;
+  let how: How = AS_IS;
   return resolvesToUndefined((ctx: C, next: Next) => {
     if (!inner) {
       const only = onlyMiddlewareOf(scope);
@@ -287,6 +287,7 @@ export function pluginStage<C extends Context>(scope: Composer<C>, enter: (ctx: 
 const AS_IS = 0;
 const ALONE = 1;
 const ALONE_VOID = 2;
+type How = typeof AS_IS | typeof ALONE | typeof ALONE_VOID;
 
 /**
  * The body of {@link errorBoundary} for one message: runs `inner` and catches what it throws
@@ -294,7 +295,7 @@ const ALONE_VOID = 2;
  * if `inner` had called `next()` (unless it already had). With `how` ALONE or ALONE_VOID, also
  * what a composed stack of `inner` alone does around it ({@link runOne}).
  */
-function bounded<C>(onError: (error: unknown, ctx: C) => unknown, inner: Middleware<C>, how: number, ctx: C, next: Next): Promise<void> {
+function bounded<C>(onError: (error: unknown, ctx: C) => unknown, inner: Middleware<C>, how: How, ctx: C, next: Next): Promise<void> {
   // The callbacks are written inline, not as named consts: run from sources by tsx (npm start,
   // npm run bench), each named closure gets its name set with Object.defineProperty, ~0.3 µs.
   // What `next()` gave `inner` (undefined until it is called). `inner` gets that promise itself:
