@@ -10,16 +10,23 @@
  *
  *   npx tsx --conditions=@wxbot/source bench/serverInstructions.ts /work/wt/base .
  *
- * BENCH_COUNTS="N1 N2" (default "2000 8000"). Needs valgrind on the PATH (~1 min a run).
+ * BENCH_SERVER=bot: the checkout's default bot instead (bot.start, as bench/servers.ts's `wxbot`,
+ * safe mode), given new signed messages (bench/inProcess.ts's prepareCallbacks): the whole bot
+ * over HTTP. BENCH_COUNTS="N1 N2" (default "2000 8000"). Needs valgrind on the PATH (~1 min a run
+ * with the stub, several with the bot).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stringify } from 'node:querystring';
+import { pathToFileURL } from 'node:url';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
 import pino from 'pino';
 import { callgrindWindow, windowInstructions } from './callgrindWindow.ts';
+import { defaultBotEnv } from './config.ts';
+import { coreModule, prepareCallbacks } from './inProcess.ts';
 
 const WINDOWS = ['warm', 'after-gc'] as const;
 type Window = (typeof WINDOWS)[number];
@@ -65,21 +72,11 @@ if (process.argv[2] === '--run') {
 
 /** The measured process: `n2` callback POSTs to `dir`'s server, callgrind counting from request `n1 + 1`. */
 async function run(dir: string, window: Window, n1: number, n2: number): Promise<void> {
-  const { createHttpServer } = (await import(join(dir, 'packages/core/src/server.ts'))) as {
-    createHttpServer: (handler: unknown) => Server;
-  };
-  const channel = { name: 'wx', path: '/wx', verify: () => '' };
-  const handler = { channels: [channel], log: pino({ level: 'silent' }), handleCallback: async () => 'success' };
-  const server = createHttpServer(handler);
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+  const { port, requests } = process.env.BENCH_SERVER === 'bot' ? await bot(dir, n2) : await stub(dir);
+  const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise((ok) => socket.once('connect', ok));
-  const body = '<xml><ToUserName><![CDATA[gh]]></ToUserName><Encrypt><![CDATA[abc]]></Encrypt></xml>';
-  const request = Buffer.from(
-    `POST /wx?signature=s&timestamp=1&nonce=2&openid=o&encrypt_type=aes&msg_signature=m HTTP/1.1\r\nHost: bench\r\nContent-Type: text/xml\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-  );
-  // The answer is one small chunk on loopback, its body `success` the end of it.
+  // The answer is one small chunk on loopback.
   const answered = () => new Promise<Buffer>((ok) => socket.once('data', ok));
   for (let i = 0; i < n2; i++) {
     if (i === n1) {
@@ -87,11 +84,40 @@ async function run(dir: string, window: Window, n1: number, n2: number): Promise
       cachedDataVersionTag(); // callgrind zeroes here
     }
     const done = answered();
-    socket.write(request);
+    socket.write(requests[i % requests.length]!);
     const answer = await done;
     if (i === 0 && !answer.toString('latin1').startsWith('HTTP/1.1 200 ')) throw new Error(`${dir}: ${answer.toString('latin1')}`);
   }
   getHeapCodeStatistics(); // callgrind dumps here
   socket.destroy();
-  server.close();
+  process.exit(0); // the bot's timers and connections: nothing after the window is measured
+}
+
+/** A callback POST as its bytes. */
+function post(path: string, body: string): Buffer {
+  return Buffer.from(`POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: text/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** `dir`'s createHttpServer around a handler that answers at once; the same small POST each time. */
+async function stub(dir: string): Promise<{ port: number; requests: Buffer[] }> {
+  const { createHttpServer } = (await import(join(dir, 'packages/core/src/server.ts'))) as {
+    createHttpServer: (handler: unknown) => Server;
+  };
+  const channel = { name: 'wx', path: '/wx', verify: () => '' };
+  const handler = { channels: [channel], log: pino({ level: 'silent' }), handleCallback: async () => 'success' };
+  const server = createHttpServer(handler);
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const body = '<xml><ToUserName><![CDATA[gh]]></ToUserName><Encrypt><![CDATA[abc]]></Encrypt></xml>';
+  const path = '/wx?signature=s&timestamp=1&nonce=2&openid=o&encrypt_type=aes&msg_signature=m';
+  return { port: (server.address() as { port: number }).port, requests: [post(path, body)] };
+}
+
+/** `dir`'s default bot started as servers.ts's `wxbot` (safe); `count` new signed messages. */
+async function bot(dir: string, count: number): Promise<{ port: number; requests: Buffer[] }> {
+  const prepared = await prepareCallbacks('safe', count);
+  Object.assign(process.env, defaultBotEnv('safe'));
+  const { createBot, resolveConfig } = (await import(coreModule(dir, 'index.ts'))) as typeof import('../packages/core/src/index.ts');
+  const config = await resolveConfig(((await import(pathToFileURL(join(dir, 'bot.config.ts')).href)) as typeof import('../bot.config.ts')).default);
+  const { port } = await createBot(config).start({ port: 0, host: '127.0.0.1' });
+  return { port, requests: prepared.callbacks.map(({ query, body }) => post(`/wx?${stringify(query)}`, body)) };
 }
