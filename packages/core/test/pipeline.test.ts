@@ -377,168 +377,122 @@ describe('Composer routing', () => {
     await expect(d.middleware()(contextFor(textMessage('x')).ctx, async () => {})).rejects.toThrow('downstream');
   });
 
-  it('errorBoundary: which errors it takes, when next runs, what it resolves to', async () => {
-    const run = async (inner: Middleware<object>, next: () => unknown, onError: (e: unknown) => unknown = () => {}) => {
-      const seen: unknown[] = [];
-      let nexts = 0;
-      const boundary = errorBoundary<object>((e) => {
-        seen.push(e);
-        return onError(e);
-      }, inner);
-      const outcome = await Promise.resolve(
-        boundary({}, () => {
-          nexts++;
-          return next() as Promise<void>;
-        }),
-      ).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      );
-      return { seen, nexts, outcome };
-    };
-    const boom = new Error('boom');
+  // errorBoundary's cases: the middleware inside, the pipeline's next(), onError's own outcome,
+  // and what the boundary makes of them (errors it reported, next() calls, its result).
+  const boom = new Error('boom');
+  const other = new Error('other');
+  interface BoundaryCase {
+    inner: Middleware<Context>;
+    next: () => unknown;
+    onError?: (e: unknown) => unknown;
+    expected: { seen: unknown[]; nexts: number; outcome: { value: undefined } | { error: unknown } };
+  }
+  const boundaryCases: Record<string, BoundaryCase> = {
     // Thrown synchronously before next: reported, then the pipeline goes on (next once).
-    expect(
-      await run(
-        () => {
-          throw boom;
-        },
-        () => undefined,
-      ),
-    ).toEqual({ seen: [boom], nexts: 1, outcome: { value: undefined } });
+    'throws before next': {
+      inner: () => {
+        throw boom;
+      },
+      next: () => undefined,
+      expected: { seen: [boom], nexts: 1, outcome: { value: undefined } },
+    },
     // Rejected after next ran: reported, next not run again.
-    expect(
-      await run(
-        async (_c, next) => {
-          await next();
-          throw boom;
-        },
-        async () => {},
-      ),
-    ).toEqual({ seen: [boom], nexts: 1, outcome: { value: undefined } });
+    'rejects after next': {
+      inner: async (_c, next) => {
+        await next();
+        throw boom;
+      },
+      next: async () => {},
+      expected: { seen: [boom], nexts: 1, outcome: { value: undefined } },
+    },
     // A downstream rejection, or a synchronous throw of next, is not its business.
-    expect(
-      await run(
-        (_c, next) => next(),
-        () => Promise.reject(boom),
-      ),
-    ).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
-    expect(
-      await run(
-        (_c, next) => next(),
-        () => {
-          throw boom;
-        },
-      ),
-    ).toEqual({ seen: [], nexts: 1, outcome: { error: boom } });
+    'downstream rejects': { inner: (_c, next) => next(), next: () => Promise.reject(boom), expected: { seen: [], nexts: 1, outcome: { error: boom } } },
+    'next throws': {
+      inner: (_c, next) => next(),
+      next: () => {
+        throw boom;
+      },
+      expected: { seen: [], nexts: 1, outcome: { error: boom } },
+    },
     // Caught downstream and replaced by another error: that one is the middleware's own.
-    const other = new Error('other');
-    expect(
-      await run(
-        async (_c, next) => {
-          await next().catch(() => {
-            throw other;
-          });
-        },
-        () => Promise.reject(boom),
-      ),
-    ).toEqual({ seen: [other], nexts: 1, outcome: { value: undefined } });
-    // onError failing rejects the boundary; values returned are not passed on.
-    expect(
-      await run(
-        () => Promise.reject(boom),
-        () => undefined,
-        () => {
+    'replaces a downstream error': {
+      inner: async (_c, next) => {
+        await next().catch(() => {
           throw other;
-        },
-      ),
-    ).toEqual({ seen: [boom], nexts: 0, outcome: { error: other } });
-    expect(
-      await run(
-        () => 42,
-        () => undefined,
-      ),
-    ).toEqual({ seen: [], nexts: 0, outcome: { value: undefined } });
+        });
+      },
+      next: () => Promise.reject(boom),
+      expected: { seen: [other], nexts: 1, outcome: { value: undefined } },
+    },
+    // onError failing rejects the boundary; values returned are not passed on.
+    'onError fails': {
+      inner: () => Promise.reject(boom),
+      next: () => undefined,
+      onError: () => {
+        throw other;
+      },
+      expected: { seen: [boom], nexts: 0, outcome: { error: other } },
+    },
+    'returns a value': { inner: () => 42, next: () => undefined, expected: { seen: [], nexts: 0, outcome: { value: undefined } } },
+    'next resolves to a value': { inner: (_c, next) => next(), next: async () => 7, expected: { seen: [], nexts: 1, outcome: { value: undefined } } },
+  };
+  /** Runs `stage` (a boundary) once with a counting next: what it reported, next() calls, its outcome. */
+  const runStage = async (stage: Middleware<Context>, next: () => unknown, seen: unknown[]) => {
+    let nexts = 0;
+    const outcome = await Promise.resolve(
+      stage(contextFor(textMessage('x')).ctx, () => {
+        nexts++;
+        return next() as Promise<void>;
+      }),
+    ).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    return { seen, nexts, outcome };
+  };
+  const reporter =
+    (seen: unknown[], onError: (e: unknown) => unknown = () => {}) =>
+    (e: unknown) => {
+      seen.push(e);
+      return onError(e);
+    };
+
+  it('errorBoundary: which errors it takes, when next runs, what it resolves to', async () => {
+    for (const [name, { inner, next, onError, expected }] of Object.entries(boundaryCases)) {
+      const seen: unknown[] = [];
+      expect(await runStage(errorBoundary<Context>(reporter(seen, onError), inner), next, seen), name).toEqual(expected);
+    }
   });
 
   // The Bot's plugin stage calls a scope of one middleware itself, doing what the composed stack
   // would around it: the same reports, next() calls and results as the boundary around that stack.
   it("pluginStage: what errorBoundary around the scope's composed stack gives, for a scope of one middleware (VOID or not) or of two", async () => {
-    const boom = new Error('boom');
-    const other = new Error('other');
-    const cases: [string, Middleware<Context>, () => unknown, ((e: unknown) => unknown)?][] = [
-      [
-        'throws before next',
-        () => {
-          throw boom;
-        },
-        () => undefined,
-      ],
-      [
-        'rejects after next',
-        async (_c, next) => {
-          await next();
-          throw boom;
-        },
-        async () => {},
-      ],
-      ['downstream rejects', (_c, next) => next(), () => Promise.reject(boom)],
-      [
-        'next throws',
-        (_c, next) => next(),
-        () => {
-          throw boom;
-        },
-      ],
-      [
-        'replaces a downstream error',
-        async (_c, next) => {
-          await next().catch(() => {
-            throw other;
-          });
-        },
-        () => Promise.reject(boom),
-      ],
-      [
-        'onError fails',
-        () => Promise.reject(boom),
-        () => undefined,
-        () => {
-          throw other;
-        },
-      ],
-      ['returns a value', () => 42, () => undefined],
-      ['next resolves to a value', (_c, next) => next(), async () => 7],
+    const cases: [string, BoundaryCase][] = [
+      ...Object.entries(boundaryCases),
+      // A second next() rejects (a composed stack's check), without running the rest again.
       [
         'next twice',
-        async (_c, next) => {
-          await next();
-          await next();
+        {
+          inner: async (_c, next) => {
+            await next();
+            await next();
+          },
+          next: async () => {},
+          expected: { seen: [expect.any(Error)], nexts: 1, outcome: { value: undefined } },
         },
-        async () => {},
       ],
       [
         'next twice, the second caught',
-        async (_c, next) => {
-          await next();
-          await next().catch(() => {});
+        {
+          inner: async (_c, next) => {
+            await next();
+            await next().catch(() => {});
+          },
+          next: async () => {},
+          expected: { seen: [], nexts: 1, outcome: { value: undefined } },
         },
-        async () => {},
       ],
     ];
-    const run = async (stage: Middleware<Context>, next: () => unknown, seen: unknown[]) => {
-      let nexts = 0;
-      const outcome = await Promise.resolve(
-        stage(contextFor(textMessage('x')).ctx, () => {
-          nexts++;
-          return next() as Promise<void>;
-        }),
-      ).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error: String(error) }),
-      );
-      return { seen: seen.map(String), nexts, outcome };
-    };
     const shapes: [string, (inner: Middleware<Context>) => Composer<Context>][] = [
       ['one middleware', (inner) => new Composer<Context>().use(inner)],
       // A middleware of the pipeline's own (VOID): its result is passed on as it is.
@@ -546,18 +500,16 @@ describe('Composer routing', () => {
       ['two middleware', (inner) => new Composer<Context>().use((_c, next) => next()).use(inner)],
     ];
     for (const [shape, scopeOf] of shapes) {
-      for (const [name, inner, next, onError = () => {}] of cases) {
-        const report = (seen: unknown[]) => (e: unknown) => {
-          seen.push(e);
-          return onError(e);
-        };
-        const seenByStage: unknown[] = [];
+      for (const [name, { inner, next, onError, expected }] of cases) {
+        const seen: unknown[] = [];
         const entered: string[] = [];
-        const stage = pluginStage(scopeOf(inner), (ctx) => void entered.push(ctx.message.id), report(seenByStage));
-        const seenByBoundary: unknown[] = [];
+        const stage = pluginStage(scopeOf(inner), (ctx) => void entered.push(ctx.message.id), reporter(seen, onError));
         const reference = scopeOf(inner);
-        const boundary = errorBoundary<Context>(report(seenByBoundary), (ctx, next) => composedStackOf(reference)(ctx, next));
-        expect(await run(stage, next, seenByStage), `${shape}: ${name}`).toEqual(await run(boundary, next, seenByBoundary));
+        const seenByBoundary: unknown[] = [];
+        const boundary = errorBoundary<Context>(reporter(seenByBoundary, onError), (ctx, next) => composedStackOf(reference)(ctx, next));
+        const staged = await runStage(stage, next, seen);
+        expect(staged, `${shape}: ${name}`).toEqual(await runStage(boundary, next, seenByBoundary));
+        expect(staged, `${shape}: ${name}`).toEqual(expected);
         expect(entered, `${shape}: ${name}`).toHaveLength(1);
       }
     }
