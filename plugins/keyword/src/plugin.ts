@@ -94,10 +94,15 @@ export const keyword = definePlugin({
 
     // Promise callbacks, not async frames, on the way most messages take (no rule, no FAQ
     // entry: on to next()); what answers goes through the async functions below.
+    // One text kept while the plugin lives, so that V8 keeps MatchText's map across full GCs:
+    // with none alive at a mark-compact it was cleared and the code compiled against it (firstMatch,
+    // byFaqOrNext, `folded`…) deoptimized (see @wxbot/core's Inbound #exemplar).
+    const kept: { text?: MatchText } = {};
     bot.use((ctx, next) => {
       const { message } = ctx;
       // The text is folded once here for the hand-off words, every rule's keywords and the FAQ.
       const text = message.type === 'text' ? new MatchText(message.text) : undefined;
+      kept.text ??= text;
       // One snapshot per message, so a reload in the middle cannot mix two rule sets.
       const current = snapshot;
       const first = current.rules.firstMatch(0, message, text);

@@ -113,16 +113,8 @@ export class MatchText {
   /** The rule set that last looked for its keywords in this text, and the keywords it found (see RuleSet). */
   rulesOf: object | undefined = undefined;
   rulesFound: readonly number[] | undefined = undefined;
-  /**
-   * The first instance, kept so that V8 keeps the hidden class of its fields across full GCs:
-   * with no instance alive at a mark-compact the map is cleared and the code compiled against it
-   * (firstMatch, byFaqOrNext, `folded`…) deoptimized (see MessageRun.#first in @wxbot/core).
-   */
-  static #first: MatchText | undefined;
 
-  constructor(readonly raw: string) {
-    MatchText.#first ??= this;
-  }
+  constructor(readonly raw: string) {}
 
   /**
    * {@link fold}ed: what `contains` keywords look for. The {@link nfkc} form lower-cased (the

@@ -54,6 +54,19 @@ export class Inbound {
   readonly #dedup: CallbackDedup;
   readonly #inFlight = new InFlightList<MessageRun>();
   #sweeper: NodeJS.Timeout | undefined;
+  /**
+   * One finished run kept for this inbound's life, with its Context and PassiveWindow: V8 reaches
+   * the hidden class (map) of an instance with all its fields from the class's initial map through
+   * transitions it holds weakly, and optimized code holds the maps it checks for weakly too. At a
+   * mark-compact with no instance alive (the pipeline is synchronous, so between two tasks no
+   * message is in flight; an idle server) the maps were cleared and every function compiled
+   * against them deoptimized ("weak objects"): after each full GC the hot path (handleCallback,
+   * deliver, planDelivery, reply, take… ~30 functions) ran in the interpreter until TurboFan
+   * compiled it anew (bench/gcDeopts.ts). Kept here, not in a static field, so that it goes with its
+   * bot: a static one held the first bot of the process for good (tests, reloads, several bots).
+   * The first run with a window (a callback's), or the latest run until one comes (dispatch only).
+   */
+  #exemplar: MessageRun | undefined;
 
   /** Writes the line `#logCallback` logs (see callbackLine). */
   readonly #callbackLine: CallbackLine;
@@ -201,6 +214,8 @@ export class Inbound {
   #run(run: MessageRun): Promise<void> {
     const ctx: Context = new Context(run.message, run);
     run.ctx = ctx;
+    // Until a run with a window comes, each run is the exemplar (see #exemplar).
+    if (this.#exemplar?.window === undefined) this.#exemplar = run;
     this.#inFlight.add(run);
     this.#watchInFlight();
     let done: Promise<void>;
@@ -300,18 +315,6 @@ export class Inbound {
  * A class with the shared parts on `inbound`, not a closure set per message (hot path).
  */
 class MessageRun implements ContextServices, InFlightLink<MessageRun> {
-  /**
-   * The first instance, kept for the life of the process, as the other classes made per message
-   * keep theirs (Context, PassiveWindow, the composer's Round, keyword's MatchText): V8 reaches the
-   * hidden class (map) of an instance with all its fields from the class's initial map through
-   * transitions it holds weakly, and optimized code holds the maps it checks for weakly too. At a
-   * mark-compact with no instance alive (an idle server, a forced GC between bench windows: every
-   * message is done) the map is cleared and every function compiled against it is deoptimized
-   * ("weak objects"): after each full GC the default bot's hot path (handleCallback, deliver,
-   * planDelivery, reply, take, firstMatch… ~30 functions) ran in the interpreter and baseline code
-   * again until TurboFan compiled it anew (node --trace-deopt). One instance alive keeps the map.
-   */
-  static #first: MessageRun | undefined;
   /** Epoch ms the message entered the pipeline. */
   readonly received = Date.now();
   ctx: Context | undefined;
@@ -334,9 +337,7 @@ class MessageRun implements ContextServices, InFlightLink<MessageRun> {
      * window itself.
      */
     readonly closesWindow: boolean,
-  ) {
-    MessageRun.#first ??= this;
-  }
+  ) {}
 
   /** A child logger, made only when something logs (most messages never do). */
   get log(): Logger {

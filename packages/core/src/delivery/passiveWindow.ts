@@ -19,8 +19,6 @@ export class PassiveWindow {
   readonly #slot: number;
 
   readonly #accepts: ((reply: Reply) => boolean) | undefined;
-  /** The first window, kept so that V8 keeps its hidden class across full GCs (see MessageRun.#first, inbound.ts). */
-  static #first: PassiveWindow | undefined;
 
   /**
    * `accepts`: the replies this message can take passively (others go active, the window stays
@@ -32,7 +30,6 @@ export class PassiveWindow {
     this.result = new Promise((resolve) => (this.#resolve = resolve));
     this.#clock = WindowClock.of(ms);
     this.#slot = this.#clock.add(this, openedAt ?? performance.now());
-    PassiveWindow.#first ??= this;
   }
 
   /**

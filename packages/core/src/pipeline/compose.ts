@@ -26,12 +26,16 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
   const only = stack.length === 1 && !onUnawaited ? stack[0]! : undefined;
   const onlyVoid = only !== undefined && VOID.has(only);
   const voids = stack.map((fn) => VOID.has(fn));
+  /** The first round, kept while this composition lives so that V8 keeps Round's map across full GCs (see Inbound's #exemplar). */
+  const kept: { round?: Round<C> } = {};
   return function composed(ctx: C, next?: Next): Promise<void> {
     // One middleware (every `use()` makes a child composer of one, and a plugin's scope most
     // often holds one): the same calls and checks as a dispatch round, without its two async
     // frames and their promises (measured: a third of the pipeline's allocations).
     if (only) return runOne(only, onlyVoid, ctx, next);
-    return new Round(stack, voids, ctx, next, onUnawaited).dispatch(0);
+    const round = new Round(stack, voids, ctx, next, onUnawaited);
+    kept.round ??= round;
+    return round.dispatch(0);
   };
 }
 
@@ -63,8 +67,6 @@ export function resolvesToUndefined<M extends Middleware<never>>(middleware: M):
  */
 class Round<C> {
   #lastIndex = -1;
-  /** The first round, kept so that V8 keeps its hidden class across full GCs (see MessageRun.#first, delivery/inbound.ts). */
-  static #first: object | undefined;
 
   constructor(
     readonly stack: readonly Middleware<C>[],
@@ -73,9 +75,7 @@ class Round<C> {
     readonly ctx: C,
     readonly next: Next | undefined,
     readonly onUnawaited: ((index: number, ctx: C) => void) | undefined,
-  ) {
-    Round.#first ??= this;
-  }
+  ) {}
 
   dispatch(i: number): Promise<void> {
     if (i <= this.#lastIndex) return Promise.reject(new Error('next() called multiple times in one middleware'));

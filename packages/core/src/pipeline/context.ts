@@ -65,15 +65,12 @@ export class Context<M extends Message = Message> {
   [RUNNING_PLUGIN]: string | undefined;
   readonly #services: ContextServices;
   #replies = 0;
-  /** The first context, kept so that V8 keeps its hidden class across full GCs (see MessageRun.#first, delivery/inbound.ts). */
-  static #first: Context | undefined;
 
   constructor(
     readonly message: M,
     services: ContextServices,
   ) {
     this.#services = services;
-    Context.#first ??= this as Context;
   }
 
   /**
