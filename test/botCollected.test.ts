@@ -19,11 +19,26 @@ function fullGc(): void {
 async function oneBot(): Promise<{ bot: WeakRef<object>; payload: WeakRef<object> }> {
   const channel = officialAccount({ appId: 'wx0000000000000000', token: 'collected' });
   const payload = { words: ['你好'] };
-  const bot = createBot({ channels: [channel], plugins: [keyword({ rules: [{ keywords: ['营业'], reply: '9-18' }], handoffWords: [] })], logger: createLogger({ level: 'silent' }), metrics: false });
+  const bot = createBot({
+    channels: [channel],
+    plugins: [keyword({ rules: [{ keywords: ['营业'], reply: '9-18' }], handoffWords: [] })],
+    logger: createLogger({ level: 'silent' }),
+    metrics: false,
+  });
   bot.use((_ctx, next) => next());
   bot.use((ctx) => ctx.reply(payload.words[0]!));
   await bot.init();
-  const message = { id: '1', channel: { name: channel.name, kind: channel.kind }, from: 'u', to: 'gh', time: new Date(), raw: {}, type: 'text', text: 'hi', command: parseCommand('hi') } as Message;
+  const message = {
+    id: '1',
+    channel: { name: channel.name, kind: channel.kind },
+    from: 'u',
+    to: 'gh',
+    time: new Date(),
+    raw: {},
+    type: 'text',
+    text: 'hi',
+    command: parseCommand('hi'),
+  } as Message;
   const { passive } = await bot.dispatch(channel, message, { replyWindowMs: 1000 });
   expect(passive).toEqual({ type: 'text', text: '你好' });
   await bot.stop();
