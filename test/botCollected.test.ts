@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createBot, createLogger, type Message, officialAccount, parseCommand } from '@wxbot/core';
+import { type Context, compose, createBot, createLogger, type Message, type Middleware, officialAccount, parseCommand } from '@wxbot/core';
 import { keyword } from '@wxbot/plugin-keyword';
 import { describe, expect, it } from 'vitest';
 
@@ -15,7 +15,11 @@ function fullGc(): void {
   gc();
 }
 
-/** A bot with a keyword plugin and two middleware of its own, stopped after one text message. */
+/** A composition made once and used by every bot, as a library's router would be. */
+const shared = compose<Context>([(_ctx, next) => next(), (_ctx, next) => next()]);
+const throughShared: Middleware<Context> = (ctx, next) => shared(ctx, next);
+
+/** A bot with a keyword plugin and two middleware of its own (one through `shared`), stopped after one text message. */
 async function oneBot(): Promise<{ bot: WeakRef<object>; payload: WeakRef<object> }> {
   const channel = officialAccount({ appId: 'wx0000000000000000', token: 'collected' });
   const payload = { words: ['你好'] };
@@ -25,7 +29,7 @@ async function oneBot(): Promise<{ bot: WeakRef<object>; payload: WeakRef<object
     logger: createLogger({ level: 'silent' }),
     metrics: false,
   });
-  bot.use((_ctx, next) => next());
+  bot.use(throughShared);
   bot.use((ctx) => ctx.reply(payload.words[0]!));
   await bot.init();
   const message = {
@@ -46,7 +50,7 @@ async function oneBot(): Promise<{ bot: WeakRef<object>; payload: WeakRef<object
 }
 
 describe('a stopped bot', () => {
-  it('is collected once dropped, the objects its pipeline keeps for V8 with it, though another bot runs', async () => {
+  it('is collected once dropped, the objects its pipeline keeps for V8 with it, though another bot runs and a composition they shared lives', async () => {
     const first = await oneBot();
     const second = await oneBot();
     await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job that made it ends

@@ -15,6 +15,9 @@ export interface ComposeOptions<C> {
   onUnawaitedNext?(index: number, ctx: C): void;
 }
 
+/** Each composition's idle round (see compose), alive as long as the composition. */
+const EXEMPLARS = new WeakMap<object, object>();
+
 /**
  * Composes middleware into one, as koa-compose does: each gets `next` to run the rest,
  * and calling `next()` twice in one middleware is an error (it would run the rest twice).
@@ -26,17 +29,19 @@ export function compose<C>(middleware: readonly Middleware<C>[], options: Compos
   const only = stack.length === 1 && !onUnawaited ? stack[0]! : undefined;
   const onlyVoid = only !== undefined && VOID.has(only);
   const voids = stack.map((fn) => VOID.has(fn));
-  /** The first round, kept while this composition lives so that V8 keeps Round's map across full GCs (see Inbound's #exemplar). */
-  const kept: { round?: Round<C> } = {};
-  return function composed(ctx: C, next?: Next): Promise<void> {
+  const composed = function composed(ctx: C, next?: Next): Promise<void> {
     // One middleware (every `use()` makes a child composer of one, and a plugin's scope most
     // often holds one): the same calls and checks as a dispatch round, without its two async
     // frames and their promises (measured: a third of the pipeline's allocations).
     if (only) return runOne(only, onlyVoid, ctx, next);
-    const round = new Round(stack, voids, ctx, next, onUnawaited);
-    kept.round ??= round;
-    return round.dispatch(0);
+    return new Round(stack, voids, ctx, next, onUnawaited).dispatch(0);
   };
+  // A round that never runs, kept while this composition lives, so that V8 keeps Round's map
+  // across full GCs (see Inbound's #exemplar). Made here without a context, not the first real
+  // round: that one held its message and, through it, its bot, for as long as a composition
+  // shared by several bots lived.
+  EXEMPLARS.set(composed, new Round(stack, voids, undefined as C, undefined, onUnawaited));
+  return composed;
 }
 
 /**
