@@ -33,14 +33,31 @@ export function callgrindWindow(node: readonly string[], work: string, what: str
 }
 
 /**
+ * The node command line of a counted child process: `script --run ...args` on one thread (V8's
+ * compiler and collector run where the work sets them, on the thread callgrind counts), the GC
+ * exposed, sources loaded through `loader` (by default tsx with the workspace's source condition),
+ * `--perf-basic-prof` when `perf` (bench/callgrindJs.ts names the JIT code from its map).
+ */
+export function countedNode(script: string, args: readonly (string | number)[], options: { perf?: boolean; loader?: readonly string[] } = {}): string[] {
+  const loader = options.loader ?? ['--conditions=@wxbot/source', '--import', 'tsx'];
+  return [process.execPath, '--single-threaded', '--expose-gc', ...(options.perf ? ['--perf-basic-prof'] : []), ...loader, script, '--run', ...args.map(String)];
+}
+
+/** The instructions a window's dump counted, all threads' work on the counted one included. */
+export function windowTotal(dump: string): number {
+  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
+  if (!totals) throw new Error(`no totals in ${dump}`);
+  return Number(totals[1]);
+}
+
+/**
  * The instructions of a window's dump (`total`) and what TurboFan's compiles took of them
  * (`compile`, on the main thread under `--single-threaded`): the JIT still optimizes some
  * functions thousands of requests in, and each compile costs millions.
  */
 export function windowInstructions(dump: string): { total: number; compile: number } {
-  const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
-  if (!totals) throw new Error(`no totals in ${dump}`);
+  const total = windowTotal(dump);
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const compiled = /^\s*([\d,]+) \([^)]*\)\s+\S*v8::internal::Compiler::CompileOptimized\(/m.exec(annotated.stdout ?? '');
-  return { total: Number(totals[1]), compile: compiled ? Number(compiled[1]!.replaceAll(',', '')) : 0 };
+  return { total, compile: compiled ? Number(compiled[1]!.replaceAll(',', '')) : 0 };
 }

@@ -19,11 +19,11 @@
  * (one middleware: next(), then a reply when nothing answered)).
  * BENCH_COUNTS="N1 N2" (default "20000 40000"). Needs valgrind on the PATH; ~1 min a checkout.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { callgrindWindow } from './callgrindWindow.ts';
+import { callgrindWindow, countedNode, windowTotal } from './callgrindWindow.ts';
 
 type Piece = 'dedup' | 'line' | 'pipeline';
 
@@ -42,24 +42,8 @@ if (process.argv[2] === '--run') {
 function instructions(dir: string, piece: Piece, n1: number, n2: number): number {
   const work = mkdtempSync(join(tmpdir(), 'wxbot-core-instructions-'));
   try {
-    const node = [
-      process.execPath,
-      '--single-threaded',
-      '--expose-gc',
-      '--conditions=@wxbot/source',
-      '--import',
-      'tsx',
-      import.meta.filename,
-      '--run',
-      dir,
-      piece,
-      String(n1),
-      String(n2),
-    ];
-    const dump = callgrindWindow(node, work, dir);
-    const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(dump, 'utf8'));
-    if (!totals) throw new Error(`valgrind over ${dir}: no totals`);
-    return Number(totals[1]);
+    const node = countedNode(import.meta.filename, [dir, piece, n1, n2]);
+    return windowTotal(callgrindWindow(node, work, dir));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

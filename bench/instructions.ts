@@ -25,7 +25,7 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { callgrindWindow, windowInstructions } from './callgrindWindow.ts';
+import { callgrindWindow, countedNode, windowInstructions } from './callgrindWindow.ts';
 import type { CryptoMode } from './config.ts';
 import { channelHandler, defaultBot, floorHandler, type Prepared, prepareCallbacks } from './inProcess.ts';
 
@@ -74,20 +74,10 @@ function instructions(dir: string, file: string, n1: number, n2: number, scope: 
   // BENCH_CALLGRIND_OUT=DIR keeps the window's profile there (for callgrind_annotate), and the
   // process writes where its JIT code lies (/tmp/perf-PID.map) for bench/callgrindJs.ts to name it.
   const keep = process.env.BENCH_CALLGRIND_OUT;
-  const node = [
-    process.execPath,
-    '--single-threaded',
-    '--expose-gc',
-    ...(keep ? ['--perf-basic-prof'] : []),
-    ...(process.env.BENCH_NODE_ARGS ?? '--conditions=@wxbot/source --import tsx').split(' ').filter(Boolean),
-    import.meta.filename,
-    '--run',
-    dir,
-    file,
-    String(n1),
-    String(n2),
-    scope,
-  ];
+  const node = countedNode(import.meta.filename, [dir, file, n1, n2, scope], {
+    perf: Boolean(keep),
+    loader: process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean),
+  });
   const dump = callgrindWindow(node, work, dir);
   // What TurboFan took in the window is on this one thread (a server compiles on a helper thread).
   const counted = windowInstructions(dump);

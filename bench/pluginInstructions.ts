@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context, Message, Reply } from '@wxbot/core';
+import { countedNode } from './callgrindWindow.ts';
 
 /** Functions of V8's garbage collector (and the page zeroing and freeing it does). */
 const GC =
@@ -106,21 +107,7 @@ function instructions(dir: string, count: number, scope: Scope, keep: string): P
   // One thread, as bench/instructions.ts: V8's compiler and collector work at points the work
   // sets, not at points set by how fast helper threads ran under valgrind.
   // Kept files come with where the JIT code lies (/tmp/perf-PID.map), for bench/callgrindJs.ts to name it.
-  const perf = process.env.BENCH_CALLGRIND_DIR ? ['--perf-basic-prof'] : [];
-  const node = [
-    process.execPath,
-    '--single-threaded',
-    '--expose-gc',
-    ...perf,
-    '--conditions=@wxbot/source',
-    '--import',
-    'tsx',
-    import.meta.filename,
-    '--run',
-    dir,
-    String(count),
-    scope,
-  ];
+  const node = countedNode(import.meta.filename, [dir, count, scope], { perf: Boolean(process.env.BENCH_CALLGRIND_DIR) });
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${keep}`, ...node], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -18,7 +18,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
-import { callgrindWindow, windowInstructions } from './callgrindWindow.ts';
+import { callgrindWindow, countedNode, windowInstructions } from './callgrindWindow.ts';
 
 const VARIANTS = ['none', 'idle', 'window'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -34,7 +34,7 @@ if (process.argv[2] === '--run') {
     const per: Record<Variant, number> = { none: 0, idle: 0, window: 0 };
     for (const variant of VARIANTS) {
       // One thread, as bench/instructions.ts: V8's compiler and collector run where the work sets them.
-      const node = [process.execPath, '--single-threaded', '--expose-gc', '--import', 'tsx', import.meta.filename, '--run', variant, String(n1), String(n2)];
+      const node = countedNode(import.meta.filename, [variant, n1, n2], { loader: ['--import', 'tsx'] });
       const dump = callgrindWindow(node, work, `served ${variant}`);
       const { total, compile } = windowInstructions(dump);
       if (keep) renameSync(dump, join(resolve(keep), `callgrind.served.${variant}`));

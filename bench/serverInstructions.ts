@@ -24,7 +24,7 @@ import { stringify } from 'node:querystring';
 import { pathToFileURL } from 'node:url';
 import { cachedDataVersionTag, getHeapCodeStatistics } from 'node:v8';
 import pino from 'pino';
-import { callgrindWindow, windowInstructions } from './callgrindWindow.ts';
+import { callgrindWindow, countedNode, windowInstructions } from './callgrindWindow.ts';
 import { defaultBotEnv } from './config.ts';
 import { coreModule, prepareCallbacks } from './inProcess.ts';
 
@@ -42,20 +42,7 @@ if (process.argv[2] === '--run') {
     for (const dir of dirs.length > 0 ? dirs : ['.']) {
       for (const window of WINDOWS) {
         // One thread, as bench/instructions.ts: V8's compiler and collector run where the work sets them.
-        const node = [
-          process.execPath,
-          '--single-threaded',
-          '--expose-gc',
-          '--conditions=@wxbot/source',
-          '--import',
-          'tsx',
-          import.meta.filename,
-          '--run',
-          resolve(dir),
-          window,
-          String(n1),
-          String(n2),
-        ];
+        const node = countedNode(import.meta.filename, [resolve(dir), window, n1, n2]);
         const dump = callgrindWindow(node, work, `${dir} ${window}`);
         const { total, compile } = windowInstructions(dump);
         rmSync(dump);
